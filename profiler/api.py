@@ -1,0 +1,144 @@
+"""profile(): build or take a model, run one shapes-only forward, count, report."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from .capture import Capture, ModuleCall
+from .errors import ProfilerError
+from .inputs import default_input_size, example_args, materialize, normalize_args
+from .models import ModelSpec, resolve
+from .report import Report
+from .rows import build_rows
+
+DATA_DEPENDENT_NOTE = ("detection counts depend on the input: proposals, NMS and the heads' "
+                       "per-box work vary with the image")
+
+
+def _describe(call: ModuleCall | None) -> str:
+    if call is None:
+        return ""
+    shapes = ", ".join("x".join(map(str, s)) for s in call.inputs) or "no tensors"
+    return f" at layer '{call.name or '(model)'}' ({type(call.module).__name__}) on input {shapes}"
+
+
+@contextlib.contextmanager
+def _profiling_state(model: nn.Module):
+    """Eval mode, no grad, no fused attention fast path (its one fused op would hide
+    the attention's inner layers); every module's mode and the flag restored after."""
+    modes = [(m, m.training) for m in model.modules()]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    try:
+        model.eval()
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.no_grad():
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        for module, training in modes:
+            module.training = training
+
+
+def _run(model: nn.Module, args, kwargs, mode: str, dtype) -> Capture:
+    """One forward in ``mode`` (meta, fake or real) under the capture."""
+    generator = torch.Generator().manual_seed(0)
+    fake = None
+    if mode == "fake":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        fake = FakeTensorMode(allow_non_fake_inputs=True)
+    with (fake or contextlib.nullcontext()):
+        args = materialize(args, mode, dtype, generator)
+        kwargs = materialize(kwargs, mode, dtype, generator)
+        capture = Capture(model)
+        with _profiling_state(model):
+            try:
+                with capture:
+                    model(*args, **kwargs)
+            except Exception as exc:
+                exc.failed_call = capture.failed_call
+                raise
+    return capture
+
+
+def _on_meta(model: nn.Module) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    return bool(tensors) and all(t.is_meta for t in tensors)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, batch: int = 1,
+            inputs: Any = None, kwargs: dict[str, Any] | None = None,
+            dtype: torch.dtype = torch.float32, native: bool = False) -> Report:
+    """Profile ``model`` (a torchvision or built-in name, ``file.py:Attr``, or any
+    nn.Module) on one dummy input.
+
+    input_size: per-sample size, e.g. (3, 224, 224); default 3×227×227 for images,
+        the family's default otherwise.  ``native`` uses the published crop size.
+    batch: leading batch size.
+    inputs / kwargs: explicit example inputs instead: positional args (a tuple) or a
+        single argument, and keyword args; tensors or shapes, nested in lists,
+        tuples and dicts.
+    """
+    spec: ModelSpec | None = None
+    notes: list[str] = []
+    if isinstance(model, str):
+        spec = resolve(model)
+        label = spec.name
+    elif isinstance(model, nn.Module):
+        label = type(model).__name__
+    else:
+        raise ProfilerError(f"expected a model name or an nn.Module, got {type(model).__name__}")
+    family = spec.family if spec else "custom"
+    if inputs is None:
+        size = tuple(input_size) if input_size else default_input_size(spec, native)
+        args = example_args(family, size, batch)
+        input_desc = "x".join(map(str, size))
+    else:
+        args = normalize_args(inputs)
+        input_desc = "given inputs"
+    kwargs = kwargs or {}
+
+    module = model if isinstance(model, nn.Module) else None
+    if module is None:
+        try:
+            module, mode = spec.build(meta=True), "meta"
+        except Exception as exc:
+            notes.append(f"built with real weights: the builder cannot run on the meta device "
+                         f"({_first_line(exc)})")
+            module, mode = _build_real(spec), "fake"
+    else:
+        mode = "meta" if _on_meta(module) else "fake"
+
+    try:
+        capture = _run(module, args, kwargs, mode, dtype)
+    except Exception as shape_exc:
+        if spec is not None and mode == "meta":
+            module = _build_real(spec)
+        elif mode == "meta":
+            raise ProfilerError(f"{label}: forward failed{_describe(getattr(shape_exc, 'failed_call', None))}: "
+                                f"{_first_line(shape_exc)}") from shape_exc
+        try:
+            capture = _run(module, args, kwargs, "real", dtype)
+        except Exception as exc:
+            raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
+                                f"{_first_line(exc)}") from exc
+        notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(shape_exc)})")
+        mode = "real"
+    if family == "detection":
+        notes.append(DATA_DEPENDENT_NOTE)
+    rows = build_rows(capture.calls, module)
+    return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes)
+
+
+def _build_real(spec: ModelSpec) -> nn.Module:
+    """A real build, seeded, without disturbing the caller's random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return spec.build(meta=False)

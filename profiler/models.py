@@ -1,0 +1,139 @@
+"""Finding and building models: torchvision names, built-ins, and user code.
+
+Nothing here downloads: torchvision builders get ``weights=None`` and, where they
+take it, ``weights_backbone=None``.  The published weights' metadata (crop size,
+clip length, _ops, num_params) is read offline.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ProfilerError
+
+DEFAULT_IMAGE = (3, 227, 227)
+
+
+@dataclass
+class ModelSpec:
+    """How to build one model, and what it eats by default."""
+
+    name: str
+    builder: Callable[..., Any]
+    family: str                                # classification, segmentation, detection, video, optical_flow, custom
+    build_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, meta: bool):
+        """Build the model; on the meta device (no real weights) when ``meta``."""
+        import torch
+        if meta:
+            with torch.device("meta"):
+                return self.builder(**self.build_kwargs)
+        return self.builder(**self.build_kwargs)
+
+
+def torchvision_names() -> list[str]:
+    from torchvision.models import list_models
+    return sorted(list_models())
+
+
+def all_names() -> list[str]:
+    from .zoo import BUILTIN
+    return sorted(BUILTIN) + torchvision_names()
+
+
+def family_of(name: str) -> str:
+    import torchvision.models as tvm
+    for family, module in (("segmentation", tvm.segmentation), ("detection", tvm.detection),
+                           ("video", tvm.video), ("optical_flow", tvm.optical_flow),
+                           ("quantized", tvm.quantization)):
+        if name in tvm.list_models(module=module):
+            return family
+    return "classification"
+
+
+def _suggest(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else "; see 'profiler list'"
+
+
+def resolve(spec: str) -> ModelSpec:
+    """A model from a torchvision name, a built-in name, ``file.py:attr`` or
+    ``package.module:attr`` (attr is a class or function called with no arguments)."""
+    if ":" in spec:
+        return ModelSpec(spec, _load_user_callable(spec), "custom")
+    from .zoo import BUILTIN
+    if spec in BUILTIN:
+        return ModelSpec(spec, BUILTIN[spec], "classification")
+    names = torchvision_names()
+    if spec not in names:
+        raise ProfilerError(f"unknown model '{spec}'{_suggest(spec, names + sorted(BUILTIN))}")
+    from torchvision.models import get_model_builder
+    builder = get_model_builder(spec)
+    kwargs: dict[str, Any] = {"weights": None}
+    if "weights_backbone" in inspect.signature(builder).parameters:
+        kwargs["weights_backbone"] = None
+    return ModelSpec(spec, builder, family_of(spec), kwargs)
+
+
+def _load_user_callable(spec: str) -> Callable[[], Any]:
+    where, _, attr = spec.rpartition(":")
+    try:
+        if where.endswith(".py") or "/" in where:
+            path = Path(where)
+            if not path.is_file():
+                raise ProfilerError(f"no such file '{where}'")
+            module_name = f"_profiler_user_{abs(hash(path.resolve()))}"
+            loader = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[module_name] = module
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except ProfilerError:
+        raise
+    except Exception as exc:
+        raise ProfilerError(f"cannot import '{where}': {type(exc).__name__}: {exc}") from exc
+    target = getattr(module, attr, None)
+    if not callable(target):
+        raise ProfilerError(f"'{where}' has no callable '{attr}'")
+    return target
+
+
+def weights_meta(name: str) -> dict[str, Any]:
+    """The published DEFAULT weights' metadata plus crop size and clip length, offline."""
+    from torchvision.models import get_model_weights
+    try:
+        weights = get_model_weights(name).DEFAULT
+    except Exception:
+        return {}
+    meta = dict(weights.meta)
+    transforms = weights.transforms()
+    crop = getattr(transforms, "crop_size", None)
+    if crop:
+        meta["crop_size"] = tuple(crop) * (2 // len(crop)) if len(crop) == 1 else tuple(crop)
+    resize = getattr(transforms, "resize_size", None)
+    if resize:
+        meta["resize_size"] = tuple(resize)
+    clip = re.findall(r"clip_len=(\d+)", meta.get("_docs", ""))
+    if clip:
+        meta["clip_len"] = int(clip[0])
+    return meta
+
+
+def parse_input_size(text: str) -> tuple[int, ...]:
+    """'3x224x224' → (3, 224, 224); every dimension a positive integer."""
+    parts = text.lower().split("x")
+    if not all(p.isdigit() for p in parts) or not parts:
+        raise ProfilerError(f"malformed --input '{text}': expected sizes like 3x224x224")
+    dims = tuple(int(p) for p in parts)
+    if any(d <= 0 for d in dims):
+        raise ProfilerError(f"malformed --input '{text}': every size must be positive")
+    return dims

@@ -1,0 +1,87 @@
+"""Turn captured module calls into report rows, one per call that costs or owns something."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from torch import nn
+
+from .capture import ModuleCall
+from .cost import ZERO, Cost
+from .formulas.registry import Call
+
+COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "params",
+           "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "status", "ops"]
+COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes"]
+
+
+def _fmt_shapes(shapes) -> str:
+    return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
+    """(cost, kind, status, ops description) of a call that is not absorbed."""
+    if call.formula is not None:
+        try:
+            cost = call.formula.fn(call.module, Call(call.inputs, call.outputs, call.kwargs))
+        except Exception as exc:  # a formula that cannot read this call is reported, not hidden
+            return ZERO, call.formula.kind, "uncounted", f"formula failed: {exc}"
+        return cost, call.formula.kind, "formula", ""
+    ops = ", ".join(f"{op}×{n}" for op, n in call.ops.items())
+    if call.uncounted_ops:
+        missing = ", ".join(f"{op}×{n}" for op, n in call.uncounted_ops.items())
+        ops = "; ".join(x for x in (ops, f"no formula: {missing}") if x)
+        status = "uncounted"
+    else:
+        status = "functional" if call.ops else "zero"
+    kind = call.op_kind_flops.most_common(1)[0][0] if call.op_kind_flops else "other"
+    return call.op_cost, kind, status, ops
+
+
+def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
+    total = 0
+    for p in module.parameters(recurse=recurse):
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]]:
+    """One row per module call that has a formula, is a leaf, owns parameters or
+    ran functional ops; then one row per module holding parameters that the
+    forward never used.  Each parameter is counted once, on the first call of
+    the first module that holds it, so the params column sums to the model's
+    ``sum(p.numel())``."""
+    seen: set[int] = set()
+    rows = []
+    for call in calls:
+        if call.absorbed:
+            continue
+        params = _own_params(call.module, call.formula is not None, seen)
+        is_leaf = next(iter(call.module.children()), None) is None
+        cost, kind, status, ops = _call_cost(call)
+        if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops):
+            continue
+        if call.formula is not None or is_leaf:
+            elems, nbytes = call.out_elems, call.out_bytes
+        else:  # a container's output is some child's output: count only what it computed itself
+            elems, nbytes = call.op_elems, call.op_bytes
+        rows.append(dict(
+            name=call.name or "(model)", type=type(call.module).__name__, kind=kind, depth=call.depth,
+            input_shapes=_fmt_shapes(call.inputs), output_shape=_fmt_shapes(call.outputs),
+            params=params, mults=cost.mults, adds=cost.adds, other=cost.other, macs=cost.macs,
+            flops=cost.flops, act_elems=elems, act_bytes=nbytes, status=status, ops=ops))
+    for name, module in model.named_modules():
+        params = _own_params(module, False, seen)
+        if params:
+            rows.append(dict(
+                name=name or "(model)", type=type(module).__name__, kind="other",
+                depth=name.count(".") + bool(name), input_shapes="", output_shape="", params=params,
+                mults=0, adds=0, other=0, macs=0, flops=0, act_elems=0, act_bytes=0,
+                status="not called", ops="parameters unused by this forward"))
+    for row in rows:
+        if row["status"] == "uncounted":
+            warnings.warn(f"profiler: {row['name']} ({row['type']}) is uncounted: "
+                          f"{row['ops'] or 'no formula'}", stacklevel=3)
+    return rows

@@ -1,0 +1,39 @@
+"""AlexNet exactly as in Krizhevsky et al. (2012), single tower, for the hand count.
+
+conv1 3→64 k11 s4 (no padding) · max-pool 3/2 · conv2 64→192 k5 p2 · max-pool ·
+conv3 192→384, conv4 384→256, conv5 256→256, all k3 p1 · max-pool ·
+fc 9216→4096→4096→1000, ReLU after every conv and hidden fc, dropout before fc1, fc2.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+
+class AlexNetPaper(nn.Module):
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, 64, kernel_size=11, stride=4)), ("relu1", nn.ReLU(inplace=True)),
+            ("pool1", nn.MaxPool2d(kernel_size=3, stride=2)),
+            ("conv2", nn.Conv2d(64, 192, kernel_size=5, padding=2)), ("relu2", nn.ReLU(inplace=True)),
+            ("pool2", nn.MaxPool2d(kernel_size=3, stride=2)),
+            ("conv3", nn.Conv2d(192, 384, kernel_size=3, padding=1)), ("relu3", nn.ReLU(inplace=True)),
+            ("conv4", nn.Conv2d(384, 256, kernel_size=3, padding=1)), ("relu4", nn.ReLU(inplace=True)),
+            ("conv5", nn.Conv2d(256, 256, kernel_size=3, padding=1)), ("relu5", nn.ReLU(inplace=True)),
+            ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
+        ]))
+        self.flatten = nn.Flatten()
+        self.classifier = nn.Sequential(OrderedDict([
+            ("drop6", nn.Dropout()), ("fc1", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU(inplace=True)),
+            ("drop7", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
+            ("fc3", nn.Linear(4096, num_classes)),
+        ]))
+
+    def forward(self, x):
+        return self.classifier(self.flatten(self.features(x)))
+
+
+def alexnet_paper(**kwargs) -> AlexNetPaper:
+    return AlexNetPaper(**kwargs)
