@@ -1,0 +1,12 @@
+"""`profiler list`: the names it can profile."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    sub.add_parser("list", help="list the models it can profile by name").set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..models import all_names
+    print("\n".join(all_names()))
+    return 0
