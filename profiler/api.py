@@ -10,7 +10,7 @@ from torch import nn
 from .capture import Capture, ModuleCall
 from .errors import ProfilerError
 from .inputs import default_input_size, example_args, materialize, normalize_args
-from .models import ModelSpec, resolve
+from .models import ModelSpec, native_build_kwargs, resolve
 from .report import Report
 from .rows import build_rows
 
@@ -91,6 +91,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     if isinstance(model, str):
         spec = resolve(model)
         label = spec.name
+        if native and spec.family != "custom":
+            spec.build_kwargs.update(native_build_kwargs(spec.name))
     elif isinstance(model, nn.Module):
         label = type(model).__name__
     else:
@@ -98,11 +100,13 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     family = spec.family if spec else "custom"
     if inputs is None:
         size = tuple(input_size) if input_size else default_input_size(spec, native)
-        args = example_args(family, size, batch)
-        input_desc = "x".join(map(str, size))
+        candidates = [(example_args(family, size, batch), "x".join(map(str, size)))]
+        fixed = default_input_size(spec, native=True) if spec and family == "classification" else None
+        if not (input_size or native) and fixed and fixed != size:
+            # a model that only takes its training resolution (ViT, MaxViT) gets that
+            candidates.append((example_args(family, fixed, batch), "x".join(map(str, fixed))))
     else:
-        args = normalize_args(inputs)
-        input_desc = "given inputs"
+        candidates = [(normalize_args(inputs), "given inputs")]
     kwargs = kwargs or {}
 
     module = model if isinstance(model, nn.Module) else None
@@ -116,25 +120,42 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     else:
         mode = "meta" if _on_meta(module) else "fake"
 
-    try:
-        capture = _run(module, args, kwargs, mode, dtype)
-    except Exception as shape_exc:
-        if spec is not None and mode == "meta":
-            module = _build_real(spec)
-        elif mode == "meta":
-            raise ProfilerError(f"{label}: forward failed{_describe(getattr(shape_exc, 'failed_call', None))}: "
-                                f"{_first_line(shape_exc)}") from shape_exc
-        try:
-            capture = _run(module, args, kwargs, "real", dtype)
-        except Exception as exc:
-            raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
-                                f"{_first_line(exc)}") from exc
-        notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(shape_exc)})")
-        mode = "real"
+    capture, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs, mode,
+                                                 dtype, notes)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
     rows = build_rows(capture.calls, module)
     return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes)
+
+
+def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):
+    """Run shapes-only on the first input candidate that works; if none does, fall
+    back to real CPU tensors (rebuilding a meta-built model with real weights) and
+    say why.  Returns (capture, module, mode, input description)."""
+    first_exc = None
+    for args, desc in candidates:
+        try:
+            capture = _run(module, args, kwargs, mode, dtype)
+        except Exception as exc:
+            first_exc = first_exc or exc
+            continue
+        if desc != candidates[0][1]:
+            notes.append(f"input {candidates[0][1]} rejected ({_first_line(first_exc)}); "
+                         f"used the published crop size {desc}")
+        return capture, module, mode, desc
+    if mode == "meta" and spec is None:
+        raise ProfilerError(f"{label}: forward failed{_describe(getattr(first_exc, 'failed_call', None))}: "
+                            f"{_first_line(first_exc)}") from first_exc
+    if mode == "meta":
+        module = _build_real(spec)
+    args, desc = candidates[0]
+    try:
+        capture = _run(module, args, kwargs, "real", dtype)
+    except Exception as exc:
+        raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
+                            f"{_first_line(exc)}") from exc
+    notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(first_exc)})")
+    return capture, module, "real", desc
 
 
 def _build_real(spec: ModelSpec) -> nn.Module:

@@ -128,6 +128,22 @@ def weights_meta(name: str) -> dict[str, Any]:
     return meta
 
 
+def native_build_kwargs(name: str) -> dict[str, Any]:
+    """Constructor arguments that the published DEFAULT weights imply: ViTs trained
+    at 384 or 518 are built with that image_size; GoogLeNet and Inception v3 ship
+    with the input transform on; GoogLeNet's figures exclude its auxiliary heads,
+    Inception v3's include them (they do not run in eval mode either way)."""
+    meta = weights_meta(name)
+    kwargs: dict[str, Any] = {}
+    if name.startswith("vit_") and meta.get("crop_size", (224, 224))[0] != 224:
+        kwargs["image_size"] = meta["crop_size"][0]
+    if name in ("googlenet", "inception_v3", "quantized_googlenet", "quantized_inception_v3"):
+        kwargs["transform_input"] = True
+    if name in ("googlenet", "quantized_googlenet"):
+        kwargs["aux_logits"] = False
+    return kwargs
+
+
 def parse_input_size(text: str) -> tuple[int, ...]:
     """'3x224x224' → (3, 224, 224); every dimension a positive integer."""
     parts = text.lower().split("x")

@@ -99,7 +99,7 @@ def convolution(out, x, w, bias, stride, padding, dilation, transposed, output_p
 
 _POINTWISE_OPS = {
     "add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "div", "true_divide": "div",
-    "neg": "neg", "exp": "exp", "log": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
+    "neg": "neg", "exp": "exp", "log": "log", "log2": "log", "log10": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
     "rsqrt": "rsqrt", "erf": "erf", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
     "reciprocal": "reciprocal", "floor": "floor", "ceil": "ceil", "round": "round", "sign": "sign",
     "floor_divide": "div", "remainder": "div", "fmod": "div",
@@ -315,5 +315,5 @@ ZERO_COST_OPS = frozenset({
     "_assert_tensor_metadata", "block_diag", "diag_embed", "max_unpool2d", "max_unpool3d",
     "detach", "alias", "slice_scatter", "select_scatter", "as_strided_scatter", "_pin_memory",
     "is_nonzero", "equal", "item", "resolve_conj", "resolve_neg", "split_with_sizes_copy",
-    "_assert_scalar", "empty_permuted",
+    "_assert_scalar", "empty_permuted", "_unsafe_view", "device", "view_copy", "_reshape_copy",
 })
