@@ -125,7 +125,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
     rows = build_rows(capture.calls, module)
-    return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes)
+    return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes,
+                            itemsize=dtype.itemsize)
 
 
 def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):

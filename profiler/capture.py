@@ -20,6 +20,7 @@ from .cost import ZERO, Cost, Shape
 from .formulas import find_aten_formula, find_module_formula
 from .formulas.aten_ops import ZERO_COST_OPS
 from .formulas.registry import AtenFormula, ModuleFormula
+from .metacache import MetaReplay
 
 
 def shapes_of(tree: Any) -> tuple[Shape, ...]:
@@ -50,12 +51,14 @@ class ModuleCall:
     kwargs: dict[str, Any] = field(default_factory=dict)
     out_elems: int = 0
     out_bytes: int = 0
+    in_bytes: int = 0                   # bytes of the tensors the call was given
     ops: Counter = field(default_factory=Counter)            # counted functional ops
     uncounted_ops: Counter = field(default_factory=Counter)  # ops with no formula
     op_cost: Cost = ZERO
     op_kind_flops: Counter = field(default_factory=Counter)
     op_elems: int = 0
     op_bytes: int = 0
+    op_in_bytes: int = 0                # bytes of the tensors the counted functional ops read
     finished: bool = False
 
     @property
@@ -71,6 +74,7 @@ class _OpCounter(TorchDispatchMode):
         super().__init__()
         self.stack = stack
         self._resolved: dict[Any, AtenFormula | str | None] = {}
+        self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
 
     def _resolve(self, func) -> AtenFormula | str | None:
         """The op's formula, "zero" for a data-movement op, or None if uncounted."""
@@ -84,7 +88,7 @@ class _OpCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = self._run(func, args, kwargs)
         if not self.stack or self.stack[-1].counts_inside:
             return out
         call = self.stack[-1]
@@ -103,6 +107,7 @@ class _OpCounter(TorchDispatchMode):
         elems, nbytes = bytes_of(out)
         call.op_elems += elems
         call.op_bytes += nbytes
+        call.op_in_bytes += bytes_of((args, kwargs))[1]
         return out
 
 
@@ -149,7 +154,7 @@ class Capture:
             call = ModuleCall(
                 name=name, module=module, depth=depth, formula=find_module_formula(module),
                 absorbed=parent is not None and parent.counts_inside,
-                inputs=shapes_of((args, kwargs)),
+                inputs=shapes_of((args, kwargs)), in_bytes=bytes_of((args, kwargs))[1],
                 kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)})
             self.calls.append(call)
             self.stack.append(call)

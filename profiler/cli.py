@@ -16,7 +16,7 @@ EXAMPLES = """examples:
 """
 
 
-COMMANDS = ("profile", "list")  # each a module in profiler/commands with register(subparsers)
+COMMANDS = ("profile", "list", "check", "compare")  # each a module in profiler/commands with register(subparsers)
 
 
 class Parser(argparse.ArgumentParser):

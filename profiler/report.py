@@ -1,6 +1,7 @@
 """The Report: a per-layer DataFrame and the tables derived from it."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,13 @@ from .formulas.registry import KINDS
 from .render import table
 from .rows import COLUMNS, COUNT_COLUMNS
 
-SHARED = ["mults", "adds", "params", "act_bytes"]
+SHARED = COUNT_COLUMNS                 # by_kind has each kind's share (%) of every count column
+SHOWN_SHARES = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
+KIND_LABELS = {"linear": "linear layers", "conv": "conv layers", "matmul": "matmuls",
+               "attention": "attention layers", "recurrent": "recurrent layers", "embedding": "embeddings"}
+INTENSITY_NOTE = ("intensity: arithmetic intensity, FLOPs per byte moved, where a row moves its "
+                  "parameters (at the dtype's element size), its input activations and its output "
+                  "activations once each, with no reuse between layers")
 LAYER_VIEW = ["name", "type", "kind", "input_shapes", "output_shape", "params", "mults", "adds",
               "other", "macs", "act_bytes"]
 
@@ -30,6 +37,7 @@ class Report:
     batch: int
     mode: str                          # meta, fake or real: how the forward ran
     notes: list[str] = field(default_factory=list)
+    itemsize: int = 4                  # bytes per parameter: the element size of the chosen dtype
 
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
@@ -47,10 +55,24 @@ class Report:
         """Rows whose cost is unknown: a module or op with no formula."""
         return self.layers[self.layers["status"] == "uncounted"]
 
+    def moved_bytes(self, frame: pd.DataFrame | None = None) -> pd.Series:
+        """Bytes each row moves in a no-reuse model of memory traffic:
+        params × itemsize + in_bytes (inputs read) + act_bytes (outputs written)."""
+        frame = self.layers if frame is None else frame
+        return frame["params"] * self.itemsize + frame["in_bytes"] + frame["act_bytes"]
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity of the whole model: total FLOPs / total moved bytes
+        (see ``moved_bytes``); 0.0 when nothing moves."""
+        moved = int(self.moved_bytes().sum())
+        return float(self.total["flops"]) / moved if moved else 0.0
+
     @property
     def by_kind(self) -> pd.DataFrame:
-        """Totals per layer kind, with each kind's share (%) of mults, adds, params
-        and activation bytes.  Answers "are linear layers compute heavy?"."""
+        """Totals per layer kind, with each kind's share (%) of every count column
+        (``mults_%``, ``params_%``, ...) and its arithmetic ``intensity`` (FLOPs per
+        moved byte, see ``moved_bytes``).  Answers "are linear layers compute heavy?"."""
         grouped = self.layers.groupby("kind", sort=False)
         out = grouped[COUNT_COLUMNS].sum()
         out.insert(0, "rows", grouped.size())
@@ -59,6 +81,8 @@ class Report:
         total = self.total
         for col in SHARED:
             out[f"{col}_%"] = 100.0 * out[col] / total[col] if total[col] else 0.0
+        moved = self.moved_bytes(out)
+        out["intensity"] = (out["flops"] / moved.where(moved > 0)).fillna(0.0)
         return out.reset_index()
 
     def share(self, kind: str, column: str) -> float:
@@ -72,24 +96,50 @@ class Report:
         return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.mode} tensors"
 
     def finding(self) -> str:
-        """One plain-language sentence on where params and compute sit."""
-        parts = []
-        for kind in ("linear", "conv", "matmul", "attention"):
-            if self.share(kind, "params") or self.share(kind, "mults"):
-                parts.append(f"{kind}: {self.share(kind, 'params'):.1f}% of parameters, "
+        """One plain-language sentence on where parameters and multiplications sit,
+        and how many FLOPs each moved byte buys, overall and per heavy kind."""
+        kinds = self.by_kind.set_index("kind")
+        parts, rates = [], []
+        for kind, label in KIND_LABELS.items():
+            if kind in kinds.index and (kinds.loc[kind, "params"] or kinds.loc[kind, "mults"]):
+                parts.append(f"{label}: {self.share(kind, 'params'):.1f}% of parameters, "
                              f"{self.share(kind, 'mults'):.1f}% of multiplications")
+                rates.append(f"{label} {kinds.loc[kind, 'intensity']:.1f}")
+        parts.append(f"arithmetic intensity {self.intensity:.1f} FLOPs per byte moved overall"
+                     + (f" ({', '.join(rates)})" if rates else ""))
         return "; ".join(parts)
 
     def _totals_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([self.total.to_dict()])
+        frame = pd.DataFrame([self.total.to_dict()])
+        frame["intensity"] = round(self.intensity, 2)
+        return frame
 
-    def to_string(self, units: str = "grouped") -> str:
-        uncounted = self.uncounted
+    def _kind_shares(self) -> pd.DataFrame:
+        frame = self.by_kind[["kind", *(f"{c}_%" for c in SHOWN_SHARES), "intensity"]].copy()
+        frame["intensity"] = frame["intensity"].round(2)
+        return frame
+
+    def _tables(self, units: str, markdown: bool, layers: pd.DataFrame | None) -> dict[str, str]:
+        layers = self.layers if layers is None else layers
+        return dict(
+            layers=table(layers[[c for c in LAYER_VIEW if c in layers]], COUNT_COLUMNS, units=units,
+                         markdown=markdown),
+            kinds=table(self.by_kind[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
+                        units, markdown),
+            shares=table(self._kind_shares(), ["intensity"], [f"{c}_%" for c in SHOWN_SHARES], units, markdown),
+            total=table(self._totals_frame(), COUNT_COLUMNS + ["intensity"], units=units, markdown=markdown))
+
+    def to_string(self, units: str = "grouped", layers: pd.DataFrame | None = None,
+                  layers_note: str = "") -> str:
+        """The terminal report.  ``layers`` replaces the per-layer table (a grouped,
+        sorted or cut view, see profiler.grouping); totals and kinds stay whole-model."""
+        uncounted, t = self.uncounted, self._tables(units, False, layers)
         lines = [self.header(), *[f"note: {n}" for n in self.notes], "",
-                 table(self.layers[LAYER_VIEW], COUNT_COLUMNS, units=units), "",
-                 "by kind:",
-                 table(self.by_kind, COUNT_COLUMNS + ["rows"], [f"{c}_%" for c in SHARED], units), "",
-                 "total:", table(self._totals_frame(), COUNT_COLUMNS, units=units), "",
+                 *([layers_note] if layers_note else []), t["layers"], "",
+                 "by kind:", t["kinds"], "",
+                 "by kind, share of the total and arithmetic intensity (FLOPs per byte moved):",
+                 t["shares"], "",
+                 "total:", t["total"], "",
                  f"finding: {self.finding()}"]
         if len(uncounted):
             lines.append("uncounted: " + ", ".join(f"{r.name} ({r.type}: {r.ops or 'no formula'})"
@@ -99,25 +149,35 @@ class Report:
     def __str__(self) -> str:
         return self.to_string()
 
-    def markdown(self, units: str = "grouped") -> str:
-        uncounted = self.uncounted
+    def markdown(self, units: str = "grouped", layers: pd.DataFrame | None = None,
+                 layers_note: str = "", plot: str | None = None) -> str:
+        """The report as Markdown; ``plot`` is a link (relative to the Markdown file)
+        to an image embedded under "Plot"; the finding comes last."""
+        uncounted, t = self.uncounted, self._tables(units, True, layers)
         parts = [f"# {self.model}", "", self.header() + ".", ""]
         parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
-        parts += ["## Total", "", table(self._totals_frame(), COUNT_COLUMNS, units=units, markdown=True), "",
-                  "## By kind", "",
-                  table(self.by_kind, COUNT_COLUMNS + ["rows"], [f"{c}_%" for c in SHARED], units, True), "",
-                  "## Per layer", "",
-                  table(self.layers[LAYER_VIEW], COUNT_COLUMNS, units=units, markdown=True), ""]
+        parts += ["## Total", "", t["total"], "",
+                  "## By kind", "", t["kinds"], "",
+                  "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
+                  INTENSITY_NOTE + ".", ""]
+        if plot:
+            parts += ["## Plot", "", f"![{self.model}: per-layer multiplications and parameters, "
+                      f"shares by kind]({plot})", ""]
+        parts += ["## Per layer", "", *([layers_note, ""] if layers_note else []), t["layers"], ""]
         parts += ["## Uncounted", ""]
         parts += [f"- `{r.name}` ({r.type}): {r.ops or 'no formula'}" for r in uncounted.itertuples()] \
             or ["None: every row is counted."]
         parts += ["", "## Finding", "", self.finding() + ".", ""]
         return "\n".join(parts)
 
-    def to_csv(self, path: str | Path, table_name: str = "layers") -> Path:
-        """Write the per-layer (or ``by_kind``) table as CSV with raw integers."""
-        frame = self.by_kind if table_name == "by_kind" else self.layers
+    def to_csv(self, path: str | Path, table_name: str = "layers", layers: pd.DataFrame | None = None) -> Path:
+        """Write the per-layer (or ``by_kind``) table as CSV with raw integers;
+        ``layers`` replaces the per-layer rows (a grouped, sorted or cut view)."""
+        frame = self.by_kind if table_name == "by_kind" else (self.layers if layers is None else layers)
         return atomic.write_text(path, frame.to_csv(index=False))
 
-    def to_markdown(self, path: str | Path, units: str = "grouped") -> Path:
-        return atomic.write_text(path, self.markdown(units))
+    def to_markdown(self, path: str | Path, units: str = "grouped", layers: pd.DataFrame | None = None,
+                    layers_note: str = "", plot: str | Path | None = None) -> Path:
+        """Write ``markdown()``; ``plot`` (a path) is linked relative to ``path``."""
+        link = Path(os.path.relpath(plot, Path(path).parent)).as_posix() if plot else None
+        return atomic.write_text(path, self.markdown(units, layers, layers_note, link))

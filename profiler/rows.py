@@ -11,8 +11,8 @@ from .cost import ZERO, Cost
 from .formulas.registry import Call
 
 COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "params",
-           "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "status", "ops"]
-COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes"]
+           "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
+COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
 
 
 def _fmt_shapes(shapes) -> str:
@@ -64,21 +64,21 @@ def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]
         if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops):
             continue
         if call.formula is not None or is_leaf:
-            elems, nbytes = call.out_elems, call.out_bytes
+            elems, nbytes, in_bytes = call.out_elems, call.out_bytes, call.in_bytes
         else:  # a container's output is some child's output: count only what it computed itself
-            elems, nbytes = call.op_elems, call.op_bytes
+            elems, nbytes, in_bytes = call.op_elems, call.op_bytes, call.op_in_bytes
         rows.append(dict(
             name=call.name or "(model)", type=type(call.module).__name__, kind=kind, depth=call.depth,
             input_shapes=_fmt_shapes(call.inputs), output_shape=_fmt_shapes(call.outputs),
             params=params, mults=cost.mults, adds=cost.adds, other=cost.other, macs=cost.macs,
-            flops=cost.flops, act_elems=elems, act_bytes=nbytes, status=status, ops=ops))
+            flops=cost.flops, act_elems=elems, act_bytes=nbytes, in_bytes=in_bytes, status=status, ops=ops))
     for name, module in model.named_modules():
         params = _own_params(module, False, seen)
         if params:
             rows.append(dict(
                 name=name or "(model)", type=type(module).__name__, kind="other",
                 depth=name.count(".") + bool(name), input_shapes="", output_shape="", params=params,
-                mults=0, adds=0, other=0, macs=0, flops=0, act_elems=0, act_bytes=0,
+                mults=0, adds=0, other=0, macs=0, flops=0, act_elems=0, act_bytes=0, in_bytes=0,
                 status="not called", ops="parameters unused by this forward"))
     for row in rows:
         if row["status"] == "uncounted":

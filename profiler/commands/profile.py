@@ -16,6 +16,14 @@ def register(sub) -> None:
     p.add_argument("--md", metavar="PATH", help="write the report as Markdown")
     p.add_argument("--units", choices=["grouped", "raw", "human", "sci"], default="grouped",
                    help="number format on screen and in Markdown (default grouped: 70,276,800)")
+    p.add_argument("--depth", type=int, metavar="N",
+                   help="sum rows below module depth N into their ancestor (0 = the whole model)")
+    p.add_argument("--sort", choices=["mults", "params", "memory"],
+                   help="order rows by multiplications, parameters or output activation memory, largest first")
+    p.add_argument("--top", type=int, metavar="K", help="show only the K largest rows (by --sort, default mults)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
     p.set_defaults(run=run)
 
 
@@ -24,9 +32,21 @@ def run(args) -> int:
     from ..models import parse_input_size
     native = args.input == "native"
     size = None if args.input in (None, "native") else parse_input_size(args.input)
+    from ..errors import ProfilerError
+    from ..grouping import view
+    if args.depth is not None and args.depth < 0 or args.top is not None and args.top < 1:
+        raise ProfilerError("--depth must be 0 or more and --top a positive integer")
     report = profile(args.model, input_size=size, batch=args.batch, native=native)
-    print(report.to_string(args.units), end="")
-    for path, write in ((args.csv, report.to_csv), (args.md, lambda p: report.to_markdown(p, args.units))):
+    layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
+    print(report.to_string(args.units, layers, note), end="")
+    if args.plot:
+        from ..plots import report_figure, save
+        print(f"wrote {save(report_figure(report, layers), args.plot)}")
+    if args.json:
+        from ..json_report import write_json
+        print(f"wrote {write_json(report, args.json, layers, note)}")
+    for path, write in ((args.csv, lambda p: report.to_csv(p, layers=layers)),
+                        (args.md, lambda p: report.to_markdown(p, args.units, layers, note, args.plot))):
         if path:
             print(f"wrote {write(path)}")
     return 1 if len(report.uncounted) else 0

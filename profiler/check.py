@@ -1,0 +1,166 @@
+"""Cross-check our MACs against fvcore and torch's FlopCounterMode, layer by layer.
+
+Only dot-product work is compared (conv, linear, matmul family): fvcore's
+conv/linear/matmul/einsum/bmm handles count MACs without bias, and FlopCounterMode
+counts 2 FLOPs per MAC.  Both run the way their users run them: on real CPU
+tensors, in eval mode, under no_grad.  Every difference gets a reason, or the
+check fails.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import nn
+
+FVCORE_MAC_OPS = {"conv", "linear", "matmul", "einsum", "bmm", "addmm", "baddbmm", "mm"}
+ATTENTION_REASON = ("FlopCounterMode does not count the fused CPU attention kernels "
+                    "(_native_multi_head_attention on the no_grad fast path, "
+                    "_scaled_dot_product_flash_attention_for_cpu otherwise)")
+
+EINSUM_REASON = ("fvcore counts a general einsum by parsing numpy's einsum_path report, which prints "
+                 "the FLOP count to 4 significant digits")
+
+
+@dataclass
+class CheckResult:
+    model: str
+    input_desc: str
+    table: pd.DataFrame                      # layer, ours, fvcore, flop_counter, reasons
+    totals: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    published_gmacs: float | None = None
+
+    @property
+    def unexplained(self) -> pd.DataFrame:
+        return self.table[self.table["status"] == "UNEXPLAINED"]
+
+    @property
+    def ok(self) -> bool:
+        return self.unexplained.empty
+
+
+def _subtree(values: dict[str, int], name: str) -> int:
+    if name == "":
+        return sum(values.values())
+    return sum(v for k, v in values.items() if k == name or k.startswith(name + "."))
+
+
+def _fvcore_counts(model, args):
+    """fvcore's MACs of MAC-type ops per module subtree, and its skipped ops, or an error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fvcore's own deprecation chatter
+            from fvcore.nn import FlopCountAnalysis
+            analysis = FlopCountAnalysis(model, args)
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            analysis.tracer_warnings("none")
+            by_module = analysis.by_module_and_operator()
+    except Exception as exc:
+        return None, None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}"
+    macs = {name: sum(v for op, v in ops.items() if op in FVCORE_MAC_OPS) for name, ops in by_module.items()}
+    return macs, analysis, None
+
+
+def _flop_counter_counts(model, args) -> tuple[dict[str, int], str | None]:
+    """FlopCounterMode's MACs (its FLOPs / 2) per module subtree, by our names."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter:
+            model(*args)
+    except Exception as exc:
+        return {}, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}"
+    root = type(model).__name__
+    out = {}
+    for name, ops in counter.get_flop_counts().items():
+        if name == root:
+            out[""] = sum(ops.values()) // 2
+        elif name.startswith(root + "."):
+            out[name[len(root) + 1:]] = sum(ops.values()) // 2
+    return out, None
+
+
+def _has_attention(model: nn.Module, name: str) -> bool:
+    module = model.get_submodule(name) if name else model
+    return any(isinstance(m, nn.MultiheadAttention) for m in module.modules())
+
+
+def check(model, input_size=None, batch: int = 1, native: bool = False) -> CheckResult:
+    """Profile ``model`` and compare per-layer and total MACs with fvcore and
+    FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module)."""
+    from .api import _build_real, profile
+    from .inputs import example_args, materialize
+    from .models import resolve, weights_meta
+
+    report = profile(model, input_size=input_size, batch=batch, native=native)
+    spec = resolve(model) if isinstance(model, str) else None
+    if spec is not None:
+        if native:
+            from .models import native_build_kwargs
+            spec.build_kwargs.update(native_build_kwargs(spec.name))
+        real = _build_real(spec)
+        family = spec.family
+    else:
+        real, family = model, "custom"
+    size = tuple(int(d) for d in report.input_desc.split("x"))
+    args = materialize(example_args(family, size, batch), "real", torch.float32,
+                       torch.Generator().manual_seed(0))
+    modes = [(m, m.training) for m in real.modules()]
+    real.eval()
+    try:
+        fv, analysis, fv_error = _fvcore_counts(real, args)
+        fc, fc_error = _flop_counter_counts(real, args)
+    finally:
+        for m, training in modes:
+            m.training = training
+
+    layers = report.layers
+    ours_by_name = layers.groupby("name", sort=False)["macs"].sum()
+    ours = {("" if k == "(model)" else k): int(v) for k, v in ours_by_name.items()}
+    names = [n for n in ours if ours[n]] + [""]
+    rows = []
+    for name in names:
+        mine = _subtree(ours, name)
+        theirs_fv = fv.get(name) if fv is not None else None
+        theirs_fc = fc.get(name, 0) if fc_error is None else None
+        reasons, status = [], "match"
+        if fv_error:
+            reasons.append(f"fvcore cannot trace this model ({fv_error})")
+        elif theirs_fv is not None and theirs_fv != mine:
+            skipped = analysis.unsupported_ops(name) if name in fv else {}
+            mac_like = {op: n for op, n in skipped.items()
+                        if any(k in op for k in ("attention", "matmul", "einsum", "bmm", "conv", "linear"))}
+            einsum = analysis.by_module_and_operator().get(name, {}).get("einsum", 0)
+            if mac_like:
+                reasons.append("fvcore has no handle for " + ", ".join(f"{op}×{n}" for op, n in mac_like.items()))
+            elif einsum and abs(theirs_fv - mine) * 1000 < einsum:
+                reasons.append(EINSUM_REASON)
+            else:
+                status = "UNEXPLAINED"
+        if fc_error:
+            reasons.append(f"FlopCounterMode failed ({fc_error})")
+        elif theirs_fc is not None and theirs_fc != mine:
+            if _has_attention(real, name):
+                reasons.append(ATTENTION_REASON)
+            else:
+                status = "UNEXPLAINED"
+        if reasons and status == "match":
+            status = "explained"
+        rows.append(dict(layer=name or "(total)", ours=mine, fvcore=theirs_fv, flop_counter=theirs_fc,
+                         fvcore_diff=None if theirs_fv is None else mine - theirs_fv,
+                         flop_counter_diff=None if theirs_fc is None else mine - theirs_fc,
+                         status=status, reason="; ".join(reasons)))
+    table = pd.DataFrame(rows)
+    total = table.iloc[-1]
+    published = weights_meta(spec.name).get("_ops") if spec is not None and spec.family != "custom" else None
+    notes = list(report.notes)
+    if published is not None:
+        notes.append(f"torchvision publishes {published} GMACs (\"GFLOPS\") for the DEFAULT weights at their "
+                     f"own input; ours here: {total['ours'] / 1e9:.3f} G at {report.input_desc}")
+    return CheckResult(report.model, report.input_desc, table,
+                       {"ours": total["ours"], "fvcore": total["fvcore"], "flop_counter": total["flop_counter"]},
+                       notes, published)

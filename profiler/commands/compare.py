@@ -1,0 +1,85 @@
+"""`profiler compare MODEL...`: several models (input sizes, batch sizes) side by side.
+
+Exit code: 0 when every profile succeeded with every row counted, 1 when some
+failed or have uncounted rows (each failure is one line on stderr), 2 on bad
+usage or, with --strict, on the first failure.
+"""
+from __future__ import annotations
+
+import argparse
+
+PROGRESS_AFTER = 3      # show a progress bar beyond this many profiles
+
+EXAMPLES = """examples:
+  profiler compare alexnet vgg16 resnet50 mobilenet_v3_large vit_b_16
+  profiler compare resnet50 --input 3x224x224 --input 3x448x448 --batch 1 --batch 8
+  profiler compare --all --input native --csv zoo.csv --md zoo.md --plot zoo.png
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compare", help="compare models, input sizes and batch sizes in one table",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*", metavar="MODEL", help="names as for 'profile'")
+    p.add_argument("--all", action="store_true", help="every torchvision model (torchvision.models.list_models())")
+    p.add_argument("--input", action="append", metavar="CxHxW",
+                   help="per-sample input size, repeatable; 'native' = each model's published crop size "
+                        "(default: each model's own default input)")
+    p.add_argument("--batch", action="append", type=int, metavar="N", help="batch size, repeatable (default 1)")
+    p.add_argument("--csv", metavar="PATH", help="write the table as CSV (raw integers)")
+    p.add_argument("--md", metavar="PATH", help="write the table as Markdown (embeds --plot if given)")
+    p.add_argument("--plot", metavar="PATH", help="write MACs vs parameters (log-log) as PNG")
+    p.add_argument("--strict", action="store_true", help="stop at the first failure (exit code 2)")
+    p.add_argument("--units", choices=["grouped", "raw", "human", "sci"], default="grouped",
+                   help="number format on screen and in Markdown (default grouped)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import os
+    import sys
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from ..compare import compare, markdown, to_text
+    from ..errors import ProfilerError
+
+    models = list(args.models)
+    if args.all:
+        from torchvision.models import list_models
+        models += [m for m in sorted(list_models()) if m not in models]
+    if not models:
+        raise ProfilerError("give one or more model names, or --all")
+    jobs = len(models) * len(args.input or [None]) * len(args.batch or [1])
+    bar = tqdm(total=jobs, file=sys.stderr, disable=jobs <= PROGRESS_AFTER or not sys.stderr.isatty(), leave=False,
+               unit="profile", dynamic_ncols=True)
+
+    def progress(label: str, error: str | None) -> None:
+        if error is not None:
+            bar.write(f"profiler: failed: {label}: {error}", file=sys.stderr)
+        bar.set_postfix_str(label, refresh=False)
+        bar.update()
+
+    try:
+        frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress)
+    finally:
+        bar.close()
+    print(to_text(frame, args.units))
+    if args.plot:
+        from ..plots import compare_figure, save
+        print(f"wrote {save(compare_figure(frame), args.plot)}")
+    if args.csv:
+        from ..atomic import write_text
+        print(f"wrote {write_text(args.csv, frame.to_csv(index=False))}")
+    if args.md:
+        from ..atomic import write_text
+        link = Path(os.path.relpath(args.plot, Path(args.md).parent)).as_posix() if args.plot else None
+        print(f"wrote {write_text(args.md, markdown(frame, units=args.units, plot=link))}")
+    failures = frame.attrs["failures"]
+    incomplete = int((frame["uncounted"] > 0).sum())
+    if failures or incomplete:
+        print(f"profiler: {len(frame)} of {jobs} profiled; {len(failures)} failed"
+              + (f"; {incomplete} with uncounted rows" if incomplete else ""), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,82 @@
+"""The report as JSON, with a stable, versioned schema.
+
+``schema_version`` changes only when a field is renamed, removed or changes
+meaning; new fields may be added within a version.  Schema version 1::
+
+    {
+      "schema_version": 1,
+      "model": "alexnet_paper",          # the name given, or the nn.Module's class name
+      "input": "3x227x227",              # per-sample input size, or "given inputs"
+      "batch": 1,
+      "mode": "meta",                    # how the forward ran: meta, fake or real tensors
+      "itemsize": 4,                     # bytes per element of the chosen dtype
+      "notes": ["..."],
+      "total": {COUNTS, "intensity": 5.63},
+      "by_kind": [{"kind": "conv", "rows": 5, COUNTS,
+                   "shares": {"params": 4.04, "mults": 91.79, ...},   # % of the total, per count
+                   "intensity": 99.43}],
+      "layers_view": "",                 # what --depth/--sort/--top did to "layers"; "" if nothing
+      "layers": [{"name": "features.conv1", "type": "Conv2d", "kind": "conv", "depth": 2,
+                  "input_shapes": [[1, 3, 227, 227]], "output_shapes": [[1, 64, 55, 55]],
+                  COUNTS, "status": "formula", "ops": ""}],
+      "uncounted": [{"name": "...", "type": "...", "ops": "..."}],
+      "finding": "linear layers: 96.0% of parameters, ..."
+    }
+
+COUNTS are integers: params, mults, adds, other, macs, flops (= mults + adds +
+other), act_elems and act_bytes (output activations), in_bytes (input
+activations).  ``intensity`` is FLOPs per byte moved (see Report.moved_bytes).
+Shares and intensities are rounded to 4 decimals.  Keys keep this order.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from . import atomic
+from .report import Report
+from .rows import COUNT_COLUMNS
+
+SCHEMA_VERSION = 1
+
+
+def _shapes(text: str) -> list[list[int]]:
+    """'1x3x227x227, 1x10' → [[1, 3, 227, 227], [1, 10]]; '' → []."""
+    return [[int(d) for d in s.split("x") if d] for s in text.split(", ")] if text else []
+
+
+def _counts(row) -> dict[str, int]:
+    return {c: int(row[c]) for c in COUNT_COLUMNS}
+
+
+def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> dict:
+    """The schema-version-1 document; ``layers`` replaces the per-layer rows."""
+    layers = report.layers if layers is None else layers
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": report.model, "input": report.input_desc, "batch": int(report.batch),
+        "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
+        "total": {**_counts(report.total), "intensity": round(report.intensity, 4)},
+        "by_kind": [{"kind": r["kind"], "rows": int(r["rows"]), **_counts(r),
+                     "shares": {c: round(float(r[f"{c}_%"]), 4) for c in COUNT_COLUMNS},
+                     "intensity": round(float(r["intensity"]), 4)}
+                    for r in report.by_kind.to_dict("records")],
+        "layers_view": layers_view,
+        "layers": [{"name": r["name"], "type": r["type"], "kind": r["kind"], "depth": int(r["depth"]),
+                    "input_shapes": _shapes(r["input_shapes"]), "output_shapes": _shapes(r["output_shape"]),
+                    **_counts(r), "status": r["status"], "ops": r["ops"]}
+                   for r in layers.to_dict("records")],
+        "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
+        "finding": report.finding(),
+    }
+
+
+def to_json(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> str:
+    return json.dumps(to_dict(report, layers, layers_view), indent=2) + "\n"
+
+
+def write_json(report: Report, path: str | Path, layers: pd.DataFrame | None = None,
+               layers_view: str = "") -> Path:
+    return atomic.write_text(path, to_json(report, layers, layers_view))

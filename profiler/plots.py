@@ -1,0 +1,112 @@
+"""PNG plots of a report and of a comparison.
+
+Figures are built as ``matplotlib.figure.Figure`` objects and rendered by the Agg
+canvas, never through pyplot, so the caller's backend and global state are left
+alone; matplotlib is imported only when a plot is asked for.  The figure
+functions return the Figure (tests inspect its bars and points); ``save`` writes
+it atomically.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from . import atomic
+from .formulas.registry import KINDS
+
+# tab10 then tab20 tones: one fixed colour per kind, the same in every plot
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a"]
+KIND_COLORS = dict(zip(KINDS, _PALETTE))
+SHARE_METRICS = {"params": "parameters", "mults": "multiplications", "flops": "FLOPs",
+                 "act_bytes": "activation memory"}
+MAX_LABELLED_ROWS = 120     # beyond this the per-layer tick labels would overlap
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def plotted_layers(layers: pd.DataFrame) -> pd.DataFrame:
+    """The rows drawn per layer: those with multiplications or parameters."""
+    return layers[(layers["mults"] > 0) | (layers["params"] > 0)].reset_index(drop=True)
+
+
+def report_figure(report, layers: pd.DataFrame | None = None):
+    """Per-layer multiplications and parameters side by side, coloured by kind,
+    and each kind's share of parameters, multiplications, FLOPs and activation
+    memory as 100% stacked bars.  ``layers`` replaces the report's per-layer rows
+    (a grouped, sorted or cut view)."""
+    rows = plotted_layers(report.layers if layers is None else layers)
+    n = len(rows)
+    layer_height = min(56.0, max(3.0, 0.2 * n + 1.0))
+    fig = _figure(14, layer_height + 3.0)
+    grid = fig.add_gridspec(2, 2, height_ratios=[2.4, layer_height])
+    ax_k = fig.add_subplot(grid[0, :])
+    ax_m = fig.add_subplot(grid[1, 0])
+    ax_p = fig.add_subplot(grid[1, 1], sharey=ax_m)
+    colors = [KIND_COLORS.get(k, KIND_COLORS["other"]) for k in rows["kind"]]
+    ys = list(range(n))
+    for ax, column, title in ((ax_m, "mults", "multiplications"), (ax_p, "params", "parameters")):
+        ax.barh(ys, rows[column].astype(float), color=colors)
+        ax.set_title(f"{title} per layer")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax.grid(axis="x", alpha=0.3)
+    ax_m.set_yticks(ys, rows["name"] if n <= MAX_LABELLED_ROWS else [""] * n, fontsize=7)
+    ax_m.set_ylim(n - 0.5, -0.5)           # first layer on top, no empty margin
+    ax_p.tick_params(axis="y", labelleft=False)
+
+    metrics = list(SHARE_METRICS)
+    left = [0.0] * len(metrics)
+    for r in report.by_kind.to_dict("records"):
+        widths = [float(r[f"{m}_%"]) for m in metrics]
+        ax_k.barh(range(len(metrics)), widths, left=left, color=KIND_COLORS.get(r["kind"]), label=r["kind"])
+        left = [a + b for a, b in zip(left, widths)]
+    ax_k.set_yticks(range(len(metrics)), list(SHARE_METRICS.values()))
+    ax_k.set_ylim(len(metrics) - 0.5, -0.5)
+    ax_k.set_xlim(0, 100)
+    ax_k.set_xlabel("% of the model's total")
+    ax_k.set_title("share by kind")
+    ax_k.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.suptitle(report.header())
+    return fig
+
+
+def compare_figure(table: pd.DataFrame, title: str = "MACs vs parameters"):
+    """MACs against parameters, log-log, one labelled point per row of a
+    ``compare`` table (rows with zero MACs or parameters cannot be placed and are left out)."""
+    rows = table[(table["macs"] > 0) & (table["params"] > 0)]
+    labels = _point_labels(rows)
+    fig = _figure(10, 7)
+    ax = fig.add_subplot()
+    ax.scatter(rows["params"].astype(float), rows["macs"].astype(float), color=KIND_COLORS["conv"], zorder=2)
+    for x, y, label in zip(rows["params"], rows["macs"], labels):
+        ax.annotate(label, (float(x), float(y)), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("MACs (multiply-accumulates)")
+    ax.grid(True, which="both", alpha=0.25)
+    ax.set_title(title)
+    return fig
+
+
+def _point_labels(rows: pd.DataFrame) -> list[str]:
+    """The model name, plus input and batch when they vary in the table."""
+    vary = [c for c in ("input", "batch") if c in rows and rows[c].nunique() > 1]
+    out = []
+    for r in rows.to_dict("records"):
+        extra = [str(r["input"]) if c == "input" else f"batch {r['batch']}" for c in vary]
+        out.append(" · ".join([str(r["model"]), *extra]))
+    return out
+
+
+def save(fig, path: str | Path) -> Path:
+    """Render ``fig`` as PNG and write it whole or not at all.  No software tag in the
+    metadata, so the bytes depend only on the figure and the matplotlib version."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return atomic.write_bytes(path, buffer.getvalue())
