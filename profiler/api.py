@@ -28,13 +28,14 @@ def _describe(call: ModuleCall | None) -> str:
 @contextlib.contextmanager
 def _profiling_state(model: nn.Module):
     """Eval mode, no grad, no fused attention fast path (its one fused op would hide
-    the attention's inner layers); every module's mode and the flag restored after."""
+    the attention's inner layers); every module's mode, the flag and the CPU random
+    state (a forward may draw random numbers) restored after."""
     modes = [(m, m.training) for m in model.modules()]
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         model.eval()
         torch.backends.mha.set_fastpath_enabled(False)
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             yield
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)

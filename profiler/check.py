@@ -89,6 +89,25 @@ def _has_attention(model: nn.Module, name: str) -> bool:
     return any(isinstance(m, nn.MultiheadAttention) for m in module.modules())
 
 
+def _published_gap_notes(spec, size, batch, published) -> list[str]:
+    """Why a non-classification model's figure can differ from the published one."""
+    from .api import profile
+    if spec.family == "video" and size[1] != 16:
+        at16 = profile(spec.name, input_size=(size[0], 16, *size[2:]), batch=batch, native=True)
+        return [f"torchvision's video figures are per 16-frame clip: ours at 16 frames is "
+                f"{at16.total['macs'] / 1e9:.3f} G"]
+    if spec.family == "segmentation":
+        return ["segmentation figures include the auxiliary head (aux_loss=True); `--input native` "
+                "builds it, the default build does not"]
+    if spec.family == "detection":
+        return ["detection figures depend on the image size after the model's own resize and on "
+                "the number of proposals the data produces"]
+    if spec.family == "optical_flow":
+        return ["the weights' metadata does not state the frame size of the published figure; "
+                "RAFT's cost grows faster than the pixel count (all-pairs correlation)"]
+    return []
+
+
 def check(model, input_size=None, batch: int = 1, native: bool = False) -> CheckResult:
     """Profile ``model`` and compare per-layer and total MACs with fvcore and
     FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module)."""
@@ -161,6 +180,7 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
     if published is not None:
         notes.append(f"torchvision publishes {published} GMACs (\"GFLOPS\") for the DEFAULT weights at their "
                      f"own input; ours here: {total['ours'] / 1e9:.3f} G at {report.input_desc}")
+        notes += _published_gap_notes(spec, size, batch, published)
     return CheckResult(report.model, report.input_desc, table,
                        {"ours": total["ours"], "fvcore": total["fvcore"], "flop_counter": total["flop_counter"]},
                        notes, published)

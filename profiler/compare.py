@@ -107,7 +107,7 @@ def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False)
     """The comparison table, counts per ``units``, shares in %, intensity with 2 decimals."""
     shown = frame.copy()
     shown["intensity"] = shown["intensity"].round(2)
-    return table(shown, COUNTS + ["intensity", "uncounted"], SHARES, units, markdown)
+    return table(shown, ["batch", *COUNTS, "intensity", "uncounted"], SHARES, units, markdown)
 
 
 INTENSITY_NOTE = ("intensity: FLOPs per byte moved, where each layer moves its parameters, "

@@ -141,6 +141,8 @@ def native_build_kwargs(name: str) -> dict[str, Any]:
         kwargs["transform_input"] = True
     if name in ("googlenet", "quantized_googlenet"):
         kwargs["aux_logits"] = False
+    if name.startswith(("fcn_", "deeplabv3_")):
+        kwargs["aux_loss"] = True  # the published segmentation weights carry the auxiliary head
     return kwargs
 
 

@@ -79,19 +79,49 @@ def compare_figure(table: pd.DataFrame, title: str = "MACs vs parameters"):
     """MACs against parameters, log-log, one labelled point per row of a
     ``compare`` table (rows with zero MACs or parameters cannot be placed and are left out)."""
     rows = table[(table["macs"] > 0) & (table["params"] > 0)]
-    labels = _point_labels(rows)
     fig = _figure(10, 7)
     ax = fig.add_subplot()
-    ax.scatter(rows["params"].astype(float), rows["macs"].astype(float), color=KIND_COLORS["conv"], zorder=2)
-    for x, y, label in zip(rows["params"], rows["macs"], labels):
-        ax.annotate(label, (float(x), float(y)), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    conv_heavy = rows["conv_mults_%"] >= rows["linear_mults_%"]
+    for mask, kind, label in ((conv_heavy, "conv", "most multiplications in conv layers"),
+                              (~conv_heavy, "linear", "most multiplications in linear layers")):
+        if mask.any():
+            ax.scatter(rows.loc[mask, "params"].astype(float), rows.loc[mask, "macs"].astype(float),
+                       color=KIND_COLORS[kind], label=label, zorder=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.autoscale_view()
+    points = ax.transData.transform(rows[["params", "macs"]].astype(float).to_numpy()) if len(rows) else []
+    for (x, y), label, (dx, dy, align) in zip(zip(rows["params"], rows["macs"]), _point_labels(rows),
+                                              _label_offsets(points, _point_labels(rows))):
+        ax.annotate(label, (float(x), float(y)), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                    ha=align)
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel("parameters")
     ax.set_ylabel("MACs (multiply-accumulates)")
     ax.grid(True, which="both", alpha=0.25)
     ax.set_title(title)
     return fig
+
+
+_LABEL_SPOTS = [(4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right"),
+                (4, 12, "left"), (-4, 12, "right"), (4, -19, "left"), (-4, -19, "right")]
+
+
+def _label_offsets(points, labels, char_px: float = 5.5, height_px: float = 10.0):
+    """Greedy placement: for each point, the first of a few spots around it (offsets
+    in points, 100 dpi) whose estimated label box overlaps no marker and no label placed before."""
+    placed, out = [(px - 4, py - 4, px + 4, py + 4) for px, py in points], []
+    scale = 100 / 72
+    for (px, py), label in zip(points, labels):
+        width = char_px * len(label)
+        for dx, dy, align in _LABEL_SPOTS:
+            x0 = px + dx * scale - (width if align == "right" else 0)
+            box = (x0, py + dy * scale, x0 + width, py + dy * scale + height_px)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        out.append((dx, dy, align))
+    return out
 
 
 def _point_labels(rows: pd.DataFrame) -> list[str]:

@@ -259,7 +259,7 @@ def normalize(group: list[Num], eps: float) -> list[Num]:
 
 def norm_over(x: np.ndarray, group_of, eps: float, weight=None, bias=None, channel_of=None):
     """Normalise x over the groups ``group_of(index)`` names, then the optional
-    per-channel (``channel_of(index)``) affine γ·x̂ + β."""
+    per-channel (``channel_of(index)``) affine γ·x̂ + β (or γ·x̂ without β)."""
     t = Tally()
     groups: dict = {}
     for idx in np.ndindex(x.shape):
@@ -270,7 +270,7 @@ def norm_over(x: np.ndarray, group_of, eps: float, weight=None, bias=None, chann
         for i, v in zip(members, normed):
             if weight is not None:
                 c = channel_of(i)
-                v = v * weight[c] + bias[c]
+                v = v * weight[c] if bias is None else v * weight[c] + bias[c]
             out[i] = v.v
     return out, t
 

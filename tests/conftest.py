@@ -10,8 +10,7 @@ import profiler
 def _layer_cost(module: torch.nn.Module, *inputs, **kwargs) -> dict:
     """Profile ``module`` alone on ``inputs`` (tensors or shapes); the row of the
     module itself, which must be the only row."""
-    args = inputs[0] if len(inputs) == 1 else tuple(inputs)
-    report = profiler.profile(module, inputs=args, kwargs=kwargs or None)
+    report = profiler.profile(module, inputs=tuple(inputs), kwargs=kwargs or None)
     layers = report.layers
     assert len(layers) == 1, layers[["name", "type", "status"]]
     row = layers.iloc[0]

@@ -33,11 +33,12 @@ def mha_module(m: nn.MultiheadAttention, call: Call) -> Cost:
     length_axis = 1 if (batched and m.batch_first) else 0
     n = q[0 if length_axis else 1] if batched else 1
     tgt, src = q[length_axis], k[length_axis]
-    src += int(m.bias_k is not None) + int(m.add_zero_attn)
     e, h = m.embed_dim, m.num_heads
     bias = m.in_proj_bias is not None
     cost = (dot_products(n * tgt * e, e, bias) + dot_products(n * src * e, m.kdim, bias)
             + dot_products(n * src * e, m.vdim, bias) + Cost(mults=n * tgt * e))
+    # the bias_k/v row and the zero row are appended after the projections
+    src += int(m.bias_k is not None) + int(m.add_zero_attn)
     scores = n * h * tgt * src
     masks = len(call.inputs) - 3
     cost += dot_products(scores, e // h) + Cost(adds=scores * masks) + softmax_cost(scores, src)

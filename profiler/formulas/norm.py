@@ -23,16 +23,18 @@ def folded_affine_cost(n: int) -> Cost:
     return per_element(n, mults=1, adds=1)
 
 
-def normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
+def normalize_cost(n_total: int, group: int, affine: bool, bias: bool | None = None) -> Cost:
     """Statistics from the input, over groups of ``group`` elements each:
     mean (group−1 adds, 1 division), centre x−μ (group adds), variance
     (group squares, group−1 adds, 1 division), rstd = 1/√(var+ε) (1 add, 1 rsqrt),
-    normalise (group mults); affine γ·x̂+β adds 1 mult and 1 add per element.
+    normalise (group mults); affine γ·x̂+β adds 1 mult and 1 add per element
+    (``bias`` False, as LayerNorm(bias=False): γ·x̂ only, 1 mult).
         per group: mults = 2·group, adds = 3·group − 1, other = 3
     """
     groups = n_total // group if group else 0
     cost = Cost(mults=2 * n_total, adds=3 * n_total - groups, other=3 * groups)
-    return cost + per_element(n_total, 1, 1) if affine else cost
+    with_bias = affine if bias is None else bias
+    return cost + per_element(n_total, 1, int(with_bias)) if affine else cost
 
 
 def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
@@ -47,7 +49,10 @@ def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
 @module_formula(nn.modules.batchnorm._NormBase, kind="norm")
 def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
     n = numel(call.out)
-    if m.track_running_stats and m.running_mean is not None and not m.training:
+    # Profiling runs the model in eval mode and restores each module's mode before
+    # the formulas run, so m.training is the caller's mode, not the one that ran:
+    # in eval, stored statistics are used whenever the module has them.
+    if m.track_running_stats and m.running_mean is not None:
         return folded_affine_cost(n)
     channel_dim = 1 if len(call.x) > 1 else 0
     per_channel = n // call.x[channel_dim]
@@ -58,7 +63,8 @@ def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
 
 @module_formula(nn.LayerNorm, kind="norm")
 def layernorm_module(m: nn.LayerNorm, call: Call) -> Cost:
-    return normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine)
+    return normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine,
+                          getattr(m, "bias", None) is not None)
 
 
 @module_formula(nn.RMSNorm, kind="norm")
