@@ -105,7 +105,7 @@ _POINTWISE_OPS = {
     "floor_divide": "div", "remainder": "div", "fmod": "div",
     "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "relu6": "relu6", "hardtanh": "hardtanh",
     "clamp": "clamp", "clamp_min": "compare", "clamp_max": "compare", "clip": "clamp",
-    "leaky_relu": "leaky_relu", "elu": "elu", "celu": "celu", "selu": "selu", "silu": "silu",
+    "leaky_relu": "leaky_relu", "celu": "celu", "selu": "selu", "silu": "silu",
     "mish": "mish", "softplus": "softplus", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid",
     "hardshrink": "hardshrink", "softshrink": "softshrink", "log_sigmoid_forward": "logsigmoid",
     "threshold": "threshold", "_prelu_kernel": "prelu", "rrelu_with_noise": "rrelu",
@@ -129,6 +129,14 @@ for _op, _name in _POINTWISE_OPS.items():
     for _variant in (_op, _op + "_"):
         if hasattr(aten, _variant):
             aten_formula(getattr(aten, _variant), kind="elementwise")(_pointwise(_name))
+
+
+@aten_formula(aten.elu, aten.elu_, kind="activation")
+def elu(out, x, alpha=1, scale=1, input_scale=1) -> Cost:
+    """ELU, and SELU and CELU, which torch runs as ELU with scale (a multiplication,
+    as SELU's) and input_scale (x/α, a division, as CELU's)."""
+    n = numel(out)
+    return pointwise_cost("elu", n) + Cost(mults=n * (scale != 1), other=n * (input_scale != 1))
 
 
 @aten_formula(aten.gelu, aten.gelu_, kind="activation")

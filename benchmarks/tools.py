@@ -1,0 +1,211 @@
+"""The profilers under test, each behind the same small interface.
+
+A tool is prepared once per model (model already built, input already made) and
+gives back a ``Prepared``: ``call()`` is the one profile call that is timed,
+``macs(result)`` reads the MAC total out of its result, ``breakdown(result)``
+says where the tool's count comes from (used to explain differences, untimed).
+
+Every tool gets its own copy of the model, so one tool's hooks or buffers can
+never reach another's run.  Peers that are not installed are reported as absent.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+# tool name -> (label shown in tables, device it runs on, how it runs)
+TOOLS = {
+    "ours": ("profiler (ours)", "meta", "profiler.profile(module, input_size=...)"),
+    "fvcore": ("fvcore", "cpu", "FlopCountAnalysis(model, x).total(); real tensors (it traces with torch.jit)"),
+    "fcm": ("FlopCounterMode no_grad", "meta", "with torch.no_grad(), FlopCounterMode(): model(x); flops/2"),
+    "fcm_grad": ("FlopCounterMode grad", "meta", "with FlopCounterMode(): model(x) with grad enabled; flops/2"),
+    "ptflops": ("ptflops", "meta", "get_model_complexity_info(model, res), default pytorch backend"),
+    "ptflops_aten": ("ptflops aten", "meta", "get_model_complexity_info(..., backend='aten')"),
+    "thop": ("thop", "meta", "thop.profile(model, inputs=(x,))"),
+    "torchinfo": ("torchinfo", "meta", "torchinfo.summary(model, input_size, device='meta').total_mult_adds"),
+}
+
+
+class Absent(Exception):
+    """The tool is not installed."""
+
+
+@dataclass
+class Case:
+    """One model at one input: a meta-built module and, on demand, a real one."""
+
+    key: str                               # e.g. "vit_h_14@518"
+    name: str                              # torchvision builder name
+    size: int                              # image side
+    build_kwargs: dict[str, Any] = field(default_factory=dict)
+    _real: nn.Module | None = None
+
+    def build(self, meta: bool) -> nn.Module:
+        from torchvision.models import get_model
+        if meta:
+            with torch.device("meta"):
+                return get_model(self.name, weights=None, **self.build_kwargs).eval()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return get_model(self.name, weights=None, **self.build_kwargs).eval()
+
+    def real(self) -> nn.Module:
+        if self._real is None:
+            self._real = self.build(meta=False)
+        return self._real
+
+    def input(self, device: str) -> torch.Tensor:
+        if device == "meta":
+            return torch.empty(1, 3, self.size, self.size, device="meta")
+        return torch.randn(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(0))
+
+
+@dataclass
+class Prepared:
+    call: Callable[[], Any]
+    macs: Callable[[Any], int]
+    breakdown: Callable[[Any], dict[str, Any]]
+
+
+@contextlib.contextmanager
+def quiet():
+    """Peers print and warn freely; keep the benchmark's output readable."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _import(module: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as exc:
+        raise Absent(f"{module} is not installed (pip install '.[bench]')") from exc
+
+
+def prepare(tool: str, case: Case, meta_model: nn.Module) -> Prepared:
+    return _PREPARERS[tool](case, copy.deepcopy(meta_model))
+
+
+def _ours(case: Case, model: nn.Module) -> Prepared:
+    import profiler
+    size = (3, case.size, case.size)
+
+    def by_kind(report):
+        kinds = report.by_kind.set_index("kind")["macs"]
+        return {"by kind": {k: int(v) for k, v in kinds.items() if v}}
+    return Prepared(lambda: profiler.profile(model, input_size=size),
+                    lambda r: int(r.total["macs"]), by_kind)
+
+
+def _fcm(grad: bool):
+    def prep(case: Case, model: nn.Module) -> Prepared:
+        from torch.utils.flop_counter import FlopCounterMode
+        x = case.input("meta")
+
+        def call():
+            with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as counter:
+                model(x)
+            return counter
+
+        def by_op(counter):
+            return {"by op (MACs = flops/2)": {str(op): int(n) // 2 for op, n in
+                                                counter.get_flop_counts()["Global"].items()}}
+        return Prepared(call, lambda c: c.get_total_flops() // 2, by_op)
+    return prep
+
+
+def _fvcore(case: Case, _meta: nn.Module) -> Prepared:
+    from fvcore.nn import FlopCountAnalysis
+    model, x = case.real(), case.input("cpu")
+
+    def call():
+        analysis = FlopCountAnalysis(model, x)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        analysis.total()  # the analysis runs lazily: the timed call must include it
+        return analysis
+
+    def by_op(analysis):
+        return {"by op": dict(analysis.by_operator()),
+                "unsupported (not counted)": dict(analysis.unsupported_ops())}
+    return Prepared(call, lambda a: int(a.total()), by_op)
+
+
+def _ptflops(backend: str):
+    def prep(case: Case, model: nn.Module) -> Prepared:
+        ptflops = _import("ptflops")
+        res = (3, case.size, case.size)
+
+        def run(config=None):
+            macs, _params = ptflops.get_model_complexity_info(
+                model, res, as_strings=False, print_per_layer_stat=False, backend=backend,
+                backend_specific_config=config or {})
+            return macs
+
+        def detail(total):
+            if backend != "pytorch":
+                return {}
+            module_only = run({"count_functional": False})
+            return {"module hooks alone": module_only,
+                    "functional calls (torch.nn.functional / tensor ops)": total - module_only}
+        return Prepared(run, int, detail)
+    return prep
+
+
+def _thop(case: Case, model: nn.Module) -> Prepared:
+    thop = _import("thop")
+    x = case.input("meta")
+
+    def call():
+        return thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
+
+    def by_type(result):
+        counts: Counter = Counter()
+
+        def walk(module, info):
+            for name, (ops, _params, children) in info.items():
+                child = module.get_submodule(name)
+                if children:
+                    walk(child, children)
+                elif ops:
+                    counts[type(child).__name__] += int(ops)
+        walk(model, result[2])
+        return {"by leaf module type": dict(counts)}
+    return Prepared(call, lambda r: int(r[0]), by_type)
+
+
+def _torchinfo(case: Case, model: nn.Module) -> Prepared:
+    torchinfo = _import("torchinfo")
+    size = (1, 3, case.size, case.size)
+
+    def call():
+        return torchinfo.summary(model, input_size=size, device="meta", verbose=0)
+
+    def by_type(summary):
+        leaf: Counter = Counter()
+        skipped: Counter = Counter()
+        for layer in summary.summary_list:
+            (leaf if layer.is_leaf_layer else skipped)[layer.class_name] += layer.macs
+        return {"leaf layers (summed)": {k: v for k, v in leaf.items() if v},
+                "containers (not summed)": {k: v for k, v in skipped.items() if v}}
+    return Prepared(call, lambda s: int(s.total_mult_adds), by_type)
+
+
+_PREPARERS = {
+    "ours": _ours,
+    "fvcore": _fvcore,
+    "fcm": _fcm(grad=False),
+    "fcm_grad": _fcm(grad=True),
+    "ptflops": _ptflops("pytorch"),
+    "ptflops_aten": _ptflops("aten"),
+    "thop": _thop,
+    "torchinfo": _torchinfo,
+}
