@@ -101,13 +101,15 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     family = spec.family if spec else "custom"
     if inputs is None:
         size = tuple(input_size) if input_size else default_input_size(spec, native)
-        candidates = [(example_args(family, size, batch), "x".join(map(str, size)))]
-        fixed = default_input_size(spec, native=True) if spec and family == "classification" else None
-        if not (input_size or native) and fixed and fixed != size:
-            # a model that only takes its training resolution (ViT, MaxViT) gets that
-            candidates.append((example_args(family, fixed, batch), "x".join(map(str, fixed))))
+        candidates = [(example_args(family, size, batch), "x".join(map(str, size)), size)]
+        if spec and family == "classification" and not (input_size or native):
+            # a model that only takes one resolution (ViT, MaxViT) gets the published crop
+            # size, or 224 where the default build differs from the published weights (ViT-H)
+            for fixed in (default_input_size(spec, native=True), (3, 224, 224)):
+                if fixed != size and fixed not in [c[2] for c in candidates]:
+                    candidates.append((example_args(family, fixed, batch), "x".join(map(str, fixed)), fixed))
     else:
-        candidates = [(normalize_args(inputs), "given inputs")]
+        candidates = [(normalize_args(inputs), "given inputs", None)]
     kwargs = kwargs or {}
 
     module = model if isinstance(model, nn.Module) else None
@@ -135,7 +137,7 @@ def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):
     back to real CPU tensors (rebuilding a meta-built model with real weights) and
     say why.  Returns (capture, module, mode, input description)."""
     first_exc = None
-    for args, desc in candidates:
+    for args, desc, _ in candidates:
         try:
             capture = _run(module, args, kwargs, mode, dtype)
         except Exception as exc:
@@ -143,14 +145,14 @@ def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):
             continue
         if desc != candidates[0][1]:
             notes.append(f"input {candidates[0][1]} rejected ({_first_line(first_exc)}); "
-                         f"used the published crop size {desc}")
+                         f"used {desc}, a size the model takes")
         return capture, module, mode, desc
     if mode == "meta" and spec is None:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first_exc, 'failed_call', None))}: "
                             f"{_first_line(first_exc)}") from first_exc
     if mode == "meta":
         module = _build_real(spec)
-    args, desc = candidates[0]
+    args, desc, _ = candidates[0]
     try:
         capture = _run(module, args, kwargs, "real", dtype)
     except Exception as exc:

@@ -125,11 +125,13 @@ def _label_offsets(points, labels, char_px: float = 5.5, height_px: float = 10.0
 
 
 def _point_labels(rows: pd.DataFrame) -> list[str]:
-    """The model name, plus input and batch when they vary in the table."""
-    vary = [c for c in ("input", "batch") if c in rows and rows[c].nunique() > 1]
+    """The model name, plus its input and batch where that model has several rows
+    that differ in them."""
+    vary = {model: [c for c in ("input", "batch") if c in group and group[c].nunique() > 1]
+            for model, group in rows.groupby("model", sort=False)}
     out = []
     for r in rows.to_dict("records"):
-        extra = [str(r["input"]) if c == "input" else f"batch {r['batch']}" for c in vary]
+        extra = [str(r["input"]) if c == "input" else f"batch {r['batch']}" for c in vary[r["model"]]]
         out.append(" · ".join([str(r["model"]), *extra]))
     return out
 

@@ -99,7 +99,8 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(cli, tmp_path, argv,
 
 def test_an_input_too_small_names_the_layer_and_its_input_shape(cli, tmp_path):
     code, _, err = cli("profile", "alexnet", "--input", "3x32x32", "--csv", str(tmp_path / "out.csv"))
-    _assert_one_line_error(code, err, "alexnet", "at layer 'features.", "on input 1x")
+    # the last max-pool gets a 1×1 map: 32 → conv1 7 → pool 3 → conv2 3 → pool 1
+    _assert_one_line_error(code, err, "alexnet", "at layer 'features.12' (MaxPool2d) on input 1x256x1x1")
     assert list(tmp_path.iterdir()) == []
 
 

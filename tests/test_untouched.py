@@ -140,3 +140,9 @@ def test_a_model_on_the_meta_device_stays_there():
     assert {k: (v.device, v.shape) for k, v in model.state_dict().items()} == before
     for m in model.modules():
         assert not (m._forward_hooks or m._forward_pre_hooks)
+
+
+def test_profiling_by_name_leaves_the_rng_alone():
+    rng = torch.get_rng_state()
+    profiler.profile("alexnet_paper")
+    assert torch.equal(torch.get_rng_state(), rng)

@@ -1,0 +1,279 @@
+"""Benchmark: our profiler against fvcore, FlopCounterMode, ptflops, thop and torchinfo.
+
+    python benchmarks/run.py            # everything, a few minutes; writes reports/benchmark.md
+    python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
+
+Each model runs in its own fresh worker process (``--worker KEY``), so one
+model's memory and one tool's side effects never reach the next.  Inside a
+worker every tool gets the same model and input; the model is built before any
+clock starts.  Each tool is called once to warm up, then the tools take turns,
+round by round, so the machine's noise falls on all of them alike.  A figure is
+the median of those timed calls of the profile call alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from measure import measured_call, median  # noqa: E402
+
+REPORT = ROOT / "reports" / "benchmark.md"
+ALL_TOOLS = ("ours", "fvcore", "fcm", "fcm_grad", "ptflops", "ptflops_aten", "thop", "torchinfo")
+
+# key: (torchvision name, image side, build kwargs)
+CASES = {
+    "resnet50@224": ("resnet50", 224, {}),
+    "vit_b_16@224": ("vit_b_16", 224, {}),
+    "swin_t@224": ("swin_t", 224, {}),
+    "efficientnet_b0@224": ("efficientnet_b0", 224, {}),
+    "vit_h_14@224": ("vit_h_14", 224, {}),
+    "vit_h_14@518": ("vit_h_14", 518, {"image_size": 518}),
+    "alexnet@227": ("alexnet", 227, {}),
+    "alexnet@2270": ("alexnet", 2270, {}),
+}
+DEPTH_CASES = {f"resnet{d}@224": (f"resnet{d}", 224, {}) for d in (18, 34, 50, 101, 152)}
+REPEATS = 5
+# a tool whose warm-up call took longer than this many seconds gets fewer timed
+# calls (at least one), so fvcore on real vit_h_14 weights does not take the run
+BUDGET_S = 20.0
+
+
+def make_case(key: str):
+    from tools import Case
+    name, size, kwargs = {**CASES, **DEPTH_CASES}[key]
+    return Case(key, name, size, dict(kwargs))
+
+
+def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = BUDGET_S,
+               cold_only: tuple[str, ...] = ()) -> dict:
+    """Time, meter and read the MACs of each tool on one case.  Returns one dict per tool:
+    runs, times (s), median_s, mem_bytes (peak RSS above the call's start, per timed
+    call), first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.
+    Tools in ``cold_only`` are called once, and that cold call is their figure."""
+    from tools import Absent, prepare, quiet
+    meta_model = case.build(meta=True)
+    out: dict[str, dict] = {}
+    prepared = {}
+    for tool in tools:
+        try:
+            with quiet():
+                prepared[tool] = prepare(tool, case, meta_model)
+        except Absent as exc:
+            out[tool] = {"error": str(exc)}
+    allowed = {}
+    for tool, prep in list(prepared.items()):
+        try:
+            with quiet():
+                result, seconds, mem = measured_call(prep.call)
+                macs, breakdown = prep.macs(result), prep.breakdown(result)
+        except Exception as exc:  # a peer that cannot run this model is a finding, not a crash
+            out[tool] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+            del prepared[tool]
+            continue
+        out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
+                     "breakdown": _jsonable(breakdown), "times": [], "mem_bytes": []}
+        if tool == "ours":
+            out[tool]["rows"] = len(result.layers)
+        if tool in cold_only:
+            out[tool].update(times=[seconds], mem_bytes=[mem], cold=True)
+            allowed[tool] = 0
+        else:
+            allowed[tool] = max(1, min(repeats, int(budget_s // max(seconds, 1e-9))))
+    for _ in range(repeats):
+        for tool, prep in prepared.items():
+            if len(out[tool]["times"]) < allowed[tool]:
+                with quiet():
+                    _, seconds, mem = measured_call(prep.call)
+                out[tool]["times"].append(seconds)
+                out[tool]["mem_bytes"].append(mem)
+    for tool, row in out.items():
+        if "times" in row:
+            row["runs"] = len(row["times"])
+            row["median_s"] = median(row["times"])
+            mems = [m for m in row["mem_bytes"] if m is not None]
+            row["median_mem_bytes"] = median(mems) if mems else None
+    return out
+
+
+def _jsonable(tree):
+    if isinstance(tree, dict):
+        return {str(k): _jsonable(v) for k, v in tree.items()}
+    if isinstance(tree, (int, float, str)) or tree is None:
+        return tree
+    return int(tree) if hasattr(tree, "__int__") else str(tree)
+
+
+# --- fresh-process probes ---------------------------------------------------------
+
+_VIT_H_518_PROBE = r"""
+import json, sys
+sys.path.insert(0, {here!r})
+from measure import rss_bytes, peak_bytes, reset_peak
+import torch
+torch_rss = rss_bytes()
+reset_peak()
+import profiler, torchvision, pandas  # what profiling by name imports anyway
+import_rss = peak_bytes()
+reset_peak()
+{call}
+print(json.dumps(dict(torch_rss=torch_rss, import_peak=import_rss, call_peak=peak_bytes(),
+                      macs=int(report.total["macs"]), input=report.input_desc, mode=report.mode)))
+"""
+_BY_NAME = 'report = profiler.profile("vit_h_14", native=True)'
+_BY_MODULE = ('with torch.device("meta"):\n'
+              '    model = torchvision.models.get_model("vit_h_14", weights=None, image_size=518)\n'
+              'report = profiler.profile(model, input_size=(3, 518, 518))')
+
+
+def probe_vit_h_518(how: str) -> dict:
+    """Peak RSS of profiling vit_h_14 at 518 in a fresh process, above the RSS with
+    torch imported (the imports profiler needs are part of the cost)."""
+    code = _VIT_H_518_PROBE.format(here=str(HERE), call=_BY_NAME if how == "name" else _BY_MODULE)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    base = data["torch_rss"]
+    data["above_torch_mb"] = (max(data["import_peak"], data["call_peak"]) - base) / 2**20
+    data["imports_mb"] = (data["import_peak"] - base) / 2**20
+    return data
+
+
+def _cli() -> list[str]:
+    found = shutil.which("profiler")
+    return [found] if found else [sys.executable, "-m", "profiler"]
+
+
+def probe_cli_help(repeats: int = 5) -> dict:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run(_cli() + ["--help"], capture_output=True, text=True, timeout=120)
+        times.append(time.perf_counter() - start)
+        if done.returncode:
+            return {"error": done.stderr.strip()[-300:]}
+    return {"times": times, "median_s": median(times), "command": " ".join(_cli() + ["--help"])}
+
+
+def probe_compare_all(timeout_s: float = 900) -> dict:
+    has = subprocess.run(_cli() + ["compare", "--help"], capture_output=True, text=True, timeout=120)
+    if has.returncode:
+        return {"absent": True}
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(_cli() + ["compare", "--all"], capture_output=True, text=True,
+                              timeout=timeout_s, cwd=tempfile.gettempdir())
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish in {timeout_s:.0f} s"}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "returncode": done.returncode,
+            "tail": (done.stdout.strip().splitlines() or [""])[-1][:200]}
+
+
+# --- orchestration ----------------------------------------------------------------
+
+def run_worker(key: str, args) -> dict:
+    """Run one case in a fresh process and read back its JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", key, "--out", str(out),
+               "--repeats", str(args.repeats)]
+        if args.quick:
+            cmd.append("--quick")
+        if key in DEPTH_CASES:
+            cmd += ["--tools", "ours"]
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        if done.returncode or not out.exists():
+            tail = done.stderr.strip().splitlines()[-3:]
+            return {"_error": " | ".join(tail) or f"worker exited {done.returncode}"}
+        data = json.loads(out.read_text())
+        data["_wall_s"] = time.perf_counter() - start
+        return data
+
+
+def worker_main(args) -> None:
+    case = make_case(args.worker)
+    tools = tuple(args.tools.split(",")) if args.tools else ALL_TOOLS
+    if args.quick and case.key == "vit_h_14@518":
+        tools = tuple(t for t in tools if t != "fvcore")
+    # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
+    cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
+    result = bench_case(case, tools, repeats=args.repeats, cold_only=cold)
+    Path(args.out).write_text(json.dumps(result))
+
+
+def machine_note() -> dict:
+    import platform
+
+    import torch
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("torch", "torchvision", "fvcore", "ptflops", "thop-0.1.1", "thop", "torchinfo"):
+        try:
+            from importlib.metadata import version
+            versions[dist] = version(dist)
+        except Exception:
+            pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "versions": versions, "threads": torch.get_num_threads(),
+            "load": os.getloadavg() if hasattr(os, "getloadavg") else None}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed calls per tool (default 5)")
+    parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
+    parser.add_argument("--only", help="comma-separated case keys (default: all)")
+    parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--tools", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main(args)
+        return 0
+
+    from bench_report import render, summary_lines
+    started = time.perf_counter()
+    machine = machine_note()
+    keys = args.only.split(",") if args.only else [*CASES, *DEPTH_CASES]
+    results = {}
+    for key in keys:
+        print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
+        results[key] = run_worker(key, args)
+    print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
+    probes = {"vit_h_14@518 by name": probe_vit_h_518("name"),
+              "vit_h_14@518 meta module": probe_vit_h_518("module"),
+              "profiler --help": probe_cli_help(),
+              "profiler compare --all": probe_compare_all()}
+    machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    machine["total_s"] = time.perf_counter() - started
+    text = render(results, probes, machine, args)
+    from profiler import atomic
+    atomic.write_text(args.report, text)
+    print("\n".join(summary_lines(results, probes)))
+    print(f"wrote {args.report} in {machine['total_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
