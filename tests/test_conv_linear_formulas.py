@@ -173,7 +173,7 @@ def conv_configs(draw, transposed: bool):
     return module, torch.randn(batch, c_in, *size)
 
 
-GENERATED = settings(max_examples=25, deadline=None)
+GENERATED = settings(max_examples=60, deadline=None)
 
 
 def _check_against_counters(layer_cost, module: nn.Module, x: torch.Tensor) -> dict:

@@ -54,3 +54,13 @@ def test_attention_rows_include_their_matmuls(name):
     attention = layers[layers["name"].str.contains("attn|attention") & (layers["macs"] > 0)]
     matmul_like = attention[attention["kind"].isin(["attention", "matmul"])]
     assert len(matmul_like) > 0
+
+
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_classifier_macs_agree_with_fvcore_and_flop_counter_or_say_why(name):
+    from profiler.check import check
+    result = check(name)
+    assert result.ok, result.unexplained.to_string()
+    total = result.table.iloc[-1]
+    if total["status"] == "match":  # no attention: all three agree to the MAC
+        assert total["ours"] == total["fvcore"] == total["flop_counter"]

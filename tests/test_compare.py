@@ -1,0 +1,126 @@
+"""compare(): one row per (model, input, batch), failures listed, and the CLI's exit codes."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from markdown_it import MarkdownIt
+
+import profiler
+from profiler.cli import main
+from profiler.compare import COLUMNS, compare, markdown
+from profiler.errors import ProfilerError
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.fixture(scope="module")
+def two():
+    return compare(["alexnet_paper", "vit_b_16"])
+
+
+def test_rows_hold_each_models_totals_shares_and_intensity(two):
+    assert list(two.columns) == COLUMNS
+    assert list(two["model"]) == ["alexnet_paper", "vit_b_16"]
+    for row in two.to_dict("records"):
+        report = profiler.profile(row["model"])
+        for column in ("params", "mults", "adds", "other", "macs", "flops", "act_bytes"):
+            assert row[column] == report.total[column]
+        assert row["conv_mults_%"] == report.share("conv", "mults")
+        assert row["linear_params_%"] == report.share("linear", "params")
+        assert row["intensity"] == report.intensity
+        assert row["input"] == report.input_desc and row["uncounted"] == 0
+
+
+def test_each_model_runs_at_its_own_default_input(two):
+    assert list(two["input"]) == ["3x227x227", "3x224x224"]   # ViT takes only its training size
+
+
+def test_one_model_at_several_inputs_and_batches():
+    frame = compare(["resnet18"], input_sizes=[(3, 112, 112), "3x224x224"], batches=[1, 3])
+    assert list(zip(frame["input"], frame["batch"])) == [("3x112x112", 1), ("3x112x112", 3),
+                                                         ("3x224x224", 1), ("3x224x224", 3)]
+    assert frame["params"].nunique() == 1
+    one, three = frame.iloc[2], frame.iloc[3]
+    assert three["macs"] == 3 * one["macs"] and three["act_bytes"] == 3 * one["act_bytes"]
+    assert one["macs"] == profiler.profile("resnet18", input_size=(3, 224, 224)).total["macs"]
+
+
+def test_native_input_uses_the_published_crop_size():
+    frame = compare(["efficientnet_b1"], input_sizes=["native"])
+    assert list(frame["input"]) == ["3x240x240"]
+
+
+def test_a_bad_name_is_listed_and_the_others_still_run():
+    seen = []
+    frame = compare(["nope_net", "alexnet_paper"], progress=lambda label, error: seen.append((label, error)))
+    assert list(frame["model"]) == ["alexnet_paper"]
+    [failure] = frame.attrs["failures"]
+    assert failure["model"] == "nope_net" and "unknown model 'nope_net'" in failure["error"]
+    assert [error is None for _, error in seen] == [False, True]
+
+
+def test_strict_raises_before_profiling_anything():
+    seen = []
+    with pytest.raises(ProfilerError, match="unknown model 'nope_net'"):
+        compare(["alexnet_paper", "nope_net"], strict=True, progress=lambda *a: seen.append(a))
+    assert seen == []
+
+
+@pytest.mark.parametrize("batches", [[0], [-2]])
+def test_bad_batch_is_a_usage_error(batches):
+    with pytest.raises(ProfilerError, match="batch must be a positive integer"):
+        compare(["alexnet_paper"], batches=batches)
+
+
+def test_markdown_table_parses_with_one_row_per_profile(two):
+    text = markdown(two, plot="cmp.png")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    assert sum(t.type == "table_open" for t in tokens) == 1
+    assert sum(t.type == "tr_open" for t in tokens) == 1 + len(two)
+    assert sum(t.type == "th_open" for t in tokens) == len(COLUMNS)
+    assert "![MACs against parameters, log-log](cmp.png)" in text
+    assert "None: every model was profiled." in text
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+def test_cli_bad_name_continues_and_exits_1(capsys):
+    assert _exit_code(["compare", "alexnet_paper", "nope_net"]) == 1
+    out, err = capsys.readouterr()
+    assert "alexnet_paper" in out and "nope_net" not in out
+    failed = [line for line in err.splitlines() if "nope_net" in line]
+    assert len(failed) == 1 and failed[0].startswith("profiler: failed: nope_net")
+    assert err.splitlines()[-1] == "profiler: 1 of 2 profiled; 1 failed"
+
+
+def test_cli_strict_bad_name_exits_2_with_one_line(capsys):
+    assert _exit_code(["compare", "alexnet_paper", "nope_net", "--strict"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("profiler: error: unknown model 'nope_net'") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["compare", "alexnet_paper", "--batch", "0"],
+                                  ["compare", "alexnet_paper", "--input", "3xbig"],
+                                  ["compare", "alexnet_paper", "--units", "furlongs"]])
+def test_cli_bad_usage_exits_2(argv, capsys):
+    assert _exit_code(argv) == 2
+    assert capsys.readouterr().err.startswith("profiler: error:")
+
+
+def test_cli_inputs_batches_and_outputs(tmp_path, capsys):
+    csv, md, png = tmp_path / "c.csv", tmp_path / "c.md", tmp_path / "plots" / "c.png"
+    argv = ["compare", "alexnet_paper", "--input", "3x227x227", "--input", "3x255x255", "--batch", "1",
+            "--batch", "2", "--csv", str(csv), "--md", str(md), "--plot", str(png), "--units", "human"]
+    assert _exit_code(argv) == 0
+    frame = pd.read_csv(csv)
+    assert len(frame) == 4 and list(frame.columns) == COLUMNS
+    assert frame["macs"].iloc[0] == 714_188_480                     # raw integers in CSV
+    assert "714.19M" in capsys.readouterr().out
+    assert "](plots/c.png)" in md.read_text()
+    assert png.read_bytes().startswith(b"\x89PNG")
