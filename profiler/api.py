@@ -16,6 +16,8 @@ from .rows import build_rows
 
 DATA_DEPENDENT_NOTE = ("detection counts depend on the input: proposals, NMS and the heads' "
                        "per-box work vary with the image")
+TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
+                 "active); bwd_* columns: the backward of a loss that depends on every output")
 
 
 def _describe(call: ModuleCall | None) -> str:
@@ -26,16 +28,17 @@ def _describe(call: ModuleCall | None) -> str:
 
 
 @contextlib.contextmanager
-def _profiling_state(model: nn.Module):
-    """Eval mode, no grad, no fused attention fast path (its one fused op would hide
-    the attention's inner layers); every module's mode, the flag and the CPU random
-    state (a forward may draw random numbers) restored after."""
+def _profiling_state(model: nn.Module, training: bool = False):
+    """Eval mode, no grad (train mode with grad for a training profile), no fused
+    attention fast path (its one fused op would hide the attention's inner layers);
+    every module's mode, the flag and the CPU random state (a forward may draw
+    random numbers) restored after."""
     modes = [(m, m.training) for m in model.modules()]
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
-        model.eval()
+        model.train(training)
         torch.backends.mha.set_fastpath_enabled(False)
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        with (torch.enable_grad() if training else torch.no_grad()), torch.random.fork_rng(devices=[]):
             yield
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
@@ -43,7 +46,7 @@ def _profiling_state(model: nn.Module):
             module.training = training
 
 
-def _run(model: nn.Module, args, kwargs, mode: str, dtype) -> Capture:
+def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = False) -> Capture:
     """One forward in ``mode`` (meta, fake or real) under the capture."""
     generator = torch.Generator().manual_seed(0)
     fake = None
@@ -53,8 +56,8 @@ def _run(model: nn.Module, args, kwargs, mode: str, dtype) -> Capture:
     with (fake or contextlib.nullcontext()):
         args = materialize(args, mode, dtype, generator)
         kwargs = materialize(kwargs, mode, dtype, generator)
-        capture = Capture(model)
-        with _profiling_state(model):
+        capture = Capture(model, record_ops=training)
+        with _profiling_state(model, training):
             try:
                 with capture:
                     model(*args, **kwargs)
@@ -76,7 +79,7 @@ def _first_line(exc: BaseException) -> str:
 
 def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, batch: int = 1,
             inputs: Any = None, kwargs: dict[str, Any] | None = None,
-            dtype: torch.dtype = torch.float32, native: bool = False) -> Report:
+            dtype: torch.dtype = torch.float32, native: bool = False, training: bool = False) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``file.py:Attr``, or any
     nn.Module) on one dummy input.
 
@@ -86,6 +89,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     inputs / kwargs: explicit example inputs instead: positional args (a tuple) or a
         single argument, and keyword args; tensors or shapes, nested in lists,
         tuples and dicts.
+    training: profile a training step: the forward in train mode with grad on, plus
+        the backward of a loss depending on every output, in the bwd_* columns
+        (see profiler.backward); ``Report.passes`` sums forward, backward and both.
     """
     spec: ModelSpec | None = None
     notes: list[str] = []
@@ -123,23 +129,32 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     else:
         mode = "meta" if _on_meta(module) else "fake"
 
-    capture, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs, mode,
-                                                 dtype, notes)
+    # a train-mode forward updates BatchNorm statistics: the caller's buffers are put back
+    saved = [(b, b.detach().clone()) for b in module.buffers() if not b.is_meta] if training else []
+    try:
+        capture, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs, mode,
+                                                     dtype, notes, training)
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
-    rows = build_rows(capture.calls, module)
+    rows = build_rows(capture.calls, module, training)
+    if training:
+        notes.append(TRAINING_NOTE)
     return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes,
                             itemsize=dtype.itemsize)
 
 
-def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):
+def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes, training=False):
     """Run shapes-only on the first input candidate that works; if none does, fall
     back to real CPU tensors (rebuilding a meta-built model with real weights) and
     say why.  Returns (capture, module, mode, input description)."""
     first_exc = None
     for args, desc, _ in candidates:
         try:
-            capture = _run(module, args, kwargs, mode, dtype)
+            capture = _run(module, args, kwargs, mode, dtype, training)
         except Exception as exc:
             first_exc = first_exc or exc
             continue
@@ -154,7 +169,7 @@ def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes):
         module = _build_real(spec)
     args, desc, _ = candidates[0]
     try:
-        capture = _run(module, args, kwargs, "real", dtype)
+        capture = _run(module, args, kwargs, "real", dtype, training)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{_first_line(exc)}") from exc

@@ -20,7 +20,7 @@ from .formulas.pool import adaptive_window_total
 from .formulas.registry import Call
 from .formulas.zero import ZERO_COST_MODULES
 
-BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]
+from .rows import BWD_COLUMNS
 
 ModuleBackward = Callable[[nn.Module, Call, tuple], Cost]
 _MODULES: dict[type, ModuleBackward] = {}
@@ -342,21 +342,19 @@ def _where(needs, out, cond, a, b) -> Cost:
     return sum((B.sum_to_cost(n, x) for i, x in ((1, a), (2, b)) if _need(needs, i) and _is_shape(x)), ZERO)
 
 
-@backward_op("addcmul", "addcdiv")
-def _addc(needs, out, a, b, c, value=1) -> Cost:
-    """a + v·b·c: grad b = v·g·c, grad c = v·g·b (2 mults each, 1 with v = 1);
-    a + v·b/c: grad b = v·g/c (1 div), grad c = −v·g·b/c² (2 mults, 1 div)."""
-    n, cost = numel(out), ZERO
-    if _need(needs, 0) and _is_shape(a):
-        cost += B.sum_to_cost(n, a)
-    for i, x in ((1, b), (2, c)):
-        if _need(needs, i) and _is_shape(x):
-            cost += B.sum_to_cost(n, x) + Cost(mults=n * (value != 1))
-            cost += Cost(mults=n) if kwargs_is_mul(out, b, c) else ZERO
-    return cost
+def _addc(b_cost: tuple[int, int, int], c_cost: tuple[int, int, int]) -> AtenBackward:
+    def count(needs, out, a, b, c, value=1) -> Cost:
+        n = numel(out)
+        cost = B.sum_to_cost(n, a) if _need(needs, 0) and _is_shape(a) else ZERO
+        for i, x, unit in ((1, b, b_cost), (2, c, c_cost)):
+            if _need(needs, i) and _is_shape(x):
+                cost += per_element(n, *unit) + Cost(mults=n * (value != 1)) + B.sum_to_cost(n, x)
+        return cost
+    return count
 
 
-def kwargs_is_mul(*_): return True
+backward_op("addcmul")(_addc((1, 0, 0), (1, 0, 0)))  # a + v·b·c: g·c, g·b (·v)
+backward_op("addcdiv")(_addc((0, 0, 1), (2, 0, 1)))  # a + v·b/c: g/c; −g·b/c² (c², g·b, a division)
 
 
 @backward_op("lerp")
@@ -497,10 +495,6 @@ def _adaptive_max_pool_op(needs, out, x, output_size) -> Cost:
     return B.max_pool_backward_cost(numel(o), overlapping) if _need(needs, 0) else ZERO
 
 
-def _interpolation_op(needs, out, x, *args, **kwargs) -> Cost:
-    return ZERO  # replaced per name below
-
-
 for _op in ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
             "_upsample_nearest_exact2d", "_upsample_nearest_exact3d", "upsample_linear1d",
             "upsample_bilinear2d", "_upsample_bilinear2d_aa", "upsample_trilinear3d",
@@ -541,18 +535,23 @@ def _extremum_op(needs, out, x, *args, **kwargs) -> Cost:
     return Cost(other=numel(x)) if _need(needs, 0) else ZERO
 
 
-@backward_op("var", "std", "var_mean", "std_mean")
-def _variance_op(needs, out, x, *args, **kwargs) -> Cost:
-    """var: 2/(n'−1)·g·(x − mean): the mean again (n − m adds, m mults), centring
-    (n adds), the per-output scale (m mults), the product (n mults); std also
-    divides by 2σ (m mults, m divisions); *_mean adds the mean's m mults."""
-    if not _need(needs, 0):
-        return ZERO
-    o = _first(out)
-    n, m = numel(x), numel(o)
-    cost = Cost(mults=n + 2 * m, adds=2 * n - m)
-    name = "std" if isinstance(out[0], tuple) is False and False else None  # noqa: F841
-    return cost
+def _variance(std: bool, with_mean: bool) -> AtenBackward:
+    def count(needs, out, x, *args, **kwargs) -> Cost:
+        """var: 2/(n'−1)·g·(x − mean): the mean again (n − m adds, m mults),
+        centring (n adds), the per-output scale (m mults), the product (n mults);
+        std first divides g by 2σ (m mults, m divisions); *_mean adds the mean's
+        gradient, g/count (m mults)."""
+        if not _need(needs, 0):
+            return ZERO
+        n, m = numel(x), numel(_first(out))
+        return Cost(mults=n + 2 * m + m * std + m * with_mean, adds=2 * n - m, other=m * std)
+    return count
+
+
+backward_op("var")(_variance(False, False))
+backward_op("var_mean")(_variance(False, True))
+backward_op("std")(_variance(True, False))
+backward_op("std_mean")(_variance(True, True))
 
 
 @backward_op("linalg_vector_norm", "norm")
@@ -604,3 +603,43 @@ def op_backward(record: OpRecord) -> Cost | None:
             return ZERO
         return None
     return fn(record.needs, record.out, *record.args, **record.kwargs)
+
+
+# --- rows and totals -------------------------------------------------------------
+
+def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+    """(cost, status, what is missing) of one row's backward.  Status: "formula"
+    (a module backward formula), "functional" (its functional ops), "zero" or
+    "uncounted" (a module or op with no backward formula)."""
+    if call.formula is not None:
+        fn = find_module_backward(call.module)
+        if fn is None:
+            return ZERO, "uncounted", f"no backward formula for {type(call.module).__name__}"
+        try:
+            return fn(call.module, Call(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
+        except Exception as exc:  # a formula that cannot read this call is reported, not hidden
+            return ZERO, "uncounted", f"backward formula failed: {exc}"
+    cost, missing = ZERO, Counter()
+    for record in call.op_records:
+        found = op_backward(record)
+        if found is None:
+            missing[record.func.overloadpacket.__name__] += 1
+        else:
+            cost += found
+    if missing:
+        return cost, "uncounted", "no backward formula: " + ", ".join(f"{op}×{n}" for op, n in missing.items())
+    return cost, "functional" if call.ops else "zero", ""
+
+
+def backward_columns(cost: Cost) -> dict[str, Any]:
+    return dict(bwd_mults=cost.mults, bwd_adds=cost.adds, bwd_other=cost.other, bwd_macs=cost.macs)
+
+
+def pass_totals(layers: pd.DataFrame) -> pd.DataFrame:
+    """Totals of the forward, the backward and both: mults, adds, other, macs, flops."""
+    fwd = [int(layers[c].sum()) for c in ("mults", "adds", "other", "macs")]
+    bwd = [int(layers[c].sum()) for c in BWD_COLUMNS]
+    rows = [("forward", *fwd), ("backward", *bwd), ("forward+backward", *[a + b for a, b in zip(fwd, bwd)])]
+    frame = pd.DataFrame(rows, columns=["pass", "mults", "adds", "other", "macs"])
+    frame["flops"] = frame["mults"] + frame["adds"] + frame["other"]
+    return frame

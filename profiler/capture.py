@@ -37,6 +37,31 @@ def _as_shape(x: Any) -> Any:
     return tuple(x.shape) if isinstance(x, torch.Tensor) else x
 
 
+def grads_of(tree: Any) -> tuple[bool, ...]:
+    """Per tensor leaf: whether autograd will want its gradient."""
+    on = torch.is_grad_enabled()
+    return tuple(on and t.requires_grad for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
+
+
+@dataclass
+class OpRecord:
+    """One functional op as the backward formulas read it (training profiles only):
+    tensors as shapes; ``needs[i]``: whether positional argument i holds a tensor
+    that requires grad."""
+
+    func: Any
+    out: Any
+    args: tuple
+    kwargs: dict
+    needs: tuple[bool, ...]
+
+
+def _record(func, out, args, kwargs) -> OpRecord:
+    needs = tuple(any(grads_of(a)) for a in args)
+    return OpRecord(func, tree_map(_as_shape, out), tree_map(_as_shape, args),
+                    tree_map(_as_shape, kwargs), needs)
+
+
 @dataclass
 class ModuleCall:
     """One call of one module, as the hooks and the dispatch mode saw it."""
@@ -59,6 +84,8 @@ class ModuleCall:
     op_elems: int = 0
     op_bytes: int = 0
     op_in_bytes: int = 0                # bytes of the tensors the counted functional ops read
+    input_grads: tuple[bool, ...] = ()  # per input tensor: requires grad (training profiles)
+    op_records: list[OpRecord] = field(default_factory=list)  # every functional op (training profiles)
     finished: bool = False
 
     @property
@@ -70,9 +97,10 @@ class ModuleCall:
 class _OpCounter(TorchDispatchMode):
     """Charges each aten op to the innermost module call on the stack."""
 
-    def __init__(self, stack: list[ModuleCall]):
+    def __init__(self, stack: list[ModuleCall], record: bool = False):
         super().__init__()
         self.stack = stack
+        self.record = record  # keep each op's shapes for the backward formulas
         self._resolved: dict[Any, AtenFormula | str | None] = {}
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
 
@@ -92,6 +120,8 @@ class _OpCounter(TorchDispatchMode):
         if not self.stack or self.stack[-1].counts_inside:
             return out
         call = self.stack[-1]
+        if self.record:
+            call.op_records.append(_record(func, out, args, kwargs))
         formula = self._resolve(func)
         name = func.overloadpacket.__name__
         if formula == "zero":
@@ -118,12 +148,13 @@ class Capture:
     the unfinished calls left on ``stack`` tell which layer failed.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, record_ops: bool = False):
         self.model = model
+        self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[ModuleCall] = []
         self.stack: list[ModuleCall] = []
         self._handles: list[Any] = []
-        self._mode = _OpCounter(self.stack)
+        self._mode = _OpCounter(self.stack, record_ops)
 
     def __enter__(self) -> "Capture":
         try:
@@ -155,6 +186,7 @@ class Capture:
                 name=name, module=module, depth=depth, formula=find_module_formula(module),
                 absorbed=parent is not None and parent.counts_inside,
                 inputs=shapes_of((args, kwargs)), in_bytes=bytes_of((args, kwargs))[1],
+                input_grads=grads_of((args, kwargs)) if self.record_ops else (),
                 kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)})
             self.calls.append(call)
             self.stack.append(call)

@@ -52,8 +52,9 @@ def example_args(family: str, size: tuple[int, ...], batch: int) -> tuple[Any, .
 
 def normalize_args(inputs: Any) -> tuple[Any, ...]:
     """User ``inputs`` to positional args: a tuple that is not a shape is the args;
-    anything else (tensor, shape, list, dict) is the single first argument."""
-    if isinstance(inputs, tuple) and not is_shape(inputs):
+    anything else (tensor, shape, list, dict, a namedtuple such as PackedSequence)
+    is the single first argument."""
+    if isinstance(inputs, tuple) and not is_shape(inputs) and not hasattr(inputs, "_fields"):
         return inputs
     return (inputs,)
 

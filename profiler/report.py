@@ -10,7 +10,7 @@ import pandas as pd
 from . import atomic
 from .formulas.registry import KINDS
 from .render import table
-from .rows import COLUMNS, COUNT_COLUMNS
+from .rows import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS
 
 SHARED = COUNT_COLUMNS                 # by_kind has each kind's share (%) of every count column
 SHOWN_SHARES = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
@@ -41,14 +41,25 @@ class Report:
 
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
-        layers = pd.DataFrame(rows, columns=COLUMNS)
-        layers[COUNT_COLUMNS + ["depth"]] = layers[COUNT_COLUMNS + ["depth"]].astype("int64")
+        backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
+        layers = pd.DataFrame(rows, columns=COLUMNS + backward + (["bwd_status"] if backward else []))
+        counts = COUNT_COLUMNS + backward + ["depth"]
+        layers[counts] = layers[counts].astype("int64")
         return cls(model=model, layers=layers, **kwargs)
 
     @property
     def total(self) -> pd.Series:
         """Sums of the count columns over all rows."""
         return self.layers[COUNT_COLUMNS].sum().astype("int64")
+
+    @property
+    def passes(self) -> pd.DataFrame | None:
+        """Training profiles: mults, adds, other, macs and flops of the forward, the
+        backward and both (rows "forward", "backward", "forward+backward"); else None."""
+        if "bwd_macs" not in self.layers:
+            return None
+        from .backward_calls import pass_totals
+        return pass_totals(self.layers)
 
     @property
     def uncounted(self) -> pd.DataFrame:
@@ -121,9 +132,12 @@ class Report:
 
     def _tables(self, units: str, markdown: bool, layers: pd.DataFrame | None) -> dict[str, str]:
         layers = self.layers if layers is None else layers
+        passes = self.passes
         return dict(
-            layers=table(layers[[c for c in LAYER_VIEW if c in layers]], COUNT_COLUMNS, units=units,
-                         markdown=markdown),
+            layers=table(layers[[c for c in LAYER_VIEW + BWD_COLUMNS if c in layers]],
+                         COUNT_COLUMNS + BWD_COLUMNS, units=units, markdown=markdown),
+            **({} if passes is None else {"passes": table(passes, ["mults", "adds", "other", "macs", "flops"],
+                                                          units=units, markdown=markdown)}),
             kinds=table(self.by_kind[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
                         units, markdown),
             shares=table(self._kind_shares(), ["intensity"], [f"{c}_%" for c in SHOWN_SHARES], units, markdown),
@@ -140,6 +154,7 @@ class Report:
                  "by kind, share of the total and arithmetic intensity (FLOPs per byte moved):",
                  t["shares"], "",
                  "total:", t["total"], "",
+                 *(["forward and backward:", t["passes"], ""] if "passes" in t else []),
                  f"finding: {self.finding()}"]
         if len(uncounted):
             lines.append("uncounted: " + ", ".join(f"{r.name} ({r.type}: {r.ops or 'no formula'})"
@@ -157,6 +172,7 @@ class Report:
         parts = [f"# {self.model}", "", self.header() + ".", ""]
         parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
         parts += ["## Total", "", t["total"], "",
+                  *(["## Forward and backward", "", t["passes"], ""] if "passes" in t else []),
                   "## By kind", "", t["kinds"], "",
                   "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
                   INTENSITY_NOTE + ".", ""]

@@ -13,6 +13,7 @@ from .formulas.registry import Call
 COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "params",
            "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
 COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
+BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
 
 
 def _fmt_shapes(shapes) -> str:
@@ -47,12 +48,23 @@ def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
     return total
 
 
-def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]]:
+def _with_backward(row: dict[str, Any], bwd) -> None:
+    """Add the backward columns (training profiles; see profiler.backward)."""
+    from .backward_calls import backward_columns
+    cost, status, missing = bwd
+    row.update(backward_columns(cost), bwd_status=status)
+    if missing:
+        row["ops"] = "; ".join(x for x in (row["ops"], f"backward: {missing}") if x)
+
+
+def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False) -> list[dict[str, Any]]:
     """One row per module call that has a formula, is a leaf, owns parameters or
     ran functional ops; then one row per module holding parameters that the
     forward never used.  Each parameter is counted once, on the first call of
     the first module that holds it, so the params column sums to the model's
-    ``sum(p.numel())``."""
+    ``sum(p.numel())``.  ``training`` adds the backward columns."""
+    if training:
+        from .backward_calls import call_backward
     seen: set[int] = set()
     rows = []
     for call in calls:
@@ -61,7 +73,9 @@ def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]
         params = _own_params(call.module, call.formula is not None, seen)
         is_leaf = next(iter(call.module.children()), None) is None
         cost, kind, status, ops = _call_cost(call)
-        if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops):
+        bwd = call_backward(call) if training else None
+        if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops
+                or (bwd and (bwd[0] != ZERO or bwd[1] == "uncounted"))):
             continue
         if call.formula is not None or is_leaf:
             elems, nbytes, in_bytes = call.out_elems, call.out_bytes, call.in_bytes
@@ -72,6 +86,8 @@ def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]
             input_shapes=_fmt_shapes(call.inputs), output_shape=_fmt_shapes(call.outputs),
             params=params, mults=cost.mults, adds=cost.adds, other=cost.other, macs=cost.macs,
             flops=cost.flops, act_elems=elems, act_bytes=nbytes, in_bytes=in_bytes, status=status, ops=ops))
+        if bwd:
+            _with_backward(rows[-1], bwd)
     for name, module in model.named_modules():
         params = _own_params(module, False, seen)
         if params:
@@ -80,8 +96,13 @@ def build_rows(calls: list[ModuleCall], model: nn.Module) -> list[dict[str, Any]
                 depth=name.count(".") + bool(name), input_shapes="", output_shape="", params=params,
                 mults=0, adds=0, other=0, macs=0, flops=0, act_elems=0, act_bytes=0, in_bytes=0,
                 status="not called", ops="parameters unused by this forward"))
+            if training:
+                _with_backward(rows[-1], (ZERO, "not called", ""))
     for row in rows:
         if row["status"] == "uncounted":
             warnings.warn(f"profiler: {row['name']} ({row['type']}) is uncounted: "
                           f"{row['ops'] or 'no formula'}", stacklevel=3)
+        elif row.get("bwd_status") == "uncounted":
+            warnings.warn(f"profiler: the backward of {row['name']} ({row['type']}) is uncounted: "
+                          f"{row['ops']}", stacklevel=3)
     return rows

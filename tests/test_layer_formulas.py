@@ -3,7 +3,6 @@ independent counts: naive layers that tally their own arithmetic
 (tests/bruteforce.py), explicit step-by-step counts, and FlopCounterMode."""
 from __future__ import annotations
 
-from math import prod
 
 import numpy as np
 import pytest

@@ -223,12 +223,12 @@ def log_softmax(out, x, dim, *args, **kwargs) -> Cost:
 
 @aten_formula(aten.native_layer_norm, kind="norm")
 def layer_norm(out, x, normalized_shape, weight, bias, eps) -> Cost:
-    return normalize_cost(numel(x), prod(normalized_shape), weight is not None)
+    return normalize_cost(numel(x), prod(normalized_shape), weight is not None, bias is not None)
 
 
 @aten_formula(aten.native_group_norm, kind="norm")
 def group_norm(out, x, weight, bias, n, c, hw, groups, eps) -> Cost:
-    return normalize_cost(numel(x), numel(x) // (n * groups), weight is not None)
+    return normalize_cost(numel(x), numel(x) // (n * groups), weight is not None, bias is not None)
 
 
 @aten_formula(aten._fused_rms_norm, aten.rms_norm, kind="norm")
@@ -241,7 +241,7 @@ def rms_norm(out, x, normalized_shape, weight=None, eps=None) -> Cost:
 def batch_norm(out, x, weight, bias, running_mean, running_var, *args) -> Cost:
     training = args[0] if args and isinstance(args[0], bool) else running_mean is None
     if training or running_mean is None:
-        return normalize_cost(numel(x), numel(x) // x[1], weight is not None)
+        return normalize_cost(numel(x), numel(x) // x[1], weight is not None, bias is not None)
     return folded_affine_cost(numel(x))
 
 

@@ -23,18 +23,18 @@ def folded_affine_cost(n: int) -> Cost:
     return per_element(n, mults=1, adds=1)
 
 
-def normalize_cost(n_total: int, group: int, affine: bool, bias: bool | None = None) -> Cost:
+def normalize_cost(n_total: int, group: int, scale: bool, shift: bool | None = None) -> Cost:
     """Statistics from the input, over groups of ``group`` elements each:
     mean (group−1 adds, 1 division), centre x−μ (group adds), variance
     (group squares, group−1 adds, 1 division), rstd = 1/√(var+ε) (1 add, 1 rsqrt),
-    normalise (group mults); affine γ·x̂+β adds 1 mult and 1 add per element
-    (``bias`` False, as LayerNorm(bias=False): γ·x̂ only, 1 mult).
+    normalise (group mults); an affine weight γ adds 1 mult and a bias β 1 add per
+    element (``shift`` defaults to ``scale``; LayerNorm(bias=False) has γ only).
         per group: mults = 2·group, adds = 3·group − 1, other = 3
     """
     groups = n_total // group if group else 0
     cost = Cost(mults=2 * n_total, adds=3 * n_total - groups, other=3 * groups)
-    with_bias = affine if bias is None else bias
-    return cost + per_element(n_total, 1, int(with_bias)) if affine else cost
+    shift = scale if shift is None else shift
+    return cost + per_element(n_total, mults=int(scale), adds=int(shift))
 
 
 def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
