@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from measure import measured_call, median  # noqa: E402
+from bench_measure import measured_call, median, timed_call, traced_peak  # noqa: E402
 
 REPORT = ROOT / "reports" / "benchmark.md"
 ALL_TOOLS = ("ours", "fvcore", "fcm", "fcm_grad", "ptflops", "ptflops_aten", "thop", "torchinfo")
@@ -46,11 +46,11 @@ DEPTH_CASES = {f"resnet{d}@224": (f"resnet{d}", 224, {}) for d in (18, 34, 50, 1
 REPEATS = 5
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
 # calls (at least one), so fvcore on real vit_h_14 weights does not take the run
-BUDGET_S = 20.0
+BUDGET_S = 15.0
 
 
 def make_case(key: str):
-    from tools import Case
+    from bench_tools import Case
     name, size, kwargs = {**CASES, **DEPTH_CASES}[key]
     return Case(key, name, size, dict(kwargs))
 
@@ -58,10 +58,11 @@ def make_case(key: str):
 def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = BUDGET_S,
                cold_only: tuple[str, ...] = ()) -> dict:
     """Time, meter and read the MACs of each tool on one case.  Returns one dict per tool:
-    runs, times (s), median_s, mem_bytes (peak RSS above the call's start, per timed
-    call), first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.
-    Tools in ``cold_only`` are called once, and that cold call is their figure."""
-    from tools import Absent, prepare, quiet
+    runs, times (s), median_s, mem_bytes (peak RSS above the call's start, from one
+    extra call after the timed ones, or the warm-up call for a tool too slow for that),
+    first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.  Tools in
+    ``cold_only`` are called once, and that cold call is their figure."""
+    from bench_tools import Absent, prepare, quiet
     meta_model = case.build(meta=True)
     out: dict[str, dict] = {}
     prepared = {}
@@ -82,11 +83,11 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             del prepared[tool]
             continue
         out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
-                     "breakdown": _jsonable(breakdown), "times": [], "mem_bytes": []}
+                     "breakdown": _jsonable(breakdown), "times": []}
         if tool == "ours":
             out[tool]["rows"] = len(result.layers)
         if tool in cold_only:
-            out[tool].update(times=[seconds], mem_bytes=[mem], cold=True)
+            out[tool].update(times=[seconds], cold=True)
             allowed[tool] = 0
         else:
             allowed[tool] = max(1, min(repeats, int(budget_s // max(seconds, 1e-9))))
@@ -94,15 +95,21 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
         for tool, prep in prepared.items():
             if len(out[tool]["times"]) < allowed[tool]:
                 with quiet():
-                    _, seconds, mem = measured_call(prep.call)
+                    _, seconds = timed_call(prep.call)
                 out[tool]["times"].append(seconds)
-                out[tool]["mem_bytes"].append(mem)
+    for tool, prep in prepared.items():  # memory: one more call each, unless too slow
+        if out[tool].get("cold") or out[tool]["first_s"] > budget_s / repeats:
+            out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
+            continue
+        with quiet():
+            _, _, mem = measured_call(prep.call)
+            out[tool]["traced_bytes"] = traced_peak(prep.call)
+        out[tool]["mem_bytes"] = [mem]
     for tool, row in out.items():
         if "times" in row:
             row["runs"] = len(row["times"])
             row["median_s"] = median(row["times"])
-            mems = [m for m in row["mem_bytes"] if m is not None]
-            row["median_mem_bytes"] = median(mems) if mems else None
+            row["median_mem_bytes"] = row["mem_bytes"][0]
     return out
 
 
@@ -119,15 +126,18 @@ def _jsonable(tree):
 _VIT_H_518_PROBE = r"""
 import json, sys
 sys.path.insert(0, {here!r})
-from measure import rss_bytes, peak_bytes, reset_peak
+from bench_measure import rss_bytes, peak_bytes, reset_peak
 import torch
 torch_rss = rss_bytes()
 reset_peak()
-import profiler, torchvision, pandas  # what profiling by name imports anyway
-import_rss = peak_bytes()
+import torchvision
+tv_peak = peak_bytes()
+import profiler, pandas  # what profiling by name imports anyway
+import_peak, imports_rss = peak_bytes(), rss_bytes()
 reset_peak()
 {call}
-print(json.dumps(dict(torch_rss=torch_rss, import_peak=import_rss, call_peak=peak_bytes(),
+print(json.dumps(dict(torch_rss=torch_rss, tv_peak=tv_peak, import_peak=import_peak,
+                      imports_rss=imports_rss, call_peak=peak_bytes(),
                       macs=int(report.total["macs"]), input=report.input_desc, mode=report.mode)))
 """
 _BY_NAME = 'report = profiler.profile("vit_h_14", native=True)'
@@ -147,6 +157,8 @@ def probe_vit_h_518(how: str) -> dict:
     base = data["torch_rss"]
     data["above_torch_mb"] = (max(data["import_peak"], data["call_peak"]) - base) / 2**20
     data["imports_mb"] = (data["import_peak"] - base) / 2**20
+    data["torchvision_mb"] = (data["tv_peak"] - base) / 2**20
+    data["call_mb"] = max(0, data["call_peak"] - data["imports_rss"]) / 2**20
     return data
 
 
@@ -178,7 +190,7 @@ def probe_compare_all(timeout_s: float = 900) -> dict:
         return {"error": f"did not finish in {timeout_s:.0f} s"}
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "returncode": done.returncode,
-            "tail": (done.stdout.strip().splitlines() or [""])[-1][:200]}
+            "lines": len(done.stdout.strip().splitlines())}
 
 
 # --- orchestration ----------------------------------------------------------------
@@ -191,7 +203,7 @@ def run_worker(key: str, args) -> dict:
                "--repeats", str(args.repeats)]
         if args.quick:
             cmd.append("--quick")
-        if key in DEPTH_CASES:
+        if key not in CASES:  # the depth series times ours alone
             cmd += ["--tools", "ours"]
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -211,6 +223,10 @@ def worker_main(args) -> None:
     # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
     cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
     result = bench_case(case, tools, repeats=args.repeats, cold_only=cold)
+    if case.name == "vit_b_16" and "fcm" in tools:
+        from bench_tools import fcm_on_real_tensors, quiet
+        with quiet():
+            result["_fcm_real"] = fcm_on_real_tensors(case)
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -244,6 +260,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
+    parser.add_argument("--save-json", help="also save the raw figures as JSON here")
+    parser.add_argument("--from-json", help="render a report from saved figures instead of running")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--tools", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -253,9 +271,24 @@ def main(argv=None) -> int:
         return 0
 
     from bench_report import render, summary_lines
+
+    from profiler import atomic
+    if args.from_json:  # re-render a saved run
+        data = json.loads(Path(args.from_json).read_text())
+    else:
+        data = collect(args)
+        if args.save_json:
+            atomic.write_text(args.save_json, json.dumps(data))
+    atomic.write_text(args.report, render(data))
+    print("\n".join(summary_lines(data)))
+    print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
+    return 0
+
+
+def collect(args) -> dict:
     started = time.perf_counter()
     machine = machine_note()
-    keys = args.only.split(",") if args.only else [*CASES, *DEPTH_CASES]
+    keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *DEPTH_CASES]))
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
@@ -267,12 +300,9 @@ def main(argv=None) -> int:
               "profiler compare --all": probe_compare_all()}
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
-    text = render(results, probes, machine, args)
-    from profiler import atomic
-    atomic.write_text(args.report, text)
-    print("\n".join(summary_lines(results, probes)))
-    print(f"wrote {args.report} in {machine['total_s']:.0f} s")
-    return 0
+    machine["date"] = time.strftime("%Y-%m-%d %H:%M")
+    return {"results": results, "probes": probes, "machine": machine,
+            "settings": {"repeats": args.repeats, "budget_s": BUDGET_S, "quick": args.quick}}
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                 buffer.copy_(value)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
-    rows = build_rows(capture.calls, module, training)
+    with _profiling_state(module, training):  # formulas read each module's mode as the forward ran it
+        rows = build_rows(capture.calls, module, training)
     if training:
         notes.append(TRAINING_NOTE)
     return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes,

@@ -47,6 +47,17 @@ def linear_backward_cost(x: Shape, out: Shape, in_features: int, out_features: i
     return cost
 
 
+def need(needs, i: int) -> bool:
+    """Whether input i of a call requires grad (``needs``: one flag per input)."""
+    return len(needs) > i and bool(needs[i])
+
+
+def per_dim(v, d: int) -> tuple[int, ...]:
+    """An int, or a 1-element list as aten passes it, repeated for d dimensions."""
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    return v * d if len(v) == 1 else v
+
+
 def _same_padding(kernel, dilation) -> tuple[int, ...]:
     return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
 
@@ -67,8 +78,10 @@ def conv_backward_cost(x: Shape, out: Shape, weight: Shape, groups: int, kernel,
     d = len(kernel)
     ch = len(x) - d - 1
     c_in, c_out = x[ch], out[ch]
+    stride, dilation = per_dim(stride, d), per_dim(dilation, d)
     if isinstance(padding, str):
         padding = _same_padding(kernel, dilation) if padding == "same" else (0,) * d
+    padding = per_dim(padding, d)
     cost = ZERO
     if transposed:
         if need_x:
@@ -99,18 +112,20 @@ def matmul_backward_cost(a: Shape, b: Shape, need_a: bool, need_b: bool) -> Cost
 
 
 def attention_backward_cost(q: Shape, k: Shape, v: Shape, need_q: bool, need_k: bool,
-                            need_v: bool) -> Cost:
+                            need_v: bool, scaled_scores: bool = True) -> Cost:
     """softmax(Q·Kᵀ·scale)·V over L queries, S keys, B = ∏ leading dims:
     grad P = g·Vᵀ: B·L·S dot products of E_v terms (if Q or K need grads);
     grad V = Pᵀ·g: numel(V) dot products of L terms;
     softmax backward over B·L rows of S (see ``softmax_backward_cost``), then the
-    scale, 1 mult per score; grad Q = dS·K: numel(Q) dot products of S terms;
+    scale, 1 mult per score (``scaled_scores``; nn.MultiheadAttention scales the
+    queries instead); grad Q = dS·K: numel(Q) dot products of S terms;
     grad K = dSᵀ·Q: numel(K) dot products of L terms."""
     L, S = q[-2], k[-2]
     scores = numel(q[:-2]) * L * S
     cost = dot_products(numel(v), L) if need_v else ZERO
     if need_q or need_k:
-        cost += dot_products(scores, v[-1]) + softmax_backward_cost(scores, S) + Cost(mults=scores)
+        cost += dot_products(scores, v[-1]) + softmax_backward_cost(scores, S)
+        cost += Cost(mults=scores * scaled_scores)
     if need_q:
         cost += dot_products(numel(q), S)
     if need_k:

@@ -23,13 +23,24 @@ from .formulas.registry import AtenFormula, ModuleFormula
 from .metacache import MetaReplay
 
 
+def _tensor_leaves(tree: Any) -> list[torch.Tensor]:
+    """The tensors among tree_leaves(tree), in order.  The hooks' usual trees (a
+    tensor; (args, {}) with tensor args) skip pytree, which costs more than the hook."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if type(tree) is tuple and len(tree) == 2 and type(tree[0]) is tuple and type(tree[1]) is dict \
+            and not tree[1] and all(isinstance(t, torch.Tensor) for t in tree[0]):
+        return list(tree[0])
+    return [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor)]
+
+
 def shapes_of(tree: Any) -> tuple[Shape, ...]:
-    return tuple(tuple(t.shape) for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
+    return tuple(tuple(t.shape) for t in _tensor_leaves(tree))
 
 
 def bytes_of(tree: Any) -> tuple[int, int]:
     """(elements, bytes) of the tensors in a nested structure."""
-    tensors = [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor)]
+    tensors = _tensor_leaves(tree)
     return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -40,7 +51,7 @@ def _as_shape(x: Any) -> Any:
 def grads_of(tree: Any) -> tuple[bool, ...]:
     """Per tensor leaf: whether autograd will want its gradient."""
     on = torch.is_grad_enabled()
-    return tuple(on and t.requires_grad for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
+    return tuple(on and t.requires_grad for t in _tensor_leaves(tree))
 
 
 @dataclass

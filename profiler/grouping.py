@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import ProfilerError
-from .rows import COUNT_COLUMNS
+from .rows import BWD_COLUMNS, COUNT_COLUMNS
 
 SORT_KEYS = {"mults": "mults", "params": "params", "memory": "act_bytes"}
 
@@ -36,7 +36,8 @@ def group_by_depth(layers: pd.DataFrame, depth: int) -> pd.DataFrame:
     out = []
     for key, members in layers.groupby(pd.Series(keys, index=layers.index), sort=False):
         own = members[members["name"] == key]
-        row = members[COUNT_COLUMNS].sum().astype("int64").to_dict()
+        counts = COUNT_COLUMNS + [c for c in BWD_COLUMNS if c in members]  # + backward, in training profiles
+        row = members[counts].sum().astype("int64").to_dict()
         weight = members["flops"] if members["flops"].any() else members["params"]
         ran = members[members["output_shape"] != ""]
         uncounted = members[members["status"] == "uncounted"]

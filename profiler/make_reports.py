@@ -165,8 +165,9 @@ Regenerate everything with `python -m profiler.make_reports` (the zoo takes a fe
 | `compare.md`, `.csv`, `.png` | twelve well-known architectures side by side | `profiler compare {twelve} --input native --md reports/compare.md --csv reports/compare.csv --plot reports/compare.png` |
 | `zoo.md`, `.csv` | every torchvision model at its native resolution | `profiler compare --all --input native --md reports/zoo.md --csv reports/zoo.csv` |
 
-The by-kind CSVs come from `Report.to_csv(path, table_name="by_kind")`. Hand-made files differ
-from these only in this header line and in their titles.
+The by-kind CSVs come from `Report.to_csv(path, table_name="by_kind")`. The commands make the
+same CSVs byte for byte; their Markdown differs only in its opening lines (this stamp, and
+for the comparisons the title and intro).
 """
 
 

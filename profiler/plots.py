@@ -9,6 +9,7 @@ it atomically.
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ from .formulas.registry import KINDS
 # tab10 then tab20 tones: one fixed colour per kind, the same in every plot
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a"]
-KIND_COLORS = dict(zip(KINDS, _PALETTE))
+KIND_COLORS = dict(zip(KINDS, itertools.cycle(_PALETTE)))   # cycles if kinds are added
 SHARE_METRICS = {"params": "parameters", "mults": "multiplications", "flops": "FLOPs",
                  "act_bytes": "activation memory"}
 MAX_LABELLED_ROWS = 120     # beyond this the per-layer tick labels would overlap
@@ -63,7 +64,8 @@ def report_figure(report, layers: pd.DataFrame | None = None):
     left = [0.0] * len(metrics)
     for r in report.by_kind.to_dict("records"):
         widths = [float(r[f"{m}_%"]) for m in metrics]
-        ax_k.barh(range(len(metrics)), widths, left=left, color=KIND_COLORS.get(r["kind"]), label=r["kind"])
+        ax_k.barh(range(len(metrics)), widths, left=left, color=KIND_COLORS.get(r["kind"], KIND_COLORS["other"]),
+                  label=r["kind"])
         left = [a + b for a, b in zip(left, widths)]
     ax_k.set_yticks(range(len(metrics)), list(SHARE_METRICS.values()))
     ax_k.set_ylim(len(metrics) - 0.5, -0.5)
@@ -95,7 +97,8 @@ def compare_figure(table: pd.DataFrame, title: str = "MACs vs parameters"):
                                               _label_offsets(points, _point_labels(rows))):
         ax.annotate(label, (float(x), float(y)), xytext=(dx, dy), textcoords="offset points", fontsize=7,
                     ha=align)
-    ax.legend(fontsize=8, loc="upper left")
+    if len(rows):
+        ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel("parameters")
     ax.set_ylabel("MACs (multiply-accumulates)")
     ax.grid(True, which="both", alpha=0.25)

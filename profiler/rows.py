@@ -41,7 +41,10 @@ def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
 
 def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
     total = 0
-    for p in module.parameters(recurse=recurse):
+    # recurse=False reads the module's own slots: what parameters(recurse=False) yields,
+    # without its generator machinery (a third of build_rows' time)
+    params = module.parameters() if recurse else (p for p in module._parameters.values() if p is not None)
+    for p in params:
         if id(p) not in seen:
             seen.add(id(p))
             total += p.numel()

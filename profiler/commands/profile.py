@@ -24,6 +24,19 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="PATH",
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
+    p.add_argument("--training", action="store_true",
+                   help="count a training step: the forward in train mode plus the backward "
+                        "(bwd_* columns; forward, backward and total)")
+    what_if = p.add_mutually_exclusive_group()
+    what_if.add_argument("--fold-bn", action="store_true",
+                         help="fold eval-mode BatchNorm into the conv/linear before it: counts before "
+                              "and after, FLOPs saved, max abs output difference")
+    what_if.add_argument("--fully-conv", action="store_true",
+                         help="make the Flatten→Linear classifier convolutional and run it on --input "
+                              "CxHxW, a larger image: sliding-window vs fully convolutional mults")
+    p.add_argument("--window", metavar="CxHxW",
+                   help="with --fully-conv: the input the classifier was built for (default: the "
+                        "published crop size, else the smallest input that fills the first Linear)")
     p.set_defaults(run=run)
 
 
@@ -34,11 +47,17 @@ def run(args) -> int:
     size = None if args.input in (None, "native") else parse_input_size(args.input)
     from ..errors import ProfilerError
     from ..grouping import view
+    if args.window and not args.fully_conv:
+        raise ProfilerError("--window goes with --fully-conv")
     if args.depth is not None and args.depth < 0 or args.top is not None and args.top < 1:
         raise ProfilerError("--depth must be 0 or more and --top a positive integer")
-    report = profile(args.model, input_size=size, batch=args.batch, native=native)
+    if args.fold_bn or args.fully_conv:
+        report, summary = _what_if(args, size, native)
+    else:
+        report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
+                                  training=args.training), ""
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
-    print(report.to_string(args.units, layers, note), end="")
+    print(report.to_string(args.units, layers, note) + summary, end="")
     if args.plot:
         from ..plots import report_figure, save
         print(f"wrote {save(report_figure(report, layers), args.plot)}")
@@ -50,3 +69,16 @@ def run(args) -> int:
         if path:
             print(f"wrote {write(path)}")
     return 1 if len(report.uncounted) else 0
+
+
+def _what_if(args, size, native):
+    """--fold-bn or --fully-conv: (report of the transformed model, summary text)."""
+    from ..errors import ProfilerError
+    from ..transforms import whatif
+    if args.training:
+        raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
+                            "with batch statistics, which no folded weights reproduce" if args.fold_bn
+                            else "--fully-conv transforms the inference model; drop --training")
+    if args.fold_bn:
+        return whatif.fold_bn(args.model, size, args.batch, native, args.units)
+    return whatif.fully_conv(args.model, size, args.batch, args.window, args.units)

@@ -49,10 +49,10 @@ def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
 @module_formula(nn.modules.batchnorm._NormBase, kind="norm")
 def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
     n = numel(call.out)
-    # Profiling runs the model in eval mode and restores each module's mode before
-    # the formulas run, so m.training is the caller's mode, not the one that ran:
-    # in eval, stored statistics are used whenever the module has them.
-    if m.track_running_stats and m.running_mean is not None:
+    # The formulas run with each module in the mode its forward ran in: eval for an
+    # inference profile (stored statistics whenever the module has them), train
+    # for a training profile (batch statistics).
+    if m.track_running_stats and m.running_mean is not None and not m.training:
         return folded_affine_cost(n)
     channel_dim = 1 if len(call.x) > 1 else 0
     per_channel = n // call.x[channel_dim]

@@ -46,11 +46,20 @@ def max_abs_difference(a, b) -> float:
                 if x.numel()), default=0.0)
 
 
-def max_output_difference(model_a: nn.Module, model_b: nn.Module, input_size: tuple[int, ...],
-                          batch: int = 1, seed: int = 0) -> float:
-    """Max |model_a(x) − model_b(x)| over all output elements, for one seeded random
-    input x of per-sample size ``input_size`` in model_a's dtype; both run in eval
-    mode without grad, and their modes are restored after."""
+def compare_outputs(model_a: nn.Module, model_b: nn.Module, input_size: tuple[int, ...],
+                    batch: int = 1, seed: int = 0) -> tuple[float, float]:
+    """(max |model_a(x) − model_b(x)|, max |model_a(x)|) over all output elements,
+    for one seeded random input x of per-sample size ``input_size`` in model_a's
+    dtype; both run in eval mode without grad, and their modes are restored after."""
     x = random_input(tuple(input_size), batch, model_dtype(model_a), seed)
     with eval_state(model_a, model_b):
-        return max_abs_difference(model_a(x), model_b(x))
+        out = model_a(x)
+        scale = max((float(t.abs().max()) for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.numel()),
+                    default=0.0)
+        return max_abs_difference(out, model_b(x)), scale
+
+
+def max_output_difference(model_a: nn.Module, model_b: nn.Module, input_size: tuple[int, ...],
+                          batch: int = 1, seed: int = 0) -> float:
+    """Max |model_a(x) − model_b(x)| (see ``compare_outputs``)."""
+    return compare_outputs(model_a, model_b, input_size, batch, seed)[0]

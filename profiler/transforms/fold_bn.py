@@ -11,8 +11,9 @@ layer's dtype.
 "Directly follows" is read off a torch.fx trace of the model: the BatchNorm's
 input is the output of a Conv*/ConvTranspose*/Linear call, that output has no
 other user, and each of the two modules is called once.  A model that fx cannot
-trace falls back to adjacency inside nn.Sequential containers (which covers
-torchvision's Conv2dNormActivation).  A Linear followed by BatchNorm1d is folded
+trace (data-dependent control flow, as in detection models) is searched part by
+part: each child module is traced on its own, recursively, and the adjacent
+children of an untraceable nn.Sequential pair up.  A Linear followed by BatchNorm1d is folded
 only when their widths match; BatchNorm1d normalises dimension 1, which is the
 Linear's feature dimension for the usual 2-D (batch, features) activations.
 """
@@ -37,7 +38,8 @@ _NORMS = (nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d)
 class FoldResult:
     """``model``: the folded copy.  ``folded``: (batchnorm, layer it went into)
     names.  ``unfoldable``: (batchnorm, reason) for each one left in place.
-    ``method``: "fx" or "sequential", how adjacency was found."""
+    ``method``: "fx" when the whole model was traced, "fx by submodule" when
+    only its parts could be (see ``_find_pairs``)."""
 
     model: nn.Module
     folded: list[tuple[str, str]] = field(default_factory=list)
@@ -55,10 +57,17 @@ def _describe(node) -> str:
     return f"{getattr(node.target, '__name__', node.target)}"
 
 
+class _Tracer(fx.Tracer):
+    """Keeps torchvision's FrozenBatchNorm2d whole, as fx keeps torch.nn's own layers."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, _NORMS) or super().is_leaf_module(m, qualname)
+
+
 def _pairs_by_trace(model: nn.Module) -> tuple[dict[str, str], dict[str, str]]:
     """(batchnorm name → layer name) for the foldable pairs, and (batchnorm name →
     reason) for every other BatchNorm that the forward calls."""
-    graph = fx.symbolic_trace(model).graph
+    graph = _Tracer().trace(model)
     modules = dict(model.named_modules())
     calls = Counter(n.target for n in graph.nodes if n.op == "call_module")
     pairs, reasons = {}, {}
@@ -81,19 +90,34 @@ def _pairs_by_trace(model: nn.Module) -> tuple[dict[str, str], dict[str, str]]:
     return pairs, reasons
 
 
-def _pairs_by_sequence(model: nn.Module) -> dict[str, str]:
-    """(batchnorm name → layer name) for a conv/linear directly followed by a
-    BatchNorm inside one nn.Sequential."""
-    pairs = {}
-    for seq_name, seq in model.named_modules():
-        if not isinstance(seq, nn.Sequential):
-            continue
-        children = list(seq.named_children())
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
+def _find_pairs(module: nn.Module, prefix: str = "") -> tuple[dict[str, str], dict[str, str], bool]:
+    """Pairs and reasons as ``_pairs_by_trace``, names prefixed; a module that fx
+    cannot trace is searched child by child (adjacent children of an nn.Sequential
+    pair up too).  The flag says whether ``module`` itself was traced whole."""
+    try:
+        pairs, reasons = _pairs_by_trace(module)
+        return ({prefix + k: prefix + v for k, v in pairs.items()},
+                {prefix + k: r for k, r in reasons.items()}, True)
+    except Exception as exc:  # untraceable forward: what its parts and nn.Sequential guarantee
+        why = f"not after a conv/linear in a traceable part ({prefix.rstrip('.') or 'the model'}: {_first_line(exc)})"
+    pairs, reasons = {}, {}
+    children = list(module.named_children())
+    if isinstance(module, nn.Sequential):
         for (a_name, a), (b_name, b) in zip(children, children[1:]):
             if isinstance(a, _LAYERS) and isinstance(b, _NORMS):
-                prefix = f"{seq_name}." if seq_name else ""
                 pairs[prefix + b_name] = prefix + a_name
-    return pairs
+    for name, child in children:
+        if isinstance(child, _NORMS):
+            reasons.setdefault(prefix + name, why)
+        elif any(isinstance(m, _NORMS) for m in child.modules()):
+            inner_pairs, inner_reasons, _ = _find_pairs(child, f"{prefix}{name}.")
+            pairs.update(inner_pairs)
+            reasons.update(inner_reasons)
+    return pairs, reasons, False
 
 
 def _unfit(bn: nn.Module, layer: nn.Module) -> str:
@@ -158,13 +182,8 @@ def fold_batchnorm(model: nn.Module) -> FoldResult:
     new = copy.deepcopy(model)
     norms = {name: m for name, m in new.named_modules(remove_duplicate=False) if isinstance(m, _NORMS)}
     shared = {name for name, m in norms.items() if sum(x is m for x in norms.values()) > 1}
-    try:
-        pairs, reasons, method = *_pairs_by_trace(new), "fx"
-    except Exception as exc:  # untraceable forward: fall back to what nn.Sequential guarantees
-        first = (str(exc).strip().splitlines() or [""])[0]
-        pairs, method = _pairs_by_sequence(new), "sequential"
-        reasons = {name: f"not after a conv/linear in an nn.Sequential (fx could not trace "
-                         f"the model: {type(exc).__name__}: {first})" for name in norms}
+    pairs, reasons, whole = _find_pairs(new)
+    method = "fx" if whole else "fx by submodule"
     result = FoldResult(new, method=method)
     modules = dict(new.named_modules())
     for name in norms:

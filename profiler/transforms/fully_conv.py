@@ -20,13 +20,16 @@ at the window's border but real pixels inside a larger image.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import ProfilerError
@@ -55,6 +58,18 @@ class FullyConv:
     stride: tuple[int, int]
     converted: list[tuple[str, str]] = field(default_factory=list)
     padded: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _quiet_fake():
+    """FakeTensorMode logs a traceback for every op that fails; here failing is an answer."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _name(node: fx.Node) -> str:
@@ -138,9 +153,8 @@ def _node_stride(node: fx.Node, modules) -> tuple[int, int]:
     elif node.op == "call_function" and _name(node) in ("max_pool2d", "_max_pool2d", "avg_pool2d",
                                                          "max_pool2d_with_indices", "conv2d"):
         conv = _name(node) == "conv2d"
-        stride = node.args[3] if len(node.args) > 3 else node.kwargs.get("stride")
-        if not conv and len(node.args) > 2:
-            stride = node.args[2]
+        at = 3 if conv else 2  # conv2d(x, w, b, stride), max_pool2d(x, kernel, stride)
+        stride = node.args[at] if len(node.args) > at else node.kwargs.get("stride")
         if not stride:
             stride = 1 if conv else (node.args[1] if len(node.args) > 1 else node.kwargs["kernel_size"])
         return _pair(stride)
@@ -208,6 +222,10 @@ def _convert(node: fx.Node, modules, first: bool, flat_shape) -> nn.Module:
             return bn
     elif node.op == "call_function" and node.target in _FUNCTIONS:
         return _FUNCTIONS[node.target]()
+    elif node.op in ("call_function", "call_method") and _name(node) in ("softmax", "log_softmax"):
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+        if dim in (1, -1):
+            return (nn.Softmax if _name(node) == "softmax" else nn.LogSoftmax)(dim=1)
     elif node.op == "call_method" and node.target in _METHODS:
         return _METHODS[node.target]()
     raise ProfilerError(f"the classifier's '{_name(node)}' has no convolutional equivalent "
@@ -234,16 +252,12 @@ def _classifier_chain(flat: fx.Node) -> list[fx.Node]:
         node = user
 
 
-def to_fully_convolutional(model: nn.Module, input_size: tuple[int, ...]) -> FullyConv:
-    """Convert ``model``'s Flatten → Linear … classifier into convolutions (see the
-    module docstring).  ``input_size`` is the per-sample window (C, h, w) the
-    classifier was built for.  The input model is not modified.  Raises
-    ProfilerError naming why a model cannot be converted."""
+def _classifier(model: nn.Module) -> tuple[fx.GraphModule, fx.Node, list[fx.Node], list[fx.Node]]:
+    """A traced copy of ``model``, its last flatten, the classifier chain after it
+    and the chain's Linear nodes; ProfilerError naming why when there is none."""
     if not any(isinstance(m, nn.Linear) for m in model.modules()):
         raise ProfilerError(f"{type(model).__name__} has no Linear layer: there is no "
                             f"classifier to make convolutional")
-    if len(input_size) != 3:
-        raise ProfilerError(f"the window must be C×H×W, got {'x'.join(map(str, input_size))}")
     try:
         gm = fx.symbolic_trace(copy.deepcopy(model))
     except Exception as exc:
@@ -254,22 +268,69 @@ def to_fully_convolutional(model: nn.Module, input_size: tuple[int, ...]) -> Ful
     if not flats:
         raise ProfilerError(f"{type(model).__name__} has no flatten before a Linear classifier "
                             f"(its Linear layers read something else than flattened feature maps)")
-    flat = flats[-1]
-    chain = _classifier_chain(flat)
+    chain = _classifier_chain(flats[-1])
     linears = [n for n in chain if n.op == "call_module" and isinstance(modules[n.target], nn.Linear)]
     if not linears:
         raise ProfilerError("no Linear layer follows the last flatten")
+    return gm, flats[-1], chain, linears
 
-    from torch._subclasses.fake_tensor import FakeTensorMode
+
+def infer_window(model: nn.Module, channels: int, largest: int = 4096) -> tuple[int, int, int]:
+    """The smallest square input (channels, s, s) whose flattened features fill the
+    first Linear exactly: the window a classifier without adaptive pooling was
+    built for.  With adaptive pooling any input fits, and ProfilerError asks for
+    the window."""
+    gm, flat, _, linears = _classifier(model)
+    modules = dict(gm.named_modules())
+    adaptive = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+    if any((n.op == "call_module" and isinstance(modules[n.target], adaptive))
+           or (n.op == "call_function" and _name(n).startswith("adaptive_")) for n in gm.graph.nodes):
+        raise ProfilerError(f"{type(model).__name__} pools adaptively, so any input size fits its "
+                            f"classifier: give the window it was built for (--window CxHxW)")
+    want = modules[linears[0].target].in_features
+    next(n for n in gm.graph.nodes if n.op == "output").args = (flat.args[0],)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    dtype = model_dtype(model)
+
+    def features(side: int) -> int:
+        try:
+            with _quiet_fake(), FakeTensorMode(allow_non_fake_inputs=True), eval_state(gm):
+                return gm(torch.empty(1, channels, side, side, dtype=dtype)).numel()
+        except Exception:  # too small for some layer
+            return 0
+
+    lo, hi = 1, largest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if features(mid) < want else (lo, mid)
+    if features(lo) != want:
+        raise ProfilerError(f"no square input up to {largest} gives the first Linear its {want} "
+                            f"features: give the window (--window CxHxW)")
+    return (channels, lo, lo)
+
+
+def to_fully_convolutional(model: nn.Module, input_size: tuple[int, ...]) -> FullyConv:
+    """Convert ``model``'s Flatten → Linear … classifier into convolutions (see the
+    module docstring).  ``input_size`` is the per-sample window (C, h, w) the
+    classifier was built for.  The input model is not modified.  Raises
+    ProfilerError naming why a model cannot be converted."""
+    if len(input_size) != 3:
+        raise ProfilerError(f"the window must be C×H×W, got {'x'.join(map(str, input_size))}")
+    gm, flat, chain, linears = _classifier(model)
+    modules = dict(gm.named_modules())
+
     fake = FakeTensorMode(allow_non_fake_inputs=True)
     with fake:
         x = torch.empty((1, *input_size), dtype=model_dtype(model))
     with eval_state(gm):
-        try:
-            ShapeProp(gm, fake_mode=fake).propagate(x)
+        try:  # a plain run first: ShapeProp prints a traceback of its own on failure
+            with _quiet_fake(), fake:
+                gm(x)
         except Exception as exc:
             raise ProfilerError(f"{type(model).__name__} does not run on a {'x'.join(map(str, input_size))} "
                                 f"window: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        ShapeProp(gm, fake_mode=fake).propagate(x)
     features = flat.args[0]
     flat_shape = _shape(features)
     if len(flat_shape) != 4:
@@ -303,7 +364,6 @@ def to_fully_convolutional(model: nn.Module, input_size: tuple[int, ...]) -> Ful
 
 def _check_stride(result: FullyConv, flat_shape) -> None:
     """One stride more of input must give exactly one more feature position."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
     c, h, w = result.window
     (sh, sw), features = result.stride, result.model.features
     with FakeTensorMode(allow_non_fake_inputs=True), eval_state(features):
@@ -337,9 +397,11 @@ class SlidingCheck:
 
 
 def sliding_window_check(original: nn.Module, fc: FullyConv, image_size: tuple[int, ...],
-                         batch: int = 1, seed: int = 0, chunk: int = 16) -> SlidingCheck:
+                         batch: int = 1, seed: int = 0, chunk: int = 16,
+                         fc_report=None) -> SlidingCheck:
     """Run ``fc`` on a random image of ``image_size`` and ``original`` on each of
-    its windows; count both ways with ``profile``."""
+    its windows; count both ways with ``profile`` (``fc_report``: a profile of
+    ``fc.model`` on the image already made)."""
     from ..api import profile
     c, h, w = fc.window
     if len(image_size) != 3 or image_size[0] != c or image_size[1] < h or image_size[2] < w:
@@ -362,6 +424,7 @@ def sliding_window_check(original: nn.Module, fc: FullyConv, image_size: tuple[i
             got = torch.stack([scores[:, :, i, j] for i, j in part])
             diff = max(diff, max_abs_difference(want, got))
     per_window = int(profile(original, input_size=fc.window, batch=batch, dtype=dtype).total["mults"])
-    whole = int(profile(fc.model, input_size=tuple(image_size), batch=batch, dtype=dtype).total["mults"])
+    fc_report = fc_report or profile(fc.model, input_size=tuple(image_size), batch=batch, dtype=dtype)
+    whole = int(fc_report.total["mults"])
     return SlidingCheck(tuple(image_size), tuple(scores.shape[-2:]), (rows, cols), max_diff_window,
                         diff, per_window * rows * cols, whole)

@@ -152,7 +152,7 @@ def _ptflops(backend: str):
 
         def detail(total):
             if backend != "pytorch":
-                return {}
+                return {"bias outputs (addmm, convolution)": bias_outputs(model, case.input("meta"))}
             module_only = run({"count_functional": False})
             return {"module hooks alone": module_only,
                     "functional calls (torch.nn.functional / tensor ops)": total - module_only}
@@ -209,3 +209,37 @@ _PREPARERS = {
     "thop": _thop,
     "torchinfo": _torchinfo,
 }
+
+
+def bias_outputs(model: nn.Module, x: torch.Tensor) -> int:
+    """Output elements of the aten addmm and biased convolution calls of one forward:
+    the bias additions that a count of "one MAC per bias add" puts on top of ours."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    aten = torch.ops.aten
+    total = 0
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            nonlocal total
+            out = func(*args, **(kwargs or {}))
+            if func is aten.addmm.default or (func is aten.convolution.default and args[2] is not None):
+                total += out.numel()
+            return out
+    with torch.no_grad(), Count():
+        model(x)
+    return total
+
+
+def fcm_on_real_tensors(case: Case) -> dict[str, Any]:
+    """FlopCounterMode on real CPU tensors, no_grad and grad (untimed): there the
+    attention takes the fused CPU paths that it does not count."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model, x = case.real(), case.input("cpu")
+    out = {}
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as counter:
+            model(x)
+        out["grad" if grad else "no_grad"] = {
+            "macs": counter.get_total_flops() // 2,
+            "by op": {str(op): int(n) // 2 for op, n in counter.get_flop_counts()["Global"].items()}}
+    return out
