@@ -8,6 +8,12 @@ from pathlib import Path
 from .errors import ProfilerError
 
 
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
@@ -24,6 +30,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _new_file_mode())   # mkstemp makes 0600; give the mode open() would have given
         os.replace(tmp, path)
     except BaseException as exc:
         try:

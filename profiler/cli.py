@@ -3,6 +3,7 @@ the subcommands, so `--help` answers at once."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from importlib import import_module
@@ -51,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("profiler: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`profiler profile vgg16 | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

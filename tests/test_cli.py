@@ -157,3 +157,13 @@ def test_a_user_file_without_the_attribute_is_a_one_line_error(cli, tmp_path):
     (tmp_path / "net.py").write_text(NET)
     code, _, err = cli("profile", f"{tmp_path / 'net.py'}:Missing")
     _assert_one_line_error(code, err, "Missing")
+
+
+def test_a_closed_pipe_ends_quietly_without_a_traceback():
+    """`profiler profile alexnet | head -0`: the reader is gone before the table is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err

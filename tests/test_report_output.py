@@ -255,3 +255,12 @@ def test_write_into_a_file_as_folder_raises_profiler_error(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(ProfilerError, match="cannot write"):
         atomic.write_text(tmp_path / "f" / "x.md", "x")
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = atomic.write_text(tmp_path / "report.md", "x")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
