@@ -1,6 +1,7 @@
 """Several models, input sizes and batch sizes side by side: one row per profile."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable, Iterable
 
@@ -45,7 +46,7 @@ def row_of(report) -> dict[str, Any]:
 
 def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             batches: Iterable[int] | None = None, strict: bool = False,
-            progress: Progress | None = None) -> pd.DataFrame:
+            progress: Progress | None = None, jobs: int = 1) -> pd.DataFrame:
     """Profile every model at every input size and batch size; one row each, in
     that nesting order, with the columns in ``COLUMNS``.
 
@@ -57,12 +58,17 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         becomes an entry of ``df.attrs["failures"]`` (dicts with model, input,
         batch, error) and the others still run.  Unknown names are checked before
         anything is profiled when strict.
-    progress: called as ``progress(label, error_or_None)`` after each profile.
+    progress: called as ``progress(label, error_or_None)`` after each profile, in the
+        order the profiles finish.
+    jobs: profiles at a time: this process and ``jobs - 1`` worker processes, which
+        take named models only (nn.Modules are always profiled here); 1 profiles
+        everything here, one after the other.  The table is the same either way.  The
+        workers are spawned, so a script calling this with jobs > 1 needs the usual
+        ``if __name__ == "__main__":`` guard.
 
     Shares are percentages of the model's total; ``intensity`` is FLOPs per byte
     moved (Report.intensity); ``uncounted`` counts rows with no formula.
     """
-    from .api import profile
     from .models import parse_input_size, resolve
 
     models = list(models)
@@ -71,36 +77,196 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     for batch in batches:
         if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
             raise ProfilerError(f"batch must be a positive integer, got {batch!r}")
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ProfilerError(f"jobs must be a positive integer, got {jobs!r}")
     if strict:
         for model in models:
             if isinstance(model, str):
                 resolve(model)
+    tasks = [(model, size, batch) for model in models for size in sizes for batch in batches]
+    results: list[tuple[dict | None, str | None]] = [(None, None)] * len(tasks)
+
+    def finish(i: int, row: dict | None, error: _Error | None) -> None:
+        model, size, batch = tasks[i]
+        if error is not None and strict:
+            raise error.exception
+        results[i] = (row, error and error.line)
+        if progress is not None:
+            progress(f"{_label(model)} · {_input_label(size)} · batch {batch}", error and error.line)
+
+    named = [i for i, (model, _, _) in enumerate(tasks) if isinstance(model, str)]
+    if jobs > 1 and len(named) > 1:
+        _run_with_workers(tasks, named, min(jobs, len(named)), strict, finish)
+    else:
+        for i in range(len(tasks)):
+            finish(i, *_profile_row(*tasks[i], strict=strict))
+
     rows, failures = [], []
-    for model in models:
-        for size in sizes:
-            for batch in batches:
-                label = f"{_label(model)} · {_input_label(size)} · batch {batch}"
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
-                        report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
-                                         batch=batch, native=size == NATIVE)
-                    rows.append(row_of(report))
-                    error = None
-                except Exception as exc:
-                    if strict:
-                        if isinstance(exc, ProfilerError):
-                            raise
-                        raise ProfilerError(f"{_label(model)}: {_first_line(exc)}") from exc
-                    error = _first_line(exc)
-                    failures.append(dict(model=_label(model), input=_input_label(size), batch=batch,
-                                         error=error))
-                if progress is not None:
-                    progress(label, error)
+    for (model, size, batch), (row, error) in zip(tasks, results):
+        if error is None:
+            rows.append(row)
+        else:
+            failures.append(dict(model=_label(model), input=_input_label(size), batch=batch, error=error))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame[COUNTS + ["batch", "uncounted"]] = frame[COUNTS + ["batch", "uncounted"]].astype("int64")
     frame.attrs["failures"] = failures
     return frame
+
+
+class _Error:
+    """A failed profile: its one-line entry for the failures list, and what strict
+    mode raises.  Plain strings only, so it crosses from a worker process intact."""
+
+    def __init__(self, model: Any, exc: Exception):
+        self.line = _first_line(exc)
+        self.message = str(exc) if isinstance(exc, ProfilerError) else f"{_label(model)}: {self.line}"
+        self.cause = exc if isinstance(exc, ProfilerError) else None
+
+    def __getstate__(self):
+        return {"line": self.line, "message": self.message, "cause": None}
+
+    @property
+    def exception(self) -> ProfilerError:
+        return self.cause or ProfilerError(self.message)
+
+
+def _profile_row(model: Any, size: Any, batch: int, strict: bool = False) -> tuple[dict | None, _Error | None]:
+    """One profile's comparison row, or why it failed."""
+    from .api import profile
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
+            report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
+                             batch=batch, native=size == NATIVE)
+        return row_of(report), None
+    except Exception as exc:
+        error = _Error(model, exc)
+        if strict and error.cause is None:
+            # in this process the original exception is still at hand: keep it as the cause
+            try:
+                raise ProfilerError(error.message) from exc
+            except ProfilerError as chained:
+                error.cause = chained
+        return None, error
+
+
+def _expected_cost(task: tuple) -> tuple:
+    """A rough sort key for how long a profile takes, to start the long ones first
+    (a long one started last would leave the other workers idle at the end).
+    Detection models run on real CPU tensors (their proposals depend on the data), so
+    they come first; then the larger the published GFLOPs, input and batch, the longer."""
+    from .models import resolve, weights_meta
+    model, size, batch = task
+    if ":" in model:    # user code: no published figures, and importing it here would run it twice
+        return (False, 0.0)
+    try:
+        spec = resolve(model)
+    except Exception:
+        return (False, 0.0)
+    pixels = math.prod(size) if isinstance(size, tuple) else 1
+    return (spec.family == "detection", weights_meta(spec.name).get("_ops", 0.0) * batch * pixels)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, where the OS has one)."""
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _worker_init(threads: int) -> None:
+    import os
+    import signal
+
+    import torch
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and stops us)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # as many threads as the parent: a profile that falls back to real tensors (detection)
+    # keeps the boxes its float rounding lets through, and the rounding depends on how
+    # many threads split each convolution, so the counts do too
+    torch.set_num_threads(threads)
+    if hasattr(os, "nice"):
+        # a real-tensor forward in the parent splits each op evenly over its threads and
+        # waits for the slowest: a core it has to share slows all of it down.  The workers
+        # take only the CPU time it leaves over.
+        os.nice(WORKER_NICENESS)
+
+
+WORKER_NICENESS = 19
+
+
+def _died(model: Any, exc: BaseException) -> _Error:
+    return _Error(model, RuntimeError(f"a worker process ended abruptly ({type(exc).__name__})"))
+
+
+def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, finish) -> None:
+    """Profile every task, the named ones among them (indices ``named``) spread over
+    this process and ``jobs - 1`` worker processes; call ``finish(i, row, error)``
+    here as each result arrives.
+
+    This process, at normal priority and with all its torch threads, takes the given
+    nn.Modules (never sent to a worker: they stay untouched and unpickled), then the
+    profiles expected to run on real tensors (detection), which keep all those threads
+    busy, then shapes-only ones.  The workers, at the lowest priority, take only
+    shapes-only profiles.  Longest first on both sides, so none is left alone at the
+    end; a task is handed to a worker only when it frees up.
+
+    Workers are spawned, not forked: a fork of a process that has already run
+    OpenMP-parallel torch ops can hang in the child's first parallel op."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    import torch
+
+    costs = {i: _expected_cost(tasks[i]) for i in named}
+    order = sorted(named, key=costs.__getitem__, reverse=True)
+    mine = [i for i in range(len(tasks)) if i not in costs] + [i for i in order if costs[i][0]]
+    shared = [i for i in order if not costs[i][0]]
+    pool = ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(torch.get_num_threads(),))
+    running: dict = {}   # future -> task index
+
+    def hand_out() -> None:
+        while shared and len(running) < jobs - 1:
+            i = shared.pop(0)
+            try:
+                running[pool.submit(_profile_row, *tasks[i], strict=strict)] = i
+            except BrokenProcessPool as exc:
+                finish(i, None, _died(tasks[i][0], exc))
+
+    def collect(block: bool) -> None:
+        finished, _ = wait(running, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in sorted(finished, key=running.__getitem__):
+            i = running.pop(future)
+            try:
+                row, error = future.result()
+            except BrokenProcessPool as exc:
+                # a worker died (out of memory, a crash in native code): this profile
+                # and the others then running fail, each with this reason
+                row, error = None, _died(tasks[i][0], exc)
+            finish(i, row, error)
+        hand_out()
+
+    done = False
+    try:
+        hand_out()
+        while mine or shared:
+            i = mine.pop(0) if mine else shared.pop(0)
+            finish(i, *_profile_row(*tasks[i], strict=strict))
+            collect(block=False)
+        while running:
+            collect(block=True)
+        done = True
+    finally:
+        if done:
+            pool.shutdown()
+        else:
+            # strict failure or Ctrl-C: stop the running profiles too (the pool has no
+            # public way to stop a busy worker before Python 3.14)
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
 
 
 def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 from markdown_it import MarkdownIt
 
 import profiler
@@ -71,6 +72,37 @@ def test_strict_raises_before_profiling_anything():
     assert seen == []
 
 
+def test_worker_processes_give_the_same_table_as_one_process():
+    names = ["alexnet", "nope_net", "resnet18", "squeezenet1_0"]
+    here = compare(names, batches=[1, 2])
+    seen = []
+    workers = compare(names, batches=[1, 2], jobs=2, progress=lambda label, error: seen.append((label, error)))
+    pd.testing.assert_frame_equal(workers, here, check_exact=True)
+    assert workers.attrs == here.attrs and len(workers.attrs["failures"]) == 2
+    assert sorted(seen) == sorted([(f"{name} · default · batch {batch}", None if name != "nope_net" else
+                                    here.attrs["failures"][0]["error"]) for name in names for batch in (1, 2)])
+
+
+def test_worker_processes_leave_a_given_module_in_this_process():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frame = compare([model, "alexnet_paper", "squeezenet1_0"], jobs=2)
+    assert list(frame["model"]) == ["Sequential", "alexnet_paper", "squeezenet1_0"]
+    assert frame["params"].iloc[0] == 4 * 3 * 3 * 3 + 4
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_strict_failure_in_a_worker_is_a_profiler_error():
+    with pytest.raises(ProfilerError, match=r"^(alexnet_paper|squeezenet1_0): forward failed"):
+        compare(["alexnet_paper", "squeezenet1_0"], input_sizes=["3x8x8"], strict=True, jobs=2)
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
+def test_bad_jobs_is_a_usage_error(jobs):
+    with pytest.raises(ProfilerError, match="jobs must be a positive integer"):
+        compare(["alexnet_paper"], jobs=jobs)
+
+
 @pytest.mark.parametrize("batches", [[0], [-2]])
 def test_bad_batch_is_a_usage_error(batches):
     with pytest.raises(ProfilerError, match="batch must be a positive integer"):
@@ -98,6 +130,14 @@ def test_cli_bad_name_continues_and_exits_1(capsys):
     assert err.splitlines()[-1] == "profiler: 1 of 2 profiled; 1 failed"
 
 
+def test_cli_jobs_bad_name_continues_and_exits_1(capsys):
+    assert _exit_code(["compare", "alexnet_paper", "nope_net", "squeezenet1_0", "--jobs", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert out.index("alexnet_paper") < out.index("squeezenet1_0") and "nope_net" not in out
+    assert [line for line in err.splitlines() if "nope_net" in line][0].startswith("profiler: failed: nope_net")
+    assert err.splitlines()[-1] == "profiler: 2 of 3 profiled; 1 failed"
+
+
 def test_cli_strict_bad_name_exits_2_with_one_line(capsys):
     assert _exit_code(["compare", "alexnet_paper", "nope_net", "--strict"]) == 2
     out, err = capsys.readouterr()
@@ -107,7 +147,8 @@ def test_cli_strict_bad_name_exits_2_with_one_line(capsys):
 
 @pytest.mark.parametrize("argv", [["compare"], ["compare", "alexnet_paper", "--batch", "0"],
                                   ["compare", "alexnet_paper", "--input", "3xbig"],
-                                  ["compare", "alexnet_paper", "--units", "furlongs"]])
+                                  ["compare", "alexnet_paper", "--units", "furlongs"],
+                                  ["compare", "alexnet_paper", "--jobs", "0"], ["compare", "alexnet_paper", "-j", "x"]])
 def test_cli_bad_usage_exits_2(argv, capsys):
     assert _exit_code(argv) == 2
     assert capsys.readouterr().err.startswith("profiler: error:")

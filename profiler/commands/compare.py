@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 
 PROGRESS_AFTER = 3      # show a progress bar beyond this many profiles
+# by default, profile in worker processes beyond this many profiles: each worker imports
+# torch afresh, which costs more than profiling a handful of models in this process
+PARALLEL_AFTER = 8
 
 EXAMPLES = """examples:
   profiler compare alexnet vgg16 resnet50 mobilenet_v3_large vit_b_16
   profiler compare resnet50 --input 3x224x224 --input 3x448x448 --batch 1 --batch 8
   profiler compare --all --input native --csv zoo.csv --md zoo.md --plot zoo.png
+  profiler compare --all --jobs 1                   one profile after the other, in this process
 """
 
 
@@ -30,9 +34,19 @@ def register(sub) -> None:
     p.add_argument("--md", metavar="PATH", help="write the table as Markdown (embeds --plot if given)")
     p.add_argument("--plot", metavar="PATH", help="write MACs vs parameters (log-log) as PNG")
     p.add_argument("--strict", action="store_true", help="stop at the first failure (exit code 2)")
+    p.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                   help="N profiles at a time: this process and N-1 worker processes; 1 = one after the "
+                        "other in this process "
+                        f"(default: one per CPU beyond {PARALLEL_AFTER} profiles, else 1)")
     p.add_argument("--units", choices=["grouped", "raw", "human", "sci"], default="grouped",
                    help="number format on screen and in Markdown (default grouped)")
     p.set_defaults(run=run)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def run(args) -> int:
@@ -42,7 +56,7 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    from ..compare import compare, markdown, to_text
+    from ..compare import compare, cpu_count, markdown, to_text
     from ..errors import ProfilerError
 
     models = list(args.models)
@@ -62,7 +76,8 @@ def run(args) -> int:
         bar.update()
 
     try:
-        frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress)
+        workers = args.jobs or (cpu_count() if jobs > PARALLEL_AFTER else 1)
+        frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers)
     finally:
         bar.close()
     print(to_text(frame, args.units))
