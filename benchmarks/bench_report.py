@@ -19,7 +19,11 @@ FVCORE_DOT_OPS = {"conv", "linear", "matmul", "bmm", "einsum", "addmm", "mm", "b
 HOW_TO_READ = """\
 - **Time** is the median of the timed calls of the profile call alone: the model is
   built (on the meta device, or with real weights for fvcore) and the input made before
-  any clock starts, and each tool is called once to warm up first.  Tools take turns,
+  any clock starts, and each tool is called once to warm up first.  Each timed call
+  ends with the tool's MAC total in hand (the table below says what is called).  Ours
+  is `profile()` plus reading `Report.totals["macs"]`: the call runs the forward and
+  computes every layer's counts (the rows); the pandas frames (`layers`, `by_kind`,
+  `total`) are built on first access, which no timed call makes.  Tools take turns,
   round by round, inside one fresh process per model, so the machine's noise falls on
   all of them alike.  `runs` is the number of timed calls; fvcore on real weights gets
   fewer when one call takes long (see the settings line).
@@ -31,7 +35,7 @@ HOW_TO_READ = """\
   RSS sees torch's C++ allocations; but once the heap has grown to fit a tool's Python
   objects, a later call reuses it and adds no RSS.  So a second figure is the peak of
   Python allocations during one more call, traced with tracemalloc: the objects the
-  tool builds (for us: the module-call records, rows and the DataFrame).
+  tool builds (for us: the module-call records and the rows; no DataFrame is built).
 - **MACs** are multiply-accumulates of conv, linear and matmul.  Each peer's figure is
   what it reports as MACs (fvcore's "flops" are MACs by its convention; FlopCounterMode's
   flops are 2 per MAC, halved here).
@@ -307,10 +311,11 @@ def _probe_lines(probes: dict) -> list[str]:
             lines.append(f"- {label}: peak RSS **{p['above_torch_mb']:.0f} MB** above the interpreter with "
                          f"torch imported ({p['torch_rss'] / MB:.0f} MB).  Of that, importing torchvision takes "
                          f"{p['torchvision_mb']:.0f} MB (torchvision.ops imports torch._dynamo, which brings "
-                         f"sympy, triton and torch.distributed), then profiler and pandas "
+                         f"sympy, triton and torch.distributed), then profiler "
                          f"{p['imports_mb'] - p['torchvision_mb']:.0f} MB more; the profile call itself peaks "
                          f"{p['call_mb']:.0f} MB above the imports.  {_g(p['macs'])} MACs, input {p['input']}, "
-                         f"{p['mode']} tensors.")
+                         f"{p['mode']} tensors; pandas {'imported' if p.get('pandas') else 'never imported'} "
+                         "(the total read from `Report.totals`).")
         elif p:
             lines.append(f"- {label}: {p.get('error')}")
     h = probes.get("profiler --help", {})
@@ -331,8 +336,9 @@ def _probe_lines(probes: dict) -> list[str]:
 
 
 SPEEDUPS = """\
-What made our profile call fast (measured while building this benchmark; min of 15
-interleaved calls, same machine):
+What made our profile call fast (measured while building this benchmark on the same
+machine: the first three items by the min of 15 interleaved calls, the rest by medians
+of 30 to 100 calls):
 
 - **Meta-op replay** (`profiler/metacache.py`, used by the dispatch mode in
   `profiler/capture.py`).  On meta tensors most of a forward's time is spent in meta
@@ -342,37 +348,74 @@ interleaved calls, same machine):
   shapes, strides, dtypes and arguments gets a fresh empty tensor of the recorded
   metadata.  Nothing is kept between profiles.  vit_h_14: 0.52 → 0.08 s for the bare
   forward; vit_b_16 0.20 → 0.035 s; resnet50 0.11 → 0.04 s.
-- **Shortcuts for three slow meta kernels on first use**: addmm takes the metadata of
+- **Shortcuts for slow meta kernels on first use**: addmm takes the metadata of
   mm (a C++ kernel, 20× faster); eval-mode batch_norm and layer_norm on contiguous
   inputs produce an output like the input plus per-channel statistics.  Each checks
   what it relies on and otherwise lets the real kernel run (and raise).  resnet50
   ops 27 → 14 ms; alexnet ops 5.2 → 3.0 ms.
-- **Report frame built column by column** (`Report.from_rows`): pandas' list-of-dicts
-  constructor plus an `astype` took 3.2 ms per report, now 0.9 ms.
+- **Shortcut for convolution on first use**: the meta kernel (Python, ≈ 50 µs) makes
+  a contiguous tensor of the input's dtype and the usual output size, which the
+  shortcut makes directly after checking ranks, channels, groups and the int lists;
+  transposed convolutions run the kernel.  resnet50 ops 9.4 → 7.9 ms.
+- **Shortcut outputs through empty_strided**: `empty_like` and `new_empty` on meta
+  take 8–40 µs (Python), `empty_strided` 2 µs; the batch_norm shortcut went from
+  190 µs to ≈ 40 µs a call.
+- **In-place ops replayed** (add_, relu_): an in-place op that writes only its first
+  argument and keeps its metadata returns that argument once the same call has passed
+  the kernel's checks (add_'s broadcasting check is Python, ≈ 50 µs); views, `t_`,
+  `resize_`, out= and random ops still run their kernels.  With a cheaper replay key
+  (lists of plain scalars keyed in one step): resnet50 ops 11.1 → 9.5 ms.
+- **No torch._dynamo wrapper around the dispatch mode**: TorchDispatchMode wraps a
+  subclass's `__torch_dispatch__` in `torch._dynamo.disable` unless
+  `_should_skip_dynamo()` says no; the mode never runs under torch.compile.
+- **Lazy report frames** (`profiler/report.py`): `profile()` computes every row's
+  counts and stops there; the DataFrames are built on first access of `layers`,
+  `by_kind`, `total`, and `Report.totals` gives the sums as ints without pandas
+  (pandas is then never imported: 29 MB less in a fresh process).  The shape text of
+  the rows is written when the frame is built.  alexnet 4.8 → 4.0 ms; what is timed
+  now ends at `totals["macs"]`, like a peer's call ends at its total.
+- **Cheaper hooks**: `ModuleCall` is a slotted class with dicts (three Counters per
+  call cost more than the rest of the hook), module formulas are looked up once per
+  class, the hook reads each input's shape and size in one pass; an op's arguments
+  are mapped to shapes without pytree.  Pre-hook 8.0 → 3.7 µs, post-hook 2.4 → 2.0 µs;
+  the 17 ops charged to containers in resnet50 (residual adds, flatten, the fc addmm)
+  ≈ 73 → 49 µs each, their kernels included.
+- **`_profiling_state` sets only the training flags that must change** (each
+  `module.training = ...` goes through nn.Module.__setattr__): 0.9 → 0.16 ms on
+  resnet50, and it is entered twice.
+- **Module lists shared**: the capture's `named_modules()` list serves the hooks, both
+  `_profiling_state`s and the rows; `_on_meta` reads each module's slots (0.48 ms on
+  resnet50 through `parameters()` and `buffers()`); `build_rows` reads leaves and
+  leaf parameters from the slots.  resnet50 rows 1.8 → 1.3 ms.
+- **Report frame built column by column** (`report._frame`): pandas' list-of-dicts
+  constructor plus an `astype` took 3.2 ms per report, 0.9 ms column by column.
 - **Hook argument flattening** (`capture._tensor_leaves`): the usual hook arguments
   (a tensor, or positional tensors with no keyword arguments) skip pytree.
-- **Own parameters read from the module's slots** (`rows._own_params`): resnet50's
-  build_rows 2.96 → 2.75 ms.
+
+All together, on this machine (median of 30 interleaved calls each, the same process):
+resnet50 27 → 16 ms, alexnet 4.8 → 2.2 ms, vit_b_16 34.5 → 25 ms, efficientnet_b0
+56 → 35 ms.
 
 Tried and left out: disabling the garbage collector during a profile (no measurable
-gain); a cheaper-looking replay key for list arguments (slower); module-global hooks
-instead of one pair per module (registration is ~1 ms on resnet50, but global hooks run
-before the module's own hooks, so a user hook that rewrites inputs or outputs would be
-seen differently); building the DataFrame lazily (it would only move the cost out of
-the timed call); string columns with an explicit dtype (0.27 ms, but the dtype pandas
-infers differs between pandas 2 and 3).  Not done because the file is shared: in
-`api._profiling_state`, restoring only the training flags that changed would save
-≈ 0.45 ms on resnet50 (each `module.training = ...` goes through nn.Module.__setattr__).
+gain, also measured by median); module-global hooks instead of one pair per module
+(registration is ~1 ms on resnet50, but global hooks run before the module's own
+hooks, so a user hook that rewrites inputs or outputs would be seen differently);
+keeping replayed results between profiles (every profile would then time a warm
+cache that no peer has); string columns with an explicit dtype (0.27 ms, but the
+dtype pandas infers differs between pandas 2 and 3).
 
-Where the time still goes (resnet50, ≈ 28 ms on a quiet machine): the meta forward
-itself with the replay ≈ 12 ms (conv's meta kernel is Python too, ≈ 50 µs a call);
-the per-module hooks and ModuleCall records ≈ 6 ms; registering and removing 322
-hooks ≈ 1 ms; `_profiling_state` ≈ 0.9 ms; rows ≈ 2.8 ms; the DataFrame ≈ 1 ms.
+Where the time still goes (resnet50, ≈ 16 ms on a quiet machine): the meta forward
+with the replay ≈ 8 ms, of which ≈ 4 ms is the floor of any per-op scheme (a forward
+whose 229 ops return precomputed tensors by position: torch's Python-mode dispatch
+and the model's own Python); the nn.Module hook path for 161 module calls ≈ 1.4 ms;
+registering and removing 322 hooks ≈ 1 ms; our hooks ≈ 1 ms; rows ≈ 1.3 ms.
 fvcore's time is mostly a real forward on both cores, so it shrinks more than ours
-when the machine is quiet: its ratio to ours on resnet50 ranged 6–10× across runs.
+when the machine is quiet.
 
 Each change was checked to leave every report identical (layers frame, dtypes, notes)
 on 30 torchvision models, forward and training profiles, with and without the replay;
+the later ones against the previous commit's reports on 36 models (every frame, its
+dtypes, the notes, totals, text and Markdown), forward and training profiles.
 `tests/test_metacache.py` checks the replay op by op against the real meta kernels
 and the shortcuts over dtypes, shapes and strides.
 """

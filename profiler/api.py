@@ -28,22 +28,27 @@ def _describe(call: ModuleCall | None) -> str:
 
 
 @contextlib.contextmanager
-def _profiling_state(model: nn.Module, training: bool = False):
+def _profiling_state(model: nn.Module, training: bool = False, modules: list[nn.Module] | None = None):
     """Eval mode, no grad (train mode with grad for a training profile), no fused
     attention fast path (its one fused op would hide the attention's inner layers);
     every module's mode, the flag and the CPU random state (a forward may draw
-    random numbers) restored after."""
-    modes = [(m, m.training) for m in model.modules()]
+    random numbers) restored after.  ``modules``: ``list(model.modules())`` if the
+    caller has it."""
+    modes = [(m, m.training) for m in (model.modules() if modules is None else modules)]
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
-        model.train(training)
+        # only when some flag must change: each assignment goes through
+        # nn.Module.__setattr__, and a model already in the wanted mode is the usual case
+        if any(flag != training for _, flag in modes):
+            model.train(training)
         torch.backends.mha.set_fastpath_enabled(False)
         with (torch.enable_grad() if training else torch.no_grad()), torch.random.fork_rng(devices=[]):
             yield
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-        for module, training in modes:
-            module.training = training
+        for module, flag in modes:
+            if module.training != flag:
+                module.training = flag
 
 
 def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = False) -> Capture:
@@ -57,7 +62,7 @@ def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = Fals
         args = materialize(args, mode, dtype, generator)
         kwargs = materialize(kwargs, mode, dtype, generator)
         capture = Capture(model, record_ops=training)
-        with _profiling_state(model, training):
+        with _profiling_state(model, training, [m for _, m in capture.modules]):
             try:
                 with capture:
                     model(*args, **kwargs)
@@ -68,8 +73,17 @@ def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = Fals
 
 
 def _on_meta(model: nn.Module) -> bool:
-    tensors = [*model.parameters(), *model.buffers()]
-    return bool(tensors) and all(t.is_meta for t in tensors)
+    """Every parameter and buffer (and at least one) on the meta device.  Read from
+    each module's slots: parameters() and buffers() are generators over the whole
+    tree, 0.5 ms on a ResNet-50."""
+    found = False
+    for module in model.modules():
+        for t in (*module._parameters.values(), *module._buffers.values()):
+            if t is not None:
+                if not t.is_meta:
+                    return False
+                found = True
+    return found
 
 
 def _first_line(exc: BaseException) -> str:
@@ -140,8 +154,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                 buffer.copy_(value)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
-    with _profiling_state(module, training):  # formulas read each module's mode as the forward ran it
-        rows = build_rows(capture.calls, module, training)
+    # formulas read each module's mode as the forward ran it
+    with _profiling_state(module, training, [m for _, m in capture.modules]):
+        rows = build_rows(capture.calls, module, training, capture.modules)
     if training:
         notes.append(TRAINING_NOTE)
     return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes,

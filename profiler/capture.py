@@ -7,8 +7,7 @@ an analytic formula, which then accounts for everything inside it.
 """
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -48,6 +47,38 @@ def _as_shape(x: Any) -> Any:
     return tuple(x.shape) if isinstance(x, torch.Tensor) else x
 
 
+def _as_shapes(tree: Any) -> Any:
+    """tree_map(_as_shape, tree).  An op's arguments are tensors, scalars and plain
+    lists or tuples of them, which this maps directly: pytree's flatten and
+    unflatten cost more than the op's formula.  Other containers go to pytree."""
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        return kind([_as_shapes(x) for x in tree])
+    if isinstance(tree, torch.Tensor):
+        return tuple(tree.shape)
+    if kind is dict:
+        return {k: _as_shapes(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list, dict)):  # torch.Size, namedtuples, OrderedDict...
+        return tree_map(_as_shape, tree)
+    return tree
+
+
+def _op_tensors(tree: Any, found: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The tensors among tree_leaves(tree), in order, for an op's arguments (see _as_shapes)."""
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        for x in tree:
+            _op_tensors(x, found)
+    elif isinstance(tree, torch.Tensor):
+        found.append(tree)
+    elif kind is dict:
+        for x in tree.values():
+            _op_tensors(x, found)
+    elif isinstance(tree, (tuple, list, dict)):
+        found.extend(t for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
+    return found
+
+
 def grads_of(tree: Any) -> tuple[bool, ...]:
     """Per tensor leaf: whether autograd will want its gradient."""
     on = torch.is_grad_enabled()
@@ -73,36 +104,49 @@ def _record(func, out, args, kwargs) -> OpRecord:
                     tree_map(_as_shape, kwargs), needs)
 
 
-@dataclass
 class ModuleCall:
-    """One call of one module, as the hooks and the dispatch mode saw it."""
+    """One call of one module, as the hooks and the dispatch mode saw it.
 
-    name: str
-    module: nn.Module
-    depth: int
-    formula: ModuleFormula | None
-    absorbed: bool                      # inside a module whose formula counts it
-    inputs: tuple[Shape, ...] = ()
-    outputs: tuple[Shape, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    out_elems: int = 0
-    out_bytes: int = 0
-    in_bytes: int = 0                   # bytes of the tensors the call was given
-    ops: Counter = field(default_factory=Counter)            # counted functional ops
-    uncounted_ops: Counter = field(default_factory=Counter)  # ops with no formula
-    op_cost: Cost = ZERO
-    op_kind_flops: Counter = field(default_factory=Counter)
-    op_elems: int = 0
-    op_bytes: int = 0
-    op_in_bytes: int = 0                # bytes of the tensors the counted functional ops read
-    input_grads: tuple[bool, ...] = ()  # per input tensor: requires grad (training profiles)
-    op_records: list[OpRecord] = field(default_factory=list)  # every functional op (training profiles)
-    finished: bool = False
+    A plain slotted class, not a dataclass with Counter fields: one is made per
+    module call, and three Counters each took longer than the rest of the hook."""
 
-    @property
-    def counts_inside(self) -> bool:
-        """True when this call's formula (or an ancestor's) accounts for all ops below it."""
-        return self.absorbed or self.formula is not None
+    __slots__ = ("name", "module", "depth", "formula", "absorbed", "counts_inside", "inputs", "outputs",
+                 "kwargs", "out_elems", "out_bytes", "in_bytes", "ops", "uncounted_ops", "op_cost",
+                 "op_kind_flops", "op_elems", "op_bytes", "op_in_bytes", "input_grads", "op_records",
+                 "finished")
+
+    def __init__(self, name: str, module: nn.Module, depth: int, formula: ModuleFormula | None,
+                 absorbed: bool, inputs: tuple[Shape, ...] = (), kwargs: dict[str, Any] | None = None,
+                 in_bytes: int = 0, input_grads: tuple[bool, ...] = ()):
+        self.name = name
+        self.module = module
+        self.depth = depth
+        self.formula = formula
+        self.absorbed = absorbed                # inside a module whose formula counts it
+        # this call's formula (or an ancestor's) accounts for all ops below it
+        self.counts_inside = absorbed or formula is not None
+        self.inputs = inputs
+        self.outputs: tuple[Shape, ...] = ()
+        self.kwargs = {} if kwargs is None else kwargs
+        self.out_elems = 0
+        self.out_bytes = 0
+        self.in_bytes = in_bytes                # bytes of the tensors the call was given
+        self.ops: dict[str, int] = {}           # counted functional ops, by aten name
+        self.uncounted_ops: dict[str, int] = {}  # ops with no formula
+        self.op_cost: Cost = ZERO
+        self.op_kind_flops: dict[str, int] = {}
+        self.op_elems = 0
+        self.op_bytes = 0
+        self.op_in_bytes = 0                    # bytes of the tensors the counted functional ops read
+        self.input_grads = input_grads          # per input tensor: requires grad (training profiles)
+        self.op_records: list[OpRecord] = []    # every functional op (training profiles)
+        self.finished = False
+
+    def __repr__(self) -> str:
+        return f"ModuleCall({self.name!r}, {type(self.module).__name__}, inputs={self.inputs})"
+
+
+_UNSEEN = object()
 
 
 class _OpCounter(TorchDispatchMode):
@@ -125,30 +169,43 @@ class _OpCounter(TorchDispatchMode):
             self._resolved[func] = found
         return self._resolved[func]
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # TorchDispatchMode wraps a subclass's __torch_dispatch__ in torch._dynamo's
+        # disable() unless this says no: a wrapper around every aten op (and the
+        # import of torch._dynamo on the first one) for a mode that never runs
+        # under torch.compile
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = self._run(func, args, kwargs)
-        if not self.stack or self.stack[-1].counts_inside:
+        stack = self.stack
+        if not stack:
             return out
-        call = self.stack[-1]
+        call = stack[-1]
+        if call.counts_inside:  # most ops: a formula module above counts them
+            return out
         if self.record:
             call.op_records.append(_record(func, out, args, kwargs))
-        formula = self._resolve(func)
-        name = func.overloadpacket.__name__
+        formula = self._resolved.get(func, _UNSEEN)
+        if formula is _UNSEEN:
+            formula = self._resolve(func)
         if formula == "zero":
             return out
+        name = func.overloadpacket.__name__
         if formula is None:
-            call.uncounted_ops[name] += 1
+            call.uncounted_ops[name] = call.uncounted_ops.get(name, 0) + 1
             return out
-        cost = formula.fn(tree_map(_as_shape, out), *tree_map(_as_shape, args),
-                          **tree_map(_as_shape, kwargs))
-        call.ops[name] += 1
+        cost = formula.fn(_as_shapes(out), *_as_shapes(args), **_as_shapes(kwargs))
+        call.ops[name] = call.ops.get(name, 0) + 1
         call.op_cost += cost
-        call.op_kind_flops[formula.kind] += cost.flops
-        elems, nbytes = bytes_of(out)
-        call.op_elems += elems
-        call.op_bytes += nbytes
-        call.op_in_bytes += bytes_of((args, kwargs))[1]
+        call.op_kind_flops[formula.kind] = call.op_kind_flops.get(formula.kind, 0) + cost.flops
+        for t in _op_tensors(out, []):
+            n = t.numel()
+            call.op_elems += n
+            call.op_bytes += n * t.element_size()
+        call.op_in_bytes += sum([t.numel() * t.element_size() for t in _op_tensors((args, kwargs), [])])
         return out
 
 
@@ -164,12 +221,14 @@ class Capture:
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[ModuleCall] = []
         self.stack: list[ModuleCall] = []
+        self.modules = list(model.named_modules())  # hooked on entry; build_rows and api reuse the list
         self._handles: list[Any] = []
+        self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
         self._mode = _OpCounter(self.stack, record_ops)
 
     def __enter__(self) -> "Capture":
         try:
-            for name, module in self.model.named_modules():
+            for name, module in self.modules:
                 self._handles.append(module.register_forward_pre_hook(
                     self._pre_hook(name, name.count(".") + bool(name)), with_kwargs=True))
                 self._handles.append(module.register_forward_hook(self._post_hook, with_kwargs=True))
@@ -191,22 +250,29 @@ class Capture:
         self._handles.clear()
 
     def _pre_hook(self, name: str, depth: int):
+        stack, calls, record, formulas = self.stack, self.calls, self.record_ops, self._formulas
+
         def hook(module, args, kwargs):
-            parent = self.stack[-1] if self.stack else None
+            kind = type(module)
+            formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
+            tensors = _tensor_leaves((args, kwargs))
             call = ModuleCall(
-                name=name, module=module, depth=depth, formula=find_module_formula(module),
-                absorbed=parent is not None and parent.counts_inside,
-                inputs=shapes_of((args, kwargs)), in_bytes=bytes_of((args, kwargs))[1],
-                input_grads=grads_of((args, kwargs)) if self.record_ops else (),
-                kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)})
-            self.calls.append(call)
-            self.stack.append(call)
+                name, module, depth, formula, absorbed=bool(stack) and stack[-1].counts_inside,
+                inputs=tuple([tuple(t.shape) for t in tensors]),
+                in_bytes=sum([t.numel() * t.element_size() for t in tensors]),
+                input_grads=grads_of((args, kwargs)) if record else (),
+                kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
+            calls.append(call)
+            stack.append(call)
         return hook
 
     def _post_hook(self, module, args, kwargs, output):
         call = self.stack.pop()
-        call.outputs = shapes_of(output)
-        call.out_elems, call.out_bytes = bytes_of(output)
+        tensors = _tensor_leaves(output)
+        call.outputs = tuple([tuple(t.shape) for t in tensors])
+        sizes = [t.numel() for t in tensors]
+        call.out_elems = sum(sizes)
+        call.out_bytes = sum([n * t.element_size() for n, t in zip(sizes, tensors)])
         call.finished = True
 
     @property

@@ -6,14 +6,18 @@ is most of a meta forward.  A meta kernel's result depends only on its inputs'
 metadata, so within one forward an op called again with the same shapes, strides,
 dtypes and arguments (every block of a ViT, most of a ResNet stage) gets a fresh
 empty meta tensor of the recorded shape, stride and dtype instead of re-running
-the kernel.  Only ops that return new tensors qualify: no views, no in-place or
-out= ops, no random or data-dependent ones; and only when every tensor argument
-is a dense meta tensor.  Anything else runs as usual.
+the kernel.  Ops that return new tensors qualify, and in-place ops that keep
+their first argument's metadata (add_, relu_), which get that argument back once
+the same call has passed the kernel's checks; not views, out= ops, in-place ops
+that change metadata (t_, resize_), random or data-dependent ones; and only when
+every tensor argument is a dense meta tensor.  Anything else runs as usual.
 
-The first call of three common ops skips its slow kernel too: addmm's result has
-the metadata of mm's (a C++ kernel, 20x faster), and eval-mode batch_norm and
+The first call of four common ops skips its slow kernel too: addmm's result has
+the metadata of mm's (a C++ kernel, 20x faster), a convolution's is a contiguous
+tensor of the usual output size (what the Python meta kernel makes), and eval-mode batch_norm and
 layer_norm on a contiguous input give a contiguous output like the input plus
-per-channel (per-row) statistics in the op-math dtype.  Each shortcut checks the
+per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
+empty_strided, a C++ kernel on meta (empty_like and new_empty are not).  Each shortcut checks the
 arguments it relies on and otherwise returns None, so the real kernel runs (and
 raises its own error on bad input).  tests/test_metacache.py checks the
 shortcuts against the real kernels over dtypes, shapes and strides.
@@ -25,18 +29,38 @@ from typing import Any
 import torch
 
 _SKIP_TAGS = (torch.Tag.nondeterministic_seeded, torch.Tag.dynamic_output_shape)
+_FRESH, _INPLACE = "fresh", "inplace"
 
 
-def _replayable(func) -> bool:
-    """True for an op whose every return is a fresh tensor, not an alias of an input."""
-    schema = func._schema
-    return (not func.is_view and not schema.is_mutable and bool(schema.returns)
-            and all(r.alias_info is None and str(r.type) == "Tensor" for r in schema.returns)
-            and not any(tag in func.tags for tag in _SKIP_TAGS))
+def _replayable(func) -> str | None:
+    """_FRESH for an op whose every return is a fresh tensor, not an alias of an
+    input; _INPLACE for an in-place op that writes its first argument only and
+    returns it (add_, relu_: metadata unchanged, so a call that passed the
+    kernel's checks once passes them again); None for anything else (views,
+    out= ops, in-place ops that change metadata such as t_ or resize_, random
+    or data-dependent ops)."""
+    schema, tags = func._schema, func.tags
+    if func.is_view or any(tag in tags for tag in _SKIP_TAGS) or not schema.returns:
+        return None
+    if not schema.is_mutable:
+        if all(r.alias_info is None and str(r.type) == "Tensor" for r in schema.returns):
+            return _FRESH
+        return None
+    written = [a for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write]
+    if (torch.Tag.inplace in tags and torch.Tag.inplace_view not in tags and len(schema.returns) == 1
+            and schema.returns[0].alias_info is not None and written == schema.arguments[:1]
+            and str(schema.arguments[0].type) == "Tensor"):
+        return _INPLACE
+    return None
+
+
+# the replay key is built on every op of a forward: these checks are its hot path
+_Tensor, _strided = torch.Tensor, torch.strided
+_PLAIN = frozenset((int, float, bool, str, type(None)))  # list items keyed by value and type
 
 
 def _tensor_key(t: torch.Tensor) -> tuple | None:
-    if not t.is_meta or t.layout != torch.strided or t.is_complex():
+    if not t.is_meta or t.layout != _strided or t.dtype.is_complex:
         return None
     return (t.shape, t.stride(), t.dtype, t.storage_offset())
 
@@ -45,22 +69,26 @@ def _key(func, args: tuple, kwargs: dict) -> tuple | None:
     """A hashable signature of the call, or None when it cannot be replayed.  Python
     scalars carry their type: mul(x, 2) and mul(x, 2.0) differ in result dtype."""
     parts: list[Any] = [func, tuple(kwargs)]
-    for arg in (*args, *kwargs.values()):
-        if isinstance(arg, torch.Tensor):
-            arg = _tensor_key(arg)
-            if arg is None:
+    for arg in ((*args, *kwargs.values()) if kwargs else args):
+        if isinstance(arg, _Tensor):
+            if not arg.is_meta or arg.layout != _strided or arg.dtype.is_complex:
                 return None
+            arg = (arg.shape, arg.stride(), arg.dtype, arg.storage_offset())
         elif isinstance(arg, (list, tuple)):
-            items = []
-            for item in arg:
-                if isinstance(item, torch.Tensor):
-                    item = _tensor_key(item)
-                    if item is None:
-                        return None
-                else:
-                    item = (type(item), item)
-                items.append(item)
-            arg = (type(arg), tuple(items))
+            types = tuple(map(type, arg))
+            if _PLAIN.issuperset(types):  # sizes, strides, paddings: no per-item work
+                arg = (type(arg), types, tuple(arg))
+            else:
+                items = []
+                for item in arg:
+                    if isinstance(item, _Tensor):
+                        item = _tensor_key(item)
+                        if item is None:
+                            return None
+                    else:
+                        item = (type(item), item)
+                    items.append(item)
+                arg = (type(arg), tuple(items))
         else:
             arg = (type(arg), arg)
         parts.append(arg)
@@ -73,8 +101,21 @@ def _spec(t: torch.Tensor) -> tuple | None:
     return (tuple(t.shape), t.stride(), t.dtype)
 
 
+_META = torch.device("meta")
+
+
 def _fresh(spec: tuple) -> torch.Tensor:
-    return torch.empty_strided(spec[0], spec[1], dtype=spec[2], device="meta")
+    # empty_strided is a C++ kernel on meta; empty_like and new_empty take 8-40 us
+    return torch.empty_strided(spec[0], spec[1], dtype=spec[2], device=_META)
+
+
+def _contiguous(shape, dtype: torch.dtype) -> torch.Tensor:
+    """torch.empty(shape, dtype=dtype) on meta, through the fast kernel."""
+    strides, stride = [], 1
+    for size in reversed(shape):
+        strides.append(stride)
+        stride *= max(size, 1)
+    return _fresh((tuple(shape), tuple(reversed(strides)), dtype))
 
 
 def _dense(t: torch.Tensor) -> bool:
@@ -100,9 +141,13 @@ def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
         return None
     try:
         out = torch.ops.aten.mm.default(mat1, mat2)
-        return out if torch.broadcast_shapes(self.shape, out.shape) == out.shape else None
     except Exception:  # the real kernel will raise its own error
         return None
+    # self must broadcast to the result (torch.broadcast_shapes, inlined: it is Python and slow)
+    bias = tuple(self.shape)
+    if len(bias) > 2 or any(b not in (1, o) for b, o in zip(reversed(bias), reversed(out.shape))):
+        return None
+    return out
 
 
 def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -112,8 +157,8 @@ def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, 
             or any(p is not None and tuple(p.shape) != (x.shape[1],) for p in params):
         return None
     stat = (x.shape[1],)
-    return (torch.empty_like(x), x.new_empty(stat, dtype=_opmath(x.dtype)),
-            x.new_empty(stat, dtype=_opmath(x.dtype)))
+    return (_contiguous(x.shape, x.dtype), _contiguous(stat, _opmath(x.dtype)),
+            _contiguous(stat, _opmath(x.dtype)))
 
 
 def _layer_norm(x, normalized_shape, weight, bias, eps):
@@ -123,13 +168,33 @@ def _layer_norm(x, normalized_shape, weight, bias, eps):
             or any(p is not None and list(p.shape) != list(normalized_shape) for p in (weight, bias)):
         return None
     stat = (*x.shape[:x.dim() - k], *([1] * k))
-    return (torch.empty_like(x), x.new_empty(stat, dtype=_opmath(x.dtype)),
-            x.new_empty(stat, dtype=_opmath(x.dtype)))
+    return (_contiguous(x.shape, x.dtype), _contiguous(stat, _opmath(x.dtype)),
+            _contiguous(stat, _opmath(x.dtype)))
+
+
+def _int_list(value, n: int) -> bool:
+    return type(value) in (list, tuple) and len(value) == n and all(type(v) is int for v in value)
+
+
+def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """Non-transposed convolution: the meta kernel (Python, about 50 us) gives a
+    contiguous tensor of the input's dtype, of the usual output size."""
+    k = weight.dim() - 2
+    if transposed or k < 1 or x.dim() != k + 2 or type(groups) is not int or groups < 1 \
+            or not _like(x, (weight, bias)) or not all(_int_list(v, k) for v in (stride, padding, dilation)) \
+            or x.shape[1] == 0 or weight.shape[1] * groups != x.shape[1] \
+            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+        return None
+    sizes = [(n + 2 * p - d * (w - 1) - 1) // s + 1
+             for n, p, d, w, s in zip(x.shape[2:], padding, dilation, weight.shape[2:], stride)]
+    if any(s < 0 for s in (*stride, *padding)) or any(d < 1 for d in dilation) or any(n < 0 for n in sizes):
+        return None
+    return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
 
 
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
-             _aten.native_layer_norm.default: _layer_norm}
+             _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution}
 
 
 class MetaReplay:
@@ -137,32 +202,38 @@ class MetaReplay:
     across profiles, so every profile pays for its own kernels)."""
 
     def __init__(self):
-        self._results: dict[tuple, tuple | list] = {}
-        self._eligible: dict[Any, bool] = {}
+        self._results: dict[tuple, tuple | list | str] = {}
+        self._eligible: dict[Any, str | None] = {}
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
-        eligible = self._eligible.get(func)
-        if eligible is None:
-            eligible = self._eligible[func] = _replayable(func)
-        key = _key(func, args, kwargs) if eligible else None
+        kind = self._eligible.get(func, False)
+        if kind is False:
+            kind = self._eligible[func] = _replayable(func)
+        key = _key(func, args, kwargs) if kind is not None else None
         if key is not None:
             try:
                 found = self._results.get(key)
             except TypeError:  # an unhashable argument: run the kernel
                 key, found = None, None
             if found is not None:
-                return _fresh(found) if isinstance(found, tuple) else tuple(map(_fresh, found))
+                if found is _INPLACE:
+                    return args[0]
+                return _fresh(found) if type(found) is tuple else tuple(map(_fresh, found))
         shortcut = SHORTCUTS.get(func) if key is not None else None  # key: all tensors dense meta
         out = shortcut(*args, **kwargs) if shortcut is not None else None
         if out is None:
             out = func(*args, **kwargs)
-        if key is not None:
-            if isinstance(out, torch.Tensor) and out.is_meta:
-                spec = _spec(out)
-                if spec is not None:
-                    self._results[key] = spec
-            elif isinstance(out, tuple) and all(isinstance(o, torch.Tensor) and o.is_meta for o in out):
-                specs = [_spec(o) for o in out]
-                if all(s is not None for s in specs):
-                    self._results[key] = specs
+        if key is None:
+            return out
+        if kind is _INPLACE:
+            if out is args[0]:
+                self._results[key] = _INPLACE
+        elif isinstance(out, torch.Tensor) and out.is_meta:
+            spec = _spec(out)
+            if spec is not None:
+                self._results[key] = spec
+        elif isinstance(out, tuple) and all(isinstance(o, torch.Tensor) and o.is_meta for o in out):
+            specs = [_spec(o) for o in out]
+            if all(s is not None for s in specs):
+                self._results[key] = specs
         return out

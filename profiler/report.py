@@ -1,17 +1,22 @@
-"""The Report: a per-layer DataFrame and the tables derived from it."""
+"""The Report: a per-layer DataFrame and the tables derived from it.
+
+pandas is imported when a frame is first read, not when a profile is made: the
+counts are computed in ``profile()``, and the frames are views of them built on
+demand (a small model's profile takes less time than its DataFrame; and pandas
+adds about 29 MB to a process that only wants a total).
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import atomic
 from .formulas.registry import KINDS
-from .render import table
-from .rows import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS
+from .rows import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, fmt_shapes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SHARED = COUNT_COLUMNS                 # by_kind has each kind's share (%) of every count column
 SHOWN_SHARES = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
@@ -24,38 +29,88 @@ LAYER_VIEW = ["name", "type", "kind", "input_shapes", "output_shape", "params", 
               "other", "macs", "act_bytes"]
 
 
-@dataclass
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The layers frame of ``build_rows``' rows, with int64 count columns."""
+    import numpy as np
+    import pandas as pd
+    backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
+    names = COLUMNS + backward + (["bwd_status"] if backward else [])
+    counts = COUNT_COLUMNS + backward + ["depth"]
+    if not rows:
+        return pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
+    text: dict[tuple, str] = {}  # the same shapes recur on most layers
+
+    def shapes(column: str) -> list[str]:
+        return [text[s] if s in text else text.setdefault(s, fmt_shapes(s)) for s in (r[column] for r in rows)]
+    # column by column: pandas' list-of-dicts path plus astype took 3 ms, more than small forwards
+    return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=np.int64) if c in counts
+                         else shapes(c) if c in SHAPE_COLUMNS else [r[c] for r in rows] for c in names},
+                        columns=names)
+
+
 class Report:
     """Profile of one model at one input.
 
     ``layers`` has one row per module call (see README, "Reading a report");
-    ``by_kind`` groups them by layer kind with shares; ``total`` sums the rows.
+    ``by_kind`` groups them by layer kind with shares; ``total`` sums the rows
+    (``totals``: the same sums as plain ints, without building any frame).
+    ``layers`` may be replaced (a view with fewer rows); everything derived
+    follows it.
     """
 
-    model: str
-    layers: pd.DataFrame
-    input_desc: str
-    batch: int
-    mode: str                          # meta, fake or real: how the forward ran
-    notes: list[str] = field(default_factory=list)
-    itemsize: int = 4                  # bytes per parameter: the element size of the chosen dtype
+    def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, mode: str,
+                 notes: list[str] | None = None, itemsize: int = 4):
+        self.model = model
+        self.input_desc = input_desc
+        self.batch = batch
+        self.mode = mode                   # meta, fake or real: how the forward ran
+        self.notes = [] if notes is None else notes
+        self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
+        self._layers = layers
+        self._rows: list[dict] = []        # what the frame is built from while _layers is None
+        self._totals: dict[str, int] | None = None
 
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
-        backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
-        names = COLUMNS + backward + (["bwd_status"] if backward else [])
-        counts = COUNT_COLUMNS + backward + ["depth"]
-        if rows:  # column by column: pandas' list-of-dicts path plus astype took 3 ms, more than small forwards
-            layers = pd.DataFrame({c: np.array([r[c] for r in rows], dtype=np.int64) if c in counts
-                                   else [r[c] for r in rows] for c in names}, columns=names)
-        else:
-            layers = pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
-        return cls(model=model, layers=layers, **kwargs)
+        """A report over ``build_rows``' rows; the frame is built on first access."""
+        report = cls(model, None, **kwargs)
+        report._rows = rows
+        return report
+
+    def __repr__(self) -> str:
+        rows = len(self._rows) if self._layers is None else len(self._layers)
+        return f"Report(model={self.model!r}, input={self.input_desc!r}, mode={self.mode!r}, rows={rows})"
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        if self._layers is None:
+            self._layers = _frame(self._rows)
+            self._rows = []  # the frame is the one copy from now on (it may be edited in place)
+        return self._layers
+
+    @layers.setter
+    def layers(self, frame: pd.DataFrame) -> None:
+        self._layers, self._rows, self._totals = frame, [], None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Sums of the count columns over all rows, as ints: what ``total`` holds,
+        read without pandas while the frame has not been built."""
+        if self._layers is None:
+            if self._totals is None:
+                self._totals = {c: sum(r[c] for r in self._rows) for c in COUNT_COLUMNS}
+            return dict(self._totals)
+        # once built, the frame is what the caller may have edited: sum it every time
+        return {c: int(v) for c, v in self._layers[COUNT_COLUMNS].sum().items()}
 
     @property
     def total(self) -> pd.Series:
         """Sums of the count columns over all rows."""
-        return self.layers[COUNT_COLUMNS].sum().astype("int64")
+        if self._layers is not None:
+            return self._layers[COUNT_COLUMNS].sum().astype("int64")
+        import pandas as pd
+        totals = self.totals
+        return pd.Series([totals[c] for c in COUNT_COLUMNS], index=pd.Index(COUNT_COLUMNS), dtype="int64")
 
     @property
     def passes(self) -> pd.DataFrame | None:
@@ -130,6 +185,7 @@ class Report:
         return "; ".join(parts)
 
     def _totals_frame(self) -> pd.DataFrame:
+        import pandas as pd
         frame = pd.DataFrame([self.total.to_dict()])
         frame["intensity"] = round(self.intensity, 2)
         return frame
@@ -140,6 +196,7 @@ class Report:
         return frame
 
     def _tables(self, units: str, markdown: bool, layers: pd.DataFrame | None) -> dict[str, str]:
+        from .render import table
         layers = self.layers if layers is None else layers
         passes = self.passes
         return dict(

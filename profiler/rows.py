@@ -14,9 +14,12 @@ COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "par
            "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
 COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
 BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
+# held in the rows as tuples of shapes and written out as text ("1x3x224x224, 1x10")
+# when the report's frame is built: text that only a frame shows is made with it
+SHAPE_COLUMNS = ("input_shapes", "output_shape")
 
 
-def _fmt_shapes(shapes) -> str:
+def fmt_shapes(shapes) -> str:
     return ", ".join("x".join(map(str, s)) for s in shapes)
 
 
@@ -35,17 +38,24 @@ def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
         status = "uncounted"
     else:
         status = "functional" if call.ops else "zero"
-    kind = call.op_kind_flops.most_common(1)[0][0] if call.op_kind_flops else "other"
+    flops = call.op_kind_flops  # the kind with the most FLOPs; on a tie the first seen, as Counter.most_common
+    kind = max(flops, key=flops.__getitem__) if flops else "other"
     return call.op_cost, kind, status, ops
+
+
+def _is_leaf(module: nn.Module) -> bool:
+    """No child modules: what ``next(module.children(), None) is None`` says, read
+    from the module's slots (children() is a generator over named_children())."""
+    return all(m is None for m in module._modules.values())
 
 
 def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
     total = 0
-    # recurse=False reads the module's own slots: what parameters(recurse=False) yields,
-    # without its generator machinery (a third of build_rows' time)
-    params = module.parameters() if recurse else (p for p in module._parameters.values() if p is not None)
+    # a leaf's own slots hold what parameters() yields, without its generator
+    # machinery (a third of build_rows' time); a container's subtree needs the walk
+    params = module.parameters() if recurse and not _is_leaf(module) else module._parameters.values()
     for p in params:
-        if id(p) not in seen:
+        if p is not None and id(p) not in seen:
             seen.add(id(p))
             total += p.numel()
     return total
@@ -60,12 +70,14 @@ def _with_backward(row: dict[str, Any], bwd) -> None:
         row["ops"] = "; ".join(x for x in (row["ops"], f"backward: {missing}") if x)
 
 
-def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False) -> list[dict[str, Any]]:
+def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False,
+               named_modules: list[tuple[str, nn.Module]] | None = None) -> list[dict[str, Any]]:
     """One row per module call that has a formula, is a leaf, owns parameters or
     ran functional ops; then one row per module holding parameters that the
     forward never used.  Each parameter is counted once, on the first call of
     the first module that holds it, so the params column sums to the model's
-    ``sum(p.numel())``.  ``training`` adds the backward columns."""
+    ``sum(p.numel())``.  ``training`` adds the backward columns; ``named_modules``
+    is ``list(model.named_modules())`` when the caller has it already."""
     if training:
         from .backward_calls import call_backward
     seen: set[int] = set()
@@ -74,7 +86,7 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
         if call.absorbed:
             continue
         params = _own_params(call.module, call.formula is not None, seen)
-        is_leaf = next(iter(call.module.children()), None) is None
+        is_leaf = _is_leaf(call.module)
         cost, kind, status, ops = _call_cost(call)
         bwd = call_backward(call) if training else None
         if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops
@@ -86,17 +98,17 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
             elems, nbytes, in_bytes = call.op_elems, call.op_bytes, call.op_in_bytes
         rows.append(dict(
             name=call.name or "(model)", type=type(call.module).__name__, kind=kind, depth=call.depth,
-            input_shapes=_fmt_shapes(call.inputs), output_shape=_fmt_shapes(call.outputs),
+            input_shapes=call.inputs, output_shape=call.outputs,
             params=params, mults=cost.mults, adds=cost.adds, other=cost.other, macs=cost.macs,
             flops=cost.flops, act_elems=elems, act_bytes=nbytes, in_bytes=in_bytes, status=status, ops=ops))
         if bwd:
             _with_backward(rows[-1], bwd)
-    for name, module in model.named_modules():
+    for name, module in (model.named_modules() if named_modules is None else named_modules):
         params = _own_params(module, False, seen)
         if params:
             rows.append(dict(
                 name=name or "(model)", type=type(module).__name__, kind="other",
-                depth=name.count(".") + bool(name), input_shapes="", output_shape="", params=params,
+                depth=name.count(".") + bool(name), input_shapes=(), output_shape=(), params=params,
                 mults=0, adds=0, other=0, macs=0, flops=0, act_elems=0, act_bytes=0, in_bytes=0,
                 status="not called", ops="parameters unused by this forward"))
             if training:

@@ -55,3 +55,25 @@ def test_absent_peer_is_reported_not_raised():
         assert "not installed" in str(exc)
     else:
         raise AssertionError("expected Absent")
+
+
+def test_our_timed_call_builds_no_frame_and_its_total_is_the_frames():
+    """The timed call ends at Report.totals["macs"] (what a peer's call returns); the
+    frames are built later, on first access, and sum to the same totals."""
+    load("run")
+    from bench_tools import Case, prepare
+    from profiler.rows import COUNT_COLUMNS
+    case = Case("resnet18@64", "resnet18", 64)
+    prepared = prepare("ours", case, case.build(meta=True))
+    report = prepared.call()
+    assert report._layers is None  # nothing has asked for a frame yet
+    totals = report.totals
+    cheap_total = report.total  # built from the rows' sums
+    assert report._layers is None
+    frame_total = report.layers[COUNT_COLUMNS].sum().astype("int64")
+    assert cheap_total.equals(frame_total) and cheap_total.index.equals(frame_total.index)
+    assert report.totals == totals == {c: int(v) for c, v in frame_total.items()}
+    assert prepared.macs(report) == totals["macs"] > 0
+    # a replaced frame (as --fold-bn does) is what the totals follow from then on
+    report.layers = report.layers[report.layers["kind"] == "conv"]
+    assert report.totals["macs"] == int(report.layers["macs"].sum()) < totals["macs"]

@@ -119,14 +119,57 @@ def test_replay_keeps_python_scalar_types_apart():
     assert replay(aten.mul.Scalar, (x, 2), {}).dtype == torch.int64
 
 
-def test_replay_returns_a_fresh_tensor_and_leaves_inplace_and_view_ops_alone():
+def test_replay_returns_a_fresh_tensor_and_leaves_view_ops_alone():
     replay = MetaReplay()
     x = torch.empty(2, 3, device="meta")
     first, second = replay(aten.add.Tensor, (x, x), {}), replay(aten.add.Tensor, (x, x), {})
     assert first is not second and metadata(first) == metadata(second)
-    assert replay(aten.add_.Tensor, (x, x), {}) is x
     view = replay(aten.view.default, (x, [3, 2]), {})
     assert view._base is x
+    assert replay(aten.view.default, (x, [3, 2]), {}) is not view
+
+
+def test_inplace_ops_return_their_argument_and_still_raise_where_the_kernel_does():
+    replay = MetaReplay()
+    x, row = torch.empty(2, 3, device="meta"), torch.empty(3, device="meta")
+    for _ in range(2):  # the first call runs the kernel, the second is replayed
+        assert replay(aten.add_.Tensor, (x, row), {}) is x
+        assert replay(aten.relu_.default, (x,), {}) is x
+    # a row cannot be broadcast into: the kernel's error, every time
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            replay(aten.add_.Tensor, (row, x), {})
+    # in-place ops that change metadata always run their kernels
+    y = torch.empty(2, 3, device="meta")
+    for expected in ((3, 2), (2, 3)):
+        assert replay(aten.t_.default, (y,), {}) is y and tuple(y.shape) == expected
+    z = torch.empty(2, 3, device="meta")
+    replay(aten.unsqueeze_.default, (z, 0), {})
+    replay(aten.unsqueeze_.default, (z, 0), {})
+    assert tuple(z.shape) == (1, 1, 2, 3)
+
+
+def test_convolution_shortcut_matches_the_kernel_or_declines():
+    checked = 0
+    conv = SHORTCUTS[aten.convolution.default]
+    for k, dtype, groups, (s, p, d), bias in itertools.product(
+            (1, 2, 3), DTYPES, (1, 2), [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 0, 1)], (True, False)):
+        shape = (2, 4, *(7, 6, 5)[:k])
+        weight = torch.empty((6, 4 // groups, *(3, 2, 1)[:k]), device="meta", dtype=dtype)
+        b = torch.empty(6, device="meta", dtype=dtype) if bias else None
+        for x in layouts(shape, dtype):
+            args = (x, weight, b, [s] * k, [p] * k, [d] * k, False, [0] * k, groups)
+            fast = conv(*args)
+            assert fast is not None
+            assert metadata(fast) == metadata(aten.convolution.default(*args))
+            checked += 1
+    assert checked > 300
+    x, w = torch.empty(1, 4, 5, 5, device="meta"), torch.empty(6, 4, 3, 3, device="meta")
+    assert conv(x, w, None, [1, 1], [0, 0], [1, 1], True, [0, 0], 1) is None      # transposed
+    assert conv(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 3) is None     # channels vs groups
+    assert conv(x, w.half(), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None  # dtypes differ
+    assert conv(x, w, None, [1, 1], [0, 0], [4, 4], False, [0, 0], 1) is None     # kernel larger than input
+    assert conv(x, w, torch.empty(5, device="meta"), [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
 
 
 def test_replay_runs_real_tensors_through_their_kernels():
