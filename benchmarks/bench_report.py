@@ -159,22 +159,29 @@ def claims(data: dict) -> list[tuple[str, bool | None, str]]:
     return out
 
 
-def _time_table(results: dict, keys: list[str]) -> str:
+def _per_tool_table(results: dict, keys: list[str], tools, cell, our_macs: bool = False) -> str:
+    """One row per case: its key, our MACs when ``our_macs``, then
+    ``cell(that tool's result or None, the case's results)`` for each tool."""
     rows = []
     for key in keys:
-        tools = _tools(results, key)
-        row = [key]
-        for tool in TOOLS:
-            r = tools.get(tool)
-            if not r:
-                row.append("–")
-            elif "error" in r:
-                row.append("fails")
-            else:
-                cold = " cold" if r.get("cold") else ""
-                row.append(f"{_ms(r['median_s'])} ({r['runs']}{cold})")
-        rows.append(row)
-    return tabulate(rows, ["model"] + [TOOLS[t][0] for t in TOOLS], tablefmt="github", disable_numparse=True)
+        case = _tools(results, key)
+        row = [key] + ([_g(case.get("ours", {}).get("macs"))] if our_macs else [])
+        rows.append(row + [cell(case.get(tool), case) for tool in tools])
+    head = ["model"] + (["ours"] if our_macs else [])
+    return tabulate(rows, head + [TOOLS[t][0] for t in tools], tablefmt="github", disable_numparse=True)
+
+
+def _time_cell(r, case) -> str:
+    if not r:
+        return "–"
+    if "error" in r:
+        return "fails"
+    cold = " cold" if r.get("cold") else ""
+    return f"{_ms(r['median_s'])} ({r['runs']}{cold})"
+
+
+def _time_table(results: dict, keys: list[str]) -> str:
+    return _per_tool_table(results, keys, TOOLS, _time_cell)
 
 
 def _ratio_table(results: dict, keys: list[str]) -> str:
@@ -194,35 +201,24 @@ def _ratio_table(results: dict, keys: list[str]) -> str:
     return tabulate(rows, ["model"] + [TOOLS[t][0] for t in PEERS] + ["fastest peer"], tablefmt="github", disable_numparse=True)
 
 
+def _memory_cell(r, case) -> str:
+    mem = r.get("median_mem_bytes") if r else None
+    traced = r.get("traced_bytes") if r else None
+    return ("–" if mem is None else f"{mem / MB:,.1f}") + ("" if traced is None else f" / {traced / MB:,.2f}")
+
+
 def _memory_table(results: dict, keys: list[str]) -> str:
-    rows = []
-    for key in keys:
-        tools = _tools(results, key)
-        row = [key]
-        for tool in TOOLS:
-            r = tools.get(tool)
-            mem = r.get("median_mem_bytes") if r else None
-            traced = r.get("traced_bytes") if r else None
-            row.append(("–" if mem is None else f"{mem / MB:,.1f}")
-                       + ("" if traced is None else f" / {traced / MB:,.2f}"))
-        rows.append(row)
-    return tabulate(rows, ["model"] + [TOOLS[t][0] for t in TOOLS], tablefmt="github", disable_numparse=True)
+    return _per_tool_table(results, keys, TOOLS, _memory_cell)
+
+
+def _macs_cell(r, case) -> str:
+    if not r or "macs" not in r:
+        return "fails" if r and "error" in r else "–"
+    return f"{_g(r['macs'])} ({_pct(r['macs'], case.get('ours', {}).get('macs'))})"
 
 
 def _macs_table(results: dict, keys: list[str]) -> str:
-    rows = []
-    for key in keys:
-        tools = _tools(results, key)
-        ours = tools.get("ours", {}).get("macs")
-        row = [key, _g(ours)]
-        for tool in PEERS:
-            r = tools.get(tool)
-            if not r or "macs" not in r:
-                row.append("fails" if r and "error" in r else "–")
-            else:
-                row.append(f"{_g(r['macs'])} ({_pct(r['macs'], ours)})")
-        rows.append(row)
-    return tabulate(rows, ["model", "ours"] + [TOOLS[t][0] for t in PEERS], tablefmt="github", disable_numparse=True)
+    return _per_tool_table(results, keys, PEERS, _macs_cell, our_macs=True)
 
 
 def _fmt_counts(counts: dict, limit: int = 8) -> str:
