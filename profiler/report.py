@@ -105,9 +105,7 @@ class Report:
 
     @property
     def total(self) -> pd.Series:
-        """Sums of the count columns over all rows."""
-        if self._layers is not None:
-            return self._layers[COUNT_COLUMNS].sum().astype("int64")
+        """Sums of the count columns over all rows (``totals`` as a Series)."""
         import pandas as pd
         totals = self.totals
         return pd.Series([totals[c] for c in COUNT_COLUMNS], index=pd.Index(COUNT_COLUMNS), dtype="int64")
