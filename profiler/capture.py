@@ -22,17 +22,6 @@ from .formulas.registry import AtenFormula, ModuleFormula
 from .metacache import MetaReplay
 
 
-def _tensor_leaves(tree: Any) -> list[torch.Tensor]:
-    """The tensors among tree_leaves(tree), in order.  The hooks' usual trees (a
-    tensor; (args, {}) with tensor args) skip pytree, which costs more than the hook."""
-    if isinstance(tree, torch.Tensor):
-        return [tree]
-    if type(tree) is tuple and len(tree) == 2 and type(tree[0]) is tuple and type(tree[1]) is dict \
-            and not tree[1] and all(isinstance(t, torch.Tensor) for t in tree[0]):
-        return list(tree[0])
-    return [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor)]
-
-
 def shapes_of(tree: Any) -> tuple[Shape, ...]:
     return tuple(tuple(t.shape) for t in _tensor_leaves(tree))
 
@@ -63,17 +52,20 @@ def _as_shapes(tree: Any) -> Any:
     return tree
 
 
-def _op_tensors(tree: Any, found: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The tensors among tree_leaves(tree), in order, for an op's arguments (see _as_shapes)."""
+def _tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """The tensors among tree_leaves(tree), in order.  Hook arguments and op arguments
+    are tensors and plain tuples, lists and dicts of them, walked directly: pytree's
+    flatten costs more than the hook or the op's formula (see _as_shapes)."""
+    found = [] if found is None else found
     kind = type(tree)
     if kind is tuple or kind is list:
         for x in tree:
-            _op_tensors(x, found)
+            _tensor_leaves(x, found)
     elif isinstance(tree, torch.Tensor):
         found.append(tree)
     elif kind is dict:
         for x in tree.values():
-            _op_tensors(x, found)
+            _tensor_leaves(x, found)
     elif isinstance(tree, (tuple, list, dict)):
         found.extend(t for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
     return found
@@ -201,11 +193,11 @@ class _OpCounter(TorchDispatchMode):
         call.ops[name] = call.ops.get(name, 0) + 1
         call.op_cost += cost
         call.op_kind_flops[formula.kind] = call.op_kind_flops.get(formula.kind, 0) + cost.flops
-        for t in _op_tensors(out, []):
+        for t in _tensor_leaves(out):
             n = t.numel()
             call.op_elems += n
             call.op_bytes += n * t.element_size()
-        call.op_in_bytes += sum([t.numel() * t.element_size() for t in _op_tensors((args, kwargs), [])])
+        call.op_in_bytes += sum([t.numel() * t.element_size() for t in _tensor_leaves((args, kwargs))])
         return out
 
 
