@@ -156,6 +156,11 @@ def claims(data: dict) -> list[tuple[str, bool | None, str]]:
     helped = probes.get("profiler --help", {})
     if "median_s" in helped:
         out.append(("`profiler --help` < 0.5 s", helped["median_s"] < 0.5, f"{helped['median_s']:.2f} s"))
+    every = probes.get("profiler compare --all", {})
+    if "seconds" in every:
+        out.append(("`profiler compare --all` < 60 s, exit code 0",
+                    every["seconds"] < 60 and every["returncode"] == 0,
+                    f"{every['seconds']:.1f} s, exit code {every['returncode']}, {every['lines']} lines"))
     return out
 
 
