@@ -51,8 +51,13 @@ def _profiling_state(model: nn.Module, training: bool = False, modules: list[nn.
                 module.training = flag
 
 
-def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = False) -> Capture:
-    """One forward in ``mode`` (meta, fake or real) under the capture."""
+def _run(model: nn.Module, args, kwargs, mode: str, dtype,
+         training: bool = False) -> tuple[Capture, contextlib.ExitStack]:
+    """One forward in ``mode`` (meta, fake or real) under the capture.  Returns the
+    capture and, still entered, the profiling state the forward ran in: the
+    formulas read each module's mode, so the caller builds the rows before it
+    closes that (putting the modes back and setting them again costs as much as a
+    third of a small model's profile).  On failure the state is closed here."""
     generator = torch.Generator().manual_seed(0)
     fake = None
     if mode == "fake":
@@ -62,14 +67,15 @@ def _run(model: nn.Module, args, kwargs, mode: str, dtype, training: bool = Fals
         args = materialize(args, mode, dtype, generator)
         kwargs = materialize(kwargs, mode, dtype, generator)
         capture = Capture(model, record_ops=training)
-        with _profiling_state(model, training, [m for _, m in capture.modules]):
+        with contextlib.ExitStack() as state:
+            state.enter_context(_profiling_state(model, training, [m for _, m in capture.modules]))
             try:
                 with capture:
                     model(*args, **kwargs)
             except Exception as exc:
                 exc.failed_call = capture.failed_call
                 raise
-    return capture
+            return capture, state.pop_all()
 
 
 def _on_meta(model: nn.Module) -> bool:
@@ -146,16 +152,15 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     # a train-mode forward updates BatchNorm statistics: the caller's buffers are put back
     saved = [(b, b.detach().clone()) for b in module.buffers() if not b.is_meta] if training else []
     try:
-        capture, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs, mode,
-                                                     dtype, notes, training)
+        capture, state, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs,
+                                                            mode, dtype, notes, training)
     finally:
         with torch.no_grad():
             for buffer, value in saved:
                 buffer.copy_(value)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
-    # formulas read each module's mode as the forward ran it
-    with _profiling_state(module, training, [m for _, m in capture.modules]):
+    with state:   # the modes the forward ran in, which the formulas read
         rows = build_rows(capture.calls, module, training, capture.modules)
     if training:
         notes.append(TRAINING_NOTE)
@@ -166,18 +171,19 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
 def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes, training=False):
     """Run shapes-only on the first input candidate that works; if none does, fall
     back to real CPU tensors (rebuilding a meta-built model with real weights) and
-    say why.  Returns (capture, module, mode, input description)."""
+    say why.  Returns (capture, the profiling state still entered (see _run), module,
+    mode, input description)."""
     first_exc = None
     for args, desc, _ in candidates:
         try:
-            capture = _run(module, args, kwargs, mode, dtype, training)
+            capture, state = _run(module, args, kwargs, mode, dtype, training)
         except Exception as exc:
             first_exc = first_exc or exc
             continue
         if desc != candidates[0][1]:
             notes.append(f"input {candidates[0][1]} rejected ({_first_line(first_exc)}); "
                          f"used {desc}, a size the model takes")
-        return capture, module, mode, desc
+        return capture, state, module, mode, desc
     if mode == "meta" and spec is None:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first_exc, 'failed_call', None))}: "
                             f"{_first_line(first_exc)}") from first_exc
@@ -185,12 +191,12 @@ def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes, traini
         module = _build_real(spec)
     args, desc, _ = candidates[0]
     try:
-        capture = _run(module, args, kwargs, "real", dtype, training)
+        capture, state = _run(module, args, kwargs, "real", dtype, training)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{_first_line(exc)}") from exc
     notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(first_exc)})")
-    return capture, module, "real", desc
+    return capture, state, module, "real", desc
 
 
 def _build_real(spec: ModelSpec) -> nn.Module:
