@@ -168,15 +168,16 @@ def _cli() -> list[str]:
     return [found] if found else [sys.executable, "-m", "profiler"]
 
 
-def probe_cli_help(repeats: int = 5) -> dict:
+def probe_cli(args: list[str], repeats: int = 5) -> dict:
+    """Median wall time of a CLI command, each run a fresh interpreter."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        done = subprocess.run(_cli() + ["--help"], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(_cli() + args, capture_output=True, text=True, timeout=120)
         times.append(time.perf_counter() - start)
         if done.returncode:
             return {"error": done.stderr.strip()[-300:]}
-    return {"times": times, "median_s": median(times), "command": " ".join(_cli() + ["--help"])}
+    return {"times": times, "median_s": median(times), "command": " ".join(_cli() + args)}
 
 
 def probe_compare_all(timeout_s: float = 900) -> dict:
@@ -297,7 +298,8 @@ def collect(args) -> dict:
     print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
     probes = {"vit_h_14@518 by name": probe_vit_h_518("name"),
               "vit_h_14@518 meta module": probe_vit_h_518("module"),
-              "profiler --help": probe_cli_help(),
+              "profiler --help": probe_cli(["--help"]),
+              "profiler list": probe_cli(["list"]),
               "profiler compare --all": probe_compare_all()}
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started

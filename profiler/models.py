@@ -90,6 +90,41 @@ def all_names() -> list[str]:
     return sorted(BUILTIN) + torchvision_names()
 
 
+BUILTIN_NAMES = ("alexnet_paper",)   # profiler.zoo.BUILTIN's keys, known without importing torch (tested)
+
+
+def all_names_without_torch() -> list[str]:
+    """``all_names()`` for ``profiler list``, which should answer without importing
+    torch: torchvision's names are read from its source (see
+    ``torchvision_names_from_source``); if that finds nothing, torchvision is imported."""
+    return sorted(BUILTIN_NAMES) + (torchvision_names_from_source() or torchvision_names())
+
+
+def torchvision_names_from_source() -> list[str]:
+    """The names torchvision registers, read from its installed sources without
+    importing it (which imports torch, ~3 s): each function under torchvision/models
+    decorated with ``@register_model(...)``, named by its ``name=`` argument or its
+    own name; the same list as ``list_models()`` (tested).  Empty when the sources
+    are not there."""
+    import ast
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    names = []
+    for path in sorted(Path(spec.submodule_search_locations[0], "models").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if "register_model(" not in source:   # parse only the files that register models
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "register_model":
+                    given = {k.arg: k.value for k in decorator.keywords}.get("name")
+                    names.append(given.value if isinstance(given, ast.Constant) else node.name)
+    return sorted(names)
+
+
 def family_of(name: str) -> str:
     import torchvision.models as tvm
     for family, module in (("segmentation", tvm.segmentation), ("detection", tvm.detection),

@@ -68,6 +68,21 @@ def test_list_includes_torchvision_and_builtin_models(cli):
     assert code == 0 and "alexnet" in names and "alexnet_paper" in names and "resnet50" in names
 
 
+def test_list_is_every_name_profile_takes_and_imports_no_torch():
+    from profiler.models import all_names
+    script = ("import sys; from profiler.cli import main; code = main(['list']); "
+              "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules; sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == all_names()
+
+
+def test_builtin_names_known_without_torch_are_the_zoo():
+    from profiler.models import BUILTIN_NAMES
+    from profiler.zoo import BUILTIN
+    assert sorted(BUILTIN_NAMES) == sorted(BUILTIN)
+
+
 def test_help_answers_without_torch_and_shows_examples():
     result = subprocess.run([sys.executable, "-m", "profiler", "--help"], capture_output=True, text=True,
                             timeout=60)

@@ -7,6 +7,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..models import all_names
-    print("\n".join(all_names()))
+    from ..models import all_names_without_torch
+    print("\n".join(all_names_without_torch()))
     return 0
