@@ -2,7 +2,7 @@
 
 The AlexNet and twelve-model reports are regenerated into a temporary folder and
 compared byte for byte; PNGs only need to be valid PNGs, since their bytes depend
-on the matplotlib version.  The zoo takes minutes: it is compared only with
+on the matplotlib version.  The zoo takes about a minute: it is compared only with
 PROFILER_SLOW_REPORTS=1.  After an intended change, regenerate with
 `python -m profiler.make_reports` and review the diff.
 """
