@@ -25,7 +25,9 @@ HOW_TO_READ = """\
   computes every layer's counts (the rows); the pandas frames (`layers`, `by_kind`,
   `total`) are built on first access, which no timed call makes.  Tools take turns,
   round by round, inside one fresh process per model, so the machine's noise falls on
-  all of them alike.  `runs` is the number of timed calls; fvcore on real weights gets
+  all of them alike; the order is shuffled (seeded) each round, so no tool always runs
+  right after the same one (fvcore's real forward at 2270 px leaves the caches cold
+  for whichever call comes next).  `runs` is the number of timed calls; fvcore on real weights gets
   fewer when one call takes long (see the settings line).
 - **Memory** is the peak resident set size (RSS) during one call above the RSS just
   before it (the kernel's high-water mark is reset through `/proc/self/clear_refs` and

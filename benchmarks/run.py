@@ -7,7 +7,8 @@ Each model runs in its own fresh worker process (``--worker KEY``), so one
 model's memory and one tool's side effects never reach the next.  Inside a
 worker every tool gets the same model and input; the model is built before any
 clock starts.  Each tool is called once to warm up, then the tools take turns,
-round by round, so the machine's noise falls on all of them alike.  A figure is
+round by round in a new (seeded) order each round, so the machine's noise falls
+on all of them alike.  A figure is
 the median of those timed calls of the profile call alone.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -43,7 +45,7 @@ CASES = {
     "alexnet@2270": ("alexnet", 2270, {}),
 }
 DEPTH_CASES = {f"resnet{d}@224": (f"resnet{d}", 224, {}) for d in (18, 34, 50, 101, 152)}
-REPEATS = 5
+REPEATS = 15   # a 2 ms call's median needs more than a handful: one cold-cache call moves it
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
 # calls (at least one), so fvcore on real vit_h_14 weights does not take the run
 BUDGET_S = 15.0
@@ -91,8 +93,15 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             allowed[tool] = 0
         else:
             allowed[tool] = max(1, min(repeats, int(budget_s // max(seconds, 1e-9))))
+    shuffle = random.Random(0).shuffle
     for _ in range(repeats):
-        for tool, prep in prepared.items():
+        # a new order each round (seeded), so no tool always runs right after the same
+        # one: a call that allocates gigabytes (fvcore on real tensors at 2270 px) leaves
+        # the caches cold for whichever call comes next, and a 2 ms call feels that
+        order = list(prepared)
+        shuffle(order)
+        for tool in order:
+            prep = prepared[tool]
             if len(out[tool]["times"]) < allowed[tool]:
                 with quiet():
                     _, seconds = timed_call(prep.call)
@@ -258,7 +267,7 @@ def machine_note() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=REPEATS, help="timed calls per tool (default 5)")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help=f"timed calls per tool (default {REPEATS})")
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
