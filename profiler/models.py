@@ -105,7 +105,7 @@ def torchvision_names_from_source() -> list[str]:
     importing it (which imports torch, ~3 s): each function under torchvision/models
     decorated with ``@register_model(...)``, named by its ``name=`` argument or its
     own name; the same list as ``list_models()`` (tested).  Empty when the sources
-    are not there."""
+    are not there or a name is not a plain string (the caller then imports torchvision)."""
     import ast
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
@@ -120,8 +120,10 @@ def torchvision_names_from_source() -> list[str]:
                 continue
             for decorator in node.decorator_list:
                 if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "register_model":
-                    given = {k.arg: k.value for k in decorator.keywords}.get("name")
-                    names.append(given.value if isinstance(given, ast.Constant) else node.name)
+                    given = {k.arg: k.value for k in decorator.keywords}.get("name", ast.Constant(node.name))
+                    if not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+                        return []
+                    names.append(given.value)
     return sorted(names)
 
 
