@@ -228,6 +228,11 @@ class Report:
     def __str__(self) -> str:
         return self.to_string()
 
+    def _repr_html_(self) -> str:
+        """The report in a Jupyter notebook (see profiler.html_report)."""
+        from .html_report import to_html
+        return to_html(self)
+
     def markdown(self, units: str = "grouped", layers: pd.DataFrame | None = None,
                  layers_note: str = "", plot: str | None = None) -> str:
         """The report as Markdown; ``plot`` is a link (relative to the Markdown file)
