@@ -1,95 +1,50 @@
-"""profile(): build or take a model, run one shapes-only forward, count, report."""
+"""profile(): check the arguments, build or take a model, run one shapes-only
+forward, count, report.
+
+A forward runs on the meta device whenever it can: a model built by name is built
+there, and a model the caller holds runs on meta twins of its tensors (see
+profiler.twins).  Only when that fails does it fall back, one step at a time:
+FakeTensorMode (a forward that makes CPU tensors of its own), then real CPU
+tensors, and that only for a data-dependent op (``nonzero``, ``.item()``), and
+only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
+"""
 from __future__ import annotations
 
-import contextlib
+import os
 from typing import Any
 
 import torch
 from torch import nn
 
-from .capture import Capture, ModuleCall
 from .errors import ProfilerError
-from .inputs import default_input_size, example_args, materialize, normalize_args
+from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
+                     example_args, normalize_args)
 from .models import ModelSpec, native_build_kwargs, resolve
 from .report import Report
-from .rows import build_rows
+from .session import LOCK, forward_rows, on_meta, unwrapped
+
+_on_meta = on_meta   # the name tests and benchmarks knew it by
 
 DATA_DEPENDENT_NOTE = ("detection counts depend on the input: proposals, NMS and the heads' "
                        "per-box work vary with the image")
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
                  "active); bwd_* columns: the backward of a loss that depends on every output")
+# the most memory a real-tensor fallback may take (inputs, a copy of the model's
+# tensors, and the activations seen before the shapes-only forward stopped);
+# PROFILER_REAL_LIMIT_GB overrides it
+REAL_LIMIT_BYTES = 4 << 30
+TOKENS_DEFAULT = (128,)   # the per-sample input of a model whose first layer is an embedding
+
+# what a meta kernel says when an op needs the data, not only the shapes
+_META_DATA_DEPENDENT = ("cannot be called on meta tensors", "Cannot copy out of meta tensor",
+                        "data-independent implementation", "meta_nonzero")
 
 
-def _describe(call: ModuleCall | None) -> str:
+def _describe(call) -> str:
     if call is None:
         return ""
     shapes = ", ".join("x".join(map(str, s)) for s in call.inputs) or "no tensors"
     return f" at layer '{call.name or '(model)'}' ({type(call.module).__name__}) on input {shapes}"
-
-
-@contextlib.contextmanager
-def _profiling_state(model: nn.Module, training: bool = False, modules: list[nn.Module] | None = None):
-    """Eval mode, no grad (train mode with grad for a training profile), no fused
-    attention fast path (its one fused op would hide the attention's inner layers);
-    every module's mode, the flag and the CPU random state (a forward may draw
-    random numbers) restored after.  ``modules``: ``list(model.modules())`` if the
-    caller has it."""
-    modes = [(m, m.training) for m in (model.modules() if modules is None else modules)]
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    try:
-        # only when some flag must change: each assignment goes through
-        # nn.Module.__setattr__, and a model already in the wanted mode is the usual case
-        if any(flag != training for _, flag in modes):
-            model.train(training)
-        torch.backends.mha.set_fastpath_enabled(False)
-        with (torch.enable_grad() if training else torch.no_grad()), torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-        for module, flag in modes:
-            if module.training != flag:
-                module.training = flag
-
-
-def _run(model: nn.Module, args, kwargs, mode: str, dtype,
-         training: bool = False) -> tuple[Capture, contextlib.ExitStack]:
-    """One forward in ``mode`` (meta, fake or real) under the capture.  Returns the
-    capture and, still entered, the profiling state the forward ran in: the
-    formulas read each module's mode, so the caller builds the rows before it
-    closes that (putting the modes back and setting them again costs as much as a
-    third of a small model's profile).  On failure the state is closed here."""
-    generator = torch.Generator().manual_seed(0)
-    fake = None
-    if mode == "fake":
-        from torch._subclasses.fake_tensor import FakeTensorMode
-        fake = FakeTensorMode(allow_non_fake_inputs=True)
-    with (fake or contextlib.nullcontext()):
-        args = materialize(args, mode, dtype, generator)
-        kwargs = materialize(kwargs, mode, dtype, generator)
-        capture = Capture(model, record_ops=training)
-        with contextlib.ExitStack() as state:
-            state.enter_context(_profiling_state(model, training, [m for _, m in capture.modules]))
-            try:
-                with capture:
-                    model(*args, **kwargs)
-            except Exception as exc:
-                exc.failed_call = capture.failed_call
-                raise
-            return capture, state.pop_all()
-
-
-def _on_meta(model: nn.Module) -> bool:
-    """Every parameter and buffer (and at least one) on the meta device.  Read from
-    each module's slots: parameters() and buffers() are generators over the whole
-    tree, 0.5 ms on a ResNet-50."""
-    found = False
-    for module in model.modules():
-        for t in (*module._parameters.values(), *module._buffers.values()):
-            if t is not None:
-                if not t.is_meta:
-                    return False
-                found = True
-    return found
 
 
 def _first_line(exc: BaseException) -> str:
@@ -97,22 +52,90 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+def _data_dependent(exc: BaseException, mode: str) -> bool:
+    """The forward stopped at an op whose result depends on the values."""
+    if mode == "fake":
+        from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
+        return isinstance(exc, (DataDependentOutputException, DynamicOutputShapeException))
+    return any(text in str(exc) for text in _META_DATA_DEPENDENT)
+
+
+def _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training):
+    """Every argument checked before any model is built or run (one-line errors)."""
+    input_size = check_input_size(input_size)
+    check_batch(batch)
+    dtype = check_dtype(dtype)
+    for name, value in (("native", native), ("training", training)):
+        if not isinstance(value, bool):
+            raise ProfilerError(f"{name}={value!r}: expected True or False")
+    if inputs is not None:
+        check_inputs(inputs)
+        for name, given in (("input_size", input_size is not None), ("batch", batch != 1), ("native", native)):
+            if given:
+                raise ProfilerError(f"{name} applies to the dummy input, but inputs= is given: "
+                                    f"pass one or the other")
+    if kwargs is not None and not (isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
+        raise ProfilerError(f"kwargs must be a dict of keyword arguments, got {type(kwargs).__name__}")
+    return input_size, dtype
+
+
+def _floating_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (or buffer); float32 if none."""
+    for tensors in (model.parameters(), model.buffers()):
+        for t in tensors:
+            if t.is_floating_point():
+                return t.dtype
+    return torch.float32
+
+
+def _token_vocab(model: nn.Module) -> int | None:
+    """The vocabulary size when the model's first layer with parameters is an
+    embedding (its dummy input is then token ids), else None."""
+    for module in model.modules():
+        if module._parameters and not module._modules:
+            return module.num_embeddings if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) else None
+    return None
+
+
+def _take(model: nn.Module, notes: list[str]) -> nn.Module:
+    """The caller's module, out of any torch.compile or DataParallel wrapper."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ProfilerError(f"{type(model).__name__} is a TorchScript module, whose forward cannot be "
+                            "hooked: pass the nn.Module you scripted or traced instead")
+    inner = unwrapped(model)
+    if inner is not model:
+        notes.append(f"profiled the {type(inner).__name__} inside {type(model).__name__}")
+    return inner
+
+
 def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, batch: int = 1,
             inputs: Any = None, kwargs: dict[str, Any] | None = None,
-            dtype: torch.dtype = torch.float32, native: bool = False, training: bool = False) -> Report:
+            dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``file.py:Attr``, or any
-    nn.Module) on one dummy input.
+    nn.Module, as it is: real weights, any dtype, wrapped by torch.compile or
+    DataParallel, lazy) on one dummy input.  The model, the inputs and the process
+    are left as they were (see profiler.session); one profile runs at a time.
 
     input_size: per-sample size, e.g. (3, 224, 224); default 3×227×227 for images,
-        the family's default otherwise.  ``native`` uses the published crop size.
+        the family's default otherwise, (128,) token ids for a model whose first
+        layer is an embedding.  ``native`` uses the published crop size.
     batch: leading batch size.
     inputs / kwargs: explicit example inputs instead: positional args (a tuple) or a
         single argument, and keyword args; tensors or shapes, nested in lists,
-        tuples and dicts.
+        tuples, dicts and other objects (a KV cache), which are never modified.
+    dtype: the floating dtype to count at (torch.float16 or "float16", bfloat16,
+        float32, float64); default: the model's own.  Dummy inputs take it, bytes
+        are counted at its element size; the caller's model is not converted.
     training: profile a training step: the forward in train mode with grad on, plus
         the backward of a loss depending on every output, in the bwd_* columns
         (see profiler.backward); ``Report.passes`` sums forward, backward and both.
     """
+    input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
+    with LOCK:
+        return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training)
+
+
+def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) -> Report:
     spec: ModelSpec | None = None
     notes: list[str] = []
     if isinstance(model, str):
@@ -120,87 +143,131 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         label = spec.name
         if native and spec.family != "custom":
             spec.build_kwargs.update(native_build_kwargs(spec.name))
+        try:
+            module, owned = spec.build(meta=True), True
+        except Exception as exc:
+            notes.append(f"built with real weights: the builder cannot run on the meta device "
+                         f"({_first_line(exc)})")
+            module, owned = _build_real(spec), True
     elif isinstance(model, nn.Module):
-        label = type(model).__name__
+        module, owned = _take(model, notes), False
+        label = type(module).__name__
     else:
-        raise ProfilerError(f"expected a model name or an nn.Module, got {type(model).__name__}")
+        raise ProfilerError(f"model: expected a model name or an nn.Module, got {type(model).__name__}")
+    if not isinstance(module, nn.Module):
+        raise ProfilerError(f"{label}: the builder returned {type(module).__name__}, not an nn.Module")
     family = spec.family if spec else "custom"
-    if inputs is None:
-        size = tuple(input_size) if input_size else default_input_size(spec, native)
-        candidates = [(example_args(family, size, batch), "x".join(map(str, size)), size)]
+    ids = _token_vocab(module)
+    input_dtype = dtype or _floating_dtype(module)
+
+    if inputs is not None:
+        candidates = [(normalize_args(inputs), "given inputs")]
+    elif kwargs and input_size is None:
+        candidates = [((), "given inputs")]   # the keyword arguments are the inputs
+    else:
+        size = input_size or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
+        candidates = [(example_args(family, size, batch), "x".join(map(str, size)))]
         if spec and family == "classification" and not (input_size or native):
             # a model that only takes one resolution (ViT, MaxViT) gets the published crop
             # size, or 224 where the default build differs from the published weights (ViT-H)
             for fixed in (default_input_size(spec, native=True), (3, 224, 224)):
-                if fixed != size and fixed not in [c[2] for c in candidates]:
-                    candidates.append((example_args(family, fixed, batch), "x".join(map(str, fixed)), fixed))
-    else:
-        candidates = [(normalize_args(inputs), "given inputs", None)]
-    kwargs = kwargs or {}
+                desc = "x".join(map(str, fixed))
+                if desc not in [c[1] for c in candidates]:
+                    candidates.append((example_args(family, fixed, batch), desc))
 
-    module = model if isinstance(model, nn.Module) else None
-    if module is None:
-        try:
-            module, mode = spec.build(meta=True), "meta"
-        except Exception as exc:
-            notes.append(f"built with real weights: the builder cannot run on the meta device "
-                         f"({_first_line(exc)})")
-            module, mode = _build_real(spec), "fake"
-    else:
-        mode = "meta" if _on_meta(module) else "fake"
-
-    # a train-mode forward updates BatchNorm statistics: the caller's buffers are put back
-    saved = [(b, b.detach().clone()) for b in module.buffers() if not b.is_meta] if training else []
-    try:
-        capture, state, module, mode, input_desc = _forward(label, spec, module, candidates, kwargs,
-                                                            mode, dtype, notes, training)
-    finally:
-        with torch.no_grad():
-            for buffer, value in saved:
-                buffer.copy_(value)
+    rows, mode, desc = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
+                                training, notes)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
-    with state:   # the modes the forward ran in, which the formulas read
-        rows = build_rows(capture.calls, module, training, capture.modules)
     if training:
         notes.append(TRAINING_NOTE)
-    return Report.from_rows(label, rows, input_desc=input_desc, batch=batch, mode=mode, notes=notes,
-                            itemsize=dtype.itemsize)
+    return Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
+                            itemsize=input_dtype.itemsize)
 
 
-def _forward(label, spec, module, candidates, kwargs, mode, dtype, notes, training=False):
-    """Run shapes-only on the first input candidate that works; if none does, fall
-    back to real CPU tensors (rebuilding a meta-built model with real weights) and
-    say why.  Returns (capture, the profiling state still entered (see _run), module,
+def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes):
+    """Rows of the first forward that runs: meta on each input candidate, then fake,
+    then real (data-dependent ops only, within the memory limit).  Returns (rows,
     mode, input description)."""
-    first_exc = None
-    for args, desc, _ in candidates:
+    def attempt(mode, args, model=module, model_owned=owned):
+        return forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned)[0]
+
+    first = None
+    for args, desc in candidates:
         try:
-            capture, state = _run(module, args, kwargs, mode, dtype, training)
+            rows = attempt("meta", args)
         except Exception as exc:
-            first_exc = first_exc or exc
+            first = first or exc
             continue
         if desc != candidates[0][1]:
-            notes.append(f"input {candidates[0][1]} rejected ({_first_line(first_exc)}); "
+            notes.append(f"input {candidates[0][1]} rejected ({_first_line(first)}); "
                          f"used {desc}, a size the model takes")
-        return capture, state, module, mode, desc
-    if mode == "meta" and spec is None:
-        raise ProfilerError(f"{label}: forward failed{_describe(getattr(first_exc, 'failed_call', None))}: "
-                            f"{_first_line(first_exc)}") from first_exc
-    if mode == "meta":
-        module = _build_real(spec)
-    args, desc, _ = candidates[0]
+        return rows, "meta", desc
+
+    args, desc = candidates[0]
+    failed, failed_mode = first, "meta"
+    if not _data_dependent(first, "meta"):
+        # a forward that makes CPU tensors of its own cannot mix them with meta ones
+        try:
+            rows = attempt("fake", args)
+        except Exception as exc:
+            failed, failed_mode = exc, "fake"
+        else:
+            notes.append(f"ran on fake tensors: the meta device was not enough ({_first_line(first)})")
+            return rows, "fake", desc
+    if not _data_dependent(failed, failed_mode):
+        raise ProfilerError(f"{label}: forward failed{_describe(getattr(failed, 'failed_call', None))}: "
+                            f"{_first_line(failed)}") from failed
+
+    real, real_owned = module, owned
+    if owned and on_meta(module):
+        real = _build_real(spec)
+    _check_real_size(label, real, real_owned, args, input_dtype, getattr(failed, "capture", None))
     try:
-        capture, state = _run(module, args, kwargs, "real", dtype, training)
+        rows = attempt("real", args, real, real_owned)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{_first_line(exc)}") from exc
-    notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(first_exc)})")
-    return capture, state, module, "real", desc
+    notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(failed)})")
+    return rows, "real", desc
+
+
+def _check_real_size(label, model, owned, args, input_dtype, capture) -> None:
+    """Refuse a real-tensor forward that would take more than the limit: the dummy
+    inputs, a copy of the caller's tensors, and the activations the failed
+    shapes-only forward produced before it stopped (a lower bound on the rest)."""
+    from .inputs import is_shape
+    limit = int(float(os.environ.get("PROFILER_REAL_LIMIT_GB", REAL_LIMIT_BYTES / 2**30)) * 2**30)
+    need = 0
+
+    def add_inputs(tree):
+        nonlocal need
+        if is_shape(tree):
+            n = 1
+            for d in tree:
+                n *= d
+            need += n * input_dtype.itemsize
+        elif isinstance(tree, (list, tuple)):
+            for x in tree:
+                add_inputs(x)
+    add_inputs(args)
+    if not owned:
+        need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    if capture is not None:
+        need += sum(call.out_bytes for call in capture.calls if call.finished and not call.absorbed)
+    if need > limit:
+        raise ProfilerError(f"{label}: the forward needs real tensors (a data-dependent op), which would take "
+                            f"at least {need / 2**30:.1f} GiB, above the {limit / 2**30:.1f} GiB limit; "
+                            "profile a smaller input, or raise PROFILER_REAL_LIMIT_GB")
 
 
 def _build_real(spec: ModelSpec) -> nn.Module:
     """A real build, seeded, without disturbing the caller's random state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return spec.build(meta=False)
+        try:
+            return spec.build(meta=False)
+        except Exception as exc:
+            raise ProfilerError(f"cannot build '{spec.name}': {_first_line(exc)}"
+                                + (" (a builder is called with no arguments)" if isinstance(exc, TypeError)
+                                   else "")) from exc

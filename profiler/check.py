@@ -113,6 +113,7 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
     FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module)."""
     from .api import _build_real, profile
     from .inputs import example_args, materialize
+    from .twins import real_maker
     from .models import resolve, weights_meta
 
     report = profile(model, input_size=input_size, batch=batch, native=native)
@@ -126,8 +127,8 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
     else:
         real, family = model, "custom"
     size = tuple(int(d) for d in report.input_desc.split("x"))
-    args = materialize(example_args(family, size, batch), "real", torch.float32,
-                       torch.Generator().manual_seed(0))
+    args = materialize(example_args(family, size, batch), real_maker(), torch.float32,
+                       torch.Generator().manual_seed(0), device="cpu")
     modes = [(m, m.training) for m in real.modules()]
     real.eval()
     try:

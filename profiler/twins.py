@@ -1,0 +1,136 @@
+"""Run a user's model on stand-ins for its tensors, and put the model back as it was.
+
+A model the user holds has real weights.  Running its forward on them, even under
+FakeTensorMode (which wraps every real parameter on every op), costs as much as
+twenty meta forwards.  Instead each parameter, buffer and plain tensor attribute
+is swapped, for the one forward, for a *twin*: a tensor with its shape, strides
+and dtype on the meta device (or a fake or cloned real one for the fallbacks), as
+``torch.func.functional_call`` swaps in given tensors.  Tied weights get one twin.
+The user's tensors are never read or written.
+
+What the forward changes on the modules is undone afterwards, on every exit path:
+``ModuleState`` keeps each module's class, its ``__dict__`` bindings, and the
+contents of the dicts, lists and sets held there (parameters, buffers,
+submodules, hooks, the non-persistent buffer names).  So a buffer registered or
+an attribute set during the forward, a lazy module that materialised itself
+(new class, hooks removed), or a parametrization that updated its buffers, all
+come back as they were.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
+
+_CONTAINERS = (dict, list, set)
+
+
+class ModuleState:
+    """A snapshot of the modules' Python state, and its restoration (``restore``)."""
+
+    def __init__(self, modules: list[nn.Module]):
+        self._saved = []
+        for module in modules:
+            bindings = module.__dict__
+            contents = [(value, value.copy()) for value in bindings.values() if isinstance(value, _CONTAINERS)]
+            self._saved.append((module, module.__class__, bindings.copy(), contents))
+
+    def restore(self) -> None:
+        for module, cls, bindings, contents in self._saved:
+            if module.__class__ is not cls:       # a lazy module became its cls_to_become
+                module.__class__ = cls
+            for container, copy in contents:
+                container.clear()
+                if isinstance(container, dict):
+                    container.update(copy)
+                elif isinstance(container, list):
+                    container.extend(copy)
+                else:
+                    container.update(copy)
+            live = module.__dict__
+            if live is not bindings:
+                live.clear()
+                live.update(bindings)
+
+
+Make = Callable[[torch.Tensor], torch.Tensor]
+
+
+def floating(dtype: torch.dtype | None) -> Callable[[torch.Tensor], torch.dtype]:
+    """The dtype a twin of ``t`` takes: ``dtype`` for floating tensors when given,
+    else the tensor's own."""
+    if dtype is None:
+        return lambda t: t.dtype
+    return lambda t: dtype if t.is_floating_point() else t.dtype
+
+
+def _empty(t: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:
+    """An uninitialised tensor of ``t``'s shape (and strides, when strided)."""
+    if t.layout != torch.strided:
+        return torch.empty(t.shape, dtype=dtype, device=device)
+    return torch.empty_strided(t.shape, t.stride(), dtype=dtype, device=device)
+
+
+def meta_maker(dtype: torch.dtype | None = None) -> Make:
+    """Twins on the meta device."""
+    dtype_of = floating(dtype)
+    return lambda t: _empty(t, dtype_of(t), "meta")
+
+
+def fake_maker(fake_mode, dtype: torch.dtype | None = None) -> Make:
+    """Twins as fake tensors on the tensor's own device, made under ``fake_mode``
+    without reading the real data."""
+    dtype_of = floating(dtype)
+
+    def make(t: torch.Tensor) -> torch.Tensor:
+        with fake_mode:
+            return _empty(t, dtype_of(t), t.device)
+    return make
+
+
+def real_maker(dtype: torch.dtype | None = None) -> Make:
+    """Twins as copies of the real values (the forward may write its buffers)."""
+    dtype_of = floating(dtype)
+    return lambda t: t.detach().to(dtype=dtype_of(t), copy=True)
+
+
+def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
+    """``make(t)``, keeping what the module code may check: a Parameter stays a
+    Parameter (and an uninitialised one uninitialised, so a lazy module still
+    infers its shape), and requires_grad is kept."""
+    if isinstance(t, (UninitializedParameter, UninitializedBuffer)):
+        probe = make(torch.empty(0, dtype=t.dtype))
+        return type(t)(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+    new = make(t)
+    if isinstance(t, nn.Parameter):
+        return nn.Parameter(new, requires_grad=t.requires_grad)
+    if t.requires_grad and new.is_leaf:
+        new.requires_grad_(True)
+    return new
+
+
+def swap_in_twins(modules: list[nn.Module], make: Make) -> dict[int, torch.Tensor]:
+    """Replace every parameter, buffer and tensor attribute of ``modules`` by its
+    twin (one twin per tensor, so tied weights stay tied).  Call only inside a
+    ``ModuleState`` snapshot, which puts the originals back.  Returns the twins
+    by the id of the tensor they stand for."""
+    twins: dict[int, torch.Tensor] = {}
+
+    def of(t: torch.Tensor) -> torch.Tensor:
+        found = twins.get(id(t))
+        if found is None:
+            found = twins[id(t)] = twin(t, make)
+        return found
+
+    for module in modules:
+        for slots in (module._parameters, module._buffers):
+            for name, t in slots.items():
+                if t is not None:
+                    slots[name] = of(t)
+        bindings = module.__dict__
+        for name, value in bindings.items():
+            if isinstance(value, torch.Tensor):    # a plain tensor attribute (a mask, a table)
+                bindings[name] = of(value)
+    return twins
