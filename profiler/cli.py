@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 import warnings
 from importlib import import_module
 
@@ -14,6 +15,8 @@ EXAMPLES = """examples:
   profiler profile resnet50 --input 3x224x224 --batch 8 --csv out/resnet50.csv --md out/resnet50.md
   profiler profile path/to/net.py:Net               your own model (a class or a no-argument function)
   profiler list                                     the models it can profile by name
+
+errors are one line on stderr, exit code 2; PROFILER_TRACEBACK=1 prints the full traceback instead
 """
 
 
@@ -40,24 +43,104 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .errors import ProfilerError
-    warnings.showwarning = _show_warning
+class _OutputError(Exception):
+    """Standard output could not be written (a full disk, an I/O error)."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error.strerror or str(error))
+
+
+class _GuardedStdout:
+    """sys.stdout while a command runs: an OSError writing or flushing it becomes an
+    _OutputError, so that main can tell it from any other OSError.  A closed pipe
+    stays a BrokenPipeError."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so that what is still buffered in
+    sys.stdout goes nowhere at exit, instead of failing again with a traceback."""
     try:
-        return args.run(args)
-    except ProfilerError as exc:
-        print(f"profiler: error: {exc}", file=sys.stderr)
-        return 2
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):   # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    stdout = sys.stdout
+    sys.stdout = _GuardedStdout(stdout)
+    try:
+        return _main(argv)
     except KeyboardInterrupt:
         print("profiler: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # the reader went away (`profiler profile vgg16 | head`): stop quietly, and keep
         # Python from complaining again when it flushes stdout at exit
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 141
+    except _OutputError as exc:
+        _silence_stdout()
+        print(f"profiler: error: cannot write to standard output: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        try:        # after an error: what was printed before it, if stdout still takes it
+            sys.stdout.flush()
+        except Exception:
+            _silence_stdout()
+        sys.stdout = stdout
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:          # --help or a usage error: argparse has printed it
+        sys.stdout.flush()
+        raise
+    from .errors import ProfilerError
+    warnings.showwarning = _show_warning
+    try:
+        code = args.run(args)
+        sys.stdout.flush()      # here, not at exit, where a full disk would end in a traceback
+        return code
+    except (KeyboardInterrupt, BrokenPipeError, _OutputError):
+        raise
+    except Exception as exc:
+        if os.environ.get("PROFILER_TRACEBACK", "") not in ("", "0"):
+            traceback.print_exc()
+            return 2
+        message = str(exc) if isinstance(exc, ProfilerError) else _first_line(exc)
+        print(f"profiler: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

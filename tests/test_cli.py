@@ -62,6 +62,44 @@ def test_missing_output_folders_are_created(cli, tmp_path):
     assert target.read_text().startswith("name,")
 
 
+def test_csv_to_dev_null_exits_0_and_leaves_the_device_alone(cli):
+    import os
+    import stat
+    before = os.stat("/dev/null")
+    code, out, err = cli("profile", "alexnet_paper", "--csv", "/dev/null", "--md", "/dev/null")
+    assert code == 0, err
+    assert "wrote /dev/null" in out
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_compare_csv_to_dev_null_leaves_the_device_alone(cli):
+    import os
+    import stat
+    code, out, err = cli("compare", "alexnet_paper", "--csv", "/dev/null", "--jobs", "1")
+    assert code == 0, err
+    assert "wrote /dev/null" in out and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_profile_with_dtype_bfloat16(cli):
+    code, out, err = cli("profile", "resnet18", "--dtype", "bfloat16", "--depth", "0")
+    assert code == 0, err
+    assert "resnet18" in out
+
+
+def test_dtype_halves_the_activation_bytes_and_leaves_the_counts(cli, tmp_path):
+    rows = {}
+    for dtype in (None, "float16"):
+        path = tmp_path / f"{dtype}.csv"
+        code, _, err = cli("profile", "alexnet_paper", "--csv", str(path), "--depth", "0",
+                           *(["--dtype", dtype] if dtype else []))
+        assert code == 0, err
+        rows[dtype] = next(csv.DictReader(path.open()))
+    default, half = rows[None], rows["float16"]
+    assert half["mults"] == default["mults"] and half["params"] == default["params"]
+    assert 2 * int(half["act_bytes"]) == int(default["act_bytes"])
+
+
 def test_list_includes_torchvision_and_builtin_models(cli):
     code, out, _ = cli("list")
     names = out.split()
@@ -101,6 +139,8 @@ def test_profile_help_shows_examples(cli):
     (["profile", "alexnet", "--input", "0x224x224"], ["0x224x224", "positive"]),
     (["profile", "alexnet", "--batch", "-1"], ["batch", "-1"]),
     (["profile", "alexnet", "--batch", "two"], ["--batch"]),
+    (["profile", "alexnet", "--dtype", "int8"], ["--dtype", "int8", "bfloat16"]),
+    (["profile", "alexnet", "--fold-bn", "--dtype", "float16"], ["--dtype", "--fold-bn"]),
     (["profile", "no/such/file.py:Net"], ["no/such/file.py"]),
     (["frobnicate"], ["frobnicate"]),
 ])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+
 
 def register(sub) -> None:
     from ..cli import EXAMPLES
@@ -12,6 +14,9 @@ def register(sub) -> None:
     p.add_argument("--input", default=None, metavar="CxHxW",
                    help="per-sample input size (default 3x227x227; 'native' = the weights' crop size)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--dtype", choices=DTYPES,
+                   help="profile as if the floating parameters and inputs were this dtype (memory "
+                        "columns; default: the model's own dtype)")
     p.add_argument("--csv", metavar="PATH", help="write the per-layer table as CSV (raw integers)")
     p.add_argument("--md", metavar="PATH", help="write the report as Markdown")
     p.add_argument("--units", choices=["grouped", "raw", "human", "sci"], default="grouped",
@@ -51,11 +56,16 @@ def run(args) -> int:
         raise ProfilerError("--window goes with --fully-conv")
     if args.depth is not None and args.depth < 0 or args.top is not None and args.top < 1:
         raise ProfilerError("--depth must be 0 or more and --top a positive integer")
+    if args.dtype and (args.fold_bn or args.fully_conv):
+        raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
     if args.fold_bn or args.fully_conv:
         report, summary = _what_if(args, size, native)
     else:
+        import torch
+        # no --dtype: pass none, so that profile() keeps the model's own dtype
+        dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
-                                  training=args.training), ""
+                                  training=args.training, **dtype), ""
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
     print(report.to_string(args.units, layers, note) + summary, end="")
     if args.plot:
