@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench_tools import TOOLS
+from bench_tools import REAL_TOOLS, TOOLS
 
 MAIN = ["resnet50@224", "vit_b_16@224", "swin_t@224", "efficientnet_b0@224", "vit_h_14@224",
         "vit_h_14@518", "alexnet@227", "alexnet@2270"]
 DEPTH = [f"resnet{d}@224" for d in (18, 34, 50, 101, 152)]
 PEERS = [t for t in TOOLS if t != "ours"]
 FVCORE_TARGETS = ["resnet50@224", "vit_b_16@224", "vit_h_14@224", "vit_h_14@518"]
+# the user's model with real weights (benchmarks/run.py REAL_CASES): every tool on it
+REAL_SUFFIX = ":real"
+REAL = [f"{k}{REAL_SUFFIX}" for k in ("resnet50@224", "vit_b_16@224", "swin_t@224", "efficientnet_b0@224")]
+REAL_FVCORE_TARGETS = ["resnet50@224:real", "vit_b_16@224:real"]
+REAL_OVER_META_MAX = 1.5   # ours on real weights takes at most this × ours on the meta build
 MB = 2 ** 20
 # fvcore operators that are dot products (multiply-accumulates), as opposed to the
 # elementwise work (norms, pooling, upsampling) it also counts
@@ -119,9 +124,16 @@ def _ok(row: dict | None) -> bool:
     return bool(row) and "median_s" in row
 
 
+def real_keys(results: dict) -> list[str]:
+    """The real-weight cases present: the four of the run first, then any other."""
+    return [k for k in REAL if k in results] + sorted(
+        k for k in results if k.endswith(REAL_SUFFIX) and k not in REAL)
+
+
 def fastest_peer(results: dict, key: str) -> tuple[str | None, float | None]:
     rows = _tools(results, key)
-    timed = [(row["median_s"], tool) for tool, row in rows.items() if tool != "ours" and _ok(row)]
+    timed = [(row["median_s"], tool) for tool, row in rows.items()
+             if tool not in ("ours", "ours_meta") and _ok(row)]
     if not timed:
         return None, None
     seconds, tool = min(timed)
@@ -146,6 +158,7 @@ def claims(data: dict) -> list[tuple[str, bool | None, str]]:
         if _ok(rows.get("ours")) and _ok(rows.get("fvcore")):
             ratio = rows["fvcore"]["median_s"] / rows["ours"]["median_s"]
             out.append((f"{key}: ≥ 10× faster than fvcore", ratio >= 10, f"{ratio:,.0f}×"))
+    out += _real_claims(results)
     low, high = _tools(results, "alexnet@227").get("ours"), _tools(results, "alexnet@2270").get("ours")
     if _ok(low) and _ok(high):
         ratio = high["median_s"] / low["median_s"]
@@ -166,7 +179,40 @@ def claims(data: dict) -> list[tuple[str, bool | None, str]]:
     return out
 
 
-def _per_tool_table(results: dict, keys: list[str], tools, cell, our_macs: bool = False) -> str:
+def _real_claims(results: dict) -> list[tuple[str, bool | None, str]]:
+    """The real-weight cases: ours on the user's model against ours on a meta build
+    (same process, interleaved), ours against fvcore on the same real model, and
+    the same count either way."""
+    out = []
+    same, differ = [], []
+    for key in real_keys(results):
+        rows = _tools(results, key)
+        real, meta = rows.get("ours"), rows.get("ours_meta")
+        if _ok(real) and _ok(meta):
+            ratio = real["median_s"] / meta["median_s"]
+            out.append((f"{key}: ours on real weights ≤ {REAL_OVER_META_MAX:g}× ours on a meta build",
+                        ratio <= REAL_OVER_META_MAX,
+                        f"real {_ms(real['median_s'])} ms ({real.get('mode', '?')} forward), "
+                        f"meta {_ms(meta['median_s'])} ms, ratio {ratio:.2f}"))
+        if real and meta and "macs" in real and "macs" in meta:
+            (same if real["macs"] == meta["macs"] else differ).append(
+                f"{key.removesuffix(REAL_SUFFIX)} {_g(real['macs'])}" + (
+                    "" if real["macs"] == meta["macs"] else f" vs meta {_g(meta['macs'])}"))
+    for key in REAL_FVCORE_TARGETS:
+        rows = _tools(results, key)
+        if _ok(rows.get("ours")) and _ok(rows.get("fvcore")):
+            ratio = rows["fvcore"]["median_s"] / rows["ours"]["median_s"]
+            out.append((f"{key}: ours on real weights ≥ 10× faster than fvcore on them", ratio >= 10,
+                        f"{ratio:,.1f}× (fvcore {_ms(rows['fvcore']['median_s'])} ms, "
+                        f"ours {_ms(rows['ours']['median_s'])} ms)"))
+    if same or differ:
+        out.append(("real-weight cases: ours counts the same MACs on real weights as on a meta build",
+                    not differ, "; ".join(differ + same)))
+    return out
+
+
+def _per_tool_table(results: dict, keys: list[str], tools, cell, our_macs: bool = False,
+                    labels: dict | None = None) -> str:
     """One row per case: its key, our MACs when ``our_macs``, then
     ``cell(that tool's result or None, the case's results)`` for each tool."""
     rows = []
@@ -175,7 +221,8 @@ def _per_tool_table(results: dict, keys: list[str], tools, cell, our_macs: bool 
         row = [key] + ([_g(case.get("ours", {}).get("macs"))] if our_macs else [])
         rows.append(row + [cell(case.get(tool), case) for tool in tools])
     head = ["model"] + (["ours"] if our_macs else [])
-    return tabulate(rows, head + [TOOLS[t][0] for t in tools], tablefmt="github", disable_numparse=True)
+    labels = labels or TOOLS
+    return tabulate(rows, head + [labels[t][0] for t in tools], tablefmt="github", disable_numparse=True)
 
 
 def _time_cell(r, case) -> str:
@@ -294,6 +341,67 @@ def _fcm_real_table(results: dict) -> str:
     return ("FlopCounterMode on vit_b_16 at 224 with real CPU tensors (untimed; MHA fast path "
             "enabled, as by default):\n\n"
             + tabulate(rows, ["grad mode", "MACs", "vs ours", "by op"], tablefmt="github", disable_numparse=True))
+
+
+REAL_INTRO = """\
+The cases above give every tool a meta-built model (fvcore a real one).  Here every
+tool gets what a user holds: a normally built torchvision model,
+`get_model(name, weights=None)` seeded with 0 (no weights are downloaded), in eval
+mode on the CPU, and a real input (`torch.randn(1, 3, 224, 224)`, seeded), each tool
+called the way its users call it on such a model; ours is
+`profiler.profile(model, input_size=(3, 224, 224))` on that model.  Ours is also timed
+on the same model built on meta, in the same process and the same shuffled rounds
+(`ours, meta build`): the real / meta ratio is a claim.  Otherwise the method is the
+same (one warm-up, then the timed calls, median; each tool gets its own copy of the
+model)."""
+
+
+def _real_section(results: dict) -> list[str]:
+    keys = real_keys(results)
+    if not keys:
+        return []
+    order = [t for t in REAL_TOOLS if any(t in _tools(results, k) for k in keys)]
+    peers = [t for t in order if t not in ("ours", "ours_meta")]
+    parts = ["## User model with real weights", "", REAL_INTRO, "",
+             "| tool | call timed |", "|---|---|",
+             *[f"| {REAL_TOOLS[t][0]} | `{REAL_TOOLS[t][1]}` |" for t in order], ""]
+    modes = [f"{k.removesuffix(REAL_SUFFIX)}: {_tools(results, k)['ours']['mode']}" for k in keys
+             if "mode" in _tools(results, k).get("ours", {})]
+    if modes:
+        parts += ["Our forward on the real-weight model ran on " + ", ".join(modes) + " tensors.", ""]
+    parts += ["### Time: median ms of the profile call (timed calls)", "",
+              _per_tool_table(results, keys, order, _time_cell, labels=REAL_TOOLS), ""]
+    rows = []
+    for key in keys:
+        tools = _tools(results, key)
+        ours, meta = tools.get("ours"), tools.get("ours_meta")
+        if not _ok(ours):
+            continue
+        row = [key, f"{ours['median_s'] / meta['median_s']:.2f}" if _ok(meta) else "–"]
+        row += [f"{tools[t]['median_s'] / ours['median_s']:,.2f}" if _ok(tools.get(t)) else "–" for t in peers]
+        rows.append(row)
+    parts += ["### Ratio: ours real / ours meta, and peer time / ours real (above 1: we are faster)", "",
+              tabulate(rows, ["model", "ours real / ours meta"] + [REAL_TOOLS[t][0] for t in peers],
+                       tablefmt="github", disable_numparse=True), "",
+              "### Peak memory above the built model: MB of RSS / MB of Python objects, one call", "",
+              _per_tool_table(results, keys, order, _memory_cell, labels=REAL_TOOLS), "",
+              "### MACs reported (difference from ours on real weights)", "",
+              _per_tool_table(results, keys, [t for t in order if t != "ours"], _macs_cell,
+                              our_macs=True, labels=REAL_TOOLS), ""]
+    changed = []
+    for key in keys:
+        base = _tools(results, key.removesuffix(REAL_SUFFIX))
+        for tool, r in _tools(results, key).items():
+            if tool in base and "macs" in r and "macs" in base[tool] and r["macs"] != base[tool]["macs"]:
+                changed.append(f"{REAL_TOOLS[tool][0]} on {key.removesuffix(REAL_SUFFIX)}: "
+                               f"{_g(r['macs'])} here, {_g(base[tool]['macs'])} in the meta case")
+    compared = [k for k in keys if k.removesuffix(REAL_SUFFIX) in results]
+    if changed:
+        parts += ["Counts that differ from the same tool's in the meta case above (the reasons are in "
+                  "\"Why the counts differ\"): " + "; ".join(changed) + ".", ""]
+    elif compared:
+        parts += ["Every tool's count here is its count in the meta case above.", ""]
+    return parts
 
 
 def _depth_table(results: dict) -> str:
@@ -428,6 +536,19 @@ and the shortcuts over dtypes, shapes and strides.
 """
 
 
+def _main_tables(results: dict, keys: list[str]) -> list[str]:
+    return ["## Time: median ms of the profile call (timed calls)", "", _time_table(results, keys), "",
+            "## Ratio: peer time / our time (above 1: we are faster)", "", _ratio_table(results, keys), "",
+            "## Peak memory above the built model: MB of RSS / MB of Python objects (tracemalloc), one call", "",
+            _memory_table(results, keys), "",
+            "Meta-device tools allocate no tensor storage, so their RSS barely moves in a steady "
+            "state; fvcore's includes the real activations and its traced graph.  The vit_h_14 at 518 "
+            "fresh-process figure below is the first-call cost, imports included.", "",
+            "## MACs reported (difference from ours)", "", _macs_table(results, keys), "",
+            "torchvision publishes 17.564 G for ViT-B/16 at 224 (its `_ops` metadata, in GFLOPS "
+            "meaning MACs); ours is 17,563,828,224.", ""]
+
+
 def render(data: dict) -> str:
     results, probes, machine, settings = data["results"], data["probes"], data["machine"], data["settings"]
     keys = [k for k in MAIN if k in results]
@@ -452,24 +573,19 @@ def render(data: dict) -> str:
              + ("; `--quick` skipped it." if settings.get("quick") else "."), "",
              "Each tool runs where it can: ours, FlopCounterMode, ptflops, thop and torchinfo on the "
              "meta device (a meta-built model and a meta input); fvcore needs real tensors (it traces "
-             "with torch.jit), so it gets a real CPU model and a random input.", "",
+             "with torch.jit), so it gets a real CPU model and a random input.  The section \"User model "
+             "with real weights\" gives every tool, ours included, the real CPU model instead.", "",
              "| tool | device | call timed |", "|---|---|---|",
              *[f"| {label} | {device} | `{how}` |" for label, device, how in TOOLS.values()], ""]
     if failed:
         parts += ["Failed cases: " + "; ".join(f"{k}: {v}" for k, v in failed.items()), ""]
     parts += ["## Claims", "", "| claim | met | figures |", "|---|---|---|"]
     parts += [f"| {c} | {'yes' if ok else 'no'} | {fig} |" for c, ok, fig in claims(data)]
-    parts += ["", "## Time: median ms of the profile call (timed calls)", "", _time_table(results, keys), "",
-              "## Ratio: peer time / our time (above 1: we are faster)", "", _ratio_table(results, keys), "",
-              "## Peak memory above the built model: MB of RSS / MB of Python objects (tracemalloc), one call", "",
-              _memory_table(results, keys), "",
-              "Meta-device tools allocate no tensor storage, so their RSS barely moves in a steady "
-              "state; fvcore's includes the real activations and its traced graph.  The vit_h_14 at 518 "
-              "fresh-process figure below is the first-call cost, imports included.", "",
-              "## MACs reported (difference from ours)", "", _macs_table(results, keys), "",
-              "torchvision publishes 17.564 G for ViT-B/16 at 224 (its `_ops` metadata, in GFLOPS "
-              "meaning MACs); ours is 17,563,828,224.", "",
-              "## Why the counts differ", ""]
+    parts += [""]
+    if keys:  # none when only real-weight cases ran (--only KEY:real)
+        parts += _main_tables(results, keys)
+    parts += _real_section(results)
+    parts += ["## Why the counts differ", ""]
     for tool in PEERS:
         parts += [f"### {TOOLS[tool][0]}", "", WHY.get(tool, ""), ""]
         parts += _why_lines(tool, results) + [""]
@@ -494,7 +610,9 @@ def render(data: dict) -> str:
               "python benchmarks/run.py           # a few minutes; writes reports/benchmark.md",
               "python benchmarks/run.py --quick   # without fvcore on vit_h_14 at 518 (its one call takes a minute)",
               "python benchmarks/run.py --only resnet50@224,alexnet@227 --report /tmp/b.md",
-              "```", ""]
+              "python benchmarks/run.py --only resnet50@224:real --report /tmp/r.md   # one real-weight case",
+              "```", "",
+              "The run exits with status 1 when a claim is not met.", ""]
     return "\n".join(parts)
 
 
@@ -512,6 +630,15 @@ def summary_lines(data: dict) -> list[str]:
             continue
         ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}" for t in PEERS if _ok(tools.get(t)))
         lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms | {ratios}")
+    for key in real_keys(results):
+        tools = _tools(results, key)
+        ours, meta = tools.get("ours"), tools.get("ours_meta")
+        if not _ok(ours):
+            continue
+        ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}"
+                           for t in PEERS if _ok(tools.get(t)))
+        lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms (meta build "
+                     f"{_ms(meta['median_s']) if _ok(meta) else '–'} ms) | {ratios}")
     lines.append("claims:")
     for claim, ok, fig in claims(data):
         lines.append(f"  [{'met' if ok else 'NOT met'}] {claim}: {fig}")

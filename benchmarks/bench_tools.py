@@ -7,6 +7,12 @@ says where the tool's count comes from (used to explain differences, untimed).
 
 Every tool gets its own copy of the model, so one tool's hooks or buffers can
 never reach another's run.  Peers that are not installed are reported as absent.
+
+A case is either meta (the default: every tool but fvcore gets a meta-built model)
+or real-weight (``Case.real_weights``): every tool, ours included, gets a normally
+built, seeded CPU model in eval mode and a real input, the way a user profiles the
+model they already hold; ``ours_meta`` then times ours on the same model built on
+meta, in the same process, for the real / meta ratio.
 """
 from __future__ import annotations
 
@@ -32,6 +38,18 @@ TOOLS = {
     "thop": ("thop", "meta", "thop.profile(model, inputs=(x,))"),
     "torchinfo": ("torchinfo", "meta", "torchinfo.summary(model, input_size, device='meta').total_mult_adds"),
 }
+# the real-weight cases: how each tool is called on the user's CPU model (x: a real input)
+REAL_TOOLS = {
+    "ours": ("ours, real weights", "profiler.profile(model, input_size=(3, H, W)).totals['macs']"),
+    "ours_meta": ("ours, meta build", "the same call on the model built under torch.device('meta')"),
+    "fvcore": ("fvcore", "FlopCountAnalysis(model, x).total()"),
+    "fcm": ("FlopCounterMode no_grad", "with torch.no_grad(), FlopCounterMode(): model(x); flops/2"),
+    "fcm_grad": ("FlopCounterMode grad", "with FlopCounterMode(): model(x) with grad enabled; flops/2"),
+    "ptflops": ("ptflops", "get_model_complexity_info(model, (3, H, W)), default pytorch backend"),
+    "ptflops_aten": ("ptflops aten", "get_model_complexity_info(model, (3, H, W), backend='aten')"),
+    "thop": ("thop", "thop.profile(model, inputs=(x,))"),
+    "torchinfo": ("torchinfo", "torchinfo.summary(model, input_size=(1, 3, H, W)).total_mult_adds"),
+}
 
 
 class Absent(Exception):
@@ -40,12 +58,14 @@ class Absent(Exception):
 
 @dataclass
 class Case:
-    """One model at one input: a meta-built module and, on demand, a real one."""
+    """One model at one input: a meta-built module and, on demand, a real one.
+    With ``real_weights`` every tool gets the real one (a real-weight case)."""
 
     key: str                               # e.g. "vit_h_14@518"
     name: str                              # torchvision builder name
     size: int                              # image side
     build_kwargs: dict[str, Any] = field(default_factory=dict)
+    real_weights: bool = False
     _real: nn.Module | None = None
 
     def build(self, meta: bool) -> nn.Module:
@@ -66,6 +86,15 @@ class Case:
         if device == "meta":
             return torch.empty(1, 3, self.size, self.size, device="meta")
         return torch.randn(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(0))
+
+    @property
+    def device(self) -> str:
+        """Where the tools' model and input live (fvcore is always real)."""
+        return "cpu" if self.real_weights else "meta"
+
+    def model(self) -> nn.Module:
+        """The model the tools get (each a deep copy of it)."""
+        return self.real() if self.real_weights else self.build(meta=True)
 
 
 @dataclass
@@ -90,8 +119,13 @@ def _import(module: str):
         raise Absent(f"{module} is not installed (pip install '.[bench]')") from exc
 
 
-def prepare(tool: str, case: Case, meta_model: nn.Module) -> Prepared:
-    return _PREPARERS[tool](case, copy.deepcopy(meta_model))
+def prepare(tool: str, case: Case, model: nn.Module) -> Prepared:
+    """``model`` is the case's model (``Case.model()``); the tool gets its own copy.
+    ``ours_meta`` builds its own on meta: ours on a meta build, next to ours on the
+    real weights of a real-weight case."""
+    if tool == "ours_meta":
+        return _ours(case, case.build(meta=True))
+    return _PREPARERS[tool](case, copy.deepcopy(model))
 
 
 def _ours(case: Case, model: nn.Module) -> Prepared:
@@ -111,7 +145,7 @@ def _ours(case: Case, model: nn.Module) -> Prepared:
 def _fcm(grad: bool):
     def prep(case: Case, model: nn.Module) -> Prepared:
         from torch.utils.flop_counter import FlopCounterMode
-        x = case.input("meta")
+        x = case.input(case.device)
 
         def call():
             with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as counter:
@@ -125,9 +159,11 @@ def _fcm(grad: bool):
     return prep
 
 
-def _fvcore(case: Case, _meta: nn.Module) -> Prepared:
+def _fvcore(case: Case, model: nn.Module) -> Prepared:
     from fvcore.nn import FlopCountAnalysis
-    model, x = case.real(), case.input("cpu")
+    if not case.real_weights:  # a meta case's model: fvcore needs the real one
+        model = case.real()
+    x = case.input("cpu")
 
     def call():
         analysis = FlopCountAnalysis(model, x)
@@ -155,7 +191,7 @@ def _ptflops(backend: str):
 
         def detail(total):
             if backend != "pytorch":
-                return {"bias outputs (addmm, convolution)": bias_outputs(model, case.input("meta"))}
+                return {"bias outputs (addmm, convolution)": bias_outputs(model, case.input(case.device))}
             module_only = run({"count_functional": False})
             return {"module hooks alone": module_only,
                     "functional calls (torch.nn.functional / tensor ops)": total - module_only}
@@ -165,7 +201,7 @@ def _ptflops(backend: str):
 
 def _thop(case: Case, model: nn.Module) -> Prepared:
     thop = _import("thop")
-    x = case.input("meta")
+    x = case.input(case.device)
 
     def call():
         return thop.profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
@@ -188,9 +224,11 @@ def _thop(case: Case, model: nn.Module) -> Prepared:
 def _torchinfo(case: Case, model: nn.Module) -> Prepared:
     torchinfo = _import("torchinfo")
     size = (1, 3, case.size, case.size)
+    # on a real model, as its users call it: torchinfo makes the input on the model's device
+    where = {} if case.real_weights else {"device": "meta"}
 
     def call():
-        return torchinfo.summary(model, input_size=size, device="meta", verbose=0)
+        return torchinfo.summary(model, input_size=size, verbose=0, **where)
 
     def by_type(summary):
         leaf: Counter = Counter()

@@ -2,6 +2,9 @@
 
     python benchmarks/run.py            # everything, a few minutes; writes reports/benchmark.md
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
+    python benchmarks/run.py --only resnet50@224:real   # one real-weight case
+
+The run exits with status 1 when any claim in its claims table is not met.
 
 Each model runs in its own fresh worker process (``--worker KEY``), so one
 model's memory and one tool's side effects never reach the next.  Inside a
@@ -10,6 +13,11 @@ clock starts.  Each tool is called once to warm up, then the tools take turns,
 round by round in a new (seeded) order each round, so the machine's noise falls
 on all of them alike.  A figure is
 the median of those timed calls of the profile call alone.
+
+The meta cases give every tool a meta-built model (fvcore a real one: it needs
+real tensors).  The real-weight cases (``KEY:real``) are the user's model: a
+normally built, seeded CPU model in eval mode and a real input for every tool,
+ours included, with ours also timed on the same model built on meta.
 """
 from __future__ import annotations
 
@@ -44,6 +52,12 @@ CASES = {
     "alexnet@227": ("alexnet", 227, {}),
     "alexnet@2270": ("alexnet", 2270, {}),
 }
+# the user's model with real weights (seeded, never downloaded), every tool on it
+REAL_SUFFIX = ":real"
+REAL_CASES = {f"{key}{REAL_SUFFIX}": CASES[key]
+              for key in ("resnet50@224", "vit_b_16@224", "swin_t@224", "efficientnet_b0@224")}
+# ours on the real weights and, for the ratio, ours on the same model built on meta
+REAL_TOOLS = ("ours", "ours_meta", *ALL_TOOLS[1:])
 DEPTH_CASES = {f"resnet{d}@224": (f"resnet{d}", 224, {}) for d in (18, 34, 50, 101, 152)}
 REPEATS = 15   # a 2 ms call's median needs more than a handful: one cold-cache call moves it
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
@@ -53,8 +67,8 @@ BUDGET_S = 15.0
 
 def make_case(key: str):
     from bench_tools import Case
-    name, size, kwargs = {**CASES, **DEPTH_CASES}[key]
-    return Case(key, name, size, dict(kwargs))
+    name, size, kwargs = {**CASES, **REAL_CASES, **DEPTH_CASES}[key]
+    return Case(key, name, size, dict(kwargs), real_weights=key in REAL_CASES)
 
 
 def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = BUDGET_S,
@@ -65,13 +79,13 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
     first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.  Tools in
     ``cold_only`` are called once, and that cold call is their figure."""
     from bench_tools import Absent, prepare, quiet
-    meta_model = case.build(meta=True)
+    model = case.model()  # meta-built, or the real weights of a real-weight case
     out: dict[str, dict] = {}
     prepared = {}
     for tool in tools:
         try:
             with quiet():
-                prepared[tool] = prepare(tool, case, meta_model)
+                prepared[tool] = prepare(tool, case, model)
         except Absent as exc:
             out[tool] = {"error": str(exc)}
     allowed = {}
@@ -86,8 +100,9 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             continue
         out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
                      "breakdown": _jsonable(breakdown), "times": []}
-        if tool == "ours":
+        if tool in ("ours", "ours_meta"):
             out[tool]["rows"] = len(result.layers)
+            out[tool]["mode"] = result.mode
         if tool in cold_only:
             out[tool].update(times=[seconds], cold=True)
             allowed[tool] = 0
@@ -214,7 +229,7 @@ def run_worker(key: str, args) -> dict:
                "--repeats", str(args.repeats)]
         if args.quick:
             cmd.append("--quick")
-        if key not in CASES:  # the depth series times ours alone
+        if key in DEPTH_CASES:  # the depth series times ours alone
             cmd += ["--tools", "ours"]
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -228,13 +243,14 @@ def run_worker(key: str, args) -> dict:
 
 def worker_main(args) -> None:
     case = make_case(args.worker)
-    tools = tuple(args.tools.split(",")) if args.tools else ALL_TOOLS
+    default = REAL_TOOLS if case.real_weights else ALL_TOOLS
+    tools = tuple(args.tools.split(",")) if args.tools else default
     if args.quick and case.key == "vit_h_14@518":
         tools = tuple(t for t in tools if t != "fvcore")
     # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
     cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
     result = bench_case(case, tools, repeats=args.repeats, cold_only=cold)
-    if case.name == "vit_b_16" and "fcm" in tools:
+    if case.name == "vit_b_16" and "fcm" in tools and not case.real_weights:
         from bench_tools import fcm_on_real_tensors, quiet
         with quiet():
             result["_fcm_real"] = fcm_on_real_tensors(case)
@@ -281,7 +297,7 @@ def main(argv=None) -> int:
         worker_main(args)
         return 0
 
-    from bench_report import render, summary_lines
+    from bench_report import claims, render, summary_lines
 
     from profiler import atomic
     if args.from_json:  # re-render a saved run
@@ -293,13 +309,21 @@ def main(argv=None) -> int:
     atomic.write_text(args.report, render(data))
     print("\n".join(summary_lines(data)))
     print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
-    return 0
+    return exit_status(claims(data))
+
+
+def exit_status(claim_rows) -> int:
+    """1 when any claim of the claims table (``bench_report.claims``) is not met, else 0."""
+    missed = [claim for claim, met, _ in claim_rows if not met]
+    if missed:
+        print(f"{len(missed)} claim(s) NOT met: exit status 1", file=sys.stderr)
+    return 1 if missed else 0
 
 
 def collect(args) -> dict:
     started = time.perf_counter()
     machine = machine_note()
-    keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *DEPTH_CASES]))
+    keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES]))
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)

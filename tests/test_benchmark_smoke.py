@@ -77,3 +77,75 @@ def test_our_timed_call_builds_no_frame_and_its_total_is_the_frames():
     # a replaced frame (as --fold-bn does) is what the totals follow from then on
     report.layers = report.layers[report.layers["kind"] == "conv"]
     assert report.totals["macs"] == int(report.layers["macs"].sum()) < totals["macs"]
+
+
+def test_real_weight_case_runs_every_tool_on_the_real_model():
+    """The real-weight case, kept short: resnet18 at 32 px, one timed call per tool and
+    its warm-up as the memory figure (a tiny budget), one thread (no timing is checked,
+    and two threads' spin-waits on a busy shared machine make a 2 ms forward take 1 s).
+    Every tool runs on a seeded CPU model with a real input, ours also on a meta build,
+    and the counts that must agree do."""
+    import torch
+    run = load("run")
+    from bench_report import REAL, claims, render
+    from bench_tools import Case
+    assert list(run.REAL_CASES) == REAL  # the run's cases are the ones the report shows
+    case = Case("resnet18@32:real", "resnet18", 32, real_weights=True)
+    model = case.model()
+    assert not model.training and not next(model.parameters()).is_meta
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run.bench_case(case, tools=run.REAL_TOOLS, repeats=1, budget_s=1e-6)
+    finally:
+        torch.set_num_threads(threads)
+    for tool in run.REAL_TOOLS:
+        row = result[tool]
+        assert "error" not in row, (tool, row.get("error"))
+        assert row["runs"] == 1 and row["median_s"] > 0 and row["macs"] > 0
+    ours = result["ours"]["macs"]
+    assert result["ours_meta"]["macs"] == ours and result["ours_meta"]["mode"] == "meta"
+    assert result["ours"]["mode"] in ("meta", "fake", "real")
+    # a real no_grad forward of a CNN takes no fused path: FlopCounterMode sees our conv and addmm
+    assert result["fcm"]["macs"] == result["fcm_grad"]["macs"] == ours
+    by_op = result["fvcore"]["breakdown"]["by op"]
+    assert by_op["conv"] + by_op["linear"] == ours
+    aten = result["ptflops_aten"]
+    assert aten["macs"] - ours == aten["breakdown"]["bias outputs (addmm, convolution)"]
+    data = {"results": {case.key: result}, "probes": {},
+            "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
+            "settings": {"repeats": 1, "budget_s": 20.0, "quick": True}}
+    found = {claim: (met, fig) for claim, met, fig in claims(data)}
+    ratio_claim = "resnet18@32:real: ours on real weights ≤ 1.5× ours on a meta build"
+    assert ratio_claim in found and "ratio" in found[ratio_claim][1]
+    assert found["real-weight cases: ours counts the same MACs on real weights as on a meta build"][0]
+    text = render(data)
+    assert "## User model with real weights" in text and "ours, meta build" in text
+    assert ratio_claim in text
+
+
+def test_a_claim_not_met_makes_the_run_exit_non_zero(tmp_path):
+    """The exit status comes from the claims table: one claim not met (a `--help` of
+    0.9 s against its 0.5 s) gives 1, from the function and from the script itself."""
+    import subprocess
+    import json
+    run = load("run")
+    from bench_report import claims
+
+    def data(help_s):
+        return {"results": {}, "probes": {"profiler --help": {"times": [help_s], "median_s": help_s}},
+                "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
+                "settings": {"repeats": 1, "budget_s": 20.0, "quick": True}}
+    assert run.exit_status(claims(data(0.1))) == 0
+    assert run.exit_status(claims(data(0.9))) == 1
+    assert run.exit_status([]) == 0
+    saved = tmp_path / "figures.json"
+    saved.write_text(json.dumps(data(0.9)))
+    report = tmp_path / "b.md"
+    assert run.main(["--from-json", str(saved), "--report", str(report)]) == 1
+    assert "| `profiler --help` < 0.5 s | no | 0.90 s |" in report.read_text()
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--from-json", str(saved),
+                           "--report", str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "[NOT met] `profiler --help` < 0.5 s" in done.stdout
+    saved.write_text(json.dumps(data(0.1)))
+    assert run.main(["--from-json", str(saved), "--report", str(report)]) == 0
