@@ -177,6 +177,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) 
 
     rows, mode, desc = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
                                 training, notes)
+    _check_fits(label, desc, rows)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
     if training:
@@ -230,6 +231,16 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
                             f"{_first_line(exc)}") from exc
     notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(failed)})")
     return rows, "real", desc
+
+
+def _check_fits(label, desc, rows) -> None:
+    """Counts are int64 in the report's tables: refuse an input whose counts overflow them."""
+    from .rows import COUNT_COLUMNS
+    limit = 2**63 - 1
+    for column in COUNT_COLUMNS:
+        if sum(row[column] for row in rows) > limit:
+            raise ProfilerError(f"{label}: at input {desc} the {column} total exceeds 2**63 - 1, the largest "
+                                "count a report holds: profile a smaller input")
 
 
 def _check_real_size(label, model, owned, args, input_dtype, capture) -> None:
