@@ -21,7 +21,7 @@ from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, d
                      example_args, normalize_args)
 from .models import ModelSpec, native_build_kwargs, resolve
 from .report import Report
-from .session import LOCK, forward_rows, on_meta, unwrapped
+from .session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
@@ -79,9 +79,11 @@ def _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     return input_size, dtype
 
 
-def _floating_dtype(model: nn.Module) -> torch.dtype:
-    """The dtype of the model's first floating-point parameter (or buffer); float32 if none."""
-    for tensors in (model.parameters(), model.buffers()):
+def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (or buffer); for a
+    model without any, that of the first floating tensor it is given; else float32."""
+    from .inputs import tensors_in
+    for tensors in (model.parameters(), model.buffers(), tensors_in((inputs, kwargs))):
         for t in tensors:
             if t.is_floating_point():
                 return t.dtype
@@ -131,7 +133,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         (see profiler.backward); ``Report.passes`` sums forward, backward and both.
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
-    with LOCK:
+    with LOCK, kept_rng():
         return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training)
 
 
@@ -158,7 +160,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) 
         raise ProfilerError(f"{label}: the builder returned {type(module).__name__}, not an nn.Module")
     family = spec.family if spec else "custom"
     ids = _token_vocab(module)
-    input_dtype = dtype or _floating_dtype(module)
+    input_dtype = dtype or _floating_dtype(module, inputs, kwargs)
 
     if inputs is not None:
         candidates = [(normalize_args(inputs), "given inputs")]

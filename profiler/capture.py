@@ -189,6 +189,8 @@ class _OpCounter(TorchDispatchMode):
         if formula is None:
             call.uncounted_ops[name] = call.uncounted_ops.get(name, 0) + 1
             return out
+        if "out" in kwargs:   # an out= overload (old-style spectral_norm's mv): the result is `out`
+            kwargs = {k: v for k, v in kwargs.items() if k != "out"}
         cost = formula.fn(_as_shapes(out), *_as_shapes(args), **_as_shapes(kwargs))
         call.ops[name] = call.ops.get(name, 0) + 1
         call.op_cost += cost

@@ -7,6 +7,7 @@ given tensors become twins (see profiler.twins), so the caller's are never touch
 """
 from __future__ import annotations
 
+import collections
 import copy
 import types
 from typing import Any
@@ -150,7 +151,7 @@ def materialize(tree: Any, make, dtype: torch.dtype, generator: torch.Generator 
     if isinstance(tree, (list, tuple)):
         items = [materialize(v, make, dtype, generator, device, ids, memo) for v in tree]
         return type(tree)(items) if not hasattr(tree, "_fields") else type(tree)(*items)
-    held = _tensors_in(tree)
+    held = tensors_in(tree)
     if not held:
         return tree
     copy_memo: dict[int, Any] = {}
@@ -166,14 +167,14 @@ _ATOMS = (str, bytes, int, float, complex, bool, type(None), torch.dtype, torch.
           types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType)
 
 
-def _tensors_in(obj: Any) -> list[torch.Tensor]:
+def tensors_in(obj: Any) -> list[torch.Tensor]:
     """The tensors reachable from ``obj`` through containers, ``__dict__`` and
-    ``__slots__``: what deepcopy will walk."""
+    ``__slots__`` (what deepcopy will walk), outer ones first, in argument order."""
     found: list[torch.Tensor] = []
     seen: set[int] = set()
-    todo = [obj]
+    todo = collections.deque([obj])
     while todo:
-        x = todo.pop()
+        x = todo.popleft()
         if id(x) in seen or isinstance(x, _ATOMS):
             continue
         seen.add(id(x))

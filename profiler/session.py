@@ -4,8 +4,9 @@
 (meta, fake or real), on twins of its tensors (see profiler.twins), and builds
 the report rows while the forward's modes still hold (the formulas read them).
 Everything it changes is restored on every exit path: the model's modules
-(``ModuleState``), the grad mode, the attention fast-path flag, and the torch,
-Python and NumPy random states (a forward may draw random numbers).
+(``ModuleState``), the grad mode and the attention fast-path flag; ``kept_rng``
+keeps the torch, Python and NumPy random states (a builder or a forward may draw
+random numbers) around a whole profile.
 
 The process-wide part of that state (the fast-path flag, the RNGs, the
 fake-tensor logger) and a model shared between threads make concurrent profiles
@@ -52,24 +53,33 @@ def _quiet_fake_log():
 
 
 @contextlib.contextmanager
-def process_state(training: bool):
-    """Grad on for a training profile (off otherwise), the fused attention fast path
-    off (its one fused op would hide the attention's inner layers), and the torch
-    (CPU, and CUDA where initialised), Python and NumPy random states kept."""
-    fastpath = torch.backends.mha.get_fastpath_enabled()
+def kept_rng():
+    """The torch (CPU, and CUDA where initialised), Python and NumPy random states
+    as they were, whatever a builder or a forward draws."""
     python_rng = random.getstate()
     numpy = sys.modules.get("numpy")
     numpy_rng = numpy.random.get_state() if numpy is not None else None
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     try:
-        torch.backends.mha.set_fastpath_enabled(False)
-        with (torch.enable_grad() if training else torch.no_grad()), torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(devices=cuda):
             yield
     finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
         random.setstate(python_rng)
         if numpy_rng is not None:
             numpy.random.set_state(numpy_rng)
+
+
+@contextlib.contextmanager
+def process_state(training: bool):
+    """Grad on for a training profile (off otherwise), and the fused attention fast
+    path off (its one fused op would hide the attention's inner layers)."""
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    try:
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.enable_grad() if training else torch.no_grad():
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 def model_device(model: nn.Module) -> torch.device:
