@@ -113,23 +113,31 @@ def matmul_backward_cost(a: Shape, b: Shape, need_a: bool, need_b: bool) -> Cost
 
 def attention_backward_cost(q: Shape, k: Shape, v: Shape, need_q: bool, need_k: bool,
                             need_v: bool, scaled_scores: bool = True) -> Cost:
-    """softmax(Q·Kᵀ·scale)·V over L queries, S keys, B = ∏ leading dims:
+    """softmax(Q·Kᵀ·scale)·V over L queries, S keys, B = ∏ leading dims of Q:
     grad P = g·Vᵀ: B·L·S dot products of E_v terms (if Q or K need grads);
-    grad V = Pᵀ·g: numel(V) dot products of L terms;
+    grad V = Pᵀ·g: numel(V) dot products of r·L terms;
     softmax backward over B·L rows of S (see ``softmax_backward_cost``), then the
     scale, 1 mult per score (``scaled_scores``; nn.MultiheadAttention scales the
     queries instead); grad Q = dS·K: numel(Q) dot products of S terms;
-    grad K = dSᵀ·Q: numel(K) dot products of L terms."""
+    grad K = dSᵀ·Q: numel(K) dot products of r·L terms.
+
+    r = B / ∏ leading dims of K: the query heads that share one key/value head
+    (grouped-query attention, ``enable_gqa``: 32 query heads on 8 kv heads give
+    r = 4) or a batch K and V broadcast over; 1 otherwise.  Each shared K/V
+    element's gradient sums the products of all r query heads: r·L terms, the
+    same MACs and additions as the math path's repeat of K and V, its per-head
+    products and the sum of the repeats' gradients."""
     L, S = q[-2], k[-2]
     scores = numel(q[:-2]) * L * S
-    cost = dot_products(numel(v), L) if need_v else ZERO
+    shared = max(numel(q[:-2]) // max(numel(k[:-2]), 1), 1)
+    cost = dot_products(numel(v), shared * L) if need_v else ZERO
     if need_q or need_k:
         cost += dot_products(scores, v[-1]) + softmax_backward_cost(scores, S)
         cost += Cost(mults=scores * scaled_scores)
     if need_q:
         cost += dot_products(numel(q), S)
     if need_k:
-        cost += dot_products(numel(k), L)
+        cost += dot_products(numel(k), shared * L)
     return cost
 
 
