@@ -126,6 +126,46 @@ def _addmm(needs, out, bias, a, b, beta=1, alpha=1) -> Cost:
     return cost
 
 
+def _grouped_dots(outputs: int, products: int) -> Cost:
+    """``outputs`` dot products of ``products`` terms in all, each non-empty."""
+    return Cost(mults=products, adds=products - outputs, macs=products) if outputs and products else ZERO
+
+
+@backward_op("_grouped_mm")
+def _grouped_mm_op(needs, out, a, b, offs=None, *args, **kwargs) -> Cost:
+    """torch._grouped_mm, with the forward's conventions (the offsets cover the
+    jagged dimension, every group non-empty: the count does not depend on them):
+    * 2D a (S, K) × 3D b (G, K, N): grad a = g·b[e]ᵀ per row, S·K dot products
+      of N; grad b[e] = a_eᵀ·g_e over its S_e rows, G·K·N dot products of
+      S·K·N terms in all (the weight gradient is a 2D×2D grouped mm);
+    * 3D × 3D: as bmm;
+    * 3D a (G, M, K) × 2D b (K, N) grouping N: grad a[e] = g_e·b_eᵀ, G·M·K dot
+      products of M·K·N terms in all; grad b = a[e]ᵀ·g_e, K·N dot products of M;
+    * 2D a (M, K) × 2D b (K, N) grouping K, out (G, M, N): grad a[:, k_e] =
+      g[e]·b[k_e]ᵀ, M·K dot products of N; grad b[k_e] = a[:, k_e]ᵀ·g[e], K·N dot
+      products of M."""
+    need_a, need_b = B.need(needs, 0), B.need(needs, 1)
+    cost = ZERO
+    if len(a) == 2 and len(b) == 3:
+        if need_a:
+            cost += dot_products(numel(a), b[-1])
+        if need_b:
+            cost += _grouped_dots(numel(b), a[0] * numel(b[1:]))
+    elif len(a) == 3 and len(b) == 2:
+        if need_a:
+            cost += _grouped_dots(numel(a), numel(a[1:]) * b[-1])
+        if need_b:
+            cost += dot_products(numel(b), a[1])
+    elif len(a) == 2 and len(b) == 2:
+        if need_a:
+            cost += dot_products(numel(a), b[-1])
+        if need_b:
+            cost += dot_products(numel(b), a[0])
+    else:
+        cost = B.matmul_backward_cost(a, b, need_a, need_b)
+    return cost
+
+
 @backward_op("mv", "addmv")
 def _mv(needs, out, *args, beta=1, alpha=1) -> Cost:
     """y = A·v: grad A = g⊗v (1 mult each), grad v = Aᵀ·g."""
@@ -276,6 +316,56 @@ def _extremum_op(needs, out, x, *args, **kwargs) -> Cost:
     return Cost(other=numel(x)) if B.need(needs, 0) else ZERO
 
 
+@backward_op("aminmax")
+def _aminmax_op(needs, out, x, *args, **kwargs) -> Cost:
+    """Autograd's formula, for the minimum and for the maximum: the mask x = y
+    (n comparisons), its count of ties (n − m additions), g/count (m divisions)
+    and the masked gradient (n mults); the two gradients summed (n additions)."""
+    if not B.need(needs, 0):
+        return ZERO
+    n, m = numel(x), numel(_first(out))
+    return Cost(mults=2 * n, adds=2 * (n - m) + n, other=2 * (n + m))
+
+
+@backward_op("index_add")
+def _index_add_op(needs, out, x, dim, index, source, alpha=1) -> Cost:
+    """grad x = g; grad source = g selected at index (times alpha ≠ 1: 1 mult each)."""
+    return Cost(mults=numel(source) * (alpha != 1)) if B.need(needs, 3) else ZERO
+
+
+@backward_op("scatter_add", "scatter")
+def _scatter_op(needs, out, *args, **kwargs) -> Cost:
+    """grad x = g (masked where a plain scatter overwrote it); grad src = g
+    gathered at index: moved, not computed."""
+    return ZERO
+
+
+@backward_op("scatter_reduce")
+def _scatter_reduce_op(needs, out, x, dim, index, src, reduce, include_self=True) -> Cost:
+    """Autograd's formulas over n = numel(index) scattered values and the o =
+    numel(out) targets: 'sum' moves g (0); 'mean' counts the values per target
+    (n adds), tests for empty counts (o comparisons), then grad x = g/count (o
+    divisions) and grad src = gathered g / gathered count (n divisions);
+    'amax'/'amin' marks the elements equal to the result (o + n comparisons),
+    counts them (n adds), shares g among them (o divisions), then grad x = mask·
+    share (the mask again: o comparisons, o mults) and grad src likewise (n
+    comparisons, n mults).  'prod' has no formula here."""
+    need_x, need_src = B.need(needs, 0), B.need(needs, 3)
+    if not (need_x or need_src) or reduce == "sum":
+        return ZERO
+    n, o = numel(index), numel(out)
+    if reduce == "mean":
+        return Cost(adds=n, other=o + o * need_x + n * need_src)
+    if reduce in ("amax", "amin"):
+        cost = Cost(adds=n, other=2 * o + n)
+        if need_x:
+            cost += Cost(mults=o, other=o)
+        if need_src:
+            cost += Cost(mults=n, other=n)
+        return cost
+    return None
+
+
 def _variance(std: bool, with_mean: bool) -> AtenBackward:
     def count(needs, out, x, *args, **kwargs) -> Cost:
         """var: 2/(n'−1)·g·(x − mean): the mean again (n − m adds, m mults),
@@ -328,7 +418,8 @@ def _pad_op(needs, out, x, *args) -> Cost:
 _NO_GRADIENT = ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_not", "bitwise_xor", "isnan",
                 "isinf", "floor", "ceil", "round", "trunc", "sign", "argmax", "argmin", "sort",
-                "argsort", "topk", "kthvalue", "median", "floor_divide", "remainder", "fmod")
+                "argsort", "topk", "kthvalue", "median", "floor_divide", "remainder", "fmod", "histc",
+                "bincount")
 for _op in _NO_GRADIENT:  # piecewise constant, or a selection whose gradient is a scatter
     backward_op(_op)(lambda needs, out, *args, **kwargs: ZERO)
 

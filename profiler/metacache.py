@@ -21,6 +21,11 @@ empty_strided, a C++ kernel on meta (empty_like and new_empty are not).  Each sh
 arguments it relies on and otherwise returns None, so the real kernel runs (and
 raises its own error on bad input).  tests/test_metacache.py checks the
 shortcuts against the real kernels over dtypes, shapes and strides.
+
+One shortcut is not about speed: torch._grouped_mm (the experts of transformers'
+mixture-of-experts models) has a meta kernel written for CUDA that refuses float32,
+so on meta it gives what the CPU kernel gives, output or error (checked against
+the CPU kernel, not the meta one).
 """
 from __future__ import annotations
 
@@ -192,9 +197,85 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
 
 
+_GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_C10_NAMES = {torch.float64: "Double", torch.float32: "Float", torch.float16: "Half", torch.bfloat16: "BFloat16",
+              torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char",
+              torch.uint8: "Byte", torch.bool: "Bool"}
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise RuntimeError(message)
+
+
+def _grouped_mm_strides(t: torch.Tensor) -> None:
+    """The CPU kernel's layout rule: row- or column-major in the last two
+    dimensions, with the other stride a multiple of 16 bytes."""
+    strides, sizes = t.stride(), t.shape
+    alignment = 16 // t.element_size()
+    if strides[-2] == 1 and strides[-1] >= max(1, sizes[-2]):
+        _check(strides[-1] % alignment == 0, "strides should be multiple of 16 bytes")
+    elif strides[-1] == 1 and strides[-2] >= max(1, sizes[-1]):
+        _check(strides[-2] % alignment == 0, "strides should be multiple of 16 bytes")
+    else:
+        _check(False, f"Invalid strides/sizes, got {list(strides)} for strides and {list(sizes)} for sizes")
+
+
+def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
+    """torch._grouped_mm as its CPU kernel runs it.  The meta kernel follows the
+    CUDA one and refuses float32 ("Expected mat_a to be BFloat16 or supported
+    Float16 matrix"), so a meta-built MoE model (transformers' grouped_mm experts)
+    could not run on shapes; this gives the CPU kernel's output (shape, strides
+    with the last dimension padded to 16 bytes, dtype) for float32, float16 and
+    bfloat16, and raises the CPU kernel's own error where its checks refuse the
+    arguments (float64 among them).  The output does not depend on the values of
+    ``offs``.  Mixed dtypes (an error of the CPU kernel's matmul) and 2D×2D
+    operands whose grouped dimensions differ (an error or not depending on the
+    offsets) are left to the meta kernel."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        return None
+    for name, t in (("mat_a", a), ("mat_b", b)):
+        _check(t.dtype in _GROUPED_MM_DTYPES, f"Expected {name} to be Float32, BFloat16 or Float16 matrix, "
+                                              f"got {_C10_NAMES.get(t.dtype, t.dtype)}")
+    if a.dtype != b.dtype:
+        return None
+    _check(a.dim() in (2, 3), "mat_a has to be 2 or 3d")
+    _check(b.dim() in (2, 3), "mat_b has to be 2 or 3d")
+    a_2d, b_2d = a.dim() == 2, b.dim() == 2
+    if not (a_2d and b_2d):
+        _check(a.shape[-1] == b.shape[-2], "contraction dimension of mat_a and mat_b must match")
+    elif a.shape[1] != b.shape[0]:
+        return None
+    _grouped_mm_strides(a)
+    _grouped_mm_strides(b)
+    _check((offs is not None) == (a_2d or b_2d),
+           "Have to provide offsets if there is a 2d matrix, or no offset if both matrices are 3d")
+    if offs is not None:
+        _check(offs.dim() == 1, "offs has to be 1D")
+        _check(offs.dtype == torch.int32, "Offsets have to be int32")
+    _check(bias is None, "Bias not supported yet")
+    _check(out_dtype is None or out_dtype == a.dtype, "Grouped gemm output dtype must match `mat_a` dtype")
+    if a_2d and b_2d:
+        size = (offs.shape[0], a.shape[0], b.shape[1])
+    elif a_2d:
+        _check(offs.shape[0] == b.shape[0], "matrix batch sizes have to match")
+        size = (a.shape[0], b.shape[-1])
+    elif b_2d:
+        _check(offs.shape[0] == a.shape[0], "matrix batch sizes have to match")
+        size = (a.shape[1], b.shape[1])
+    else:
+        _check(a.shape[0] == b.shape[0], "batched dimension has to match")
+        size = (a.shape[0], a.shape[1], b.shape[-1])
+    alignment = 16 // a.element_size()
+    padded = (size[-1] + alignment - 1) // alignment * alignment
+    strides = (padded, 1) if len(size) == 2 else (size[1] * padded, padded, 1)
+    return _fresh((size, strides, a.dtype))
+
+
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
-             _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution}
+             _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
+             _aten._grouped_mm.default: _grouped_mm}
 
 
 class MetaReplay:

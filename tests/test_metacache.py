@@ -177,3 +177,94 @@ def test_replay_runs_real_tensors_through_their_kernels():
     x = torch.ones(2, 2)
     assert torch.equal(replay(aten.add.Tensor, (x, x), {}), torch.full((2, 2), 2.0))
     assert torch.equal(replay(aten.add.Tensor, (x, x), {}), torch.full((2, 2), 2.0))
+
+
+def _grouped_operands(shape, dtype):
+    """Operands of torch._grouped_mm in the layouts its CPU kernel accepts or refuses:
+    row-major, column-major in the last two dimensions, row-major with padded rows,
+    and every other column (refused)."""
+    *lead, r, c = shape
+    yield "row", torch.zeros(shape, dtype=dtype)
+    yield "col", torch.zeros((*lead, c, r), dtype=dtype).transpose(-2, -1)
+    yield "padded", torch.zeros((*lead, r, c + 8), dtype=dtype)[..., :c]
+    yield "strided", torch.zeros((*lead, r, 2 * c), dtype=dtype)[..., ::2]
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        out = fn(*args, **kwargs)
+    except RuntimeError as exc:
+        return "error", str(exc).splitlines()[0]
+    return "ok", None if out is None else [m[:4] for m in metadata(out)]
+
+
+def _on_meta(t):
+    return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta") if t is not None else None
+
+
+GROUPED_CASES = [  # (a shape, b shape, number of groups or None for 3D×3D)
+    ((10, 8), (3, 8, 16), 3), ((10, 8), (3, 8, 6), 3), ((0, 8), (2, 8, 8), 2), ((7, 24), (1, 24, 12), 1),
+    ((3, 6, 8), (3, 8, 16), None), ((2, 5, 8), (2, 8, 6), None), ((2, 5, 8), (3, 8, 16), None),
+    ((3, 5, 8), (8, 16), 3), ((3, 5, 8), (8, 6), 3), ((6, 16), (16, 8), 3), ((5, 16), (16, 6), 2),
+    ((10, 8), (3, 4, 16), 3), ((10, 8), (2, 8, 16), 3),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grouped_mm_shortcut_gives_what_the_cpu_kernel_gives(dtype):
+    """torch._grouped_mm's meta kernel follows the CUDA one and refuses float32; the
+    shortcut gives the CPU kernel's output (shape, padded strides, dtype) or raises
+    its error, over dtypes, operand layouts and 2D/3D combinations.  float64 is
+    refused by the CPU kernel, so by the shortcut, with the kernel's message."""
+    shortcut = SHORTCUTS[aten._grouped_mm.default]
+    outcomes = {"ok": 0, "error": 0}
+    for a_shape, b_shape, groups in GROUPED_CASES:
+        operands = itertools.product(_grouped_operands(a_shape, dtype), _grouped_operands(b_shape, dtype))
+        for (_, a), (_, b) in operands:
+            offs = None
+            if groups is not None:  # ends of equal groups along the jagged dimension
+                jagged = a_shape[0] if len(a_shape) == 2 and len(b_shape) == 3 else \
+                    b_shape[-1] if len(b_shape) == 2 and len(a_shape) == 3 else a_shape[-1]
+                offs = torch.tensor([jagged * (g + 1) // groups for g in range(groups)], dtype=torch.int32)
+            real = _outcome(aten._grouped_mm.default, a, b, offs)
+            fast = _outcome(shortcut, _on_meta(a), _on_meta(b), _on_meta(offs))
+            assert fast == real, (a_shape, a.stride(), b_shape, b.stride(), dtype)
+            outcomes[real[0]] += 1
+    if dtype == torch.float64:
+        assert outcomes["ok"] == 0
+    else:
+        assert outcomes["ok"] > 30 and outcomes["error"] > 30
+
+
+def test_grouped_mm_shortcut_checks_offsets_bias_and_output_dtype_as_the_cpu_kernel():
+    shortcut = SHORTCUTS[aten._grouped_mm.default]
+    a, b = torch.zeros(10, 8), torch.zeros(3, 8, 16)
+    offs = torch.tensor([3, 7, 10], dtype=torch.int32)
+    cases = [
+        ((a, b), {}), ((a, b, offs.long()), {}), ((a, b, offs[None]), {}), ((a, b, offs[:2]), {}),
+        ((torch.zeros(3, 4, 8), b, offs), {}), ((a, b, offs), {"bias": torch.zeros(3, 16)}),
+        ((a, b, offs), {"out_dtype": torch.bfloat16}), ((a, b, offs), {"out_dtype": torch.float32}),
+        ((torch.zeros(8), b, offs), {}),
+    ]
+    for args, kwargs in cases:
+        real = _outcome(aten._grouped_mm.default, *args, **kwargs)
+        fast = _outcome(shortcut, *map(_on_meta, args), **{k: _on_meta(v) if isinstance(v, torch.Tensor) else v
+                                                          for k, v in kwargs.items()})
+        assert fast == real, (args, kwargs)
+    # mixed dtypes fail inside the CPU kernel's matmul, and 2D×2D operands whose grouped
+    # dimensions differ fail there or not depending on the offsets: left to the meta kernel
+    assert shortcut(_on_meta(a), _on_meta(b.bfloat16()), _on_meta(offs)) is None
+    assert shortcut(*map(_on_meta, (torch.zeros(8, 16), torch.zeros(12, 8), offs))) is None
+    mixed = (a.double(), b, offs)
+    assert _outcome(shortcut, *map(_on_meta, mixed)) == _outcome(aten._grouped_mm.default, *mixed)
+
+
+def test_replayed_grouped_mm_runs_float32_on_meta():
+    replay = MetaReplay()
+    a, b = torch.empty(32, 64, device="meta"), torch.empty(4, 256, 64, device="meta").transpose(-2, -1)
+    offs = torch.empty(4, dtype=torch.int32, device="meta")
+    with pytest.raises(RuntimeError, match="BFloat16"):  # the meta kernel alone
+        aten._grouped_mm.default(a, b, offs)
+    for _ in range(2):  # the shortcut, then the replay
+        out = replay(aten._grouped_mm.default, (a, b, offs), {})
+        assert metadata(out) == [((32, 256), (256, 1), torch.float32, 0, "meta")]

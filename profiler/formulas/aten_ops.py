@@ -54,6 +54,39 @@ def baddbmm(out, bias, a, b, beta=1, alpha=1) -> Cost:
     return dot_products(products, a[-1]) + Cost(adds=products, mults=n * ((beta != 1) + (alpha != 1)))
 
 
+def grouped_dot_products(outputs: int, products: int) -> Cost:
+    """``outputs`` dot products sharing ``products`` terms in all, each of at least
+    one term: products mults and products − outputs adds."""
+    if outputs == 0 or products == 0:
+        return ZERO
+    return Cost(mults=products, adds=products - outputs, macs=products)
+
+
+@aten_formula(aten._grouped_mm, kind="matmul")
+def grouped_mm(out, a, b, offs=None, bias=None, out_dtype=None) -> Cost:
+    """torch._grouped_mm (F.grouped_mm): one matmul per group, the groups given by
+    the 1D ``offs`` (cumulative ends) along the jagged dimension of a 2D operand.
+    Counted from shapes, with the offsets taken to cover the whole jagged
+    dimension (offs[-1] = its length; rows or columns past offs[-1] are skipped
+    by the kernel and would cost nothing) and every group non-empty (an empty
+    group of a 2D×2D call costs no additions rather than −M·N).  So the count
+    does not depend on the offsets' values: for a mixture of experts, on the
+    routing.
+    * 2D (S, K) × 3D (G, K, N) (the MoE forward: the S = tokens·top_k rows sorted
+      by expert, G experts' K×N weights): every row meets exactly one expert, so
+      S·N dot products of length K: S·K·N MACs, whatever the routing;
+    * 3D (G, M, K) × 3D (G, K, N), no offs: a bmm, G·M·N dot products of K;
+    * 3D (G, M, K) × 2D (K, N), offs grouping the N columns: column block g of
+      the (M, N) output is a[g]·b[:, block], M·N dot products of K;
+    * 2D (M, K) × 2D (K, N), offs grouping K (the MoE weight gradient): output
+      (G, M, N), group g the M·N dot products over its K_g slice: M·N·K MACs in
+      all, M·N·K − G·M·N additions.
+    bias and out_dtype are refused by the kernel (bias) or change no arithmetic."""
+    if len(a) == 2 and len(b) == 2:
+        return grouped_dot_products(numel(out), numel(out[1:]) * a[-1])
+    return dot_products(numel(out), a[-1])
+
+
 @aten_formula(aten.mv, aten.dot, aten.vdot, kind="matmul")
 def mv(out, a, b) -> Cost:
     return dot_products(numel(out), a[-1])
@@ -150,11 +183,29 @@ def _reduced(out, x) -> tuple[int, int]:
     return numel(x), numel(_first(out))
 
 
-@aten_formula(aten.sum, aten.cumsum, aten.nansum, kind="elementwise")
+@aten_formula(aten.sum, aten.nansum, kind="elementwise")
 def sum_(out, x, *args, **kwargs) -> Cost:
-    """Summing n inputs into m outputs: n − m additions (cumsum likewise)."""
+    """Summing n inputs into m outputs: n − m additions (none for a sum over
+    dimensions of size 1, or of nothing)."""
     n, m = _reduced(out, x)
-    return Cost(adds=n - m if n != m else n - numel(x[:-1] or (1,)))
+    return Cost(adds=max(n - m, 0))
+
+
+def _scan(x, dim) -> int:
+    n = _dim_size(x, dim)
+    return numel(x) - numel(x) // n if n else 0
+
+
+@aten_formula(aten.cumsum, kind="elementwise")
+def cumsum(out, x, dim, *args, **kwargs) -> Cost:
+    """Running sum along ``dim`` of length n: n − 1 additions a line."""
+    return Cost(adds=_scan(x, dim))
+
+
+@aten_formula(aten.cumprod, kind="elementwise")
+def cumprod(out, x, dim, *args, **kwargs) -> Cost:
+    """Running product along ``dim`` of length n: n − 1 multiplications a line."""
+    return Cost(mults=_scan(x, dim))
 
 
 @aten_formula(aten.mean, kind="elementwise")
@@ -171,6 +222,84 @@ def extremum(out, x, *args, **kwargs) -> Cost:
         return Cost(other=numel(_first(out)))
     n, m = _reduced(out, x)
     return Cost(other=n - m)
+
+
+@aten_formula(aten.aminmax, kind="elementwise")
+def aminmax(out, x, *args, **kwargs) -> Cost:
+    """The minimum and the maximum of n inputs into m of each: n − m comparisons
+    for each."""
+    n, m = _reduced(out, x)
+    return Cost(other=2 * max(n - m, 0))
+
+
+# --- counting, scattering and accumulating ----------------------------------------
+
+@aten_formula(aten.histc, kind="elementwise")
+def histc(out, x, bins=100, min=0, max=0) -> Cost:
+    """torch.histc as its CPU kernel computes it, per input element: the range
+    test lo ≤ x ≤ hi (2 comparisons), the bin (x − lo)·bins/(hi − lo) (1
+    subtraction, 1 multiplication, 1 division, truncated to an integer: 1, as
+    floor), the test for x = hi, which goes in the last bin (1 comparison), and
+    the count (1 addition): 1 mult, 2 adds, 5 other.  Every element is counted
+    as in range (the costlier branch; an out-of-range or NaN one stops after the
+    range test), so the count does not depend on the data.  min = max (the
+    default 0, 0) takes the range from the data: aminmax, 2(n − 1) comparisons.
+    The kernel's final sum of its per-thread histograms depends on the thread
+    count and is not counted."""
+    n = numel(x)
+    cost = per_element(n, mults=1, adds=2, other=5)
+    return cost + Cost(other=2 * (n - 1)) if min == max and n else cost
+
+
+@aten_formula(aten.bincount, kind="elementwise")
+def bincount(out, x, weights=None, minlength=0) -> Cost:
+    """torch.bincount on CPU: the minimum (checked ≥ 0) and the maximum (the
+    number of bins) of the n inputs, 2(n − 1) comparisons, then one addition per
+    input (+1, or + its weight)."""
+    n = numel(x)
+    return Cost(adds=n, other=2 * (n - 1)) if n else ZERO
+
+
+@aten_formula(aten.index_add, aten.index_add_, kind="elementwise")
+def index_add(out, x, dim, index, source, alpha=1) -> Cost:
+    """x[…, index[i], …] += alpha·source[…, i, …]: one addition per element of
+    source, and one multiplication when alpha ≠ 1."""
+    n = numel(source)
+    return Cost(adds=n, mults=n * (alpha != 1))
+
+
+@aten_formula(aten.scatter_add, aten.scatter_add_, kind="elementwise")
+def scatter_add(out, x, dim, index, src) -> Cost:
+    """x[…, index[j], …] += src[j] for each position j of index: numel(index)
+    additions."""
+    return Cost(adds=numel(index))
+
+
+@aten_formula(aten.scatter, aten.scatter_, kind="elementwise")
+def scatter(out, x, dim, index, src, *args, reduce=None) -> Cost:
+    """A plain scatter writes and costs nothing; the reduce= overloads combine
+    each of the numel(index) scattered values with its target: reduce='add' one
+    addition, reduce='multiply' one multiplication."""
+    n = numel(index)
+    return Cost(adds=n * (reduce == "add"), mults=n * (reduce == "multiply"))
+
+
+@aten_formula(aten.scatter_reduce, aten.scatter_reduce_, kind="elementwise")
+def scatter_reduce(out, x, dim, index, src, reduce, include_self=True) -> Cost:
+    """Each of the n = numel(index) scattered values combined with its target:
+    'sum' an addition, 'prod' a multiplication, 'amax'/'amin' a comparison;
+    'mean' adds the value and counts it (2 additions), then per output element
+    tests for an empty count (1 comparison) and divides (1 division), as the CPU
+    kernel does.  include_self=False costs the same: the kernel starts the
+    targets from the reduction's identity."""
+    n = numel(index)
+    if reduce == "sum":
+        return Cost(adds=n)
+    if reduce == "prod":
+        return Cost(mults=n)
+    if reduce == "mean":
+        return Cost(adds=2 * n, other=2 * numel(out))
+    return Cost(other=n)
 
 
 @aten_formula(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="elementwise")
@@ -195,14 +324,34 @@ def logsumexp(out, x, *args, **kwargs) -> Cost:
     return Cost(adds=n - m, other=n + m)
 
 
-@aten_formula(aten.sort, aten.argsort, aten.topk, aten.kthvalue, aten.median, kind="elementwise")
-def sort(out, x, *args, **kwargs) -> Cost:
-    """Comparison sort of rows of n: n·⌈log₂ n⌉ comparisons per row (topk the same
-    with k for n: a heap)."""
-    row = x[-1] if x else 1
-    rows = numel(x) // row if row else 0
-    k = args[0] if args and isinstance(args[0], int) else row
-    return Cost(other=rows * row * ceil(log2(max(min(k, row), 2))))
+def _sort_cost(x, dim, k=None) -> Cost:
+    """Comparisons of a sort of the lines of n along ``dim``: n·⌈log₂ n⌉ a line;
+    keeping the k smallest or largest (topk, kthvalue) through a heap of k:
+    n·⌈log₂ k⌉ a line (k < 2 counted as 2: at least one comparison per element)."""
+    n = _dim_size(x, dim)
+    lines = numel(x) // n if n else 0
+    k = n if k is None else k
+    return Cost(other=lines * n * ceil(log2(max(min(k, n), 2))))
+
+
+@aten_formula(aten.sort, aten.argsort, kind="elementwise")
+def sort(out, x, dim=-1, *args, **kwargs) -> Cost:
+    """sort / argsort along ``dim`` (the .stable overloads pass it by keyword)."""
+    return _sort_cost(x, dim)
+
+
+@aten_formula(aten.topk, aten.kthvalue, kind="elementwise")
+def topk(out, x, k, dim=-1, *args, **kwargs) -> Cost:
+    """topk(k, dim) and kthvalue(k, dim): a heap of k over each line."""
+    return _sort_cost(x, dim, k)
+
+
+@aten_formula(aten.median, aten.nanmedian, kind="elementwise")
+def median(out, x, dim=None, *args, **kwargs) -> Cost:
+    """median() over all elements, median(dim) over the lines: as a sort."""
+    if dim is None:
+        return _sort_cost((numel(x),), 0)
+    return _sort_cost(x, dim)
 
 
 # --- softmax, norms, pools, resampling -------------------------------------------
@@ -311,7 +460,7 @@ ZERO_COST_OPS = frozenset({
     "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "new_zeros",
     "new_ones", "new_empty", "new_full", "new_empty_strided", "fill", "fill_", "zero_", "arange",
     "linspace", "scalar_tensor", "lift_fresh", "lift_fresh_copy", "index", "index_select",
-    "gather", "scatter", "scatter_", "index_put", "index_put_", "masked_fill", "masked_fill_",
+    "gather", "index_put", "index_put_", "masked_fill", "masked_fill_",
     "where", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
     "replication_pad1d", "replication_pad2d", "replication_pad3d", "roll", "flip", "repeat",
     "tile", "embedding", "_unsafe_index", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
