@@ -1,8 +1,11 @@
-"""Finding and building models: torchvision names, built-ins, and user code.
+"""Finding and building models: torchvision names, built-ins, user code, and
+Hugging Face transformers / timm models (``hf:ARCH``, a local config.json,
+``timm:NAME``; see profiler.hub).
 
 Nothing here downloads: torchvision builders get ``weights=None`` and, where they
-take it, ``weights_backbone=None``.  The published weights' metadata (crop size,
-clip length, _ops, num_params) is read offline.
+take it, ``weights_backbone=None``; hf: and timm: models are built from configs
+with ``pretrained=False``.  The published weights' metadata (crop size, clip
+length, _ops, num_params) is read offline.
 """
 from __future__ import annotations
 
@@ -27,8 +30,13 @@ class ModelSpec:
 
     name: str
     builder: Callable[..., Any]
-    family: str                                # classification, segmentation, detection, video, optical_flow, custom
+    # classification, segmentation, detection, video, optical_flow, custom; hf: models
+    # language, vision, vision-language, speech, audio (profiler.hub.HF_FAMILIES)
+    family: str
     build_kwargs: dict[str, Any] = field(default_factory=dict)
+    config: Any = None                         # an hf: model's transformers config (inputs: hub.example_inputs)
+    input_size: tuple[int, ...] | None = None  # the default per-sample input, where the model says (timm:)
+    notes: list[str] = field(default_factory=list)   # for the report: what was built, and how
 
     def build(self, meta: bool):
         """Build the model; on the meta device (no real weights) when ``meta``.
@@ -100,6 +108,13 @@ def all_names_without_torch() -> list[str]:
     return sorted(BUILTIN_NAMES) + (torchvision_names_from_source() or torchvision_names())
 
 
+def hub_names_without_torch() -> list[str]:
+    """``hf:`` and ``timm:`` names, read from the installed packages' sources; none
+    for a package that is not installed (see profiler.hub)."""
+    from .hub import hf_names, timm_names
+    return hf_names() + timm_names()
+
+
 def torchvision_names_from_source() -> list[str]:
     """The names torchvision registers, read from its installed sources without
     importing it (which imports torch, ~3 s): each function under torchvision/models
@@ -142,23 +157,41 @@ def _suggest(name: str, names: list[str]) -> str:
     return f"; did you mean {', '.join(close)}?" if close else "; see 'profiler list'"
 
 
-def resolve(spec: str) -> ModelSpec:
+def resolve(spec: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
     """A model from a torchvision name, a built-in name, ``file.py:attr`` or
-    ``package.module:attr`` (attr is a class or function called with no arguments)."""
+    ``package.module:attr`` (attr is a class or function called with no arguments),
+    ``hf:ARCH``, ``hf:PATH`` or a plain PATH to a config.json or a folder holding one,
+    or ``timm:NAME`` (see profiler.hub for the rules).  ``overrides``: config fields
+    for hf: models, ``create_model`` arguments for timm: (see
+    ``hub.parse_config_overrides``); other models take none."""
+    from . import hub
+    if hub.is_hub_name(spec):
+        return hub.resolve_hub(spec, overrides)
     if ":" in spec:
+        _no_overrides(spec, overrides)
         return ModelSpec(spec, _load_user_callable(spec), "custom")
     from .zoo import BUILTIN
     if spec in BUILTIN:
+        _no_overrides(spec, overrides)
         return ModelSpec(spec, BUILTIN[spec], "classification")
     names = torchvision_names()
     if spec not in names:
+        if hub.local_config(spec) is not None:
+            return hub.resolve_hub(spec, overrides)
         raise ProfilerError(f"unknown model '{spec}'{_suggest(spec, names + sorted(BUILTIN))}")
+    _no_overrides(spec, overrides)
     from torchvision.models import get_model_builder
     builder = get_model_builder(spec)
     kwargs: dict[str, Any] = {"weights": None}
     if "weights_backbone" in inspect.signature(builder).parameters:
         kwargs["weights_backbone"] = None
     return ModelSpec(spec, builder, family_of(spec), kwargs)
+
+
+def _no_overrides(spec: str, overrides: dict[str, Any] | None) -> None:
+    if overrides:
+        raise ProfilerError(f"{spec}: config overrides ({', '.join(overrides)}) apply to hf: and timm: "
+                            "models only")
 
 
 def _load_user_callable(spec: str) -> Callable[[], Any]:
@@ -186,7 +219,10 @@ def _load_user_callable(spec: str) -> Callable[[], Any]:
 
 
 def weights_meta(name: str) -> dict[str, Any]:
-    """The published DEFAULT weights' metadata plus crop size and clip length, offline."""
+    """The published DEFAULT weights' metadata plus crop size and clip length, offline;
+    empty for names that are not torchvision's (hf:, timm:, user code)."""
+    if ":" in name:
+        return {}
     from torchvision.models import get_model_weights
     try:
         weights = get_model_weights(name).DEFAULT
