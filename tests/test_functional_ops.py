@@ -146,9 +146,9 @@ def test_explicit_inputs_positional_keyword_and_nested():
     assert report.input_desc == "given inputs"
 
 
-def test_real_weights_model_runs_on_fake_tensors_without_touching_it():
+def test_real_weights_model_runs_on_meta_twins_without_touching_it():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     before = {k: v.clone() for k, v in model.state_dict().items()}
     report = profiler.profile(model, input_size=(3, 64, 64))
-    assert report.mode == "fake"
+    assert report.mode == "meta"   # its tensors' meta twins ran, not the weights (FakeTensorMode before)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
