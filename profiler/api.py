@@ -185,7 +185,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) 
     if training:
         notes.append(TRAINING_NOTE)
     return Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
-                            itemsize=input_dtype.itemsize)
+                            itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."))
 
 
 def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes):
@@ -222,12 +222,15 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(failed, 'failed_call', None))}: "
                             f"{_first_line(failed)}") from failed
 
-    real, real_owned = module, owned
-    if owned and on_meta(module):
-        real = _build_real(spec)
-    _check_real_size(label, real, real_owned, args, input_dtype, getattr(failed, "capture", None))
+    if not owned and on_meta(module):
+        raise ProfilerError(f"{label}: the forward needs real tensors{_describe(getattr(failed, 'failed_call', None))} "
+                            f"({_first_line(failed)}), but the model's weights are on the meta device: "
+                            "pass it built with real weights")
+    # the limit is checked before a by-name model is built for real: its meta build has the sizes
+    _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None))
+    real = _build_real(spec) if owned and on_meta(module) else module
     try:
-        rows = attempt("real", args, real, real_owned)
+        rows = attempt("real", args, real)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{_first_line(exc)}") from exc
@@ -245,10 +248,11 @@ def _check_fits(label, desc, rows) -> None:
                                 "count a report holds: profile a smaller input")
 
 
-def _check_real_size(label, model, owned, args, input_dtype, capture) -> None:
+def _check_real_size(label, model, args, input_dtype, capture) -> None:
     """Refuse a real-tensor forward that would take more than the limit: the dummy
-    inputs, a copy of the caller's tensors, and the activations the failed
-    shapes-only forward produced before it stopped (a lower bound on the rest)."""
+    inputs, the model's tensors (a copy of the caller's, or a real build of a
+    model built by name), and the activations the failed shapes-only forward
+    produced before it stopped (a lower bound on the rest)."""
     from .inputs import is_shape
     limit = int(float(os.environ.get("PROFILER_REAL_LIMIT_GB", REAL_LIMIT_BYTES / 2**30)) * 2**30)
     need = 0
@@ -264,8 +268,7 @@ def _check_real_size(label, model, owned, args, input_dtype, capture) -> None:
             for x in tree:
                 add_inputs(x)
     add_inputs(args)
-    if not owned:
-        need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     if capture is not None:
         need += sum(call.out_bytes for call in capture.calls if call.finished and not call.absorbed)
     if need > limit:

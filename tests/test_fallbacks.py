@@ -1,0 +1,76 @@
+"""profile()'s fallback chain: meta twins first, then fake tensors, then real
+tensors for a data-dependent op only, within the memory limit (profiler/api.py)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import profiler
+import state
+
+
+class MakesCpuTensors(nn.Module):
+    """Adds a tensor it makes on the CPU: cannot mix with meta tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.fc(x) + torch.ones(6)
+
+
+class ReadsAValue(nn.Module):
+    """A branch on a value: only real tensors can run it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y * 2 if y.sum().item() > 1e9 else y
+
+
+def test_a_forward_that_makes_cpu_tensors_runs_on_fake_tensors_with_a_note():
+    model = MakesCpuTensors()
+    before = state.snapshot(model)
+    report = profiler.profile(model, input_size=(6,))
+    assert report.mode == "fake"
+    assert any("fake tensors" in note for note in report.notes)
+    assert report.totals["macs"] == 36
+    state.assert_untouched(model, before)
+
+
+def test_a_data_dependent_forward_runs_on_real_copies_with_a_note():
+    model = ReadsAValue()
+    before = state.snapshot(model)
+    report = profiler.profile(model, input_size=(6,))
+    assert report.mode == "real"
+    assert any("real CPU tensors" in note for note in report.notes)
+    assert report.totals["macs"] == 36
+    state.assert_untouched(model, before)
+
+
+def test_a_meta_model_that_needs_real_tensors_says_so_in_one_line():
+    with torch.device("meta"):
+        model = ReadsAValue()
+    with pytest.raises(profiler.ProfilerError, match="meta device: pass it built with real weights") as info:
+        profiler.profile(model, input_size=(6,))
+    assert "\n" not in str(info.value)
+
+
+def test_a_real_fallback_above_the_memory_limit_is_refused(monkeypatch):
+    monkeypatch.setenv("PROFILER_REAL_LIMIT_GB", str(100 / 2**30))   # 100 bytes: less than the weights
+    model = ReadsAValue()
+    before = state.snapshot(model)
+    with pytest.raises(profiler.ProfilerError, match="above the .* limit"):
+        profiler.profile(model, input_size=(6,))
+    state.assert_untouched(model, before)
+
+
+def test_a_shape_error_is_reported_without_any_fallback():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(5, 4))
+    with pytest.raises(profiler.ProfilerError, match=r"layer '1' \(Linear\) on input 1x4"):
+        profiler.profile(model, input_size=(4,))
