@@ -72,7 +72,10 @@ the causal mask by reading the padding mask's values (``padding_mask.all()``), a
 a meta tensor has none (``Tensor.item() cannot be called on meta tensors``).
 Without a mask every sequence is full length, which is what the counts assume;
 causal masking is still applied (``is_causal`` for SDPA, a mask built from shapes
-for eager attention).
+for eager attention).  Decoders that make a mask of ones themselves when given
+none (BART, mBART, Marian, Pegasus, Blenderbot, M2M-100) get the mask form that
+needs no data on meta: a 4D additive ``decoder_attention_mask``, which
+transformers passes through as it is.
 
 Listing
 -------
@@ -201,13 +204,20 @@ def _listed_types() -> list[str]:
     return sorted(types & set(_config_types().keys()))
 
 
-def _sub_configs(config_class, default) -> dict[str, Any]:
+def _sub_configs(config_class, default, given: dict | None = None) -> dict[str, Any]:
+    """Sub-config name -> its config class: the class declared in ``sub_configs``,
+    or, where that is AutoConfig (LLaVA's text_config), the class of the default's
+    sub-config or of the given file's ``model_type`` there."""
     subs = dict(getattr(config_class, "sub_configs", {}) or {})
+    from transformers import PretrainedConfig
     if default is not None:
-        from transformers import PretrainedConfig
         for key, value in vars(default).items():
             if isinstance(value, PretrainedConfig):
-                subs.setdefault(key, type(value))
+                subs[key] = type(value)
+    types = _config_types()
+    for key, value in (given or {}).items():
+        if isinstance(value, dict) and value.get("model_type") in types:
+            subs[key] = types[value["model_type"]]
     return subs
 
 
@@ -239,7 +249,7 @@ def _split_overrides(label: str, config_class, overrides: dict[str, Any], given:
     checked after the build to have landed."""
     default = _default_config(config_class)
     fields = _fields(config_class, default, given)
-    subs = _sub_configs(config_class, default)
+    subs = _sub_configs(config_class, default, given)
     sub_fields = {s: _fields(cls, _default_config(cls), (given or {}).get(s)) for s, cls in subs.items()}
     dicts: dict[str, dict] = {}
     for source in (default.to_dict() if default is not None else {}), (given or {}):
@@ -575,9 +585,12 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
       ``decoder_input_ids`` batch×tokens;
     * raw audio (``input_values``, wav2vec2): batch×tokens samples (default 16000).
 
-    No ``attention_mask``: see the module docstring.  Token ids are below the input
-    embedding's size; the prefill's logits are computed at every position (the
-    forward's default).
+    No ``attention_mask``: see the module docstring.  A meta encoder-decoder whose
+    decoder makes a mask of ones when given none (the BART family) gets a 4D
+    additive ``decoder_attention_mask`` instead (see ``_decoder_mask``).  Token ids
+    are below the input embedding's size; the prefill's logits are computed at every
+    position (the forward's default).  Models that place image features at image
+    tokens (LLaVA and kin) are refused: that needs real token ids.
 
     ``decode=N``: one generation step after N tokens.  ``tokens`` is then the new
     tokens per sequence (default 1; more for speculative verification).  The KV
@@ -615,7 +628,9 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         if decode is None:
             kwargs = {"input_features": features}
             if "decoder_input_ids" in params:
-                kwargs["decoder_input_ids"] = make.ids((batch, tokens or TOKENS_DEFAULT), _vocab(model, config))
+                length = tokens or TOKENS_DEFAULT
+                kwargs["decoder_input_ids"] = make.ids((batch, length), _vocab(model, config))
+                kwargs.update(_decoder_mask(model, params, make, {"input_features": features[:1]}, batch, length, 0))
             return (), kwargs, _describe(kwargs)
         if not enc_dec:
             refuse("decode applies to models that generate; this one has no decoder")
@@ -626,6 +641,10 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         image = make.floats((batch, *_image_size(config)))
         if decode is not None:
             refuse("decode applies to models that generate text; this one does not")
+        if "input_ids" in params and any(getattr(c, k, None) is not None for c in (config, text_config)
+                                         for k in ("image_token_id", "image_token_index")):
+            refuse("the forward puts image features in place of image tokens in input_ids, which needs "
+                   "real token ids (a data-dependent op): pass inputs= and kwargs= yourself")
         if "input_ids" in params:                                      # CLIP and kin
             length = tokens or int(_get(text_config, "max_position_embeddings", default=TOKENS_DEFAULT))
             kwargs = {"input_ids": make.ids((batch, length), _vocab(model, config)), "pixel_values": image}
@@ -652,6 +671,8 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         kwargs = {"input_ids": make.ids((batch, length), vocab)}
         if enc_dec and "decoder_input_ids" in params:
             kwargs["decoder_input_ids"] = make.ids((batch, length), vocab)
+            kwargs.update(_decoder_mask(model, params, make, {"input_ids": kwargs["input_ids"][:1, :2]},
+                                        batch, length, 0))
         return (), kwargs, _describe(kwargs)
     if enc_dec:
         encoder_input = {"input_ids": make.ids((batch, decode), vocab)}
@@ -676,16 +697,62 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
 
 def _decode_enc_dec(model, params, make, config, batch, new, decode, encoder_input, encoder_desc):
     vocab = _vocab(model, config)
+    probe = {k: v[:1, :2] if k == "input_ids" else v[:1] for k, v in encoder_input.items()}
     out = _run_prefill(model, {**encoder_input, "decoder_input_ids": make.ids((batch, decode), vocab),
-                               "use_cache": True})
+                               **_decoder_mask(model, params, make, probe, batch, decode, 0), "use_cache": True})
     cache = _output_cache(out)
     encoder = getattr(out, "encoder_last_hidden_state", None)
     if cache is None or encoder is None:
         raise ProfilerError(f"{type(model).__name__}: decode: the prefill returned no cache or encoder output")
     kwargs = {"encoder_outputs": (encoder,), "decoder_input_ids": make.ids((batch, new), vocab),
+              **_decoder_mask(model, params, make, probe, batch, new, decode),
               _cache_name(params): cache, "use_cache": True}
     return (), kwargs, (f"decoder_input_ids {_shape(kwargs['decoder_input_ids'])} after a self-attention cache of "
-                        f"{decode} and a {encoder_desc} encoder output {_shape(encoder)} ({_cache_desc(cache)})")
+                        f"{decode} and a {encoder_desc} encoder output {_shape(encoder)} ({_cache_desc(cache)})"
+                        + _mask_desc(kwargs))
+
+
+_MASK_NEEDED: dict[tuple, bool] = {}   # (class, attention implementation)
+
+
+def _decoder_mask(model, params, make, probe: dict, batch: int, new: int, past: int) -> dict:
+    """``{"decoder_attention_mask": 4D mask}`` for a decoder that, given no mask,
+    makes one of ones and has transformers read its values (BART, mBART, Marian,
+    Pegasus, Blenderbot, M2M-100: SDPA's mask-skip test, which a meta tensor cannot
+    answer); ``{}`` for every other model.  Found once per class by a small meta
+    forward (batch 1, two decoder tokens).  The 4D mask is taken as given: batch x 1
+    x new x (past + new), additive (0 where a token may attend, the dtype's minimum
+    above the causal diagonal), so SDPA and eager attention both apply it; it
+    costs one addition per attention score, as an eager mask does.  Only meta
+    models need it: a real model gets none."""
+    if not make.meta or "decoder_attention_mask" not in params:
+        return {}
+    cls = (type(model), getattr(getattr(model, "config", None), "_attn_implementation", None))
+    if cls not in _MASK_NEEDED:
+        try:
+            _run_prefill(model, {**probe, "decoder_input_ids": make.ids((1, 2), 2)})   # as the prefill runs
+            _MASK_NEEDED[cls] = False
+        except RuntimeError as exc:
+            _MASK_NEEDED[cls] = "meta tensors" in str(exc)
+    if not _MASK_NEEDED[cls]:
+        return {}
+    return {"decoder_attention_mask": causal_mask(batch, new, past, make.dtype, make.device)}
+
+
+def causal_mask(batch: int, new: int, past: int, dtype, device):
+    """An additive causal mask, batch x 1 x new x (past + new): query i (at
+    position past + i) sees keys 0 … past + i.  On meta, its shape only."""
+    import torch
+    shape = (batch, 1, new, past + new)
+    if torch.device(device).type == "meta":
+        return torch.empty(shape, dtype=dtype, device=device)
+    mask = torch.full((new, past + new), torch.finfo(dtype).min, dtype=dtype).triu(past + 1)
+    return mask.expand(shape).to(device)
+
+
+def _mask_desc(kwargs: dict) -> str:
+    mask = kwargs.get("decoder_attention_mask")
+    return "" if mask is None else f", 4D decoder_attention_mask {_shape(mask)}"
 
 
 def _cache_desc(cache) -> str:

@@ -94,8 +94,10 @@ def torchvision_names() -> list[str]:
 
 
 def all_names() -> list[str]:
+    """Every name ``profile`` takes: built-ins, torchvision's, then the hf: and timm:
+    names of the installed packages (what ``profiler list`` prints)."""
     from .zoo import BUILTIN
-    return sorted(BUILTIN) + torchvision_names()
+    return sorted(BUILTIN) + torchvision_names() + hub_names_without_torch()
 
 
 BUILTIN_NAMES = ("alexnet_paper",)   # profiler.zoo.BUILTIN's keys, known without importing torch (tested)

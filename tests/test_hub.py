@@ -48,6 +48,9 @@ TINY = {
     "bert": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                  vocab_size=128),
     "t5": dict(d_model=64, d_ff=128, num_layers=2, num_heads=4, d_kv=16, vocab_size=128),
+    "bart": dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+                 encoder_ffn_dim=128, decoder_ffn_dim=128, vocab_size=128, pad_token_id=0, bos_token_id=1,
+                 eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2),
     "vit": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 image_size=32, patch_size=8),
     "clip": {**{f"text_config.{k}": v for k, v in dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -65,8 +68,9 @@ CLASSES = {"llama": ("LlamaForCausalLM", "language"), "mistral": ("MistralForCau
            "mixtral": ("MixtralForCausalLM", "language"), "qwen2_moe": ("Qwen2MoeForCausalLM", "language"),
            "gpt2": ("GPT2LMHeadModel", "language"), "bert": ("BertModel", "language"),
            "t5": ("T5ForConditionalGeneration", "language"), "vit": ("ViTModel", "vision"),
+           "bart": ("BartForConditionalGeneration", "language"),
            "clip": ("CLIPModel", "vision-language"), "whisper": ("WhisperForConditionalGeneration", "speech")}
-GENERATES = {"llama", "mistral", "mixtral", "qwen2_moe", "gpt2", "t5", "whisper"}
+GENERATES = {"llama", "mistral", "mixtral", "qwen2_moe", "gpt2", "t5", "bart", "whisper"}
 MOE = {"mixtral", "qwen2_moe"}
 BATCH, TOKENS, CONTEXT = 2, 5, 12        # CONTEXT > mistral's window of 8
 
@@ -124,11 +128,15 @@ def test_counts_match_flop_counter(arch, decode, built):
         return
     tokens = None if spec.family == "vision" or decode else TOKENS
     args, kwargs, desc = hub.example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
-    real_args, real_kwargs, real_desc = hub.example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
-    assert args == () == real_args and desc == real_desc and "attention_mask" not in kwargs
-    for value in kwargs.values():
+    real_args, real_kwargs, _ = hub.example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
+    assert args == () == real_args and "attention_mask" not in kwargs
+    # the same inputs, but for the 4D decoder mask a meta BART needs (a real one does not)
+    assert set(real_kwargs) == set(kwargs) - ({"decoder_attention_mask"} if arch == "bart" else set())
+    for key, value in kwargs.items():
         if isinstance(value, torch.Tensor):
             assert value.device.type == "meta"
+            if key in real_kwargs:
+                assert value.shape == real_kwargs[key].shape and value.dtype == real_kwargs[key].dtype
     report = profiler.profile(meta, inputs=args, kwargs=kwargs)
     assert len(report.uncounted) == 0, report.uncounted
     assert int(report.total["macs"]) == _macs_flop_counter(real, real_kwargs), desc
@@ -242,6 +250,29 @@ def test_meta_model_with_attention_mask_and_without():
         assert "meta" in str(exc)
     with torch.no_grad():
         meta(input_ids=ids)
+
+
+def test_decoder_mask_for_decoders_that_read_their_own(built):
+    """BART makes a mask of ones when given none, and transformers reads it: on meta
+    it gets a 4D additive mask; a real one gets none, and the mask is causal."""
+    spec, meta, real, _ = built("bart")
+    _, kwargs, desc = hub.example_inputs(meta, spec.config, BATCH, tokens=TOKENS)
+    assert tuple(kwargs["decoder_attention_mask"].shape) == (BATCH, 1, TOKENS, TOKENS)
+    _, kwargs, desc = hub.example_inputs(meta, spec.config, BATCH, decode=6)
+    assert tuple(kwargs["decoder_attention_mask"].shape) == (BATCH, 1, 1, 7) and "4D decoder_attention_mask" in desc
+    _, kwargs, _ = hub.example_inputs(real, spec.config, BATCH, tokens=TOKENS)
+    assert "decoder_attention_mask" not in kwargs
+    mask = hub.causal_mask(1, 2, 3, torch.float32, "cpu")[0, 0]
+    assert (mask == 0).tolist() == [[True, True, True, True, False], [True, True, True, True, True]]
+    spec, meta, _, _ = built("t5")
+    assert "decoder_attention_mask" not in hub.example_inputs(meta, spec.config, BATCH, tokens=TOKENS)[1]
+
+
+def test_image_token_models_are_refused():
+    spec = resolve("hf:llava", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1})
+    meta = spec.build(meta=True)
+    with pytest.raises(ProfilerError, match="image tokens"):
+        hub.example_inputs(meta, spec.config, 1)
 
 
 def test_big_configs_build_fast():
