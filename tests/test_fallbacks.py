@@ -33,22 +33,16 @@ class ReadsAValue(nn.Module):
         return y * 2 if y.sum().item() > 1e9 else y
 
 
-def test_a_forward_that_makes_cpu_tensors_runs_on_fake_tensors_with_a_note():
-    model = MakesCpuTensors()
+@pytest.mark.parametrize("cls,mode,said", [
+    (MakesCpuTensors, "fake", "fake tensors"),          # meta cannot mix with its CPU tensor
+    (ReadsAValue, "real", "real CPU tensors"),         # nor can fake tensors branch on a value
+])
+def test_each_fallback_runs_only_where_the_step_before_cannot_and_says_so(cls, mode, said):
+    model = cls()
     before = state.snapshot(model)
     report = profiler.profile(model, input_size=(6,))
-    assert report.mode == "fake"
-    assert any("fake tensors" in note for note in report.notes)
-    assert report.totals["macs"] == 36
-    state.assert_untouched(model, before)
-
-
-def test_a_data_dependent_forward_runs_on_real_copies_with_a_note():
-    model = ReadsAValue()
-    before = state.snapshot(model)
-    report = profiler.profile(model, input_size=(6,))
-    assert report.mode == "real"
-    assert any("real CPU tensors" in note for note in report.notes)
+    assert report.mode == mode
+    assert any(said in note for note in report.notes)
     assert report.totals["macs"] == 36
     state.assert_untouched(model, before)
 
