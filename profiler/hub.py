@@ -284,9 +284,8 @@ def _split_overrides(label: str, config_class, overrides: dict[str, Any], given:
 
 
 def _landed(config, key: str, value: Any) -> bool:
-    """A legacy argument ``key`` took effect: an attribute or a dict field holds it."""
-    if key in vars(config) and getattr(config, key) == value:
-        return True
+    """A legacy argument ``key`` took effect: a dict field holds it (an argument the
+    config does not know becomes a bare attribute, which no model reads)."""
     return any(isinstance(v, dict) and key in v and v[key] == value for v in vars(config).values())
 
 
@@ -335,9 +334,9 @@ def _load_config(target: str, overrides: dict[str, Any], label: str):
                             f"{type(exc).__name__}: {exc}") from exc
     for key in landed:
         if not _landed(config, key, overrides[key]):
-            raise ProfilerError(f"{label}: {config_class.__name__} does not take '{key}' on its own; "
-                                f"set it inside its dict field, such as "
-                                f"{next((f'{d}.{key}' for d, v in vars(config).items() if isinstance(v, dict) and key in v), key)}")
+            inside = [f"{d}.{key}" for d, v in vars(config).items() if isinstance(v, dict) and key in v]
+            raise ProfilerError(f"{label}: {config_class.__name__} does not take '{key}' on its own; set it "
+                                f"inside its dict field{', as ' + inside[0] if inside else ''}")
     origin = f"{path}" if path else f"{config_class.__name__} defaults"
     return config, origin, given
 

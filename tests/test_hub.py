@@ -347,6 +347,8 @@ def test_config_overrides():
     spec = resolve("hf:llama", {"rope_parameters.rope_theta": 5e5})
     assert spec.config.rope_parameters == {"rope_type": "default", "rope_theta": 5e5}
     assert "rope_parameters.rope_theta=500000.0" in spec.notes[0]
+    with pytest.raises(ProfilerError, match="as rope_parameters.rope_type"):
+        resolve("hf:llama", {"rope_type": "linear"})     # LlamaConfig would keep it as an attribute no one reads
 
 
 @pytest.mark.parametrize("name", ["resnet18", "convnext_tiny"])
