@@ -573,7 +573,9 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
 
     By the forward's inputs:
 
-    * text (``input_ids``): ``input_ids`` batch×tokens, int64 (tokens default 128);
+    * text (``input_ids``): ``input_ids`` batch×tokens, int64 (tokens default 128, or
+      fewer where a learned position table holds fewer; more than it holds, which a
+      real model could not run, is refused);
       encoder-decoder (T5, BART): also ``decoder_input_ids`` batch×tokens (prefill:
       the decoder reads as many tokens as the encoder);
     * vision (``pixel_values``, ViT): batch×channels×image_size², from the config;
@@ -621,18 +623,30 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     def refuse(what: str):
         raise ProfilerError(f"{name}: {what}")
 
+    def limit(side: str) -> int | None:
+        return _position_limit(model, side)
+
+    def check(side: str, positions: int) -> None:
+        most = limit(side)
+        if most is not None and positions > most:
+            what = "tokens" if decode is None else "decode + tokens"
+            refuse(f"its learned position embeddings hold {most} positions, and {what} = {positions} needs more "
+                   f"(a real model could not run it): profile at most {most}")
+
     if "input_features" in params:                                     # Whisper and kin
         frames = 2 * int(_get(config, "max_source_positions", default=1500))
         features = make.floats((batch, int(_get(config, "num_mel_bins", "feature_size", default=80)), frames))
         if decode is None:
             kwargs = {"input_features": features}
             if "decoder_input_ids" in params:
-                length = tokens or TOKENS_DEFAULT
+                length = tokens or min(TOKENS_DEFAULT, limit("decoder") or TOKENS_DEFAULT)
+                check("decoder", length)
                 kwargs["decoder_input_ids"] = make.ids((batch, length), _vocab(model, config))
                 kwargs.update(_decoder_mask(model, params, make, {"input_features": features[:1]}, batch, length, 0))
             return (), kwargs, _describe(kwargs)
         if not enc_dec:
             refuse("decode applies to models that generate; this one has no decoder")
+        check("decoder", decode + (tokens or 1))
         return _decode_enc_dec(model, params, make, config, batch, tokens or 1, decode,
                                {"input_features": features}, "1500-frame" if frames == 3000 else f"{frames // 2}-frame")
 
@@ -646,6 +660,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
                    "real token ids (a data-dependent op): pass inputs= and kwargs= yourself")
         if "input_ids" in params:                                      # CLIP and kin
             length = tokens or int(_get(text_config, "max_position_embeddings", default=TOKENS_DEFAULT))
+            check("text", length)
             kwargs = {"input_ids": make.ids((batch, length), _vocab(model, config)), "pixel_values": image}
         else:
             if tokens is not None:
@@ -666,13 +681,17 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
                "pass inputs= and kwargs= yourself")
     vocab = _vocab(model, config)
     if decode is None:
-        length = tokens or TOKENS_DEFAULT
+        length = tokens or min(TOKENS_DEFAULT, *(limit(side) or TOKENS_DEFAULT for side in ("encoder", "decoder")))
+        check("encoder", length)
+        check("decoder", length)
         kwargs = {"input_ids": make.ids((batch, length), vocab)}
         if enc_dec and "decoder_input_ids" in params:
             kwargs["decoder_input_ids"] = make.ids((batch, length), vocab)
             kwargs.update(_decoder_mask(model, params, make, {"input_ids": kwargs["input_ids"][:1, :2]},
                                         batch, length, 0))
         return (), kwargs, _describe(kwargs)
+    check("encoder", decode)
+    check("decoder", decode + (tokens or 1))
     if enc_dec:
         encoder_input = {"input_ids": make.ids((batch, decode), vocab)}
         return _decode_enc_dec(model, params, make, config, batch, tokens or 1, decode, encoder_input,
@@ -692,6 +711,27 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         kwargs["cache_position"] = make.positions(decode, new, 1)[0]
     kwargs["use_cache"] = True
     return (), kwargs, f"input_ids {_shape(kwargs['input_ids'])} after a KV cache of {decode} ({_cache_desc(cache)})"
+
+
+_POSITION_TABLES = ("wpe", "position_embeddings", "position_embedding", "embed_positions")
+
+
+def _position_limit(model, side: str) -> int | None:
+    """The positions a model's learned position table holds, on one side ("text",
+    "encoder" or "decoder"; a module named ``*encoder*`` is the encoder's, one named
+    ``*vision*`` is skipped): GPT-2's ``wpe``, BERT's ``position_embeddings``,
+    BART's and Whisper's ``embed_positions`` (less BART's offset of 2); None where
+    there is none (rotary, relative and sinusoidal positions)."""
+    from torch import nn
+    found = []
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] not in _POSITION_TABLES or not isinstance(module, nn.Embedding):
+            continue
+        lowered = name.lower()
+        if "vision" in lowered or ("encoder" in lowered) != (side == "encoder"):
+            continue
+        found.append(module.num_embeddings - int(getattr(module, "offset", 0) or 0))
+    return min(found) if found else None
 
 
 def _decode_enc_dec(model, params, make, config, batch, new, decode, encoder_input, encoder_desc):

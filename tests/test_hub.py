@@ -220,7 +220,7 @@ def test_example_inputs_shapes(built):
     spec, meta, _, _ = built("whisper")
     _, kwargs, _ = hub.example_inputs(meta, spec.config, 3)
     assert tuple(kwargs["input_features"].shape) == (3, 80, 128)      # 2 x max_source_positions frames
-    assert tuple(kwargs["decoder_input_ids"].shape) == (3, hub.TOKENS_DEFAULT)
+    assert tuple(kwargs["decoder_input_ids"].shape) == (3, 64)      # 128 is more than its 64 positions
     spec, meta, _, _ = built("clip")
     _, kwargs, _ = hub.example_inputs(meta, spec.config, 2)
     assert tuple(kwargs["input_ids"].shape) == (2, 77) and tuple(kwargs["pixel_values"].shape) == (2, 3, 32, 32)
@@ -232,6 +232,13 @@ def test_example_inputs_shapes(built):
     spec, meta, _, _ = built("vit")
     with pytest.raises(ProfilerError, match="tokens"):
         hub.example_inputs(meta, spec.config, 1, tokens=4)
+    spec, meta, _, _ = built("gpt2")                                 # 64 learned positions
+    assert tuple(hub.example_inputs(meta, spec.config, 1)[1]["input_ids"].shape) == (1, 64)
+    with pytest.raises(ProfilerError, match="hold 64 positions, and tokens = 65"):
+        hub.example_inputs(meta, spec.config, 1, tokens=65)
+    with pytest.raises(ProfilerError, match="hold 64 positions, and decode \\+ tokens = 66"):
+        hub.example_inputs(meta, spec.config, 1, tokens=2, decode=64)
+    spec, meta, _, _ = built("vit")
     for bad in (dict(batch=0), dict(tokens=-1), dict(decode=True)):
         with pytest.raises(ProfilerError):
             hub.example_inputs(meta, spec.config, **{"batch": 1, **bad})
