@@ -11,12 +11,14 @@ only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
 from torch import nn
 
 from .errors import ProfilerError
+from .language import is_language_model, summarize
 from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
                      example_args, normalize_args)
 from .models import ModelSpec, native_build_kwargs, resolve
@@ -112,11 +114,14 @@ def _take(model: nn.Module, notes: list[str]) -> nn.Module:
 
 def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, batch: int = 1,
             inputs: Any = None, kwargs: dict[str, Any] | None = None,
-            dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False) -> Report:
-    """Profile ``model`` (a torchvision or built-in name, ``file.py:Attr``, or any
-    nn.Module, as it is: real weights, any dtype, wrapped by torch.compile or
-    DataParallel, lazy) on one dummy input.  The model, the inputs and the process
-    are left as they were (see profiler.session); one profile runs at a time.
+            dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False,
+            tokens: int | None = None, decode: int | None = None,
+            config: dict[str, Any] | None = None) -> Report:
+    """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
+    a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
+    weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
+    input.  The model, the inputs and the process are left as they were (see
+    profiler.session); one profile runs at a time.
 
     input_size: per-sample size, e.g. (3, 224, 224); default 3×227×227 for images,
         the family's default otherwise, (128,) token ids for a model whose first
@@ -131,18 +136,55 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     training: profile a training step: the forward in train mode with grad on, plus
         the backward of a loss depending on every output, in the bwd_* columns
         (see profiler.backward); ``Report.passes`` sums forward, backward and both.
+    tokens: a language model's prefill of batch × tokens token ids (a transformers
+        model gets the inputs its forward takes: see profiler.hub.example_inputs).
+    decode: one generation step of a transformers model after a KV cache of
+        ``decode`` tokens (``tokens`` is then the new tokens per sequence, default 1).
+    config: overrides of an ``hf:``/``timm:`` model's config, e.g. {"num_hidden_layers": 2}.
+
+    A language model's report has ``Report.language`` (see profiler.language).
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
+    _check_language_arguments(model, input_size, inputs, native, tokens, decode, config)
     with LOCK, kept_rng():
-        return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training)
+        return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
+                        tokens, decode, config)
 
 
-def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) -> Report:
+def _check_language_arguments(model, input_size, inputs, native, tokens, decode, config) -> None:
+    for name, value in (("tokens", tokens), ("decode", decode)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ProfilerError(f"{name}={value!r}: expected a positive integer")
+        for other, given in (("input_size", input_size is not None), ("inputs", inputs is not None),
+                             ("native", native)):
+            if given:
+                raise ProfilerError(f"{name}= makes the inputs, and {other} is given too: pass one or the other")
+    if config is not None:
+        if not isinstance(model, str):
+            raise ProfilerError("config= overrides the config of a model built by name (hf:ARCH, timm:NAME); "
+                                "build your own model with the config you want")
+        if not (isinstance(config, dict) and all(isinstance(k, str) for k in config)):
+            raise ProfilerError(f"config must be a dict of field names to values, got {type(config).__name__}")
+
+
+def _hf_config(module: nn.Module) -> Any:
+    """A transformers model's config (None for any other model)."""
+    config = getattr(module, "config", None)
+    transformers = sys.modules.get("transformers")
+    if transformers is None or not isinstance(config, transformers.PretrainedConfig):
+        return None
+    return config
+
+
+def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config) -> Report:
     spec: ModelSpec | None = None
     notes: list[str] = []
     if isinstance(model, str):
-        spec = resolve(model)
+        spec = resolve(model, config)
         label = spec.name
+        notes.extend(spec.notes)
         if native and spec.family != "custom":
             spec.build_kwargs.update(native_build_kwargs(spec.name))
         try:
@@ -161,15 +203,30 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) 
     family = spec.family if spec else "custom"
     ids = _token_vocab(module)
     input_dtype = dtype or _floating_dtype(module, inputs, kwargs)
+    hf_config = spec.config if spec is not None and spec.config is not None else _hf_config(module)
 
-    if inputs is not None:
+    inputs_for = None
+    if hf_config is not None and inputs is None and not kwargs and input_size is None and not native:
+        from .hub import example_inputs
+
+        def inputs_for(running):   # made from the model as it runs, twins in place
+            return example_inputs(running, hf_config, batch, tokens=tokens, decode=decode)
+        candidates = [((), "example inputs")]
+    elif decode is not None:
+        raise ProfilerError(f"{label}: decode= needs a transformers model (it takes the model's own KV cache); "
+                            "for another model pass the cache in kwargs=")
+    elif inputs is not None:
         candidates = [(normalize_args(inputs), "given inputs")]
-    elif kwargs and input_size is None:
+    elif kwargs and input_size is None and tokens is None:
         candidates = [((), "given inputs")]   # the keyword arguments are the inputs
     else:
-        size = input_size or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
+        if tokens is not None and not ids:
+            raise ProfilerError(f"{label}: tokens= applies to a model whose first layer is an embedding; "
+                                "use input_size= for this one")
+        size = input_size or ((tokens,) if tokens else None) or (spec.input_size if spec else None) \
+            or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
         candidates = [(example_args(family, size, batch), "x".join(map(str, size)))]
-        if spec and family == "classification" and not (input_size or native):
+        if spec and family == "classification" and not (input_size or native or spec.input_size):
             # a model that only takes one resolution (ViT, MaxViT) gets the published crop
             # size, or 224 where the default build differs from the published weights (ViT-H)
             for fixed in (default_input_size(spec, native=True), (3, 224, 224)):
@@ -177,47 +234,71 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training) 
                 if desc not in [c[1] for c in candidates]:
                     candidates.append((example_args(family, fixed, batch), desc))
 
-    rows, mode, desc = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
-                                training, notes)
+    done, mode = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
+                          training, notes, inputs_for)
+    desc, rows = done.description or done.input_desc, done.rows
     _check_fits(label, desc, rows)
     if family == "detection":
         notes.append(DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
-    return Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
-                            itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."))
+    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
+                              itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."))
+    if family == "language" or (family == "custom" and ids):
+        report.language = _language(module, report, done, decode, training,
+                                    size[-1] if inputs_for is None and inputs is None and not kwargs else None)
+    return report
 
 
-def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes):
-    """Rows of the first forward that runs: meta on each input candidate, then fake,
-    then real (data-dependent ops only, within the memory limit).  Returns (rows,
-    mode, input description)."""
-    def attempt(mode, args, model=module, model_owned=owned):
-        return forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned)[0]
+def _language(module, report, done, decode, training, tokens):
+    """The language-model summary of this profile (see profiler.language): new
+    tokens per sequence from the ids made for the forward (``tokens`` where they
+    were made from input_size)."""
+    ids = next((done.kwargs[k] for k in ("decoder_input_ids", "input_ids") if k in done.kwargs), None)
+    if ids is None and tokens is None:
+        return None   # inputs the caller gave: no telling which dimension holds the tokens
+    new = ids.shape[-1] if ids is not None else tokens
+    rows = done.rows
+    training_flops = None
+    if training:
+        training_flops = sum(r["flops"] + r["bwd_mults"] + r["bwd_adds"] + r["bwd_other"] for r in rows)
+    return summarize(module, rows, report.totals, report.batch, report.itemsize,
+                     "decode" if decode else "prefill", new, (decode or 0) + new, training_flops)
+
+
+def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes,
+             inputs_for=None):
+    """The first forward that runs: meta on each input candidate, then fake, then
+    real (data-dependent ops only, within the memory limit).  Returns (the
+    ``session.Forward`` with ``input_desc`` set, mode)."""
+    def attempt(mode, args, desc, model=module, model_owned=owned):
+        done = forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned, inputs_for)
+        done.input_desc = desc
+        return done
 
     first = None
     for args, desc in candidates:
         try:
-            rows = attempt("meta", args)
+            done = attempt("meta", args, desc)
         except Exception as exc:
             first = first or exc
             continue
         if desc != candidates[0][1]:
             notes.append(f"input {candidates[0][1]} rejected ({_first_line(first)}); "
                          f"used {desc}, a size the model takes")
-        return rows, "meta", desc
+        return done, "meta"
 
     args, desc = candidates[0]
     failed, failed_mode = first, "meta"
     if not _data_dependent(first, "meta"):
         # a forward that makes CPU tensors of its own cannot mix them with meta ones
         try:
-            rows = attempt("fake", args)
+            done = attempt("fake", args, desc)
         except Exception as exc:
             failed, failed_mode = exc, "fake"
         else:
             notes.append(f"ran on fake tensors: the meta device was not enough ({_first_line(first)})")
-            return rows, "fake", desc
+            return done, "fake"
     if not _data_dependent(failed, failed_mode):
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(failed, 'failed_call', None))}: "
                             f"{_first_line(failed)}") from failed
@@ -230,12 +311,12 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
     _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None))
     real = _build_real(spec) if owned and on_meta(module) else module
     try:
-        rows = attempt("real", args, real)
+        done = attempt("real", args, desc, real)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{_first_line(exc)}") from exc
     notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(failed)})")
-    return rows, "real", desc
+    return done, "real"
 
 
 def _check_fits(label, desc, rows) -> None:

@@ -11,6 +11,8 @@ meaning; new fields may be added within a version.  Schema version 1::
       "mode": "meta",                    # how the forward ran: meta, fake or real tensors
       "itemsize": 4,                     # bytes per element of the chosen dtype
       "notes": ["..."],
+      "language": {...},                 # language models only: profiler.language.LanguageSummary's
+                                         # fields (params, non_embedding, active, macs_per_token, ...)
       "total": {COUNTS, "intensity": 5.63},
       "by_kind": [{"kind": "conv", "rows": 5, COUNTS,
                    "shares": {"params": 4.04, "mults": 91.79, ...},   # % of the total, per count
@@ -58,6 +60,7 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "schema_version": SCHEMA_VERSION,
         "model": report.model, "input": report.input_desc, "batch": int(report.batch),
         "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
+        **({"language": report.language.to_dict()} if report.language is not None else {}),
         "total": {**_counts(report.total), "intensity": round(report.intensity, 4)},
         "by_kind": [{"kind": r["kind"], "rows": int(r["rows"]), **_counts(r),
                      "shares": {c: round(float(r[f"{c}_%"]), 4) for c in COUNT_COLUMNS},

@@ -59,13 +59,15 @@ class Report:
     """
 
     def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, mode: str,
-                 notes: list[str] | None = None, itemsize: int = 4):
+                 notes: list[str] | None = None, itemsize: int = 4, dtype: str = "float32"):
         self.model = model
         self.input_desc = input_desc
         self.batch = batch
         self.mode = mode                   # meta, fake or real: how the forward ran
         self.notes = [] if notes is None else notes
         self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
+        self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
+        self.language = None               # a language model's LanguageSummary (profiler.language)
         self._layers = layers
         self._rows: list[dict] = []        # what the frame is built from while _layers is None
         self._totals: dict[str, int] | None = None
@@ -166,7 +168,8 @@ class Report:
     # --- rendering ---------------------------------------------------------------
 
     def header(self) -> str:
-        return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.mode} tensors"
+        dtype = "" if self.dtype == "float32" else f" · {self.dtype}"
+        return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.mode} tensors{dtype}"
 
     def finding(self) -> str:
         """One plain-language sentence on where parameters and multiplications sit,
@@ -180,6 +183,8 @@ class Report:
                 rates.append(f"{label} {kinds.loc[kind, 'intensity']:.1f}")
         parts.append(f"arithmetic intensity {self.intensity:.1f} FLOPs per byte moved overall"
                      + (f" ({', '.join(rates)})" if rates else ""))
+        if self.language is not None:
+            parts.append(self.language.finding())
         return "; ".join(parts)
 
     def _totals_frame(self) -> pd.DataFrame:
@@ -219,6 +224,8 @@ class Report:
                  t["shares"], "",
                  "total:", t["total"], "",
                  *(["forward and backward:", t["passes"], ""] if "passes" in t else []),
+                 *(["language model:", *(f"  {k}: {v}" for k, v in self.language.lines()), ""]
+                   if self.language is not None else []),
                  f"finding: {self.finding()}"]
         if len(uncounted):
             lines.append("uncounted: " + ", ".join(f"{r.name} ({r.type}: {r.ops or 'no formula'})"
@@ -242,6 +249,8 @@ class Report:
         parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
         parts += ["## Total", "", t["total"], "",
                   *(["## Forward and backward", "", t["passes"], ""] if "passes" in t else []),
+                  *(["## Language model", "", *(f"- **{k}**: {v}" for k, v in self.language.lines()), ""]
+                    if self.language is not None else []),
                   "## By kind", "", t["kinds"], "",
                   "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
                   INTENSITY_NOTE + ".", ""]

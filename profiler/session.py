@@ -20,7 +20,8 @@ import logging
 import random
 import sys
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -127,17 +128,19 @@ def unwrapped(model: nn.Module) -> nn.Module:
 
 
 def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: torch.dtype | None,
-                 input_dtype: torch.dtype, ids: int | None, training: bool,
-                 owned: bool) -> tuple[list[dict], Capture]:
-    """Run ``model(*args, **kwargs)`` once in ``mode`` under the capture and return
-    the report rows (and the capture).  Shapes in ``args``/``kwargs`` become dummy
-    tensors (of ``input_dtype``, or token ids below ``ids``), given tensors twins;
-    the model's own tensors are replaced by twins (meta, fake or cloned real),
-    floating ones of ``dtype`` when given.  ``owned``:
-    a model built here for this profile, whose state needs no restoring and whose
-    tensors need no twins when it is on the meta device already (or, for a real
-    run, real).  On failure the exception carries ``failed_call`` (the innermost
-    unfinished module call) and ``capture``."""
+                 input_dtype: torch.dtype, ids: int | None, training: bool, owned: bool,
+                 inputs_for: Callable[[nn.Module], tuple[tuple, dict, str]] | None = None) -> Forward:
+    """Run ``model(*args, **kwargs)`` once in ``mode`` under the capture, and make
+    the report rows.  Shapes in ``args``/``kwargs`` become dummy tensors (of
+    ``input_dtype``, or token ids below ``ids``), given tensors twins; the model's
+    own tensors are replaced by twins (meta, fake or cloned real), floating ones of
+    ``dtype`` when given.  ``inputs_for(model)``, when given, makes (args, kwargs,
+    description) from the model as it runs, twins in place (a language model's
+    KV cache comes from its own prefill), and replaces ``args``/``kwargs``.
+    ``owned``: a model built here for this profile, whose state needs no restoring
+    and whose tensors need no twins when it is on the meta device already (or, for
+    a real run, real).  On failure the exception carries ``failed_call`` (the
+    innermost unfinished module call) and ``capture``."""
     fake = None
     if mode == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
@@ -146,7 +149,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
     device = "meta" if mode == "meta" else model_device(model)
     modules = list(model.modules())
     saved = None if owned else ModuleState(modules)
-    capture = None
+    capture, description = None, None
     try:
         with process_state(training), (_quiet_fake_log() if fake else contextlib.nullcontext()):
             if not owned:
@@ -156,6 +159,9 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
             generator = torch.Generator().manual_seed(0) if mode == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():
+                if inputs_for is not None:
+                    args, kwargs, description = inputs_for(model)
+                made = kwargs
                 args = materialize(args, make, input_dtype, generator, device, ids, memo)
                 kwargs = materialize(kwargs, make, input_dtype, generator, device, ids, memo)
                 capture = Capture(model, record_ops=training)
@@ -169,7 +175,18 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
                     exc.capture = capture
                     raise
             rows = build_rows(capture.calls, model, training, capture.modules)
-        return rows, capture
+        return Forward(rows, capture, description, made)
     finally:
         if saved is not None:
             saved.restore()
+
+
+@dataclass
+class Forward:
+    """What one forward gave: the rows, the capture, and, where ``inputs_for`` made
+    the inputs, their description and keyword arguments (as made, before twins)."""
+
+    rows: list[dict]
+    capture: Capture
+    description: str | None
+    kwargs: dict
