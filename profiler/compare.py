@@ -11,9 +11,23 @@ from .errors import ProfilerError
 from .render import table
 
 COUNTS = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
-SHARES = ["conv_mults_%", "conv_params_%", "linear_mults_%", "linear_params_%"]
+SHARES = ["conv_mults_%", "conv_params_%", "linear_mults_%", "linear_params_%", "attention_mults_%"]
 COLUMNS = ["model", "input", "batch", *COUNTS, *SHARES, "intensity", "uncounted"]
 NATIVE = "native"
+
+
+class Tokens(tuple):
+    """A language model's input on the input axis: ("tokens", N) is a prefill of N
+    tokens, ("decode", N) one new token after a KV cache of N."""
+
+    def __new__(cls, kind: str, n: int):
+        return super().__new__(cls, (kind, n))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    def __str__(self) -> str:
+        return f"{self[1]} tokens" if self[0] == "tokens" else f"decode after {self[1]}"
 
 Progress = Callable[[str, "str | None"], None]
 
@@ -25,6 +39,8 @@ def _label(model: Any) -> str:
 def _input_label(size: Any) -> str:
     if size is None:
         return "default"
+    if isinstance(size, Tokens):
+        return str(size)
     return size if isinstance(size, str) else "x".join(map(str, size))
 
 
@@ -41,12 +57,15 @@ def row_of(report) -> dict[str, Any]:
     return dict(model=report.model, input=report.input_desc, batch=int(report.batch),
                 **{c: int(total[c]) for c in COUNTS},
                 **{f"{k}_{c}_%": report.share(k, c) for k in ("conv", "linear") for c in ("mults", "params")},
+                **{"attention_mults_%": report.share("attention", "mults")},
                 intensity=report.intensity, uncounted=len(report.uncounted))
 
 
 def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             batches: Iterable[int] | None = None, strict: bool = False,
-            progress: Progress | None = None, jobs: int = 1) -> pd.DataFrame:
+            progress: Progress | None = None, jobs: int = 1, tokens: Iterable[int] | None = None,
+            decode: Iterable[int] | None = None, dtype: Any = None,
+            config: dict[str, Any] | None = None) -> pd.DataFrame:
     """Profile every model at every input size and batch size; one row each, in
     that nesting order, with the columns in ``COLUMNS``.
 
@@ -60,6 +79,10 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         anything is profiled when strict.
     progress: called as ``progress(label, error_or_None)`` after each profile, in the
         order the profiles finish.
+    tokens / decode: language models: prefill lengths and KV-cache lengths, each a
+        point on the input axis (with or instead of input_sizes), so attention's
+        growth with the context shows in one table.
+    dtype, config: passed to every ``profile`` (config: hf:/timm: overrides).
     jobs: profiles at a time: this process and ``jobs - 1`` worker processes, which
         take named models only (nn.Modules are always profiled here); 1 profiles
         everything here, one after the other.  The table is the same either way.  The
@@ -72,7 +95,10 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     from .models import parse_input_size, resolve
 
     models = list(models)
-    sizes = [parse_input_size(s) if isinstance(s, str) and s != NATIVE else s for s in input_sizes or [None]]
+    sizes = [parse_input_size(s) if isinstance(s, str) and s != NATIVE else s for s in input_sizes or []]
+    sizes += [Tokens("tokens", n) for n in tokens or []] + [Tokens("decode", n) for n in decode or []]
+    sizes = sizes or [None]
+    options = {k: v for k, v in (("dtype", dtype), ("config", config)) if v is not None}
     batches = list(batches) if batches else [1]
     for batch in batches:
         if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
@@ -96,10 +122,10 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
 
     named = [i for i, (model, _, _) in enumerate(tasks) if isinstance(model, str)]
     if jobs > 1 and len(named) > 1:
-        _run_with_workers(tasks, named, min(jobs, len(named)), strict, finish)
+        _run_with_workers(tasks, named, min(jobs, len(named)), strict, finish, options)
     else:
         for i in range(len(tasks)):
-            finish(i, *_profile_row(*tasks[i], strict=strict))
+            finish(i, *_profile_row(*tasks[i], strict=strict, options=options))
 
     rows, failures = [], []
     for (model, size, batch), (row, error) in zip(tasks, results):
@@ -130,14 +156,18 @@ class _Error:
         return self.cause or ProfilerError(self.message)
 
 
-def _profile_row(model: Any, size: Any, batch: int, strict: bool = False) -> tuple[dict | None, _Error | None]:
+def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
+                 options: dict | None = None) -> tuple[dict | None, _Error | None]:
     """One profile's comparison row, or why it failed."""
     from .api import profile
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
-            report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
-                             batch=batch, native=size == NATIVE)
+            if isinstance(size, Tokens):
+                report = profile(model, batch=batch, **{size[0]: size[1]}, **(options or {}))
+            else:
+                report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
+                                 batch=batch, native=size == NATIVE, **(options or {}))
         return row_of(report), None
     except Exception as exc:
         error = _Error(model, exc)
@@ -163,7 +193,7 @@ def _expected_cost(task: tuple) -> tuple:
         spec = resolve(model)
     except Exception:
         return (False, 0.0)
-    pixels = math.prod(size) if isinstance(size, tuple) else 1
+    pixels = size[1] if isinstance(size, Tokens) else math.prod(size) if isinstance(size, tuple) else 1
     return (spec.family == "detection", weights_meta(spec.name).get("_ops", 0.0) * batch * pixels)
 
 
@@ -198,7 +228,8 @@ def _died(model: Any, exc: BaseException) -> _Error:
     return _Error(model, RuntimeError(f"a worker process ended abruptly ({type(exc).__name__})"))
 
 
-def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, finish) -> None:
+def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, finish,
+                      options: dict | None = None) -> None:
     """Profile every task, the named ones among them (indices ``named``) spread over
     this process and ``jobs - 1`` worker processes; call ``finish(i, row, error)``
     here as each result arrives.
@@ -230,7 +261,7 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
         while shared and len(running) < jobs - 1:
             i = shared.pop(0)
             try:
-                running[pool.submit(_profile_row, *tasks[i], strict=strict)] = i
+                running[pool.submit(_profile_row, *tasks[i], strict=strict, options=options)] = i
             except BrokenProcessPool as exc:
                 finish(i, None, _died(tasks[i][0], exc))
 
@@ -252,7 +283,7 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
         hand_out()
         while mine or shared:
             i = mine.pop(0) if mine else shared.pop(0)
-            finish(i, *_profile_row(*tasks[i], strict=strict))
+            finish(i, *_profile_row(*tasks[i], strict=strict, options=options))
             collect(block=False)
         while running:
             collect(block=True)

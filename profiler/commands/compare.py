@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   profiler compare resnet50 --input 3x224x224 --input 3x448x448 --batch 1 --batch 8
   profiler compare --all --input native --csv zoo.csv --md zoo.md --plot zoo.png
   profiler compare --all --jobs 1                   one profile after the other, in this process
+  profiler compare hf:llama --tokens 128 --tokens 4096 --decode 4096   prefill and decode side by side
 """
 
 
@@ -30,6 +31,9 @@ def register(sub) -> None:
                    help="per-sample input size, repeatable; 'native' = each model's published crop size "
                         "(default: each model's own default input)")
     p.add_argument("--batch", action="append", type=int, metavar="N", help="batch size, repeatable (default 1)")
+    from .profile import DTYPES, add_language_arguments
+    add_language_arguments(p, repeat=True)
+    p.add_argument("--dtype", choices=DTYPES, help="count every model at this dtype (default: each model's own)")
     p.add_argument("--csv", metavar="PATH", help="write the table as CSV (raw integers)")
     p.add_argument("--md", metavar="PATH", help="write the table as Markdown (embeds --plot if given)")
     p.add_argument("--plot", metavar="PATH", help="write MACs vs parameters (log-log) as PNG")
@@ -65,7 +69,8 @@ def run(args) -> int:
         models += [m for m in sorted(list_models()) if m not in models]
     if not models:
         raise ProfilerError("give one or more model names, or --all")
-    jobs = len(models) * len(args.input or [None]) * len(args.batch or [1])
+    jobs = len(models) * (len(args.input or []) + len(args.tokens or []) + len(args.decode or []) or 1) \
+        * len(args.batch or [1])
     bar = tqdm(total=jobs, file=sys.stderr, disable=jobs <= PROGRESS_AFTER or not sys.stderr.isatty(), leave=False,
                unit="profile", dynamic_ncols=True)
 
@@ -77,7 +82,12 @@ def run(args) -> int:
 
     try:
         workers = args.jobs or (cpu_count() if jobs > PARALLEL_AFTER else 1)
-        frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers)
+        import torch
+
+        from .profile import language_options
+        frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,
+                        tokens=args.tokens, decode=args.decode,
+                        dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args))
     finally:
         bar.close()
     print(to_text(frame, args.units))

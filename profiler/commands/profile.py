@@ -10,10 +10,12 @@ def register(sub) -> None:
     from ..cli import EXAMPLES
     p = sub.add_parser("profile", help="profile one model", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="torchvision name, alexnet_paper, file.py:Attr or package.module:attr")
+    p.add_argument("model", help="torchvision name, alexnet_paper, hf:ARCH, timm:NAME, a folder holding a "
+                                 "config.json, file.py:Attr or package.module:attr")
     p.add_argument("--input", default=None, metavar="CxHxW",
                    help="per-sample input size (default 3x227x227; 'native' = the weights' crop size)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    add_language_arguments(p, repeat=False)
     p.add_argument("--dtype", choices=DTYPES,
                    help="profile as if the floating parameters and inputs were this dtype (memory "
                         "columns; default: the model's own dtype)")
@@ -45,6 +47,25 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def add_language_arguments(p, repeat: bool) -> None:
+    """--tokens, --decode and --config (for compare, --tokens and --decode repeat)."""
+    action, each = ("append", ", repeatable") if repeat else ("store", "")
+    p.add_argument("--tokens", type=int, action=action, metavar="N",
+                   help="language models: a prefill of batch x N token ids" + each)
+    p.add_argument("--decode", type=int, action=action, metavar="N",
+                   help="transformers models: one new token after a KV cache of N tokens" + each)
+    p.add_argument("--config", action="append", metavar="NAME=VALUE",
+                   help="hf:/timm: models: override a config field, e.g. num_hidden_layers=2 (repeatable)")
+
+
+def language_options(args) -> dict:
+    """profile()'s config= from --config (the text parsed into values)."""
+    if not args.config:
+        return {}
+    from ..hub import parse_config_overrides
+    return {"config": parse_config_overrides(args.config)}
+
+
 def run(args) -> int:
     from ..api import profile
     from ..models import parse_input_size
@@ -58,6 +79,8 @@ def run(args) -> int:
         raise ProfilerError("--depth must be 0 or more and --top a positive integer")
     if args.dtype and (args.fold_bn or args.fully_conv):
         raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
+    if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
+        raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
     if args.fold_bn or args.fully_conv:
         report, summary = _what_if(args, size, native)
     else:
@@ -65,7 +88,8 @@ def run(args) -> int:
         # no --dtype: pass none, so that profile() keeps the model's own dtype
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
-                                  training=args.training, **dtype), ""
+                                  training=args.training, tokens=args.tokens, decode=args.decode,
+                                  **dtype, **language_options(args)), ""
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
     print(report.to_string(args.units, layers, note) + summary, end="")
     if args.plot:
