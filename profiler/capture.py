@@ -3,7 +3,9 @@
 Forward pre/post hooks record each module call's input and output shapes (call by
 call: a module run twice gives two records).  A TorchDispatchMode sees every aten
 op and charges it to the innermost running module, unless an enclosing module has
-an analytic formula, which then accounts for everything inside it.
+an analytic formula, which then accounts for everything inside it.  Matmul-family
+and softmax ops in a module without a formula also leave marks on its call, from
+which profiler.kinds names the row's kind.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from torch.utils._pytree import tree_leaves, tree_map
 
 from .cost import ZERO, Cost, Shape
 from .formulas import find_aten_formula, find_module_formula
+from .formulas.activation import softmax_module
 from .formulas.aten_ops import ZERO_COST_OPS
 from .formulas.registry import AtenFormula, ModuleFormula
+from .kinds import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
 from .metacache import MetaReplay
 
 
@@ -105,7 +109,7 @@ class ModuleCall:
     __slots__ = ("name", "module", "depth", "formula", "absorbed", "counts_inside", "inputs", "outputs",
                  "kwargs", "out_elems", "out_bytes", "in_bytes", "ops", "uncounted_ops", "op_cost",
                  "op_kind_flops", "op_elems", "op_bytes", "op_in_bytes", "input_grads", "op_records",
-                 "finished")
+                 "pattern", "finished")
 
     def __init__(self, name: str, module: nn.Module, depth: int, formula: ModuleFormula | None,
                  absorbed: bool, inputs: tuple[Shape, ...] = (), kwargs: dict[str, Any] | None = None,
@@ -132,6 +136,7 @@ class ModuleCall:
         self.op_in_bytes = 0                    # bytes of the tensors the counted functional ops read
         self.input_grads = input_grads          # per input tensor: requires grad (training profiles)
         self.op_records: list[OpRecord] = []    # every functional op (training profiles)
+        self.pattern = ""                       # its progress along the attention pattern (profiler.kinds)
         self.finished = False
 
     def __repr__(self) -> str:
@@ -144,11 +149,14 @@ _UNSEEN = object()
 class _OpCounter(TorchDispatchMode):
     """Charges each aten op to the innermost module call on the stack."""
 
-    def __init__(self, stack: list[ModuleCall], record: bool = False):
+    def __init__(self, stack: list[ModuleCall], record: bool = False, model: nn.Module | None = None):
         super().__init__()
         self.stack = stack
         self.record = record  # keep each op's shapes for the backward formulas
+        self.model = model
         self._resolved: dict[Any, AtenFormula | str | None] = {}
+        self._marks: dict[Any, str | None] = {}  # per op: its profiler.kinds mark, or None
+        self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
 
     def _resolve(self, func) -> AtenFormula | str | None:
@@ -159,7 +167,26 @@ class _OpCounter(TorchDispatchMode):
             if found is None and (func.is_view or packet.__name__ in ZERO_COST_OPS):
                 found = "zero"
             self._resolved[func] = found
+            self._marks[func] = op_mark(packet.__name__, found.kind) if isinstance(found, AtenFormula) else None
         return self._resolved[func]
+
+    def _mark(self, call: ModuleCall, func, kind: str, args: tuple, kwargs: dict) -> str:
+        """Leave the op's mark on ``call`` (profiler.kinds); the kind its FLOPs count
+        under: "linear" for a matmul against one of the module's own parameters."""
+        mark = self._marks[func]
+        if mark is None:
+            return kind
+        if mark == ACT_MATMUL:
+            keys = {storage_key(t) for t in _tensor_leaves((args, kwargs))}
+            own = call.module._parameters
+            if own and any(p is not None and storage_key(p) in keys for p in own.values()):
+                return "linear"
+            if self._param_keys is None:
+                self._param_keys = ({storage_key(p) for p in self.model.parameters()}
+                                    if self.model is not None else set())
+            mark = PARAM_MATMUL if keys & self._param_keys else ACT_MATMUL
+        call.pattern = advance(call.pattern, mark)
+        return kind
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -194,7 +221,10 @@ class _OpCounter(TorchDispatchMode):
         cost = formula.fn(_as_shapes(out), *_as_shapes(args), **_as_shapes(kwargs))
         call.ops[name] = call.ops.get(name, 0) + 1
         call.op_cost += cost
-        call.op_kind_flops[formula.kind] = call.op_kind_flops.get(formula.kind, 0) + cost.flops
+        kind = formula.kind
+        if kind == "matmul" or kind == "activation":  # matmuls and softmax: evidence for the row's kind
+            kind = self._mark(call, func, kind, args, kwargs)
+        call.op_kind_flops[kind] = call.op_kind_flops.get(kind, 0) + cost.flops
         for t in _tensor_leaves(out):
             n = t.numel()
             call.op_elems += n
@@ -218,7 +248,7 @@ class Capture:
         self.modules = list(model.named_modules())  # hooked on entry; build_rows and api reuse the list
         self._handles: list[Any] = []
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
-        self._mode = _OpCounter(self.stack, record_ops)
+        self._mode = _OpCounter(self.stack, record_ops, model)
 
     def __enter__(self) -> "Capture":
         try:
@@ -257,6 +287,9 @@ class Capture:
                 input_grads=grads_of((args, kwargs)) if record else (),
                 kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
             calls.append(call)
+            if formula is not None and formula.fn is softmax_module and stack and not stack[-1].counts_inside:
+                parent = stack[-1]  # an nn.Softmax child: the softmax of its parent's attention
+                parent.pattern = advance(parent.pattern, SOFTMAX)
             stack.append(call)
         return hook
 

@@ -9,6 +9,7 @@ from torch import nn
 from .capture import ModuleCall
 from .cost import ZERO, Cost
 from .formulas.registry import Call
+from .kinds import row_kind
 
 COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "params",
            "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
@@ -24,7 +25,8 @@ def fmt_shapes(shapes) -> str:
 
 
 def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
-    """(cost, kind, status, ops description) of a call that is not absorbed."""
+    """(cost, kind, status, ops description) of a call that is not absorbed: the
+    formula's kind, else the kind of what the call computed (profiler.kinds)."""
     if call.formula is not None:
         try:
             cost = call.formula.fn(call.module, Call(call.inputs, call.outputs, call.kwargs))
@@ -38,9 +40,7 @@ def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
         status = "uncounted"
     else:
         status = "functional" if call.ops else "zero"
-    flops = call.op_kind_flops  # the kind with the most FLOPs; on a tie the first seen, as Counter.most_common
-    kind = max(flops, key=flops.__getitem__) if flops else "other"
-    return call.op_cost, kind, status, ops
+    return call.op_cost, row_kind(call), status, ops
 
 
 def _is_leaf(module: nn.Module) -> bool:
