@@ -13,7 +13,7 @@ from .backward_ops import op_backward
 from .capture import ModuleCall
 from .cost import ZERO, Cost
 from .formulas.registry import Call
-from .rows import BWD_COLUMNS
+from .columns import BWD_COLUMNS
 
 def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     """(cost, status, what is missing) of one row's backward.  Status: "formula"

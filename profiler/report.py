@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import atomic
-from .formulas.registry import KINDS
-from .rows import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, fmt_shapes
+from .columns import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, KINDS, SHAPE_COLUMNS, fmt_shapes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +67,7 @@ class Report:
         self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
         self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
         self.language = None               # a language model's LanguageSummary (profiler.language)
+        self.measurement = None            # measured or roofline-predicted time (profiler.measure)
         self._layers = layers
         self._rows: list[dict] = []        # what the frame is built from while _layers is None
         self._totals: dict[str, int] | None = None
@@ -158,7 +158,11 @@ class Report:
             out[f"{col}_%"] = 100.0 * out[col] / total[col] if total[col] else 0.0
         moved = self.moved_bytes(out)
         out["intensity"] = (out["flops"] / moved.where(moved > 0)).fillna(0.0)
-        return out.reset_index()
+        out = out.reset_index()
+        if self.measurement is not None:   # time by kind, next to the counts (profiler.measure)
+            from .measure import kind_columns
+            out = kind_columns(self, out)
+        return out
 
     def share(self, kind: str, column: str) -> float:
         """``kind``'s share (%) of ``column``, e.g. share("linear", "params")."""
@@ -213,11 +217,15 @@ class Report:
             total=table(self._totals_frame(), COUNT_COLUMNS + ["intensity"], units=units, markdown=markdown))
 
     def to_string(self, units: str = "grouped", layers: pd.DataFrame | None = None,
-                  layers_note: str = "") -> str:
+                  layers_note: str = "", verbose: bool = False) -> str:
         """The terminal report.  ``layers`` replaces the per-layer table (a grouped,
-        sorted or cut view, see profiler.grouping); totals and kinds stay whole-model."""
+        sorted or cut view, see profiler.grouping); totals and kinds stay whole-model.
+        Each note is one short line (``render.short_note``) under the header, and
+        only there; ``verbose`` prints the notes' full text instead."""
+        from .render import short_note
         uncounted, t = self.uncounted, self._tables(units, False, layers)
-        lines = [self.header(), *[f"note: {n}" for n in self.notes], "",
+        notes = [str(n) if verbose else short_note(n) for n in self.notes]
+        lines = [self.header(), *[f"note: {n}" for n in notes], "",
                  *([layers_note] if layers_note else []), t["layers"], "",
                  "by kind:", t["kinds"], "",
                  "by kind, share of the total and arithmetic intensity (FLOPs per byte moved):",
@@ -226,7 +234,9 @@ class Report:
                  *(["forward and backward:", t["passes"], ""] if "passes" in t else []),
                  *(["language model:", *(f"  {k}: {v}" for k, v in self.language.lines()), ""]
                    if self.language is not None else []),
-                 f"finding: {self.finding()}"]
+                 *(self._measured_lines(units, layers, markdown=False)),
+                 f"finding: {self.finding()}",
+                 *([f"finding in time: {self._time_finding()}"] if self.measurement is not None else [])]
         if len(uncounted):
             lines.append("uncounted: " + ", ".join(f"{r.name} ({r.type}: {r.ops or 'no formula'})"
                                                    for r in uncounted.itertuples()))
@@ -253,16 +263,30 @@ class Report:
                     if self.language is not None else []),
                   "## By kind", "", t["kinds"], "",
                   "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
-                  INTENSITY_NOTE + ".", ""]
+                  INTENSITY_NOTE + ".", "", *self._measured_lines(units, layers, markdown=True)]
         if plot:
-            parts += ["## Plot", "", f"![{self.model}: per-layer multiplications and parameters, "
-                      f"shares by kind]({plot})", ""]
+            what = ("roofline per layer, share of time and of FLOPs by kind" if self.measurement is not None
+                    else "per-layer multiplications and parameters, shares by kind")
+            parts += ["## Plot", "", f"![{self.model}: {what}]({plot})", ""]
         parts += ["## Per layer", "", *([layers_note, ""] if layers_note else []), t["layers"], ""]
         parts += ["## Uncounted", ""]
         parts += [f"- `{r.name}` ({r.type}): {r.ops or 'no formula'}" for r in uncounted.itertuples()] \
             or ["None: every row is counted."]
         parts += ["", "## Finding", "", self.finding() + ".", ""]
+        if self.measurement is not None:
+            parts += [f"In time: {self._time_finding()}.", ""]
         return "\n".join(parts)
+
+    def _measured_lines(self, units: str, layers: pd.DataFrame | None, markdown: bool) -> list[str]:
+        """The measured (or roofline-predicted) section; nothing when not measured."""
+        if self.measurement is None:
+            return []
+        from .measure import markdown_section, text_section
+        return (markdown_section if markdown else text_section)(self, units, layers)
+
+    def _time_finding(self) -> str:
+        from .measure import finding
+        return finding(self)
 
     def to_csv(self, path: str | Path, table_name: str = "layers", layers: pd.DataFrame | None = None) -> Path:
         """Write the per-layer (or ``by_kind``) table as CSV with raw integers;

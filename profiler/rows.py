@@ -7,21 +7,10 @@ from typing import Any
 from torch import nn
 
 from .capture import ModuleCall
+from .columns import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, fmt_shapes  # noqa: F401 (re-exported)
 from .cost import ZERO, Cost
 from .formulas.registry import Call
 from .kinds import row_kind
-
-COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "params",
-           "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
-COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
-BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
-# held in the rows as tuples of shapes and written out as text ("1x3x224x224, 1x10")
-# when the report's frame is built: text that only a frame shows is made with it
-SHAPE_COLUMNS = ("input_shapes", "output_shape")
-
-
-def fmt_shapes(shapes) -> str:
-    return ", ".join("x".join(map(str, s)) for s in shapes)
 
 
 def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:

@@ -13,8 +13,7 @@ from torch import nn
 
 from ..cost import Cost, Shape
 
-KINDS = ("conv", "linear", "matmul", "attention", "recurrent", "norm", "activation",
-         "pool", "resample", "elementwise", "embedding", "reshape", "other")
+from ..columns import KINDS  # noqa: F401 (re-exported: the kinds a formula may name)
 
 
 @dataclass(frozen=True)
