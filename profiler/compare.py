@@ -1,6 +1,7 @@
 """Several models, input sizes and batch sizes side by side: one row per profile."""
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from typing import Any, Callable, Iterable
@@ -65,7 +66,9 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             batches: Iterable[int] | None = None, strict: bool = False,
             progress: Progress | None = None, jobs: int = 1, tokens: Iterable[int] | None = None,
             decode: Iterable[int] | None = None, dtype: Any = None,
-            config: dict[str, Any] | None = None) -> pd.DataFrame:
+            config: dict[str, Any] | None = None, measure: bool = False, device: str | None = None,
+            peak_flops: float | None = None, peak_bandwidth: float | None = None,
+            runs: int | None = None) -> pd.DataFrame:
     """Profile every model at every input size and batch size; one row each, in
     that nesting order, with the columns in ``COLUMNS``.
 
@@ -83,6 +86,14 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         point on the input axis (with or instead of input_sizes), so attention's
         growth with the context shows in one table.
     dtype, config: passed to every ``profile`` (config: hf:/timm: overrides).
+    measure: time every profile on ``device`` (profiler.measure.measure, with
+        ``runs``, ``peak_flops`` and ``peak_bandwidth``), one after the other in this
+        process (``jobs`` is then 1), adding the columns of
+        ``profiler.measure.COMPARE_MEASURED``: the forward's time, the shares of
+        the time of conv and linear layers, and linear layers' intensity and regime,
+        which shows the batch size where they turn compute-bound.  ``device``
+        without ``measure``: the roofline's bounds on that device instead
+        (``COMPARE_PREDICTED``).  ``df.attrs["roofline"]`` then describes the device.
     jobs: profiles at a time: this process and ``jobs - 1`` worker processes, which
         take named models only (nn.Modules are always profiled here); 1 profiles
         everything here, one after the other.  The table is the same either way.  The
@@ -99,6 +110,14 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     sizes += [Tokens("tokens", n) for n in tokens or []] + [Tokens("decode", n) for n in decode or []]
     sizes = sizes or [None]
     options = {k: v for k, v in (("dtype", dtype), ("config", config)) if v is not None}
+    timing = None
+    if measure or device is not None or peak_flops is not None or peak_bandwidth is not None:
+        if any(isinstance(s, Tokens) for s in sizes):
+            raise ProfilerError("measuring does not go with tokens or decode: time a language model from Python "
+                                "with profiler.measure.measure(..., inputs=...)")
+        timing = dict(device=device or "cpu", runs=runs, peak_flops=peak_flops, peak_bandwidth=peak_bandwidth,
+                      time=measure)
+        jobs = 1   # timings in parallel processes would time each other
     batches = list(batches) if batches else [1]
     for batch in batches:
         if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
@@ -121,11 +140,12 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             progress(f"{_label(model)} · {_input_label(size)} · batch {batch}", error and error.line)
 
     named = [i for i, (model, _, _) in enumerate(tasks) if isinstance(model, str)]
+    roofline: list[str] = []
     if jobs > 1 and len(named) > 1:
         _run_with_workers(tasks, named, min(jobs, len(named)), strict, finish, options)
     else:
         for i in range(len(tasks)):
-            finish(i, *_profile_row(*tasks[i], strict=strict, options=options))
+            finish(i, *_profile_row(*tasks[i], strict=strict, options=options, timing=timing, roofline=roofline))
 
     rows, failures = [], []
     for (model, size, batch), (row, error) in zip(tasks, results):
@@ -133,9 +153,15 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             rows.append(row)
         else:
             failures.append(dict(model=_label(model), input=_input_label(size), batch=batch, error=error))
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    extra = []
+    if timing is not None:
+        from .measure import COMPARE_MEASURED, COMPARE_PREDICTED
+        extra = COMPARE_MEASURED if measure else COMPARE_PREDICTED
+    frame = pd.DataFrame(rows, columns=COLUMNS + extra)
     frame[COUNTS + ["batch", "uncounted"]] = frame[COUNTS + ["batch", "uncounted"]].astype("int64")
     frame.attrs["failures"] = failures
+    if roofline:
+        frame.attrs["roofline"] = roofline
     return frame
 
 
@@ -157,8 +183,10 @@ class _Error:
 
 
 def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
-                 options: dict | None = None) -> tuple[dict | None, _Error | None]:
-    """One profile's comparison row, or why it failed."""
+                 options: dict | None = None, timing: dict | None = None,
+                 roofline: list | None = None) -> tuple[dict | None, _Error | None]:
+    """One profile's comparison row, or why it failed; ``timing``: measure()'s
+    options, whose columns join the row (``roofline`` receives the device's lines)."""
     from .api import profile
     try:
         with warnings.catch_warnings():
@@ -168,6 +196,13 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
             else:
                 report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
                                  batch=batch, native=size == NATIVE, **(options or {}))
+            if timing is not None:
+                from .measure import compare_note, compare_row, measure
+                measure(report, model, input_size=None if size in (None, NATIVE) else tuple(size), batch=batch,
+                        native=size == NATIVE, config=(options or {}).get("config"), **timing)
+                if roofline is not None:
+                    roofline[:] = compare_note(report)
+                return {**row_of(report), **compare_row(report)}, None
         return row_of(report), None
     except Exception as exc:
         error = _Error(model, exc)
@@ -206,10 +241,11 @@ def cpu_count() -> int:
 def _worker_init(threads: int) -> None:
     import os
     import signal
+    # Ctrl-C reaches the whole process group: the parent alone handles it (and stops us).
+    # SIGINT is blocked here from the start (see _sigint_blocked); ignore it too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     import torch
-    # Ctrl-C reaches the whole process group: the parent alone handles it (and stops us)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # as many threads as the parent: a profile that falls back to real tensors (detection)
     # keeps the boxes its float rounding lets through, and the rounding depends on how
     # many threads split each convolution, so the counts do too
@@ -222,6 +258,26 @@ def _worker_init(threads: int) -> None:
 
 
 WORKER_NICENESS = 19
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """SIGINT blocked in this thread while worker processes start: a process inherits
+    its parent's signal mask across fork and exec, so a worker starts with SIGINT
+    blocked and a Ctrl-C, which the terminal sends to the whole process group, never
+    interrupts it, not even while Python starts up and imports torch (before its
+    initializer could ignore the signal, a Ctrl-C there printed a worker's
+    traceback).  The parent alone handles Ctrl-C, and stops the workers.  In this
+    process a SIGINT that arrives meanwhile is delivered when the block ends."""
+    import signal
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _died(model: Any, exc: BaseException) -> _Error:
@@ -261,7 +317,8 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
         while shared and len(running) < jobs - 1:
             i = shared.pop(0)
             try:
-                running[pool.submit(_profile_row, *tasks[i], strict=strict, options=options)] = i
+                with _sigint_blocked():     # submit starts the worker processes, one at a time
+                    running[pool.submit(_profile_row, *tasks[i], strict=strict, options=options)] = i
             except BrokenProcessPool as exc:
                 finish(i, None, _died(tasks[i][0], exc))
 
@@ -304,7 +361,13 @@ def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False)
     """The comparison table, counts per ``units``, shares in %, intensity with 2 decimals."""
     shown = frame.copy()
     shown["intensity"] = shown["intensity"].round(2)
-    return table(shown, ["batch", *COUNTS, "intensity", "uncounted"], SHARES, units, markdown)
+    timed = [c for c in ("forward_ms", "gflop_per_s", "linear_intensity") if c in shown]
+    for column in timed:   # measured or roofline columns (profiler.measure)
+        shown[column] = shown[column].round(2)
+    if "bound_ms" in shown:
+        shown["bound_ms"] = [f"{v:.4g}" for v in shown["bound_ms"]]
+    shares = SHARES + [c for c in ("conv_time_%", "linear_time_%", "conv_bound_%", "linear_bound_%") if c in shown]
+    return table(shown, ["batch", *COUNTS, "intensity", "uncounted", *timed], shares, units, markdown)
 
 
 INTENSITY_NOTE = ("intensity: FLOPs per byte moved, where each layer moves its parameters, "
@@ -319,6 +382,8 @@ def markdown(frame: pd.DataFrame, title: str = "Comparison", units: str = "group
     if intro:
         parts += [intro, ""]
     parts += [to_text(frame, units, markdown=True), "", INTENSITY_NOTE + ".", ""]
+    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.measure)
+        parts += [f"- {line}" for line in frame.attrs["roofline"]] + [""]
     if plot:
         parts += ["## MACs vs parameters", "", f"![MACs against parameters, log-log]({plot})", ""]
     failures = frame.attrs.get("failures", [])

@@ -22,13 +22,25 @@ meaning; new fields may be added within a version.  Schema version 1::
                   "input_shapes": [[1, 3, 227, 227]], "output_shapes": [[1, 64, 55, 55]],
                   COUNTS, "status": "formula", "ops": ""}],
       "uncounted": [{"name": "...", "type": "...", "ops": "..."}],
-      "finding": "linear layers: 96.0% of parameters, ..."
+      "finding": "linear layers: 96.0% of parameters, ...",
+      # measured reports (profiler.measure) only, also in each "by_kind" entry (time_s,
+      # time_%, flops_per_s, regime) and each "layers" entry (time_s: the mean over the
+      # runs, time_median_s, time_iqr_s, time_%, flops_per_s, bytes_per_s, bound_s, regime,
+      # efficiency); a roofline prediction without a measurement has bound_s, bound_%
+      # and regime instead:
+      "measurement": {"measured": true, "machine_specific": true,
+                      "device": {"kind": "cpu", "name": "...", "threads": 2, ...},
+                      "peaks": {"flops": 1.9e11, "bandwidth": 1.7e11, "dram_bandwidth": 2e10,
+                                "cache_bytes": 33554432, "source": "...", "ridge": 1.1, ...},
+                      "runs": 40, "forward_s": 0.021, "hook_per_call_s": 1.9e-06, ...},
+      "finding_time": "linear layers: 8.2% of multiplications, ...% of the measured time ..."
     }
 
 COUNTS are integers: params, mults, adds, other, macs, flops (= mults + adds +
 other), act_elems and act_bytes (output activations), in_bytes (input
 activations).  ``intensity`` is FLOPs per byte moved (see Report.moved_bytes).
-Shares and intensities are rounded to 4 decimals.  Keys keep this order.
+Shares and intensities are rounded to 4 decimals.  Keys keep this order.  Times
+are seconds, rates per second; a time that could not be measured is null.
 """
 from __future__ import annotations
 
@@ -56,7 +68,7 @@ def _counts(row) -> dict[str, int]:
 def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> dict:
     """The schema-version-1 document; ``layers`` replaces the per-layer rows."""
     layers = report.layers if layers is None else layers
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "model": report.model, "input": report.input_desc, "batch": int(report.batch),
         "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
@@ -74,6 +86,23 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
         "finding": report.finding(),
     }
+    if report.measurement is not None:
+        _add_measurement(document, report, layers)
+    return document
+
+
+def _add_measurement(document: dict, report: Report, layers: pd.DataFrame) -> None:
+    """A measured (or roofline-predicted) report's fields: per layer and per kind,
+    the time columns (profiler.measure); "measurement", the device, its peaks, the
+    forward's time and the timing hooks' cost; "finding_time"."""
+    from .measure import kind_fields, layer_fields
+    measured = report.measurement.measured
+    for entry, row in zip(document["by_kind"], report.by_kind.to_dict("records")):
+        entry.update(kind_fields(row, measured))
+    for entry, extra in zip(document["layers"], layer_fields(report, layers)):
+        entry.update(extra)
+    document["measurement"] = report.measurement.to_dict()
+    document["finding_time"] = report._time_finding()
 
 
 def to_json(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> str:
