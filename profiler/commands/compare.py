@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   profiler compare --all --input native --csv zoo.csv --md zoo.md --plot zoo.png
   profiler compare --all --jobs 1                   one profile after the other, in this process
   profiler compare hf:llama --tokens 128 --tokens 4096 --decode 4096   prefill and decode side by side
+  profiler compare alexnet --measure --batch 1 --batch 64   measured time: where linear layers turn compute-bound
 """
 
 
@@ -31,8 +32,9 @@ def register(sub) -> None:
                    help="per-sample input size, repeatable; 'native' = each model's published crop size "
                         "(default: each model's own default input)")
     p.add_argument("--batch", action="append", type=int, metavar="N", help="batch size, repeatable (default 1)")
-    from .profile import DTYPES, add_language_arguments
+    from .profile import DTYPES, add_language_arguments, add_measure_arguments
     add_language_arguments(p, repeat=True)
+    add_measure_arguments(p)
     p.add_argument("--dtype", choices=DTYPES, help="count every model at this dtype (default: each model's own)")
     p.add_argument("--csv", metavar="PATH", help="write the table as CSV (raw integers)")
     p.add_argument("--md", metavar="PATH", help="write the table as Markdown (embeds --plot if given)")
@@ -84,13 +86,19 @@ def run(args) -> int:
         workers = args.jobs or (cpu_count() if jobs > PARALLEL_AFTER else 1)
         import torch
 
-        from .profile import language_options
+        from .profile import language_options, measure_options
+        timing = measure_options(args) or {}
+        if timing:    # measured one after the other, in this process
+            timing = dict(measure=timing.pop("time"), **timing)
         frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,
                         tokens=args.tokens, decode=args.decode,
-                        dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args))
+                        dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args),
+                        **timing)
     finally:
         bar.close()
     print(to_text(frame, args.units))
+    for line in frame.attrs.get("roofline", []):
+        print(line)
     if args.plot:
         from ..plots import compare_figure, save
         print(f"wrote {save(compare_figure(frame), args.plot)}")

@@ -31,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="PATH",
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
+    add_measure_arguments(p)
     p.add_argument("--training", action="store_true",
                    help="count a training step: the forward in train mode plus the backward "
                         "(bwd_* columns; forward, backward and total)")
@@ -45,6 +46,48 @@ def register(sub) -> None:
                    help="with --fully-conv: the input the classifier was built for (default: the "
                         "published crop size, else the smallest input that fills the first Linear)")
     p.set_defaults(run=run)
+
+
+def rate(text: str) -> float:
+    """A --peak-flops / --peak-bandwidth value: 67e12, 67T, 3.35T."""
+    from ..errors import ProfilerError
+    from ..roofline import parse_rate
+    try:
+        return parse_rate(text)
+    except ProfilerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_measure_arguments(p) -> None:
+    """--measure, --device, --peak-flops, --peak-bandwidth and --runs (profile and compare)."""
+    p.add_argument("--measure", action="store_true",
+                   help="time every layer on real data (random weights, seeded): mean, median and IQR of "
+                        "its time, share of the time by kind, achieved FLOP/s and bytes/s, and its roofline "
+                        "bound, regime and efficiency; with --plot, the roofline")
+    p.add_argument("--device", metavar="DEVICE",
+                   help="where --measure runs: cpu (default), cuda or cuda:N; or a data-sheet name (A100, H100, "
+                        "H200, ...) whose peaks the roofline uses.  Without --measure: each layer's least time "
+                        "on that device, from the roofline alone")
+    p.add_argument("--peak-flops", type=rate, metavar="FLOP/s",
+                   help="the roofline's compute peak (e.g. 67T or 67e12) instead of a microbenchmark")
+    p.add_argument("--peak-bandwidth", type=rate, metavar="B/s",
+                   help="the roofline's memory bandwidth (e.g. 3.35T) instead of a microbenchmark")
+    p.add_argument("--runs", type=int, metavar="N",
+                   help="with --measure: timed runs (default: as many as fit in about 3 seconds)")
+
+
+def measure_options(args) -> dict | None:
+    """measure()'s options from the flags; None when no flag asks for time."""
+    from ..errors import ProfilerError
+    if args.runs is not None and (not args.measure or args.runs < 1):
+        raise ProfilerError("--runs goes with --measure and takes a positive integer")
+    if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
+        return None
+    if args.tokens or args.decode:
+        raise ProfilerError("--measure and --device do not go with --tokens or --decode: "
+                            "time the model from Python with profiler.measure.measure(..., inputs=...)")
+    return dict(device=args.device or "cpu", runs=args.runs, peak_flops=args.peak_flops,
+                peak_bandwidth=args.peak_bandwidth, time=args.measure)
 
 
 def add_language_arguments(p, repeat: bool) -> None:
@@ -81,6 +124,10 @@ def run(args) -> int:
         raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
     if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
         raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
+    timing = measure_options(args)
+    if timing is not None and (args.fold_bn or args.fully_conv or args.training):
+        raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
+                            "drop --fold-bn, --fully-conv and --training")
     if args.fold_bn or args.fully_conv:
         report, summary = _what_if(args, size, native)
     else:
@@ -90,9 +137,17 @@ def run(args) -> int:
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
                                   **dtype, **language_options(args)), ""
+    if timing is not None:
+        from ..measure import measure
+        measure(report, args.model, input_size=size, batch=args.batch, native=native,
+                config=language_options(args).get("config"), **timing)
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
     print(report.to_string(args.units, layers, note) + summary, end="")
-    if args.plot:
+    if args.plot and report.measurement is not None:
+        from ..plots import save
+        from ..roofline_plot import roofline_figure
+        print(f"wrote {save(roofline_figure(report, layers), args.plot)}")
+    elif args.plot:
         from ..plots import report_figure, save
         print(f"wrote {save(report_figure(report, layers), args.plot)}")
     if args.json:
