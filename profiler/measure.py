@@ -760,7 +760,8 @@ def summary_lines(report) -> list[str]:
              f"{_ms(m.forward_iqr_s)} ms), {_ms(m.hooked_s)} ms with the timing hooks",
              f"timing hooks: {m.hook_s * 1e6:.2f} µs per module call (calibrated on empty modules) × {m.calls} calls "
              f"= {_ms(m.hook_s * m.calls)} ms, taken out of the per-layer times; on this model the forward with "
-             f"hooks took {_ms(m.overhead_s)} ms ({100.0 * m.overhead_s / m.forward_s:.1f}%) more than without",
+             f"hooks took {_ms(abs(m.overhead_s))} ms ({100.0 * abs(m.overhead_s) / m.forward_s:.1f}%) "
+             + ("more than without" if m.overhead_s >= 0 else "less than without, which is noise"),
              f"per-layer times sum to {_ms(rows_sum)} ms ({100.0 * rows_sum / m.forward_s:.1f}% of the forward "
              f"without hooks); {_ms(m.outside_s)} ms ran in containers that are no row; timer resolution "
              f"{m.timer_resolution_s * 1e9:.0f} ns",
@@ -793,6 +794,15 @@ def markdown_section(report, units: str = "grouped", layers=None) -> list[str]:
             "By kind, share of the measured time next to the share of FLOPs:" if m.measured else
             "By kind, share of the roofline bound next to the share of FLOPs:", "",
             _kind_table(report, True), ""]
+
+
+def markdown_banner(report) -> str:
+    """The Markdown report's opening note on a measured (or predicted) report."""
+    m = report.measurement
+    if m.measured:
+        return (f"**Machine-specific**: the times below were measured on {m.peaks.device}, in one process; "
+                "they differ on another machine, and between runs on a busy one. The counts do not.")
+    return f"Times below are roofline bounds on {m.peaks.device}, predicted from its peaks, not measured."
 
 
 def finding(report) -> str:

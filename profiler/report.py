@@ -256,6 +256,9 @@ class Report:
         to an image embedded under "Plot"; the finding comes last."""
         uncounted, t = self.uncounted, self._tables(units, True, layers)
         parts = [f"# {self.model}", "", self.header() + ".", ""]
+        if self.measurement is not None:   # where the times come from, before anything else
+            from .measure import markdown_banner
+            parts += [markdown_banner(self), ""]
         parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
         parts += ["## Total", "", t["total"], "",
                   *(["## Forward and backward", "", t["passes"], ""] if "passes" in t else []),

@@ -19,6 +19,9 @@ from profiler import make_reports
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SLOW = os.environ.get("PROFILER_SLOW_REPORTS") == "1"
+# measured on the machine that made them (`profiler profile alexnet --measure`): their times differ
+# from one machine, and one run, to the next, so they are not regenerated or compared
+MACHINE_SPECIFIC = {"alexnet_roofline.md", "alexnet_roofline.png"}
 
 
 def _compare_folders(fresh: Path, names: list[str]) -> None:
@@ -68,8 +71,9 @@ def test_reports_index_is_current(regenerated):
 
 
 def test_reports_folder_holds_only_generated_files(regenerated):
-    # the zoo is slow to regenerate; benchmark.md is written by `python benchmarks/run.py`
-    expected = {p.name for p in regenerated.iterdir()} | {"zoo.csv", "zoo.md", "benchmark.md"}
+    # the zoo is slow to regenerate; benchmark.md is written by `python benchmarks/run.py`;
+    # the AlexNet roofline holds times measured on one machine: never compared byte for byte
+    expected = {p.name for p in regenerated.iterdir()} | {"zoo.csv", "zoo.md", "benchmark.md"} | MACHINE_SPECIFIC
     assert {p.name for p in REPORTS.iterdir()} == expected
 
 
