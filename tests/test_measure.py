@@ -246,8 +246,17 @@ def test_cli_compare_measure_batches(capsys):
     header, _, first, second = out.splitlines()[:4]
     assert "linear_time_%" in header and "linear_regime" in header
     assert first.split()[-1] == "memory"        # batch 1: 0.5 FLOPs per byte
-    assert second.split()[-1] == "compute"      # batch 64: 31 FLOPs per byte, above the ridge
+    assert second.split()[-2:-1] == ["31.09"]   # batch 64: linear layers' intensity
     assert "times measured on cpu" in out
+
+
+def test_compare_shows_where_linear_layers_turn_compute_bound():
+    """With given roofs (ridge at 10 FLOPs per byte) the regimes follow from the counts alone."""
+    from profiler.compare import compare, to_text
+    frame = compare(["alexnet"], batches=[1, 8, 64], device="cpu", peak_flops=1e12, peak_bandwidth=1e11)
+    assert list(frame["linear_regime"]) == ["memory", "memory", "compute"]
+    assert frame["linear_intensity"].is_monotonic_increasing
+    assert "linear_bound_%" in to_text(frame)
 
 
 def test_cli_errors_are_one_line(capsys):
