@@ -28,11 +28,33 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"profiler: error: {message}\n")
 
 
+def version() -> str:
+    """The installed package's version (its metadata), read without importing torch."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+    try:
+        return installed("profiler")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+class _Version(argparse.Action):
+    """--version: the version from the package metadata, read only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"profiler {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="profiler", description="Exact, static FLOP and parameter counts for "
                      "PyTorch models, layer by layer.", epilog=EXAMPLES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)   # none: the help
 
     for command in COMMANDS:
         import_module(f".commands.{command}", __package__).register(sub)
@@ -121,15 +143,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit:          # --help or a usage error: argparse has printed it
         sys.stdout.flush()
         raise
+    if args.command is None:    # a bare `profiler`: what it can do
+        parser.print_help()
+        return 0
     from .errors import ProfilerError
-    warnings.showwarning = _show_warning
     try:
-        code = args.run(args)
+        with warnings.catch_warnings():   # what a command filters or redirects ends with it
+            warnings.showwarning = _show_warning
+            code = args.run(args)
         sys.stdout.flush()      # here, not at exit, where a full disk would end in a traceback
         return code
     except (KeyboardInterrupt, BrokenPipeError, _OutputError):

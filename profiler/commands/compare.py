@@ -64,7 +64,9 @@ def run(args) -> int:
 
     from ..compare import compare, cpu_count, markdown, to_text
     from ..errors import ProfilerError
+    from .helpers import check_output_paths
 
+    check_output_paths(csv=args.csv, md=args.md, plot=args.plot)
     models = list(args.models)
     if args.all:
         from torchvision.models import list_models

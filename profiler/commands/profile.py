@@ -8,12 +8,14 @@ DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 def register(sub) -> None:
     from ..cli import EXAMPLES
-    p = sub.add_parser("profile", help="profile one model", epilog=EXAMPLES,
+    from .helpers import default_inputs_text
+    p = sub.add_parser("profile", help="profile one model", epilog=default_inputs_text() + "\n" + EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="torchvision name, alexnet_paper, hf:ARCH, timm:NAME, a folder holding a "
                                  "config.json, file.py:Attr or package.module:attr")
     p.add_argument("--input", default=None, metavar="CxHxW",
-                   help="per-sample input size (default 3x227x227; 'native' = the weights' crop size)")
+                   help="per-sample input size (default: the model family's, listed below; 'native' = "
+                        "the weights' crop size)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     add_language_arguments(p, repeat=False)
     p.add_argument("--dtype", choices=DTYPES,
@@ -42,6 +44,8 @@ def register(sub) -> None:
     what_if.add_argument("--fully-conv", action="store_true",
                          help="make the Flatten→Linear classifier convolutional and run it on --input "
                               "CxHxW, a larger image: sliding-window vs fully convolutional mults")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each note's full text (by default each note is one short line)")
     p.add_argument("--window", metavar="CxHxW",
                    help="with --fully-conv: the input the classifier was built for (default: the "
                         "published crop size, else the smallest input that fills the first Linear)")
@@ -124,6 +128,11 @@ def run(args) -> int:
         raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
     if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
         raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
+    from .helpers import check_output_paths
+    check_output_paths(csv=args.csv, md=args.md, json=args.json, plot=args.plot)
+    import warnings
+    # an uncounted row is listed once, on the report's last line: not also as a warning above it
+    warnings.filterwarnings("ignore", message=r"profiler: .* is uncounted")
     timing = measure_options(args)
     if timing is not None and (args.fold_bn or args.fully_conv or args.training):
         raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
@@ -142,7 +151,7 @@ def run(args) -> int:
         measure(report, args.model, input_size=size, batch=args.batch, native=native,
                 config=language_options(args).get("config"), **timing)
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
-    print(report.to_string(args.units, layers, note) + summary, end="")
+    print(report.to_string(args.units, layers, note, verbose=args.verbose) + summary, end="")
     if args.plot and report.measurement is not None:
         from ..plots import save
         from ..roofline_plot import roofline_figure
