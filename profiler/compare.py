@@ -309,8 +309,9 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
     order = sorted(named, key=costs.__getitem__, reverse=True)
     mine = [i for i in range(len(tasks)) if i not in costs] + [i for i in order if costs[i][0]]
     shared = [i for i in order if not costs[i][0]]
-    pool = ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(torch.get_num_threads(),))
+    with _sigint_blocked():     # the pool starts multiprocessing's resource tracker process
+        pool = ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(torch.get_num_threads(),))
     running: dict = {}   # future -> task index
 
     def hand_out() -> None:
