@@ -5,9 +5,16 @@ conv/linear/matmul/einsum/bmm handles count MACs without bias, and FlopCounterMo
 counts 2 FLOPs per MAC.  Both run the way their users run them: on real CPU
 tensors, in eval mode, under no_grad.  Every difference gets a reason, or the
 check fails.
+
+A transformers model (``hf:``) is built for real from its config (seeded), fed
+``hub.example_inputs`` made on that model, and FlopCounterMode runs under the math
+SDPA backend, whose attention it counts (it has no formula for the fused CPU
+kernels).  fvcore gets the keyword inputs through a wrapper that passes them by
+name; where it cannot trace the model, the table says so.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -48,32 +55,93 @@ def _subtree(values: dict[str, int], name: str) -> int:
     return sum(v for k, v in values.items() if k == name or k.startswith(name + "."))
 
 
-def _fvcore_counts(model, args):
-    """fvcore's MACs of MAC-type ops per module subtree, and its skipped ops, or an error."""
+def _error_line(exc: BaseException) -> str:
+    """The exception's type and the first sentence of its message, in at most 120 characters."""
+    lines = str(exc).strip().splitlines()
+    first = re.split(r"(?<=\.)\s", lines[0], maxsplit=1)[0] if lines else ""
+    return f"{type(exc).__name__}: {first[:120]}"
+
+
+class _ByName(nn.Module):
+    """Calls ``model`` with keyword inputs given positionally (fvcore traces
+    positional inputs only), asking a transformers model for plain tuples and no cache."""
+
+    def __init__(self, model: nn.Module, keys: list[str]):
+        super().__init__()
+        self.model = model
+        self.keys = keys
+
+    def forward(self, *values):
+        return self.model(**{"use_cache": False, "return_dict": False, **dict(zip(self.keys, values))})
+
+
+class _FvcoreCounts:
+    """fvcore's analysis of a model, read by our module names (``prefix``: where the
+    model sits inside the module fvcore traced)."""
+
+    def __init__(self, analysis, prefix: str = ""):
+        self.analysis, self.prefix = analysis, prefix
+        by_module = analysis.by_module_and_operator()
+        self.macs = {self._ours(name): sum(v for op, v in ops.items() if op in FVCORE_MAC_OPS)
+                     for name, ops in by_module.items() if self._ours(name) is not None}
+
+    def _ours(self, name: str) -> str | None:
+        if not self.prefix:
+            return name
+        if name == self.prefix.rstrip("."):
+            return ""
+        return name[len(self.prefix):] if name.startswith(self.prefix) else None
+
+    def _theirs(self, name: str) -> str:
+        return self.prefix + name if name else self.prefix.rstrip(".")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.macs
+
+    def get(self, name: str, default=None):
+        return self.macs.get(name, default)
+
+    def unsupported_ops(self, name: str) -> dict[str, int]:
+        return self.analysis.unsupported_ops(self._theirs(name))
+
+    def operator_counts(self, name: str) -> dict[str, int]:
+        return self.analysis.by_module_and_operator().get(self._theirs(name), {})
+
+
+def _fvcore_counts(model, args, kwargs=None):
+    """fvcore's MACs of MAC-type ops per module subtree (a ``_FvcoreCounts``), or an error."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fvcore's own deprecation chatter
             from fvcore.nn import FlopCountAnalysis
+            prefix = ""
+            if kwargs:
+                model, args, prefix = _ByName(model, list(kwargs)), (*args, *kwargs.values()), "model."
             analysis = FlopCountAnalysis(model, args)
             analysis.unsupported_ops_warnings(False)
             analysis.uncalled_modules_warnings(False)
             analysis.tracer_warnings("none")
-            by_module = analysis.by_module_and_operator()
+            return _FvcoreCounts(analysis, prefix), None
     except Exception as exc:
-        return None, None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}"
-    macs = {name: sum(v for op, v in ops.items() if op in FVCORE_MAC_OPS) for name, ops in by_module.items()}
-    return macs, analysis, None
+        return None, _error_line(exc)
 
 
-def _flop_counter_counts(model, args) -> tuple[dict[str, int], str | None]:
-    """FlopCounterMode's MACs (its FLOPs / 2) per module subtree, by our names."""
+def _flop_counter_counts(model, args, kwargs=None, math_sdpa: bool = False) -> tuple[dict[str, int], str | None]:
+    """FlopCounterMode's MACs (its FLOPs / 2) per module subtree, by our names;
+    ``math_sdpa``: under the math attention backend, whose matmuls it counts."""
+    import contextlib
+
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
+    backend = contextlib.nullcontext()
+    if math_sdpa:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        backend = sdpa_kernel(SDPBackend.MATH)
     try:
-        with torch.no_grad(), counter:
-            model(*args)
+        with torch.no_grad(), backend, counter:
+            model(*args, **(kwargs or {}))
     except Exception as exc:
-        return {}, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}"
+        return {}, _error_line(exc)
     root = type(model).__name__
     out = {}
     for name, ops in counter.get_flop_counts().items():
@@ -108,16 +176,24 @@ def _published_gap_notes(spec, size, batch, published) -> list[str]:
     return []
 
 
-def check(model, input_size=None, batch: int = 1, native: bool = False) -> CheckResult:
+def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: int | None = None,
+          decode: int | None = None, config: dict | None = None) -> CheckResult:
     """Profile ``model`` and compare per-layer and total MACs with fvcore and
-    FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module)."""
+    FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module);
+    ``tokens``, ``decode`` and ``config`` as for ``profile`` (hf:/timm: models)."""
     from .api import _build_real, profile
+    from .errors import ProfilerError
     from .inputs import example_args, materialize
     from .twins import real_maker
     from .models import resolve, weights_meta
 
-    report = profile(model, input_size=input_size, batch=batch, native=native)
-    spec = resolve(model) if isinstance(model, str) else None
+    spec = resolve(model, config) if isinstance(model, str) else None
+    hf = spec is not None and spec.config is not None
+    if hf and (input_size is not None or native):
+        raise ProfilerError(f"{spec.name}: check makes a transformers model's inputs itself; "
+                            "give --tokens (or --decode) instead of --input")
+    language = {k: v for k, v in (("tokens", tokens), ("decode", decode), ("config", config)) if v is not None}
+    report = profile(model, input_size=input_size, batch=batch, native=native, **language)
     if spec is not None:
         if native:
             from .models import native_build_kwargs
@@ -126,14 +202,21 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
         family = spec.family
     else:
         real, family = model, "custom"
-    size = tuple(int(d) for d in report.input_desc.split("x"))
-    args = materialize(example_args(family, size, batch), real_maker(), torch.float32,
-                       torch.Generator().manual_seed(0), device="cpu")
     modes = [(m, m.training) for m in real.modules()]
     real.eval()
     try:
-        fv, analysis, fv_error = _fvcore_counts(real, args)
-        fc, fc_error = _flop_counter_counts(real, args)
+        if hf:
+            from .hub import example_inputs
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode)
+        else:
+            size = tuple(int(d) for d in report.input_desc.split("x"))
+            args = materialize(example_args(family, size, batch), real_maker(), torch.float32,
+                               torch.Generator().manual_seed(0), device="cpu")
+            kwargs = {}
+        fv, fv_error = _fvcore_counts(real, args, kwargs)
+        fc, fc_error = _flop_counter_counts(real, args, kwargs, math_sdpa=hf)
     finally:
         for m, training in modes:
             m.training = training
@@ -151,10 +234,10 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
         if fv_error:
             reasons.append(f"fvcore cannot trace this model ({fv_error})")
         elif theirs_fv is not None and theirs_fv != mine:
-            skipped = analysis.unsupported_ops(name) if name in fv else {}
+            skipped = fv.unsupported_ops(name) if name in fv else {}
             mac_like = {op: n for op, n in skipped.items()
                         if any(k in op for k in ("attention", "matmul", "einsum", "bmm", "conv", "linear"))}
-            einsum = analysis.by_module_and_operator().get(name, {}).get("einsum", 0)
+            einsum = fv.operator_counts(name).get("einsum", 0)
             if mac_like:
                 reasons.append("fvcore has no handle for " + ", ".join(f"{op}×{n}" for op, n in mac_like.items()))
             elif einsum and abs(theirs_fv - mine) * 1000 < einsum:
@@ -178,6 +261,9 @@ def check(model, input_size=None, batch: int = 1, native: bool = False) -> Check
     total = table.iloc[-1]
     published = weights_meta(spec.name).get("_ops") if spec is not None and spec.family != "custom" else None
     notes = list(report.notes)
+    if hf:
+        notes.append("FlopCounterMode ran under the math SDPA backend (sdpa_kernel(SDPBackend.MATH)), "
+                     "whose attention matmuls it counts")
     if published is not None:
         notes.append(f"torchvision publishes {published} GMACs (\"GFLOPS\") for the DEFAULT weights at their "
                      f"own input; ours here: {total['ours'] / 1e9:.3f} G at {report.input_desc}")
