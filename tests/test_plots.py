@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import profiler
 from profiler.cli import main
 from profiler.compare import compare
-from profiler.plots import KIND_COLORS, SHARE_METRICS, compare_figure, report_figure, save
+from profiler.plots import KIND_COLORS, SHARE_METRICS, _renderer, compare_figure, report_figure, save
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -94,3 +96,84 @@ def test_plotting_needs_no_pyplot_and_matplotlib_loads_only_when_drawing():
 def _rgb(hex_color: str) -> tuple[float, float, float]:
     from matplotlib.colors import to_rgb
     return to_rgb(hex_color)
+
+
+# --- labels and legend: no overlap, nothing covered ---------------------------------------
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+def _frames():
+    """The twelve architectures of reports/compare.csv (swin_t and convnext_tiny nearly
+    coincide, resnet50 is next to them), four models with a video one (r3d_18, where a
+    legend at the top left used to sit), and the whole zoo, 121 labels."""
+    twelve = pd.read_csv(REPORTS / "compare.csv")
+    zoo = pd.read_csv(REPORTS / "zoo.csv")
+    four = zoo[zoo["model"].isin(["alexnet", "resnet50", "r3d_18", "vit_b_16"])]
+    return {"twelve": twelve, "four": four, "zoo": zoo}
+
+
+def _text_box(annotation, renderer):
+    """A label's text box (an Annotation's own extent also holds its line to the point)."""
+    from matplotlib.text import Text
+    return Text.get_window_extent(annotation, renderer)
+
+
+@pytest.mark.parametrize("name", ["twelve", "four", "zoo"])
+def test_compare_labels_do_not_overlap_and_the_legend_covers_no_point(name):
+    frame = _frames()[name]
+    fig = compare_figure(frame)
+    renderer = _renderer(fig)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts]
+    assert sorted(t.get_text() for t in labels) == sorted(frame["model"])
+    boxes = [_text_box(t, renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            assert not a.overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    points = ax.transData.transform(frame[["params", "macs"]].astype(float).to_numpy())
+    frame_box = ax.get_window_extent(renderer)
+    for box, label in zip(boxes, labels):      # inside the axes, on no marker
+        assert frame_box.x0 <= box.x0 and box.x1 <= frame_box.x1, label.get_text()
+        assert frame_box.y0 <= box.y0 and box.y1 <= frame_box.y1, label.get_text()
+        assert not any(box.contains(x, y) for x, y in points), label.get_text()
+    legends = fig.legends + [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        assert not any(box.contains(x, y) for x, y in points)
+        assert not box.overlaps(frame_box)      # outside the plot: it covers no point, present or future
+
+
+def test_a_label_is_at_its_own_point():
+    """Each label is next to its point, or joined to it by a line: resnet50's label is
+    nearer resnet50 than any other point."""
+    frame = _frames()["twelve"]
+    fig = compare_figure(frame)
+    renderer = _renderer(fig)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    points = dict(zip(frame["model"], ax.transData.transform(frame[["params", "macs"]].astype(float).to_numpy())))
+    for text in ax.texts:
+        box = _text_box(text, renderer)
+        if text.arrow_patch is not None:        # a far label: its line ends at its point
+            continue
+
+        def gap(point):
+            x, y = point
+            return max(box.x0 - x, 0, x - box.x1) ** 2 + max(box.y0 - y, 0, y - box.y1) ** 2
+        mine = gap(points[text.get_text()])
+        assert mine <= 20 ** 2, text.get_text()
+        others = [gap(p) for m, p in points.items() if m != text.get_text()]
+        assert all(mine <= other for other in others) or text.get_text() in ("swin_t", "convnext_tiny"), \
+            text.get_text()
+
+
+def test_report_figure_legend_is_outside_every_plot(paper):
+    fig = report_figure(paper)
+    renderer = _renderer(fig)
+    fig.draw_without_rendering()
+    [legend] = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    box = legend.get_window_extent(renderer)
+    assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
