@@ -84,16 +84,12 @@ def fvcore_crosscheck(names, input_size) -> tuple[pd.DataFrame, str]:
                              status=r["status"], reason=reason))
         frame = pd.DataFrame(rows)
         frames.append(frame)
-        other = int(layers["other"].sum())
         texts += [f"## {name}", "", f"Input {result.input_desc}, batch 1; fvcore {_version('fvcore')} on real CPU "
                   "tensors, eval mode.", "",
                   table(frame.drop(columns=["model"]).fillna("n/a"),
                         ["our_macs", "fvcore", "difference", "our_flops", "our_mults", "our_adds", "bias_adds"],
                         markdown=True),
-                  "", f"Not compared: layers without MACs. Our `other` column ({other:,} here: the comparisons "
-                  "of ReLU and max-pool, the adds and divisions of average pooling) has no counterpart in "
-                  "fvcore, which skips ReLU and max-pool and counts adaptive average pooling as one op per "
-                  "input element.", ""]
+                  "", not_compared(layers), ""]
         texts += [f"- {n}" for n in result.notes] + ([""] if result.notes else [])
     text = "\n".join(["# AlexNet: our counts against fvcore", "", stamp(), "",
                       "fvcore's `FlopCountAnalysis(model, input).by_module()` counts one \"flop\" per "
@@ -102,6 +98,30 @@ def fvcore_crosscheck(names, input_size) -> tuple[pd.DataFrame, str]:
                       "(`our_flops` = mults + adds) are twice the MACs: each dot product of n terms is n "
                       "mults and n - 1 accumulating adds, plus one bias add.", "", *texts])
     return pd.concat(frames, ignore_index=True), text
+
+
+# the layer types whose `other` ops are comparisons only (max(x, 0), a window's maximum)
+COMPARING = ("ReLU", "ReLU6", "Hardtanh", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
+             "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
+
+
+def not_compared(layers: pd.DataFrame) -> str:
+    """What the fvcore cross-check leaves out, read from the rows: what our `other`
+    column holds here, and where average pooling's arithmetic went."""
+    parts = ["Not compared: layers without MACs."]
+    other = layers[layers["other"] > 0].groupby("type", sort=False)["other"].sum()
+    if len(other):
+        held = " and ".join(f"{kind} ({int(n):,})" for kind, n in other.items())
+        what = "the comparisons of" if all(kind in COMPARING for kind in other.index) else "the other ops of"
+        parts.append(f"Our `other` column ({int(other.sum()):,} here) holds only {what} {held}, which fvcore "
+                     "skips.")
+    average = layers[layers["type"].str.contains("AvgPool")]
+    if len(average):
+        mults, adds = int(average["mults"].sum()), int(average["adds"].sum())
+        parts.append(f"Average pooling ({', '.join(dict.fromkeys(average['type']))}) is in our `mults` "
+                     f"({mults:,}: one multiplication by 1/n per output) and `adds` ({adds:,}: n - 1 per "
+                     "output); fvcore counts adaptive average pooling as one op per input element.")
+    return " ".join(parts)
 
 
 def _version(package: str) -> str:
