@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench_tools import REAL_TOOLS, TOOLS
+from bench_tools import LM_TOOLS, REAL_TOOLS, TOOLS
 
 MAIN = ["resnet50@224", "vit_b_16@224", "swin_t@224", "efficientnet_b0@224", "vit_h_14@224",
         "vit_h_14@518", "alexnet@227", "alexnet@2270"]
@@ -16,6 +16,17 @@ REAL = [f"{k}{REAL_SUFFIX}" for k in ("resnet50@224", "vit_b_16@224", "swin_t@22
 REAL_FVCORE_TARGETS = ["resnet50@224:real", "vit_b_16@224:real"]
 REAL_OVER_META_MAX = 1.5   # ours on real weights takes at most this × ours on the meta build
 MB = 2 ** 20
+# the language-model cases (benchmarks/run.py LM_CASES): LLaMA-7B on meta
+LM = ["llama-7b@tokens2048", "llama-7b@decode2048", "llama-7b@tokens128+4096"]
+LM_PEERS = ["fcm_math", "fcm", "deepspeed", "calflops"]
+LM_REFERENCE = "fcm_math"   # every matmul at the aten level, attention included: the exact count
+# LLaMA-7B (LlamaConfig() defaults), a prefill of 2,048 tokens, batch 1: 2 × 2048 × the
+# 6,607,343,616 non-embedding weights of the linear layers, plus QKᵀ and A·V
+# (2 × 32 layers × 2048² × 4096)
+LLAMA_7B_2048_MACS = 14_630_806_093_824
+# each CLI command on hf:llama, end to end in a fresh interpreter: the bound of the claim.
+# Most of it is importing torch and transformers (measured next to it, in the report)
+LM_CLI_MAX_S = 30.0
 # fvcore operators that are dot products (multiply-accumulates), as opposed to the
 # elementwise work (norms, pooling, upsampling) it also counts
 FVCORE_DOT_OPS = {"conv", "linear", "matmul", "bmm", "einsum", "addmm", "mm", "baddbmm",
@@ -176,6 +187,7 @@ def claims(data: dict) -> list[tuple[str, bool | None, str]]:
         out.append(("`profiler compare --all` < 60 s, exit code 0",
                     every["seconds"] < 60 and every["returncode"] == 0,
                     f"{every['seconds']:.1f} s, exit code {every['returncode']}, {every['lines']} lines"))
+    out += _lm_claims(results, probes)
     return out
 
 
@@ -404,6 +416,231 @@ def _real_section(results: dict) -> list[str]:
     return parts
 
 
+# --- language models ----------------------------------------------------------------
+
+IMPORT_PROBE = "import torch + transformers LLaMA"   # the CLI's floor (benchmarks/run.py probe_lm_cli)
+IMPORT_CODE = "import torch, transformers; transformers.LlamaConfig; transformers.LlamaForCausalLM"
+
+
+def lm_keys(results: dict) -> list[str]:
+    """The language-model cases present (their results carry "_case"): the run's first."""
+    found = [k for k, v in results.items() if isinstance(v, dict) and "_case" in v]
+    return [k for k in LM if k in found] + sorted(k for k in found if k not in LM)
+
+
+def _is_llama_7b_2048(info: dict) -> bool:
+    return info.get("config") is None and info.get("mode") == "tokens" and list(info.get("lengths", [])) == [2048]
+
+
+def _lm_claims(results: dict, probes: dict) -> list[tuple[str, bool | None, str]]:
+    """Ours' LLaMA MACs are FlopCounterMode's (math SDPA) and, at 2,048 tokens on
+    LLaMA-7B, 14,630,806,093,824; ours on the built model is faster than each peer
+    that runs; each hf:llama CLI command exits 0 within LM_CLI_MAX_S."""
+    out = []
+    for key in lm_keys(results):
+        rows, info = _tools(results, key), results[key]["_case"]
+        ours, ref, named = rows.get("ours", {}), rows.get(LM_REFERENCE, {}), rows.get("ours_name", {})
+        if "macs" in ours and "macs" in ref:
+            exact = _is_llama_7b_2048(info)
+            claim = f"{key}: ours' MACs = FlopCounterMode's (math SDPA)"
+            met = ours["macs"] == ref["macs"]
+            figures = f"ours {ours['macs']:,}"
+            if "macs" in named or "error" in named:
+                claim += ", by name and on the built model"
+                met = met and named.get("macs") == ours["macs"]
+                figures += f", by name {named['macs']:,}" if "macs" in named else ", by name: fails"
+            if exact:
+                claim += f", = {LLAMA_7B_2048_MACS:,}"
+                met = met and ours["macs"] == LLAMA_7B_2048_MACS
+            out.append((claim, met, f"{figures}; FlopCounterMode (math SDPA) {ref['macs']:,}"))
+        if _ok(ours):
+            peers = [(t, rows[t]) for t in LM_PEERS if _ok(rows.get(t))]
+            if peers:
+                out.append((f"{key}: ours (built model) faster than each peer that runs",
+                            all(r["median_s"] > ours["median_s"] for _, r in peers),
+                            f"ours {_ms(ours['median_s'])} ms; " + ", ".join(
+                                f"{LM_TOOLS[t][0]} {_ms(r['median_s'])} ms ({r['median_s'] / ours['median_s']:.2f}×)"
+                                for t, r in peers)))
+    cli = probes.get("lm_cli", {})
+    floor = cli.get(IMPORT_PROBE, {}).get("median_s")
+    for label, probe in cli.items():
+        if label == IMPORT_PROBE:
+            continue
+        claim = f"`{label}` exits 0, each run < {LM_CLI_MAX_S:g} s"
+        if "times" in probe:
+            slowest = max(probe["times"])
+            out.append((claim, probe.get("returncode") == 0 and slowest < LM_CLI_MAX_S,
+                        f"slowest {slowest:.1f} s, median {probe['median_s']:.1f} s over {len(probe['times'])} runs"
+                        + (f" (importing torch and transformers' LLaMA alone: {floor:.1f} s)" if floor else "")))
+        else:
+            out.append((claim, False, f"exit code {probe.get('returncode')}: {probe.get('error', '')}"[:300]))
+    return out
+
+
+LM_INTRO = """\
+Every tool gets LLaMA-7B as transformers' `LlamaConfig()` defaults give it (32 layers,
+hidden 4096, 32 heads, MLP 11008, vocabulary 32000: 6,738,415,616 parameters), built on
+the meta device (`with torch.device("meta"): LlamaForCausalLM(LlamaConfig())`, eval
+mode; nothing downloaded) before any clock starts, and meta inputs made by
+`profiler.hub.example_inputs`, the ones `profile("hf:llama", tokens=N)` makes: a
+prefill is `input_ids` 1×N; a decode step is `input_ids` 1×1 after a `DynamicCache`
+holding N tokens (made by the model's own meta prefill), with `position_ids` and
+`use_cache=True`.  A forward appends to the cache it is given, so each call of each
+tool gets a fresh deep copy of the inputs, made outside the clock.  The sweep case
+runs each tool at 128 and at 4,096 tokens in one call (ours by name: one
+`profiler.compare` call, which also builds the model twice).  Ours is timed twice:
+**by name** (`profile("hf:llama", ...)`: resolving the config, the meta build, the
+inputs, for a decode step the meta prefill that fills the cache, and the profile, all
+inside the clock) and on **the built model** (the same
+prebuilt model and inputs every peer gets, the figure the claims use).  The peers run
+under `torch.no_grad()`, as FlopCounterMode does (it only makes a call cheaper);
+DeepSpeed with `warm_up=0` (its default first runs one unprofiled forward, which would
+also append to the cache before the profiled step).  **MACs** are each tool's own MAC
+figure: DeepSpeed and calflops return MACs (and FLOPs, 2 per MAC for the matmuls);
+FlopCounterMode returns FLOPs, halved here.  The exact count is FlopCounterMode's
+under the math attention backend: it sees every aten matmul, the two of attention
+included.  Method otherwise as above: one warm-up, then the tools take turns in
+shuffled rounds; the time is the median of the timed calls."""
+
+LM_WHY = {
+    "calflops": """\
+It patches `torch.nn.functional` (linear, conv, activations, norms, softmax,
+embedding) and `torch.matmul`/`Tensor.matmul`/`baddbmm`, but not
+`F.scaled_dot_product_attention`, which transformers' LLaMA attention calls by default
+(`attn_implementation="sdpa"`): the two attention matmuls, QKᵀ and A·V, are missing.
+Its keyword-argument path also calls `.to(device)` on every value it is given, which a
+`DynamicCache` (and `use_cache=True`) does not have, so its documented
+`calculate_flops(model, kwargs=...)` call cannot take a KV cache: the decode case fails
+there, before any forward.""",
+    "deepspeed": """\
+Its profiler patches `torch.nn.functional` including
+`scaled_dot_product_attention` (torch 2.0 and later) and `torch.matmul`, so it sees
+the projections, the MLP, the LM head and both attention matmuls.""",
+    "fcm": """\
+It counts aten ops.  On the meta device, `scaled_dot_product_attention`
+has no fused kernel to take, so even without `sdpa_kernel(SDPBackend.MATH)` it
+decomposes into two bmm that the counter sees; on real CPU or GPU tensors the fused
+kernels are taken instead (see the vision FlopCounterMode notes).""",
+}
+
+
+def _lm_table(results: dict, key: str) -> list[str]:
+    rows, info = _tools(results, key), results[key]["_case"]
+    labels = info.get("labels") or []
+    ref = rows.get(LM_REFERENCE, {}).get("macs")
+    ours = rows.get("ours")
+    table, errors = [], []
+    for tool in LM_TOOLS:
+        r = rows.get(tool)
+        if not r:
+            continue
+        if "macs" not in r:
+            table.append([LM_TOOLS[tool][0], *["fails"] * len(labels), "–", "–", "–"])
+            errors.append(f"{LM_TOOLS[tool][0]}: {r.get('error', 'no figure')}")
+            continue
+        by = r.get("breakdown", {}).get("by input", {})
+        cells = [f"{by[label]:,}" if label in by else "–" for label in labels]
+        ratio = ("–" if tool == "ours" or not (_ok(r) and _ok(ours))
+                 else f"{r['median_s'] / ours['median_s']:.2f}×")
+        table.append([LM_TOOLS[tool][0], *cells, _pct(r["macs"], ref),
+                      f"{_ms(r.get('median_s'))} ({r.get('runs', 0)})", ratio])
+    head = ["tool", *[f"MACs, {label}" for label in labels], "vs exact", "ms (timed calls)",
+            "time / ours (built model)"]
+    config = info.get("config")
+    what = "LLaMA-7B (LlamaConfig() defaults)" if config is None else \
+        "LlamaConfig(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ")"
+    # as profile() describes them by name (on the built model they are "given inputs")
+    inputs = rows.get("ours_name", {}).get("breakdown", {}).get("inputs")
+    parts = [f"### {key}", "", f"{what}, {', '.join(labels)}"
+             + (f"; inputs: {'; '.join(inputs)}" if inputs else "") + ".", "",
+             tabulate(table, head, tablefmt="github", disable_numparse=True), ""]
+    if errors:
+        parts += ["Failed: " + "; ".join(errors) + ".", ""]
+    return parts
+
+
+def _lm_why_lines(results: dict, keys: list[str]) -> list[str]:
+    lines = []
+    for key in keys:
+        rows = _tools(results, key)
+        ref = rows.get(LM_REFERENCE, {})
+        attention = rows.get("ours", {}).get("breakdown", {}).get("attention kind", {})
+        for tool in ("calflops", "deepspeed", "fcm"):
+            r = rows.get(tool)
+            if not r:
+                continue
+            label = LM_TOOLS[tool][0]
+            if "macs" not in r:
+                lines.append(f"- {key}, {label}: {r.get('error', 'fails')}")
+                continue
+            if "macs" not in ref:
+                continue
+            gap = ref["macs"] - r["macs"]
+            text = f"- {key}, {label}: {r['macs']:,} ({_pct(r['macs'], ref['macs'])})"
+            if gap and attention:
+                att = sum(attention.values())
+                text += (f"; {gap:,} short, and ours' attention matmuls (QKᵀ and A·V) are {att:,}: "
+                         + ("exactly the gap" if gap == att else "not the whole gap"))
+            elif not gap:
+                text += ": the exact count"
+            flops = r.get("breakdown", {}).get("flops reported")
+            if flops:
+                total = sum(flops.values())
+                text += f"; its FLOPs {total:,} ({total / r['macs']:.4f} per MAC)"
+            lines.append(text)
+    return lines
+
+
+def _lm_cli_lines(probes: dict) -> list[str]:
+    cli = probes.get("lm_cli", {})
+    if not cli:
+        return []
+    rows = []
+    for label, p in cli.items():
+        name = f"`{label}`" if label != IMPORT_PROBE else f"`python -c '{IMPORT_CODE}'`"
+        if "times" in p:
+            rows.append([name, f"{p['median_s']:.2f}", f"{max(p['times']):.2f}", len(p["times"]),
+                         p.get("returncode"), p.get("lines", "–")])
+        else:
+            rows.append([name, "–", "–", "–", p.get("returncode"), p.get("error", "")[:120]])
+    floor = cli.get(IMPORT_PROBE, {}).get("median_s")
+    parts = ["### The CLI on hf:llama, end to end", "",
+             "Wall time of each command in a fresh interpreter (subprocess, output captured), "
+             f"the way `profiler --help` is timed; the claim is that every run exits 0 in under "
+             f"{LM_CLI_MAX_S:g} s.  The last row is the floor: a fresh interpreter that only imports torch "
+             "and transformers' LLaMA classes, which every command does before it builds the model.", "",
+             tabulate(rows, ["command", "median s", "slowest s", "runs", "exit code", "lines of output"],
+                      tablefmt="github", disable_numparse=True), ""]
+    if floor:
+        spent = [f"{label.split(' hf:llama ')[-1]} {p['median_s'] - floor:.1f} s" for label, p in cli.items()
+                 if label != IMPORT_PROBE and "median_s" in p]
+        if spent:
+            parts += ["Beyond the imports (median minus the floor's median; the floor imports a subset of "
+                      "what each command imports, so a negative figure is the machine's noise): "
+                      + ", ".join(spent) + ".", ""]
+    return parts
+
+
+def _lm_section(results: dict, probes: dict, settings: dict) -> list[str]:
+    keys = lm_keys(results)
+    if not keys and not probes.get("lm_cli"):
+        return []
+    parts = ["## Language models: LLaMA-7B on meta", "", LM_INTRO, "",
+             f"Timed calls per tool: {settings.get('lm_repeats', '?')} after one warm-up (fewer for a tool "
+             f"whose warm-up took longer than {settings.get('budget_s', 15):.0f} s / that number).", "",
+             "| tool | call timed |", "|---|---|",
+             *[f"| {label} | `{how}` |" for label, how in LM_TOOLS.values()], ""]
+    for key in keys:
+        parts += _lm_table(results, key)
+    if keys:
+        parts += ["### Why the counts differ", ""]
+        for tool in ("calflops", "deepspeed", "fcm"):
+            parts += [f"**{LM_TOOLS[tool][0]}.** {LM_WHY[tool]}", ""]
+        parts += _lm_why_lines(results, keys) + [""]
+    parts += _lm_cli_lines(probes)
+    return parts
+
+
 def _depth_table(results: dict) -> str:
     rows = []
     for key in DEPTH:
@@ -553,7 +790,8 @@ def render(data: dict) -> str:
     results, probes, machine, settings = data["results"], data["probes"], data["machine"], data["settings"]
     keys = [k for k in MAIN if k in results]
     failed = {k: v["_error"] for k, v in results.items() if "_error" in v}
-    parts = ["# Benchmark: profiler against fvcore, FlopCounterMode, ptflops, thop and torchinfo", "",
+    parts = ["# Benchmark: profiler against fvcore, FlopCounterMode, ptflops, thop, torchinfo, DeepSpeed "
+             "and calflops", "",
              f"Generated by `python benchmarks/run.py` on {machine.get('date', '')}; the whole run took "
              f"{machine.get('total_s', 0):.0f} s.", "",
              "## Machine", "",
@@ -565,18 +803,21 @@ def render(data: dict) -> str:
              f"{_load(machine.get('load'))} at the start, {_load(machine.get('load_after'))} at the end).  "
              "Absolute times move by 2× between runs; **the claims are the ratios**, which are "
              "measured with the tools interleaved in the same process.", "",
-             "## How it is measured", "", HOW_TO_READ,
-             f"Settings: {settings['repeats']} timed calls per tool after one warm-up; a tool whose warm-up "
-             f"took longer than {settings['budget_s']:.0f} s gets ⌊{settings['budget_s']:.0f} s / warm-up⌋ "
-             "timed calls, at least one; fvcore on vit_h_14 at 518 is called once, cold (one call "
-             "takes over a minute on real weights), and that call is its figure"
-             + ("; `--quick` skipped it." if settings.get("quick") else "."), "",
-             "Each tool runs where it can: ours, FlopCounterMode, ptflops, thop and torchinfo on the "
-             "meta device (a meta-built model and a meta input); fvcore needs real tensors (it traces "
-             "with torch.jit), so it gets a real CPU model and a random input.  The section \"User model "
-             "with real weights\" gives every tool, ours included, the real CPU model instead.", "",
-             "| tool | device | call timed |", "|---|---|---|",
-             *[f"| {label} | {device} | `{how}` |" for label, device, how in TOOLS.values()], ""]
+             "## How it is measured", "", HOW_TO_READ]
+    vision = bool(keys) or bool(real_keys(results)) or any(k in results for k in DEPTH) \
+        or not lm_keys(results)
+    if vision:  # the vision cases' settings and tools (the language-model section has its own)
+        parts += [f"Settings: {settings['repeats']} timed calls per tool after one warm-up; a tool whose warm-up "
+                  f"took longer than {settings['budget_s']:.0f} s gets ⌊{settings['budget_s']:.0f} s / warm-up⌋ "
+                  "timed calls, at least one; fvcore on vit_h_14 at 518 is called once, cold (one call "
+                  "takes over a minute on real weights), and that call is its figure"
+                  + ("; `--quick` skipped it." if settings.get("quick") else "."), "",
+                  "Each tool runs where it can: ours, FlopCounterMode, ptflops, thop and torchinfo on the "
+                  "meta device (a meta-built model and a meta input); fvcore needs real tensors (it traces "
+                  "with torch.jit), so it gets a real CPU model and a random input.  The section \"User model "
+                  "with real weights\" gives every tool, ours included, the real CPU model instead.", "",
+                  "| tool | device | call timed |", "|---|---|---|",
+                  *[f"| {label} | {device} | `{how}` |" for label, device, how in TOOLS.values()], ""]
     if failed:
         parts += ["Failed cases: " + "; ".join(f"{k}: {v}" for k, v in failed.items()), ""]
     parts += ["## Claims", "", "| claim | met | figures |", "|---|---|---|"]
@@ -585,7 +826,26 @@ def render(data: dict) -> str:
     if keys:  # none when only real-weight cases ran (--only KEY:real)
         parts += _main_tables(results, keys)
     parts += _real_section(results)
-    parts += ["## Why the counts differ", ""]
+    parts += _lm_section(results, probes, settings)
+    if vision:
+        parts += _vision_tail(results, probes)
+    parts += ["## Rerun", "",
+              "```",
+              "pip install -e '.[bench]'          # ptflops, thop, torchinfo, deepspeed, calflops",
+              "python benchmarks/run.py           # a few minutes; writes reports/benchmark.md",
+              "python benchmarks/run.py --quick   # without fvcore on vit_h_14 at 518 (its one call takes a minute)",
+              "python benchmarks/run.py --only resnet50@224,alexnet@227 --report /tmp/b.md",
+              "python benchmarks/run.py --only resnet50@224:real --report /tmp/r.md   # one real-weight case",
+              "python benchmarks/run.py --only llama-7b@tokens2048 --report /tmp/l.md   # one language-model case",
+              "```", "",
+              "The run exits with status 1 when a claim is not met.", ""]
+    return "\n".join(parts)
+
+
+def _vision_tail(results: dict, probes: dict) -> list[str]:
+    """The vision sections after the tables: why the counts differ, our time
+    against input size and depth, the fresh-process figures, the speedups."""
+    parts = ["## Why the counts differ", ""]
     for tool in PEERS:
         parts += [f"### {TOOLS[tool][0]}", "", WHY.get(tool, ""), ""]
         parts += _why_lines(tool, results) + [""]
@@ -603,17 +863,8 @@ def render(data: dict) -> str:
         parts += ["Depth (ours only, same method): the cost grows with the number of layers, "
                   "not with their size.", "", _depth_table(results), ""]
     parts += ["## Fresh-process figures", "", *_probe_lines(probes), "",
-              "## Speedups", "", SPEEDUPS,
-              "## Rerun", "",
-              "```",
-              "pip install -e '.[bench]'          # ptflops, thop, torchinfo",
-              "python benchmarks/run.py           # a few minutes; writes reports/benchmark.md",
-              "python benchmarks/run.py --quick   # without fvcore on vit_h_14 at 518 (its one call takes a minute)",
-              "python benchmarks/run.py --only resnet50@224,alexnet@227 --report /tmp/b.md",
-              "python benchmarks/run.py --only resnet50@224:real --report /tmp/r.md   # one real-weight case",
-              "```", "",
-              "The run exits with status 1 when a claim is not met.", ""]
-    return "\n".join(parts)
+              "## Speedups", "", SPEEDUPS]
+    return parts
 
 
 def _load(load) -> str:
@@ -639,6 +890,14 @@ def summary_lines(data: dict) -> list[str]:
                            for t in PEERS if _ok(tools.get(t)))
         lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms (meta build "
                      f"{_ms(meta['median_s']) if _ok(meta) else '–'} ms) | {ratios}")
+    for key in lm_keys(results):
+        tools = _tools(results, key)
+        ours = tools.get("ours")
+        if not _ok(ours):
+            continue
+        ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}"
+                           for t in ("ours_name", *LM_PEERS) if _ok(tools.get(t)))
+        lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms | {ratios}")
     lines.append("claims:")
     for claim, ok, fig in claims(data):
         lines.append(f"  [{'met' if ok else 'NOT met'}] {claim}: {fig}")

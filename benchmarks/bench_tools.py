@@ -102,6 +102,9 @@ class Prepared:
     call: Callable[[], Any]
     macs: Callable[[Any], int]
     breakdown: Callable[[Any], dict[str, Any]]
+    # run before every call, outside the clock: fresh inputs for a tool whose call
+    # mutates them (a forward appends to the KV cache it is given)
+    setup: Callable[[], None] | None = None
 
 
 @contextlib.contextmanager
@@ -122,7 +125,12 @@ def _import(module: str):
 def prepare(tool: str, case: Case, model: nn.Module) -> Prepared:
     """``model`` is the case's model (``Case.model()``); the tool gets its own copy.
     ``ours_meta`` builds its own on meta: ours on a meta build, next to ours on the
-    real weights of a real-weight case."""
+    real weights of a real-weight case.  A language-model case (``LMCase``) takes
+    the tools of ``LM_TOOLS``; ``ours_name`` builds its own model, by name."""
+    if isinstance(case, LMCase):
+        if tool == "ours_name":
+            return _lm_ours_name(case)
+        return _LM_PREPARERS[tool](case, copy.deepcopy(model))
     if tool == "ours_meta":
         return _ours(case, case.build(meta=True))
     return _PREPARERS[tool](case, copy.deepcopy(model))
@@ -284,3 +292,239 @@ def fcm_on_real_tensors(case: Case) -> dict[str, Any]:
             "macs": counter.get_total_flops() // 2,
             "by op": {str(op): int(n) // 2 for op, n in counter.get_flop_counts()["Global"].items()}}
     return out
+
+
+# --- language models --------------------------------------------------------------
+#
+# LLaMA-7B (transformers' LlamaConfig() defaults) built on the meta device, as
+# ``with torch.device("meta"): LlamaForCausalLM(LlamaConfig())`` in eval mode, and
+# its inputs made by profiler.hub.example_inputs (the inputs ``profile("hf:llama",
+# tokens=N)`` and ``decode=N`` use): meta ``input_ids`` 1×N for a prefill; for one
+# decode step, ``input_ids`` 1×1, a DynamicCache holding N tokens (from the model's
+# own meta prefill), ``position_ids`` and ``use_cache``.  A forward appends to the
+# cache it is given, so every call of every tool gets a fresh deep copy of the
+# inputs, made outside the clock (``Prepared.setup``).
+
+# tool name -> (label shown in tables, how it runs)
+LM_TOOLS = {
+    "ours_name": ("ours, by name", 'profiler.profile("hf:llama", tokens=N) (or decode=N; the sweep: '
+                  'profiler.compare(["hf:llama"], tokens=[128, 4096])): config, meta build, inputs and profile'),
+    "ours": ("ours, built model", "profiler.profile(model, kwargs=inputs).totals['macs'] on the prebuilt meta model"),
+    "fcm_math": ("FlopCounterMode, math SDPA", "with no_grad(), sdpa_kernel(SDPBackend.MATH), "
+                 "FlopCounterMode(): model(**inputs); flops/2"),
+    "fcm": ("FlopCounterMode", "with no_grad(), FlopCounterMode(): model(**inputs); flops/2"),
+    "deepspeed": ("DeepSpeed", "with no_grad(): get_model_profile(model, kwargs=inputs, warm_up=0, "
+                  "print_profile=False, as_string=False); its MACs"),
+    "calflops": ("calflops", "with no_grad(): calculate_flops(model, kwargs=inputs, print_results=False, "
+                 "output_as_string=False); its MACs"),
+}
+LLAMA = "hf:llama"
+
+
+@dataclass
+class LMCase:
+    """LLaMA at one or more input lengths: a prefill of N tokens each (mode "tokens")
+    or one new token after a KV cache of N (mode "decode").  ``config`` overrides
+    LlamaConfig's defaults (None: LLaMA-7B); a case of several lengths is the
+    compare sweep, which ours by name runs through ``profiler.compare``."""
+
+    key: str
+    mode: str                              # "tokens" or "decode"
+    lengths: tuple[int, ...]
+    config: dict[str, Any] | None = None
+
+    @property
+    def sweep(self) -> bool:
+        return len(self.lengths) > 1
+
+    def label(self, n: int) -> str:
+        return f"{n} tokens" if self.mode == "tokens" else f"decode after {n}"
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.label(n) for n in self.lengths]
+
+    def llama_config(self):
+        from transformers import LlamaConfig
+        return LlamaConfig(**(self.config or {}))
+
+    def model(self) -> nn.Module:
+        from transformers import LlamaForCausalLM
+        with torch.device("meta"):
+            return LlamaForCausalLM(self.llama_config()).eval()
+
+    def inputs(self, model: nn.Module) -> list[tuple[str, dict[str, Any]]]:
+        """(label, keyword arguments) per length, made as profile(..., tokens=/decode=) makes them."""
+        from profiler.hub import example_inputs
+        out = []
+        for n in self.lengths:
+            _args, kwargs, _desc = example_inputs(model, model.config, 1, **{self.mode: n})
+            out.append((self.label(n), kwargs))
+        return out
+
+
+def _lm_inputs(case: LMCase, model: nn.Module):
+    """A holder of the inputs of the next call and the setup that refreshes it."""
+    templates = case.inputs(model)
+    held: dict[str, Any] = {}
+
+    def setup():
+        held["inputs"] = [(label, copy.deepcopy(kwargs)) for label, kwargs in templates]
+    setup()
+    return held, setup
+
+
+def _by_input(case: LMCase, values) -> dict[str, int]:
+    return {label: int(v) for label, v in zip(case.labels, values)}
+
+
+def _patched_state():
+    """What a patching peer changes (torch.nn.functional, torch, Tensor methods), to
+    put back if its call fails halfway: calflops patches them before it reads its
+    inputs, and a failure there would leave them patched for the next tool."""
+    import torch.nn.functional as F
+    return [(obj, dict(vars(obj))) for obj in (F, torch, torch.Tensor)]
+
+
+def _restore(saved) -> None:
+    for obj, names in saved:
+        current = vars(obj)
+        for name, value in names.items():
+            if current.get(name) is not value:
+                try:
+                    setattr(obj, name, value)
+                except (AttributeError, TypeError):
+                    pass
+
+
+def _lm_ours_name(case: LMCase) -> Prepared:
+    import profiler
+    overrides = dict(case.config) if case.config else None
+
+    if case.sweep:
+        from profiler.compare import compare
+
+        def call():
+            return compare([LLAMA], strict=True, config=overrides, **{case.mode: list(case.lengths)})
+        return Prepared(call, lambda f: int(f["macs"].sum()),
+                        lambda f: {"by input": _by_input(case, f["macs"]), "inputs": list(f["input"])})
+
+    def call():
+        report = profiler.profile(LLAMA, config=overrides, **{case.mode: case.lengths[0]})
+        report.totals["macs"]
+        return [report]
+    return Prepared(call, _sum_reports, lambda rs: _ours_detail(case, rs))
+
+
+def _sum_reports(reports) -> int:
+    return sum(int(r.totals["macs"]) for r in reports)
+
+
+def _ours_detail(case: LMCase, reports) -> dict[str, Any]:
+    def kind_macs(report, kind):
+        frame = report.by_kind.set_index("kind")["macs"]
+        return int(frame.get(kind, 0))
+    return {"by input": _by_input(case, [r.totals["macs"] for r in reports]),
+            "attention kind": _by_input(case, [kind_macs(r, "attention") for r in reports]),
+            "linear kind": _by_input(case, [kind_macs(r, "linear") for r in reports]),
+            "inputs": [r.input_desc for r in reports], "mode": reports[0].mode}
+
+
+def _lm_ours(case: LMCase, model: nn.Module) -> Prepared:
+    import profiler
+    held, setup = _lm_inputs(case, model)
+
+    def call():
+        reports = [profiler.profile(model, kwargs=kwargs) for _, kwargs in held["inputs"]]
+        for report in reports:
+            report.totals["macs"]
+        return reports
+    return Prepared(call, _sum_reports, lambda rs: _ours_detail(case, rs), setup)
+
+
+def _lm_fcm(math: bool):
+    def prep(case: LMCase, model: nn.Module) -> Prepared:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        from torch.utils.flop_counter import FlopCounterMode
+        held, setup = _lm_inputs(case, model)
+
+        def call():
+            counters = []
+            for _, kwargs in held["inputs"]:
+                backend = sdpa_kernel(SDPBackend.MATH) if math else contextlib.nullcontext()
+                with torch.no_grad(), backend, FlopCounterMode(display=False) as counter:
+                    model(**kwargs)
+                counters.append(counter)
+            return counters
+
+        def detail(counters):
+            ops: Counter = Counter()
+            for counter in counters:
+                for op, n in counter.get_flop_counts()["Global"].items():
+                    ops[str(op)] += int(n) // 2
+            return {"by input": _by_input(case, [c.get_total_flops() // 2 for c in counters]),
+                    "by op (MACs = flops/2)": dict(ops)}
+        return Prepared(call, lambda cs: sum(c.get_total_flops() // 2 for c in cs), detail, setup)
+    return prep
+
+
+def _import_peer(module: str, attr: str):
+    """A peer's entry point; Absent (with the reason) when it is not installed or
+    does not import here (DeepSpeed without a GPU: DS_ACCELERATOR=cpu)."""
+    import os
+    if module.startswith("deepspeed"):
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        os.environ.setdefault("DS_BUILD_OPS", "0")
+    try:
+        return getattr(__import__(module, fromlist=[attr]), attr)
+    except ImportError as exc:
+        raise Absent(f"{module.split('.')[0]} is not installed (pip install '.[bench]')") from exc
+    except Exception as exc:  # installed, but does not import on this machine
+        raise Absent(f"{module.split('.')[0]} does not import here: "
+                     f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+
+
+def _lm_peer(module: str, attr: str, run: Callable[[Any, nn.Module, dict], tuple[int, int]]):
+    """A peer called once per input under no_grad; ``run(entry, model, kwargs)``
+    gives back (flops, macs) as the peer reports them."""
+    def prep(case: LMCase, model: nn.Module) -> Prepared:
+        entry = _import_peer(module, attr)
+        held, setup = _lm_inputs(case, model)
+        saved = _patched_state()
+
+        def call():
+            try:
+                with torch.no_grad():
+                    return [run(entry, model, kwargs) for _, kwargs in held["inputs"]]
+            except BaseException:
+                _restore(saved)
+                raise
+
+        def detail(results):
+            return {"by input": _by_input(case, [m for _, m in results]),
+                    "flops reported": _by_input(case, [f for f, _ in results])}
+        return Prepared(call, lambda rs: sum(int(m) for _, m in rs), detail, setup)
+    return prep
+
+
+def _run_deepspeed(get_model_profile, model, kwargs):
+    # warm_up=0: its default runs one unprofiled forward first, which would also
+    # append the decode step to the cache before the profiled forward sees it
+    flops, macs, _params = get_model_profile(model, kwargs=kwargs, print_profile=False, detailed=False,
+                                             warm_up=0, as_string=False)
+    return int(flops), int(macs)
+
+
+def _run_calflops(calculate_flops, model, kwargs):
+    flops, macs, _params = calculate_flops(model, kwargs=dict(kwargs), print_results=False,
+                                           print_detailed=False, output_as_string=False)
+    return int(flops), int(macs)
+
+
+_LM_PREPARERS = {
+    "ours": _lm_ours,
+    "fcm_math": _lm_fcm(math=True),
+    "fcm": _lm_fcm(math=False),
+    "deepspeed": _lm_peer("deepspeed.profiling.flops_profiler", "get_model_profile", _run_deepspeed),
+    "calflops": _lm_peer("calflops", "calculate_flops", _run_calflops),
+}

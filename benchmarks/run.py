@@ -3,6 +3,7 @@
     python benchmarks/run.py            # everything, a few minutes; writes reports/benchmark.md
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
     python benchmarks/run.py --only resnet50@224:real   # one real-weight case
+    python benchmarks/run.py --only llama-7b@tokens2048   # one language-model case
 
 The run exits with status 1 when any claim in its claims table is not met.
 
@@ -18,6 +19,13 @@ The meta cases give every tool a meta-built model (fvcore a real one: it needs
 real tensors).  The real-weight cases (``KEY:real``) are the user's model: a
 normally built, seeded CPU model in eval mode and a real input for every tool,
 ours included, with ours also timed on the same model built on meta.
+
+The language-model cases (``LM_CASES``) give every tool LLaMA-7B (LlamaConfig()
+defaults) built on meta and the inputs ``profile("hf:llama", tokens=N)`` or
+``decode=N`` makes: ours by name and on the prebuilt model, FlopCounterMode with
+and without the math attention backend, DeepSpeed's and calflops' profilers where
+they install (see bench_tools.LM_TOOLS).  With them the run also times the CLI
+commands on hf:llama end to end (``LM_CLI``).
 """
 from __future__ import annotations
 
@@ -59,14 +67,35 @@ REAL_CASES = {f"{key}{REAL_SUFFIX}": CASES[key]
 # ours on the real weights and, for the ratio, ours on the same model built on meta
 REAL_TOOLS = ("ours", "ours_meta", *ALL_TOOLS[1:])
 DEPTH_CASES = {f"resnet{d}@224": (f"resnet{d}", 224, {}) for d in (18, 34, 50, 101, 152)}
+# language models: key -> (mode, lengths); LLaMA-7B, LlamaConfig() defaults, on meta
+LM_CASES = {
+    "llama-7b@tokens2048": ("tokens", (2048,)),
+    "llama-7b@decode2048": ("decode", (2048,)),
+    "llama-7b@tokens128+4096": ("tokens", (128, 4096)),   # the compare sweep
+}
+LM_TOOLS = ("ours_name", "ours", "fcm_math", "fcm", "deepspeed", "calflops")
+# the CLI on hf:llama, end to end (each run a fresh interpreter)
+LM_CLI = {
+    "profiler profile hf:llama --tokens 2048": ["profile", "hf:llama", "--tokens", "2048"],
+    "profiler profile hf:llama --decode 2048": ["profile", "hf:llama", "--decode", "2048"],
+    "profiler compare hf:llama --tokens 128 --tokens 4096": ["compare", "hf:llama", "--tokens", "128",
+                                                             "--tokens", "4096"],
+}
+CLI_REPEATS = 3
 REPEATS = 15   # a 2 ms call's median needs more than a handful: one cold-cache call moves it
+LM_REPEATS = 7  # the LLaMA-7B calls take 0.1 to 2 s each: less noise to average out
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
 # calls (at least one), so fvcore on real vit_h_14 weights does not take the run
 BUDGET_S = 15.0
 
 
-def make_case(key: str):
-    from bench_tools import Case
+def make_case(key: str, lm_config: dict | None = None):
+    """The case of a key; a language-model case takes LlamaConfig overrides
+    (``lm_config``; None: LLaMA-7B, the defaults)."""
+    from bench_tools import Case, LMCase
+    if key in LM_CASES:
+        mode, lengths = LM_CASES[key]
+        return LMCase(key, mode, lengths, lm_config)
     name, size, kwargs = {**CASES, **REAL_CASES, **DEPTH_CASES}[key]
     return Case(key, name, size, dict(kwargs), real_weights=key in REAL_CASES)
 
@@ -92,6 +121,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
     for tool, prep in list(prepared.items()):
         try:
             with quiet():
+                _setup(prep)
                 result, seconds, mem = measured_call(prep.call)
                 macs, breakdown = prep.macs(result), prep.breakdown(result)
         except Exception as exc:  # a peer that cannot run this model is a finding, not a crash
@@ -100,7 +130,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             continue
         out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
                      "breakdown": _jsonable(breakdown), "times": []}
-        if tool in ("ours", "ours_meta"):
+        if tool in ("ours", "ours_meta") and hasattr(result, "layers"):
             out[tool]["rows"] = len(result.layers)
             out[tool]["mode"] = result.mode
         if tool in cold_only:
@@ -119,6 +149,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             prep = prepared[tool]
             if len(out[tool]["times"]) < allowed[tool]:
                 with quiet():
+                    _setup(prep)
                     _, seconds = timed_call(prep.call)
                 out[tool]["times"].append(seconds)
     for tool, prep in prepared.items():  # memory: one more call each, unless too slow
@@ -126,7 +157,9 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
             continue
         with quiet():
+            _setup(prep)
             _, _, mem = measured_call(prep.call)
+            _setup(prep)
             out[tool]["traced_bytes"] = traced_peak(prep.call)
         out[tool]["mem_bytes"] = [mem]
     for tool, row in out.items():
@@ -137,9 +170,27 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
     return out
 
 
+def bench_lm_case(case, tools=LM_TOOLS, repeats: int = LM_REPEATS, budget_s: float = BUDGET_S) -> dict:
+    """``bench_case`` on a language-model case, with the case itself under "_case"
+    (its mode, lengths and LlamaConfig overrides: None is LLaMA-7B, which the
+    report's exact-count claim is about)."""
+    result = bench_case(case, tools, repeats=repeats, budget_s=budget_s)
+    result["_case"] = {"mode": case.mode, "lengths": list(case.lengths), "config": case.config,
+                       "labels": case.labels}
+    return result
+
+
+def _setup(prep) -> None:
+    """Fresh inputs for the next call, outside the clock (a KV cache a forward appends to)."""
+    if prep.setup is not None:
+        prep.setup()
+
+
 def _jsonable(tree):
     if isinstance(tree, dict):
         return {str(k): _jsonable(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_jsonable(v) for v in tree]
     if isinstance(tree, (int, float, str)) or tree is None:
         return tree
     return int(tree) if hasattr(tree, "__int__") else str(tree)
@@ -192,16 +243,57 @@ def _cli() -> list[str]:
     return [found] if found else [sys.executable, "-m", "profiler"]
 
 
-def probe_cli(args: list[str], repeats: int = 5) -> dict:
+def _run_timed(command: list[str], timeout_s: float) -> dict:
+    """One run of a command in a fresh interpreter: seconds, exit code, lines of
+    output, or the error (its stderr's tail, or the timeout)."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish in {timeout_s:.0f} s", "returncode": None}
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        return {"error": done.stderr.strip()[-300:], "returncode": done.returncode}
+    return {"seconds": seconds, "returncode": 0, "lines": len(done.stdout.strip().splitlines())}
+
+
+def probe_cli(args: list[str], repeats: int = 5, timeout_s: float = 120) -> dict:
     """Median wall time of a CLI command, each run a fresh interpreter."""
-    times = []
+    return _probe_commands({"cli": _cli() + args}, repeats, timeout_s)["cli"]
+
+
+def _probe_commands(commands: dict[str, list[str]], repeats: int, timeout_s: float) -> dict:
+    """Each command ``repeats`` times, taking turns round by round in a shuffled
+    (seeded) order, as the tools do, so a busy spell of the machine falls on all of
+    them alike.  Per command: times, median_s, returncode, lines, command; or error
+    and returncode from the first run that failed (the command then stops)."""
+    out = {label: {"times": [], "command": " ".join(command)} for label, command in commands.items()}
+    shuffle = random.Random(0).shuffle
     for _ in range(repeats):
-        start = time.perf_counter()
-        done = subprocess.run(_cli() + args, capture_output=True, text=True, timeout=120)
-        times.append(time.perf_counter() - start)
-        if done.returncode:
-            return {"error": done.stderr.strip()[-300:]}
-    return {"times": times, "median_s": median(times), "command": " ".join(_cli() + args)}
+        order = [label for label in commands if "error" not in out[label]]
+        shuffle(order)
+        for label in order:
+            run = _run_timed(commands[label], timeout_s)
+            if "error" in run:
+                out[label] = {"error": run["error"], "returncode": run["returncode"],
+                              "command": out[label]["command"]}
+                continue
+            out[label]["times"].append(run["seconds"])
+            out[label].update(returncode=0, lines=run["lines"])
+    for probe in out.values():
+        if "error" not in probe:
+            probe["median_s"] = median(probe["times"])
+    return out
+
+
+def probe_lm_cli(repeats: int = CLI_REPEATS) -> dict:
+    """The hf:llama CLI commands end to end, interleaved with what they cannot go
+    below: a fresh interpreter importing torch and transformers' LLaMA classes (the
+    CLI imports them to build the model)."""
+    from bench_report import IMPORT_CODE, IMPORT_PROBE
+    commands = {label: _cli() + args for label, args in LM_CLI.items()}
+    commands[IMPORT_PROBE] = [sys.executable, "-c", IMPORT_CODE]
+    return _probe_commands(commands, repeats, timeout_s=600)
 
 
 def probe_compare_all(timeout_s: float = 900) -> dict:
@@ -225,8 +317,9 @@ def run_worker(key: str, args) -> dict:
     """Run one case in a fresh process and read back its JSON."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", key, "--out", str(out),
-               "--repeats", str(args.repeats)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", key, "--out", str(out)]
+        if args.repeats:
+            cmd += ["--repeats", str(args.repeats)]
         if args.quick:
             cmd.append("--quick")
         if key in DEPTH_CASES:  # the depth series times ours alone
@@ -243,13 +336,18 @@ def run_worker(key: str, args) -> dict:
 
 def worker_main(args) -> None:
     case = make_case(args.worker)
+    if args.worker in LM_CASES:
+        tools = tuple(args.tools.split(",")) if args.tools else LM_TOOLS
+        result = bench_lm_case(case, tools, repeats=args.repeats or LM_REPEATS)
+        Path(args.out).write_text(json.dumps(result))
+        return
     default = REAL_TOOLS if case.real_weights else ALL_TOOLS
     tools = tuple(args.tools.split(",")) if args.tools else default
     if args.quick and case.key == "vit_h_14@518":
         tools = tuple(t for t in tools if t != "fvcore")
     # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
     cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
-    result = bench_case(case, tools, repeats=args.repeats, cold_only=cold)
+    result = bench_case(case, tools, repeats=args.repeats or REPEATS, cold_only=cold)
     if case.name == "vit_b_16" and "fcm" in tools and not case.real_weights:
         from bench_tools import fcm_on_real_tensors, quiet
         with quiet():
@@ -270,7 +368,8 @@ def machine_note() -> dict:
     except OSError:
         pass
     versions = {}
-    for dist in ("torch", "torchvision", "fvcore", "ptflops", "thop-0.1.1", "thop", "torchinfo"):
+    for dist in ("torch", "torchvision", "fvcore", "ptflops", "thop-0.1.1", "thop", "torchinfo", "transformers",
+                 "deepspeed", "calflops"):
         try:
             from importlib.metadata import version
             versions[dist] = version(dist)
@@ -283,7 +382,8 @@ def machine_note() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=REPEATS, help=f"timed calls per tool (default {REPEATS})")
+    parser.add_argument("--repeats", type=int, help=f"timed calls per tool (default {REPEATS}; "
+                        f"{LM_REPEATS} on the language-model cases)")
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
@@ -323,22 +423,31 @@ def exit_status(claim_rows) -> int:
 def collect(args) -> dict:
     started = time.perf_counter()
     machine = machine_note()
-    keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES]))
+    keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES,
+                                                                      *LM_CASES]))
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
         results[key] = run_worker(key, args)
-    print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
-    probes = {"vit_h_14@518 by name": probe_vit_h_518("name"),
-              "vit_h_14@518 meta module": probe_vit_h_518("module"),
-              "profiler --help": probe_cli(["--help"]),
-              "profiler list": probe_cli(["list"]),
-              "profiler compare --all": probe_compare_all()}
+    # the fresh-process probes that go with the cases run: the vision ones with any
+    # vision case, the hf:llama CLI ones with any language-model case
+    probes = {}
+    if any(key not in LM_CASES for key in keys):
+        print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
+        probes.update({"vit_h_14@518 by name": probe_vit_h_518("name"),
+                       "vit_h_14@518 meta module": probe_vit_h_518("module"),
+                       "profiler --help": probe_cli(["--help"]),
+                       "profiler list": probe_cli(["list"]),
+                       "profiler compare --all": probe_compare_all()})
+    if any(key in LM_CASES for key in keys):
+        print(f"[{time.perf_counter() - started:6.0f} s] hf:llama CLI probes ...", flush=True)
+        probes["lm_cli"] = probe_lm_cli()
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
     machine["date"] = time.strftime("%Y-%m-%d %H:%M")
     return {"results": results, "probes": probes, "machine": machine,
-            "settings": {"repeats": args.repeats, "budget_s": BUDGET_S, "quick": args.quick}}
+            "settings": {"repeats": args.repeats or REPEATS, "lm_repeats": args.repeats or LM_REPEATS,
+                         "budget_s": BUDGET_S, "quick": args.quick}}
 
 
 if __name__ == "__main__":

@@ -149,3 +149,101 @@ def test_a_claim_not_met_makes_the_run_exit_non_zero(tmp_path):
     assert done.returncode == 1 and "[NOT met] `profiler --help` < 0.5 s" in done.stdout
     saved.write_text(json.dumps(data(0.1)))
     assert run.main(["--from-json", str(saved), "--report", str(report)]) == 0
+
+
+# a tiny LLaMA (2 layers, hidden 64) for the language-model cases: the run's cases are
+# LLaMA-7B, the same code with LlamaConfig's defaults
+TINY_LLAMA = dict(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=1000)
+
+
+def _installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def test_language_model_cases_run_every_tool_on_a_tiny_llama():
+    """Prefill, decode after a KV cache and the two-length sweep, each tool once (no
+    timing is checked): ours by name and on the built model, FlopCounterMode with and
+    without the math attention backend count the same MACs; DeepSpeed and calflops
+    run where installed and are skipped otherwise; the report's section and claims
+    come out of the figures."""
+    import pytest
+    import torch
+    pytest.importorskip("transformers")
+    run = load("run")
+    from bench_report import LM, claims, render
+    from bench_tools import LMCase
+    assert list(run.LM_CASES) == LM   # the run's cases are the ones the report shows
+    peers = [t for t, module in (("deepspeed", "deepspeed"), ("calflops", "calflops")) if _installed(module)]
+    tools = ("ours_name", "ours", "fcm_math", "fcm", *peers)
+    cases = [LMCase("tiny@tokens32", "tokens", (32,), TINY_LLAMA),
+             LMCase("tiny@decode32", "decode", (32,), TINY_LLAMA),
+             LMCase("tiny@tokens8+16", "tokens", (8, 16), TINY_LLAMA)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = {case.key: run.bench_lm_case(case, tools, repeats=1, budget_s=1e-6) for case in cases}
+    finally:
+        torch.set_num_threads(threads)
+    for case in cases:
+        rows = results[case.key]
+        assert rows["_case"]["labels"] == case.labels and rows["_case"]["config"] == TINY_LLAMA
+        for tool in ("ours_name", "ours", "fcm_math", "fcm", "deepspeed"):
+            if tool not in tools:
+                continue
+            row = rows[tool]
+            assert "error" not in row, (case.key, tool, row.get("error"))
+            assert row["runs"] == 1 and row["median_s"] > 0
+            assert row["macs"] == rows["fcm_math"]["macs"] > 0, (case.key, tool)
+            assert list(row["breakdown"]["by input"]) == case.labels
+        attention = rows["ours"]["breakdown"]["attention kind"]
+        assert all(v > 0 for v in attention.values())
+        if "calflops" in tools and case.mode == "tokens":
+            # no rule for scaled_dot_product_attention: short by exactly the attention matmuls
+            assert rows["calflops"]["macs"] == rows["ours"]["macs"] - sum(attention.values())
+        if "calflops" in tools and case.mode == "decode":
+            assert "has no attribute 'to'" in rows["calflops"]["error"]   # its kwargs path cannot take a cache
+    # a decode step reads the whole cache: the attention sees 33 keys for one query
+    assert results["tiny@decode32"]["ours"]["macs"] < results["tiny@tokens32"]["ours"]["macs"]
+    # the sweep's by-name call (profiler.compare) gives the per-length counts of the built model
+    sweep = results["tiny@tokens8+16"]
+    assert sweep["ours_name"]["breakdown"]["by input"] == sweep["ours"]["breakdown"]["by input"]
+
+    probes = {"lm_cli": {"profiler profile hf:llama --tokens 2048": {"times": [9.0, 8.0, 8.5], "median_s": 8.5,
+                                                                     "returncode": 0, "lines": 40},
+                         "profiler compare hf:llama --tokens 128 --tokens 4096": {"error": "boom", "returncode": 2},
+                         "import torch + transformers LLaMA": {"times": [6.0], "median_s": 6.0, "returncode": 0,
+                                                               "command": "python -c ..."}}}
+    data = {"results": results, "probes": probes, "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
+            "settings": {"repeats": 1, "lm_repeats": 1, "budget_s": 20.0, "quick": True}}
+    found = {claim: (met, fig) for claim, met, fig in claims(data)}
+    for case in cases:
+        same = f"{case.key}: ours' MACs = FlopCounterMode's (math SDPA), by name and on the built model"
+        assert found[same][0], found[same]
+        assert f"{case.key}: ours (built model) faster than each peer that runs" in found
+    assert found["`profiler profile hf:llama --tokens 2048` exits 0, each run < 30 s"][0]
+    assert not found["`profiler compare hf:llama --tokens 128 --tokens 4096` exits 0, each run < 30 s"][0]
+    text = render(data)
+    assert "## Language models: LLaMA-7B on meta" in text and "### tiny@decode32" in text
+    assert "FlopCounterMode, math SDPA" in text and "### The CLI on hf:llama, end to end" in text
+    assert "## Why the counts differ\n\n### fvcore" not in text   # a language-model run has no vision sections
+    if "calflops" in tools:
+        assert "exactly the gap" in text
+
+
+def test_llama_7b_claim_holds_ours_to_the_published_count():
+    """At LlamaConfig()'s defaults and 2,048 tokens the count claim also names the
+    exact figure, 14,630,806,093,824, and a different count of ours misses it."""
+    load("run")
+    from bench_report import LLAMA_7B_2048_MACS, claims
+
+    def data(ours):
+        row = lambda macs: {"macs": macs, "median_s": 0.1, "runs": 1, "breakdown": {}}  # noqa: E731
+        results = {"llama-7b@tokens2048": {"ours": row(ours), "ours_name": row(ours), "fcm_math": row(ours),
+                                           "_case": {"mode": "tokens", "lengths": [2048], "config": None,
+                                                     "labels": ["2048 tokens"]}}}
+        return {"results": results, "probes": {}}
+    claim = ("llama-7b@tokens2048: ours' MACs = FlopCounterMode's (math SDPA), by name and on the built model, "
+             "= 14,630,806,093,824")
+    assert dict((c, m) for c, m, _ in claims(data(LLAMA_7B_2048_MACS)))[claim] is True
+    assert dict((c, m) for c, m, _ in claims(data(LLAMA_7B_2048_MACS - 1)))[claim] is False
