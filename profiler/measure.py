@@ -21,6 +21,11 @@ report beside its exact counts:
   parent.  The report also gives the difference between the forward with and
   without hooks on the model itself.
 
+On CUDA each hook synchronises, so every layer's time is its launches and its
+kernels, one layer after the other: the launches no longer overlap the work queued
+before them as they do in the plain forward, and where launches take longer than
+the kernels (small batches) the layers add up to more than the forward.
+
 Per row: the mean time over the runs (the figure that adds up: the rows' means sum
 to the mean of the forward, which medians do not do on a busy machine, where each
 run loses time to other processes in a few layers, different ones each time), its
@@ -106,7 +111,8 @@ class Measurement:
                    batch=self.batch)
         if self.measured:
             out.update(runs=self.runs, warmup=self.warmup, forward_s=_num(self.forward_s),
-                       forward_median_s=_num(self.forward_median_s), forward_iqr_s=_num(self.forward_iqr_s), hooked_s=_num(self.hooked_s),
+                       forward_median_s=_num(self.forward_median_s), forward_iqr_s=_num(self.forward_iqr_s),
+                       hooked_s=_num(self.hooked_s),
                        hook_per_call_s=_num(self.hook_s), calls=self.calls,
                        hooks_total_s=_num(self.hook_s * self.calls), overhead_s=_num(self.overhead_s),
                        outside_rows_s=_num(self.outside_s), timer_resolution_s=_num(self.timer_resolution_s))
@@ -506,7 +512,8 @@ def measure(report_or_model, model=None, *, input_size=None, batch: int | None =
     plain = raw["plain"] / 1e9
     m = Measurement(True, info, peaks, batch, runs=raw["runs"], warmup=DEFAULT_WARMUP if warmup is None else warmup,
                     forward_s=float(np.mean(plain)), forward_median_s=float(np.median(plain)),
-                    forward_iqr_s=_iqr(plain), hooked_s=float(np.mean(raw["hooked"])) / 1e9, hook_s=per_call, hook_inside_s=inside,
+                    forward_iqr_s=_iqr(plain), hooked_s=float(np.mean(raw["hooked"])) / 1e9, hook_s=per_call,
+                    hook_inside_s=inside,
                     calls=len(target), outside_s=float(np.mean(outside)), timer_resolution_s=timer_resolution(),
                     per_run=per_run, nothing_moved=aliased, notes=[f"weights: {weights}", *notes])
     attach(report, m)
@@ -658,7 +665,8 @@ def view_columns(report, layers=None):
         q1, q2, q3 = np.percentile(per_run, [25, 50, 75], axis=1)
         total = full["time_s"].sum()
         with np.errstate(divide="ignore", invalid="ignore"):
-            values = {"time_s": t, "time_median_s": q2, "time_iqr_s": q3 - q1, "time_%": 100.0 * t / total if total else 0.0,
+            values = {"time_s": t, "time_median_s": q2, "time_iqr_s": q3 - q1,
+                      "time_%": 100.0 * t / total if total else 0.0,
                       "flops_per_s": np.where(t > 0, flops / t, np.nan),
                       "bytes_per_s": np.where(t > 0, moved / t, np.nan), "bound_s": bound, "regime": regime,
                       "efficiency": np.where(t > 0, bound / t, np.nan)}

@@ -377,8 +377,10 @@ def microbenchmark(device: str = "cpu", dtype: str = "float32", fresh: bool = Fa
                    seconds: float = 0.25) -> Peaks:
     """The device's peaks from short microbenchmarks in this process, on the threads
     torch uses (see the module docstring): the best rate of each kernel over about
-    ``seconds`` (the whole takes about 12 times that).  Kept per device and dtype for the process; ``fresh`` runs them again
-    and keeps the best of both (a trial slowed by a busy machine is never the best)."""
+    ``seconds`` (the whole takes about 20 times that; on a CPU with several threads,
+    half of it on one thread).  Kept per device, dtype and thread count for the
+    process; ``fresh`` runs them again and keeps the best of both (a trial slowed by
+    a busy machine is never the best)."""
     import torch
     check_device(device)
     torch_dtype = getattr(torch, dtype)
