@@ -444,7 +444,6 @@ def collect(args) -> dict:
         probes["lm_cli"] = probe_lm_cli()
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
-    machine["date"] = time.strftime("%Y-%m-%d %H:%M")
     return {"results": results, "probes": probes, "machine": machine,
             "settings": {"repeats": args.repeats or REPEATS, "lm_repeats": args.repeats or LM_REPEATS,
                          "budget_s": BUDGET_S, "quick": args.quick}}
