@@ -184,7 +184,8 @@ Regenerate everything with `python -m profiler.make_reports` (the zoo takes abou
 | `alexnet_fvcore.md`, `.csv` | our MACs against fvcore, layer by layer, with reasons | `profiler check alexnet_paper --input 3x227x227 --all-rows` (the same MACs, without the FLOP breakdown) |
 | `compare.md`, `.csv`, `.png` | twelve well-known architectures side by side | `profiler compare {twelve} --input native --md reports/compare.md --csv reports/compare.csv --plot reports/compare.png` |
 | `zoo.md`, `.csv` | every torchvision model at its native resolution | `profiler compare --all --input native --md reports/zoo.md --csv reports/zoo.csv` |
-| `benchmark.md` | our speed and MACs against fvcore, FlopCounterMode, ptflops, thop and torchinfo, with the reason for each difference | `pip install -e '.[bench]' && python benchmarks/run.py` (about 6 minutes; not made by this script: its times change from run to run) |
+| `benchmark.md` | our speed and MACs against fvcore, FlopCounterMode, ptflops, thop, torchinfo, DeepSpeed and calflops, with the reason for each difference | `pip install -e '.[bench]' && python benchmarks/run.py` (about 11 minutes; not made by this script: its times change from run to run) |
+| `alexnet_roofline.md`, `.png` | AlexNet's measured time per layer beside its roofline bound, on the machine that made it (machine-specific, not compared byte for byte) | `OMP_NUM_THREADS=1 profiler profile alexnet --measure --md reports/alexnet_roofline.md --plot reports/alexnet_roofline.png` (not made by this script) |
 
 The by-kind CSVs come from `Report.to_csv(path, table_name="by_kind")`. The commands make the
 same CSVs byte for byte; their Markdown differs only in its opening lines (this stamp, and
