@@ -7,9 +7,15 @@ profiler.twins).  Only when that fails does it fall back, one step at a time:
 FakeTensorMode (a forward that makes CPU tensors of its own), then real CPU
 tensors, and that only for a data-dependent op (``nonzero``, ``.item()``), and
 only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
+
+A torchvision detection model runs on meta with its data-dependent steps fixed
+by a stated assumption (``detections="bound"``, see profiler.detection), never
+falling back; ``detections="real"`` runs it as any other model, which for a
+detection model means on real CPU tensors.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -17,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import detection as _detection
 from .errors import ProfilerError
 from .language import is_language_model, summarize
 from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
@@ -27,8 +34,9 @@ from .session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
-DATA_DEPENDENT_NOTE = ("detection counts depend on the input: proposals, NMS and the heads' "
-                       "per-box work vary with the image")
+# the note of each way a detection model's forward runs (profiler.detection)
+DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
+BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
                  "active); bwd_* columns: the backward of a loss that depends on every output")
 # the most memory a real-tensor fallback may take (inputs, a copy of the model's
@@ -116,7 +124,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             inputs: Any = None, kwargs: dict[str, Any] | None = None,
             dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False,
             tokens: int | None = None, decode: int | None = None,
-            config: dict[str, Any] | None = None) -> Report:
+            config: dict[str, Any] | None = None, detections: str = "bound") -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -141,14 +149,21 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     decode: one generation step of a transformers model after a KV cache of
         ``decode`` tokens (``tokens`` is then the new tokens per sequence, default 1).
     config: overrides of an ``hf:``/``timm:`` model's config, e.g. {"num_hidden_layers": 2}.
+    detections: how a torchvision detection model's data-dependent steps (score
+        tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
+        candidate passing, NMS keeping every box and boxes covering the image: an
+        upper bound, the same everywhere (profiler.detection); "real": one forward
+        on real CPU tensors, whose count depends on the image, the weights and the
+        thread count.
 
     A language model's report has ``Report.language`` (see profiler.language).
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config)
+    detections = _detection.check_detections(detections)
     with LOCK, kept_rng():
         return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                        tokens, decode, config)
+                        tokens, decode, config, detections)
 
 
 def _check_language_arguments(model, input_size, inputs, native, tokens, decode, config) -> None:
@@ -178,7 +193,8 @@ def _hf_config(module: nn.Module) -> Any:
     return config
 
 
-def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config) -> Report:
+def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
+             detections=_detection.BOUND) -> Report:
     spec: ModelSpec | None = None
     notes: list[str] = []
     if isinstance(model, str):
@@ -234,12 +250,14 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
                 if desc not in [c[1] for c in candidates]:
                     candidates.append((example_args(family, fixed, batch), desc))
 
+    is_detection = family == "detection" or (family == "custom" and _detection.is_detection_model(module))
+    bound = is_detection and detections == _detection.BOUND
     done, mode = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
-                          training, notes, inputs_for)
+                          training, notes, inputs_for, bound)
     desc, rows = done.description or done.input_desc, done.rows
     _check_fits(label, desc, rows)
-    if family == "detection":
-        notes.append(DATA_DEPENDENT_NOTE)
+    if is_detection:
+        notes.append(BOUND_NOTE if bound else DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
     report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
@@ -267,12 +285,16 @@ def _language(module, report, done, decode, training, tokens):
 
 
 def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes,
-             inputs_for=None):
+             inputs_for=None, bound=False):
     """The first forward that runs: meta on each input candidate, then fake, then
-    real (data-dependent ops only, within the memory limit).  Returns (the
-    ``session.Forward`` with ``input_desc`` set, mode)."""
+    real (data-dependent ops only, within the memory limit).  ``bound``: a detection
+    model on meta, its data-dependent steps answered by profiler.detection's
+    assumption, with no fallback.  Returns (the ``session.Forward`` with
+    ``input_desc`` set, mode)."""
     def attempt(mode, args, desc, model=module, model_owned=owned):
-        done = forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned, inputs_for)
+        with _detection.bounded(model) if bound and mode == "meta" else contextlib.nullcontext():
+            done = forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned,
+                                inputs_for)
         done.input_desc = desc
         return done
 
@@ -289,6 +311,9 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
         return done, "meta"
 
     args, desc = candidates[0]
+    if bound:
+        raise ProfilerError(f"{label}: forward failed{_describe(getattr(first, 'failed_call', None))}: "
+                            f"{_first_line(first)}") from first
     failed, failed_mode = first, "meta"
     if not _data_dependent(first, "meta"):
         # a forward that makes CPU tensors of its own cannot mix them with meta ones
@@ -332,8 +357,8 @@ def _check_fits(label, desc, rows) -> None:
 def _check_real_size(label, model, args, input_dtype, capture) -> None:
     """Refuse a real-tensor forward that would take more than the limit: the dummy
     inputs, the model's tensors (a copy of the caller's, or a real build of a
-    model built by name), and the activations the failed shapes-only forward
-    produced before it stopped (a lower bound on the rest)."""
+    model built by name), and the largest layer call the failed shapes-only
+    forward made before it stopped: a lower bound on the real forward's peak."""
     from .inputs import is_shape
     limit = int(float(os.environ.get("PROFILER_REAL_LIMIT_GB", REAL_LIMIT_BYTES / 2**30)) * 2**30)
     need = 0
@@ -350,8 +375,10 @@ def _check_real_size(label, model, args, input_dtype, capture) -> None:
                 add_inputs(x)
     add_inputs(args)
     need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
-    if capture is not None:
-        need += sum(call.out_bytes for call in capture.calls if call.finished and not call.absorbed)
+    if capture is not None and capture.calls:
+        # the largest single layer call seen so far (its inputs and outputs live at once): a
+        # lower bound on the forward's peak, where the sum of all of them would overstate it
+        need += max(call.in_bytes + call.out_bytes for call in capture.calls)
     if need > limit:
         raise ProfilerError(f"{label}: the forward needs real tensors (a data-dependent op), which would take "
                             f"at least {need / 2**30:.1f} GiB, above the {limit / 2**30:.1f} GiB limit; "

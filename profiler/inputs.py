@@ -23,6 +23,9 @@ FAMILY_DEFAULTS = {
     "detection": (3, 480, 640),      # one VGA image; the model's transform resizes it
     "optical_flow": (3, 368, 496),   # a Sintel-sized frame pair, divisible by 8
 }
+# detection weights have no crop size: their published _ops were counted on one
+# 512x512 image (which the model's transform resizes, to 800x800 for most)
+NATIVE_DETECTION = (3, 512, 512)
 
 
 def is_shape(x: Any) -> bool:
@@ -90,7 +93,8 @@ def check_inputs(inputs: Any) -> None:
 
 def default_input_size(spec: ModelSpec | None, native: bool = False) -> tuple[int, ...]:
     """The per-sample input size: 3×227×227 for images unless the family says
-    otherwise; ``native`` takes the published weights' crop size."""
+    otherwise; ``native`` takes the published weights' crop size (for detection,
+    whose weights have none, the 512×512 image of their published figures)."""
     if spec is None or spec.family == "custom":
         return DEFAULT_IMAGE
     meta = weights_meta(spec.name) if spec.family != "classification" or native else {}
@@ -99,6 +103,8 @@ def default_input_size(spec: ModelSpec | None, native: bool = False) -> tuple[in
         return (3, meta.get("clip_len", 16), *size)
     if native and "crop_size" in meta:
         return (3, *meta["crop_size"])
+    if native and spec.family == "detection":
+        return NATIVE_DETECTION
     return FAMILY_DEFAULTS.get(spec.family, DEFAULT_IMAGE)
 
 
