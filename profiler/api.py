@@ -124,7 +124,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             inputs: Any = None, kwargs: dict[str, Any] | None = None,
             dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False,
             tokens: int | None = None, decode: int | None = None,
-            config: dict[str, Any] | None = None, detections: str = "bound") -> Report:
+            config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
+            device: str | None = None) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -156,14 +157,25 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
 
+    measure: also run the model for real and time every layer beside its roofline
+        bound (profiler.measure); ``device``: where ("cpu", "cuda"), or a data-sheet
+        name ("H100") for a roofline prediction without ``measure``.
+
     A language model's report has ``Report.language`` (see profiler.language).
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config)
     detections = _detection.check_detections(detections)
+    if not isinstance(measure, bool):
+        raise ProfilerError(f"measure={measure!r}: expected True or False")
     with LOCK, kept_rng():
-        return _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                        tokens, decode, config, detections)
+        report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
+                          tokens, decode, config, detections)
+    if measure or device is not None:
+        from .measure import measure as timed   # the model run for real: see profiler.measure
+        timed(report, model, input_size=input_size, batch=batch, inputs=inputs, kwargs=kwargs, native=native,
+              config=config, device=device or "cpu", time=measure)
+    return report
 
 
 def _check_language_arguments(model, input_size, inputs, native, tokens, decode, config) -> None:

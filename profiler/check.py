@@ -168,8 +168,9 @@ def _published_gap_notes(spec, size, batch, published) -> list[str]:
         return ["segmentation figures include the auxiliary head (aux_loss=True); `--input native` "
                 "builds it, the default build does not"]
     if spec.family == "detection":
-        return ["detection figures depend on the image size after the model's own resize and on "
-                "the number of proposals the data produces"]
+        return ["detection figures were counted by torchvision with the pretrained weights on one random "
+                "512x512 image, which lets fewer boxes through than our bound (every candidate passes, "
+                "NMS keeps every box); `--input native` uses that image"]
     if spec.family == "optical_flow":
         return ["the weights' metadata does not state the frame size of the published figure; "
                 "RAFT's cost grows faster than the pixel count (all-pairs correlation)"]

@@ -66,7 +66,8 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             batches: Iterable[int] | None = None, strict: bool = False,
             progress: Progress | None = None, jobs: int = 1, tokens: Iterable[int] | None = None,
             decode: Iterable[int] | None = None, dtype: Any = None,
-            config: dict[str, Any] | None = None, measure: bool = False, device: str | None = None,
+            config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
+            device: str | None = None,
             peak_flops: float | None = None, peak_bandwidth: float | None = None,
             runs: int | None = None) -> pd.DataFrame:
     """Profile every model at every input size and batch size; one row each, in
@@ -85,7 +86,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     tokens / decode: language models: prefill lengths and KV-cache lengths, each a
         point on the input axis (with or instead of input_sizes), so attention's
         growth with the context shows in one table.
-    dtype, config: passed to every ``profile`` (config: hf:/timm: overrides).
+    dtype, config, detections: passed to every ``profile`` (config: hf:/timm: overrides).
     measure: time every profile on ``device`` (profiler.measure.measure, with
         ``runs``, ``peak_flops`` and ``peak_bandwidth``), one after the other in this
         process (``jobs`` is then 1), adding the columns of
@@ -110,6 +111,8 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     sizes += [Tokens("tokens", n) for n in tokens or []] + [Tokens("decode", n) for n in decode or []]
     sizes = sizes or [None]
     options = {k: v for k, v in (("dtype", dtype), ("config", config)) if v is not None}
+    if detections != "bound":
+        options["detections"] = detections
     timing = None
     if measure or device is not None or peak_flops is not None or peak_bandwidth is not None:
         if any(isinstance(s, Tokens) for s in sizes):
@@ -215,11 +218,11 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
         return None, error
 
 
-def _expected_cost(task: tuple) -> tuple:
+def _expected_cost(task: tuple, real_detections: bool = False) -> tuple:
     """A rough sort key for how long a profile takes, to start the long ones first
     (a long one started last would leave the other workers idle at the end).
-    Detection models run on real CPU tensors (their proposals depend on the data), so
-    they come first; then the larger the published GFLOPs, input and batch, the longer."""
+    Detection models counted on real CPU tensors (``detections="real"``) come first;
+    then the larger the published GFLOPs, input and batch, the longer."""
     from .models import resolve, weights_meta
     model, size, batch = task
     if ":" in model:    # user code: no published figures, and importing it here would run it twice
@@ -229,7 +232,8 @@ def _expected_cost(task: tuple) -> tuple:
     except Exception:
         return (False, 0.0)
     pixels = size[1] if isinstance(size, Tokens) else math.prod(size) if isinstance(size, tuple) else 1
-    return (spec.family == "detection", weights_meta(spec.name).get("_ops", 0.0) * batch * pixels)
+    return (real_detections and spec.family == "detection",
+            weights_meta(spec.name).get("_ops", 0.0) * batch * pixels)
 
 
 def cpu_count() -> int:
@@ -246,8 +250,8 @@ def _worker_init(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     import torch
-    # as many threads as the parent: a profile that falls back to real tensors (detection)
-    # keeps the boxes its float rounding lets through, and the rounding depends on how
+    # as many threads as the parent: a profile that falls back to real tensors (detection
+    # with detections="real") keeps the boxes its float rounding lets through, and the rounding depends on how
     # many threads split each convolution, so the counts do too
     torch.set_num_threads(threads)
     if hasattr(os, "nice"):
@@ -292,7 +296,7 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
 
     This process, at normal priority and with all its torch threads, takes the given
     nn.Modules (never sent to a worker: they stay untouched and unpickled), then the
-    profiles expected to run on real tensors (detection), which keep all those threads
+    profiles expected to run on real tensors (detections="real"), which keep all those threads
     busy, then shapes-only ones.  The workers, at the lowest priority, take only
     shapes-only profiles.  Longest first on both sides, so none is left alone at the
     end; a task is handed to a worker only when it frees up.
@@ -305,7 +309,8 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
 
     import torch
 
-    costs = {i: _expected_cost(tasks[i]) for i in named}
+    real = (options or {}).get("detections") == "real"
+    costs = {i: _expected_cost(tasks[i], real) for i in named}
     order = sorted(named, key=costs.__getitem__, reverse=True)
     mine = [i for i in range(len(tasks)) if i not in costs] + [i for i in order if costs[i][0]]
     shared = [i for i in order if not costs[i][0]]

@@ -174,7 +174,7 @@ INDEX = """# Reports
 
 {stamp}
 
-Regenerate everything with `python -m profiler.make_reports` (the zoo takes about 50 seconds;
+Regenerate everything with `python -m profiler.make_reports` (the zoo takes about 20 seconds;
 `--only alexnet compare` skips it). Each file can also be made by hand:
 
 | file | what | command |

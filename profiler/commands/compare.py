@@ -32,8 +32,9 @@ def register(sub) -> None:
                    help="per-sample input size, repeatable; 'native' = each model's published crop size "
                         "(default: each model's own default input)")
     p.add_argument("--batch", action="append", type=int, metavar="N", help="batch size, repeatable (default 1)")
-    from .profile import DTYPES, add_language_arguments, add_measure_arguments
+    from .profile import DTYPES, add_detections_argument, add_language_arguments, add_measure_arguments
     add_language_arguments(p, repeat=True)
+    add_detections_argument(p)
     add_measure_arguments(p)
     p.add_argument("--dtype", choices=DTYPES, help="count every model at this dtype (default: each model's own)")
     p.add_argument("--csv", metavar="PATH", help="write the table as CSV (raw integers)")
@@ -93,7 +94,7 @@ def run(args) -> int:
         if timing:    # measured one after the other, in this process
             timing = dict(measure=timing.pop("time"), **timing)
         frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,
-                        tokens=args.tokens, decode=args.decode,
+                        tokens=args.tokens, decode=args.decode, detections=args.detections,
                         dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args),
                         **timing)
     finally:

@@ -34,6 +34,7 @@ def register(sub) -> None:
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
     add_measure_arguments(p)
+    add_detections_argument(p)
     p.add_argument("--training", action="store_true",
                    help="count a training step: the forward in train mode plus the backward "
                         "(bwd_* columns; forward, backward and total)")
@@ -50,6 +51,13 @@ def register(sub) -> None:
                    help="with --fully-conv: the input the classifier was built for (default: the "
                         "published crop size, else the smallest input that fills the first Linear)")
     p.set_defaults(run=run)
+
+
+def add_detections_argument(p) -> None:
+    p.add_argument("--detections", choices=["bound", "real"], default="bound",
+                   help="detection models: 'bound' (default) counts on shapes with every candidate passing "
+                        "and NMS keeping every box, the same everywhere; 'real' counts one forward on a "
+                        "random image (varies with the image, weights and thread count)")
 
 
 def rate(text: str) -> float:
@@ -145,7 +153,7 @@ def run(args) -> int:
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
-                                  **dtype, **language_options(args)), ""
+                                  detections=args.detections, **dtype, **language_options(args)), ""
     if timing is not None:
         from ..measure import measure
         measure(report, args.model, input_size=size, batch=args.batch, native=native,
