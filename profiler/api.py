@@ -25,7 +25,7 @@ from torch import nn
 
 from . import detection as _detection
 from .errors import ProfilerError
-from .language import is_language_model, summarize
+from .language import summarize
 from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
                      example_args, normalize_args)
 from .models import ModelSpec, native_build_kwargs, resolve
@@ -235,10 +235,11 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
 
     inputs_for = None
     if hf_config is not None and inputs is None and not kwargs and input_size is None and not native:
-        from .hub import example_inputs
+        from functools import partial
 
-        def inputs_for(running):   # made from the model as it runs, twins in place
-            return example_inputs(running, hf_config, batch, tokens=tokens, decode=decode)
+        from .hub import example_inputs
+        # made from the model as it runs (its twins in place): see session.forward_rows
+        inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode)
         candidates = [((), "example inputs")]
     elif decode is not None:
         raise ProfilerError(f"{label}: decode= needs a transformers model (it takes the model's own KV cache); "
@@ -358,7 +359,7 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
 
 def _check_fits(label, desc, rows) -> None:
     """Counts are int64 in the report's tables: refuse an input whose counts overflow them."""
-    from .rows import COUNT_COLUMNS
+    from .columns import COUNT_COLUMNS
     limit = 2**63 - 1
     for column in COUNT_COLUMNS:
         if sum(row[column] for row in rows) > limit:

@@ -65,8 +65,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
-from torch.utils._pytree import tree_flatten
 
+from .capture import _tensor_leaves
 from .errors import ProfilerError
 
 BOUND, REAL = "bound", "real"
@@ -179,27 +179,6 @@ def _storage(t: torch.Tensor) -> Any:
 
 def _cap(t: torch.Tensor) -> int:
     return FLOAT_CAP if (t.is_floating_point() or t.is_complex()) else INT_CAP
-
-
-def _tensors(tree: Any, found: list | None = None) -> list[torch.Tensor]:
-    """The tensors in an op's arguments or results: tensors and plain tuples, lists
-    and dicts of them, walked directly (pytree's flatten costs more than the rest of
-    a call); other containers go to pytree."""
-    found = [] if found is None else found
-    kind = type(tree)
-    if kind is torch.Size:
-        return found
-    if kind is tuple or kind is list:
-        for x in tree:
-            _tensors(x, found)
-    elif isinstance(tree, torch.Tensor):
-        found.append(tree)
-    elif kind is dict:
-        for x in tree.values():
-            _tensors(x, found)
-    elif isinstance(tree, (tuple, list, dict)):
-        found.extend(x for x in tree_flatten(tree)[0] if isinstance(x, torch.Tensor))
-    return found
 
 
 def _meta_like(value: torch.Tensor) -> torch.Tensor:
@@ -353,7 +332,7 @@ class _Answers(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = self._handlers.get(func)
-        if handler is not None and any(t.is_meta for t in _tensors((args, kwargs))):
+        if handler is not None and any(t.is_meta for t in _tensor_leaves((args, kwargs))):
             return handler(func, args, kwargs)
         if func in _RESAMPLE and not kwargs and isinstance(args[0], torch.Tensor) and args[0].is_meta:
             return self._resample(func, args)
@@ -373,7 +352,7 @@ class _Answers(TorchDispatchMode):
                 views = func(value, *args[1:], **kwargs)
         except Exception:
             return
-        for meta, view in zip(_tensors(out), _tensors(views)):
+        for meta, view in zip(_tensor_leaves(out), _tensor_leaves(views)):
             if meta.is_meta and view.shape == meta.shape and not self.d.known(meta):
                 self.d.store.set(meta, view)
 
@@ -523,7 +502,7 @@ class _Values(TorchFunctionMode):
             self._carry(func, name, args, kwargs, out)
         except Exception:
             # a value that cannot be computed is not known: the assumption then decides
-            for t in _tensors(out):
+            for t in _tensor_leaves(out):
                 if t.is_meta:
                     self.d.store.forget(t)
         return out
@@ -546,7 +525,7 @@ class _Values(TorchFunctionMode):
             return
 
     def _carry(self, func, name, args, kwargs, out) -> None:
-        inputs = [t for t in _tensors((args, kwargs)) if t.is_meta]
+        inputs = [t for t in _tensor_leaves((args, kwargs)) if t.is_meta]
         written = self._written(func, name, args, kwargs, out)
         if written is not None:
             if not all(self.d.known(t) for t in inputs):
@@ -562,11 +541,11 @@ class _Values(TorchFunctionMode):
             inputs = [t for t in inputs if t is not donor]   # only its metadata matters
         if not all(self.d.known(t) for t in inputs):
             return
-        metas = _tensors(out)
+        metas = _tensor_leaves(out)
         if not any(t.is_meta and not self.d.known(t) for t in metas) \
                 or any(t.is_meta and t.numel() > _cap(t) for t in metas):
             return
-        values = _tensors(self._compute(func, name, args, kwargs))
+        values = _tensor_leaves(self._compute(func, name, args, kwargs))
         if len(metas) != len(values):
             return
         for meta, value in zip(metas, values):

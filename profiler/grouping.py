@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import ProfilerError
-from .rows import BWD_COLUMNS, COUNT_COLUMNS
+from .columns import BWD_COLUMNS, COUNT_COLUMNS
 
 SORT_KEYS = {"mults": "mults", "params": "params", "memory": "act_bytes"}
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .render import fmt_count, fmt_share
 from .report import INTENSITY_NOTE, LAYER_VIEW, SHOWN_SHARES
-from .rows import BWD_COLUMNS, COUNT_COLUMNS
+from .columns import BWD_COLUMNS, COUNT_COLUMNS
 
 if TYPE_CHECKING:
     from .report import Report

@@ -51,7 +51,7 @@ import pandas as pd
 
 from . import atomic
 from .report import Report
-from .rows import COUNT_COLUMNS
+from .columns import COUNT_COLUMNS
 
 SCHEMA_VERSION = 1
 

@@ -93,14 +93,6 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0.0%"
 
 
-def is_language_model(model: nn.Module) -> bool:
-    """Token ids in: the first layer with parameters is an embedding."""
-    for module in model.modules():
-        if module._parameters and not module._modules:
-            return isinstance(module, (nn.Embedding, nn.EmbeddingBag))
-    return False
-
-
 def parameter_counts(model: nn.Module) -> dict[str, int]:
     """total, non_embedding, active, active_non_embedding (tied tensors once)."""
     seen: set[int] = set()

@@ -313,7 +313,7 @@ def _record(model, modules, args, kwargs, sync) -> list[tuple[int, str, bool]]:
     input shapes as the report writes them, whether it computed nothing new: every
     output shares storage with an input)."""
     from .capture import _tensor_leaves
-    from .rows import fmt_shapes
+    from .columns import fmt_shapes
     calls, stack, handles = [], [], []
 
     def storages(tree) -> set[int]:

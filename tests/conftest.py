@@ -1,5 +1,7 @@
-"""Shared fixtures: profile one module and read its single row."""
+"""Shared fixtures: profile one module and read its single row; run the CLI in-process."""
 from __future__ import annotations
+
+import warnings
 
 import pytest
 import torch
@@ -21,3 +23,19 @@ def _layer_cost(module: torch.nn.Module, *inputs, **kwargs) -> dict:
 @pytest.fixture(scope="session")
 def layer_cost():
     return _layer_cost
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run the CLI's main(argv) in-process: (exit code, stdout, stderr)."""
+    from profiler.cli import main
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's own errors, --help and --version
+            code = exc.code
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -5,26 +5,9 @@ import csv
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import pytest
 
-from profiler.cli import main
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run main(argv) in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse's own errors and --help
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 def _assert_one_line_error(code: int, err: str, *fragments: str):

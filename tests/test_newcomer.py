@@ -9,30 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from importlib.metadata import version
 
 import pytest
 
-from profiler.cli import main
 from profiler.commands.helpers import check_output_paths
 from profiler.errors import ProfilerError
 from profiler.render import NOTE_WIDTH
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """Run main(argv) in-process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main() replaces it
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse's own errors, --help and --version
-            code = exc.code
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 # --- --version, a bare `profiler` ------------------------------------------------------
