@@ -25,9 +25,9 @@ from torch import nn
 
 from . import detection as _detection
 from .errors import ProfilerError
-from .language import summarize
 from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
-                     example_args, normalize_args)
+                     example_args, normalize_args, token_vocab)
+from .language import summarize
 from .models import ModelSpec, native_build_kwargs, resolve
 from .report import Report
 from .session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
@@ -40,7 +40,7 @@ BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
                  "active); bwd_* columns: the backward of a loss that depends on every output")
 # the most memory a real-tensor fallback may take (inputs, a copy of the model's
-# tensors, and the activations seen before the shapes-only forward stopped);
+# tensors, and the largest layer call seen before the shapes-only forward stopped);
 # PROFILER_REAL_LIMIT_GB overrides it
 REAL_LIMIT_BYTES = 4 << 30
 TOKENS_DEFAULT = (128,)   # the per-sample input of a model whose first layer is an embedding
@@ -100,15 +100,6 @@ def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
     return torch.float32
 
 
-def _token_vocab(model: nn.Module) -> int | None:
-    """The vocabulary size when the model's first layer with parameters is an
-    embedding (its dummy input is then token ids), else None."""
-    for module in model.modules():
-        if module._parameters and not module._modules:
-            return module.num_embeddings if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) else None
-    return None
-
-
 def _take(model: nn.Module, notes: list[str]) -> nn.Module:
     """The caller's module, out of any torch.compile or DataParallel wrapper."""
     if isinstance(model, torch.jit.ScriptModule):
@@ -156,7 +147,6 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         upper bound, the same everywhere (profiler.detection); "real": one forward
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
-
     measure: also run the model for real and time every layer beside its roofline
         bound (profiler.measure); ``device``: where ("cpu", "cuda"), or a data-sheet
         name ("H100") for a roofline prediction without ``measure``.
@@ -168,6 +158,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections = _detection.check_detections(detections)
     if not isinstance(measure, bool):
         raise ProfilerError(f"measure={measure!r}: expected True or False")
+    if (measure or device is not None) and (tokens is not None or decode is not None):
+        raise ProfilerError("measure= and device= do not go with tokens= or decode=: time a language model "
+                            "with profiler.measure.measure(report, model, inputs=..., kwargs=...)")
     with LOCK, kept_rng():
         report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
                           tokens, decode, config, detections)
@@ -229,7 +222,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if not isinstance(module, nn.Module):
         raise ProfilerError(f"{label}: the builder returned {type(module).__name__}, not an nn.Module")
     family = spec.family if spec else "custom"
-    ids = _token_vocab(module)
+    ids = token_vocab(module)
     input_dtype = dtype or _floating_dtype(module, inputs, kwargs)
     hf_config = spec.config if spec is not None and spec.config is not None else _hf_config(module)
 

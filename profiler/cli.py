@@ -9,16 +9,7 @@ import traceback
 import warnings
 from importlib import import_module
 
-EXAMPLES = """examples:
-  profiler profile alexnet                          per-layer table, by-kind summary, totals
-  profiler profile alexnet_paper --input 3x227x227  the hand count of the 2012 paper
-  profiler profile resnet50 --input 3x224x224 --batch 8 --csv out/resnet50.csv --md out/resnet50.md
-  profiler profile path/to/net.py:Net               your own model (a class or a no-argument function)
-  profiler list                                     the models it can profile by name
-
-errors are one line on stderr, exit code 2; PROFILER_TRACEBACK=1 prints the full traceback instead
-"""
-
+from .commands import EXAMPLES
 
 COMMANDS = ("profile", "list", "check", "compare")  # each a module in profiler/commands with register(subparsers)
 

@@ -17,5 +17,17 @@ BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training pro
 SHAPE_COLUMNS = ("input_shapes", "output_shape")
 
 
+# what the rendered report shows: shares by kind, plain-language kind names, the
+# per-layer view, and how intensity is defined
+SHOWN_SHARES = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
+KIND_LABELS = {"linear": "linear layers", "conv": "conv layers", "matmul": "matmuls",
+               "attention": "attention layers", "recurrent": "recurrent layers", "embedding": "embeddings"}
+INTENSITY_NOTE = ("intensity: arithmetic intensity, FLOPs per byte moved, where a row moves its "
+                  "parameters (at the dtype's element size), its input activations and its output "
+                  "activations once each, with no reuse between layers")
+LAYER_VIEW = ["name", "type", "kind", "input_shapes", "output_shape", "params", "mults", "adds",
+              "other", "macs", "act_bytes"]
+
+
 def fmt_shapes(shapes) -> str:
     return ", ".join("x".join(map(str, s)) for s in shapes)

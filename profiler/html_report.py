@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .render import fmt_count, fmt_share
-from .report import INTENSITY_NOTE, LAYER_VIEW, SHOWN_SHARES
-from .columns import BWD_COLUMNS, COUNT_COLUMNS
+from .columns import BWD_COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, LAYER_VIEW, SHOWN_SHARES
 
 if TYPE_CHECKING:
     from .report import Report

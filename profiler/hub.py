@@ -344,7 +344,7 @@ def _load_config(target: str, overrides: dict[str, Any], label: str):
 def resolve_hf(target: str, overrides: dict[str, Any] | None = None, label: str | None = None):
     """A ModelSpec for a transformers model type or a local config (see the module
     docstring); ``overrides`` change the config.  Imports transformers (and torch)."""
-    from .models import ModelSpec
+    from .spec import ModelSpec
     label = label or f"{HF_PREFIX}{target}"
     transformers = _transformers()
     config, origin, given = _load_config(target, overrides or {}, label)
@@ -375,7 +375,7 @@ def _build_hf(cls, config):
 
 def resolve_timm(name: str, overrides: dict[str, Any] | None = None):
     """A ModelSpec for ``timm.create_model(name, pretrained=False, **overrides)``."""
-    from .models import ModelSpec
+    from .spec import ModelSpec
     try:
         import timm
     except ImportError as exc:

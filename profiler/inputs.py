@@ -108,6 +108,17 @@ def default_input_size(spec: ModelSpec | None, native: bool = False) -> tuple[in
     return FAMILY_DEFAULTS.get(spec.family, DEFAULT_IMAGE)
 
 
+def token_vocab(model: torch.nn.Module) -> int | None:
+    """The vocabulary size when the model's first layer with parameters is an
+    embedding (its dummy input is then token ids), else None."""
+    for module in model.modules():
+        if module._parameters and not module._modules:
+            if isinstance(module, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
+                return module.num_embeddings
+            return None
+    return None
+
+
 def example_args(family: str, size: tuple[int, ...], batch: int) -> tuple[Any, ...]:
     """Positional args (as shapes) for a family: detection takes a list of images,
     optical flow two image batches, the rest one batch."""

@@ -165,8 +165,7 @@ def _real_model(report, model, device: str, dtype: torch.dtype, native: bool, co
 
 
 def _real_inputs(report, module, family, input_size, batch, inputs, kwargs, device, dtype):
-    from .api import _token_vocab
-    from .inputs import example_args, materialize, normalize_args
+    from .inputs import example_args, materialize, normalize_args, token_vocab
     from .models import parse_input_size
     if inputs is not None:
         args = normalize_args(inputs)
@@ -184,7 +183,7 @@ def _real_inputs(report, module, family, input_size, batch, inputs, kwargs, devi
     def make(t):
         return t.detach().to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
     memo: dict = {}
-    ids = _token_vocab(module)
+    ids = token_vocab(module)
     args = materialize(args, make, dtype, generator, device, ids, memo)
     kwargs = materialize(kwargs or {}, make, dtype, generator, device, ids, memo)
     return args, kwargs
@@ -425,7 +424,7 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds):
 
 # --- the public entry point ----------------------------------------------------------------
 
-def measure(report_or_model, model=None, *, input_size=None, batch: int | None = None, inputs: Any = None,
+def measure(report, model=None, *, input_size=None, batch: int | None = None, inputs: Any = None,
             kwargs: dict | None = None, dtype=None, native: bool = False, config: dict | None = None,
             device: str = "cpu", runs: int | None = None, warmup: int | None = None,
             seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
@@ -433,10 +432,10 @@ def measure(report_or_model, model=None, *, input_size=None, batch: int | None =
     """Measure a profile's layers, or predict them from the roofline alone; returns
     the Report with ``measurement`` set and the measured columns in ``layers``.
 
-    report_or_model: a Report from ``profile()`` (``model`` is then the model it
-        profiled: a name or an nn.Module; by default the report's model name), or
-        the model itself, profiled first with input_size/batch/inputs/kwargs/dtype/
-        native/config as ``profile()`` takes them.
+    report: a Report from ``profile()``; ``model``: the model it profiled (a name
+        or an nn.Module; by default the report's model name), run with the
+        input_size/batch/inputs/kwargs/dtype/native/config it was profiled with.
+        From a model in one call: ``profiler.profile(model, ..., measure=True)``.
     device: where the forward runs, "cpu", "cuda" or "cuda:N"; or a data-sheet name
         (profiler.roofline.DATASHEET: "A100", "H100", "H200", ...) whose peaks the
         roofline uses (the forward then runs on cuda).
@@ -447,15 +446,11 @@ def measure(report_or_model, model=None, *, input_size=None, batch: int | None =
     time: False predicts each row's least time from the roofline without running
         the model (the report says these are bounds).
     """
-    from .report import Report
-    if isinstance(report_or_model, Report):
-        report = report_or_model
-        model = report.model if model is None else model
-    else:
-        from .api import profile
-        model = report_or_model
-        report = profile(model, input_size=input_size, batch=batch or 1, inputs=inputs, kwargs=kwargs,
-                         dtype=dtype, native=native, config=config)
+    if isinstance(report, (str, nn.Module)):
+        # profiling is profile()'s business (which calls this one): no import cycle
+        raise ProfilerError("measure() takes the report of a profile: profiler.profile(model, ..., measure=True), "
+                            "or measure(profiler.profile(model, ...), model, ...)")
+    model = report.model if model is None else model
     if "bwd_macs" in report.layers:
         raise ProfilerError("measuring times the inference forward: profile without training")
     for name, value in (("runs", runs), ("warmup", warmup)):
@@ -816,7 +811,7 @@ def markdown_banner(report) -> str:
 def finding(report) -> str:
     """The finding in time: each heavy kind's share of multiplications and of the
     time, its regime and arithmetic intensity."""
-    from .report import KIND_LABELS
+    from .columns import KIND_LABELS
     m = report.measurement
     kinds = report.by_kind.set_index("kind")
     share = "time_%" if m.measured else "bound_%"

@@ -12,20 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import atomic
-from .columns import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, KINDS, SHAPE_COLUMNS, fmt_shapes
+from .columns import (BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, KIND_LABELS, KINDS,  # noqa: F401
+                      LAYER_VIEW, SHAPE_COLUMNS, SHOWN_SHARES, fmt_shapes)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SHARED = COUNT_COLUMNS                 # by_kind has each kind's share (%) of every count column
-SHOWN_SHARES = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
-KIND_LABELS = {"linear": "linear layers", "conv": "conv layers", "matmul": "matmuls",
-               "attention": "attention layers", "recurrent": "recurrent layers", "embedding": "embeddings"}
-INTENSITY_NOTE = ("intensity: arithmetic intensity, FLOPs per byte moved, where a row moves its "
-                  "parameters (at the dtype's element size), its input activations and its output "
-                  "activations once each, with no reuse between layers")
-LAYER_VIEW = ["name", "type", "kind", "input_shapes", "output_shape", "params", "mults", "adds",
-              "other", "macs", "act_bytes"]
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

@@ -1,8 +1,85 @@
-"""What importing a module costs: the report can be read without torch."""
+"""How the package's modules import each other: no cycles, and a report without torch."""
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import profiler
+
+PACKAGE = Path(profiler.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package modules ``name`` imports anywhere (module level or inside a
+    function, where a cycle bites at run time), leaving out ``if TYPE_CHECKING:``
+    blocks; ``import_module(f".prefix.{x}")`` counts as importing every module
+    under that prefix (the package's own lazy exports, ``import_module(f".{x}")``,
+    name no prefix and are left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for node in ast.walk(tree)
+                   if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for n in ast.walk(node)}
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            submodules = [f"{target}.{alias.name}" for alias in node.names]
+            # `from . import x` of a submodule x imports x (its package is loaded already)
+            targets.update(submodules if all(m in modules for m in submodules) else [target, *submodules])
+        elif isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "import_module" and node.args:
+            first = node.args[0]
+            text = first.value if isinstance(first, ast.Constant) else (
+                first.values[0].value if isinstance(first, ast.JoinedStr) and first.values
+                and isinstance(first.values[0], ast.Constant) else None)
+            if isinstance(text, str) and text.startswith(".") and text.strip("."):
+                prefix = f"{package}{text}"
+                targets.update(m for m in modules if m == prefix or m.startswith(prefix))
+    return {t for t in targets if t in modules and t != name}
+
+
+def test_no_module_imports_itself_through_others():
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    state: dict[str, int] = {}   # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    assert "profiler.api" in graph and graph["profiler.cli"] >= {"profiler.commands.profile"}
 
 
 def test_importing_the_report_imports_neither_torch_nor_pandas():

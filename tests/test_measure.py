@@ -139,7 +139,7 @@ def test_rows_match_calls_in_order_and_containers_keep_their_own_time():
 def test_meta_model_gets_seeded_random_weights_and_the_callers_model_is_untouched():
     with torch.device("meta"):
         model = nn.Sequential(nn.Linear(32, 16), nn.ReLU())
-    report = measure(model, input_size=(32,), runs=3)
+    report = measure(profiler.profile(model, input_size=(32,)), model, input_size=(32,), runs=3)
     assert report.measurement.measured and report.layers["time_s"].notna().all()
     assert all(p.is_meta for p in model.parameters())
     assert any("seeded" in n for n in report.measurement.notes)

@@ -7,7 +7,7 @@ DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
 def register(sub) -> None:
-    from ..cli import EXAMPLES
+    from . import EXAMPLES
     from .helpers import default_inputs_text
     p = sub.add_parser("profile", help="profile one model", epilog=default_inputs_text() + "\n" + EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
