@@ -154,7 +154,9 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
         with process_state(training), (_quiet_fake_log() if fake else contextlib.nullcontext()):
             if not owned:
                 _unwrap_children(modules)
-            if not owned or dtype is not None or (mode == "meta") != on_meta(model):
+            # twins stand in for real tensors, or give the model another dtype; a model
+            # already on meta (the caller's or ours) runs as it is in a meta forward
+            if dtype is not None or (mode == "meta") != on_meta(model) or (not owned and mode != "meta"):
                 swap_in_twins(modules, make)
             generator = torch.Generator().manual_seed(0) if mode == "real" else None
             memo: dict[int, Any] = {}

@@ -18,6 +18,7 @@ come back as they were.
 """
 from __future__ import annotations
 
+from operator import is_
 from typing import Callable
 
 import torch
@@ -27,14 +28,30 @@ from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 _CONTAINERS = (dict, list, set)
 
 
+def _same(live, saved) -> bool:
+    """The container holds the very objects it held, in the same order (compared by
+    identity: values may be tensors, whose == is elementwise).  A reordering reads
+    as a change, which only costs a restore.  map(is_) keeps the loop in C."""
+    if isinstance(live, dict):
+        return live.keys() == saved.keys() and all(map(is_, live.values(), saved.values()))
+    if isinstance(live, list):
+        return len(live) == len(saved) and all(map(is_, live, saved))
+    return live == saved           # sets hold names
+
+
 class ModuleState:
-    """A snapshot of the modules' Python state, and its restoration (``restore``)."""
+    """A snapshot of the modules' Python state, and its restoration (``restore``).
+
+    Most containers (the hook dicts) are empty and stay so, and the rest come back
+    unchanged from most forwards: only what changed is written back, as this runs
+    around every profile of a model the caller holds."""
 
     def __init__(self, modules: list[nn.Module]):
         self._saved = []
         for module in modules:
             bindings = module.__dict__
-            contents = [(value, value.copy()) for value in bindings.values() if isinstance(value, _CONTAINERS)]
+            contents = [(value, value.copy() if value else None)
+                        for value in bindings.values() if isinstance(value, _CONTAINERS)]
             self._saved.append((module, module.__class__, bindings.copy(), contents))
 
     def restore(self) -> None:
@@ -42,15 +59,17 @@ class ModuleState:
             if module.__class__ is not cls:       # a lazy module became its cls_to_become
                 module.__class__ = cls
             for container, copy in contents:
-                container.clear()
-                if isinstance(container, dict):
-                    container.update(copy)
-                elif isinstance(container, list):
-                    container.extend(copy)
-                else:
-                    container.update(copy)
+                if copy is None:
+                    if container:
+                        container.clear()
+                elif not _same(container, copy):
+                    container.clear()
+                    if isinstance(container, list):
+                        container.extend(copy)
+                    else:
+                        container.update(copy)
             live = module.__dict__
-            if live is not bindings:
+            if not _same(live, bindings):
                 live.clear()
                 live.update(bindings)
 
@@ -100,11 +119,14 @@ def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
     """``make(t)``, keeping what the module code may check: a Parameter stays a
     Parameter (and an uninitialised one uninitialised, so a lazy module still
     infers its shape), and requires_grad is kept."""
-    if isinstance(t, (UninitializedParameter, UninitializedBuffer)):
+    # type checks, not isinstance: Parameter's metaclass makes isinstance cost ~7 us,
+    # and this runs for every tensor of the model on every profile
+    kind = type(t)
+    if issubclass(kind, (UninitializedParameter, UninitializedBuffer)):
         probe = make(torch.empty(0, dtype=t.dtype))
-        return type(t)(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+        return kind(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
     new = make(t)
-    if isinstance(t, nn.Parameter):
+    if issubclass(kind, nn.Parameter) or getattr(t, "_is_param", False):
         return nn.Parameter(new, requires_grad=t.requires_grad)
     if t.requires_grad and new.is_leaf:
         new.requires_grad_(True)
