@@ -70,8 +70,13 @@ class ModuleState:
                         container.update(copy)
             live = module.__dict__
             if not _same(live, bindings):
-                live.clear()
-                live.update(bindings)
+                if live.keys() == bindings.keys():   # a value rebound (the training flag): put it back
+                    for name, value in bindings.items():
+                        if live[name] is not value:
+                            live[name] = value
+                else:
+                    live.clear()
+                    live.update(bindings)
 
 
 Make = Callable[[torch.Tensor], torch.Tensor]
