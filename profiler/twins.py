@@ -97,10 +97,19 @@ def _empty(t: torch.Tensor, dtype: torch.dtype, device) -> torch.Tensor:
     return torch.empty_strided(t.shape, t.stride(), dtype=dtype, device=device)
 
 
+_META = torch.device("meta")
+
+
 def meta_maker(dtype: torch.dtype | None = None) -> Make:
     """Twins on the meta device."""
+    if dtype is None:    # the usual case, inlined: it runs for every tensor of the model
+        def same(t: torch.Tensor) -> torch.Tensor:
+            if t.layout is torch.strided:
+                return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=_META)
+            return torch.empty(t.shape, dtype=t.dtype, device=_META)
+        return same
     dtype_of = floating(dtype)
-    return lambda t: _empty(t, dtype_of(t), "meta")
+    return lambda t: _empty(t, dtype_of(t), _META)
 
 
 def fake_maker(fake_mode, dtype: torch.dtype | None = None) -> Make:
@@ -132,6 +141,8 @@ def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
         return kind(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
     new = make(t)
     if issubclass(kind, nn.Parameter) or getattr(t, "_is_param", False):
+        if type(new) is torch.Tensor:    # what nn.Parameter(new) does, without its Python frame
+            return torch.Tensor._make_subclass(nn.Parameter, new, t.requires_grad)
         return nn.Parameter(new, requires_grad=t.requires_grad)
     if t.requires_grad and new.is_leaf:
         new.requires_grad_(True)
