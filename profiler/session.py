@@ -162,7 +162,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
             # twins stand in for real tensors, or give the model another dtype; a model
             # already on meta (the caller's or ours) runs as it is in a meta forward
             if dtype is not None or (mode == "meta") != on_meta(model) or (not owned and mode != "meta"):
-                swap_in_twins(modules, make)
+                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None)
             generator = torch.Generator().manual_seed(0) if mode == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():

@@ -48,10 +48,15 @@ class ModuleState:
 
     def __init__(self, modules: list[nn.Module]):
         self._saved = []
+        self.tensor_attributes: list[tuple[dict, str]] = []   # plain tensor attributes, for swap_in_twins
         for module in modules:
             bindings = module.__dict__
-            contents = [(value, value.copy() if value else None)
-                        for value in bindings.values() if isinstance(value, _CONTAINERS)]
+            contents = []
+            for name, value in bindings.items():
+                if isinstance(value, _CONTAINERS):
+                    contents.append((value, value.copy() if value else None))
+                elif isinstance(value, torch.Tensor):
+                    self.tensor_attributes.append((bindings, name))
             self._saved.append((module, module.__class__, bindings.copy(), contents))
 
     def restore(self) -> None:
@@ -149,11 +154,14 @@ def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
     return new
 
 
-def swap_in_twins(modules: list[nn.Module], make: Make) -> dict[int, torch.Tensor]:
+def swap_in_twins(modules: list[nn.Module], make: Make,
+                  tensor_attributes: list[tuple[dict, str]] | None = None) -> dict[int, torch.Tensor]:
     """Replace every parameter, buffer and tensor attribute of ``modules`` by its
     twin (one twin per tensor, so tied weights stay tied).  Call only inside a
-    ``ModuleState`` snapshot, which puts the originals back.  Returns the twins
-    by the id of the tensor they stand for."""
+    ``ModuleState`` snapshot, which puts the originals back; ``tensor_attributes``:
+    the snapshot's list of plain tensor attributes (found while it read every
+    attribute), else they are looked for here.  Returns the twins by the id of the
+    tensor they stand for."""
     twins: dict[int, torch.Tensor] = {}
 
     def of(t: torch.Tensor) -> torch.Tensor:
@@ -162,13 +170,14 @@ def swap_in_twins(modules: list[nn.Module], make: Make) -> dict[int, torch.Tenso
             found = twins[id(t)] = twin(t, make)
         return found
 
+    if tensor_attributes is None:    # plain tensor attributes: a mask, a table
+        tensor_attributes = [(module.__dict__, name) for module in modules
+                             for name, value in module.__dict__.items() if isinstance(value, torch.Tensor)]
     for module in modules:
         for slots in (module._parameters, module._buffers):
             for name, t in slots.items():
                 if t is not None:
                     slots[name] = of(t)
-        bindings = module.__dict__
-        for name, value in bindings.items():
-            if isinstance(value, torch.Tensor):    # a plain tensor attribute (a mask, a table)
-                bindings[name] = of(value)
+    for bindings, name in tensor_attributes:
+        bindings[name] = of(bindings[name])
     return twins
