@@ -399,7 +399,7 @@ def main(argv=None) -> int:
 
     from bench_report import claims, render, summary_lines
 
-    from profiler import atomic
+    from profiler.report import atomic
     if args.from_json:  # re-render a saved run
         data = json.loads(Path(args.from_json).read_text())
     else:

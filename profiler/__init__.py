@@ -4,7 +4,7 @@ Names are imported on first use, so that `profiler --help` needs no torch.
 """
 from importlib import import_module
 
-_EXPORTS = {"profile": "api", "Report": "report", "Cost": "cost", "ProfilerError": "errors"}
+_EXPORTS = {"profile": "api", "Report": "report", "Cost": "formulas.cost", "ProfilerError": "errors"}
 
 __all__ = list(_EXPORTS)
 

@@ -3,13 +3,13 @@ forward, count, report.
 
 A forward runs on the meta device whenever it can: a model built by name is built
 there, and a model the caller holds runs on meta twins of its tensors (see
-profiler.twins).  Only when that fails does it fall back, one step at a time:
+profiler.capture.twins).  Only when that fails does it fall back, one step at a time:
 FakeTensorMode (a forward that makes CPU tensors of its own), then real CPU
 tensors, and that only for a data-dependent op (``nonzero``, ``.item()``), and
 only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
 
 A torchvision detection model runs on meta with its data-dependent steps fixed
-by a stated assumption (``detections="bound"``, see profiler.detection), never
+by a stated assumption (``detections="bound"``, see profiler.models.detection), never
 falling back; ``detections="real"`` runs it as any other model, which for a
 detection model means on real CPU tensors.
 """
@@ -23,18 +23,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import detection as _detection
-from .errors import ProfilerError
-from .inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
+from profiler.models import detection as _detection
+from profiler.errors import ProfilerError
+from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
                      example_args, normalize_args, token_vocab)
-from .language import summarize
-from .models import ModelSpec, native_build_kwargs, resolve
-from .report import Report
-from .session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
+from profiler.count.language import summarize
+from profiler.models.resolve import ModelSpec, native_build_kwargs, resolve
+from profiler.report import Report
+from profiler.capture.session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
-# the note of each way a detection model's forward runs (profiler.detection)
+# the note of each way a detection model's forward runs (profiler.models.detection)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
@@ -92,7 +92,7 @@ def _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
 def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
     """The dtype of the model's first floating-point parameter (or buffer); for a
     model without any, that of the first floating tensor it is given; else float32."""
-    from .inputs import tensors_in
+    from profiler.capture.inputs import tensors_in
     for tensors in (model.parameters(), model.buffers(), tensors_in((inputs, kwargs))):
         for t in tensors:
             if t.is_floating_point():
@@ -121,7 +121,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
     input.  The model, the inputs and the process are left as they were (see
-    profiler.session); one profile runs at a time.
+    profiler.capture.session); one profile runs at a time.
 
     input_size: per-sample size, e.g. (3, 224, 224); default 3×227×227 for images,
         the family's default otherwise, (128,) token ids for a model whose first
@@ -135,23 +135,23 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         are counted at its element size; the caller's model is not converted.
     training: profile a training step: the forward in train mode with grad on, plus
         the backward of a loss depending on every output, in the bwd_* columns
-        (see profiler.backward); ``Report.passes`` sums forward, backward and both.
+        (see profiler.formulas.backward.costs); ``Report.passes`` sums forward, backward and both.
     tokens: a language model's prefill of batch × tokens token ids (a transformers
-        model gets the inputs its forward takes: see profiler.hub.example_inputs).
+        model gets the inputs its forward takes: see profiler.models.hub.example_inputs).
     decode: one generation step of a transformers model after a KV cache of
         ``decode`` tokens (``tokens`` is then the new tokens per sequence, default 1).
     config: overrides of an ``hf:``/``timm:`` model's config, e.g. {"num_hidden_layers": 2}.
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
-        upper bound, the same everywhere (profiler.detection); "real": one forward
+        upper bound, the same everywhere (profiler.models.detection); "real": one forward
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
     measure: also run the model for real and time every layer beside its roofline
-        bound (profiler.measure); ``device``: where ("cpu", "cuda"), or a data-sheet
+        bound (profiler.measure.timing); ``device``: where ("cpu", "cuda"), or a data-sheet
         name ("H100") for a roofline prediction without ``measure``.
 
-    A language model's report has ``Report.language`` (see profiler.language).
+    A language model's report has ``Report.language`` (see profiler.count.language).
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config)
@@ -165,7 +165,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
                           tokens, decode, config, detections)
     if measure or device is not None:
-        from .measure import measure as timed   # the model run for real: see profiler.measure
+        from profiler.measure.timing import measure as timed   # the model run for real: see profiler.measure.timing
         timed(report, model, input_size=input_size, batch=batch, inputs=inputs, kwargs=kwargs, native=native,
               config=config, device=device or "cpu", time=measure)
     return report
@@ -230,7 +230,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if hf_config is not None and inputs is None and not kwargs and input_size is None and not native:
         from functools import partial
 
-        from .hub import example_inputs
+        from profiler.models.hub import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode)
         candidates = [((), "example inputs")]
@@ -275,7 +275,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
 
 
 def _language(module, report, done, decode, training, tokens):
-    """The language-model summary of this profile (see profiler.language): new
+    """The language-model summary of this profile (see profiler.count.language): new
     tokens per sequence from the ids made for the forward (``tokens`` where they
     were made from input_size)."""
     ids = next((done.kwargs[k] for k in ("decoder_input_ids", "input_ids") if k in done.kwargs), None)
@@ -294,7 +294,7 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
              inputs_for=None, bound=False):
     """The first forward that runs: meta on each input candidate, then fake, then
     real (data-dependent ops only, within the memory limit).  ``bound``: a detection
-    model on meta, its data-dependent steps answered by profiler.detection's
+    model on meta, its data-dependent steps answered by profiler.models.detection's
     assumption, with no fallback.  Returns (the ``session.Forward`` with
     ``input_desc`` set, mode)."""
     def attempt(mode, args, desc, model=module, model_owned=owned):
@@ -352,7 +352,7 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
 
 def _check_fits(label, desc, rows) -> None:
     """Counts are int64 in the report's tables: refuse an input whose counts overflow them."""
-    from .columns import COUNT_COLUMNS
+    from profiler.columns import COUNT_COLUMNS
     limit = 2**63 - 1
     for column in COUNT_COLUMNS:
         if sum(row[column] for row in rows) > limit:
@@ -365,7 +365,7 @@ def _check_real_size(label, model, args, input_dtype, capture) -> None:
     inputs, the model's tensors (a copy of the caller's, or a real build of a
     model built by name), and the largest layer call the failed shapes-only
     forward made before it stopped: a lower bound on the real forward's peak."""
-    from .inputs import is_shape
+    from profiler.capture.inputs import is_shape
     limit = int(float(os.environ.get("PROFILER_REAL_LIMIT_GB", REAL_LIMIT_BYTES / 2**30)) * 2**30)
     need = 0
 

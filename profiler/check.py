@@ -159,7 +159,7 @@ def _has_attention(model: nn.Module, name: str) -> bool:
 
 def _published_gap_notes(spec, size, batch, published) -> list[str]:
     """Why a non-classification model's figure can differ from the published one."""
-    from .api import profile
+    from profiler.api import profile
     if spec.family == "video" and size[1] != 16:
         at16 = profile(spec.name, input_size=(size[0], 16, *size[2:]), batch=batch, native=True)
         return [f"torchvision's video figures are per 16-frame clip: ours at 16 frames is "
@@ -182,11 +182,11 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     """Profile ``model`` and compare per-layer and total MACs with fvcore and
     FlopCounterMode.  Accepts what ``profile`` accepts (a name or an nn.Module);
     ``tokens``, ``decode`` and ``config`` as for ``profile`` (hf:/timm: models)."""
-    from .api import _build_real, profile
-    from .errors import ProfilerError
-    from .inputs import example_args, materialize
-    from .twins import real_maker
-    from .models import resolve, weights_meta
+    from profiler.api import _build_real, profile
+    from profiler.errors import ProfilerError
+    from profiler.capture.inputs import example_args, materialize
+    from profiler.capture.twins import real_maker
+    from profiler.models.resolve import resolve, weights_meta
 
     spec = resolve(model, config) if isinstance(model, str) else None
     hf = spec is not None and spec.config is not None
@@ -197,7 +197,7 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     report = profile(model, input_size=input_size, batch=batch, native=native, **language)
     if spec is not None:
         if native:
-            from .models import native_build_kwargs
+            from profiler.models.resolve import native_build_kwargs
             spec.build_kwargs.update(native_build_kwargs(spec.name))
         real = _build_real(spec)
         family = spec.family
@@ -207,7 +207,7 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     real.eval()
     try:
         if hf:
-            from .hub import example_inputs
+            from profiler.models.hub import example_inputs
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode)

@@ -1,6 +1,6 @@
 """The report's vocabulary, without torch: the row columns and the layer kinds.
 
-Kept apart from the code that makes rows (profiler.rows, which needs torch) so
+Kept apart from the code that makes rows (profiler.count.rows, which needs torch) so
 that reading and rendering a report (profiler.report) imports no torch.
 """
 from __future__ import annotations

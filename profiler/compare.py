@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from .errors import ProfilerError
-from .render import table
+from profiler.errors import ProfilerError
+from profiler.report.render import table
 
 COUNTS = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
 SHARES = ["conv_mults_%", "conv_params_%", "linear_mults_%", "linear_params_%", "attention_mults_%"]
@@ -90,7 +90,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     measure: time every profile on ``device`` (profiler.measure.measure, with
         ``runs``, ``peak_flops`` and ``peak_bandwidth``), one after the other in this
         process (``jobs`` is then 1), adding the columns of
-        ``profiler.measure.COMPARE_MEASURED``: the forward's time, the shares of
+        ``profiler.measure.timing.COMPARE_MEASURED``: the forward's time, the shares of
         the time of conv and linear layers, and linear layers' intensity and regime,
         which shows the batch size where they turn compute-bound.  ``device``
         without ``measure``: the roofline's bounds on that device instead
@@ -104,7 +104,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     Shares are percentages of the model's total; ``intensity`` is FLOPs per byte
     moved (Report.intensity); ``uncounted`` counts rows with no formula.
     """
-    from .models import parse_input_size, resolve
+    from profiler.models.resolve import parse_input_size, resolve
 
     models = list(models)
     sizes = [parse_input_size(s) if isinstance(s, str) and s != NATIVE else s for s in input_sizes or []]
@@ -158,7 +158,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             failures.append(dict(model=_label(model), input=_input_label(size), batch=batch, error=error))
     extra = []
     if timing is not None:
-        from .measure import COMPARE_MEASURED, COMPARE_PREDICTED
+        from profiler.measure.timing import COMPARE_MEASURED, COMPARE_PREDICTED
         extra = COMPARE_MEASURED if measure else COMPARE_PREDICTED
     frame = pd.DataFrame(rows, columns=COLUMNS + extra)
     frame[COUNTS + ["batch", "uncounted"]] = frame[COUNTS + ["batch", "uncounted"]].astype("int64")
@@ -190,7 +190,7 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
                  roofline: list | None = None) -> tuple[dict | None, _Error | None]:
     """One profile's comparison row, or why it failed; ``timing``: measure()'s
     options, whose columns join the row (``roofline`` receives the device's lines)."""
-    from .api import profile
+    from profiler.api import profile
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
@@ -200,7 +200,7 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
                 report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
                                  batch=batch, native=size == NATIVE, **(options or {}))
             if timing is not None:
-                from .measure import compare_note, compare_row, measure
+                from profiler.measure.timing import compare_note, compare_row, measure
                 measure(report, model, input_size=None if size in (None, NATIVE) else tuple(size), batch=batch,
                         native=size == NATIVE, config=(options or {}).get("config"), **timing)
                 if roofline is not None:
@@ -223,7 +223,7 @@ def _expected_cost(task: tuple, real_detections: bool = False) -> tuple:
     (a long one started last would leave the other workers idle at the end).
     Detection models counted on real CPU tensors (``detections="real"``) come first;
     then the larger the published GFLOPs, input and batch, the longer."""
-    from .models import resolve, weights_meta
+    from profiler.models.resolve import resolve, weights_meta
     model, size, batch = task
     if ":" in model:    # user code: no published figures, and importing it here would run it twice
         return (False, 0.0)
@@ -368,7 +368,7 @@ def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False)
     shown = frame.copy()
     shown["intensity"] = shown["intensity"].round(2)
     timed = [c for c in ("forward_ms", "gflop_per_s", "linear_intensity") if c in shown]
-    for column in timed:   # measured or roofline columns (profiler.measure)
+    for column in timed:   # measured or roofline columns (profiler.measure.timing)
         shown[column] = shown[column].round(2)
     if "bound_ms" in shown:
         shown["bound_ms"] = [f"{v:.4g}" for v in shown["bound_ms"]]
@@ -388,7 +388,7 @@ def markdown(frame: pd.DataFrame, title: str = "Comparison", units: str = "group
     if intro:
         parts += [intro, ""]
     parts += [to_text(frame, units, markdown=True), "", INTENSITY_NOTE + ".", ""]
-    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.measure)
+    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.measure.timing)
         parts += [f"- {line}" for line in frame.attrs["roofline"]] + [""]
     if plot:
         parts += ["## MACs vs parameters", "", f"![MACs against parameters, log-log]({plot})", ""]

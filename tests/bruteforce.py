@@ -16,7 +16,7 @@ import numpy as np
 
 
 class Tally:
-    """Counts of scalar operations, by the classes of ``profiler.cost.Cost``."""
+    """Counts of scalar operations, by the classes of ``profiler.formulas.cost.Cost``."""
 
     def __init__(self):
         self.mults = self.adds = self.other = 0

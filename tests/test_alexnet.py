@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 import profiler
-from profiler.zoo.alexnet_paper import alexnet_paper
+from profiler.models.zoo.alexnet_paper import alexnet_paper
 
 # name: (multiplications = additions, worked out by hand from the layer shapes)
 HAND_COUNT = {

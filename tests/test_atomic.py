@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler import atomic
-from profiler.atomic import write_bytes, write_text
+from profiler.report import atomic
+from profiler.report.atomic import write_bytes, write_text
 from profiler.errors import ProfilerError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="devices, FIFOs and symlinks as on POSIX")
@@ -177,7 +177,7 @@ def test_standard_output_by_name_follows_what_was_printed_and_stays_where_it_was
     if name.startswith("/proc") and not os.path.exists(name):
         pytest.skip("no /proc")
     out = tmp_path / "out.txt"
-    script = ("from profiler.atomic import write_text; print('before'); "
+    script = ("from profiler.report.atomic import write_text; print('before'); "
               f"write_text({name!r}, 'data\\n'); print('after')")
     with out.open("wb") as stdout:
         inode = os.fstat(stdout.fileno()).st_ino

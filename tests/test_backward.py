@@ -16,9 +16,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 import profiler
-from profiler import backward as B
+from profiler.formulas.backward import costs as B
 from profiler.cli import main
-from profiler.rows import BWD_COLUMNS, COLUMNS
+from profiler.count.rows import BWD_COLUMNS, COLUMNS
 
 
 def _flop_counter_backward_macs(model, *inputs, math=True) -> int:

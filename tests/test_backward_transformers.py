@@ -24,8 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 transformers = pytest.importorskip("transformers")
 
 import profiler  # noqa: E402
-from profiler import backward as B  # noqa: E402
-from profiler.cost import Cost, numel  # noqa: E402
+from profiler.formulas.backward import costs as B  # noqa: E402
+from profiler.formulas.cost import Cost, numel  # noqa: E402
 
 VOCAB, TOKENS, BATCH = 100, 16, 2
 

@@ -72,7 +72,7 @@ def test_cli_check_hf_llama_matches_flop_counter_under_math_attention(capsys):
 
 def test_check_hf_decode_says_fvcore_cannot_trace_and_flop_counter_matches():
     pytest.importorskip("transformers")
-    from profiler.hub import parse_config_overrides
+    from profiler.models.hub import parse_config_overrides
     config = parse_config_overrides(HF_LLAMA[1::2])
     result = check("hf:llama", decode=16, config=config)
     total = result.table.iloc[-1]

@@ -38,8 +38,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(*argv: str, stdout=subprocess.PIPE, **env: str) -> subprocess.CompletedProcess:
-    """`python -m profiler.cli ARGV` in a fresh process."""
-    return subprocess.run([sys.executable, "-m", "profiler.cli", *argv], stdout=stdout,
+    """`python -m profiler ARGV` in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "profiler", *argv], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, timeout=180, env=_env(**env))
 
 
@@ -110,7 +110,7 @@ def test_an_output_file_on_a_full_disk_through_the_installed_script():
 
 
 def test_a_closed_pipe_still_ends_quietly_with_141():
-    proc = subprocess.Popen([sys.executable, "-m", "profiler.cli", "profile", "alexnet_paper"],
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet_paper"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -163,7 +163,7 @@ def _raise(exc: BaseException):
     (OSError(5, "Input/output error"), "profiler: error: OSError: [Errno 5] Input/output error"),
 ])
 def test_any_unexpected_exception_is_one_line_with_its_type(cli, monkeypatch, exc, expected):
-    from profiler.commands import list as list_command
+    from profiler.cli import list as list_command
     monkeypatch.setattr(list_command, "run", _raise(exc))
     code, out, err = cli("list")
     assert_one_line_error(code, err)
@@ -171,7 +171,7 @@ def test_any_unexpected_exception_is_one_line_with_its_type(cli, monkeypatch, ex
 
 
 def test_keyboard_interrupt_is_still_130(cli, monkeypatch):
-    from profiler.commands import list as list_command
+    from profiler.cli import list as list_command
     monkeypatch.setattr(list_command, "run", _raise(KeyboardInterrupt()))
     code, _, err = cli("list")
     assert code == 130 and err == "profiler: interrupted\n"

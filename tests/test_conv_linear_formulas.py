@@ -15,8 +15,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
-from profiler.cost import Cost
-from profiler.formulas.conv import conv_cost, conv_transpose_cost
+from profiler.formulas.cost import Cost
+from profiler.formulas.forward.conv import conv_cost, conv_transpose_cost
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}

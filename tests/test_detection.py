@@ -1,4 +1,4 @@
-"""Detection models on shapes (profiler.detection): the count is an upper bound
+"""Detection models on shapes (profiler.models.detection): the count is an upper bound
 fixed by a stated assumption, the same at any thread count and in every run; each
 answer the assumption gives equals what the real op gives on an example where the
 assumption holds; and where it holds for a whole model, the bound equals a real
@@ -20,7 +20,7 @@ from torchvision.models.detection.ssd import SSD, SSDHead
 from torchvision.ops import MultiScaleRoIAlign, batched_nms, nms
 
 import profiler
-from profiler import detection
+from profiler.models import detection
 from profiler.api import BOUND_NOTE, DATA_DEPENDENT_NOTE
 
 DETECTION = sorted(torchvision.models.list_models(module=torchvision.models.detection))

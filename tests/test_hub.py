@@ -1,4 +1,4 @@
-"""hf: and timm: models (profiler.hub): names, config overrides, meta builds,
+"""hf: and timm: models (profiler.models.hub): names, config overrides, meta builds,
 example inputs for prefill and decode, and counts against FlopCounterMode on the
 same models built for real.
 
@@ -29,9 +29,9 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import profiler
-from profiler import hub
+from profiler.models import hub
 from profiler.errors import ProfilerError
-from profiler.models import resolve
+from profiler.models.resolve import resolve
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -389,7 +389,7 @@ def test_timm_overrides():
 _LIST = """
 import sys
 {block}
-from profiler.commands.list import run
+from profiler.cli.list import run
 run(None)
 assert "torch" not in sys.modules, "profiler list imported torch"
 """

@@ -1,4 +1,4 @@
-"""Row kinds by what a layer computes (profiler.kinds), not by its class name:
+"""Row kinds by what a layer computes (profiler.count.kinds), not by its class name:
 transformers layers built from tiny configs on the meta device, hand-written
 layers, and the cases that must keep the kind of their ops."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import profiler
-from profiler.kinds import has_attention
+from profiler.count.kinds import has_attention
 
 
 def _rows(report, type_name: str):

@@ -1,4 +1,4 @@
-"""profiler.language: the language-model summary, against counts made by hand
+"""profiler.count.language: the language-model summary, against counts made by hand
 from the configs of real transformers models (built on meta, nothing downloaded)."""
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_a_training_profile_reports_flops_per_token_beside_the_6n_rule():
 def test_the_summary_is_in_the_text_markdown_and_json_and_only_for_language_models(tmp_path):
     import json
 
-    from profiler.json_report import to_dict
+    from profiler.report.json_report import to_dict
     report = profiler.profile("hf:llama", config=TINY, tokens=8)
     assert "language model:" in report.to_string()
     assert "## Language model" in report.markdown()

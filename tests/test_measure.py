@@ -1,4 +1,4 @@
-"""Measured time beside counted work (profiler.measure) and the roofline (profiler.roofline).
+"""Measured time beside counted work (profiler.measure.timing) and the roofline (profiler.measure.roofline).
 
 The acceptance tests time alexnet, resnet50 and vit_b_16 for real and check that
 (a) the per-layer times sum to within 15% of the whole forward timed without hooks,
@@ -24,9 +24,9 @@ from torch import nn
 
 import profiler
 from profiler.cli import main
-from profiler.json_report import to_dict
-from profiler.measure import MEASURED_COLUMNS, PREDICTED_COLUMNS, measure
-from profiler.roofline import DATASHEET, Peaks, parse_device, parse_rate, table_peaks
+from profiler.report.json_report import to_dict
+from profiler.measure.timing import MEASURED_COLUMNS, PREDICTED_COLUMNS, measure
+from profiler.measure.roofline import DATASHEET, Peaks, parse_device, parse_rate, table_peaks
 
 CUDA = torch.cuda.is_available()
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not CUDA, reason="no CUDA device"))]
@@ -146,8 +146,8 @@ def test_meta_model_gets_seeded_random_weights_and_the_callers_model_is_untouche
 
 
 def test_a_grouped_view_sums_the_per_run_times():
-    from profiler.grouping import view
-    from profiler.measure import view_columns
+    from profiler.report.grouping import view
+    from profiler.measure.timing import view_columns
     report = profiler.profile("resnet18", input_size=(3, 64, 64))
     measure(report, "resnet18", runs=3)
     grouped, _ = view(report.layers, depth=1)

@@ -7,7 +7,7 @@ from torch import nn
 
 import profiler
 from profiler.api import _build_real, _on_meta
-from profiler.models import ModelSpec, meta_in_constructors, resolve
+from profiler.models.resolve import ModelSpec, meta_in_constructors, resolve
 
 
 def test_regnet_builds_on_meta_although_its_builder_calls_tolist():

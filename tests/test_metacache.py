@@ -6,7 +6,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision.models import get_model
 
-from profiler.metacache import SHORTCUTS, MetaReplay
+from profiler.capture.metacache import SHORTCUTS, MetaReplay
 
 aten = torch.ops.aten
 DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)

@@ -13,9 +13,9 @@ from importlib.metadata import version
 
 import pytest
 
-from profiler.commands.helpers import check_output_paths
+from profiler.cli.helpers import check_output_paths
 from profiler.errors import ProfilerError
-from profiler.render import NOTE_WIDTH
+from profiler.report.render import NOTE_WIDTH
 
 
 # --- --version, a bare `profiler` ------------------------------------------------------
@@ -35,9 +35,9 @@ def test_a_bare_profiler_prints_the_help_and_exits_0(cli):
 # --- default inputs in `profile --help` -------------------------------------------------
 
 def test_profile_help_states_each_familys_default_input(cli):
-    from profiler.hub import TOKENS_DEFAULT
-    from profiler.inputs import default_input_size
-    from profiler.models import resolve
+    from profiler.models.hub import TOKENS_DEFAULT
+    from profiler.capture.inputs import default_input_size
+    from profiler.models.resolve import resolve
     code, out, _ = cli("profile", "--help")
     assert code == 0
     assert "default 3x227x227" not in out
@@ -236,7 +236,7 @@ def test_ctrl_c_while_workers_start_is_one_line_and_exit_130():
 
 def test_the_fvcore_report_says_what_other_holds():
     import profiler
-    from profiler.make_reports import not_compared
+    from profiler.cli.make_reports import not_compared
     layers = profiler.profile("alexnet", input_size=(3, 227, 227)).layers
     text = not_compared(layers)
     other = layers[layers["other"] > 0]

@@ -11,7 +11,7 @@ import pytest
 import profiler
 from profiler.cli import main
 from profiler.compare import compare
-from profiler.plots import KIND_COLORS, SHARE_METRICS, _renderer, compare_figure, report_figure, save
+from profiler.report.plots import KIND_COLORS, SHARE_METRICS, _renderer, compare_figure, report_figure, save
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -86,9 +86,9 @@ def test_profile_plot_flag_writes_a_png_the_markdown_links(tmp_path, capsys):
 
 
 def test_plotting_needs_no_pyplot_and_matplotlib_loads_only_when_drawing():
-    code = ("import sys, profiler, profiler.plots\n"
+    code = ("import sys, profiler, profiler.report.plots\n"
             "assert 'matplotlib' not in sys.modules\n"
-            "profiler.plots.report_figure(profiler.profile('alexnet_paper'))\n"
+            "profiler.report.plots.report_figure(profiler.profile('alexnet_paper'))\n"
             "assert 'matplotlib' in sys.modules and 'matplotlib.pyplot' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 

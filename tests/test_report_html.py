@@ -1,4 +1,4 @@
-"""The report in a notebook: Report._repr_html_ (profiler.html_report) on real models.
+"""The report in a notebook: Report._repr_html_ (profiler.report.html_report) on real models.
 
 The HTML is read back with the standard library's html.parser: tags must balance,
 text must come back exactly as the report holds it (so markup in names and notes
@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 import profiler
-from profiler.grouping import view
-from profiler.html_report import KEEP, MAX_ROWS, to_html
+from profiler.report.grouping import view
+from profiler.report.html_report import KEEP, MAX_ROWS, to_html
 from profiler.report import LAYER_VIEW, SHOWN_SHARES
-from profiler.rows import COUNT_COLUMNS
+from profiler.count.rows import COUNT_COLUMNS
 
 VOID = {"br", "hr", "img", "meta", "link", "input", "col", "wbr"}
 
@@ -288,5 +288,5 @@ def test_training_profile_shows_forward_and_backward():
 
 def test_importing_the_report_does_not_import_the_html_renderer():
     code = ("import sys, profiler.report; "
-            "assert 'profiler.html_report' not in sys.modules; assert 'pandas' not in sys.modules")
+            "assert 'profiler.report.html_report' not in sys.modules; assert 'pandas' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,12 +11,12 @@ from markdown_it import MarkdownIt
 from torch import nn
 
 import profiler
-from profiler import atomic
+from profiler.report import atomic
 from profiler.cli import main
 from profiler.errors import ProfilerError
-from profiler.grouping import group_by_depth, view
-from profiler.json_report import SCHEMA_VERSION, to_dict
-from profiler.rows import COUNT_COLUMNS
+from profiler.report.grouping import group_by_depth, view
+from profiler.report.json_report import SCHEMA_VERSION, to_dict
+from profiler.count.rows import COUNT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_json_follows_schema_version_1(paper):
 
 
 def test_json_is_deterministic(paper, tmp_path):
-    from profiler.json_report import write_json
+    from profiler.report.json_report import write_json
     a = write_json(paper, tmp_path / "a.json").read_bytes()
     b = write_json(profiler.profile("alexnet_paper"), tmp_path / "b.json").read_bytes()
     assert a == b

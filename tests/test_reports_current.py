@@ -1,11 +1,11 @@
-"""The committed reports/ are what `python -m profiler.make_reports` makes today.
+"""The committed reports/ are what `python -m profiler.cli.make_reports` makes today.
 
 The AlexNet, twelve-model and zoo reports are regenerated into a temporary folder
 and compared byte for byte; PNGs only need to be valid PNGs, since their bytes
 depend on the matplotlib version.  The zoo profiles all 121 torchvision models, one
 after the other, all on shapes (the twelve detection models too, since their counts
 became deterministic): about 25 s of CPU, 20-30 s on a quiet 2-core machine.  After
-an intended change, regenerate with `python -m profiler.make_reports` and review
+an intended change, regenerate with `python -m profiler.cli.make_reports` and review
 the diff.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from profiler import make_reports
+from profiler.cli import make_reports
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,7 +42,7 @@ def _compare_folders(fresh: Path, names: list[str]) -> None:
             diff = difflib.unified_diff(committed.read_text().splitlines(True), new.decode().splitlines(True),
                                         f"reports/{name}", "regenerated", n=0)
             problems.append("".join(list(diff)[:40]))
-    assert not problems, ("reports/ is out of date; run `python -m profiler.make_reports`:\n"
+    assert not problems, ("reports/ is out of date; run `python -m profiler.cli.make_reports`:\n"
                           + "\n".join(problems))
 
 

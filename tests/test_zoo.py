@@ -12,8 +12,8 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 import profiler
-from profiler.inputs import NATIVE_DETECTION
-from profiler.models import family_of, frozen_batchnorm_when_trained, native_build_kwargs, resolve, weights_meta
+from profiler.capture.inputs import NATIVE_DETECTION
+from profiler.models.resolve import family_of, frozen_batchnorm_when_trained, native_build_kwargs, resolve, weights_meta
 
 ALL = sorted(tvm.list_models())
 CLASSIFICATION = sorted(tvm.list_models(module=tvm))
@@ -30,7 +30,7 @@ PUBLISHED_FLOW_FRAME = (3, 512, 512)
 
 # Detection figures come from the pretrained weights on that random image, which let fewer
 # proposals or detections through than the caps the profiler's bound counts (every candidate
-# passes, profiler.detection).  Setting the cap to what those weights let through gives the
+# passes, profiler.models.detection).  Setting the cap to what those weights let through gives the
 # published figure exactly.
 PUBLISHED_WITH_FEWER_BOXES = {
     # the RPN scores no anchor of a noise image above its rpn_score_thresh=0.05: no proposal

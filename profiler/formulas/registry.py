@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..cost import Cost, Shape
+from profiler.formulas.cost import Cost, Shape
 
-from ..columns import KINDS  # noqa: F401 (re-exported: the kinds a formula may name)
+from profiler.columns import KINDS  # noqa: F401 (re-exported: the kinds a formula may name)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ import torch
 from torch import fx, nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from ..errors import ProfilerError
-from .compare import max_output_difference
+from profiler.errors import ProfilerError
+from profiler.transforms.outputs import max_output_difference
 
 _LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
 _NORMS = (nn.modules.batchnorm._BatchNorm, FrozenBatchNorm2d)

@@ -32,8 +32,8 @@ from torch import fx, nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp
 
-from ..errors import ProfilerError
-from .compare import eval_state, max_abs_difference, model_dtype, random_input
+from profiler.errors import ProfilerError
+from profiler.transforms.outputs import eval_state, max_abs_difference, model_dtype, random_input
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
               nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.SiLU,
@@ -402,7 +402,7 @@ def sliding_window_check(original: nn.Module, fc: FullyConv, image_size: tuple[i
     """Run ``fc`` on a random image of ``image_size`` and ``original`` on each of
     its windows; count both ways with ``profile`` (``fc_report``: a profile of
     ``fc.model`` on the image already made)."""
-    from ..api import profile
+    from profiler.api import profile
     c, h, w = fc.window
     if len(image_size) != 3 or image_size[0] != c or image_size[1] < h or image_size[2] < w:
         raise ProfilerError(f"the image {'x'.join(map(str, image_size))} must have {c} channels "

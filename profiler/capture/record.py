@@ -1,0 +1,324 @@
+"""One forward pass with every module's calls recorded and a dispatch mode below them.
+
+Each module's calls are recorded with their input and output shapes (call by call:
+a module run twice gives two records), by a stand-in ``forward`` bound on the
+module for the one forward pass, which records and calls the module's own.  (Hooks
+did this first, but a module with hooks takes torch's slow call path, and
+registering and removing two hooks per module cost as much again: together a
+quarter of a ResNet-50 profile.)  The stand-in runs inside the module call, after
+any forward pre-hooks (a lazy module's shape inference, the user's own) and before
+the forward hooks.  A TorchDispatchMode sees every aten
+op and charges it to the innermost running module, unless an enclosing module has
+an analytic formula, which then accounts for everything inside it.  Matmul-family
+and softmax ops in a module without a formula also leave marks on its call, from
+which profiler.count.kinds names the row's kind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves, tree_map
+
+from profiler.formulas.cost import ZERO, Cost, Shape
+from profiler.formulas import find_aten_formula, find_module_formula
+from profiler.formulas.forward.activation import softmax_module
+from profiler.formulas.forward.aten_ops import ZERO_COST_OPS
+from profiler.formulas.registry import AtenFormula, ModuleFormula
+from profiler.count.kinds import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
+from profiler.capture.metacache import MetaReplay
+
+
+def shapes_of(tree: Any) -> tuple[Shape, ...]:
+    return tuple(tuple(t.shape) for t in _tensor_leaves(tree))
+
+
+def bytes_of(tree: Any) -> tuple[int, int]:
+    """(elements, bytes) of the tensors in a nested structure."""
+    tensors = _tensor_leaves(tree)
+    return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _as_shape(x: Any) -> Any:
+    return tuple(x.shape) if isinstance(x, torch.Tensor) else x
+
+
+def _as_shapes(tree: Any) -> Any:
+    """tree_map(_as_shape, tree).  An op's arguments are tensors, scalars and plain
+    lists or tuples of them, which this maps directly: pytree's flatten and
+    unflatten cost more than the op's formula.  Other containers go to pytree."""
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        return kind([_as_shapes(x) for x in tree])
+    if isinstance(tree, torch.Tensor):
+        return tuple(tree.shape)
+    if kind is dict:
+        return {k: _as_shapes(v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list, dict)):  # torch.Size, namedtuples, OrderedDict...
+        return tree_map(_as_shape, tree)
+    return tree
+
+
+def _tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """The tensors among tree_leaves(tree), in order.  Hook arguments and op arguments
+    are tensors and plain tuples, lists and dicts of them, walked directly: pytree's
+    flatten costs more than the hook or the op's formula (see _as_shapes)."""
+    found = [] if found is None else found
+    kind = type(tree)
+    if kind is tuple or kind is list:
+        for x in tree:
+            _tensor_leaves(x, found)
+    elif isinstance(tree, torch.Tensor):
+        found.append(tree)
+    elif kind is dict:
+        for x in tree.values():
+            _tensor_leaves(x, found)
+    elif isinstance(tree, (tuple, list, dict)):
+        found.extend(t for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
+    return found
+
+
+def grads_of(tree: Any) -> tuple[bool, ...]:
+    """Per tensor leaf: whether autograd will want its gradient."""
+    on = torch.is_grad_enabled()
+    return tuple(on and t.requires_grad for t in _tensor_leaves(tree))
+
+
+@dataclass
+class OpRecord:
+    """One functional op as the backward formulas read it (training profiles only):
+    tensors as shapes; ``needs[i]``: whether positional argument i holds a tensor
+    that requires grad."""
+
+    func: Any
+    out: Any
+    args: tuple
+    kwargs: dict
+    needs: tuple[bool, ...]
+
+
+def _record(func, out, args, kwargs) -> OpRecord:
+    needs = tuple(any(grads_of(a)) for a in args)
+    return OpRecord(func, tree_map(_as_shape, out), tree_map(_as_shape, args),
+                    tree_map(_as_shape, kwargs), needs)
+
+
+class ModuleCall:
+    """One call of one module, as the hooks and the dispatch mode saw it.
+
+    A plain slotted class, not a dataclass with Counter fields: one is made per
+    module call, and three Counters each took longer than the rest of the hook."""
+
+    __slots__ = ("name", "module", "depth", "formula", "absorbed", "counts_inside", "inputs", "outputs",
+                 "kwargs", "out_elems", "out_bytes", "in_bytes", "ops", "uncounted_ops", "op_cost",
+                 "op_kind_flops", "op_elems", "op_bytes", "op_in_bytes", "input_grads", "op_records",
+                 "pattern", "finished")
+
+    def __init__(self, name: str, module: nn.Module, depth: int, formula: ModuleFormula | None,
+                 absorbed: bool, inputs: tuple[Shape, ...] = (), kwargs: dict[str, Any] | None = None,
+                 in_bytes: int = 0, input_grads: tuple[bool, ...] = ()):
+        self.name = name
+        self.module = module
+        self.depth = depth
+        self.formula = formula
+        self.absorbed = absorbed                # inside a module whose formula counts it
+        # this call's formula (or an ancestor's) accounts for all ops below it
+        self.counts_inside = absorbed or formula is not None
+        self.inputs = inputs
+        self.outputs: tuple[Shape, ...] = ()
+        self.kwargs = {} if kwargs is None else kwargs
+        self.out_elems = 0
+        self.out_bytes = 0
+        self.in_bytes = in_bytes                # bytes of the tensors the call was given
+        self.ops: dict[str, int] = {}           # counted functional ops, by aten name
+        self.uncounted_ops: dict[str, int] = {}  # ops with no formula
+        self.op_cost: Cost = ZERO
+        self.op_kind_flops: dict[str, int] = {}
+        self.op_elems = 0
+        self.op_bytes = 0
+        self.op_in_bytes = 0                    # bytes of the tensors the counted functional ops read
+        self.input_grads = input_grads          # per input tensor: requires grad (training profiles)
+        self.op_records: list[OpRecord] = []    # every functional op (training profiles)
+        self.pattern = ""                       # its progress along the attention pattern (profiler.count.kinds)
+        self.finished = False
+
+    def __repr__(self) -> str:
+        return f"ModuleCall({self.name!r}, {type(self.module).__name__}, inputs={self.inputs})"
+
+
+_UNSEEN = object()
+_NONE = object()   # a module with no forward of its own in its __dict__
+
+
+class _OpCounter(TorchDispatchMode):
+    """Charges each aten op to the innermost module call on the stack."""
+
+    def __init__(self, stack: list[ModuleCall], record: bool = False, model: nn.Module | None = None):
+        super().__init__()
+        self.stack = stack
+        self.record = record  # keep each op's shapes for the backward formulas
+        self.model = model
+        self._resolved: dict[Any, AtenFormula | str | None] = {}
+        self._marks: dict[Any, str | None] = {}  # per op: its profiler.count.kinds mark, or None
+        self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
+        self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
+
+    def _resolve(self, func) -> AtenFormula | str | None:
+        """The op's formula, "zero" for a data-movement op, or None if uncounted."""
+        if func not in self._resolved:
+            packet = func.overloadpacket
+            found = find_aten_formula(packet)
+            if found is None and (func.is_view or packet.__name__ in ZERO_COST_OPS):
+                found = "zero"
+            self._resolved[func] = found
+            self._marks[func] = op_mark(packet.__name__, found.kind) if isinstance(found, AtenFormula) else None
+        return self._resolved[func]
+
+    def _mark(self, call: ModuleCall, func, kind: str, args: tuple, kwargs: dict) -> str:
+        """Leave the op's mark on ``call`` (profiler.count.kinds); the kind its FLOPs count
+        under: "linear" for a matmul against one of the module's own parameters."""
+        mark = self._marks[func]
+        if mark is None:
+            return kind
+        if mark == ACT_MATMUL:
+            keys = {storage_key(t) for t in _tensor_leaves((args, kwargs))}
+            own = call.module._parameters
+            if own and any(p is not None and storage_key(p) in keys for p in own.values()):
+                return "linear"
+            if self._param_keys is None:
+                self._param_keys = ({storage_key(p) for p in self.model.parameters()}
+                                    if self.model is not None else set())
+            mark = PARAM_MATMUL if keys & self._param_keys else ACT_MATMUL
+        call.pattern = advance(call.pattern, mark)
+        return kind
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # TorchDispatchMode wraps a subclass's __torch_dispatch__ in torch._dynamo's
+        # disable() unless this says no: a wrapper around every aten op (and the
+        # import of torch._dynamo on the first one) for a mode that never runs
+        # under torch.compile
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = self._run(func, args, kwargs)
+        stack = self.stack
+        if not stack:
+            return out
+        call = stack[-1]
+        if call.counts_inside:  # most ops: a formula module above counts them
+            return out
+        if self.record:
+            call.op_records.append(_record(func, out, args, kwargs))
+        formula = self._resolved.get(func, _UNSEEN)
+        if formula is _UNSEEN:
+            formula = self._resolve(func)
+        if formula == "zero":
+            return out
+        name = func.overloadpacket.__name__
+        if formula is None:
+            call.uncounted_ops[name] = call.uncounted_ops.get(name, 0) + 1
+            return out
+        if "out" in kwargs:   # an out= overload (old-style spectral_norm's mv): the result is `out`
+            kwargs = {k: v for k, v in kwargs.items() if k != "out"}
+        cost = formula.fn(_as_shapes(out), *_as_shapes(args), **_as_shapes(kwargs))
+        call.ops[name] = call.ops.get(name, 0) + 1
+        call.op_cost += cost
+        kind = formula.kind
+        if kind == "matmul" or kind == "activation":  # matmuls and softmax: evidence for the row's kind
+            kind = self._mark(call, func, kind, args, kwargs)
+        call.op_kind_flops[kind] = call.op_kind_flops.get(kind, 0) + cost.flops
+        for t in _tensor_leaves(out):
+            n = t.numel()
+            call.op_elems += n
+            call.op_bytes += n * t.element_size()
+        call.op_in_bytes += sum([t.numel() * t.element_size() for t in _tensor_leaves((args, kwargs))])
+        return out
+
+
+class Capture:
+    """Records every module call of ``model``; use as a context manager around one forward.
+
+    ``calls`` lists the module calls in the order they started.  On an exception
+    the unfinished calls left on ``stack`` tell which layer failed.  On exit each
+    module's ``__dict__`` is as it was (its own ``forward`` binding, if it had one,
+    put back).
+    """
+
+    def __init__(self, model: nn.Module, record_ops: bool = False):
+        self.model = model
+        self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
+        self.calls: list[ModuleCall] = []
+        self.stack: list[ModuleCall] = []
+        self.modules = list(model.named_modules())  # recorded on entry; build_rows and api reuse the list
+        self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
+        self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
+        self._mode = _OpCounter(self.stack, record_ops, model)
+
+    def __enter__(self) -> "Capture":
+        try:
+            for name, module in self.modules:
+                bindings = module.__dict__
+                self._bound.append((bindings, bindings.get("forward", _NONE)))
+                bindings["forward"] = self._recording(module, name, name.count(".") + bool(name))
+            self._mode.__enter__()
+        except BaseException:
+            self._unbind()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._mode.__exit__(*exc)
+        finally:
+            self._unbind()
+
+    def _unbind(self) -> None:
+        for bindings, own in self._bound:
+            if own is _NONE:
+                bindings.pop("forward", None)
+            else:
+                bindings["forward"] = own
+        self._bound.clear()
+
+    def _recording(self, module: nn.Module, name: str, depth: int):
+        """A ``forward`` for ``module`` that records the call around its own forward.
+        A call that raises stays on the stack (``failed_call``)."""
+        inner, stack, calls, record, formulas = module.forward, self.stack, self.calls, self.record_ops, self._formulas
+
+        def forward(*args, **kwargs):
+            kind = type(module)
+            formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
+            tensors = _tensor_leaves((args, kwargs))
+            call = ModuleCall(
+                name, module, depth, formula, absorbed=bool(stack) and stack[-1].counts_inside,
+                inputs=tuple([tuple(t.shape) for t in tensors]),
+                in_bytes=sum([t.numel() * t.element_size() for t in tensors]),
+                input_grads=grads_of((args, kwargs)) if record else (),
+                kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
+            calls.append(call)
+            if formula is not None and formula.fn is softmax_module and stack and not stack[-1].counts_inside:
+                parent = stack[-1]  # an nn.Softmax child: the softmax of its parent's attention
+                parent.pattern = advance(parent.pattern, SOFTMAX)
+            stack.append(call)
+            output = inner(*args, **kwargs)
+            stack.pop()
+            tensors = _tensor_leaves(output)
+            call.outputs = tuple([tuple(t.shape) for t in tensors])
+            sizes = [t.numel() for t in tensors]
+            call.out_elems = sum(sizes)
+            call.out_bytes = sum([n * t.element_size() for n, t in zip(sizes, tensors)])
+            call.finished = True
+            return output
+
+        forward.__wrapped__ = inner   # inspect.signature(module.forward) still reads the module's own
+        return forward
+
+    @property
+    def failed_call(self) -> ModuleCall | None:
+        """The innermost call that had started but not finished (after an error)."""
+        return self.stack[-1] if self.stack else None

@@ -1,0 +1,190 @@
+"""`profiler profile MODEL`: the per-layer table, the by-kind summary and totals."""
+from __future__ import annotations
+
+import argparse
+
+DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def register(sub) -> None:
+    from profiler.cli.examples import EXAMPLES
+    from profiler.cli.helpers import default_inputs_text
+    p = sub.add_parser("profile", help="profile one model", epilog=default_inputs_text() + "\n" + EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="torchvision name, alexnet_paper, hf:ARCH, timm:NAME, a folder holding a "
+                                 "config.json, file.py:Attr or package.module:attr")
+    p.add_argument("--input", default=None, metavar="CxHxW",
+                   help="per-sample input size (default: the model family's, listed below; 'native' = "
+                        "the weights' crop size)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    add_language_arguments(p, repeat=False)
+    p.add_argument("--dtype", choices=DTYPES,
+                   help="profile as if the floating parameters and inputs were this dtype (memory "
+                        "columns; default: the model's own dtype)")
+    p.add_argument("--csv", metavar="PATH", help="write the per-layer table as CSV (raw integers)")
+    p.add_argument("--md", metavar="PATH", help="write the report as Markdown")
+    p.add_argument("--units", choices=["grouped", "raw", "human", "sci"], default="grouped",
+                   help="number format on screen and in Markdown (default grouped: 70,276,800)")
+    p.add_argument("--depth", type=int, metavar="N",
+                   help="sum rows below module depth N into their ancestor (0 = the whole model)")
+    p.add_argument("--sort", choices=["mults", "params", "memory"],
+                   help="order rows by multiplications, parameters or output activation memory, largest first")
+    p.add_argument("--top", type=int, metavar="K", help="show only the K largest rows (by --sort, default mults)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
+    add_measure_arguments(p)
+    add_detections_argument(p)
+    p.add_argument("--training", action="store_true",
+                   help="count a training step: the forward in train mode plus the backward "
+                        "(bwd_* columns; forward, backward and total)")
+    what_if = p.add_mutually_exclusive_group()
+    what_if.add_argument("--fold-bn", action="store_true",
+                         help="fold eval-mode BatchNorm into the conv/linear before it: counts before "
+                              "and after, FLOPs saved, max abs output difference")
+    what_if.add_argument("--fully-conv", action="store_true",
+                         help="make the Flatten→Linear classifier convolutional and run it on --input "
+                              "CxHxW, a larger image: sliding-window vs fully convolutional mults")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each note's full text (by default each note is one short line)")
+    p.add_argument("--window", metavar="CxHxW",
+                   help="with --fully-conv: the input the classifier was built for (default: the "
+                        "published crop size, else the smallest input that fills the first Linear)")
+    p.set_defaults(run=run)
+
+
+def add_detections_argument(p) -> None:
+    p.add_argument("--detections", choices=["bound", "real"], default="bound",
+                   help="detection models: 'bound' (default) counts on shapes with every candidate passing "
+                        "and NMS keeping every box, the same everywhere; 'real' counts one forward on a "
+                        "random image (varies with the image, weights and thread count)")
+
+
+def rate(text: str) -> float:
+    """A --peak-flops / --peak-bandwidth value: 67e12, 67T, 3.35T."""
+    from profiler.errors import ProfilerError
+    from profiler.measure.roofline import parse_rate
+    try:
+        return parse_rate(text)
+    except ProfilerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_measure_arguments(p) -> None:
+    """--measure, --device, --peak-flops, --peak-bandwidth and --runs (profile and compare)."""
+    p.add_argument("--measure", action="store_true",
+                   help="time every layer on real data (random weights, seeded): mean, median and IQR of "
+                        "its time, share of the time by kind, achieved FLOP/s and bytes/s, and its roofline "
+                        "bound, regime and efficiency; with --plot, the roofline")
+    p.add_argument("--device", metavar="DEVICE",
+                   help="where --measure runs: cpu (default), cuda or cuda:N; or a data-sheet name (A100, H100, "
+                        "H200, ...) whose peaks the roofline uses.  Without --measure: each layer's least time "
+                        "on that device, from the roofline alone")
+    p.add_argument("--peak-flops", type=rate, metavar="FLOP/s",
+                   help="the roofline's compute peak (e.g. 67T or 67e12) instead of a microbenchmark")
+    p.add_argument("--peak-bandwidth", type=rate, metavar="B/s",
+                   help="the roofline's memory bandwidth (e.g. 3.35T) instead of a microbenchmark")
+    p.add_argument("--runs", type=int, metavar="N",
+                   help="with --measure: timed runs (default: as many as fit in about 3 seconds)")
+
+
+def measure_options(args) -> dict | None:
+    """measure()'s options from the flags; None when no flag asks for time."""
+    from profiler.errors import ProfilerError
+    if args.runs is not None and (not args.measure or args.runs < 1):
+        raise ProfilerError("--runs goes with --measure and takes a positive integer")
+    if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
+        return None
+    if args.tokens or args.decode:
+        raise ProfilerError("--measure and --device do not go with --tokens or --decode: "
+                            "time the model from Python with profiler.measure.measure(..., inputs=...)")
+    return dict(device=args.device or "cpu", runs=args.runs, peak_flops=args.peak_flops,
+                peak_bandwidth=args.peak_bandwidth, time=args.measure)
+
+
+def add_language_arguments(p, repeat: bool) -> None:
+    """--tokens, --decode and --config (for compare, --tokens and --decode repeat)."""
+    action, each = ("append", ", repeatable") if repeat else ("store", "")
+    p.add_argument("--tokens", type=int, action=action, metavar="N",
+                   help="language models: a prefill of batch x N token ids" + each)
+    p.add_argument("--decode", type=int, action=action, metavar="N",
+                   help="transformers models: one new token after a KV cache of N tokens" + each)
+    p.add_argument("--config", action="append", metavar="NAME=VALUE",
+                   help="hf:/timm: models: override a config field, e.g. num_hidden_layers=2 (repeatable)")
+
+
+def language_options(args) -> dict:
+    """profile()'s config= from --config (the text parsed into values)."""
+    if not args.config:
+        return {}
+    from profiler.models.hub import parse_config_overrides
+    return {"config": parse_config_overrides(args.config)}
+
+
+def run(args) -> int:
+    from profiler.api import profile
+    from profiler.models.resolve import parse_input_size
+    native = args.input == "native"
+    size = None if args.input in (None, "native") else parse_input_size(args.input)
+    from profiler.errors import ProfilerError
+    from profiler.report.grouping import view
+    if args.window and not args.fully_conv:
+        raise ProfilerError("--window goes with --fully-conv")
+    if args.depth is not None and args.depth < 0 or args.top is not None and args.top < 1:
+        raise ProfilerError("--depth must be 0 or more and --top a positive integer")
+    if args.dtype and (args.fold_bn or args.fully_conv):
+        raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
+    if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
+        raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
+    from profiler.cli.helpers import check_output_paths
+    check_output_paths(csv=args.csv, md=args.md, json=args.json, plot=args.plot)
+    import warnings
+    # an uncounted row is listed once, on the report's last line: not also as a warning above it
+    warnings.filterwarnings("ignore", message=r"profiler: .* is uncounted")
+    timing = measure_options(args)
+    if timing is not None and (args.fold_bn or args.fully_conv or args.training):
+        raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
+                            "drop --fold-bn, --fully-conv and --training")
+    if args.fold_bn or args.fully_conv:
+        report, summary = _what_if(args, size, native)
+    else:
+        import torch
+        # no --dtype: pass none, so that profile() keeps the model's own dtype
+        dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
+        report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
+                                  training=args.training, tokens=args.tokens, decode=args.decode,
+                                  detections=args.detections, **dtype, **language_options(args)), ""
+    if timing is not None:
+        from profiler.measure.timing import measure
+        measure(report, args.model, input_size=size, batch=args.batch, native=native,
+                config=language_options(args).get("config"), **timing)
+    layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
+    print(report.to_string(args.units, layers, note, verbose=args.verbose) + summary, end="")
+    if args.plot and report.measurement is not None:
+        from profiler.report.plots import save
+        from profiler.report.roofline_plot import roofline_figure
+        print(f"wrote {save(roofline_figure(report, layers), args.plot)}")
+    elif args.plot:
+        from profiler.report.plots import report_figure, save
+        print(f"wrote {save(report_figure(report, layers), args.plot)}")
+    if args.json:
+        from profiler.report.json_report import write_json
+        print(f"wrote {write_json(report, args.json, layers, note)}")
+    for path, write in ((args.csv, lambda p: report.to_csv(p, layers=layers)),
+                        (args.md, lambda p: report.to_markdown(p, args.units, layers, note, args.plot))):
+        if path:
+            print(f"wrote {write(path)}")
+    return 1 if len(report.uncounted) else 0
+
+
+def _what_if(args, size, native):
+    """--fold-bn or --fully-conv: (report of the transformed model, summary text)."""
+    from profiler.errors import ProfilerError
+    from profiler.cli import whatif
+    if args.training:
+        raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
+                            "with batch statistics, which no folded weights reproduce" if args.fold_bn
+                            else "--fully-conv transforms the inference model; drop --training")
+    if args.fold_bn:
+        return whatif.fold_bn(args.model, size, args.batch, native, args.units)
+    return whatif.fully_conv(args.model, size, args.batch, args.window, args.units)

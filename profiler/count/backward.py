@@ -1,0 +1,53 @@
+"""Backward counts per captured call (module formulas by class, functional ops by
+aten name) and the forward / backward / total table.  The formulas and their
+conventions: ``profiler.formulas.backward.costs``, ``backward_modules``, ``backward_ops``."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from profiler.formulas.backward.modules import find_module_backward
+from profiler.formulas.backward.ops import op_backward
+from profiler.capture.record import ModuleCall
+from profiler.formulas.cost import ZERO, Cost
+from profiler.formulas.registry import Call
+from profiler.columns import BWD_COLUMNS
+
+def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+    """(cost, status, what is missing) of one row's backward.  Status: "formula"
+    (a module backward formula), "functional" (its functional ops), "zero" or
+    "uncounted" (a module or op with no backward formula)."""
+    if call.formula is not None:
+        fn = find_module_backward(call.module)
+        if fn is None:
+            return ZERO, "uncounted", f"no backward formula for {type(call.module).__name__}"
+        try:
+            return fn(call.module, Call(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
+        except Exception as exc:  # a formula that cannot read this call is reported, not hidden
+            return ZERO, "uncounted", f"backward formula failed: {exc}"
+    cost, missing = ZERO, Counter()
+    for record in call.op_records:
+        found = op_backward(record)
+        if found is None:
+            missing[record.func.overloadpacket.__name__] += 1
+        else:
+            cost += found
+    if missing:
+        return cost, "uncounted", "no backward formula: " + ", ".join(f"{op}×{n}" for op, n in missing.items())
+    return cost, "functional" if call.ops else "zero", ""
+
+
+def backward_columns(cost: Cost) -> dict[str, Any]:
+    return dict(bwd_mults=cost.mults, bwd_adds=cost.adds, bwd_other=cost.other, bwd_macs=cost.macs)
+
+
+def pass_totals(layers: pd.DataFrame) -> pd.DataFrame:
+    """Totals of the forward, the backward and both: mults, adds, other, macs, flops."""
+    fwd = [int(layers[c].sum()) for c in ("mults", "adds", "other", "macs")]
+    bwd = [int(layers[c].sum()) for c in BWD_COLUMNS]
+    rows = [("forward", *fwd), ("backward", *bwd), ("forward+backward", *[a + b for a, b in zip(fwd, bwd)])]
+    frame = pd.DataFrame(rows, columns=["pass", "mults", "adds", "other", "macs"])
+    frame["flops"] = frame["mults"] + frame["adds"] + frame["other"]
+    return frame

@@ -1,0 +1,1 @@
+"""Backward formulas, one file per layer kind."""

@@ -1,0 +1,1 @@
+"""Forward formulas, one file per layer kind."""

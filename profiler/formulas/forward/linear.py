@@ -1,0 +1,48 @@
+"""Dense layers and table lookups."""
+from __future__ import annotations
+
+from torch import nn
+
+from profiler.formulas.cost import ZERO, Cost, dot_products, numel
+from profiler.formulas.registry import Call, module_formula
+
+
+@module_formula(nn.Linear, kind="linear")
+def linear_module(m: nn.Linear, call: Call) -> Cost:
+    """Linear: every output element is a dot product of K = in_features terms,
+    over all leading dimensions.
+        mults = MACs = K·N_out,   adds = (K−1)·N_out + N_out·[bias]
+    """
+    return dot_products(numel(call.out), m.in_features, m.bias is not None)
+
+
+@module_formula(nn.Bilinear, kind="linear")
+def bilinear_module(m: nn.Bilinear, call: Call) -> Cost:
+    """Bilinear y_k = x1ᵀ·A_k·x2 + b_k, for each output element: the in2 dot products
+    u_j = Σ_i x1_i·A_kij (in1 terms each), then Σ_j u_j·x2_j (in2 terms).
+        mults = MACs = N_out·(in1·in2 + in2),   adds = N_out·(in2·(in1−1) + in2−1 + [bias])
+    """
+    n, i1, i2 = numel(call.out), m.in1_features, m.in2_features
+    return dot_products(n * i2, i1) + dot_products(n, i2, m.bias is not None)
+
+
+@module_formula(nn.Embedding, kind="embedding")
+def embedding_module(m: nn.Embedding, call: Call) -> Cost:
+    """Embedding: a table lookup, no arithmetic (max_norm renormalisation is not counted)."""
+    return ZERO
+
+
+@module_formula(nn.EmbeddingBag, kind="embedding")
+def embedding_bag_module(m: nn.EmbeddingBag, call: Call) -> Cost:
+    """EmbeddingBag over B bags holding n looked-up rows of width D in all:
+    sum: (n−B)·D additions; mean: the same plus B·D multiplications by 1/size;
+    max: (n−B)·D comparisons; per_sample_weights add n·D multiplications."""
+    n = numel(call.x)
+    bags, width = call.out[0] if len(call.out) == 2 else 1, call.out[-1]
+    reduce = (n - bags) * width
+    cost = Cost(other=reduce) if m.mode == "max" else Cost(adds=reduce)
+    if m.mode == "mean":
+        cost += Cost(mults=bags * width)
+    if len(call.inputs) >= 3:  # per_sample_weights given
+        cost += Cost(mults=n * width)
+    return cost

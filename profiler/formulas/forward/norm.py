@@ -1,0 +1,87 @@
+"""Normalisation layers.
+
+Two conventions, by where the statistics come from:
+* stored statistics (BatchNorm in eval, FrozenBatchNorm2d, InstanceNorm with
+  track_running_stats in eval): the per-channel scale γ/√(var+ε) and shift
+  β − mean·scale are constants folded ahead of time, so each element costs
+  1 multiplication and 1 addition;
+* statistics computed from the input (LayerNorm, GroupNorm, InstanceNorm,
+  RMSNorm, BatchNorm without running stats): see ``normalize_cost``.
+"""
+from __future__ import annotations
+
+from math import prod
+
+from torch import nn
+
+from profiler.formulas.cost import Cost, numel, per_element
+from profiler.formulas.registry import Call, module_formula
+
+
+def folded_affine_cost(n: int) -> Cost:
+    """Stored statistics: y = x·scale + shift, 1 mult and 1 add per element."""
+    return per_element(n, mults=1, adds=1)
+
+
+def normalize_cost(n_total: int, group: int, scale: bool, shift: bool | None = None) -> Cost:
+    """Statistics from the input, over groups of ``group`` elements each:
+    mean (group−1 adds, 1 division), centre x−μ (group adds), variance
+    (group squares, group−1 adds, 1 division), rstd = 1/√(var+ε) (1 add, 1 rsqrt),
+    normalise (group mults); an affine weight γ adds 1 mult and a bias β 1 add per
+    element (``shift`` defaults to ``scale``; LayerNorm(bias=False) has γ only).
+        per group: mults = 2·group, adds = 3·group − 1, other = 3
+    """
+    groups = n_total // group if group else 0
+    cost = Cost(mults=2 * n_total, adds=3 * n_total - groups, other=3 * groups)
+    shift = scale if shift is None else shift
+    return cost + per_element(n_total, mults=int(scale), adds=int(shift))
+
+
+def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
+    """RMSNorm over groups of ``group``: squares (group mults), sum (group−1 adds),
+    mean (1 division), +ε (1 add), rsqrt (1), scale (group mults); the weight adds
+    1 mult per element."""
+    groups = n_total // group if group else 0
+    cost = Cost(mults=2 * n_total, adds=n_total, other=2 * groups)
+    return cost + per_element(n_total, mults=1) if affine else cost
+
+
+@module_formula(nn.modules.batchnorm._NormBase, kind="norm")
+def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
+    n = numel(call.out)
+    # The formulas run with each module in the mode its forward ran in: eval for an
+    # inference profile (stored statistics whenever the module has them), train
+    # for a training profile (batch statistics).
+    if m.track_running_stats and m.running_mean is not None and not m.training:
+        return folded_affine_cost(n)
+    channel_dim = 1 if len(call.x) > 1 else 0
+    per_channel = n // call.x[channel_dim]
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+        per_channel = prod(call.x[channel_dim + 1:])
+    return normalize_cost(n, per_channel, m.affine)
+
+
+@module_formula(nn.LayerNorm, kind="norm")
+def layernorm_module(m: nn.LayerNorm, call: Call) -> Cost:
+    return normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine,
+                          getattr(m, "bias", None) is not None)
+
+
+@module_formula(nn.RMSNorm, kind="norm")
+def rmsnorm_module(m: nn.RMSNorm, call: Call) -> Cost:
+    return rms_normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine)
+
+
+@module_formula(nn.GroupNorm, kind="norm")
+def groupnorm_module(m: nn.GroupNorm, call: Call) -> Cost:
+    n = numel(call.out)
+    batch = call.x[0] if len(call.x) > 1 else 1
+    return normalize_cost(n, n // (batch * m.num_groups), m.affine)
+
+
+@module_formula(nn.LocalResponseNorm, nn.CrossMapLRN2d, kind="norm")
+def lrn_module(m: nn.Module, call: Call) -> Cost:
+    """b = a / (k + α/n·Σ_window a²)^β per element: 1 square, size−1 window adds,
+    1 mult by α/n, 1 add of k, 1 pow and 1 division (windows padded with zeros
+    at the channel edges count as full)."""
+    return per_element(numel(call.out), mults=2, adds=m.size, other=2)

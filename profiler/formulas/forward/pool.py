@@ -1,0 +1,99 @@
+"""Pooling.  Windows are counted whole: elements that padding or ceil_mode add
+count like real ones, as products with padding do in conv."""
+from __future__ import annotations
+
+from math import ceil, floor, prod
+
+from torch import nn
+
+from profiler.formulas.cost import ZERO, Cost, numel
+from profiler.formulas.registry import Call, module_formula
+
+
+_DIMS = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3,
+         nn.AvgPool1d: 1, nn.AvgPool2d: 2, nn.AvgPool3d: 3,
+         nn.LPPool1d: 1, nn.LPPool2d: 2, nn.LPPool3d: 3,
+         nn.FractionalMaxPool2d: 2, nn.FractionalMaxPool3d: 3,
+         nn.AdaptiveAvgPool1d: 1, nn.AdaptiveAvgPool2d: 2, nn.AdaptiveAvgPool3d: 3,
+         nn.AdaptiveMaxPool1d: 1, nn.AdaptiveMaxPool2d: 2, nn.AdaptiveMaxPool3d: 3}
+
+
+def _dims(m) -> int:
+    """Spatial dimensions of a pooling module, by the class it is (or subclasses)."""
+    return next(_DIMS[c] for c in type(m).__mro__ if c in _DIMS)
+
+
+def _window(m) -> int:
+    k = m.kernel_size
+    return prod(k) if isinstance(k, (tuple, list)) else k ** _dims(m)
+
+
+def max_pool_cost(n_out: int, window: int) -> Cost:
+    """Max over a window of w elements: w−1 comparisons per output."""
+    return Cost(other=n_out * (window - 1))
+
+
+def avg_pool_cost(n_out: int, window: int) -> Cost:
+    """Average over a window of w elements: w−1 additions and 1 multiplication by
+    1/divisor per output.  count_include_pad and divisor_override change the
+    divisor's value, not the count."""
+    return Cost(mults=n_out, adds=n_out * (window - 1))
+
+
+def adaptive_window_total(n_in: tuple[int, ...], n_out: tuple[int, ...]) -> int:
+    """Σ over outputs of the window size, for adaptive pooling whose window i along
+    a dimension spans [⌊i·in/out⌋, ⌈(i+1)·in/out⌉).  Separable: a product over
+    dimensions of the per-dimension sums."""
+    return prod(sum(ceil((i + 1) * a / b) - floor(i * a / b) for i in range(b))
+                for a, b in zip(n_in, n_out))
+
+
+@module_formula(nn.modules.pooling._MaxPoolNd, kind="pool")
+def max_pool_module(m, call: Call) -> Cost:
+    return max_pool_cost(numel(call.out), _window(m))
+
+
+@module_formula(nn.modules.pooling._AvgPoolNd, kind="pool")
+def avg_pool_module(m, call: Call) -> Cost:
+    return avg_pool_cost(numel(call.out), _window(m))
+
+
+def _adaptive_totals(call: Call, d: int) -> tuple[int, int]:
+    """(Σ window sizes, number of outputs) of an adaptive pool over the last d dims."""
+    lead = numel(call.out[:-d])
+    return lead * adaptive_window_total(call.x[-d:], call.out[-d:]), numel(call.out)
+
+
+
+@module_formula(nn.modules.pooling._AdaptiveAvgPoolNd, kind="pool")
+def adaptive_avg_pool_module(m, call: Call) -> Cost:
+    """Adaptive average: per output, window−1 additions and 1 multiplication, with
+    the exact (possibly overlapping, unequal) windows."""
+    total, n_out = _adaptive_totals(call, _dims(m))
+    return Cost(mults=n_out, adds=total - n_out)
+
+
+@module_formula(nn.modules.pooling._AdaptiveMaxPoolNd, kind="pool")
+def adaptive_max_pool_module(m, call: Call) -> Cost:
+    """Adaptive max: per output, window−1 comparisons, exact windows."""
+    total, n_out = _adaptive_totals(call, _dims(m))
+    return Cost(other=total - n_out)
+
+
+@module_formula(nn.modules.pooling._LPPoolNd, kind="pool")
+def lp_pool_module(m, call: Call) -> Cost:
+    """Power-average (x^p summed, then ^(1/p)): per output, w pows, w−1 additions,
+    1 root."""
+    w, n = _window(m), numel(call.out)
+    return Cost(adds=n * (w - 1), other=n * (w + 1))
+
+
+@module_formula(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d, kind="pool")
+def fractional_max_pool_module(m, call: Call) -> Cost:
+    return max_pool_cost(numel(call.out), _window(m))
+
+
+@module_formula(nn.modules.pooling._MaxUnpoolNd, kind="pool")
+def max_unpool_module(m, call: Call) -> Cost:
+    """Max-unpool scatters values back: no arithmetic."""
+    return ZERO

@@ -1,0 +1,297 @@
+"""The Report: a per-layer DataFrame and the tables derived from it.
+
+pandas is imported when a frame is first read, not when a profile is made: the
+counts are computed in ``profile()``, and the frames are views of them built on
+demand (a small model's profile takes less time than its DataFrame; and pandas
+adds about 29 MB to a process that only wants a total).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from profiler.report import atomic
+from profiler.columns import (BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, KIND_LABELS, KINDS,  # noqa: F401
+                      LAYER_VIEW, SHAPE_COLUMNS, SHOWN_SHARES, fmt_shapes)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SHARED = COUNT_COLUMNS                 # by_kind has each kind's share (%) of every count column
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The layers frame of ``build_rows``' rows, with int64 count columns."""
+    import numpy as np
+    import pandas as pd
+    backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
+    names = COLUMNS + backward + (["bwd_status"] if backward else [])
+    counts = COUNT_COLUMNS + backward + ["depth"]
+    if not rows:
+        return pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
+    text: dict[tuple, str] = {}  # the same shapes recur on most layers
+
+    def shapes(column: str) -> list[str]:
+        return [text[s] if s in text else text.setdefault(s, fmt_shapes(s)) for s in (r[column] for r in rows)]
+    # column by column: pandas' list-of-dicts path plus astype took 3 ms, more than small forwards
+    return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=np.int64) if c in counts
+                         else shapes(c) if c in SHAPE_COLUMNS else [r[c] for r in rows] for c in names},
+                        columns=names)
+
+
+class Report:
+    """Profile of one model at one input.
+
+    ``layers`` has one row per module call (see README, "Reading a report");
+    ``by_kind`` groups them by layer kind with shares; ``total`` sums the rows
+    (``totals``: the same sums as plain ints, without building any frame).
+    ``layers`` may be replaced (a view with fewer rows); everything derived
+    follows it.
+    """
+
+    def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, mode: str,
+                 notes: list[str] | None = None, itemsize: int = 4, dtype: str = "float32"):
+        self.model = model
+        self.input_desc = input_desc
+        self.batch = batch
+        self.mode = mode                   # meta, fake or real: how the forward ran
+        self.notes = [] if notes is None else notes
+        self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
+        self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
+        self.language = None               # a language model's LanguageSummary (profiler.count.language)
+        self.measurement = None            # measured or roofline-predicted time (profiler.measure.timing)
+        self._layers = layers
+        self._rows: list[dict] = []        # what the frame is built from while _layers is None
+        self._totals: dict[str, int] | None = None
+
+    @classmethod
+    def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
+        """A report over ``build_rows``' rows; the frame is built on first access."""
+        report = cls(model, None, **kwargs)
+        report._rows = rows
+        return report
+
+    def __repr__(self) -> str:
+        rows = len(self._rows) if self._layers is None else len(self._layers)
+        return f"Report(model={self.model!r}, input={self.input_desc!r}, mode={self.mode!r}, rows={rows})"
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        if self._layers is None:
+            self._layers = _frame(self._rows)
+            self._rows = []  # the frame is the one copy from now on (it may be edited in place)
+        return self._layers
+
+    @layers.setter
+    def layers(self, frame: pd.DataFrame) -> None:
+        self._layers, self._rows, self._totals = frame, [], None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Sums of the count columns over all rows, as ints: what ``total`` holds,
+        read without pandas while the frame has not been built."""
+        if self._layers is None:
+            if self._totals is None:
+                self._totals = {c: sum(r[c] for r in self._rows) for c in COUNT_COLUMNS}
+            return dict(self._totals)
+        # once built, the frame is what the caller may have edited: sum it every time
+        return {c: int(v) for c, v in self._layers[COUNT_COLUMNS].sum().items()}
+
+    @property
+    def total(self) -> pd.Series:
+        """Sums of the count columns over all rows (``totals`` as a Series)."""
+        import pandas as pd
+        totals = self.totals
+        return pd.Series([totals[c] for c in COUNT_COLUMNS], index=pd.Index(COUNT_COLUMNS), dtype="int64")
+
+    @property
+    def passes(self) -> pd.DataFrame | None:
+        """Training profiles: mults, adds, other, macs and flops of the forward, the
+        backward and both (rows "forward", "backward", "forward+backward"); else None."""
+        if "bwd_macs" not in self.layers:
+            return None
+        from profiler.count.backward import pass_totals
+        return pass_totals(self.layers)
+
+    @property
+    def uncounted(self) -> pd.DataFrame:
+        """Rows whose cost is unknown: a module or op with no formula (forward, or
+        backward in a training profile)."""
+        bad = self.layers["status"] == "uncounted"
+        if "bwd_status" in self.layers:
+            bad |= self.layers["bwd_status"] == "uncounted"
+        return self.layers[bad]
+
+    def moved_bytes(self, frame: pd.DataFrame | None = None) -> pd.Series:
+        """Bytes each row moves in a no-reuse model of memory traffic:
+        params × itemsize + in_bytes (inputs read) + act_bytes (outputs written)."""
+        frame = self.layers if frame is None else frame
+        return frame["params"] * self.itemsize + frame["in_bytes"] + frame["act_bytes"]
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity of the whole model: total FLOPs / total moved bytes
+        (see ``moved_bytes``); 0.0 when nothing moves."""
+        moved = int(self.moved_bytes().sum())
+        return float(self.total["flops"]) / moved if moved else 0.0
+
+    @property
+    def by_kind(self) -> pd.DataFrame:
+        """Totals per layer kind, with each kind's share (%) of every count column
+        (``mults_%``, ``params_%``, ...) and its arithmetic ``intensity`` (FLOPs per
+        moved byte, see ``moved_bytes``).  Answers "are linear layers compute heavy?"."""
+        grouped = self.layers.groupby("kind", sort=False)
+        out = grouped[COUNT_COLUMNS].sum()
+        out.insert(0, "rows", grouped.size())
+        order = [k for k in KINDS if k in out.index]
+        out = out.loc[order]
+        total = self.total
+        for col in SHARED:
+            out[f"{col}_%"] = 100.0 * out[col] / total[col] if total[col] else 0.0
+        moved = self.moved_bytes(out)
+        out["intensity"] = (out["flops"] / moved.where(moved > 0)).fillna(0.0)
+        out = out.reset_index()
+        if self.measurement is not None:   # time by kind, next to the counts (profiler.measure.timing)
+            from profiler.measure.timing import kind_columns
+            out = kind_columns(self, out)
+        return out
+
+    def share(self, kind: str, column: str) -> float:
+        """``kind``'s share (%) of ``column``, e.g. share("linear", "params")."""
+        row = self.by_kind.set_index("kind")
+        return float(row.loc[kind, f"{column}_%"]) if kind in row.index else 0.0
+
+    # --- rendering ---------------------------------------------------------------
+
+    def header(self) -> str:
+        dtype = "" if self.dtype == "float32" else f" · {self.dtype}"
+        return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.mode} tensors{dtype}"
+
+    def finding(self) -> str:
+        """One plain-language sentence on where parameters and multiplications sit,
+        and how many FLOPs each moved byte buys, overall and per heavy kind."""
+        kinds = self.by_kind.set_index("kind")
+        parts, rates = [], []
+        for kind, label in KIND_LABELS.items():
+            if kind in kinds.index and (kinds.loc[kind, "params"] or kinds.loc[kind, "mults"]):
+                parts.append(f"{label}: {self.share(kind, 'params'):.1f}% of parameters, "
+                             f"{self.share(kind, 'mults'):.1f}% of multiplications")
+                rates.append(f"{label} {kinds.loc[kind, 'intensity']:.1f}")
+        parts.append(f"arithmetic intensity {self.intensity:.1f} FLOPs per byte moved overall"
+                     + (f" ({', '.join(rates)})" if rates else ""))
+        if self.language is not None:
+            parts.append(self.language.finding())
+        return "; ".join(parts)
+
+    def _totals_frame(self) -> pd.DataFrame:
+        import pandas as pd
+        frame = pd.DataFrame([self.total.to_dict()])
+        frame["intensity"] = round(self.intensity, 2)
+        return frame
+
+    def _kind_shares(self) -> pd.DataFrame:
+        frame = self.by_kind[["kind", *(f"{c}_%" for c in SHOWN_SHARES), "intensity"]].copy()
+        frame["intensity"] = frame["intensity"].round(2)
+        return frame
+
+    def _tables(self, units: str, markdown: bool, layers: pd.DataFrame | None) -> dict[str, str]:
+        from profiler.report.render import table
+        layers = self.layers if layers is None else layers
+        passes = self.passes
+        return dict(
+            layers=table(layers[[c for c in LAYER_VIEW + BWD_COLUMNS if c in layers]],
+                         COUNT_COLUMNS + BWD_COLUMNS, units=units, markdown=markdown),
+            **({} if passes is None else {"passes": table(passes, ["mults", "adds", "other", "macs", "flops"],
+                                                          units=units, markdown=markdown)}),
+            kinds=table(self.by_kind[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
+                        units, markdown),
+            shares=table(self._kind_shares(), ["intensity"], [f"{c}_%" for c in SHOWN_SHARES], units, markdown),
+            total=table(self._totals_frame(), COUNT_COLUMNS + ["intensity"], units=units, markdown=markdown))
+
+    def to_string(self, units: str = "grouped", layers: pd.DataFrame | None = None,
+                  layers_note: str = "", verbose: bool = False) -> str:
+        """The terminal report.  ``layers`` replaces the per-layer table (a grouped,
+        sorted or cut view, see profiler.report.grouping); totals and kinds stay whole-model.
+        Each note is one short line (``render.short_note``) under the header, and
+        only there; ``verbose`` prints the notes' full text instead."""
+        from profiler.report.render import short_note
+        uncounted, t = self.uncounted, self._tables(units, False, layers)
+        notes = [str(n) if verbose else short_note(n) for n in self.notes]
+        lines = [self.header(), *[f"note: {n}" for n in notes], "",
+                 *([layers_note] if layers_note else []), t["layers"], "",
+                 "by kind:", t["kinds"], "",
+                 "by kind, share of the total and arithmetic intensity (FLOPs per byte moved):",
+                 t["shares"], "",
+                 "total:", t["total"], "",
+                 *(["forward and backward:", t["passes"], ""] if "passes" in t else []),
+                 *(["language model:", *(f"  {k}: {v}" for k, v in self.language.lines()), ""]
+                   if self.language is not None else []),
+                 *(self._measured_lines(units, layers, markdown=False)),
+                 f"finding: {self.finding()}",
+                 *([f"finding in time: {self._time_finding()}"] if self.measurement is not None else [])]
+        if len(uncounted):
+            lines.append("uncounted: " + ", ".join(f"{r.name} ({r.type}: {r.ops or 'no formula'})"
+                                                   for r in uncounted.itertuples()))
+        return "\n".join(lines) + "\n"
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    def _repr_html_(self) -> str:
+        """The report in a Jupyter notebook (see profiler.report.html_report)."""
+        from profiler.report.html_report import to_html
+        return to_html(self)
+
+    def markdown(self, units: str = "grouped", layers: pd.DataFrame | None = None,
+                 layers_note: str = "", plot: str | None = None) -> str:
+        """The report as Markdown; ``plot`` is a link (relative to the Markdown file)
+        to an image embedded under "Plot"; the finding comes last."""
+        uncounted, t = self.uncounted, self._tables(units, True, layers)
+        parts = [f"# {self.model}", "", self.header() + ".", ""]
+        if self.measurement is not None:   # where the times come from, before anything else
+            from profiler.measure.timing import markdown_banner
+            parts += [markdown_banner(self), ""]
+        parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
+        parts += ["## Total", "", t["total"], "",
+                  *(["## Forward and backward", "", t["passes"], ""] if "passes" in t else []),
+                  *(["## Language model", "", *(f"- **{k}**: {v}" for k, v in self.language.lines()), ""]
+                    if self.language is not None else []),
+                  "## By kind", "", t["kinds"], "",
+                  "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
+                  INTENSITY_NOTE + ".", "", *self._measured_lines(units, layers, markdown=True)]
+        if plot:
+            what = ("roofline per layer, share of time and of FLOPs by kind" if self.measurement is not None
+                    else "per-layer multiplications and parameters, shares by kind")
+            parts += ["## Plot", "", f"![{self.model}: {what}]({plot})", ""]
+        parts += ["## Per layer", "", *([layers_note, ""] if layers_note else []), t["layers"], ""]
+        parts += ["## Uncounted", ""]
+        parts += [f"- `{r.name}` ({r.type}): {r.ops or 'no formula'}" for r in uncounted.itertuples()] \
+            or ["None: every row is counted."]
+        parts += ["", "## Finding", "", self.finding() + ".", ""]
+        if self.measurement is not None:
+            parts += [f"In time: {self._time_finding()}.", ""]
+        return "\n".join(parts)
+
+    def _measured_lines(self, units: str, layers: pd.DataFrame | None, markdown: bool) -> list[str]:
+        """The measured (or roofline-predicted) section; nothing when not measured."""
+        if self.measurement is None:
+            return []
+        from profiler.measure.timing import markdown_section, text_section
+        return (markdown_section if markdown else text_section)(self, units, layers)
+
+    def _time_finding(self) -> str:
+        from profiler.measure.timing import finding
+        return finding(self)
+
+    def to_csv(self, path: str | Path, table_name: str = "layers", layers: pd.DataFrame | None = None) -> Path:
+        """Write the per-layer (or ``by_kind``) table as CSV with raw integers;
+        ``layers`` replaces the per-layer rows (a grouped, sorted or cut view)."""
+        frame = self.by_kind if table_name == "by_kind" else (self.layers if layers is None else layers)
+        return atomic.write_text(path, frame.to_csv(index=False))
+
+    def to_markdown(self, path: str | Path, units: str = "grouped", layers: pd.DataFrame | None = None,
+                    layers_note: str = "", plot: str | Path | None = None) -> Path:
+        """Write ``markdown()``; ``plot`` (a path) is linked relative to ``path``."""
+        link = Path(os.path.relpath(plot, Path(path).parent)).as_posix() if plot else None
+        return atomic.write_text(path, self.markdown(units, layers, layers_note, link))

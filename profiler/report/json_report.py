@@ -1,0 +1,114 @@
+"""The report as JSON, with a stable, versioned schema.
+
+``schema_version`` changes only when a field is renamed, removed or changes
+meaning; new fields may be added within a version.  Schema version 1::
+
+    {
+      "schema_version": 1,
+      "model": "alexnet_paper",          # the name given, or the nn.Module's class name
+      "input": "3x227x227",              # per-sample input size, or "given inputs"
+      "batch": 1,
+      "mode": "meta",                    # how the forward ran: meta, fake or real tensors
+      "itemsize": 4,                     # bytes per element of the chosen dtype
+      "notes": ["..."],
+      "language": {...},                 # language models only: profiler.count.language.LanguageSummary's
+                                         # fields (params, non_embedding, active, macs_per_token, ...)
+      "total": {COUNTS, "intensity": 5.63},
+      "by_kind": [{"kind": "conv", "rows": 5, COUNTS,
+                   "shares": {"params": 4.04, "mults": 91.79, ...},   # % of the total, per count
+                   "intensity": 99.43}],
+      "layers_view": "",                 # what --depth/--sort/--top did to "layers"; "" if nothing
+      "layers": [{"name": "features.conv1", "type": "Conv2d", "kind": "conv", "depth": 2,
+                  "input_shapes": [[1, 3, 227, 227]], "output_shapes": [[1, 64, 55, 55]],
+                  COUNTS, "status": "formula", "ops": ""}],
+      "uncounted": [{"name": "...", "type": "...", "ops": "..."}],
+      "finding": "linear layers: 96.0% of parameters, ...",
+      # measured reports (profiler.measure.timing) only, also in each "by_kind" entry (time_s,
+      # time_%, flops_per_s, regime) and each "layers" entry (time_s: the mean over the
+      # runs, time_median_s, time_iqr_s, time_%, flops_per_s, bytes_per_s, bound_s, regime,
+      # efficiency); a roofline prediction without a measurement has bound_s, bound_%
+      # and regime instead:
+      "measurement": {"measured": true, "machine_specific": true,
+                      "device": {"kind": "cpu", "name": "...", "threads": 2, ...},
+                      "peaks": {"flops": 1.9e11, "bandwidth": 1.7e11, "dram_bandwidth": 2e10,
+                                "cache_bytes": 33554432, "source": "...", "ridge": 1.1, ...},
+                      "runs": 40, "forward_s": 0.021, "hook_per_call_s": 1.9e-06, ...},
+      "finding_time": "linear layers: 8.2% of multiplications, ...% of the measured time ..."
+    }
+
+COUNTS are integers: params, mults, adds, other, macs, flops (= mults + adds +
+other), act_elems and act_bytes (output activations), in_bytes (input
+activations).  ``intensity`` is FLOPs per byte moved (see Report.moved_bytes).
+Shares and intensities are rounded to 4 decimals.  Keys keep this order.  Times
+are seconds, rates per second; a time that could not be measured is null.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from profiler.report import atomic
+from profiler.report import Report
+from profiler.columns import COUNT_COLUMNS
+
+SCHEMA_VERSION = 1
+
+
+def _shapes(text: str) -> list[list[int]]:
+    """'1x3x227x227, 1x10' → [[1, 3, 227, 227], [1, 10]]; '' → []."""
+    return [[int(d) for d in s.split("x") if d] for s in text.split(", ")] if text else []
+
+
+def _counts(row) -> dict[str, int]:
+    return {c: int(row[c]) for c in COUNT_COLUMNS}
+
+
+def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> dict:
+    """The schema-version-1 document; ``layers`` replaces the per-layer rows."""
+    layers = report.layers if layers is None else layers
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "model": report.model, "input": report.input_desc, "batch": int(report.batch),
+        "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
+        **({"language": report.language.to_dict()} if report.language is not None else {}),
+        "total": {**_counts(report.total), "intensity": round(report.intensity, 4)},
+        "by_kind": [{"kind": r["kind"], "rows": int(r["rows"]), **_counts(r),
+                     "shares": {c: round(float(r[f"{c}_%"]), 4) for c in COUNT_COLUMNS},
+                     "intensity": round(float(r["intensity"]), 4)}
+                    for r in report.by_kind.to_dict("records")],
+        "layers_view": layers_view,
+        "layers": [{"name": r["name"], "type": r["type"], "kind": r["kind"], "depth": int(r["depth"]),
+                    "input_shapes": _shapes(r["input_shapes"]), "output_shapes": _shapes(r["output_shape"]),
+                    **_counts(r), "status": r["status"], "ops": r["ops"]}
+                   for r in layers.to_dict("records")],
+        "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
+        "finding": report.finding(),
+    }
+    if report.measurement is not None:
+        _add_measurement(document, report, layers)
+    return document
+
+
+def _add_measurement(document: dict, report: Report, layers: pd.DataFrame) -> None:
+    """A measured (or roofline-predicted) report's fields: per layer and per kind,
+    the time columns (profiler.measure.timing); "measurement", the device, its peaks, the
+    forward's time and the timing hooks' cost; "finding_time"."""
+    from profiler.measure.timing import kind_fields, layer_fields
+    measured = report.measurement.measured
+    for entry, row in zip(document["by_kind"], report.by_kind.to_dict("records")):
+        entry.update(kind_fields(row, measured))
+    for entry, extra in zip(document["layers"], layer_fields(report, layers)):
+        entry.update(extra)
+    document["measurement"] = report.measurement.to_dict()
+    document["finding_time"] = report._time_finding()
+
+
+def to_json(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> str:
+    return json.dumps(to_dict(report, layers, layers_view), indent=2) + "\n"
+
+
+def write_json(report: Report, path: str | Path, layers: pd.DataFrame | None = None,
+               layers_view: str = "") -> Path:
+    return atomic.write_text(path, to_json(report, layers, layers_view))
