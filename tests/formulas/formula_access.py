@@ -1,0 +1,59 @@
+"""The formulas as the tests in this folder reach them: only through the lookups
+``profiler.formulas`` promises (Call, find_module_formula, find_aten_formula), plus
+the registered keys and the pointwise table, found defensively here because the
+modules that hold them are being split and renamed.  If a lookup below fails, fix
+it here once rather than in every test."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import profiler.formulas as formulas
+from profiler.formulas import Call, find_aten_formula, find_module_formula  # noqa: F401
+
+
+def _registry():
+    """The module that defines the lookups, wherever it lives now."""
+    return sys.modules[find_module_formula.__module__]
+
+
+def _registered(accessor: str, table: str) -> dict:
+    reg = _registry()
+    if callable(getattr(reg, accessor, None)):
+        return dict(getattr(reg, accessor)())
+    if isinstance(getattr(reg, table, None), dict):
+        return getattr(reg, table)
+    raise LookupError(f"{reg.__name__} has neither {accessor}() nor {table}: update "
+                      "tests/formulas/formula_access.py to the registry's new accessor")
+
+
+def module_formula_keys() -> list[type]:
+    """Every module class with a registered forward formula."""
+    return list(_registered("module_formulas", "_MODULE_FORMULAS"))
+
+
+def aten_formula_keys() -> list:
+    """Every aten (or torchvision) op packet with a registered forward formula."""
+    return list(_registered("aten_formulas", "_ATEN_FORMULAS"))
+
+
+def pointwise_table() -> dict[str, tuple[int, int, int]]:
+    """The per-element table: where it lives today, else the first ``POINTWISE``
+    dict found in a submodule of profiler.formulas."""
+    try:
+        return importlib.import_module("profiler.formulas.forward.elementwise").POINTWISE
+    except (ImportError, AttributeError):
+        pass
+    for info in pkgutil.walk_packages(formulas.__path__, formulas.__name__ + "."):
+        table = getattr(importlib.import_module(info.name), "POINTWISE", None)
+        if isinstance(table, dict):
+            return table
+    raise LookupError("no POINTWISE dict under profiler.formulas")
+
+
+def registered_class_of(module) -> type | None:
+    """The registered class a module's formula is found under: the first class of
+    its MRO that has one (how find_module_formula looks it up)."""
+    keys = set(module_formula_keys())
+    return next((cls for cls in type(module).__mro__ if cls in keys), None)
