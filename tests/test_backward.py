@@ -16,7 +16,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 import profiler
-from profiler.formulas.backward import costs as B
+from profiler.formulas.backward.activation import log_softmax_backward_cost, softmax_backward_cost
+from profiler.formulas.backward.conv import conv_backward_cost
+from profiler.formulas.backward.elementwise import pointwise_backward_cost
+from profiler.formulas.backward.linear import linear_backward_cost
+from profiler.formulas.backward.norm import normalize_backward_cost
+from profiler.formulas.backward.pool import avg_pool_backward_cost
 from profiler.cli import main
 from profiler.count.rows import BWD_COLUMNS, COLUMNS
 
@@ -205,8 +210,8 @@ def test_conv_backward_counts_equal_a_naive_gradient(stride, padding, dilation, 
     for got, ref in zip(grads, want):
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
     for need in [(True, False, False), (False, True, False), (False, False, True)]:
-        cost = B.conv_backward_cost(x.shape, out.shape, w.shape, groups, (3, 2), bf._tuple(stride, 2),
-                                    padding, bf._tuple(dilation, 2), False, *need)
+        cost = conv_backward_cost(x.shape, out.shape, w.shape, groups, (3, 2), bf._tuple(stride, 2),
+                                  padding, bf._tuple(dilation, 2), False, *need)
         tally = tallies[need.index(True)]
         assert (cost.mults, cost.adds, cost.other) == tally.as_tuple()
 
@@ -224,7 +229,7 @@ def test_linear_backward_counts_equal_a_naive_gradient():
     for got, ref in zip((gx.reshape(x.shape), gw, gb), want):
         np.testing.assert_allclose(got, ref, rtol=1e-9)
     for need, tally in zip([(True, False, False), (False, True, False), (False, False, True)], (tx, tw, tb)):
-        cost = B.linear_backward_cost(x.shape, g.shape, 5, 4, *need)
+        cost = linear_backward_cost(x.shape, g.shape, 5, 4, *need)
         assert (cost.mults, cost.adds, cost.other) == tally.as_tuple()
 
 
@@ -241,7 +246,7 @@ def test_softmax_and_log_softmax_backward_counts_equal_naive_gradients():
         gl[r] = [(g[r, j] - tl.num(ly[r, j]).exp() * total_g).v for j in range(6)]  # g − exp(y)·Σ
     np.testing.assert_allclose(gs, _grad(lambda t: torch.softmax(t, -1), [x], g)[0], rtol=1e-9)
     np.testing.assert_allclose(gl, _grad(lambda t: torch.log_softmax(t, -1), [x], g)[0], rtol=1e-9)
-    for cost, tally in ((B.softmax_backward_cost(18, 6), ts), (B.log_softmax_backward_cost(18, 6), tl)):
+    for cost, tally in ((softmax_backward_cost(18, 6), ts), (log_softmax_backward_cost(18, 6), tl)):
         assert (cost.mults, cost.adds, cost.other) == tally.as_tuple()
 
 
@@ -279,7 +284,7 @@ def test_layer_norm_backward_counts_equal_a_naive_gradient():
     want = _grad(lambda x_, w_, b_: F.layer_norm(x_, (6,), w_, b_), [x, w, b], g)
     for got, ref in zip(grads, want):
         np.testing.assert_allclose(got, ref, rtol=1e-7, atol=1e-9)
-    cost = B.normalize_backward_cost(24, 6, 6, True, True, True)
+    cost = normalize_backward_cost(24, 6, 6, True, True, True)
     assert (cost.mults, cost.adds, cost.other) == tally.as_tuple()
 
 
@@ -310,7 +315,7 @@ def test_avg_pool_backward_counts_equal_a_naive_scatter():
             if 0 <= r < 6 and 0 <= s < 5:
                 gx[n, c, r, s] = share if gx[n, c, r, s] is None else gx[n, c, r, s] + share
     np.testing.assert_allclose(bf.values(gx), _grad(lambda t_: F.avg_pool2d(t_, 3, 2, 1), [x], g)[0], rtol=1e-9)
-    cost = B.avg_pool_backward_cost(x.shape, tuple(out.shape), (3, 3), (2, 2), (1, 1))
+    cost = avg_pool_backward_cost(x.shape, tuple(out.shape), (3, 3), (2, 2), (1, 1))
     assert (cost.mults, cost.adds, cost.other) == t.as_tuple()
 
 
@@ -328,7 +333,7 @@ def test_pointwise_backward_counts_equal_naive_gradients(name, fn, naive):
     t = bf.Tally()
     got = [naive(t, x[i], y[i], g[i]).v for i in range(7)]
     np.testing.assert_allclose(got, _grad(fn, [x], g)[0], rtol=1e-9)
-    cost = B.pointwise_backward_cost(name, 7)
+    cost = pointwise_backward_cost(name, 7)
     assert (cost.mults, cost.adds, cost.other) == t.as_tuple()
 
 

@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 transformers = pytest.importorskip("transformers")
 
 import profiler  # noqa: E402
-from profiler.formulas.backward import costs as B  # noqa: E402
+from profiler.formulas.backward.attention import attention_backward_cost  # noqa: E402
 from profiler.formulas.cost import Cost, numel  # noqa: E402
 
 VOCAB, TOKENS, BATCH = 100, 16, 2
@@ -115,8 +115,8 @@ def test_fused_grouped_query_attention_backward_counts_every_query_head():
     per_matmul = BATCH * heads * TOKENS ** 2 * head_dim
     assert attention["bwd_macs"] == 4 * per_matmul == 2 * attention["macs"]
     counted_once = 2 * BATCH * (heads - kv_heads) * TOKENS ** 2 * head_dim   # the old shortfall
-    assert B.attention_backward_cost((BATCH, heads, TOKENS, head_dim), (BATCH, kv_heads, TOKENS, head_dim),
-                                     (BATCH, kv_heads, TOKENS, head_dim), True, True, True).macs \
+    assert attention_backward_cost((BATCH, heads, TOKENS, head_dim), (BATCH, kv_heads, TOKENS, head_dim),
+                                   (BATCH, kv_heads, TOKENS, head_dim), True, True, True).macs \
         == 2 * BATCH * (heads + kv_heads) * TOKENS ** 2 * head_dim + counted_once
 
 
@@ -133,8 +133,8 @@ def test_shared_key_value_backward_equals_the_math_path_on_repeated_heads(q, kv)
     repeated = q[:-2] + kv[-2:]
     repeats_sum = 2 * (numel(repeated) - numel(kv))
     for need in [(True, True, True), (True, False, False), (False, True, False), (False, False, True)]:
-        fused = B.attention_backward_cost(q, kv, kv, *need)
-        math = B.attention_backward_cost(q, repeated, repeated, *need)
+        fused = attention_backward_cost(q, kv, kv, *need)
+        math = attention_backward_cost(q, repeated, repeated, *need)
         math += Cost(adds=repeats_sum * (need[1] + need[2]) // 2)
         assert (fused.mults, fused.adds, fused.other, fused.macs) == (math.mults, math.adds, math.other,
                                                                      math.macs)
@@ -146,6 +146,6 @@ def test_issue_llama_attention_backward_figures():
     counted on the kv heads alone it was 2·(16 − 4)·128²·64 short, 50,331,648 MACs
     over both layers, the whole gap between 21,390,950,400 and 21,441,282,048."""
     q, kv = (1, 16, 128, 64), (1, 4, 128, 64)
-    per_layer = B.attention_backward_cost(q, kv, kv, True, True, True)
+    per_layer = attention_backward_cost(q, kv, kv, True, True, True)
     assert per_layer.macs == 4 * 16 * 128 ** 2 * 64 == 67_108_864
     assert 2 * (per_layer.macs - 2 * (16 + 4) * 128 ** 2 * 64) == 21_441_282_048 - 21_390_950_400

@@ -1,6 +1,7 @@
 """Backward counts per captured call (module formulas by class, functional ops by
-aten name) and the forward / backward / total table.  The formulas and their
-conventions: ``profiler.formulas.backward.costs``, ``backward_modules``, ``backward_ops``."""
+aten op) and the forward / backward / total table.  The formulas: the
+``backward/<kind>.py`` files of ``profiler.formulas``, their conventions in
+``profiler.formulas.backward``."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,12 +9,12 @@ from typing import Any
 
 import pandas as pd
 
-from profiler.formulas.backward.modules import find_module_backward
-from profiler.formulas.backward.ops import op_backward
-from profiler.capture.record import ModuleCall
-from profiler.formulas.cost import ZERO, Cost
-from profiler.formulas.registry import Call
+from profiler.capture.record import ModuleCall, OpRecord
 from profiler.columns import BWD_COLUMNS
+from profiler.formulas.cost import ZERO, Cost
+from profiler.formulas.forward.zero import ZERO_COST_OPS
+from profiler.formulas.registry import Call, find_module_backward, find_op_backward
+
 
 def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     """(cost, status, what is missing) of one row's backward.  Status: "formula"
@@ -37,6 +38,21 @@ def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     if missing:
         return cost, "uncounted", "no backward formula: " + ", ".join(f"{op}×{n}" for op, n in missing.items())
     return cost, "functional" if call.ops else "zero", ""
+
+
+def op_backward(record: OpRecord) -> Cost | None:
+    """The backward cost of one functional op, or None when it has no formula.  An
+    op without one costs nothing when it only moves data: a view, or an op of
+    ``ZERO_COST_OPS`` (in-place variants by their base name too)."""
+    if not any(record.needs):
+        return ZERO
+    fn = find_op_backward(record.func.overloadpacket)
+    if fn is None:
+        name = record.func.overloadpacket.__name__
+        if record.func.is_view or name in ZERO_COST_OPS or name.rstrip("_") in ZERO_COST_OPS:
+            return ZERO
+        return None
+    return fn(record.needs, record.out, *record.args, **record.kwargs)
 
 
 def backward_columns(cost: Cost) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""The unit every formula returns: separate counts of multiplications, additions and other ops."""
+"""The unit every formula returns (separate counts of multiplications, additions
+and other ops), and the building blocks formulas of every kind and both
+directions are made of: dot products, per-element work, broadcast sums."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,3 +55,9 @@ def dot_products(count: int, length: int, bias: bool = False) -> Cost:
 def per_element(n: int, mults: int = 0, adds: int = 0, other: int = 0) -> Cost:
     """The same small amount of work on each of ``n`` elements."""
     return Cost(mults * n, adds * n, other * n)
+
+
+def sum_to_cost(n_grad: int, shape: Shape) -> Cost:
+    """Reducing a gradient of n_grad elements to a broadcast operand of ``shape``:
+    n_grad − numel(shape) additions (none when nothing was broadcast)."""
+    return Cost(adds=n_grad - numel(shape)) if n_grad > numel(shape) else ZERO

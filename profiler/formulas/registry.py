@@ -1,14 +1,47 @@
-"""Registries of cost formulas: one keyed by module class, one keyed by aten op.
+"""The formula registry: module formulas and op formulas, forward and backward.
 
-Module formulas are looked up along the class MRO, so a subclass (LayerNorm2d,
-NonDynamicallyQuantizableLinear, a user's Conv2d subclass) inherits its parent's
-formula.  Aten formulas count functional ops that run outside any formula module.
+Four tables, one per (key, direction):
+
+* module formulas, keyed by module class and looked up along the class MRO, so a
+  subclass (LayerNorm2d, NonDynamicallyQuantizableLinear, a user's Conv2d
+  subclass) inherits its parent's formula.  Forward: ``module_formula(*types,
+  kind=...)`` registers ``fn(module, call) -> Cost``, ``find_module_formula``
+  finds it.  Backward: ``module_backward(*types)`` registers ``fn(module, call,
+  needs) -> Cost``, ``find_module_backward`` finds it;
+* op formulas, keyed by aten op overload packet (``torch.ops.aten.mm``) in both
+  directions: they count functional ops that run outside any formula module.
+  Forward: ``aten_formula(*ops, kind=...)`` registers ``fn(out, *args,
+  **kwargs) -> Cost``, ``find_aten_formula`` finds it.  Backward:
+  ``op_backward(*ops)`` registers ``fn(needs, out, *args, **kwargs) -> Cost``
+  (or None where the formula cannot count the call), ``find_op_backward`` finds
+  it.  Tensor arguments and outputs arrive as shapes, everything else as given;
+  ``needs[i]`` says whether the i-th input tensor requires grad.
+
+An op's in-place variant (``add_`` of ``add``) shares its backward formula: the
+gradient is the same.  The forward lists in-place variants explicitly, op by op.
+A key is registered at most once per table (a second registration raises), so
+which formula counts an op never depends on the order the kind files load in.
+
+Adding a layer kind
+-------------------
+1. ``forward/<kind>.py``: the pure cost functions, each docstring stating its
+   convention (what is a mult, an add, an ``other``; what is counted and what is
+   not), and their registrations with ``module_formula`` / ``aten_formula``.
+   Quantities the backward needs too (window sizes, taps, row lengths, parsed
+   shapes) are computed here, once, by a public function.
+2. ``backward/<kind>.py``, the same file name: the backward cost functions and
+   their ``module_backward`` / ``op_backward`` registrations, importing the
+   forward file's shared quantities by name (a kind with no backward has no file).
+3. Import both files in ``profiler/formulas/__init__.py``.
+4. Tests against an independent count (brute-force scalar counting,
+   FlopCounterMode, fvcore, hand counts), never against our own output.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, Shape
@@ -34,6 +67,9 @@ class Call:
 
 
 ModuleFn = Callable[[nn.Module, Call], Cost]
+AtenFn = Callable[..., Cost]  # fn(out_shape, *arg_shapes_or_values, **kwargs) -> Cost
+ModuleBackward = Callable[[nn.Module, Call, tuple], Cost]  # fn(module, call, needs) -> Cost
+OpBackward = Callable[..., "Cost | None"]  # fn(needs, out_shape, *arg_shapes_or_values, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -42,8 +78,40 @@ class ModuleFormula:
     kind: str
 
 
-_MODULE_FORMULAS: dict[type, ModuleFormula] = {}
+@dataclass(frozen=True)
+class AtenFormula:
+    fn: AtenFn
+    kind: str
 
+
+_MODULE_FORMULAS: dict[type, ModuleFormula] = {}
+_ATEN_FORMULAS: dict[Any, AtenFormula] = {}
+_MODULE_BACKWARDS: dict[type, ModuleBackward] = {}
+_OP_BACKWARDS: dict[Any, OpBackward] = {}
+
+
+def _add(table: dict, key: Any, value: Any, what: str) -> None:
+    if key in table:
+        raise ValueError(f"{what} of {key} registered twice")
+    table[key] = value
+
+
+def _along_mro(table: dict, module: nn.Module) -> Any:
+    for cls in type(module).__mro__:
+        found = table.get(cls)
+        if found is not None:
+            return found
+    return None
+
+
+def _inplace_variant(op: Any) -> Any:
+    """``aten.add_`` for ``aten.add``, or None where aten has no in-place variant."""
+    name = op.__name__
+    namespace = getattr(torch.ops, op._qualified_op_name.split("::")[0])
+    return None if name.endswith("_") else getattr(namespace, name + "_", None)
+
+
+# --- forward ---------------------------------------------------------------------
 
 def module_formula(*types: type, kind: str) -> Callable[[ModuleFn], ModuleFn]:
     """Register ``fn(module, call) -> Cost`` for these module classes and their subclasses."""
@@ -51,30 +119,14 @@ def module_formula(*types: type, kind: str) -> Callable[[ModuleFn], ModuleFn]:
 
     def register(fn: ModuleFn) -> ModuleFn:
         for t in types:
-            _MODULE_FORMULAS[t] = ModuleFormula(fn, kind)
+            _add(_MODULE_FORMULAS, t, ModuleFormula(fn, kind), "forward formula")
         return fn
 
     return register
 
 
 def find_module_formula(module: nn.Module) -> ModuleFormula | None:
-    for cls in type(module).__mro__:
-        found = _MODULE_FORMULAS.get(cls)
-        if found is not None:
-            return found
-    return None
-
-
-AtenFn = Callable[..., Cost]  # fn(out_shape, *arg_shapes_or_values, **kwargs) -> Cost
-
-
-@dataclass(frozen=True)
-class AtenFormula:
-    fn: AtenFn
-    kind: str
-
-
-_ATEN_FORMULAS: dict[Any, AtenFormula] = {}
+    return _along_mro(_MODULE_FORMULAS, module)
 
 
 def aten_formula(*ops: Any, kind: str) -> Callable[[AtenFn], AtenFn]:
@@ -84,7 +136,7 @@ def aten_formula(*ops: Any, kind: str) -> Callable[[AtenFn], AtenFn]:
 
     def register(fn: AtenFn) -> AtenFn:
         for op in ops:
-            _ATEN_FORMULAS[op] = AtenFormula(fn, kind)
+            _add(_ATEN_FORMULAS, op, AtenFormula(fn, kind), "forward formula")
         return fn
 
     return register
@@ -92,3 +144,40 @@ def aten_formula(*ops: Any, kind: str) -> Callable[[AtenFn], AtenFn]:
 
 def find_aten_formula(packet: Any) -> AtenFormula | None:
     return _ATEN_FORMULAS.get(packet)
+
+
+# --- backward --------------------------------------------------------------------
+
+def module_backward(*types: type) -> Callable[[ModuleBackward], ModuleBackward]:
+    """Register ``fn(module, call, needs) -> Cost`` for these module classes and
+    their subclasses; ``needs[i]``: whether the i-th input tensor of the call
+    requires grad (the module's own parameters say so themselves)."""
+    def register(fn: ModuleBackward) -> ModuleBackward:
+        for t in types:
+            _add(_MODULE_BACKWARDS, t, fn, "backward formula")
+        return fn
+
+    return register
+
+
+def find_module_backward(module: nn.Module) -> ModuleBackward | None:
+    return _along_mro(_MODULE_BACKWARDS, module)
+
+
+def op_backward(*ops: Any) -> Callable[[OpBackward], OpBackward]:
+    """Register ``fn(needs, out, *args, **kwargs) -> Cost | None`` for aten op
+    packets and their in-place variants; ``needs[i]``: whether the i-th argument
+    requires grad."""
+    def register(fn: OpBackward) -> OpBackward:
+        for op in ops:
+            _add(_OP_BACKWARDS, op, fn, "backward formula")
+            inplace = _inplace_variant(op)
+            if inplace is not None:
+                _add(_OP_BACKWARDS, inplace, fn, "backward formula")
+        return fn
+
+    return register
+
+
+def find_op_backward(packet: Any) -> OpBackward | None:
+    return _OP_BACKWARDS.get(packet)

@@ -1,13 +1,21 @@
-"""Activations and softmax, from the per-element table in ``elementwise``."""
+"""Activations and softmax: modules, and the aten ops with their own arguments
+(elu, gelu, softmax, log_softmax; plain pointwise ones are in ``elementwise``).
+Per-element costs come from the table in ``elementwise``.  Backward:
+``backward/activation.py``, which reuses ``ACTIVATIONS`` and ``softmax_row``."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, numel, per_element
-from profiler.formulas.forward.elementwise import POINTWISE
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.forward.elementwise import pointwise_cost
+from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.shapes import dim_size
 
-_ACTIVATIONS = {
+aten = torch.ops.aten
+
+# module class: its entry in elementwise.POINTWISE
+ACTIVATIONS = {
     nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardtanh: "hardtanh", nn.Threshold: "threshold",
     nn.LeakyReLU: "leaky_relu", nn.PReLU: "prelu", nn.RReLU: "rrelu", nn.ELU: "elu",
     nn.CELU: "celu", nn.SELU: "selu", nn.Sigmoid: "sigmoid", nn.LogSigmoid: "logsigmoid",
@@ -17,35 +25,51 @@ _ACTIVATIONS = {
 }
 
 
-def pointwise_cost(name: str, n: int) -> Cost:
-    """``n`` elements of the pointwise function ``name`` (see ``elementwise.POINTWISE``)."""
-    mults, adds, other = POINTWISE[name]
-    return per_element(n, mults, adds, other)
-
-
 def _activation(m: nn.Module, call: Call) -> Cost:
     """Pointwise activation: a fixed cost per output element, from the table in
     ``profiler.formulas.forward.elementwise`` (ReLU is one comparison, SiLU is
     x·1/(1+exp(−x)): 1 mult, 1 add, 1 exp, 1 division, ...)."""
-    name = next(_ACTIVATIONS[cls] for cls in type(m).__mro__ if cls in _ACTIVATIONS)
-    return pointwise_cost(name, numel(call.out))
+    return pointwise_cost(activation_name(m), numel(call.out))
 
 
-module_formula(*_ACTIVATIONS, kind="activation")(_activation)
+def activation_name(m: nn.Module) -> str:
+    """The POINTWISE entry of an activation module, by the class it is (or subclasses)."""
+    return next(ACTIVATIONS[cls] for cls in type(m).__mro__ if cls in ACTIVATIONS)
+
+
+module_formula(*ACTIVATIONS, kind="activation")(_activation)
 
 
 @module_formula(nn.GELU, kind="activation")
 def gelu_module(m: nn.GELU, call: Call) -> Cost:
     """GELU: erf form 0.5·x·(1+erf(x/√2)) is 3 mults, 1 add, 1 erf per element;
     approximate='tanh' is 6 mults, 2 adds, 1 tanh."""
-    return pointwise_cost("gelu_tanh" if m.approximate == "tanh" else "gelu", numel(call.out))
+    return pointwise_cost(gelu_name(m.approximate), numel(call.out))
+
+
+def gelu_name(approximate: str) -> str:
+    """The POINTWISE entry of GELU: the erf form, or approximate='tanh'."""
+    return "gelu_tanh" if approximate == "tanh" else "gelu"
+
+
+@aten_formula(aten.elu, aten.elu_, kind="activation")
+def elu(out, x, alpha=1, scale=1, input_scale=1) -> Cost:
+    """ELU, and SELU and CELU, which torch runs as ELU with scale (a multiplication,
+    as SELU's) and input_scale (x/α, a division, as CELU's)."""
+    n = numel(out)
+    return pointwise_cost("elu", n) + Cost(mults=n * (scale != 1), other=n * (input_scale != 1))
+
+
+@aten_formula(aten.gelu, aten.gelu_, kind="activation")
+def gelu(out, x, approximate="none") -> Cost:
+    return pointwise_cost(gelu_name(approximate), numel(out))
 
 
 def softmax_cost(n_total: int, row: int) -> Cost:
     """Softmax over rows of n values: n exps, n−1 additions and n divisions per row
     (the max subtracted first for numerical stability is not counted).  Its
     backward, y·(g − Σ y·g), is 2n mults and 2n−1 additions per row
-    (profiler.formulas.backward.costs.softmax_backward_cost)."""
+    (backward/activation.py, softmax_backward_cost)."""
     rows = n_total // row if row else 0
     return Cost(adds=rows * (row - 1), other=2 * n_total)
 
@@ -57,21 +81,39 @@ def log_softmax_cost(n_total: int, row: int) -> Cost:
     return Cost(adds=rows * (2 * row - 1), other=n_total + rows)
 
 
-def _softmax_row(m: nn.Module, shape) -> int:
+def softmax_row(shape, dim: int) -> int:
+    """The length of the rows a softmax over ``dim`` normalises."""
+    return dim_size(shape, dim)
+
+
+def module_softmax_row(m: nn.Module, shape) -> int:
+    """The row length of a Softmax, Softmin, Softmax2d or LogSoftmax module's call:
+    Softmax2d normalises over channels (dim −3); dim=None picks torch's legacy
+    default (0 for 0-, 1- and 3-d inputs, else 1)."""
     if isinstance(m, nn.Softmax2d):
-        return shape[-3]
+        return softmax_row(shape, -3)
     dim = m.dim if m.dim is not None else (0 if len(shape) in (0, 1, 3) else 1)
-    return shape[dim] if shape else 1
+    return softmax_row(shape, dim)
 
 
 @module_formula(nn.Softmax, nn.Softmin, nn.Softmax2d, kind="activation")
 def softmax_module(m: nn.Module, call: Call) -> Cost:
-    return softmax_cost(numel(call.out), _softmax_row(m, call.out))
+    return softmax_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
 @module_formula(nn.LogSoftmax, kind="activation")
 def log_softmax_module(m: nn.LogSoftmax, call: Call) -> Cost:
-    return log_softmax_cost(numel(call.out), _softmax_row(m, call.out))
+    return log_softmax_cost(numel(call.out), module_softmax_row(m, call.out))
+
+
+@aten_formula(aten._softmax, aten._safe_softmax, aten.softmax, kind="activation")
+def softmax(out, x, dim, *args, **kwargs) -> Cost:
+    return softmax_cost(numel(x), softmax_row(x, dim))
+
+
+@aten_formula(aten._log_softmax, aten.log_softmax, kind="activation")
+def log_softmax(out, x, dim, *args, **kwargs) -> Cost:
+    return log_softmax_cost(numel(x), softmax_row(x, dim))
 
 
 @module_formula(nn.GLU, kind="activation")

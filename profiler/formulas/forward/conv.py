@@ -1,12 +1,15 @@
-"""Convolutions, direct and transposed, in 1, 2 and 3 dimensions."""
+"""Convolutions, direct and transposed, in 1, 2 and 3 dimensions: the modules and
+aten.convolution (F.conv*, F.conv_transpose*).  Backward: ``backward/conv.py``,
+whose input gradient is ``conv_transpose_cost`` (pooling's backward uses it too)."""
 from __future__ import annotations
 
 from math import prod
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.registry import Call, aten_formula, module_formula
 
 
 def conv_cost(out_shape, in_channels: int, groups: int, kernel: tuple[int, ...], bias: bool) -> Cost:
@@ -65,3 +68,14 @@ def conv_module(m: nn.modules.conv._ConvNd, call: Call) -> Cost:
 def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, call: Call) -> Cost:
     return conv_transpose_cost(call.x, call.out, m.in_channels, m.out_channels, m.groups,
                                m.kernel_size, m.stride, m.padding, m.dilation, m.bias is not None)
+
+
+@aten_formula(torch.ops.aten.convolution, torch.ops.aten._convolution, kind="conv")
+def convolution(out, x, w, bias, stride, padding, dilation, transposed, output_padding, groups,
+                *rest) -> Cost:
+    """F.conv*/F.conv_transpose* called functionally: the module formulas' counts."""
+    kernel = tuple(w[2:])
+    if transposed:
+        return conv_transpose_cost(x, out, w[0], w[1] * groups, groups, kernel, stride, padding,
+                                   dilation, bias is not None)
+    return conv_cost(out, x[1], groups, kernel, bias is not None)

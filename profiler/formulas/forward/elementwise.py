@@ -1,11 +1,21 @@
-"""Per-element costs of pointwise functions, shared by module formulas and aten ops.
+"""Pointwise functions: the per-element cost table, shared by module formulas and
+aten ops, and the formulas of the pointwise aten ops (add, mul, exp, comparisons,
+...; activations called functionally included).  Backward: ``backward/elementwise.py``.
 
-Each entry is (mults, adds, other) for ONE output element.  Conventions:
+Each table entry is (mults, adds, other) for ONE output element.  Conventions:
 comparisons, divisions, exp, log, sqrt/rsqrt, erf, tanh, pow and abs are ``other``;
 a subtraction is an addition; a negation or a multiplication by -1 is free; constants
 such as 1/6 or 1/sqrt(2) are precomputed, so scaling by one is a multiplication.
 """
 from __future__ import annotations
+
+import torch
+
+from profiler.formulas.cost import Cost, numel, per_element
+from profiler.formulas.registry import aten_formula
+from profiler.formulas.shapes import first_output
+
+aten = torch.ops.aten
 
 # name: (mults, adds, other)            how the element is computed
 POINTWISE: dict[str, tuple[int, int, int]] = {
@@ -58,3 +68,44 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
     "lerp": (1, 2, 0),                  # a + w * (b - a)
     "neg": (0, 0, 0),                   # a sign flip is free
 }
+
+
+def pointwise_cost(name: str, n: int) -> Cost:
+    """``n`` elements of the pointwise function ``name`` (table ``POINTWISE``)."""
+    mults, adds, other = POINTWISE[name]
+    return per_element(n, mults, adds, other)
+
+
+# aten op name: its POINTWISE entry (the in-place variant op_ is registered too)
+POINTWISE_OPS = {
+    "add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "div", "true_divide": "div",
+    "neg": "neg", "exp": "exp", "log": "log", "log2": "log", "log10": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
+    "rsqrt": "rsqrt", "erf": "erf", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
+    "reciprocal": "reciprocal", "floor": "floor", "ceil": "ceil", "round": "round", "sign": "sign",
+    "floor_divide": "div", "remainder": "div", "fmod": "div",
+    "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "relu6": "relu6", "hardtanh": "hardtanh",
+    "clamp": "clamp", "clamp_min": "compare", "clamp_max": "compare", "clip": "clamp",
+    "leaky_relu": "leaky_relu", "celu": "celu", "selu": "selu", "silu": "silu",
+    "mish": "mish", "softplus": "softplus", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid",
+    "hardshrink": "hardshrink", "softshrink": "softshrink", "log_sigmoid_forward": "logsigmoid",
+    "threshold": "threshold", "_prelu_kernel": "prelu", "rrelu_with_noise": "rrelu",
+    "eq": "compare", "ne": "compare", "lt": "compare", "le": "compare", "gt": "compare",
+    "ge": "compare", "maximum": "compare", "minimum": "compare", "logical_and": "compare",
+    "logical_or": "compare", "logical_not": "compare", "bitwise_and": "compare",
+    "bitwise_or": "compare", "bitwise_not": "compare", "isnan": "compare", "isinf": "compare",
+    "addcmul": "addcmul", "addcdiv": "addcdiv", "lerp": "lerp", "square": "square",
+}
+
+
+def _pointwise(name: str):
+    def count(out, *args, alpha=1, **kwargs) -> Cost:
+        cost = pointwise_cost(name, numel(first_output(out)))
+        return cost + per_element(numel(first_output(out)), mults=1) if alpha != 1 else cost
+    count.__doc__ = f"Per output element, as '{name}' in elementwise.POINTWISE."
+    return count
+
+
+for _op, _name in POINTWISE_OPS.items():
+    for _variant in (_op, _op + "_"):
+        if hasattr(aten, _variant):
+            aten_formula(getattr(aten, _variant), kind="elementwise")(_pointwise(_name))

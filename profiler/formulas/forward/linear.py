@@ -1,4 +1,5 @@
-"""Dense layers and table lookups."""
+"""Dense layers (Linear, Bilinear) and table lookups (Embedding, EmbeddingBag).
+Matrix products called as aten ops are in ``matmul``.  Backward: ``backward/linear.py``."""
 from __future__ import annotations
 
 from torch import nn

@@ -7,15 +7,20 @@ Two conventions, by where the statistics come from:
   1 multiplication and 1 addition;
 * statistics computed from the input (LayerNorm, GroupNorm, InstanceNorm,
   RMSNorm, BatchNorm without running stats): see ``normalize_cost``.
+The modules, and the aten ops they run as when called functionally.  Backward:
+``backward/norm.py``.
 """
 from __future__ import annotations
 
 from math import prod
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, numel, per_element
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.registry import Call, aten_formula, module_formula
+
+aten = torch.ops.aten
 
 
 def folded_affine_cost(n: int) -> Cost:
@@ -85,3 +90,27 @@ def lrn_module(m: nn.Module, call: Call) -> Cost:
     1 mult by α/n, 1 add of k, 1 pow and 1 division (windows padded with zeros
     at the channel edges count as full)."""
     return per_element(numel(call.out), mults=2, adds=m.size, other=2)
+
+
+@aten_formula(aten.native_layer_norm, kind="norm")
+def layer_norm(out, x, normalized_shape, weight, bias, eps) -> Cost:
+    return normalize_cost(numel(x), prod(normalized_shape), weight is not None, bias is not None)
+
+
+@aten_formula(aten.native_group_norm, kind="norm")
+def group_norm(out, x, weight, bias, n, c, hw, groups, eps) -> Cost:
+    return normalize_cost(numel(x), numel(x) // (n * groups), weight is not None, bias is not None)
+
+
+@aten_formula(aten._fused_rms_norm, aten.rms_norm, kind="norm")
+def rms_norm(out, x, normalized_shape, weight=None, eps=None) -> Cost:
+    return rms_normalize_cost(numel(x), prod(normalized_shape), weight is not None)
+
+
+@aten_formula(aten.native_batch_norm, aten._native_batch_norm_legit,
+              aten._native_batch_norm_legit_no_training, aten.batch_norm, kind="norm")
+def batch_norm(out, x, weight, bias, running_mean, running_var, *args) -> Cost:
+    training = args[0] if args and isinstance(args[0], bool) else running_mean is None
+    if training or running_mean is None:
+        return normalize_cost(numel(x), numel(x) // x[1], weight is not None, bias is not None)
+    return folded_affine_cost(numel(x))

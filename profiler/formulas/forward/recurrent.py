@@ -4,13 +4,14 @@ Every time step of every layer and direction costs the gate pre-activations
 (G·H dot products over the input of width I and over the hidden state of width
 Hh, summed: 1 add; each bias adds 1) plus the gate arithmetic below.  G is 1 for
 RNN, 4 for LSTM and 3 for GRU.  Sigmoid is 1 add, 1 exp and 1 division; tanh 1 op.
+No backward formula yet (no ``backward/recurrent.py``).
 """
 from __future__ import annotations
 
 from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel, per_element
-from profiler.formulas.forward.activation import pointwise_cost
+from profiler.formulas.forward.elementwise import pointwise_cost
 from profiler.formulas.registry import Call, module_formula
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}

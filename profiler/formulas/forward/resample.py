@@ -1,13 +1,25 @@
-"""Resampling: Upsample and the interpolation kernels behind F.interpolate."""
+"""Resampling: Upsample, the interpolation kernels behind F.interpolate, and
+grid_sample.  ``interpolation_taps`` and ``INTERPOLATION_OPS`` are reused by
+``backward/resample.py``."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.registry import Call, aten_formula, module_formula
+
+aten = torch.ops.aten
 
 # taps per output element along each spatial dimension
 _TAPS = {"linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+def interpolation_taps(mode: str, spatial_dims: int) -> int:
+    """Input elements blended into one output element: t^d for the linear modes,
+    t = 2 (linear, bilinear, trilinear) or 4 (bicubic); 1 for nearest and
+    nearest-exact, which copy."""
+    return 1 if mode.startswith("nearest") else _TAPS[mode] ** spatial_dims
 
 
 def interpolate_cost(out_shape, mode: str, spatial_dims: int) -> Cost:
@@ -17,10 +29,40 @@ def interpolate_cost(out_shape, mode: str, spatial_dims: int) -> Cost:
     align_corners changes the weights, not the count."""
     if mode.startswith("nearest"):
         return ZERO
-    taps = _TAPS[mode] ** spatial_dims
+    taps = interpolation_taps(mode, spatial_dims)
     return per_element(numel(out_shape), mults=taps, adds=taps - 1)
 
 
 @module_formula(nn.Upsample, kind="resample")
 def upsample_module(m: nn.Upsample, call: Call) -> Cost:
     return interpolate_cost(call.out, m.mode, len(call.out) - 2)
+
+
+# aten op name: the F.interpolate mode it implements
+INTERPOLATION_OPS = {"upsample_nearest1d": "nearest", "upsample_nearest2d": "nearest",
+                     "upsample_nearest3d": "nearest", "_upsample_nearest_exact1d": "nearest",
+                     "_upsample_nearest_exact2d": "nearest", "_upsample_nearest_exact3d": "nearest",
+                     "upsample_linear1d": "linear", "upsample_bilinear2d": "bilinear",
+                     "_upsample_bilinear2d_aa": "bilinear", "upsample_trilinear3d": "trilinear",
+                     "upsample_bicubic2d": "bicubic", "_upsample_bicubic2d_aa": "bicubic"}
+
+
+def _interpolation(mode: str):
+    def count(out, x, *args, **kwargs) -> Cost:
+        return interpolate_cost(out, mode, len(out) - 2)
+    count.__doc__ = f"F.interpolate(mode='{mode}'): see resample.interpolate_cost."
+    return count
+
+
+for _op, _mode in INTERPOLATION_OPS.items():
+    aten_formula(getattr(aten, _op), kind="resample")(_interpolation(_mode))
+
+
+@aten_formula(aten.grid_sampler_2d, aten.grid_sampler, kind="resample")
+def grid_sample(out, x, grid, mode=0, *args) -> Cost:
+    """Per output location (N·H·W): unnormalise the (x, y) coordinate (2 mults,
+    2 adds), floor (2); bilinear weights (4 mults, 4 adds).  Per output element
+    (·C): 4 mults, 3 adds for bilinear, 0 for nearest (mode 1)."""
+    locations = numel(grid[:-1])
+    cost = Cost(mults=6 * locations, adds=6 * locations, other=2 * locations)
+    return cost + (per_element(numel(out), mults=4, adds=3) if mode == 0 else ZERO)

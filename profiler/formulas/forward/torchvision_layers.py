@@ -1,4 +1,6 @@
-"""Formulas for layer classes that torchvision defines itself."""
+"""Formulas for layer classes and ops that torchvision defines itself (frozen
+batch norm, stochastic depth, MaxViT's reshapes, roi_align, nms).  Backward:
+``backward/torchvision_layers.py`` (the ops have none)."""
 from __future__ import annotations
 
 import torch
@@ -8,8 +10,8 @@ from torchvision.ops.misc import Permute
 from torchvision.models.maxvit import SwapAxes, WindowDepartition, WindowPartition
 
 from profiler.formulas.cost import ZERO, Cost, numel
-from profiler.formulas.forward.aten_ops import sort
 from profiler.formulas.forward.norm import folded_affine_cost
+from profiler.formulas.forward.reduce import sort
 from profiler.formulas.registry import Call, aten_formula, module_formula
 
 

@@ -1,0 +1,133 @@
+"""Backward of normalisation layers: the modules and the aten ops they run as
+(conventions in ``profiler.formulas.backward``).  As in the forward, two cases:
+statistics from the input (``normalize_backward_cost``, ``rms_norm_backward_cost``)
+and stored statistics (``stored_norm_backward_cost``)."""
+from __future__ import annotations
+
+from math import prod
+
+import torch
+from torch import nn
+
+from profiler.formulas.cost import ZERO, Cost, numel
+from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.shapes import module_params_need, need
+
+aten = torch.ops.aten
+
+
+def normalize_backward_cost(n: int, group: int, params: int, need_x: bool, need_w: bool,
+                            need_b: bool) -> Cost:
+    """Statistics from the input (LayerNorm, GroupNorm, InstanceNorm, training
+    BatchNorm) over G = n/group groups, affine parameters of ``params`` elements
+    (gradients summed over n/params positions each), mean μ and rstd saved:
+    x̂ = (x − μ)·rstd: n adds, n mults (when any gradient is wanted);
+    grad x: ĝ = g·γ (n mults, with a weight), then
+        rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)): the two sums (2(n−G) adds), ĝ·x̂ (n
+        mults), the two means (2G mults), x̂·(…) (n mults), two subtractions (2n
+        adds), ·rstd (n mults);
+    grad γ = Σ g·x̂: n mults, n − params adds; grad β = Σ g: n − params adds."""
+    groups = n // group if group else 0
+    cost = Cost(mults=n, adds=n) if (need_x or need_w) else ZERO
+    if need_x:
+        cost += Cost(mults=3 * n + 2 * groups + n * (params > 0), adds=4 * n - 2 * groups)
+    if need_w:
+        cost += Cost(mults=n, adds=n - params)
+    if need_b:
+        cost += Cost(adds=n - params)
+    return cost
+
+
+def stored_norm_backward_cost(n: int, params: int, need_x: bool, need_w: bool,
+                              need_b: bool) -> Cost:
+    """Stored statistics (eval BatchNorm, FrozenBatchNorm2d): y = x·s + t per
+    channel.  grad x = g·s: n mults; grad γ = Σ g·x̂ with x̂ = (x − mean)·rstd
+    recomputed: 2n mults, 2n − params adds; grad β = Σ g: n − params adds."""
+    cost = Cost(mults=n) if need_x else ZERO
+    if need_w:
+        cost += Cost(mults=2 * n, adds=2 * n - params)
+    if need_b:
+        cost += Cost(adds=n - params)
+    return cost
+
+
+def rms_norm_backward_cost(n: int, group: int, params: int, need_x: bool, need_w: bool) -> Cost:
+    """RMSNorm y = x·r·w, r = 1/√(mean(x²)+ε) saved, G = n/group groups:
+    grad x = r·(ĝ − x·r²·mean(ĝ·x)) with ĝ = g·w (n mults with a weight):
+    ĝ·x (n mults), the sum (n − G adds), r²/M·sum (3G mults), x·(…) (n mults),
+    the subtraction (n adds), ·r (n mults);
+    grad w = Σ g·x·r: 2n mults, n − params adds."""
+    groups = n // group if group else 0
+    cost = Cost(mults=3 * n + 3 * groups + n * (params > 0), adds=2 * n - groups) if need_x else ZERO
+    if need_w:
+        cost += Cost(mults=2 * n, adds=n - params)
+    return cost
+
+
+@module_backward(nn.modules.batchnorm._NormBase)
+def batchnorm_module_backward(m, call: Call, needs) -> Cost:
+    n, need_x = numel(call.out), need(needs, 0)
+    need_w, need_b = module_params_need(m, "weight", "bias")
+    channel_dim = 1 if len(call.x) > 1 else 0
+    channels = call.x[channel_dim]
+    params = channels if m.affine else 0
+    if m.track_running_stats and m.running_mean is not None and not m.training:
+        return stored_norm_backward_cost(n, params, need_x, need_w, need_b)
+    group = n // channels
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+        group = prod(call.x[channel_dim + 1:])
+    return normalize_backward_cost(n, group, params, need_x, need_w, need_b)
+
+
+@module_backward(nn.LayerNorm)
+def layernorm_module_backward(m, call: Call, needs) -> Cost:
+    group = prod(m.normalized_shape)
+    return normalize_backward_cost(numel(call.out), group, group if m.elementwise_affine else 0,
+                                   need(needs, 0), *module_params_need(m, "weight", "bias"))
+
+
+@module_backward(nn.GroupNorm)
+def groupnorm_module_backward(m, call: Call, needs) -> Cost:
+    n = numel(call.out)
+    batch = call.x[0] if len(call.x) > 1 else 1
+    return normalize_backward_cost(n, n // (batch * m.num_groups), m.num_channels if m.affine else 0,
+                                   need(needs, 0), *module_params_need(m, "weight", "bias"))
+
+
+@module_backward(nn.RMSNorm)
+def rmsnorm_module_backward(m, call: Call, needs) -> Cost:
+    group = prod(m.normalized_shape)
+    return rms_norm_backward_cost(numel(call.out), group, group if m.elementwise_affine else 0,
+                                  need(needs, 0), *module_params_need(m, "weight"))
+
+
+@op_backward(aten.native_layer_norm)
+def layer_norm_backward(needs, out, x, normalized_shape, weight, bias, eps) -> Cost:
+    group = prod(normalized_shape)
+    return normalize_backward_cost(numel(x), group, group if weight is not None else 0,
+                                   need(needs, 0), need(needs, 2), need(needs, 3))
+
+
+@op_backward(aten.native_group_norm)
+def group_norm_backward(needs, out, x, weight, bias, n, c, hw, groups, eps) -> Cost:
+    return normalize_backward_cost(numel(x), numel(x) // (n * groups), c if weight is not None else 0,
+                                   need(needs, 0), need(needs, 1), need(needs, 2))
+
+
+@op_backward(aten.native_batch_norm, aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training,
+             aten.batch_norm)
+def batch_norm_backward(needs, out, x, weight, bias, *args) -> Cost:
+    training = next((a for a in args if isinstance(a, bool)), False)
+    channels = x[1] if len(x) > 1 else x[0]
+    params = channels if weight is not None else 0
+    if training:
+        return normalize_backward_cost(numel(x), numel(x) // channels, params, need(needs, 0),
+                                       need(needs, 1), need(needs, 2))
+    return stored_norm_backward_cost(numel(x), params, need(needs, 0), need(needs, 1), need(needs, 2))
+
+
+@op_backward(aten._fused_rms_norm, aten.rms_norm)
+def rms_norm_backward(needs, out, x, normalized_shape, weight=None, eps=None) -> Cost:
+    group = prod(normalized_shape)
+    return rms_norm_backward_cost(numel(x), group, group if weight is not None else 0,
+                                  need(needs, 0), need(needs, 2))

@@ -1,0 +1,91 @@
+"""Backward of the reductions called as aten ops (conventions in
+``profiler.formulas.backward``): sums, means, extrema, variances, norms,
+logsumexp; sorts and selections route the gradient (no arithmetic)."""
+from __future__ import annotations
+
+import torch
+
+from profiler.formulas.backward.elementwise import maximum_backward
+from profiler.formulas.backward.zero import no_gradient
+from profiler.formulas.cost import ZERO, Cost, numel, per_element
+from profiler.formulas.forward.reduce import reduced_sizes
+from profiler.formulas.registry import OpBackward, op_backward
+from profiler.formulas.shapes import is_shape, need
+
+aten = torch.ops.aten
+
+
+@op_backward(aten.sum, aten.nansum)
+def sum_backward(needs, out, x, *args, **kwargs) -> Cost:
+    return ZERO  # the gradient is broadcast back
+
+
+@op_backward(aten.mean)
+def mean_backward(needs, out, x, *args, **kwargs) -> Cost:
+    return Cost(mults=numel(out)) if need(needs, 0) else ZERO  # g/count, then broadcast
+
+
+@op_backward(aten.cumsum)
+def cumsum_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
+    """A reversed cumulative sum: numel − rows additions."""
+    return Cost(adds=numel(x) - numel(x) // x[dim]) if need(needs, 0) and x else ZERO
+
+
+@op_backward(aten.amax, aten.amin, aten.max, aten.min)
+def extremum_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """Gradient to the selected elements: with indices (max.dim) a scatter, 0; a
+    reduction without them (amax) compares every element with the result, n
+    comparisons; binary max/min as maximum/minimum."""
+    if args and is_shape(args[0]):
+        return maximum_backward(needs, out, x, args[0])
+    if isinstance(out, tuple) and out and isinstance(out[0], tuple):
+        return ZERO
+    return Cost(other=numel(x)) if need(needs, 0) else ZERO
+
+
+@op_backward(aten.aminmax)
+def aminmax_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """Autograd's formula, for the minimum and for the maximum: the mask x = y
+    (n comparisons), its count of ties (n − m additions), g/count (m divisions)
+    and the masked gradient (n mults); the two gradients summed (n additions)."""
+    if not need(needs, 0):
+        return ZERO
+    n, m = reduced_sizes(out, x)
+    return Cost(mults=2 * n, adds=2 * (n - m) + n, other=2 * (n + m))
+
+
+def _variance(std: bool, with_mean: bool) -> OpBackward:
+    def count(needs, out, x, *args, **kwargs) -> Cost:
+        """var: 2/(n'−1)·g·(x − mean): the mean again (n − m adds, m mults),
+        centring (n adds), the per-output scale (m mults), the product (n mults);
+        std first divides g by 2σ (m mults, m divisions); *_mean adds the mean's
+        gradient, g/count (m mults)."""
+        if not need(needs, 0):
+            return ZERO
+        n, m = reduced_sizes(out, x)
+        return Cost(mults=n + 2 * m + m * std + m * with_mean, adds=2 * n - m, other=m * std)
+    return count
+
+
+op_backward(aten.var)(_variance(False, False))
+op_backward(aten.var_mean)(_variance(False, True))
+op_backward(aten.std)(_variance(True, False))
+op_backward(aten.std_mean)(_variance(True, True))
+
+
+@op_backward(aten.linalg_vector_norm, aten.norm)
+def vector_norm_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """2-norm: g·x/‖x‖: m divisions, n mults."""
+    n, m = reduced_sizes(out, x)
+    return Cost(mults=n, other=m) if need(needs, 0) else ZERO
+
+
+@op_backward(aten.logsumexp)
+def logsumexp_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """g·exp(x − y): n subtractions, n exps, n mults."""
+    return per_element(numel(x), 1, 1, 1) if need(needs, 0) else ZERO
+
+
+# selections: the gradient is scattered back to the chosen elements
+op_backward(aten.argmax, aten.argmin, aten.sort, aten.argsort, aten.topk, aten.kthvalue,
+            aten.median)(no_gradient)

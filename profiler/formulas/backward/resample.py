@@ -1,0 +1,41 @@
+"""Backward of resampling: Upsample and the interpolation ops behind
+F.interpolate (conventions in ``profiler.formulas.backward``), with the forward's
+taps (``forward/resample.py``).  grid_sample has no backward formula yet."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from profiler.formulas.cost import ZERO, Cost, Shape, numel
+from profiler.formulas.forward.resample import INTERPOLATION_OPS, interpolation_taps
+from profiler.formulas.registry import Call, OpBackward, module_backward, op_backward
+from profiler.formulas.shapes import need
+
+
+def interpolate_backward_cost(x: Shape, out: Shape, taps: int) -> Cost:
+    """Linear modes, ``taps`` = t^d weights per output: every output gradient is
+    multiplied by its taps weights and added into the inputs: taps·N_out mults,
+    taps·N_out − numel(x) additions (every input assumed reached).  Nearest
+    (taps = 1, no weights): numel(out) − numel(x) additions."""
+    products = taps * numel(out)
+    return Cost(mults=products if taps > 1 else 0, adds=max(products - numel(x), 0))
+
+
+@module_backward(nn.Upsample)
+def upsample_module_backward(m, call: Call, needs) -> Cost:
+    if not need(needs, 0):
+        return ZERO
+    return interpolate_backward_cost(call.x, call.out, interpolation_taps(m.mode, len(call.out) - 2))
+
+
+def _interpolation(mode: str) -> OpBackward:
+    def count(needs, out, x, *args, **kwargs) -> Cost:
+        if not need(needs, 0):
+            return ZERO
+        return interpolate_backward_cost(x, out, interpolation_taps(mode, len(out) - 2))
+    count.__doc__ = f"F.interpolate(mode='{mode}'): see interpolate_backward_cost."
+    return count
+
+
+for _op, _mode in INTERPOLATION_OPS.items():
+    op_backward(getattr(torch.ops.aten, _op))(_interpolation(_mode))

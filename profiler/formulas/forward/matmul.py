@@ -1,0 +1,83 @@
+"""Matrix products called as aten ops: mm, bmm, matmul, the add* forms, mv, dot,
+grouped_mm.  (nn.Linear and nn.Bilinear have module formulas in ``linear``.)
+Backward: ``backward/matmul.py``, which reuses ``grouped_dot_products``."""
+from __future__ import annotations
+
+import torch
+
+from profiler.formulas.cost import ZERO, Cost, dot_products, numel
+from profiler.formulas.registry import aten_formula
+
+aten = torch.ops.aten
+
+
+@aten_formula(aten.mm, kind="matmul")
+def mm(out, a, b) -> Cost:
+    """(M×K)·(K×N): M·N dot products of length K."""
+    return dot_products(numel(out), a[-1])
+
+
+@aten_formula(aten.addmm, kind="matmul")
+def addmm(out, bias, a, b, beta=1, alpha=1) -> Cost:
+    """bias + a·b: as mm plus 1 add per output; beta, alpha ≠ 1 add 1 mult each."""
+    n = numel(out)
+    return dot_products(n, a[-1], bias=True) + Cost(mults=n * ((beta != 1) + (alpha != 1)))
+
+
+@aten_formula(aten.bmm, aten.matmul, kind="matmul")
+def bmm(out, a, b) -> Cost:
+    """Batched (B×M×K)·(B×K×N): B·M·N dot products of length K."""
+    return dot_products(numel(out), a[-1])
+
+
+@aten_formula(aten.baddbmm, aten.addbmm, kind="matmul")
+def baddbmm(out, bias, a, b, beta=1, alpha=1) -> Cost:
+    """bias + a·b batched: bmm plus 1 add per output (addbmm also sums the batch:
+    (B−1) adds per output); beta, alpha ≠ 1 add 1 mult each."""
+    n = numel(out)
+    products = numel(a[:-1]) * b[-1]  # every (batch, row, column) dot product
+    # (products − n) adds sum addbmm's batch, n add the bias: products in all
+    return dot_products(products, a[-1]) + Cost(adds=products, mults=n * ((beta != 1) + (alpha != 1)))
+
+
+def grouped_dot_products(outputs: int, products: int) -> Cost:
+    """``outputs`` dot products sharing ``products`` terms in all, each of at least
+    one term: products mults and products − outputs adds."""
+    if outputs == 0 or products == 0:
+        return ZERO
+    return Cost(mults=products, adds=products - outputs, macs=products)
+
+
+@aten_formula(aten._grouped_mm, kind="matmul")
+def grouped_mm(out, a, b, offs=None, bias=None, out_dtype=None) -> Cost:
+    """torch._grouped_mm (F.grouped_mm): one matmul per group, the groups given by
+    the 1D ``offs`` (cumulative ends) along the jagged dimension of a 2D operand.
+    Counted from shapes, with the offsets taken to cover the whole jagged
+    dimension (offs[-1] = its length; rows or columns past offs[-1] are skipped
+    by the kernel and would cost nothing) and every group non-empty (an empty
+    group of a 2D×2D call costs no additions rather than −M·N).  So the count
+    does not depend on the offsets' values: for a mixture of experts, on the
+    routing.
+    * 2D (S, K) × 3D (G, K, N) (the MoE forward: the S = tokens·top_k rows sorted
+      by expert, G experts' K×N weights): every row meets exactly one expert, so
+      S·N dot products of length K: S·K·N MACs, whatever the routing;
+    * 3D (G, M, K) × 3D (G, K, N), no offs: a bmm, G·M·N dot products of K;
+    * 3D (G, M, K) × 2D (K, N), offs grouping the N columns: column block g of
+      the (M, N) output is a[g]·b[:, block], M·N dot products of K;
+    * 2D (M, K) × 2D (K, N), offs grouping K (the MoE weight gradient): output
+      (G, M, N), group g the M·N dot products over its K_g slice: M·N·K MACs in
+      all, M·N·K − G·M·N additions.
+    bias and out_dtype are refused by the kernel (bias) or change no arithmetic."""
+    if len(a) == 2 and len(b) == 2:
+        return grouped_dot_products(numel(out), numel(out[1:]) * a[-1])
+    return dot_products(numel(out), a[-1])
+
+
+@aten_formula(aten.mv, aten.dot, aten.vdot, kind="matmul")
+def mv(out, a, b) -> Cost:
+    return dot_products(numel(out), a[-1])
+
+
+@aten_formula(aten.addmv, kind="matmul")
+def addmv(out, bias, a, b, beta=1, alpha=1) -> Cost:
+    return dot_products(numel(out), a[-1], bias=True)

@@ -1,0 +1,120 @@
+"""Reductions called as aten ops: sums, means, running sums and products,
+minima and maxima, variances, norms, logsumexp, sorts and selections (topk,
+median).  Their kind is "elementwise".  Backward: ``backward/reduce.py``."""
+from __future__ import annotations
+
+from math import ceil, log2
+
+import torch
+
+from profiler.formulas.cost import Cost, numel
+from profiler.formulas.registry import aten_formula
+from profiler.formulas.shapes import dim_size, first_output
+
+aten = torch.ops.aten
+
+
+def reduced_sizes(out, x) -> tuple[int, int]:
+    """(n, m): the elements reduced and the outputs they reduce to."""
+    return numel(x), numel(first_output(out))
+
+
+@aten_formula(aten.sum, aten.nansum, kind="elementwise")
+def sum_(out, x, *args, **kwargs) -> Cost:
+    """Summing n inputs into m outputs: n − m additions (none for a sum over
+    dimensions of size 1, or of nothing)."""
+    n, m = reduced_sizes(out, x)
+    return Cost(adds=max(n - m, 0))
+
+
+def _scan(x, dim) -> int:
+    n = dim_size(x, dim)
+    return numel(x) - numel(x) // n if n else 0
+
+
+@aten_formula(aten.cumsum, kind="elementwise")
+def cumsum(out, x, dim, *args, **kwargs) -> Cost:
+    """Running sum along ``dim`` of length n: n − 1 additions a line."""
+    return Cost(adds=_scan(x, dim))
+
+
+@aten_formula(aten.cumprod, kind="elementwise")
+def cumprod(out, x, dim, *args, **kwargs) -> Cost:
+    """Running product along ``dim`` of length n: n − 1 multiplications a line."""
+    return Cost(mults=_scan(x, dim))
+
+
+@aten_formula(aten.mean, kind="elementwise")
+def mean(out, x, *args, **kwargs) -> Cost:
+    """Mean: the sum's n − m additions and 1 multiplication by 1/count per output."""
+    n, m = reduced_sizes(out, x)
+    return Cost(adds=n - m, mults=m)
+
+
+@aten_formula(aten.amax, aten.amin, aten.max, aten.min, aten.argmax, aten.argmin, kind="elementwise")
+def extremum(out, x, *args, **kwargs) -> Cost:
+    """n − m comparisons (a binary max/min of two tensors is 1 per element)."""
+    if args and isinstance(args[0], tuple):
+        return Cost(other=numel(first_output(out)))
+    n, m = reduced_sizes(out, x)
+    return Cost(other=n - m)
+
+
+@aten_formula(aten.aminmax, kind="elementwise")
+def aminmax(out, x, *args, **kwargs) -> Cost:
+    """The minimum and the maximum of n inputs into m of each: n − m comparisons
+    for each."""
+    n, m = reduced_sizes(out, x)
+    return Cost(other=2 * max(n - m, 0))
+
+
+@aten_formula(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="elementwise")
+def variance(out, x, *args, **kwargs) -> Cost:
+    """Mean (n−m adds, m divisions), centre (n adds), square (n mults), sum (n−m
+    adds), divide (m); std adds m square roots."""
+    n, m = reduced_sizes(out, x)
+    return Cost(mults=n, adds=3 * n - 2 * m, other=2 * m)
+
+
+@aten_formula(aten.linalg_vector_norm, aten.norm, kind="elementwise")
+def vector_norm(out, x, *args, **kwargs) -> Cost:
+    """2-norm: n squares, n − m additions, m square roots."""
+    n, m = reduced_sizes(out, x)
+    return Cost(mults=n, adds=n - m, other=m)
+
+
+@aten_formula(aten.logsumexp, kind="elementwise")
+def logsumexp(out, x, *args, **kwargs) -> Cost:
+    """n exps, n − m additions, m logs."""
+    n, m = reduced_sizes(out, x)
+    return Cost(adds=n - m, other=n + m)
+
+
+def _sort_cost(x, dim, k=None) -> Cost:
+    """Comparisons of a sort of the lines of n along ``dim``: n·⌈log₂ n⌉ a line;
+    keeping the k smallest or largest (topk, kthvalue) through a heap of k:
+    n·⌈log₂ k⌉ a line (k < 2 counted as 2: at least one comparison per element)."""
+    n = dim_size(x, dim)
+    lines = numel(x) // n if n else 0
+    k = n if k is None else k
+    return Cost(other=lines * n * ceil(log2(max(min(k, n), 2))))
+
+
+@aten_formula(aten.sort, aten.argsort, kind="elementwise")
+def sort(out, x, dim=-1, *args, **kwargs) -> Cost:
+    """sort / argsort along ``dim`` (the .stable overloads pass it by keyword)."""
+    return _sort_cost(x, dim)
+
+
+@aten_formula(aten.topk, aten.kthvalue, kind="elementwise")
+def topk(out, x, k, dim=-1, *args, **kwargs) -> Cost:
+    """topk(k, dim) and kthvalue(k, dim): a heap of k over each line."""
+    return _sort_cost(x, dim, k)
+
+
+@aten_formula(aten.median, aten.nanmedian, kind="elementwise")
+def median(out, x, dim=None, *args, **kwargs) -> Cost:
+    """median() over all elements, median(dim) over the lines: as a sort."""
+    if dim is None:
+        return _sort_cost((numel(x),), 0)
+    return _sort_cost(x, dim)
