@@ -24,11 +24,11 @@ import torch
 from torch import nn
 
 from profiler.models import detection as _detection
-from profiler.errors import ProfilerError
+from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
                      example_args, normalize_args, token_vocab)
 from profiler.count.language import summarize
-from profiler.models.resolve import ModelSpec, native_build_kwargs, resolve
+from profiler.models.resolve import ModelSpec, resolve
 from profiler.report import Report
 from profiler.capture.session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
 
@@ -57,14 +57,10 @@ def _describe(call) -> str:
     return f" at layer '{call.name or '(model)'}' ({type(call.module).__name__}) on input {shapes}"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def _data_dependent(exc: BaseException, mode: str) -> bool:
-    """The forward stopped at an op whose result depends on the values."""
-    if mode == "fake":
+def _data_dependent(exc: BaseException, execution: str) -> bool:
+    """The forward (run on ``execution``: meta or fake tensors) stopped at an op
+    whose result depends on the values."""
+    if execution == "fake":
         from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
         return isinstance(exc, (DataDependentOutputException, DynamicOutputShapeException))
     return any(text in str(exc) for text in _META_DATA_DEPENDENT)
@@ -203,16 +199,14 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     spec: ModelSpec | None = None
     notes: list[str] = []
     if isinstance(model, str):
-        spec = resolve(model, config)
+        spec = resolve(model, config, native=native)
         label = spec.name
         notes.extend(spec.notes)
-        if native and spec.family != "custom":
-            spec.build_kwargs.update(native_build_kwargs(spec.name))
         try:
             module, owned = spec.build(meta=True), True
         except Exception as exc:
             notes.append(f"built with real weights: the builder cannot run on the meta device "
-                         f"({_first_line(exc)})")
+                         f"({first_line(exc)})")
             module, owned = _build_real(spec), True
     elif isinstance(model, nn.Module):
         module, owned = _take(model, notes), False
@@ -233,41 +227,42 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         from profiler.models.hub import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode)
-        candidates = [((), "example inputs")]
+        candidates = [((), "example inputs", None)]
     elif decode is not None:
         raise ProfilerError(f"{label}: decode= needs a transformers model (it takes the model's own KV cache); "
                             "for another model pass the cache in kwargs=")
     elif inputs is not None:
-        candidates = [(normalize_args(inputs), "given inputs")]
+        candidates = [(normalize_args(inputs), "given inputs", None)]
     elif kwargs and input_size is None and tokens is None:
-        candidates = [((), "given inputs")]   # the keyword arguments are the inputs
+        candidates = [((), "given inputs", None)]   # the keyword arguments are the inputs
     else:
         if tokens is not None and not ids:
             raise ProfilerError(f"{label}: tokens= applies to a model whose first layer is an embedding; "
                                 "use input_size= for this one")
         size = input_size or ((tokens,) if tokens else None) or (spec.input_size if spec else None) \
             or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
-        candidates = [(example_args(family, size, batch), "x".join(map(str, size)))]
+        candidates = [(example_args(family, size, batch), "x".join(map(str, size)), tuple(size))]
         if spec and family == "classification" and not (input_size or native or spec.input_size):
             # a model that only takes one resolution (ViT, MaxViT) gets the published crop
             # size, or 224 where the default build differs from the published weights (ViT-H)
             for fixed in (default_input_size(spec, native=True), (3, 224, 224)):
                 desc = "x".join(map(str, fixed))
                 if desc not in [c[1] for c in candidates]:
-                    candidates.append((example_args(family, fixed, batch), desc))
+                    candidates.append((example_args(family, fixed, batch), desc, tuple(fixed)))
 
     is_detection = family == "detection" or (family == "custom" and _detection.is_detection_model(module))
     bound = is_detection and detections == _detection.BOUND
-    done, mode = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
-                          training, notes, inputs_for, bound)
+    done, execution = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
+                               training, notes, inputs_for, bound)
     desc, rows = done.description or done.input_desc, done.rows
     _check_fits(label, desc, rows)
     if is_detection:
         notes.append(BOUND_NOTE if bound else DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
-    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=mode, notes=notes,
-                              itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."))
+    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=execution, notes=notes,
+                              itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
+                              input_size=done.input_size)
     if family == "language" or (family == "custom" and ids):
         report.language = _language(module, report, done, decode, training,
                                     size[-1] if inputs_for is None and inputs is None and not kwargs else None)
@@ -295,58 +290,59 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
     """The first forward that runs: meta on each input candidate, then fake, then
     real (data-dependent ops only, within the memory limit).  ``bound``: a detection
     model on meta, its data-dependent steps answered by profiler.models.detection's
-    assumption, with no fallback.  Returns (the ``session.Forward`` with
-    ``input_desc`` set, mode)."""
-    def attempt(mode, args, desc, model=module, model_owned=owned):
-        with _detection.bounded(model) if bound and mode == "meta" else contextlib.nullcontext():
-            done = forward_rows(model, args, kwargs, mode, dtype, input_dtype, ids, training, model_owned,
+    assumption, with no fallback.  ``candidates``: (args, description, per-sample
+    size or None).  Returns (the ``session.Forward`` with ``input_desc`` and
+    ``input_size`` set, the execution it ran on: "meta", "fake" or "real")."""
+    def attempt(execution, args, desc, size, model=module, model_owned=owned):
+        with _detection.bounded(model) if bound and execution == "meta" else contextlib.nullcontext():
+            done = forward_rows(model, args, kwargs, execution, dtype, input_dtype, ids, training, model_owned,
                                 inputs_for)
-        done.input_desc = desc
+        done.input_desc, done.input_size = desc, size
         return done
 
     first = None
-    for args, desc in candidates:
+    for args, desc, size in candidates:
         try:
-            done = attempt("meta", args, desc)
+            done = attempt("meta", args, desc, size)
         except Exception as exc:
             first = first or exc
             continue
         if desc != candidates[0][1]:
-            notes.append(f"input {candidates[0][1]} rejected ({_first_line(first)}); "
+            notes.append(f"input {candidates[0][1]} rejected ({first_line(first)}); "
                          f"used {desc}, a size the model takes")
         return done, "meta"
 
-    args, desc = candidates[0]
+    args, desc, size = candidates[0]
     if bound:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first, 'failed_call', None))}: "
-                            f"{_first_line(first)}") from first
-    failed, failed_mode = first, "meta"
+                            f"{first_line(first)}") from first
+    failed, failed_on = first, "meta"
     if not _data_dependent(first, "meta"):
         # a forward that makes CPU tensors of its own cannot mix them with meta ones
         try:
-            done = attempt("fake", args, desc)
+            done = attempt("fake", args, desc, size)
         except Exception as exc:
-            failed, failed_mode = exc, "fake"
+            failed, failed_on = exc, "fake"
         else:
-            notes.append(f"ran on fake tensors: the meta device was not enough ({_first_line(first)})")
+            notes.append(f"ran on fake tensors: the meta device was not enough ({first_line(first)})")
             return done, "fake"
-    if not _data_dependent(failed, failed_mode):
+    if not _data_dependent(failed, failed_on):
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(failed, 'failed_call', None))}: "
-                            f"{_first_line(failed)}") from failed
+                            f"{first_line(failed)}") from failed
 
     if not owned and on_meta(module):
         raise ProfilerError(f"{label}: the forward needs real tensors{_describe(getattr(failed, 'failed_call', None))} "
-                            f"({_first_line(failed)}), but the model's weights are on the meta device: "
+                            f"({first_line(failed)}), but the model's weights are on the meta device: "
                             "pass it built with real weights")
     # the limit is checked before a by-name model is built for real: its meta build has the sizes
     _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None))
     real = _build_real(spec) if owned and on_meta(module) else module
     try:
-        done = attempt("real", args, desc, real)
+        done = attempt("real", args, desc, size, real)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
-                            f"{_first_line(exc)}") from exc
-    notes.append(f"ran on real CPU tensors: shapes alone were not enough ({_first_line(failed)})")
+                            f"{first_line(exc)}") from exc
+    notes.append(f"ran on real CPU tensors: shapes alone were not enough ({first_line(failed)})")
     return done, "real"
 
 
@@ -392,12 +388,10 @@ def _check_real_size(label, model, args, input_dtype, capture) -> None:
 
 
 def _build_real(spec: ModelSpec) -> nn.Module:
-    """A real build, seeded, without disturbing the caller's random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        try:
-            return spec.build(meta=False)
-        except Exception as exc:
-            raise ProfilerError(f"cannot build '{spec.name}': {_first_line(exc)}"
-                                + (" (a builder is called with no arguments)" if isinstance(exc, TypeError)
-                                   else "")) from exc
+    """A real build, seeded (``ModelSpec.build_seeded``); a failure in one line."""
+    try:
+        return spec.build_seeded()
+    except Exception as exc:
+        raise ProfilerError(f"cannot build '{spec.name}': {first_line(exc)}"
+                            + (" (a builder is called with no arguments)" if isinstance(exc, TypeError)
+                               else "")) from exc

@@ -22,6 +22,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from profiler.errors import first_line
+
 FVCORE_MAC_OPS = {"conv", "linear", "matmul", "einsum", "bmm", "addmm", "baddbmm", "mm"}
 ATTENTION_REASON = ("FlopCounterMode does not count the fused CPU attention kernels "
                     "(_native_multi_head_attention on the no_grad fast path, "
@@ -57,8 +59,7 @@ def _subtree(values: dict[str, int], name: str) -> int:
 
 def _error_line(exc: BaseException) -> str:
     """The exception's type and the first sentence of its message, in at most 120 characters."""
-    lines = str(exc).strip().splitlines()
-    first = re.split(r"(?<=\.)\s", lines[0], maxsplit=1)[0] if lines else ""
+    first = re.split(r"(?<=\.)\s", first_line(exc, typed=False), maxsplit=1)[0]
     return f"{type(exc).__name__}: {first[:120]}"
 
 
@@ -186,41 +187,36 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     from profiler.errors import ProfilerError
     from profiler.capture.inputs import example_args, materialize
     from profiler.capture.twins import real_maker
-    from profiler.models.resolve import resolve, weights_meta
+    from profiler.capture.modes import kept_modes
+    from profiler.models.resolve import resolve
+    from profiler.models.weights import weights_meta
 
-    spec = resolve(model, config) if isinstance(model, str) else None
+    spec = resolve(model, config, native=native) if isinstance(model, str) else None
     hf = spec is not None and spec.config is not None
     if hf and (input_size is not None or native):
         raise ProfilerError(f"{spec.name}: check makes a transformers model's inputs itself; "
-                            "give --tokens (or --decode) instead of --input")
+                            "give tokens= (or decode=) instead of input_size=")
     language = {k: v for k, v in (("tokens", tokens), ("decode", decode), ("config", config)) if v is not None}
     report = profile(model, input_size=input_size, batch=batch, native=native, **language)
     if spec is not None:
-        if native:
-            from profiler.models.resolve import native_build_kwargs
-            spec.build_kwargs.update(native_build_kwargs(spec.name))
         real = _build_real(spec)
         family = spec.family
     else:
         real, family = model, "custom"
-    modes = [(m, m.training) for m in real.modules()]
-    real.eval()
-    try:
+    size = report.input_size
+    with kept_modes(real):
+        real.eval()
         if hf:
             from profiler.models.hub import example_inputs
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode)
         else:
-            size = tuple(int(d) for d in report.input_desc.split("x"))
             args = materialize(example_args(family, size, batch), real_maker(), torch.float32,
                                torch.Generator().manual_seed(0), device="cpu")
             kwargs = {}
         fv, fv_error = _fvcore_counts(real, args, kwargs)
         fc, fc_error = _flop_counter_counts(real, args, kwargs, math_sdpa=hf)
-    finally:
-        for m, training in modes:
-            m.training = training
 
     layers = report.layers
     ours_by_name = layers.groupby("name", sort=False)["macs"].sum()

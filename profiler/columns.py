@@ -12,8 +12,9 @@ COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "par
            "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
 COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
 BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
-# held in the rows as tuples of shapes and written out as text ("1x3x224x224, 1x10")
-# when the report's frame is built: text that only a frame shows is made with it
+# held in the rows as tuples of shapes; the report's frame holds them as ShapeText:
+# the text its tables show ("1x3x224x224, 1x10"), made when the frame is built, with
+# the tuples it was made from beside it, for whatever needs the numbers (JSON)
 SHAPE_COLUMNS = ("input_shapes", "output_shape")
 
 
@@ -31,3 +32,19 @@ LAYER_VIEW = ["name", "type", "kind", "input_shapes", "output_shape", "params", 
 
 def fmt_shapes(shapes) -> str:
     return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+class ShapeText(str):
+    """The text of a row's shapes (``fmt_shapes``), carrying the shapes themselves in
+    ``shapes`` (a tuple of tuples), so that nothing reads numbers back out of text.
+    It is a str for everything that shows or compares it: CSV, tables, ``== "1x10"``."""
+
+    __slots__ = ("shapes",)
+
+    def __new__(cls, shapes: tuple = ()) -> "ShapeText":
+        text = super().__new__(cls, fmt_shapes(shapes))
+        text.shapes = tuple(tuple(s) for s in shapes)
+        return text
+
+    def __reduce__(self):   # pickled (a worker's report) as the shapes, not the text
+        return ShapeText, (self.shapes,)

@@ -1,4 +1,8 @@
-"""Several models, input sizes and batch sizes side by side: one row per profile."""
+"""Several models, input sizes and batch sizes side by side: one row per profile.
+
+This module runs the profiles (here, or spread over worker processes); the table's
+columns and its rendering are profiler.report.comparison's (torch-free).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +12,10 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from profiler.errors import ProfilerError
-from profiler.report.render import table
+from profiler.errors import ProfilerError, first_line
+from profiler.report.comparison import (COLUMNS, COUNTS, INTENSITY_NOTE, SHARES,  # noqa: F401 (re-exported)
+                                        markdown, to_text)
 
-COUNTS = ["params", "mults", "adds", "other", "macs", "flops", "act_bytes"]
-SHARES = ["conv_mults_%", "conv_params_%", "linear_mults_%", "linear_params_%", "attention_mults_%"]
-COLUMNS = ["model", "input", "batch", *COUNTS, *SHARES, "intensity", "uncounted"]
 NATIVE = "native"
 
 
@@ -43,13 +45,6 @@ def _input_label(size: Any) -> str:
     if isinstance(size, Tokens):
         return str(size)
     return size if isinstance(size, str) else "x".join(map(str, size))
-
-
-def _first_line(exc: BaseException) -> str:
-    if isinstance(exc, ProfilerError):
-        return str(exc).strip().splitlines()[0]
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def row_of(report) -> dict[str, Any]:
@@ -104,10 +99,12 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     Shares are percentages of the model's total; ``intensity`` is FLOPs per byte
     moved (Report.intensity); ``uncounted`` counts rows with no formula.
     """
-    from profiler.models.resolve import parse_input_size, resolve
+    from profiler.capture.inputs import parse_input_size
+    from profiler.models.resolve import resolve
 
     models = list(models)
-    sizes = [parse_input_size(s) if isinstance(s, str) and s != NATIVE else s for s in input_sizes or []]
+    sizes = [parse_input_size(s, "input_sizes") if isinstance(s, str) and s != NATIVE else s
+             for s in input_sizes or []]
     sizes += [Tokens("tokens", n) for n in tokens or []] + [Tokens("decode", n) for n in decode or []]
     sizes = sizes or [None]
     options = {k: v for k, v in (("dtype", dtype), ("config", config)) if v is not None}
@@ -173,7 +170,8 @@ class _Error:
     mode raises.  Plain strings only, so it crosses from a worker process intact."""
 
     def __init__(self, model: Any, exc: Exception):
-        self.line = _first_line(exc)
+        # our own errors are worded for the user already; another's type says what it is
+        self.line = first_line(exc, typed=not isinstance(exc, ProfilerError))
         self.message = str(exc) if isinstance(exc, ProfilerError) else f"{_label(model)}: {self.line}"
         self.cause = exc if isinstance(exc, ProfilerError) else None
 
@@ -223,7 +221,8 @@ def _expected_cost(task: tuple, real_detections: bool = False) -> tuple:
     (a long one started last would leave the other workers idle at the end).
     Detection models counted on real CPU tensors (``detections="real"``) come first;
     then the larger the published GFLOPs, input and batch, the longer."""
-    from profiler.models.resolve import resolve, weights_meta
+    from profiler.models.resolve import resolve
+    from profiler.models.weights import weights_meta
     model, size, batch = task
     if ":" in model:    # user code: no published figures, and importing it here would run it twice
         return (False, 0.0)
@@ -361,44 +360,3 @@ def _run_with_workers(tasks: list, named: list[int], jobs: int, strict: bool, fi
             pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
                 process.terminate()
-
-
-def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False) -> str:
-    """The comparison table, counts per ``units``, shares in %, intensity with 2 decimals."""
-    shown = frame.copy()
-    shown["intensity"] = shown["intensity"].round(2)
-    timed = [c for c in ("forward_ms", "gflop_per_s", "linear_intensity") if c in shown]
-    for column in timed:   # measured or roofline columns (profiler.measure.timing)
-        shown[column] = shown[column].round(2)
-    if "bound_ms" in shown:
-        shown["bound_ms"] = [f"{v:.4g}" for v in shown["bound_ms"]]
-    shares = SHARES + [c for c in ("conv_time_%", "linear_time_%", "conv_bound_%", "linear_bound_%") if c in shown]
-    return table(shown, ["batch", *COUNTS, "intensity", "uncounted", *timed], shares, units, markdown)
-
-
-INTENSITY_NOTE = ("intensity: FLOPs per byte moved, where each layer moves its parameters, "
-                  "its input activations and its output activations once (float32, no reuse "
-                  "between layers); shares are % of the model's own total")
-
-
-def markdown(frame: pd.DataFrame, title: str = "Comparison", units: str = "grouped",
-             plot: str | None = None, intro: str = "") -> str:
-    """A Markdown page: the table, the plot (``plot`` is a relative link) and the failures."""
-    parts = [f"# {title}", ""]
-    if intro:
-        parts += [intro, ""]
-    parts += [to_text(frame, units, markdown=True), "", INTENSITY_NOTE + ".", ""]
-    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.measure.timing)
-        parts += [f"- {line}" for line in frame.attrs["roofline"]] + [""]
-    if plot:
-        parts += ["## MACs vs parameters", "", f"![MACs against parameters, log-log]({plot})", ""]
-    failures = frame.attrs.get("failures", [])
-    parts += ["## Failures", ""]
-    parts += [f"- `{f['model']}` (input {f['input']}, batch {f['batch']}): {f['error']}" for f in failures] \
-        or ["None: every model was profiled."]
-    uncounted = frame[frame["uncounted"] > 0]
-    if len(uncounted):
-        parts += ["", "## Incomplete counts", ""]
-        parts += [f"- `{r.model}` (input {r.input}, batch {r.batch}): {r.uncounted} uncounted row(s)"
-                  for r in uncounted.itertuples()]
-    return "\n".join(parts) + "\n"

@@ -11,7 +11,8 @@ from torch import nn
 import profiler
 from profiler.cli import main
 from profiler.errors import ProfilerError
-from profiler.transforms.fully_conv import infer_window, sliding_window_check, to_fully_convolutional
+from profiler.transforms.fully_conv import infer_window, to_fully_convolutional
+from profiler.transforms.window import sliding_window_check
 
 
 class CifarNet(nn.Module):
@@ -82,7 +83,7 @@ def test_strided_net_slides_at_its_total_stride():
 
 def test_window_of_a_classifier_without_adaptive_pooling_is_inferred():
     assert infer_window(CifarNet(), 3) == (3, 32, 32)
-    with pytest.raises(ProfilerError, match="--window"):
+    with pytest.raises(ProfilerError, match=r"window=\(C, H, W\)"):
         infer_window(torchvision.models.alexnet(weights=None), 3)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from profiler.errors import ProfilerError
-from profiler.models.resolve import DEFAULT_IMAGE, ModelSpec, weights_meta
+from profiler.models.resolve import DEFAULT_IMAGE, ModelSpec
+from profiler.models.weights import weights_meta
 from profiler.capture.twins import twin
 
 FAMILY_DEFAULTS = {
@@ -58,6 +59,18 @@ def check_input_size(input_size: Any) -> tuple[int, ...] | None:
         raise ProfilerError(f"input_size={tuple(input_size)!r}: every size must be a positive integer, "
                             "as in (3, 224, 224)")
     return tuple(input_size)
+
+
+def parse_input_size(text: str, argument: str = "input_size") -> tuple[int, ...]:
+    """'3x224x224' → (3, 224, 224), every dimension a positive integer: a size given
+    as text (the CLI's, compare()'s).  Errors name ``argument``."""
+    parts = text.lower().split("x")
+    if not all(p.isdigit() for p in parts) or not parts:
+        raise ProfilerError(f"{argument}={text!r}: expected sizes like 3x224x224")
+    dims = tuple(int(p) for p in parts)
+    if any(d <= 0 for d in dims):
+        raise ProfilerError(f"{argument}={text!r}: every size must be positive")
+    return dims
 
 
 def check_batch(batch: Any) -> int:

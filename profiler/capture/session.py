@@ -1,7 +1,7 @@
 """One profiling forward and the state around it: entered, run, and put back.
 
-``forward_rows`` runs the model once under the capture in one execution mode
-(meta, fake or real), on twins of its tensors (see profiler.capture.twins), and builds
+``forward_rows`` runs the model once under the capture on one execution (meta,
+fake or real tensors), on twins of its tensors (see profiler.capture.twins), and builds
 the report rows while the forward's modes still hold (the formulas read them).
 Everything it changes is restored on every exit path: the model's modules
 (``ModuleState``), the grad mode and the attention fast-path flag; ``kept_rng``
@@ -132,10 +132,11 @@ def unwrapped(model: nn.Module) -> nn.Module:
             return model
 
 
-def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: torch.dtype | None,
+def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtype: torch.dtype | None,
                  input_dtype: torch.dtype, ids: int | None, training: bool, owned: bool,
                  inputs_for: Callable[[nn.Module], tuple[tuple, dict, str]] | None = None) -> Forward:
-    """Run ``model(*args, **kwargs)`` once in ``mode`` under the capture, and make
+    """Run ``model(*args, **kwargs)`` once on ``execution`` ("meta", "fake" or
+    "real" tensors) under the capture, and make
     the report rows.  Shapes in ``args``/``kwargs`` become dummy tensors (of
     ``input_dtype``, or token ids below ``ids``), given tensors twins; the model's
     own tensors are replaced by twins (meta, fake or cloned real), floating ones of
@@ -147,11 +148,11 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
     a real run, real).  On failure the exception carries ``failed_call`` (the
     innermost unfinished module call) and ``capture``."""
     fake = None
-    if mode == "fake":
+    if execution == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
         fake = FakeTensorMode(allow_non_fake_inputs=True)
-    make = meta_maker(dtype) if mode == "meta" else fake_maker(fake, dtype) if fake else real_maker(dtype)
-    device = "meta" if mode == "meta" else model_device(model)
+    make = meta_maker(dtype) if execution == "meta" else fake_maker(fake, dtype) if fake else real_maker(dtype)
+    device = "meta" if execution == "meta" else model_device(model)
     modules = list(model.modules())
     saved = None if owned else ModuleState(modules)
     capture, description = None, None
@@ -161,9 +162,9 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
                 _unwrap_children(modules)
             # twins stand in for real tensors, or give the model another dtype; a model
             # already on meta (the caller's or ours) runs as it is in a meta forward
-            if dtype is not None or (mode == "meta") != on_meta(model) or (not owned and mode != "meta"):
+            if dtype is not None or (execution == "meta") != on_meta(model) or (not owned and execution != "meta"):
                 swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None)
-            generator = torch.Generator().manual_seed(0) if mode == "real" else None
+            generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():
                 if inputs_for is not None:
@@ -191,9 +192,13 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, mode: str, dtype: to
 @dataclass
 class Forward:
     """What one forward gave: the rows, the capture, and, where ``inputs_for`` made
-    the inputs, their description and keyword arguments (as made, before twins)."""
+    the inputs, their description and keyword arguments (as made, before twins).
+    The caller names the input it gave: ``input_desc`` (text) and ``input_size``
+    (the per-sample size as a tuple, None for inputs not made from one)."""
 
     rows: list[dict]
     capture: Capture
     description: str | None
     kwargs: dict
+    input_desc: str = ""
+    input_size: tuple[int, ...] | None = None

@@ -103,11 +103,6 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     stdout = sys.stdout
     sys.stdout = _GuardedStdout(stdout)
@@ -143,7 +138,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:    # a bare `profiler`: what it can do
         parser.print_help()
         return 0
-    from profiler.errors import ProfilerError
+    from profiler.cli.flags import in_flags
+    from profiler.errors import ProfilerError, first_line
     try:
         with warnings.catch_warnings():   # what a command filters or redirects ends with it
             warnings.showwarning = _show_warning
@@ -156,7 +152,8 @@ def _main(argv: list[str] | None) -> int:
         if os.environ.get("PROFILER_TRACEBACK", "") not in ("", "0"):
             traceback.print_exc()
             return 2
-        message = str(exc) if isinstance(exc, ProfilerError) else _first_line(exc)
+        # our errors name the library's arguments: the command's user knows its flags
+        message = in_flags(str(exc)) if isinstance(exc, ProfilerError) else first_line(exc)
         print(f"profiler: error: {message}", file=sys.stderr)
         return 2
 

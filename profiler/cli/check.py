@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from profiler.check import check
-    from profiler.models.resolve import parse_input_size
+    from profiler.capture.inputs import parse_input_size
     from profiler.report.render import short_note, table
     from profiler.cli.profile import language_options
     native = args.input == "native"

@@ -9,6 +9,6 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # read from the packages' sources: no torch import (see models.all_names_without_torch, profiler.models.hub)
-    from profiler.models.resolve import all_names_without_torch, hub_names_without_torch
+    from profiler.models.names import all_names_without_torch, hub_names_without_torch
     print("\n".join(all_names_without_torch() + hub_names_without_torch()))
     return 0

@@ -123,7 +123,7 @@ def language_options(args) -> dict:
 
 def run(args) -> int:
     from profiler.api import profile
-    from profiler.models.resolve import parse_input_size
+    from profiler.capture.inputs import parse_input_size
     native = args.input == "native"
     size = None if args.input in (None, "native") else parse_input_size(args.input)
     from profiler.errors import ProfilerError

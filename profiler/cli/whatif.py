@@ -3,7 +3,6 @@ transform it, profile the result and say what changed."""
 from __future__ import annotations
 
 import pandas as pd
-import torch
 from torch import nn
 
 from profiler.errors import ProfilerError
@@ -14,13 +13,9 @@ SUMMED = ["params", "mults", "adds", "other", "macs", "flops"]
 
 def build(name: str, native: bool) -> tuple[nn.Module, object]:
     """The named model with real, seeded weights, in eval mode (it is ours), and its spec."""
-    from profiler.models.resolve import native_build_kwargs, resolve
-    spec = resolve(name)
-    if native and spec.family != "custom":
-        spec.build_kwargs.update(native_build_kwargs(spec.name))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = spec.build(meta=False)
+    from profiler.models.resolve import resolve
+    spec = resolve(name, native=native)
+    model = spec.build_seeded()
     if not isinstance(model, nn.Module):
         raise ProfilerError(f"{name} did not build an nn.Module")
     return model.eval(), spec
@@ -59,7 +54,8 @@ def fold_bn(name: str, input_size, batch: int, native: bool, units: str):
 
 
 def _window(model: nn.Module, spec, text: str | None, channels: int) -> tuple[int, int, int]:
-    from profiler.models.resolve import parse_input_size, weights_meta
+    from profiler.capture.inputs import parse_input_size
+    from profiler.models.weights import weights_meta
     from profiler.transforms.fully_conv import infer_window
     if text:
         return parse_input_size(text)
@@ -70,7 +66,8 @@ def _window(model: nn.Module, spec, text: str | None, channels: int) -> tuple[in
 def fully_conv(name: str, image, batch: int, window_text: str | None, units: str):
     """(report of the fully convolutional model on ``image``, summary text)."""
     from profiler.api import profile
-    from profiler.transforms.fully_conv import sliding_window_check, to_fully_convolutional
+    from profiler.transforms.fully_conv import to_fully_convolutional
+    from profiler.transforms.window import sliding_window_check
     if not image:
         raise ProfilerError("--fully-conv needs --input CxHxW: the (larger) image to slide over")
     model, spec = build(name, native=False)

@@ -186,7 +186,7 @@ def datasheet_name(text: str) -> str | None:
 
 
 def parse_device(text: str) -> tuple[str, str | None]:
-    """``--device``: (the torch device the forward runs on, the data-sheet name or
+    """``device=``: (the torch device the forward runs on, the data-sheet name or
     None).  cpu, cuda, cuda:N, or a data-sheet name (runs on cuda)."""
     lowered = text.strip().lower()
     if lowered == "cpu":
@@ -196,7 +196,7 @@ def parse_device(text: str) -> tuple[str, str | None]:
     name = datasheet_name(text)
     if name is not None:
         return "cuda", name
-    raise ProfilerError(f"--device {text!r}: expected cpu, cuda, cuda:N or one of "
+    raise ProfilerError(f"device={text!r}: expected cpu, cuda, cuda:N or one of "
                         f"{', '.join(DATASHEET)} (data-sheet peaks)")
 
 

@@ -57,7 +57,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from profiler.errors import ProfilerError
+from profiler.capture.modes import eval_state
+from profiler.errors import ProfilerError, first_line
 from profiler.measure.roofline import Peaks, describe_device, device_label, fmt_rate, parse_device, resolve_peaks
 
 DEFAULT_SECONDS = 3.0      # the timed runs (with and without hooks) take about this long
@@ -132,19 +133,15 @@ def _torch_dtype(name: str) -> torch.dtype:
 
 def _real_model(report, model, device: str, dtype: torch.dtype, native: bool, config) -> tuple[nn.Module, str, str]:
     """(the model to time, its family, a note on its weights)."""
-    from profiler.models.resolve import native_build_kwargs, resolve
+    from profiler.models.resolve import resolve
     from profiler.capture.session import on_meta, unwrapped
     if isinstance(model, str):
-        spec = resolve(model, config)
-        if native and spec.family != "custom":
-            spec.build_kwargs.update(native_build_kwargs(spec.name))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            try:
-                built = spec.build(meta=False)
-            except Exception as exc:
-                raise ProfilerError(f"cannot build '{spec.name}' with real weights to time it: "
-                                    f"{type(exc).__name__}: {exc}") from exc
+        spec = resolve(model, config, native=native)
+        try:
+            built = spec.build_seeded()
+        except Exception as exc:
+            raise ProfilerError(f"cannot build '{spec.name}' with real weights to time it: "
+                                f"{type(exc).__name__}: {exc}") from exc
         return built.to(device=device, dtype=dtype).eval(), spec.family, "random weights (seeded), built by name"
     if not isinstance(model, nn.Module):
         raise ProfilerError(f"model: expected a model name or an nn.Module, got {type(model).__name__}")
@@ -166,17 +163,13 @@ def _real_model(report, model, device: str, dtype: torch.dtype, native: bool, co
 
 def _real_inputs(report, module, family, input_size, batch, inputs, kwargs, device, dtype):
     from profiler.capture.inputs import example_args, materialize, normalize_args, token_vocab
-    from profiler.models.resolve import parse_input_size
     if inputs is not None:
         args = normalize_args(inputs)
     else:
-        size = input_size
-        if size is None:
-            try:
-                size = parse_input_size(report.input_desc)
-            except ProfilerError:
-                raise ProfilerError(f"cannot make inputs of {report.input_desc!r} to time the model: "
-                                    "pass inputs= (and kwargs=) as for profile()") from None
+        size = input_size if input_size is not None else report.input_size
+        if size is None:   # the profile's inputs were given, not made from a size
+            raise ProfilerError(f"cannot make inputs of {report.input_desc!r} to time the model: "
+                                "pass inputs= (and kwargs=) as for profile()")
         args = example_args(family, tuple(size), batch)
     generator = torch.Generator().manual_seed(0)
 
@@ -472,23 +465,17 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
     with torch.random.fork_rng(devices=[]):
         built, family, weights = _real_model(report, model, run_device, torch_dtype, native, config)
         args, kw = _real_inputs(report, built, family, input_size, batch, inputs, kwargs, run_device, torch_dtype)
-    training = [(m, m.training) for m in built.modules()]
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
-        built.eval()
-        with torch.no_grad():
+        with eval_state(built):
             per_call, inside = hook_cost(run_device)
             raw = _run_and_time(built, args, kw, run_device, runs, DEFAULT_WARMUP if warmup is None else warmup,
                                 seconds)
     except ProfilerError:
         raise
     except Exception as exc:
-        raise ProfilerError(f"{report.model}: the timed forward failed on {run_device}: "
-                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                            ) from exc
+        raise ProfilerError(f"{report.model}: the timed forward failed on {run_device}: {first_line(exc)}") from exc
     finally:
-        for m, mode in training:
-            m.training = mode
         torch.backends.mha.set_fastpath_enabled(fastpath)
 
     layers = report.layers
@@ -555,7 +542,6 @@ def _bounds(flops: np.ndarray, moved: np.ndarray, written: np.ndarray, peaks: Pe
 
 def attach(report, m: Measurement) -> None:
     """Set ``report.measurement`` and its columns in ``report.layers``."""
-    report.measurement = m
     layers = report.layers
     flops = layers["flops"].to_numpy(dtype=np.float64)
     moved = report.moved_bytes(layers).to_numpy(dtype=np.float64)
@@ -585,6 +571,8 @@ def attach(report, m: Measurement) -> None:
         layers["bound_s"] = bound
         layers["bound_%"] = 100.0 * bound / total if total else 0.0
         layers["regime"] = regime
+    # set last: the report drops its derived tables (by_kind) then, with the columns in place
+    report.measurement = m
 
 
 def kind_columns(report, out):

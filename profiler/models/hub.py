@@ -436,7 +436,7 @@ def parse_value(text: str) -> Any:
         try:
             return json.loads(stripped)
         except ValueError as exc:
-            raise ProfilerError(f"--config value {text!r} is not valid JSON: {exc}") from exc
+            raise ProfilerError(f"config value {text!r} is not valid JSON: {exc}") from exc
     return text
 
 
@@ -449,7 +449,7 @@ def parse_config_overrides(texts: list[str] | tuple[str, ...] | None) -> dict[st
         name, eq, value = str(text).partition("=")
         name = name.strip()
         if not eq or not _NAME.match(name):
-            raise ProfilerError(f"malformed --config '{text}': expected NAME=VALUE, such as num_hidden_layers=2")
+            raise ProfilerError(f"config={text!r}: expected NAME=VALUE, such as num_hidden_layers=2")
         overrides[name] = parse_value(value)
     return overrides
 
@@ -536,8 +536,7 @@ def _run_prefill(model, kwargs: dict):
     meta MoE experts run (torch._grouped_mm)."""
     import contextlib
 
-    import torch
-    modes = [(m, m.training) for m in model.modules()]
+    from profiler.capture.modes import eval_state
     replay = contextlib.nullcontext()
     if all(t.device.type == "meta" for t in model.parameters()):
         try:
@@ -555,13 +554,8 @@ def _run_prefill(model, kwargs: dict):
             replay = _Replay()
         except ImportError:
             pass
-    try:
-        model.eval()
-        with torch.no_grad(), replay:
-            return model(**kwargs)
-    finally:
-        for module, training in modes:
-            module.training = training
+    with eval_state(model), replay:
+        return model(**kwargs)
 
 
 def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None,

@@ -47,6 +47,14 @@ class ModelSpec:
         except Exception:
             raise first from None
 
+    def build_seeded(self):
+        """Build the model with real weights drawn from seed 0 (the same weights every
+        time), leaving the caller's torch random state as it was."""
+        import torch
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return self.build(meta=False)
+
 
 def meta_in_constructors():
     """A context in which tensors made inside an ``nn.Module`` constructor (its

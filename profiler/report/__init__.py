@@ -4,16 +4,22 @@ pandas is imported when a frame is first read, not when a profile is made: the
 counts are computed in ``profile()``, and the frames are views of them built on
 demand (a small model's profile takes less time than its DataFrame; and pandas
 adds about 29 MB to a process that only wants a total).
+
+The tables derived from the frame (totals, ``by_kind``, ``passes``, ...) are each
+computed once and kept: a terminal report reads ``by_kind`` seven times.  They are
+dropped whenever what they are made of changes: ``layers`` assigned, or
+``measurement`` set (profiler.measure.timing.attach sets it after adding its
+columns).  A frame edited in place must be assigned back (``report.layers = frame``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from profiler.report import atomic
 from profiler.columns import (BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, KIND_LABELS, KINDS,  # noqa: F401
-                      LAYER_VIEW, SHAPE_COLUMNS, SHOWN_SHARES, fmt_shapes)
+                      LAYER_VIEW, SHAPE_COLUMNS, SHOWN_SHARES, ShapeText)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,10 +36,12 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     counts = COUNT_COLUMNS + backward + ["depth"]
     if not rows:
         return pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
-    text: dict[tuple, str] = {}  # the same shapes recur on most layers
+    text: dict[tuple, ShapeText] = {}  # the same shapes recur on most layers
 
-    def shapes(column: str) -> list[str]:
-        return [text[s] if s in text else text.setdefault(s, fmt_shapes(s)) for s in (r[column] for r in rows)]
+    def shapes(column: str) -> pd.Series:
+        # object dtype: a string column would keep the text and drop the shapes it carries
+        return pd.Series([text[s] if s in text else text.setdefault(s, ShapeText(s))
+                          for s in (r[column] for r in rows)], dtype=object)
     # column by column: pandas' list-of-dicts path plus astype took 3 ms, more than small forwards
     return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=np.int64) if c in counts
                          else shapes(c) if c in SHAPE_COLUMNS else [r[c] for r in rows] for c in names},
@@ -47,23 +55,43 @@ class Report:
     ``by_kind`` groups them by layer kind with shares; ``total`` sums the rows
     (``totals``: the same sums as plain ints, without building any frame).
     ``layers`` may be replaced (a view with fewer rows); everything derived
-    follows it.
+    follows it.  ``input_size`` is the per-sample size the dummy input had, as a
+    tuple (None for inputs the caller gave); ``input_desc`` is its text.
     """
 
     def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, mode: str,
-                 notes: list[str] | None = None, itemsize: int = 4, dtype: str = "float32"):
+                 notes: list[str] | None = None, itemsize: int = 4, dtype: str = "float32",
+                 input_size: tuple[int, ...] | None = None):
         self.model = model
         self.input_desc = input_desc
+        self.input_size = input_size
         self.batch = batch
-        self.mode = mode                   # meta, fake or real: how the forward ran
+        self.mode = mode                   # meta, fake or real: how the forward ran (its execution)
         self.notes = [] if notes is None else notes
         self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
         self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
         self.language = None               # a language model's LanguageSummary (profiler.count.language)
-        self.measurement = None            # measured or roofline-predicted time (profiler.measure.timing)
+        self._memo: dict[str, Any] = {}    # derived tables, each computed once (see the module docstring)
+        self._measurement = None
         self._layers = layers
         self._rows: list[dict] = []        # what the frame is built from while _layers is None
-        self._totals: dict[str, int] | None = None
+
+    def _derived(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``'s value, computed on the first read of ``key`` only."""
+        memo = self._memo
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    @property
+    def measurement(self):
+        """Measured or roofline-predicted time (profiler.measure.timing), or None."""
+        return self._measurement
+
+    @measurement.setter
+    def measurement(self, value) -> None:
+        self._measurement = value
+        self._memo = {}   # by_kind gains or changes its time columns
 
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
@@ -85,30 +113,38 @@ class Report:
 
     @layers.setter
     def layers(self, frame: pd.DataFrame) -> None:
-        self._layers, self._rows, self._totals = frame, [], None
+        self._layers, self._rows, self._memo = frame, [], {}
+
+    def _sum_totals(self) -> dict[str, int]:
+        if self._layers is None:   # without pandas while the frame has not been built
+            return {c: sum(r[c] for r in self._rows) for c in COUNT_COLUMNS}
+        return {c: int(v) for c, v in self._layers[COUNT_COLUMNS].sum().items()}
 
     @property
     def totals(self) -> dict[str, int]:
         """Sums of the count columns over all rows, as ints: what ``total`` holds,
         read without pandas while the frame has not been built."""
-        if self._layers is None:
-            if self._totals is None:
-                self._totals = {c: sum(r[c] for r in self._rows) for c in COUNT_COLUMNS}
-            return dict(self._totals)
-        # once built, the frame is what the caller may have edited: sum it every time
-        return {c: int(v) for c, v in self._layers[COUNT_COLUMNS].sum().items()}
+        # the frame, once built, holds the same rows: the sums made from either stay true
+        return dict(self._derived("totals", self._sum_totals))
 
     @property
     def total(self) -> pd.Series:
         """Sums of the count columns over all rows (``totals`` as a Series)."""
+        return self._derived("total", self._make_total).copy()
+
+    def _make_total(self) -> pd.Series:
         import pandas as pd
-        totals = self.totals
+        totals = self._derived("totals", self._sum_totals)
         return pd.Series([totals[c] for c in COUNT_COLUMNS], index=pd.Index(COUNT_COLUMNS), dtype="int64")
 
     @property
     def passes(self) -> pd.DataFrame | None:
         """Training profiles: mults, adds, other, macs and flops of the forward, the
         backward and both (rows "forward", "backward", "forward+backward"); else None."""
+        passes = self._derived("passes", self._make_passes)
+        return None if passes is None else passes.copy()
+
+    def _make_passes(self) -> pd.DataFrame | None:
         if "bwd_macs" not in self.layers:
             return None
         from profiler.count.backward import pass_totals
@@ -118,6 +154,9 @@ class Report:
     def uncounted(self) -> pd.DataFrame:
         """Rows whose cost is unknown: a module or op with no formula (forward, or
         backward in a training profile)."""
+        return self._derived("uncounted", self._make_uncounted).copy()
+
+    def _make_uncounted(self) -> pd.DataFrame:
         bad = self.layers["status"] == "uncounted"
         if "bwd_status" in self.layers:
             bad |= self.layers["bwd_status"] == "uncounted"
@@ -133,20 +172,30 @@ class Report:
     def intensity(self) -> float:
         """Arithmetic intensity of the whole model: total FLOPs / total moved bytes
         (see ``moved_bytes``); 0.0 when nothing moves."""
+        return self._derived("intensity", self._make_intensity)
+
+    def _make_intensity(self) -> float:
         moved = int(self.moved_bytes().sum())
-        return float(self.total["flops"]) / moved if moved else 0.0
+        return float(self._derived("totals", self._sum_totals)["flops"]) / moved if moved else 0.0
 
     @property
     def by_kind(self) -> pd.DataFrame:
         """Totals per layer kind, with each kind's share (%) of every count column
         (``mults_%``, ``params_%``, ...) and its arithmetic ``intensity`` (FLOPs per
         moved byte, see ``moved_bytes``).  Answers "are linear layers compute heavy?"."""
+        return self._by_kind().copy()
+
+    def _by_kind(self) -> pd.DataFrame:
+        """``by_kind`` itself, for reading only (the property hands out copies)."""
+        return self._derived("by_kind", self._make_by_kind)
+
+    def _make_by_kind(self) -> pd.DataFrame:
         grouped = self.layers.groupby("kind", sort=False)
         out = grouped[COUNT_COLUMNS].sum()
         out.insert(0, "rows", grouped.size())
         order = [k for k in KINDS if k in out.index]
         out = out.loc[order]
-        total = self.total
+        total = self._derived("totals", self._sum_totals)
         for col in SHARED:
             out[f"{col}_%"] = 100.0 * out[col] / total[col] if total[col] else 0.0
         moved = self.moved_bytes(out)
@@ -159,7 +208,7 @@ class Report:
 
     def share(self, kind: str, column: str) -> float:
         """``kind``'s share (%) of ``column``, e.g. share("linear", "params")."""
-        row = self.by_kind.set_index("kind")
+        row = self._derived("by_kind_indexed", lambda: self._by_kind().set_index("kind"))
         return float(row.loc[kind, f"{column}_%"]) if kind in row.index else 0.0
 
     # --- rendering ---------------------------------------------------------------
@@ -171,7 +220,7 @@ class Report:
     def finding(self) -> str:
         """One plain-language sentence on where parameters and multiplications sit,
         and how many FLOPs each moved byte buys, overall and per heavy kind."""
-        kinds = self.by_kind.set_index("kind")
+        kinds = self._derived("by_kind_indexed", lambda: self._by_kind().set_index("kind"))
         parts, rates = [], []
         for kind, label in KIND_LABELS.items():
             if kind in kinds.index and (kinds.loc[kind, "params"] or kinds.loc[kind, "mults"]):
@@ -186,25 +235,25 @@ class Report:
 
     def _totals_frame(self) -> pd.DataFrame:
         import pandas as pd
-        frame = pd.DataFrame([self.total.to_dict()])
+        frame = pd.DataFrame([self._derived("totals", self._sum_totals)])
         frame["intensity"] = round(self.intensity, 2)
         return frame
 
     def _kind_shares(self) -> pd.DataFrame:
-        frame = self.by_kind[["kind", *(f"{c}_%" for c in SHOWN_SHARES), "intensity"]].copy()
+        frame = self._by_kind()[["kind", *(f"{c}_%" for c in SHOWN_SHARES), "intensity"]].copy()
         frame["intensity"] = frame["intensity"].round(2)
         return frame
 
     def _tables(self, units: str, markdown: bool, layers: pd.DataFrame | None) -> dict[str, str]:
         from profiler.report.render import table
         layers = self.layers if layers is None else layers
-        passes = self.passes
+        passes = self._derived("passes", self._make_passes)
         return dict(
             layers=table(layers[[c for c in LAYER_VIEW + BWD_COLUMNS if c in layers]],
                          COUNT_COLUMNS + BWD_COLUMNS, units=units, markdown=markdown),
             **({} if passes is None else {"passes": table(passes, ["mults", "adds", "other", "macs", "flops"],
                                                           units=units, markdown=markdown)}),
-            kinds=table(self.by_kind[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
+            kinds=table(self._by_kind()[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
                         units, markdown),
             shares=table(self._kind_shares(), ["intensity"], [f"{c}_%" for c in SHOWN_SHARES], units, markdown),
             total=table(self._totals_frame(), COUNT_COLUMNS + ["intensity"], units=units, markdown=markdown))
@@ -216,7 +265,7 @@ class Report:
         Each note is one short line (``render.short_note``) under the header, and
         only there; ``verbose`` prints the notes' full text instead."""
         from profiler.report.render import short_note
-        uncounted, t = self.uncounted, self._tables(units, False, layers)
+        uncounted, t = self._derived("uncounted", self._make_uncounted), self._tables(units, False, layers)
         notes = [str(n) if verbose else short_note(n) for n in self.notes]
         lines = [self.header(), *[f"note: {n}" for n in notes], "",
                  *([layers_note] if layers_note else []), t["layers"], "",
@@ -247,7 +296,7 @@ class Report:
                  layers_note: str = "", plot: str | None = None) -> str:
         """The report as Markdown; ``plot`` is a link (relative to the Markdown file)
         to an image embedded under "Plot"; the finding comes last."""
-        uncounted, t = self.uncounted, self._tables(units, True, layers)
+        uncounted, t = self._derived("uncounted", self._make_uncounted), self._tables(units, True, layers)
         parts = [f"# {self.model}", "", self.header() + ".", ""]
         if self.measurement is not None:   # where the times come from, before anything else
             from profiler.measure.timing import markdown_banner
@@ -287,7 +336,7 @@ class Report:
     def to_csv(self, path: str | Path, table_name: str = "layers", layers: pd.DataFrame | None = None) -> Path:
         """Write the per-layer (or ``by_kind``) table as CSV with raw integers;
         ``layers`` replaces the per-layer rows (a grouped, sorted or cut view)."""
-        frame = self.by_kind if table_name == "by_kind" else (self.layers if layers is None else layers)
+        frame = self._by_kind() if table_name == "by_kind" else (self.layers if layers is None else layers)
         return atomic.write_text(path, frame.to_csv(index=False))
 
     def to_markdown(self, path: str | Path, units: str = "grouped", layers: pd.DataFrame | None = None,

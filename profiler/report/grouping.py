@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from profiler.errors import ProfilerError
-from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS
+from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, ShapeText
 
 SORT_KEYS = {"mults": "mults", "params": "params", "memory": "act_bytes"}
 
@@ -30,7 +30,7 @@ def group_by_depth(layers: pd.DataFrame, depth: int) -> pd.DataFrame:
     parameters if none has FLOPs); its input is the first member's, its output
     the last member's that ran; it is "uncounted" if any member is."""
     if depth < 0:
-        raise ProfilerError(f"--depth must be 0 or more, got {depth}")
+        raise ProfilerError(f"depth={depth!r}: expected 0 or more")
     keys = [name if d <= depth else _ancestor(name, depth)
             for name, d in zip(layers["name"], layers["depth"])]
     out = []
@@ -45,20 +45,23 @@ def group_by_depth(layers: pd.DataFrame, depth: int) -> pd.DataFrame:
             name=key, type=own["type"].iloc[0] if len(own) else f"{len(members)} layers",
             kind=members.loc[weight.idxmax(), "kind"], depth=min(int(members["depth"].min()), depth),
             input_shapes=members["input_shapes"].iloc[0],
-            output_shape=ran["output_shape"].iloc[-1] if len(ran) else "",
+            output_shape=ran["output_shape"].iloc[-1] if len(ran) else ShapeText(),
             **row,
             status="uncounted" if len(uncounted) else (members["status"].iloc[0] if len(members) == 1
                                                          else "grouped"),
             ops="; ".join(o for o in uncounted["ops"] if o) if len(uncounted) else
                 (members["ops"].iloc[0] if len(members) == 1 else "")))
-    return pd.DataFrame(out, columns=layers.columns)
+    frame = pd.DataFrame(out, columns=layers.columns)
+    for column in SHAPE_COLUMNS:   # object dtype: a string column would drop the shapes the text carries
+        frame[column] = pd.Series([r[column] for r in out], index=frame.index, dtype=object)
+    return frame
 
 
 def sort_layers(layers: pd.DataFrame, key: str) -> pd.DataFrame:
     """Largest first by ``key`` (mults, params or memory = output activation bytes);
     ties keep table order."""
     if key not in SORT_KEYS:
-        raise ProfilerError(f"cannot sort by '{key}': choose one of {', '.join(SORT_KEYS)}")
+        raise ProfilerError(f"sort={key!r}: choose one of {', '.join(SORT_KEYS)}")
     return layers.sort_values(SORT_KEYS[key], ascending=False, kind="stable")
 
 
@@ -72,7 +75,7 @@ def view(layers: pd.DataFrame, depth: int | None = None, sort: str | None = None
         notes.append(f"rows grouped to depth {depth}")
     if top is not None:
         if top < 1:
-            raise ProfilerError(f"--top must be a positive integer, got {top}")
+            raise ProfilerError(f"top={top!r}: expected a positive integer")
         sort = sort or "mults"
     if sort is not None:
         layers = sort_layers(layers, sort)

@@ -51,14 +51,15 @@ import pandas as pd
 
 from profiler.report import atomic
 from profiler.report import Report
-from profiler.columns import COUNT_COLUMNS
+from profiler.columns import COUNT_COLUMNS, ShapeText
 
 SCHEMA_VERSION = 1
 
 
-def _shapes(text: str) -> list[list[int]]:
-    """'1x3x227x227, 1x10' → [[1, 3, 227, 227], [1, 10]]; '' → []."""
-    return [[int(d) for d in s.split("x") if d] for s in text.split(", ")] if text else []
+def _shapes(text: ShapeText) -> list[list[int]]:
+    """The shapes a row's shape text was made from, as lists: [[1, 3, 227, 227], [1, 10]].
+    A lone 0-d tensor's shapes, ((),), show as "", as no tensors do: both are []."""
+    return [list(s) for s in text.shapes] if text else []
 
 
 def _counts(row) -> dict[str, int]:

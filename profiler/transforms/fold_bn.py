@@ -27,7 +27,7 @@ import torch
 from torch import fx, nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from profiler.errors import ProfilerError
+from profiler.errors import ProfilerError, first_line
 from profiler.transforms.outputs import max_output_difference
 
 _LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
@@ -90,10 +90,6 @@ def _pairs_by_trace(model: nn.Module) -> tuple[dict[str, str], dict[str, str]]:
     return pairs, reasons
 
 
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
-
-
 def _find_pairs(module: nn.Module, prefix: str = "") -> tuple[dict[str, str], dict[str, str], bool]:
     """Pairs and reasons as ``_pairs_by_trace``, names prefixed; a module that fx
     cannot trace is searched child by child (adjacent children of an nn.Sequential
@@ -103,7 +99,7 @@ def _find_pairs(module: nn.Module, prefix: str = "") -> tuple[dict[str, str], di
         return ({prefix + k: prefix + v for k, v in pairs.items()},
                 {prefix + k: r for k, r in reasons.items()}, True)
     except Exception as exc:  # untraceable forward: what its parts and nn.Sequential guarantee
-        why = f"not after a conv/linear in a traceable part ({prefix.rstrip('.') or 'the model'}: {_first_line(exc)})"
+        why = f"not after a conv/linear in a traceable part ({prefix.rstrip('.') or 'the model'}: {first_line(exc)})"
     pairs, reasons = {}, {}
     children = list(module.named_children())
     if isinstance(module, nn.Sequential):

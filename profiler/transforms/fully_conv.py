@@ -32,8 +32,8 @@ from torch import fx, nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp
 
-from profiler.errors import ProfilerError
-from profiler.transforms.outputs import eval_state, max_abs_difference, model_dtype, random_input
+from profiler.errors import ProfilerError, first_line
+from profiler.transforms.outputs import eval_state, model_dtype
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
               nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.SiLU,
@@ -261,8 +261,7 @@ def _classifier(model: nn.Module) -> tuple[fx.GraphModule, fx.Node, list[fx.Node
     try:
         gm = fx.symbolic_trace(copy.deepcopy(model))
     except Exception as exc:
-        raise ProfilerError(f"cannot trace {type(model).__name__} with torch.fx: "
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise ProfilerError(f"cannot trace {type(model).__name__} with torch.fx: {first_line(exc)}") from exc
     modules = dict(gm.named_modules())
     flats = [n for n in gm.graph.nodes if _is_flatten(n, modules)]
     if not flats:
@@ -286,7 +285,7 @@ def infer_window(model: nn.Module, channels: int, largest: int = 4096) -> tuple[
     if any((n.op == "call_module" and isinstance(modules[n.target], adaptive))
            or (n.op == "call_function" and _name(n).startswith("adaptive_")) for n in gm.graph.nodes):
         raise ProfilerError(f"{type(model).__name__} pools adaptively, so any input size fits its "
-                            f"classifier: give the window it was built for (--window CxHxW)")
+                            f"classifier: give the window it was built for (window=(C, H, W))")
     want = modules[linears[0].target].in_features
     next(n for n in gm.graph.nodes if n.op == "output").args = (flat.args[0],)
     gm.graph.eliminate_dead_code()
@@ -306,7 +305,7 @@ def infer_window(model: nn.Module, channels: int, largest: int = 4096) -> tuple[
         lo, hi = (mid + 1, hi) if features(mid) < want else (lo, mid)
     if features(lo) != want:
         raise ProfilerError(f"no square input up to {largest} gives the first Linear its {want} "
-                            f"features: give the window (--window CxHxW)")
+                            f"features: give the window (window=(C, H, W))")
     return (channels, lo, lo)
 
 
@@ -329,7 +328,7 @@ def to_fully_convolutional(model: nn.Module, input_size: tuple[int, ...]) -> Ful
                 gm(x)
         except Exception as exc:
             raise ProfilerError(f"{type(model).__name__} does not run on a {'x'.join(map(str, input_size))} "
-                                f"window: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+                                f"window: {first_line(exc)}") from exc
         ShapeProp(gm, fake_mode=fake).propagate(x)
     features = flat.args[0]
     flat_shape = _shape(features)
@@ -372,59 +371,3 @@ def _check_stride(result: FullyConv, flat_shape) -> None:
         raise ProfilerError(f"cannot tell the feature extractor's stride: a window {sh}×{sw} larger "
                             f"gives features {tuple(out.shape[-2:])}, not one position more than "
                             f"{tuple(flat_shape[-2:])}")
-
-
-@dataclass
-class SlidingCheck:
-    """How the fully convolutional net on ``image`` compares with running the
-    original on each window of it (``windows`` = rows × cols of them, at the
-    total stride).  ``max_diff_window``: the fully convolutional net's 1×1 output
-    against the original's on one window-sized input; ``max_diff``: the score map
-    against every window; ``sliding_mults``: windows × the original's mults on one
-    window; ``fully_conv_mults``: the fully convolutional net's on the image."""
-
-    image: tuple[int, ...]
-    map_size: tuple[int, int]
-    windows: tuple[int, int]
-    max_diff_window: float
-    max_diff: float
-    sliding_mults: int
-    fully_conv_mults: int
-
-    @property
-    def ratio(self) -> float:
-        return self.sliding_mults / self.fully_conv_mults if self.fully_conv_mults else float("inf")
-
-
-def sliding_window_check(original: nn.Module, fc: FullyConv, image_size: tuple[int, ...],
-                         batch: int = 1, seed: int = 0, chunk: int = 16,
-                         fc_report=None) -> SlidingCheck:
-    """Run ``fc`` on a random image of ``image_size`` and ``original`` on each of
-    its windows; count both ways with ``profile`` (``fc_report``: a profile of
-    ``fc.model`` on the image already made)."""
-    from profiler.api import profile
-    c, h, w = fc.window
-    if len(image_size) != 3 or image_size[0] != c or image_size[1] < h or image_size[2] < w:
-        raise ProfilerError(f"the image {'x'.join(map(str, image_size))} must have {c} channels "
-                            f"and be at least the window {h}x{w}")
-    dtype = model_dtype(original)
-    image = random_input(tuple(image_size), batch, dtype, seed)
-    window = random_input(fc.window, batch, dtype, seed + 1)
-    sh, sw = fc.stride
-    rows, cols = (image_size[1] - h) // sh + 1, (image_size[2] - w) // sw + 1
-    with eval_state(original, fc.model):
-        max_diff_window = max_abs_difference(original(window), fc.model(window).flatten(1))
-        scores = fc.model(image)
-        crops = [(i, j) for i in range(rows) for j in range(cols)]
-        diff = 0.0
-        for start in range(0, len(crops), max(1, chunk // batch)):
-            part = crops[start:start + max(1, chunk // batch)]
-            x = torch.cat([image[:, :, i * sh:i * sh + h, j * sw:j * sw + w] for i, j in part])
-            want = original(x).reshape(len(part), batch, -1)
-            got = torch.stack([scores[:, :, i, j] for i, j in part])
-            diff = max(diff, max_abs_difference(want, got))
-    per_window = int(profile(original, input_size=fc.window, batch=batch, dtype=dtype).total["mults"])
-    fc_report = fc_report or profile(fc.model, input_size=tuple(image_size), batch=batch, dtype=dtype)
-    whole = int(fc_report.total["mults"])
-    return SlidingCheck(tuple(image_size), tuple(scores.shape[-2:]), (rows, cols), max_diff_window,
-                        diff, per_window * rows * cols, whole)

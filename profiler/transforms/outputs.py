@@ -1,27 +1,12 @@
 """Run two models on one random input and measure how far their outputs are apart."""
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
+from profiler.capture.modes import eval_state  # noqa: F401 (re-exported: the transforms use it)
 from profiler.errors import ProfilerError
-
-
-@contextlib.contextmanager
-def eval_state(*models: nn.Module):
-    """Eval mode and no grad for the duration; every module's mode restored after."""
-    modes = [(m, m.training) for model in models for m in model.modules()]
-    try:
-        for model in models:
-            model.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:
