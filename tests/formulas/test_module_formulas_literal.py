@@ -10,7 +10,6 @@ the tensor leaves of the arguments and of the output.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +27,6 @@ import bruteforce as bf
 from formula_access import Call, find_module_formula, module_formula_keys, registered_class_of
 from pointwise_scalars import power
 
-torch.manual_seed(0)
 
 
 @dataclass
