@@ -1,0 +1,331 @@
+"""Backward counts of RNN/LSTM/GRU layers and cells, Bilinear, EmbeddingBag,
+LocalResponseNorm, LPPool and FractionalMaxPool: against naive gradients written
+with self-counting scalars (their values checked against autograd's, so the loops
+are the layers' gradients), and the MACs of the recurrent layers against
+FlopCounterMode around loss.backward()."""
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import bruteforce as bf
+from profiler.formulas.backward import pending_layers as P
+
+
+def _grads(fn, inputs, g):
+    """Autograd's gradients (float64) of Σ fn(inputs)·g w.r.t. each input."""
+    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
+    (fn(*ts) * torch.tensor(g)).sum().backward()
+    return [t.grad.numpy() for t in ts]
+
+
+def _counts(cost) -> tuple[int, int, int]:
+    return cost.mults, cost.adds, cost.other
+
+
+def _num(t: bf.Tally, v):
+    """v as a tallied scalar (a Num stays as it is)."""
+    return v if isinstance(v, bf.Num) else t.num(v)
+
+
+def _pow(v: bf.Num, e: float) -> bf.Num:
+    """v ** e, one ``other`` op (bruteforce.Num has no pow)."""
+    v.t.other += 1
+    return bf.Num(v.v ** e, v.t)
+
+
+# --- Bilinear ---------------------------------------------------------------------------
+
+def test_bilinear_backward_counts_equal_a_naive_gradient():
+    rng = np.random.default_rng(0)
+    rows, i1, i2, o = 3, 4, 2, 5
+    x1, x2 = rng.normal(size=(rows, i1)), rng.normal(size=(rows, i2))
+    a, b, g = rng.normal(size=(o, i1, i2)), rng.normal(size=o), rng.normal(size=(rows, o))
+    tx1, tx2, tw, tb = bf.Tally(), bf.Tally(), bf.Tally(), bf.Tally()
+    gx1 = [[bf.total([bf.total([tx1.num(g[r, k]) * a[k, i, j] for k in range(o)]) * x2[r, j]
+                      for j in range(i2)]).v for i in range(i1)] for r in range(rows)]
+    gx2 = [[bf.total([bf.total([tx2.num(x1[r, i]) * a[k, i, j] for i in range(i1)]) * g[r, k]
+                      for k in range(o)]).v for j in range(i2)] for r in range(rows)]
+    outer = {(r, k, i): tw.num(x1[r, i]) * g[r, k] for r, k, i in product(range(rows), range(o), range(i1))}
+    gw = np.array([[[bf.total([outer[r, k, i] * x2[r, j] for r in range(rows)]).v for j in range(i2)]
+                    for i in range(i1)] for k in range(o)])
+    gb = [bf.total([tb.num(g[r, k]) for r in range(rows)]).v for k in range(o)]
+    want = _grads(lambda p, q, w, c: F.bilinear(p, q, w, c), [x1, x2, a, b], g)
+    for got, ref in zip((gx1, gx2, gw, gb), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    for need, tally in zip(np.eye(4, dtype=bool), (tx1, tx2, tw, tb)):
+        assert _counts(P.bilinear_backward_cost(rows, i1, i2, o, *need)) == tally.as_tuple()
+
+
+# --- EmbeddingBag ------------------------------------------------------------------------
+
+def _naive_embedding_bag_backward(table, bags, mode, g, weights=None):
+    """The table's gradient: each bag's gradient (times 1/size once per bag for
+    mean, times the row's weight when weighted) lands on its rows, at the argmax
+    for max; sums of rows looked up twice are plain floats (not counted, the
+    convention).  The weights' gradient: a dot product of g with the row."""
+    tw, tp = bf.Tally(), bf.Tally()
+    gt, gp = np.zeros(table.shape), []
+    for b, rows in enumerate(bags):
+        share = [tw.num(v) * (1 / len(rows)) for v in g[b]] if mode == "mean" else list(g[b])
+        for pos, r in enumerate(rows):
+            for d in range(table.shape[1]):
+                if mode == "max" and table[r, d] < max(table[q, d] for q in rows):
+                    continue  # only the argmax receives the gradient (ties: none in random data)
+                v = tw.num(share[d]) * weights[b][pos] if weights is not None else share[d]
+                gt[r, d] += bf._v(v)
+            if weights is not None:
+                gp.append(bf.total([tp.num(g[b, d]) * table[r, d] for d in range(table.shape[1])]).v)
+    return gt, gp, tw, tp
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_backward_counts_equal_a_naive_gradient(mode):
+    rng = np.random.default_rng(1)
+    table = rng.normal(size=(7, 3))
+    flat, offsets = [1, 4, 3, 0, 6, 2, 4, 5], [0, 3, 4]          # bags of 3, 1 and 4 rows, index 4 in two
+    bags = [flat[0:3], flat[3:4], flat[4:]]
+    g = rng.normal(size=(3, 3))
+    gt, _, tw, _ = _naive_embedding_bag_backward(table, bags, mode, g)
+    want = _grads(lambda w: F.embedding_bag(torch.tensor(flat), w, torch.tensor(offsets), mode=mode),
+                  [table], g)[0]
+    np.testing.assert_allclose(gt, want, rtol=1e-12)
+    cost = P.embedding_bag_backward_cost(len(flat), 3, 3, mode, False, True, False)
+    assert _counts(cost) == tw.as_tuple()
+
+
+def test_weighted_embedding_bag_backward_counts_equal_a_naive_gradient():
+    rng = np.random.default_rng(2)
+    table, weights = rng.normal(size=(6, 4)), rng.normal(size=(2, 3))
+    idx = np.array([[0, 5, 5], [2, 3, 1]])
+    g = rng.normal(size=(2, 4))
+    gt, gp, tw, tp = _naive_embedding_bag_backward(table, idx.tolist(), "sum", g, weights)
+    want = _grads(lambda w, p: F.embedding_bag(torch.tensor(idx), w, per_sample_weights=p, mode="sum"),
+                  [table, weights], g)
+    np.testing.assert_allclose(gt, want[0], rtol=1e-12)
+    np.testing.assert_allclose(np.reshape(gp, (2, 3)), want[1], rtol=1e-12)
+    assert _counts(P.embedding_bag_backward_cost(6, 2, 4, "sum", True, True, False)) == tw.as_tuple()
+    assert _counts(P.embedding_bag_backward_cost(6, 2, 4, "sum", True, False, True)) == tp.as_tuple()
+
+
+# --- LocalResponseNorm -------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_local_response_norm_backward_counts_equal_a_naive_gradient(size):
+    """grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c with q = g/d; every channel
+    lies in ``size`` windows, those of channels past the edges holding zeros."""
+    rng = np.random.default_rng(3)
+    alpha, beta, k = 0.3, 0.75, 1.5
+    x, g = rng.normal(size=(2, 5, 2, 3)), rng.normal(size=(2, 5, 2, 3))
+    channels, front, back = 5, size // 2, (size - 1) // 2
+    s = np.empty_like(x)
+    for c in range(channels):
+        window = range(max(c - front, 0), min(c + back, channels - 1) + 1)
+        s[:, c] = k + alpha / size * sum(x[:, q] ** 2 for q in window)
+    d = s ** beta
+    t = bf.Tally()
+    gx = np.empty(x.shape)
+    for n, h, w in np.ndindex(2, 2, 3):
+        q = [t.num(g[n, c, h, w]) / d[n, c, h, w] for c in range(channels)]
+        u = [q[c] * x[n, c, h, w] / s[n, c, h, w] for c in range(channels)]
+        for j in range(channels):
+            terms = [u[c] if 0 <= c < channels else t.num(0.0) for c in range(j - back, j + front + 1)]
+            gx[n, j, h, w] = (q[j] - bf.total(terms) * (2 * alpha * beta / size) * x[n, j, h, w]).v
+    want = _grads(lambda a: F.local_response_norm(a, size, alpha, beta, k), [x], g)[0]
+    np.testing.assert_allclose(gx, want, rtol=1e-9, atol=1e-12)
+    assert _counts(P.lrn_backward_cost(x.size, size, True)) == t.as_tuple()
+
+
+# --- LPPool ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p,kernel,stride", [(2, (2, 2), (2, 2)), (3, (3, 2), (2, 1)), (1.5, (2, 3), (1, 2))])
+def test_lp_pool_backward_counts_equal_a_naive_gradient(p, kernel, stride):
+    """t = g·y/S per output, x^(p−1)·t per window element, scattered back: the
+    first gradient landing on an input is free, each further one an addition."""
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.5, 2.0, size=(1, 2, 5, 6))
+    y = F.lp_pool2d(torch.tensor(x), p, kernel, stride).numpy()
+    g = rng.normal(size=y.shape)
+    t = bf.Tally()
+    gx = np.full(x.shape, None, dtype=object)
+    for n, c, i, j in np.ndindex(y.shape):
+        cells = [(stride[0] * i + a, stride[1] * j + b) for a, b in product(*map(range, kernel))]
+        total_p = sum(x[n, c, r, q] ** p for r, q in cells)
+        share = t.num(g[n, c, i, j]) * y[n, c, i, j] / total_p
+        for r, q in cells:
+            v = _pow(t.num(x[n, c, r, q]), p - 1) * share
+            gx[n, c, r, q] = v if gx[n, c, r, q] is None else gx[n, c, r, q] + v
+    want = _grads(lambda a: F.lp_pool2d(a, p, kernel, stride), [x], g)[0]
+    np.testing.assert_allclose(bf.values(gx), want, rtol=1e-9, atol=1e-12)
+    assert _counts(P.lp_pool_backward_cost(x.shape, y.shape, kernel, stride)) == t.as_tuple()
+
+
+# --- FractionalMaxPool ---------------------------------------------------------------------
+
+def _fractional_starts(n_in, n_out, k, u):
+    """The window starts torch's fractional max pool uses along one dimension for
+    sample u, read off its argmax on an increasing input (the window's last cell)."""
+    x = torch.arange(float(n_in)).reshape(1, 1, 1, n_in)
+    _, idx = F.fractional_max_pool2d(x, (1, k), output_size=(1, n_out), return_indices=True,
+                                     _random_samples=torch.tensor([[[u, 0.0]]], dtype=torch.float32))
+    return [int(i) - (k - 1) for i in idx.flatten()]
+
+
+@pytest.mark.parametrize("n_in,n_out,k", [(8, 4, 2), (9, 4, 3), (10, 4, 3), (13, 4, 3), (13, 4, 4),
+                                          (12, 4, 3), (7, 7, 1), (6, 1, 4), (11, 3, 4), (16, 5, 3)])
+def test_fractional_windows_may_overlap_exactly_when_some_sample_gives_overlapping_windows(n_in, n_out, k):
+    steps = [b - a for u in np.linspace(0, 0.999, 200)
+             for a, b in zip(*(lambda s: (s, s[1:]))(_fractional_starts(n_in, n_out, k, float(u))))]
+    seen = bool(steps) and min(steps) < k
+    assert P.fractional_windows_overlap((n_in,), (n_out,), (k,)) == seen
+
+
+@pytest.mark.parametrize("kernel,out,overlap", [(2, (4, 5), False), (3, (4, 4), True)])
+def test_fractional_max_pool_backward_routes_the_gradient_and_bounds_the_shared_argmax_sums(kernel, out, overlap):
+    """Routing costs nothing; inputs that are the argmax of several windows sum
+    their gradients (first free, then 1 add each), at most 1 per output: counted
+    at that bound where windows may overlap, 0 where they cannot."""
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.normal(size=(2, 3, 8, 10)))
+    cost = P.fractional_max_pool_backward_cost(tuple(x.shape), (2, 3, *out), (kernel, kernel))
+    assert _counts(cost) == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)
+    most = 0
+    for seed in range(20):
+        samples = torch.tensor(np.random.default_rng(seed).uniform(size=(2, 3, 2)))
+        xr = x.clone().requires_grad_()
+        y, idx = F.fractional_max_pool2d(xr, kernel, output_size=out, return_indices=True, _random_samples=samples)
+        g = torch.tensor(rng.normal(size=y.shape))
+        t = bf.Tally()
+        gx = np.full(x.numel(), None, dtype=object)
+        for (n, c, i, j), where in zip(np.ndindex(*y.shape), idx.flatten().tolist()):
+            cell = (n * 3 + c) * x.shape[2] * x.shape[3] + where
+            v = g[n, c, i, j].item()
+            gx[cell] = t.num(v) if gx[cell] is None else gx[cell] + v
+        (y * g).sum().backward()
+        np.testing.assert_allclose(bf.values(gx), xr.grad.flatten().numpy(), rtol=1e-12)
+        assert t.mults == t.other == 0 and t.adds <= cost.adds
+        most = max(most, t.adds)
+    assert (most > 0) == overlap
+
+
+# --- recurrent -----------------------------------------------------------------------------
+
+_G = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _sig(v: float) -> float:
+    return 1 / (1 + np.exp(-v))
+
+
+def _step_backward(mode, t, x, h, c, p, g_h, g_c, need_x, need_h, need_c):
+    """One step's backward for one sequence: the forward recomputed in floats (the
+    values autograd saves), then the gradients with tallied scalars.  Returns the
+    gates' gradients on the input side and on the hidden side (for the weights),
+    grad x, grad h, grad c (None where not wanted)."""
+    w_ih, w_hh, b_ih, b_hh = p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"]
+    hid = w_hh.shape[0] // _G[mode]
+    a_x = w_ih @ x + (b_ih if b_ih is not None else 0)
+    a_h = w_hh @ h + (b_hh if b_hh is not None else 0)
+    part = lambda a, k: a[k * hid:(k + 1) * hid]
+    gh = [_num(t, v) for v in g_h]
+    gc_prev = None
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        pre = a_x + a_h
+        if mode == "RNN_TANH":
+            y = np.tanh(pre)
+            d = [gh[u] * (1 - t.num(y[u]) * y[u]) for u in range(hid)]
+        else:
+            t.other += hid  # g where the pre-activation is positive: one comparison each
+            d = [bf.Num(gh[u].v if pre[u] > 0 else 0.0, t) for u in range(hid)]
+        d_in = d_hid = d
+    elif mode == "LSTM":
+        pre = a_x + a_h
+        i, f, gg, o = _sig(part(pre, 0)), _sig(part(pre, 1)), np.tanh(part(pre, 2)), _sig(part(pre, 3))
+        tc = np.tanh(f * c + i * gg)
+        d_o = [gh[u] * tc[u] * o[u] * (1 - t.num(o[u])) for u in range(hid)]
+        gct = [_num(t, g_c[u]) + gh[u] * o[u] * (1 - t.num(tc[u]) * tc[u]) for u in range(hid)]
+        d_i = [gct[u] * gg[u] * i[u] * (1 - t.num(i[u])) for u in range(hid)]
+        d_f = [gct[u] * c[u] * f[u] * (1 - t.num(f[u])) for u in range(hid)]
+        d_g = [gct[u] * i[u] * (1 - t.num(gg[u]) * gg[u]) for u in range(hid)]
+        d_in = d_hid = d_i + d_f + d_g + d_o
+        if need_c:
+            gc_prev = [gct[u] * f[u] for u in range(hid)]
+    else:  # GRU: h' = (1 − z)·n + z·h
+        r, z = _sig(part(a_x, 0) + part(a_h, 0)), _sig(part(a_x, 1) + part(a_h, 1))
+        hn = part(a_h, 2)
+        n = np.tanh(part(a_x, 2) + r * hn)
+        omz = 1 - z
+        d_n = [gh[u] * omz[u] * (1 - t.num(n[u]) * n[u]) for u in range(hid)]
+        g_hn = [d_n[u] * r[u] for u in range(hid)]
+        d_r = [d_n[u] * hn[u] * r[u] * (1 - t.num(r[u])) for u in range(hid)]
+        d_z = [gh[u] * (t.num(h[u]) - n[u]) * z[u] * (1 - t.num(z[u])) for u in range(hid)]
+        d_in, d_hid = d_r + d_z + d_n, d_r + d_z + g_hn
+    gx = [bf.total([d_in[k] * w_ih[k, j] for k in range(len(d_in))]) for j in range(len(x))] if need_x else None
+    gh_prev = None
+    if need_h:
+        gh_prev = [bf.total([d_hid[k] * w_hh[k, j] for k in range(len(d_hid))]) for j in range(len(h))]
+        if mode == "GRU":
+            gh_prev = [v + gh[u] * z[u] for u, v in enumerate(gh_prev)]
+    return d_in, d_hid, gx, gh_prev, gc_prev
+
+
+def _weight_grads(t, pairs, p, want_w_hr=False):
+    """Each weight's gradient as one dot product over all (step, sequence) pairs:
+    ``pairs`` holds (d_in, d_hid, x, h) per pair (and (g_h, m) for W_hr)."""
+    out = {"w_ih": [[bf.total([q[0][k] * q[2][j] for q in pairs]).v for j in range(p["w_ih"].shape[1])]
+                    for k in range(p["w_ih"].shape[0])],
+           "w_hh": [[bf.total([q[1][k] * q[3][j] for q in pairs]).v for j in range(p["w_hh"].shape[1])]
+                    for k in range(p["w_hh"].shape[0])]}
+    if p["b_ih"] is not None:
+        out["b_ih"] = [bf.total([q[0][k] for q in pairs]).v for k in range(p["w_ih"].shape[0])]
+        out["b_hh"] = [bf.total([q[1][k] for q in pairs]).v for k in range(p["w_hh"].shape[0])]
+    if want_w_hr:
+        out["w_hr"] = [[bf.total([q[4][a] * q[5][j] for q in pairs]).v for j in range(p["w_hr"].shape[1])]
+                       for a in range(p["w_hr"].shape[0])]
+    return out
+
+
+def _cell_params(cell: nn.Module) -> dict:
+    return {k: getattr(cell, f"{k}").detach().numpy() if getattr(cell, k, None) is not None else None
+            for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+
+@pytest.mark.parametrize("cls,mode,kw", [(nn.RNNCell, "RNN_TANH", {}), (nn.RNNCell, "RNN_RELU", {"nonlinearity": "relu"}),
+                                          (nn.LSTMCell, "LSTM", {}), (nn.GRUCell, "GRU", {}),
+                                          (nn.GRUCell, "GRU", {"bias": False})])
+@pytest.mark.parametrize("need_x,need_h", [(True, True), (False, False), (True, False)])
+def test_cell_backward_counts_equal_a_naive_gradient(cls, mode, kw, need_x, need_h):
+    torch.manual_seed(0)
+    rows, i_w, hid = 3, 4, 3
+    cell = cls(i_w, hid, **kw).double()
+    q = _cell_params(cell)
+    p = {"w_ih": q["weight_ih"], "w_hh": q["weight_hh"], "b_ih": q["bias_ih"], "b_hh": q["bias_hh"]}
+    rng = np.random.default_rng(6)
+    x, h, c = rng.normal(size=(rows, i_w)), rng.normal(size=(rows, hid)), rng.normal(size=(rows, hid))
+    g_h, g_c = rng.normal(size=(rows, hid)), rng.normal(size=(rows, hid))
+    t = bf.Tally()
+    steps = [_step_backward(mode, t, x[r], h[r], c[r], p, g_h[r], g_c[r], need_x, need_h, need_h)
+             for r in range(rows)]
+    grads = _weight_grads(t, [(s[0], s[1], x[r], h[r]) for r, s in enumerate(steps)], p)
+    xt, ht, ct = (torch.tensor(a, requires_grad=need) for a, need in ((x, need_x), (h, need_h), (c, need_h)))
+    out = cell(xt, (ht, ct)) if mode == "LSTM" else cell(xt, ht)
+    outs = out if mode == "LSTM" else (out,)
+    sum((o * torch.tensor(gr)).sum() for o, gr in zip(outs, (g_h, g_c))).backward()
+    for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")):
+        if getattr(cell, name, None) is not None:
+            np.testing.assert_allclose(grads[key], getattr(cell, name).grad.numpy(), rtol=1e-9, atol=1e-12)
+    if need_x:
+        np.testing.assert_allclose([[v.v for v in s[2]] for s in steps], xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if need_h:
+        np.testing.assert_allclose([[v.v for v in s[3]] for s in steps], ht.grad.numpy(), rtol=1e-9, atol=1e-12)
+        if mode == "LSTM":
+            np.testing.assert_allclose([[v.v for v in s[4]] for s in steps], ct.grad.numpy(), rtol=1e-9)
+    bias = cell.bias
+    cost = P.cell_backward_cost(mode, rows, i_w, hid, need_x, need_h, need_h and mode == "LSTM", True, True, bias, bias)
+    assert _counts(cost) == t.as_tuple()
