@@ -329,3 +329,187 @@ def test_cell_backward_counts_equal_a_naive_gradient(cls, mode, kw, need_x, need
     bias = cell.bias
     cost = P.cell_backward_cost(mode, rows, i_w, hid, need_x, need_h, need_h and mode == "LSTM", True, True, bias, bias)
     assert _counts(cost) == t.as_tuple()
+
+
+def _layer_params(m: nn.RNNBase, layer: int, k: int) -> dict:
+    sfx = f"_l{layer}" + ("_reverse" if k else "")
+    get = lambda name: getattr(m, name + sfx).detach().numpy() if hasattr(m, name + sfx) else None
+    return {"w_ih": get("weight_ih"), "w_hh": get("weight_hh"), "b_ih": get("bias_ih"),
+            "b_hh": get("bias_hh"), "w_hr": get("weight_hr")}
+
+
+def _forward_direction(mode, p, xin, h0, c0, order, hid, proj):
+    """One layer and direction in floats: its output (T, N, S) and the states
+    (h, c) each step read, by (step, sequence)."""
+    T, N = xin.shape[:2]
+    h, c, out, read = h0.copy(), c0.copy(), np.empty((T, N, proj or hid)), {}
+    for s in order:
+        for n in range(N):
+            read[s, n] = h[n].copy(), c[n].copy()
+            ax, hh = p["w_ih"] @ xin[s, n] + p["b_ih"], p["w_hh"] @ h[n] + p["b_hh"]
+            part = lambda a, j: a[j * hid:(j + 1) * hid]
+            if mode == "LSTM":
+                a = ax + hh
+                c[n] = _sig(part(a, 1)) * c[n] + _sig(part(a, 0)) * np.tanh(part(a, 2))
+                mvec = _sig(part(a, 3)) * np.tanh(c[n])
+                h[n] = p["w_hr"] @ mvec if proj else mvec
+            elif mode == "GRU":
+                r, z = _sig(part(ax, 0) + part(hh, 0)), _sig(part(ax, 1) + part(hh, 1))
+                h[n] = (1 - z) * np.tanh(part(ax, 2) + r * part(hh, 2)) + z * h[n]
+            else:
+                h[n] = np.tanh(ax + hh)
+            out[s, n] = h[n]
+    return out, read
+
+
+def _lstm_m(p, x, h, c, hid):
+    """LSTM's h before the projection, o·tanh(c'), recomputed from the step's inputs."""
+    a = p["w_ih"] @ x + p["b_ih"] + p["w_hh"] @ h + p["b_hh"]
+    cn = _sig(a[hid:2 * hid]) * c + _sig(a[:hid]) * np.tanh(a[2 * hid:3 * hid])
+    return _sig(a[3 * hid:]) * np.tanh(cn)
+
+
+def _naive_rnn_backward(mode, m, x, h0, c0, g_out, g_hn, g_cn, need_x, need_h0):
+    """A stacked (bi)directional layer's backward from its steps (``_step_backward``)
+    over x (T, N, I), top layer first: h_t's gradient is the output's plus the next
+    step's (h_n's for the last step), one tallied addition; a bidirectional layer's
+    input gradient sums the two directions'; each weight's gradient is one dot
+    product over all T·N pairs.  Returns the gradients (x, h0, c0, per-parameter
+    name) and the tally."""
+    t = bf.Tally()
+    dirs, T, N = 1 + m.bidirectional, x.shape[0], x.shape[1]
+    proj = getattr(m, "proj_size", 0)
+    state, hid = proj or m.hidden_size, m.hidden_size
+    orders = [list(range(T)), list(range(T - 1, -1, -1))]
+    inputs, reads, seq = [], {}, x
+    for layer in range(m.num_layers):
+        inputs.append(seq)
+        outs = []
+        for k in range(dirs):
+            i = layer * dirs + k
+            out, reads[i] = _forward_direction(mode, _layer_params(m, layer, k), seq, h0[i], c0[i],
+                                               orders[k], hid, proj)
+            outs.append(out)
+        seq = np.concatenate(outs, axis=-1)
+    grads, g_above = {}, [[list(g_out[s, n]) for n in range(N)] for s in range(T)]
+    gh0, gc0 = np.zeros(h0.shape), np.zeros(c0.shape)
+    for layer in range(m.num_layers - 1, -1, -1):
+        xin, need_in = inputs[layer], need_x or layer > 0
+        g_in = [[None] * N for _ in range(T)]
+        for k in range(dirs):
+            p, i = _layer_params(m, layer, k), layer * dirs + k
+            pairs = []
+            for n in range(N):
+                g_h_next, g_c_next = list(g_hn[i, n]), list(g_cn[i, n])
+                for pos, s in enumerate(reversed(orders[k])):
+                    first = pos == T - 1
+                    h, c = reads[i][s, n]
+                    g_h = [_num(t, g_above[s][n][k * state + j]) + g_h_next[j] for j in range(state)]
+                    g_m, mvec = g_h, None
+                    if proj:
+                        mvec = _lstm_m(p, xin[s, n], h, c, hid)
+                        g_m = [bf.total([g_h[q] * p["w_hr"][q, j] for q in range(state)]) for j in range(hid)]
+                    d_in, d_hid, gx, gh, gc = _step_backward(
+                        mode, t, xin[s, n], h, c, p, g_m, g_c_next, need_in,
+                        not first or need_h0, not first or need_h0)
+                    pairs.append((d_in, d_hid, xin[s, n], h, g_h, mvec))
+                    if need_in:
+                        g_in[s][n] = gx if g_in[s][n] is None else [a + b for a, b in zip(g_in[s][n], gx)]
+                    g_h_next, g_c_next = gh, gc
+                    if first and need_h0:
+                        gh0[i, n] = [v.v for v in gh]
+                        if mode == "LSTM":
+                            gc0[i, n] = [v.v for v in gc]
+            for key, v in _weight_grads(t, pairs, p, bool(proj)).items():
+                grads[key + f"_l{layer}" + ("_reverse" if k else "")] = v
+        g_above = g_in
+    gx = np.array([[[v.v for v in g_above[s][n]] for n in range(N)] for s in range(T)]) if need_x else None
+    return gx, gh0, gc0, grads, t
+
+
+_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh", "w_hr": "weight_hr"}
+
+
+@pytest.mark.parametrize("cls,mode,kw", [
+    (nn.RNN, "RNN_TANH", {"num_layers": 2, "bidirectional": True}),
+    (nn.LSTM, "LSTM", {"num_layers": 2, "bidirectional": True}),
+    (nn.GRU, "GRU", {"num_layers": 2, "bidirectional": True}),
+    (nn.LSTM, "LSTM", {"num_layers": 2, "proj_size": 2}),
+    (nn.GRU, "GRU", {"num_layers": 1}),
+])
+@pytest.mark.parametrize("need_x,need_h0", [(True, True), (False, False)])
+def test_recurrent_layer_backward_counts_equal_a_naive_gradient(cls, mode, kw, need_x, need_h0):
+    torch.manual_seed(1)
+    T, N, I, H = 3, 2, 3, 3
+    m = cls(I, H, **kw).double()
+    dirs, layers, proj = 1 + m.bidirectional, m.num_layers, getattr(m, "proj_size", 0)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(T, N, I))
+    h0 = rng.normal(size=(layers * dirs, N, proj or H)) if need_h0 else np.zeros((layers * dirs, N, proj or H))
+    c0 = rng.normal(size=(layers * dirs, N, H)) if need_h0 else np.zeros((layers * dirs, N, H))
+    g_out = rng.normal(size=(T, N, dirs * (proj or H)))
+    g_hn, g_cn = rng.normal(size=h0.shape), rng.normal(size=c0.shape)
+    gx, gh0, gc0, grads, tally = _naive_rnn_backward(mode, m, x, h0, c0, g_out, g_hn, g_cn, need_x, need_h0)
+    xt, ht, ct = (torch.tensor(a, requires_grad=need) for a, need in ((x, need_x), (h0, need_h0), (c0, need_h0)))
+    out, state = m(xt, (ht, ct)) if mode == "LSTM" else m(xt, ht)
+    states = state if mode == "LSTM" else (state,)
+    loss = (out * torch.tensor(g_out)).sum() + sum((s * torch.tensor(g)).sum() for s, g in zip(states, (g_hn, g_cn)))
+    loss.backward()
+    for key, v in grads.items():
+        name = _NAMES[key.split("_l")[0]] + "_l" + key.split("_l")[1]
+        np.testing.assert_allclose(v, getattr(m, name).grad.numpy(), rtol=1e-8, atol=1e-12)
+    if need_x:
+        np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-8, atol=1e-12)
+    if need_h0:
+        np.testing.assert_allclose(gh0, ht.grad.numpy(), rtol=1e-8, atol=1e-12)
+        if mode == "LSTM":
+            np.testing.assert_allclose(gc0, ct.grad.numpy(), rtol=1e-8, atol=1e-12)
+    params = [[(True,) * 5] * dirs] * layers
+    cost = P.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
+                               need_h0 and mode == "LSTM", params)
+    assert _counts(cost) == tally.as_tuple()
+
+
+def _fcm_backward_macs(module, *inputs) -> int:
+    """MACs FlopCounterMode sees in loss.backward(), loss = Σ of every output
+    tensor; oneDNN off, whose fused CPU LSTM kernel it cannot see into."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        out = module(*inputs)
+        loss = sum(o.sum() for o in torch.utils._pytree.tree_leaves(out) if isinstance(o, torch.Tensor))
+        with FlopCounterMode(display=False) as counter:
+            loss.backward()
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("cls,mode,kw", [
+    (nn.RNN, "RNN_TANH", {"num_layers": 3, "bidirectional": True}),
+    (nn.RNN, "RNN_RELU", {"nonlinearity": "relu", "bias": False}),
+    (nn.LSTM, "LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    (nn.LSTM, "LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 3}),
+    (nn.GRU, "GRU", {"num_layers": 2, "bidirectional": True}),
+])
+@pytest.mark.parametrize("need_x,need_h0", [(True, True), (False, False), (False, True)])
+def test_recurrent_layer_backward_macs_equal_flop_counter(cls, mode, kw, need_x, need_h0):
+    torch.manual_seed(2)
+    T, N, I, H = 5, 3, 4, 6
+    m = cls(I, H, **kw)
+    dirs, layers, proj = 1 + m.bidirectional, m.num_layers, getattr(m, "proj_size", 0)
+    x = torch.randn((N, T, I) if m.batch_first else (T, N, I), requires_grad=need_x)
+    h0 = torch.randn(layers * dirs, N, proj or H, requires_grad=need_h0)
+    c0 = torch.randn(layers * dirs, N, H, requires_grad=need_h0)
+    want = _fcm_backward_macs(m, x, (h0, c0) if mode == "LSTM" else h0)
+    params = [[(True,) * 5] * dirs] * layers
+    cost = P.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
+                               need_h0 and mode == "LSTM", params)
+    assert cost.macs == want
+
+
+@pytest.mark.parametrize("cls,mode", [(nn.RNNCell, "RNN_TANH"), (nn.LSTMCell, "LSTM"), (nn.GRUCell, "GRU")])
+@pytest.mark.parametrize("need_x,need_h", [(True, True), (False, False)])
+def test_cell_backward_macs_equal_flop_counter(cls, mode, need_x, need_h):
+    torch.manual_seed(3)
+    m = cls(5, 4)
+    x, h, c = torch.randn(3, 5, requires_grad=need_x), torch.randn(3, 4, requires_grad=need_h), torch.randn(3, 4)
+    want = _fcm_backward_macs(m, x, (h, c) if mode == "LSTM" else h)
+    cost = P.cell_backward_cost(mode, 3, 5, 4, need_x, need_h, False, True, True, True, True)
+    assert cost.macs == want
