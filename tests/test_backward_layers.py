@@ -15,7 +15,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
-from profiler.formulas.backward import pending_layers as P
+import profiler
+from profiler.formulas.backward import linear as BL, norm as BN, pool as BP, recurrent as BR
 
 
 def _grads(fn, inputs, g):
@@ -42,11 +43,11 @@ def _pow(v: bf.Num, e: float) -> bf.Num:
 
 # --- Bilinear ---------------------------------------------------------------------------
 
-def test_bilinear_backward_counts_equal_a_naive_gradient():
-    rng = np.random.default_rng(0)
-    rows, i1, i2, o = 3, 4, 2, 5
-    x1, x2 = rng.normal(size=(rows, i1)), rng.normal(size=(rows, i2))
-    a, b, g = rng.normal(size=(o, i1, i2)), rng.normal(size=o), rng.normal(size=(rows, o))
+def _naive_bilinear_backward(x1, x2, a, g):
+    """grad x1 = Σ_j (Σ_k g_k·A_kij)·x2_j; grad x2 = Σ_k (Σ_i x1_i·A_kij)·g_k; grad A =
+    Σ_rows (x1_i·g_k)·x2_j, each outer product x1_i·g_k made once; grad b = Σ_rows g.
+    Returns the gradients and a tally for each."""
+    rows, (o, i1, i2) = x1.shape[0], a.shape
     tx1, tx2, tw, tb = bf.Tally(), bf.Tally(), bf.Tally(), bf.Tally()
     gx1 = [[bf.total([bf.total([tx1.num(g[r, k]) * a[k, i, j] for k in range(o)]) * x2[r, j]
                       for j in range(i2)]).v for i in range(i1)] for r in range(rows)]
@@ -56,11 +57,20 @@ def test_bilinear_backward_counts_equal_a_naive_gradient():
     gw = np.array([[[bf.total([outer[r, k, i] * x2[r, j] for r in range(rows)]).v for j in range(i2)]
                     for i in range(i1)] for k in range(o)])
     gb = [bf.total([tb.num(g[r, k]) for r in range(rows)]).v for k in range(o)]
+    return (gx1, gx2, gw, gb), (tx1, tx2, tw, tb)
+
+
+def test_bilinear_backward_counts_equal_a_naive_gradient():
+    rng = np.random.default_rng(0)
+    rows, i1, i2, o = 3, 4, 2, 5
+    x1, x2 = rng.normal(size=(rows, i1)), rng.normal(size=(rows, i2))
+    a, b, g = rng.normal(size=(o, i1, i2)), rng.normal(size=o), rng.normal(size=(rows, o))
+    grads, tallies = _naive_bilinear_backward(x1, x2, a, g)
     want = _grads(lambda p, q, w, c: F.bilinear(p, q, w, c), [x1, x2, a, b], g)
-    for got, ref in zip((gx1, gx2, gw, gb), want):
+    for got, ref in zip(grads, want):
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
-    for need, tally in zip(np.eye(4, dtype=bool), (tx1, tx2, tw, tb)):
-        assert _counts(P.bilinear_backward_cost(rows, i1, i2, o, *need)) == tally.as_tuple()
+    for need, tally in zip(np.eye(4, dtype=bool), tallies):
+        assert _counts(BL.bilinear_backward_cost(rows, i1, i2, o, *need)) == tally.as_tuple()
 
 
 # --- EmbeddingBag ------------------------------------------------------------------------
@@ -96,7 +106,7 @@ def test_embedding_bag_backward_counts_equal_a_naive_gradient(mode):
     want = _grads(lambda w: F.embedding_bag(torch.tensor(flat), w, torch.tensor(offsets), mode=mode),
                   [table], g)[0]
     np.testing.assert_allclose(gt, want, rtol=1e-12)
-    cost = P.embedding_bag_backward_cost(len(flat), 3, 3, mode, False, True, False)
+    cost = BL.embedding_bag_backward_cost(len(flat), 3, 3, mode, False, True, False)
     assert _counts(cost) == tw.as_tuple()
 
 
@@ -110,20 +120,17 @@ def test_weighted_embedding_bag_backward_counts_equal_a_naive_gradient():
                   [table, weights], g)
     np.testing.assert_allclose(gt, want[0], rtol=1e-12)
     np.testing.assert_allclose(np.reshape(gp, (2, 3)), want[1], rtol=1e-12)
-    assert _counts(P.embedding_bag_backward_cost(6, 2, 4, "sum", True, True, False)) == tw.as_tuple()
-    assert _counts(P.embedding_bag_backward_cost(6, 2, 4, "sum", True, False, True)) == tp.as_tuple()
+    assert _counts(BL.embedding_bag_backward_cost(6, 2, 4, "sum", True, True, False)) == tw.as_tuple()
+    assert _counts(BL.embedding_bag_backward_cost(6, 2, 4, "sum", True, False, True)) == tp.as_tuple()
 
 
 # --- LocalResponseNorm -------------------------------------------------------------------
 
-@pytest.mark.parametrize("size", [1, 2, 3, 4])
-def test_local_response_norm_backward_counts_equal_a_naive_gradient(size):
-    """grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c with q = g/d; every channel
-    lies in ``size`` windows, those of channels past the edges holding zeros."""
-    rng = np.random.default_rng(3)
-    alpha, beta, k = 0.3, 0.75, 1.5
-    x, g = rng.normal(size=(2, 5, 2, 3)), rng.normal(size=(2, 5, 2, 3))
-    channels, front, back = 5, size // 2, (size - 1) // 2
+def _naive_lrn_backward(x, g, size, alpha, beta, k):
+    """grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c with q = g/d, s and d
+    saved (plain floats); every channel lies in ``size`` windows, those of
+    channels past the edges holding zeros."""
+    channels, front, back = x.shape[1], size // 2, (size - 1) // 2
     s = np.empty_like(x)
     for c in range(channels):
         window = range(max(c - front, 0), min(c + back, channels - 1) + 1)
@@ -131,27 +138,33 @@ def test_local_response_norm_backward_counts_equal_a_naive_gradient(size):
     d = s ** beta
     t = bf.Tally()
     gx = np.empty(x.shape)
-    for n, h, w in np.ndindex(2, 2, 3):
-        q = [t.num(g[n, c, h, w]) / d[n, c, h, w] for c in range(channels)]
-        u = [q[c] * x[n, c, h, w] / s[n, c, h, w] for c in range(channels)]
+    for n, *pos in np.ndindex(x.shape[0], *x.shape[2:]):
+        at = lambda c: (n, c, *pos)
+        q = [t.num(g[at(c)]) / d[at(c)] for c in range(channels)]
+        u = [q[c] * x[at(c)] / s[at(c)] for c in range(channels)]
         for j in range(channels):
             terms = [u[c] if 0 <= c < channels else t.num(0.0) for c in range(j - back, j + front + 1)]
-            gx[n, j, h, w] = (q[j] - bf.total(terms) * (2 * alpha * beta / size) * x[n, j, h, w]).v
+            gx[at(j)] = (q[j] - bf.total(terms) * (2 * alpha * beta / size) * x[at(j)]).v
+    return gx, t
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_local_response_norm_backward_counts_equal_a_naive_gradient(size):
+    rng = np.random.default_rng(3)
+    alpha, beta, k = 0.3, 0.75, 1.5
+    x, g = rng.normal(size=(2, 5, 2, 3)), rng.normal(size=(2, 5, 2, 3))
+    gx, t = _naive_lrn_backward(x, g, size, alpha, beta, k)
     want = _grads(lambda a: F.local_response_norm(a, size, alpha, beta, k), [x], g)[0]
     np.testing.assert_allclose(gx, want, rtol=1e-9, atol=1e-12)
-    assert _counts(P.lrn_backward_cost(x.size, size, True)) == t.as_tuple()
+    assert _counts(BN.lrn_backward_cost(x.size, size, True)) == t.as_tuple()
 
 
 # --- LPPool ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("p,kernel,stride", [(2, (2, 2), (2, 2)), (3, (3, 2), (2, 1)), (1.5, (2, 3), (1, 2))])
-def test_lp_pool_backward_counts_equal_a_naive_gradient(p, kernel, stride):
+def _naive_lp_pool_backward(x, g, p, kernel, stride):
     """t = g·y/S per output, x^(p−1)·t per window element, scattered back: the
     first gradient landing on an input is free, each further one an addition."""
-    rng = np.random.default_rng(4)
-    x = rng.uniform(0.5, 2.0, size=(1, 2, 5, 6))
     y = F.lp_pool2d(torch.tensor(x), p, kernel, stride).numpy()
-    g = rng.normal(size=y.shape)
     t = bf.Tally()
     gx = np.full(x.shape, None, dtype=object)
     for n, c, i, j in np.ndindex(y.shape):
@@ -161,9 +174,19 @@ def test_lp_pool_backward_counts_equal_a_naive_gradient(p, kernel, stride):
         for r, q in cells:
             v = _pow(t.num(x[n, c, r, q]), p - 1) * share
             gx[n, c, r, q] = v if gx[n, c, r, q] is None else gx[n, c, r, q] + v
+    return bf.values(gx), t
+
+
+@pytest.mark.parametrize("p,kernel,stride", [(2, (2, 2), (2, 2)), (3, (3, 2), (2, 1)), (1.5, (2, 3), (1, 2))])
+def test_lp_pool_backward_counts_equal_a_naive_gradient(p, kernel, stride):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.5, 2.0, size=(1, 2, 5, 6))
+    y = F.lp_pool2d(torch.tensor(x), p, kernel, stride)
+    g = rng.normal(size=tuple(y.shape))
+    gx, t = _naive_lp_pool_backward(x, g, p, kernel, stride)
     want = _grads(lambda a: F.lp_pool2d(a, p, kernel, stride), [x], g)[0]
-    np.testing.assert_allclose(bf.values(gx), want, rtol=1e-9, atol=1e-12)
-    assert _counts(P.lp_pool_backward_cost(x.shape, y.shape, kernel, stride)) == t.as_tuple()
+    np.testing.assert_allclose(gx, want, rtol=1e-9, atol=1e-12)
+    assert _counts(BP.lp_pool_backward_cost(x.shape, tuple(y.shape), kernel, stride)) == t.as_tuple()
 
 
 # --- FractionalMaxPool ---------------------------------------------------------------------
@@ -183,7 +206,7 @@ def test_fractional_windows_may_overlap_exactly_when_some_sample_gives_overlappi
     steps = [b - a for u in np.linspace(0, 0.999, 200)
              for a, b in zip(*(lambda s: (s, s[1:]))(_fractional_starts(n_in, n_out, k, float(u))))]
     seen = bool(steps) and min(steps) < k
-    assert P.fractional_windows_overlap((n_in,), (n_out,), (k,)) == seen
+    assert BP.fractional_windows_overlap((n_in,), (n_out,), (k,)) == seen
 
 
 @pytest.mark.parametrize("kernel,out,overlap", [(2, (4, 5), False), (3, (4, 4), True)])
@@ -193,7 +216,7 @@ def test_fractional_max_pool_backward_routes_the_gradient_and_bounds_the_shared_
     at that bound where windows may overlap, 0 where they cannot."""
     rng = np.random.default_rng(5)
     x = torch.tensor(rng.normal(size=(2, 3, 8, 10)))
-    cost = P.fractional_max_pool_backward_cost(tuple(x.shape), (2, 3, *out), (kernel, kernel))
+    cost = BP.fractional_max_pool_backward_cost(tuple(x.shape), (2, 3, *out), (kernel, kernel))
     assert _counts(cost) == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)
     most = 0
     for seed in range(20):
@@ -296,23 +319,40 @@ def _cell_params(cell: nn.Module) -> dict:
             for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
 
 
-@pytest.mark.parametrize("cls,mode,kw", [(nn.RNNCell, "RNN_TANH", {}), (nn.RNNCell, "RNN_RELU", {"nonlinearity": "relu"}),
-                                          (nn.LSTMCell, "LSTM", {}), (nn.GRUCell, "GRU", {}),
-                                          (nn.GRUCell, "GRU", {"bias": False})])
+def _cell_mode(cell: nn.Module) -> str:
+    if isinstance(cell, nn.LSTMCell):
+        return "LSTM"
+    if isinstance(cell, nn.GRUCell):
+        return "GRU"
+    return "RNN_RELU" if cell.nonlinearity == "relu" else "RNN_TANH"
+
+
+def _naive_cell_backward(cell, x, h, c, g_h, g_c, need_x, need_h):
+    """A cell's backward, row by row (``_step_backward``), each weight's gradient a
+    dot product over the rows.  Returns per row (grad x, grad h, grad c), the
+    weights' gradients and the tally."""
+    mode = _cell_mode(cell)
+    get = lambda name: getattr(cell, name).detach().double().numpy() if getattr(cell, name) is not None else None
+    p = {"w_ih": get("weight_ih"), "w_hh": get("weight_hh"), "b_ih": get("bias_ih"), "b_hh": get("bias_hh")}
+    t = bf.Tally()
+    steps = [_step_backward(mode, t, x[r], h[r], c[r], p, g_h[r], g_c[r], need_x, need_h, need_h)
+             for r in range(x.shape[0])]
+    grads = _weight_grads(t, [(s[0], s[1], x[r], h[r]) for r, s in enumerate(steps)], p)
+    return [s[2:] for s in steps], grads, t
+
+
+@pytest.mark.parametrize("cls,kw", [(nn.RNNCell, {}), (nn.RNNCell, {"nonlinearity": "relu"}),
+                                     (nn.LSTMCell, {}), (nn.GRUCell, {}), (nn.GRUCell, {"bias": False})])
 @pytest.mark.parametrize("need_x,need_h", [(True, True), (False, False), (True, False)])
-def test_cell_backward_counts_equal_a_naive_gradient(cls, mode, kw, need_x, need_h):
+def test_cell_backward_counts_equal_a_naive_gradient(cls, kw, need_x, need_h):
     torch.manual_seed(0)
     rows, i_w, hid = 3, 4, 3
     cell = cls(i_w, hid, **kw).double()
-    q = _cell_params(cell)
-    p = {"w_ih": q["weight_ih"], "w_hh": q["weight_hh"], "b_ih": q["bias_ih"], "b_hh": q["bias_hh"]}
+    mode = _cell_mode(cell)
     rng = np.random.default_rng(6)
     x, h, c = rng.normal(size=(rows, i_w)), rng.normal(size=(rows, hid)), rng.normal(size=(rows, hid))
     g_h, g_c = rng.normal(size=(rows, hid)), rng.normal(size=(rows, hid))
-    t = bf.Tally()
-    steps = [_step_backward(mode, t, x[r], h[r], c[r], p, g_h[r], g_c[r], need_x, need_h, need_h)
-             for r in range(rows)]
-    grads = _weight_grads(t, [(s[0], s[1], x[r], h[r]) for r, s in enumerate(steps)], p)
+    states, grads, t = _naive_cell_backward(cell, x, h, c, g_h, g_c, need_x, need_h)
     xt, ht, ct = (torch.tensor(a, requires_grad=need) for a, need in ((x, need_x), (h, need_h), (c, need_h)))
     out = cell(xt, (ht, ct)) if mode == "LSTM" else cell(xt, ht)
     outs = out if mode == "LSTM" else (out,)
@@ -320,14 +360,13 @@ def test_cell_backward_counts_equal_a_naive_gradient(cls, mode, kw, need_x, need
     for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")):
         if getattr(cell, name, None) is not None:
             np.testing.assert_allclose(grads[key], getattr(cell, name).grad.numpy(), rtol=1e-9, atol=1e-12)
-    if need_x:
-        np.testing.assert_allclose([[v.v for v in s[2]] for s in steps], xt.grad.numpy(), rtol=1e-9, atol=1e-12)
-    if need_h:
-        np.testing.assert_allclose([[v.v for v in s[3]] for s in steps], ht.grad.numpy(), rtol=1e-9, atol=1e-12)
-        if mode == "LSTM":
-            np.testing.assert_allclose([[v.v for v in s[4]] for s in steps], ct.grad.numpy(), rtol=1e-9)
+    for which, (tensor, wanted) in enumerate(((xt, need_x), (ht, need_h), (ct, need_h and mode == "LSTM"))):
+        if wanted:
+            np.testing.assert_allclose([[v.v for v in s[which]] for s in states], tensor.grad.numpy(),
+                                       rtol=1e-9, atol=1e-12)
     bias = cell.bias
-    cost = P.cell_backward_cost(mode, rows, i_w, hid, need_x, need_h, need_h and mode == "LSTM", True, True, bias, bias)
+    cost = BR.cell_backward_cost(mode, rows, i_w, hid, need_x, need_h, need_h and mode == "LSTM", True, True,
+                                 bias, bias)
     assert _counts(cost) == t.as_tuple()
 
 
@@ -465,7 +504,7 @@ def test_recurrent_layer_backward_counts_equal_a_naive_gradient(cls, mode, kw, n
         if mode == "LSTM":
             np.testing.assert_allclose(gc0, ct.grad.numpy(), rtol=1e-8, atol=1e-12)
     params = [[(True,) * 5] * dirs] * layers
-    cost = P.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
+    cost = BR.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
                                need_h0 and mode == "LSTM", params)
     assert _counts(cost) == tally.as_tuple()
 
@@ -499,7 +538,7 @@ def test_recurrent_layer_backward_macs_equal_flop_counter(cls, mode, kw, need_x,
     c0 = torch.randn(layers * dirs, N, H, requires_grad=need_h0)
     want = _fcm_backward_macs(m, x, (h0, c0) if mode == "LSTM" else h0)
     params = [[(True,) * 5] * dirs] * layers
-    cost = P.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
+    cost = BR.rnn_backward_cost(mode, T * N, N, I, H, proj, layers, dirs, need_x, need_h0,
                                need_h0 and mode == "LSTM", params)
     assert cost.macs == want
 
@@ -511,5 +550,138 @@ def test_cell_backward_macs_equal_flop_counter(cls, mode, need_x, need_h):
     m = cls(5, 4)
     x, h, c = torch.randn(3, 5, requires_grad=need_x), torch.randn(3, 4, requires_grad=need_h), torch.randn(3, 4)
     want = _fcm_backward_macs(m, x, (h, c) if mode == "LSTM" else h)
-    cost = P.cell_backward_cost(mode, 3, 5, 4, need_x, need_h, False, True, True, True, True)
+    cost = BR.cell_backward_cost(mode, 3, 5, 4, need_x, need_h, False, True, True, True, True)
     assert cost.macs == want
+
+
+# --- the training profile: each layer's row counted, and equal to the naive tallies ----------
+
+def _row(model, *inputs):
+    """The training profile's single row of ``model``."""
+    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
+    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
+    row = report.layers.iloc[0]
+    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
+
+
+def _sum(*tallies) -> tuple[int, int, int]:
+    return tuple(sum(t.as_tuple()[i] for t in tallies) for i in range(3))
+
+
+_RECURRENT = {
+    "lstm-2-layer-bidirectional": (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True), True, False),
+    "lstm-projected-h0": (lambda: nn.LSTM(3, 4, proj_size=2), False, True),
+    "gru-h0": (lambda: nn.GRU(3, 4), True, True),
+    "rnn-3-layer-bidirectional": (lambda: nn.RNN(3, 4, num_layers=3, bidirectional=True), False, False),
+}
+
+
+@pytest.mark.parametrize("name", _RECURRENT)
+def test_training_profile_counts_recurrent_layers_as_a_naive_gradient(name):
+    make, need_x, need_h0 = _RECURRENT[name]
+    torch.manual_seed(4)
+    m = make()
+    mode, dirs, proj = m.mode, 1 + m.bidirectional, getattr(m, "proj_size", 0)
+    T, N, layers = 4, 2, m.num_layers
+    x = torch.randn(T, N, 3, requires_grad=need_x)
+    h0 = torch.randn(layers * dirs, N, proj or 4, requires_grad=need_h0)
+    c0 = torch.randn(layers * dirs, N, 4, requires_grad=need_h0)
+    hx = (h0, c0) if mode == "LSTM" else h0
+    counts, macs = _row(m, x, hx) if need_h0 else _row(m, x)
+    rng = np.random.default_rng(8)
+    h0n = h0.detach().double().numpy() if need_h0 else np.zeros(h0.shape)
+    c0n = c0.detach().double().numpy() if need_h0 else np.zeros(c0.shape)
+    g = [rng.normal(size=s) for s in ((T, N, dirs * (proj or 4)), h0.shape, c0.shape)]
+    *_, tally = _naive_rnn_backward(mode, m.double(), x.detach().double().numpy(), h0n, c0n, *g, need_x, need_h0)
+    assert counts == tally.as_tuple()
+    m.float()
+    assert macs == _fcm_backward_macs(m, x, hx) if need_h0 else macs == _fcm_backward_macs(m, x)
+
+
+def test_training_profile_counts_the_dropout_between_recurrent_layers():
+    """In training, dropout between layers scales the kept gradients: 1 mult per
+    element of every layer's output but the last."""
+    torch.manual_seed(5)
+    x = torch.randn(4, 2, 3)
+    plain, _ = _row(nn.GRU(3, 4, num_layers=3, bidirectional=True), x)
+    dropped, _ = _row(nn.GRU(3, 4, num_layers=3, bidirectional=True, dropout=0.5), x)
+    assert dropped[0] - plain[0] == 2 * (4 * 2 * 2 * 4) and dropped[1:] == plain[1:]
+
+
+@pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
+@pytest.mark.parametrize("need_x,need_h", [(True, True), (False, False)])
+def test_training_profile_counts_cells_as_a_naive_gradient(cls, need_x, need_h):
+    torch.manual_seed(6)
+    cell = cls(3, 4)
+    x, h, c = torch.randn(2, 3, requires_grad=need_x), torch.randn(2, 4, requires_grad=need_h), torch.randn(2, 4, requires_grad=need_h)
+    hx = (h, c) if cls is nn.LSTMCell else h
+    counts, macs = _row(cell, x, hx)
+    rng = np.random.default_rng(9)
+    *_, tally = _naive_cell_backward(cell, *(a.detach().double().numpy() for a in (x, h, c)),
+                                     rng.normal(size=(2, 4)), rng.normal(size=(2, 4)), need_x, need_h)
+    assert counts == tally.as_tuple()
+    assert macs == _fcm_backward_macs(cell, x, hx)
+
+
+def test_training_profile_counts_bilinear_as_a_naive_gradient():
+    torch.manual_seed(7)
+    m = nn.Bilinear(3, 4, 5)
+    x1, x2 = torch.randn(2, 3, 3), torch.randn(2, 3, 4, requires_grad=True)   # x1 wants no gradient
+    counts, macs = _row(m, x1, x2)
+    rng = np.random.default_rng(10)
+    _, (tx1, tx2, tw, tb) = _naive_bilinear_backward(x1.reshape(6, 3).numpy(), x2.detach().reshape(6, 4).numpy(),
+                                                     m.weight.detach().numpy(), rng.normal(size=(6, 5)))
+    assert counts == _sum(tx2, tw, tb)
+    assert macs == tx2.mults + tw.mults - 6 * 5 * 3   # the outer products x1·g are not dot products
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_training_profile_counts_embedding_bag_as_a_naive_gradient(mode):
+    torch.manual_seed(8)
+    m = nn.EmbeddingBag(7, 3, mode=mode)
+    flat, offsets = [1, 4, 3, 0, 6, 2, 4, 5], [0, 3, 4]
+    counts, _ = _row(m, torch.tensor(flat), torch.tensor(offsets))
+    table = m.weight.detach().double().numpy()
+    bags = [flat[0:3], flat[3:4], flat[4:]]
+    *_, tw, _ = _naive_embedding_bag_backward(table, bags, mode, np.random.default_rng(11).normal(size=(3, 3)))
+    assert counts == tw.as_tuple()
+
+
+def test_training_profile_counts_weighted_embedding_bag_as_a_naive_gradient():
+    torch.manual_seed(9)
+    m = nn.EmbeddingBag(6, 4, mode="sum")
+    idx, weights = torch.tensor([[0, 5, 5], [2, 3, 1]]), torch.rand(2, 3, requires_grad=True)
+    counts, macs = _row(m, idx, None, weights)
+    *_, tw, tp = _naive_embedding_bag_backward(m.weight.detach().double().numpy(), idx.tolist(), "sum",
+                                               np.random.default_rng(12).normal(size=(2, 4)),
+                                               weights.detach().double().numpy())
+    assert counts == _sum(tw, tp) and macs == tp.mults
+
+
+@pytest.mark.parametrize("cls", [nn.LocalResponseNorm, nn.CrossMapLRN2d])
+def test_training_profile_counts_local_response_norm_as_a_naive_gradient(cls):
+    torch.manual_seed(10)
+    x = torch.randn(2, 6, 3, 3, requires_grad=True)
+    counts, _ = _row(cls(3, alpha=1e-3, beta=0.75, k=2.0), x)
+    g = np.random.default_rng(13).normal(size=x.shape)
+    _, t = _naive_lrn_backward(x.detach().double().numpy(), g, 3, 1e-3, 0.75, 2.0)
+    assert counts == t.as_tuple()
+
+
+def test_training_profile_counts_lp_pool_as_a_naive_gradient():
+    torch.manual_seed(11)
+    x = (torch.rand(2, 3, 7, 8) + 0.5).requires_grad_()
+    counts, _ = _row(nn.LPPool2d(3, (3, 2), stride=(2, 1)), x)
+    y = F.lp_pool2d(x.detach(), 3, (3, 2), (2, 1))
+    g = np.random.default_rng(14).normal(size=tuple(y.shape))
+    _, t = _naive_lp_pool_backward(x.detach().double().numpy(), g, 3, (3, 2), (2, 1))
+    assert counts == t.as_tuple()
+
+
+@pytest.mark.parametrize("kernel,out,overlap", [(2, (4, 5), False), (3, (4, 4), True)])
+def test_training_profile_counts_fractional_max_pool_as_routing(kernel, out, overlap):
+    """Routing is free; shared argmaxes at the bound of 1 addition per output where
+    windows may overlap (see the routing test above), none where they cannot."""
+    x = torch.randn(2, 3, 8, 10, requires_grad=True)
+    counts, _ = _row(nn.FractionalMaxPool2d(kernel, output_size=out), x)
+    assert counts == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)

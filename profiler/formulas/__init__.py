@@ -26,6 +26,7 @@ import profiler.formulas.backward.linear  # noqa: F401
 import profiler.formulas.backward.matmul  # noqa: F401
 import profiler.formulas.backward.norm  # noqa: F401
 import profiler.formulas.backward.pool  # noqa: F401
+import profiler.formulas.backward.recurrent  # noqa: F401
 import profiler.formulas.backward.reduce  # noqa: F401
 import profiler.formulas.backward.resample  # noqa: F401
 import profiler.formulas.backward.scatter  # noqa: F401

@@ -34,3 +34,66 @@ def linear_module_backward(m, call: Call, needs) -> Cost:
 @module_backward(nn.Embedding)
 def embedding_module_backward(m, call: Call, needs) -> Cost:
     return ZERO  # rows of the gradient go back to their indices; repeated indices' sums are data-dependent
+
+
+def bilinear_backward_cost(rows: int, in1: int, in2: int, out: int, need_x1: bool, need_x2: bool,
+                           need_w: bool, need_b: bool) -> Cost:
+    """y_k = x1ᵀ·A_k·x2 + b_k over R rows, A of shape (out, in1, in2).  Each
+    gradient is a three-way product summed in two steps, the pair that does not
+    hold the result's free index first:
+    grad x1_i = Σ_j (Σ_k g_k·A_kij)·x2_j: R·in1·in2 dot products of out terms,
+        then R·in1 of in2 terms;
+    grad x2_j = Σ_k (Σ_i x1_i·A_kij)·g_k: R·out·in2 dot products of in1 terms
+        (the forward's u_kj, not saved by autograd, computed again), then R·in2
+        of out terms;
+    grad A_kij = Σ_rows (x1_i·g_k)·x2_j: R·out·in1 products, then out·in1·in2
+        dot products of R terms;
+    grad b = Σ_rows g: (R−1)·out additions."""
+    cost = ZERO
+    if need_x1:
+        cost += dot_products(rows * in1 * in2, out) + dot_products(rows * in1, in2)
+    if need_x2:
+        cost += dot_products(rows * out * in2, in1) + dot_products(rows * in2, out)
+    if need_w:
+        cost += Cost(mults=rows * out * in1) + dot_products(out * in1 * in2, rows)
+    if need_b:
+        cost += Cost(adds=(rows - 1) * out)
+    return cost
+
+
+@module_backward(nn.Bilinear)
+def bilinear_module_backward(m, call: Call, needs) -> Cost:
+    rows = numel(call.out) // m.out_features
+    return bilinear_backward_cost(rows, m.in1_features, m.in2_features, m.out_features, need(needs, 0),
+                                  need(needs, 1), *module_params_need(m, "weight", "bias"))
+
+
+def embedding_bag_backward_cost(n: int, bags: int, width: int, mode: str, weighted: bool,
+                                need_w: bool, need_psw: bool) -> Cost:
+    """EmbeddingBag over B bags holding n looked-up rows of width D in all.  The
+    table's gradient: each looked-up row receives its bag's gradient, routed
+    (sum), taken at the saved argmax (max), times 1/size once per bag (mean: B·D
+    mults), or times its per-sample weight (n·D mults).  Rows looked up more than
+    once sum their gradients; how often depends on the indices and, as for
+    nn.Embedding, those additions are not counted.  The per-sample weights'
+    gradient: Σ_d g_bag,d·E_row,d, n dot products of D terms."""
+    cost = ZERO
+    if need_w:
+        if mode == "mean":
+            cost += Cost(mults=bags * width)
+        if weighted:
+            cost += Cost(mults=n * width)
+    if weighted and need_psw:
+        cost += dot_products(n, width)
+    return cost
+
+
+@module_backward(nn.EmbeddingBag)
+def embedding_bag_module_backward(m, call: Call, needs) -> Cost:
+    """The bags and their width as the forward reads them; per-sample weights are
+    the last input tensor: the third beside 1-D indices and offsets, the second
+    beside 2-D indices (which take no offsets)."""
+    n, bags, width = numel(call.x), call.out[0] if len(call.out) == 2 else 1, call.out[-1]
+    weighted = len(call.inputs) >= 3 or (len(call.inputs) == 2 and len(call.x) == 2)
+    return embedding_bag_backward_cost(n, bags, width, m.mode, weighted, m.weight.requires_grad,
+                                       weighted and need(needs, len(call.inputs) - 1))

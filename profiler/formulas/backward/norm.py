@@ -9,7 +9,7 @@ from math import prod
 import torch
 from torch import nn
 
-from profiler.formulas.cost import ZERO, Cost, numel
+from profiler.formulas.cost import ZERO, Cost, numel, per_element
 from profiler.formulas.registry import Call, module_backward, op_backward
 from profiler.formulas.shapes import module_params_need, need
 
@@ -131,3 +131,20 @@ def rms_norm_backward(needs, out, x, normalized_shape, weight=None, eps=None) ->
     group = prod(normalized_shape)
     return rms_norm_backward_cost(numel(x), group, group if weight is not None else 0,
                                   need(needs, 0), need(needs, 2))
+
+
+def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
+    """b = a / d, d = s^β, s = k + α/n·Σ_window a² (channel windows of ``size``),
+    with a, s and d saved (the operands of the forward's division and power):
+    ∂b_c/∂a_j = δ_cj/d_c − 2αβ/n·a_j·b_c/s_c for j in c's window, so
+        grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c,   q = g/d.
+    Per element: q (1 division), q·a (1 mult), /s (1 division), the window sum
+    over ``size`` channels (size−1 additions; windows padded with zeros at the
+    channel edges count as full, as in the forward), ×(2αβ/n) and ×a_j (2 mults),
+    + q_j (1 addition):  mults 3, adds size, other 2."""
+    return per_element(n, mults=3, adds=size, other=2) if need_x else ZERO
+
+
+@module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d)
+def lrn_module_backward(m, call: Call, needs) -> Cost:
+    return lrn_backward_cost(numel(call.out), m.size, need(needs, 0))

@@ -113,3 +113,49 @@ def adaptive_max_pool_backward(needs, out, x, output_size) -> Cost:
     o = first_output(out)
     overlapping = adaptive_windows_overlap(x[-len(output_size):], o[-len(output_size):])
     return max_pool_backward_cost(numel(o), overlapping) if need(needs, 0) else ZERO
+
+
+def lp_pool_backward_cost(x: Shape, out: Shape, kernel, stride) -> Cost:
+    """Power-average y = S^(1/p), S = Σ_window x^p, with S and y saved:
+    ∂y/∂x_i = y·x_i^(p−1)/S (the constants p and 1/p cancel).  Per output:
+    t = g·y/S (1 mult, 1 division); per window element: x_i^(p−1) (1 pow,
+    ``other``; autograd saves x, not x^(p−1)) and t·x_i^(p−1) (1 mult), whole
+    windows as in the forward; then spread back as avg-pool's gradient is: an input
+    reached by m windows needs m−1 additions."""
+    window, n_out = numel(kernel), numel(out)
+    spread = avg_pool_backward_cost(x, out, kernel, stride, (0,) * len(kernel))
+    return Cost(mults=n_out * (window + 1), adds=spread.adds, other=n_out * (window + 1))
+
+
+def fractional_windows_overlap(n_in, n_out, kernel) -> bool:
+    """Whether FractionalMaxPool's windows may share inputs.  Along a dimension
+    the windows start at ⌊(i+u)·a⌋ − ⌊u·a⌋ with a = (in − k)/(out − 1) and u a
+    random sample, the last at in − k; consecutive starts differ by ⌊a⌋ or ⌈a⌉,
+    and ⌊a⌋ occurs for some u whenever a is not an integer.  So windows may
+    overlap iff out > 1 and ⌊a⌋ < k along some dimension."""
+    return any(o > 1 and (i - k) // (o - 1) < k for i, o, k in zip(n_in, n_out, kernel))
+
+
+def fractional_max_pool_backward_cost(x: Shape, out: Shape, kernel) -> Cost:
+    """As max pooling: each output gradient goes to its saved argmax, no
+    arithmetic; where windows may overlap (``fractional_windows_overlap``), the
+    data-dependent sums at shared argmaxes are counted at their upper bound, 1
+    addition per output."""
+    d = len(kernel)
+    return max_pool_backward_cost(numel(out), fractional_windows_overlap(x[-d:], out[-d:], kernel))
+
+
+@module_backward(nn.modules.pooling._LPPoolNd)
+def lp_pool_module_backward(m, call: Call, needs) -> Cost:
+    if not need(needs, 0):
+        return ZERO
+    d = pool_dims(m)
+    kernel = per_dim(m.kernel_size, d)
+    return lp_pool_backward_cost(call.x, call.out, kernel, per_dim(m.stride or kernel, d))
+
+
+@module_backward(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d)
+def fractional_max_pool_module_backward(m, call: Call, needs) -> Cost:
+    if not need(needs, 0):
+        return ZERO
+    return fractional_max_pool_backward_cost(call.x, call.out, per_dim(m.kernel_size, pool_dims(m)))

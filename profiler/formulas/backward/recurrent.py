@@ -1,113 +1,15 @@
-"""Backward formulas of the layers that had none: RNN/LSTM/GRU layers and cells,
-Bilinear, EmbeddingBag, LocalResponseNorm, LPPool, FractionalMaxPool.  Pure cost
-functions from shapes and which gradients are wanted (conventions in
-``profiler.formulas.backward``).  Temporary home: each function moves to the
-backward file of its forward's kind and is registered there."""
+"""Backward of RNN, LSTM and GRU layers and cells (conventions in
+``profiler.formulas.backward``; the forward, step by step: ``forward/recurrent.py``).
+The gate order is PyTorch's: LSTM i, f, g, o; GRU r, z, n."""
 from __future__ import annotations
 
+from torch import nn
+
 from profiler.formulas.backward.elementwise import pointwise_backward_cost
-from profiler.formulas.backward.pool import avg_pool_backward_cost, max_pool_backward_cost
-from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel, per_element
-
-# --- dense layers and table lookups (forward: forward/linear.py) -------------------
-
-
-def bilinear_backward_cost(rows: int, in1: int, in2: int, out: int, need_x1: bool, need_x2: bool,
-                           need_w: bool, need_b: bool) -> Cost:
-    """y_k = x1ᵀ·A_k·x2 + b_k over R rows, A of shape (out, in1, in2).  Each
-    gradient is a three-way product summed in two steps, the pair that does not
-    hold the result's free index first:
-    grad x1_i = Σ_j (Σ_k g_k·A_kij)·x2_j: R·in1·in2 dot products of out terms,
-        then R·in1 of in2 terms;
-    grad x2_j = Σ_k (Σ_i x1_i·A_kij)·g_k: R·out·in2 dot products of in1 terms
-        (the forward's u_kj, not saved by autograd, computed again), then R·in2
-        of out terms;
-    grad A_kij = Σ_rows (x1_i·g_k)·x2_j: R·out·in1 products, then out·in1·in2
-        dot products of R terms;
-    grad b = Σ_rows g: (R−1)·out additions."""
-    cost = ZERO
-    if need_x1:
-        cost += dot_products(rows * in1 * in2, out) + dot_products(rows * in1, in2)
-    if need_x2:
-        cost += dot_products(rows * out * in2, in1) + dot_products(rows * in2, out)
-    if need_w:
-        cost += Cost(mults=rows * out * in1) + dot_products(out * in1 * in2, rows)
-    if need_b:
-        cost += Cost(adds=(rows - 1) * out)
-    return cost
-
-
-def embedding_bag_backward_cost(n: int, bags: int, width: int, mode: str, weighted: bool,
-                                need_w: bool, need_psw: bool) -> Cost:
-    """EmbeddingBag over B bags holding n looked-up rows of width D in all.  The
-    table's gradient: each looked-up row receives its bag's gradient, routed
-    (sum), taken at the saved argmax (max), times 1/size once per bag (mean: B·D
-    mults), or times its per-sample weight (n·D mults).  Rows looked up more than
-    once sum their gradients; how often depends on the indices and, as for
-    nn.Embedding, those additions are not counted.  The per-sample weights'
-    gradient: Σ_d g_bag,d·E_row,d, n dot products of D terms."""
-    cost = ZERO
-    if need_w:
-        if mode == "mean":
-            cost += Cost(mults=bags * width)
-        if weighted:
-            cost += Cost(mults=n * width)
-    if weighted and need_psw:
-        cost += dot_products(n, width)
-    return cost
-
-
-# --- normalisation (forward: forward/norm.py) ---------------------------------------
-
-
-def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
-    """b = a / d, d = s^β, s = k + α/n·Σ_window a² (channel windows of ``size``),
-    with a, s and d saved (the operands of the forward's division and power):
-    ∂b_c/∂a_j = δ_cj/d_c − 2αβ/n·a_j·b_c/s_c for j in c's window, so
-        grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c,   q = g/d.
-    Per element: q (1 division), q·a (1 mult), /s (1 division), the window sum
-    over ``size`` channels (size−1 additions; windows padded with zeros at the
-    channel edges count as full, as in the forward), ×(2αβ/n) and ×a_j (2 mults),
-    + q_j (1 addition):  mults 3, adds size, other 2."""
-    return per_element(n, mults=3, adds=size, other=2) if need_x else ZERO
-
-
-# --- pooling (forward: forward/pool.py) ---------------------------------------------
-
-
-def lp_pool_backward_cost(x: Shape, out: Shape, kernel, stride) -> Cost:
-    """Power-average y = S^(1/p), S = Σ_window x^p, with S and y saved:
-    ∂y/∂x_i = y·x_i^(p−1)/S (the constants p and 1/p cancel).  Per output:
-    t = g·y/S (1 mult, 1 division); per window element: x_i^(p−1) (1 pow,
-    ``other``; autograd saves x, not x^(p−1)) and t·x_i^(p−1) (1 mult), whole
-    windows as in the forward; then spread back as avg-pool's gradient is: an input
-    reached by m windows needs m−1 additions."""
-    window, n_out = numel(kernel), numel(out)
-    spread = avg_pool_backward_cost(x, out, kernel, stride, (0,) * len(kernel))
-    return Cost(mults=n_out * (window + 1), adds=spread.adds, other=n_out * (window + 1))
-
-
-def fractional_windows_overlap(n_in, n_out, kernel) -> bool:
-    """Whether FractionalMaxPool's windows may share inputs.  Along a dimension
-    the windows start at ⌊(i+u)·a⌋ − ⌊u·a⌋ with a = (in − k)/(out − 1) and u a
-    random sample, the last at in − k; consecutive starts differ by ⌊a⌋ or ⌈a⌉,
-    and ⌊a⌋ occurs for some u whenever a is not an integer.  So windows may
-    overlap iff out > 1 and ⌊a⌋ < k along some dimension."""
-    return any(o > 1 and (i - k) // (o - 1) < k for i, o, k in zip(n_in, n_out, kernel))
-
-
-def fractional_max_pool_backward_cost(x: Shape, out: Shape, kernel) -> Cost:
-    """As max pooling: each output gradient goes to its saved argmax, no
-    arithmetic; where windows may overlap (``fractional_windows_overlap``), the
-    data-dependent sums at shared argmaxes are counted at their upper bound, 1
-    addition per output."""
-    d = len(kernel)
-    return max_pool_backward_cost(numel(out), fractional_windows_overlap(x[-d:], out[-d:], kernel))
-
-
-# --- recurrent (forward: forward/recurrent.py) --------------------------------------
-
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+from profiler.formulas.cost import ZERO, Cost, dot_products, numel, per_element
+from profiler.formulas.forward.recurrent import _GATES  # gates per mode, as the forward counts them
+from profiler.formulas.registry import Call, module_backward
+from profiler.formulas.shapes import module_params_need, need
 
 
 def gates_backward_cost(mode: str, units: int) -> Cost:
@@ -244,3 +146,45 @@ def rnn_backward_cost(mode: str, pairs: int, seqs: int, input_size: int, hidden:
         if dropout and need_in and layer < layers - 1:
             cost += Cost(mults=pairs * dirs * state)
     return cost
+
+
+def _state_needs(needs, lstm: bool) -> tuple[bool, bool]:
+    """(h0, c0) want a gradient: the tensors after the input are h0 (and c0) when
+    given, or a PackedSequence's integer tensors, which never require grad."""
+    tail = tuple(needs[1:])
+    if lstm:
+        return len(tail) >= 2 and bool(tail[-2]), len(tail) >= 1 and bool(tail[-1])
+    return any(tail), False
+
+
+@module_backward(nn.RNNBase)
+def rnn_module_backward(m: nn.RNNBase, call: Call, needs) -> Cost:
+    """P (time step, sequence) pairs as the forward reads them (L·N, or Σ lengths
+    for a PackedSequence); N sequences from the last output, h_n or c_n, of shape
+    (layers·dirs, N, ·), or (layers·dirs, ·) unbatched."""
+    pairs = numel(call.x) // m.input_size
+    last = call.outputs[-1]
+    seqs = last[1] if len(last) == 3 else 1
+    dirs = 2 if m.bidirectional else 1
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    params = [[tuple(getattr(m, f"{n}_l{layer}{'_reverse' if k else ''}", None) is not None
+                     and getattr(m, f"{n}_l{layer}{'_reverse' if k else ''}").requires_grad for n in names)
+               for k in range(dirs)] for layer in range(m.num_layers)]
+    need_h0, need_c0 = _state_needs(needs, m.mode == "LSTM")
+    dropout = m.training and m.dropout > 0 and m.num_layers > 1
+    return rnn_backward_cost(m.mode, pairs, seqs, m.input_size, m.hidden_size, getattr(m, "proj_size", 0),
+                             m.num_layers, dirs, need(needs, 0), need_h0, need_c0, params, dropout)
+
+
+@module_backward(nn.RNNCellBase)
+def rnn_cell_module_backward(m: nn.RNNCellBase, call: Call, needs) -> Cost:
+    if isinstance(m, nn.LSTMCell):
+        mode = "LSTM"
+    elif isinstance(m, nn.GRUCell):
+        mode = "GRU"
+    else:
+        mode = "RNN_RELU" if getattr(m, "nonlinearity", "tanh") == "relu" else "RNN_TANH"
+    need_h, need_c = _state_needs(needs, mode == "LSTM")
+    return cell_backward_cost(mode, numel(call.x) // m.input_size, m.input_size, m.hidden_size,
+                              need(needs, 0), need_h, need_c,
+                              *module_params_need(m, "weight_ih", "weight_hh", "bias_ih", "bias_hh"))
