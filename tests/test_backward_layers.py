@@ -613,7 +613,8 @@ def test_training_profile_counts_the_dropout_between_recurrent_layers():
 def test_training_profile_counts_cells_as_a_naive_gradient(cls, need_x, need_h):
     torch.manual_seed(6)
     cell = cls(3, 4)
-    x, h, c = torch.randn(2, 3, requires_grad=need_x), torch.randn(2, 4, requires_grad=need_h), torch.randn(2, 4, requires_grad=need_h)
+    x = torch.randn(2, 3, requires_grad=need_x)
+    h, c = torch.randn(2, 4, requires_grad=need_h), torch.randn(2, 4, requires_grad=need_h)
     hx = (h, c) if cls is nn.LSTMCell else h
     counts, macs = _row(cell, x, hx)
     rng = np.random.default_rng(9)
