@@ -686,3 +686,32 @@ def test_training_profile_counts_fractional_max_pool_as_routing(kernel, out, ove
     x = torch.randn(2, 3, 8, 10, requires_grad=True)
     counts, _ = _row(nn.FractionalMaxPool2d(kernel, output_size=out), x)
     assert counts == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)
+
+
+class _Packed(nn.Module):
+    """An LSTM over a PackedSequence (lengths 5, 3, 2, given sorted or not)."""
+
+    def __init__(self, sorted_lengths: bool):
+        super().__init__()
+        self.rnn, self.sorted_lengths = nn.LSTM(3, 4, num_layers=2, bidirectional=True), sorted_lengths
+
+    def forward(self, x, hx):
+        lengths = torch.tensor([5, 3, 2] if self.sorted_lengths else [2, 5, 3])
+        out, state = self.rnn(nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=self.sorted_lengths), hx)
+        return out.data, state
+
+
+@pytest.mark.parametrize("sorted_lengths", [True, False])
+def test_training_profile_counts_a_packed_sequence_by_its_lengths(sorted_lengths):
+    """P = Σ lengths = 10 pairs, N = 3 sequences; MACs as FlopCounterMode sees them."""
+    torch.manual_seed(12)
+    model = _Packed(sorted_lengths)
+    x = torch.randn(5, 3, 3, requires_grad=True)
+    hx = (torch.randn(4, 3, 4, requires_grad=True), torch.randn(4, 3, 4, requires_grad=True))
+    row = profiler.profile(model, inputs=(x, hx), training=True).layers.set_index("name").loc["rnn"]
+    assert row["bwd_status"] == "formula"
+    params = [[(True,) * 5] * 2] * 2
+    cost = BR.rnn_backward_cost("LSTM", 10, 3, 3, 4, 0, 2, 2, True, True, True, params)
+    assert (row["bwd_mults"], row["bwd_adds"], row["bwd_other"], row["bwd_macs"]) == (
+        cost.mults, cost.adds, cost.other, cost.macs)
+    assert cost.macs == _fcm_backward_macs(model, x, hx)
