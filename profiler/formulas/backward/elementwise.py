@@ -113,8 +113,8 @@ def _binary(per_operand: tuple[tuple[int, int, int], tuple[int, int, int]]) -> O
 add_backward = op_backward(aten.add, aten.sub, aten.rsub)(_binary(((0, 0, 0), (0, 0, 0))))  # g, reduced
 mul_backward = op_backward(aten.mul)(_binary(((1, 0, 0), (1, 0, 0))))                      # g·b, g·a
 div_backward = op_backward(aten.div, aten.true_divide)(_binary(((0, 0, 1), (1, 0, 1))))    # g/b; −g·y/b
-# a mask each (where the operand was the larger / smaller)
-maximum_backward = op_backward(aten.maximum, aten.minimum, aten.fmax, aten.fmin)(_binary(((0, 0, 1), (0, 0, 1))))
+maximum_backward = op_backward(aten.maximum, aten.minimum, aten.fmax, aten.fmin)(
+    _binary(((0, 0, 1), (0, 0, 1))))  # a mask each (where the operand was the larger / smaller)
 
 
 def _addc(b_cost: tuple[int, int, int], c_cost: tuple[int, int, int]) -> OpBackward:

@@ -8,7 +8,8 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, numel
 from profiler.formulas.forward.conv import conv_transpose_cost
-from profiler.formulas.forward.pool import adaptive_totals, adaptive_windows_overlap, pool_dims, windows_overlap
+from profiler.formulas.forward.pool import (adaptive_totals, adaptive_windows_overlap, pool_dims,
+                                            windows_overlap)
 from profiler.formulas.registry import Call, module_backward, op_backward
 from profiler.formulas.shapes import first_output, need, per_dim
 
