@@ -28,7 +28,8 @@ from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
                      example_args, normalize_args, token_vocab)
 from profiler.count.language import summarize
-from profiler.models.resolve import ModelSpec, resolve
+from profiler.models.spec import ModelSpec
+from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
 
@@ -131,7 +132,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         are counted at its element size; the caller's model is not converted.
     training: profile a training step: the forward in train mode with grad on, plus
         the backward of a loss depending on every output, in the bwd_* columns
-        (see profiler.formulas.backward.costs); ``Report.passes`` sums forward, backward and both.
+        (see profiler.formulas.backward); ``Report.passes`` sums forward, backward and both.
     tokens: a language model's prefill of batch × tokens token ids (a transformers
         model gets the inputs its forward takes: see profiler.models.hub.example_inputs).
     decode: one generation step of a transformers model after a KV cache of

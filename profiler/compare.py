@@ -13,8 +13,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from profiler.errors import ProfilerError, first_line
-from profiler.report.comparison import (COLUMNS, COUNTS, INTENSITY_NOTE, SHARES,  # noqa: F401 (re-exported)
-                                        markdown, to_text)
+from profiler.report.comparison import COLUMNS, COUNTS
 
 NATIVE = "native"
 

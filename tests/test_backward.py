@@ -23,7 +23,7 @@ from profiler.formulas.backward.linear import linear_backward_cost
 from profiler.formulas.backward.norm import normalize_backward_cost
 from profiler.formulas.backward.pool import avg_pool_backward_cost
 from profiler.cli import main
-from profiler.count.rows import BWD_COLUMNS, COLUMNS
+from profiler.columns import BWD_COLUMNS, COLUMNS
 
 
 def _flop_counter_backward_macs(model, *inputs, math=True) -> int:

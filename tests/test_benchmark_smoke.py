@@ -62,7 +62,7 @@ def test_our_timed_call_builds_no_frame_and_its_total_is_the_frames():
     frames are built later, on first access, and sum to the same totals."""
     load("run")
     from bench_tools import Case, prepare
-    from profiler.count.rows import COUNT_COLUMNS
+    from profiler.columns import COUNT_COLUMNS
     case = Case("resnet18@64", "resnet18", 64)
     prepared = prepare("ours", case, case.build(meta=True))
     report = prepared.call()

@@ -90,7 +90,7 @@ def test_list_includes_torchvision_and_builtin_models(cli):
 
 
 def test_list_is_every_name_profile_takes_and_imports_no_torch():
-    from profiler.models.resolve import all_names
+    from profiler.models.names import all_names
     script = ("import sys; from profiler.cli import main; code = main(['list']); "
               "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules; sys.exit(code)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
@@ -99,7 +99,7 @@ def test_list_is_every_name_profile_takes_and_imports_no_torch():
 
 
 def test_builtin_names_known_without_torch_are_the_zoo():
-    from profiler.models.resolve import BUILTIN_NAMES
+    from profiler.models.names import BUILTIN_NAMES
     from profiler.models.zoo import BUILTIN
     assert sorted(BUILTIN_NAMES) == sorted(BUILTIN)
 

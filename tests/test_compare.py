@@ -8,7 +8,8 @@ from markdown_it import MarkdownIt
 
 import profiler
 from profiler.cli import main
-from profiler.compare import COLUMNS, compare, markdown
+from profiler.report.comparison import COLUMNS, markdown
+from profiler.compare import compare
 from profiler.errors import ProfilerError
 
 

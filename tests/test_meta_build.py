@@ -7,7 +7,8 @@ from torch import nn
 
 import profiler
 from profiler.api import _build_real, _on_meta
-from profiler.models.resolve import ModelSpec, meta_in_constructors, resolve
+from profiler.models.spec import ModelSpec, meta_in_constructors
+from profiler.models.resolve import resolve
 
 
 def test_regnet_builds_on_meta_although_its_builder_calls_tolist():

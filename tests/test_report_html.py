@@ -19,7 +19,7 @@ import profiler
 from profiler.report.grouping import view
 from profiler.report.html_report import KEEP, MAX_ROWS, to_html
 from profiler.report import LAYER_VIEW, SHOWN_SHARES
-from profiler.count.rows import COUNT_COLUMNS
+from profiler.columns import COUNT_COLUMNS
 
 VOID = {"br", "hr", "img", "meta", "link", "input", "col", "wbr"}
 

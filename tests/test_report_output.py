@@ -16,7 +16,7 @@ from profiler.cli import main
 from profiler.errors import ProfilerError
 from profiler.report.grouping import group_by_depth, view
 from profiler.report.json_report import SCHEMA_VERSION, to_dict
-from profiler.count.rows import COUNT_COLUMNS
+from profiler.columns import COUNT_COLUMNS
 
 
 @pytest.fixture(scope="module")

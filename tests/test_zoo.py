@@ -13,7 +13,8 @@ from torchvision.ops import FrozenBatchNorm2d
 
 import profiler
 from profiler.capture.inputs import NATIVE_DETECTION
-from profiler.models.resolve import family_of, frozen_batchnorm_when_trained, native_build_kwargs, resolve, weights_meta
+from profiler.models.resolve import family_of, resolve
+from profiler.models.weights import frozen_batchnorm_when_trained, native_build_kwargs, weights_meta
 
 ALL = sorted(tvm.list_models())
 CLASSIFICATION = sorted(tvm.list_models(module=tvm))

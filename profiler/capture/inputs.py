@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from profiler.errors import ProfilerError
-from profiler.models.resolve import DEFAULT_IMAGE, ModelSpec
+from profiler.models.resolve import DEFAULT_IMAGE
+from profiler.models.spec import ModelSpec
 from profiler.models.weights import weights_meta
 from profiler.capture.twins import twin
 

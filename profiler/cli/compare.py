@@ -63,7 +63,8 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    from profiler.compare import compare, cpu_count, markdown, to_text
+    from profiler.compare import compare, cpu_count
+    from profiler.report.comparison import markdown, to_text
     from profiler.errors import ProfilerError
     from profiler.cli.helpers import check_output_paths
 

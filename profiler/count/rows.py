@@ -7,7 +7,6 @@ from typing import Any
 from torch import nn
 
 from profiler.capture.record import ModuleCall
-from profiler.columns import BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, fmt_shapes  # noqa: F401 (re-exported)
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.registry import Call
 from profiler.count.kinds import row_kind
@@ -51,7 +50,7 @@ def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
 
 
 def _with_backward(row: dict[str, Any], bwd) -> None:
-    """Add the backward columns (training profiles; see profiler.formulas.backward.costs)."""
+    """Add the backward columns (training profiles; see profiler.formulas.backward)."""
     from profiler.count.backward import backward_columns
     cost, status, missing = bwd
     row.update(backward_columns(cost), bwd_status=status)

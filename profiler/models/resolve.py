@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from profiler.errors import ProfilerError
-from profiler.models.names import (BUILTIN_NAMES, all_names, all_names_without_torch,  # noqa: F401 (re-exported)
-                                   hub_names_without_torch, torchvision_names, torchvision_names_from_source)
-from profiler.models.spec import ModelSpec, meta_in_constructors  # noqa: F401 (re-exported)
-from profiler.models.weights import (_with_frozen_batchnorm, freeze_backbone_batchnorm,  # noqa: F401 (re-exported)
-                                     frozen_batchnorm_when_trained, native_build_kwargs, weights_meta)
+from profiler.models.names import torchvision_names
+from profiler.models.spec import ModelSpec
+from profiler.models.weights import _with_frozen_batchnorm, native_build_kwargs
 
 DEFAULT_IMAGE = (3, 227, 227)
 

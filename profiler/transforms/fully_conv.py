@@ -33,7 +33,8 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp
 
 from profiler.errors import ProfilerError, first_line
-from profiler.transforms.outputs import eval_state, model_dtype
+from profiler.capture.modes import eval_state
+from profiler.transforms.outputs import model_dtype
 
 _POINTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
               nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.SiLU,

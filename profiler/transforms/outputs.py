@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
-from profiler.capture.modes import eval_state  # noqa: F401 (re-exported: the transforms use it)
+from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError
 
 

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from profiler.errors import ProfilerError
-from profiler.transforms.outputs import eval_state, max_abs_difference, model_dtype, random_input
+from profiler.capture.modes import eval_state
+from profiler.transforms.outputs import max_abs_difference, model_dtype, random_input
 
 if TYPE_CHECKING:
     from profiler.transforms.fully_conv import FullyConv
