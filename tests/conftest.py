@@ -1,12 +1,18 @@
 """Shared fixtures: profile one module and read its single row; run the CLI in-process."""
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
 import profiler
+
+# the shared test helpers (bruteforce, state, ...) live here and are imported by name from any
+# test folder: importlib mode (pyproject.toml) puts no test folder on the path by itself
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _layer_cost(module: torch.nn.Module, *inputs, **kwargs) -> dict:
