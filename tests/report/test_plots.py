@@ -100,7 +100,7 @@ def _rgb(hex_color: str) -> tuple[float, float, float]:
 
 # --- labels and legend: no overlap, nothing covered ---------------------------------------
 
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def _frames():
