@@ -17,7 +17,7 @@ import pytest
 
 from profiler.cli import make_reports
 
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # measured on the machine that made them (`profiler profile alexnet --measure`): their times differ
 # from one machine, and one run, to the next, so they are not regenerated or compared

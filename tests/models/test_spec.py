@@ -1,4 +1,5 @@
-"""Building by name on the meta device, also for builders that compute with real values."""
+"""profiler.models.spec: ModelSpec.build on the meta device, also for builders that compute with real
+values (meta_in_constructors), and build_seeded."""
 from __future__ import annotations
 
 import pytest
