@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from profiler.cli.flags import in_flags
-from profiler.errors import ProfilerError, first_line
+from profiler.errors import ProfilerError
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +65,3 @@ def test_the_cli_rewords_arguments_into_its_flags():
 def test_cli_errors_speak_of_flags(cli, argv, flag):
     code, _, err = cli("profile", "alexnet_paper", *argv)
     assert code == 2 and err.startswith("profiler: error:") and flag in err, err
-
-
-def test_first_line_is_the_type_and_the_first_line_with_text():
-    assert first_line(ValueError("\n  no weights here  \nsecond")) == "ValueError: no weights here"
-    assert first_line(ValueError("a\nb"), typed=False) == "a"
-    assert first_line(KeyError()) == "KeyError"

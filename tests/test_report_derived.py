@@ -3,14 +3,13 @@ shapes reach JSON as the tuples the capture recorded, never parsed back from tex
 from __future__ import annotations
 
 import json
-import pickle
 
 import pandas as pd
 import pytest
 from torch import nn
 
 import profiler
-from profiler.columns import ShapeText, fmt_shapes
+from profiler.columns import ShapeText
 from profiler.report.grouping import view
 from profiler.report.json_report import to_dict
 
@@ -57,14 +56,6 @@ def test_totals_before_and_after_the_frame_is_built_agree():
     without_frame = report.totals                     # from the rows: no frame built yet
     assert report._layers is None
     assert without_frame == {c: int(report.layers[c].sum()) for c in without_frame}
-
-
-def test_shape_text_carries_the_shapes_it_shows():
-    text = ShapeText(((1, 3, 227, 227), (1, 10)))
-    assert text == "1x3x227x227, 1x10" == fmt_shapes(text.shapes)
-    assert text.shapes == ((1, 3, 227, 227), (1, 10))
-    assert pickle.loads(pickle.dumps(text)).shapes == text.shapes
-    assert ShapeText() == "" and ShapeText().shapes == ()
 
 
 class _TwoInputs(nn.Module):
