@@ -1,6 +1,6 @@
-"""Folding BatchNorm into the conv or linear layer before it: exactness on random
-running statistics, what is left unfolded and why, no change to the input model,
-the counts it saves, and the CLI flag."""
+"""profiler.transforms.fold_bn: folding BatchNorm into the conv or linear layer before it:
+exactness on random running statistics, what is left unfolded and why, no change to the input
+model, and the counts it saves (the --fold-bn flag: tests/cli/test_whatif.py)."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +10,6 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 import profiler
-from profiler.cli import main
 from profiler.errors import ProfilerError
 from profiler.transforms.fold_bn import fold_batchnorm, fold_difference
 
@@ -191,28 +190,3 @@ def test_detection_model_folds_its_traceable_backbone():
     result = fold_batchnorm(model)
     assert result.method == "fx by submodule"
     assert len(result.folded) == 53 and result.unfoldable == []
-
-
-def test_fold_bn_cli_shows_counts_before_and_after_and_the_difference(capsys):
-    assert main(["profile", "resnet18", "--fold-bn", "--input", "3x64x64"]) == 0
-    out = capsys.readouterr().out
-    assert "fold-bn: folded 20 BatchNorm layer(s)" in out
-    table = out.split("by kind:")[0]
-    assert "BatchNorm2d" not in table and "bn1" not in table     # folded rows gone
-    for word in ("before", "after", "saved", "max abs output difference"):
-        assert word in out
-
-
-def test_fold_bn_cli_lists_what_it_left(tmp_path, capsys):
-    path = tmp_path / "net.py"
-    path.write_text("import torch\nfrom torch import nn\n\n\ndef Net():\n"
-                    "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4))\n")
-    assert main(["profile", f"{path}:Net", "--fold-bn", "--input", "3x8x8"]) == 0
-    out = capsys.readouterr().out
-    assert "folded 0 BatchNorm layer(s)" in out and "left 1:" in out and "follows '1'" in out
-
-
-def test_fold_bn_cli_refuses_training_mode_in_one_line(capsys):
-    assert main(["profile", "resnet18", "--fold-bn", "--training"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("profiler: error: --fold-bn needs an eval-mode model") and err.count("\n") == 1

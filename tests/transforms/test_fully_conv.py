@@ -1,6 +1,7 @@
-"""Making a Flatten → Linear classifier convolutional: the score map against the
-original run on every window, the stride, the counts both ways, the models that
-cannot be converted, and the CLI flag."""
+"""profiler.transforms.fully_conv: making a Flatten → Linear classifier convolutional: the
+converted layers, the total stride, the inferred window, the models that cannot be converted
+(the score map against every window: tests/transforms/test_window.py; the --fully-conv flag:
+tests/cli/test_whatif.py)."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,6 @@ import torchvision
 from torch import nn
 
 import profiler
-from profiler.cli import main
 from profiler.errors import ProfilerError
 from profiler.transforms.fully_conv import infer_window, to_fully_convolutional
 from profiler.transforms.window import sliding_window_check
@@ -28,57 +28,6 @@ class CifarNet(nn.Module):
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.features(x), 1))
-
-
-class Strided(nn.Module):
-    """Stride 2 conv, stride 2 max-pool, a stride 1 conv, no padding: total stride 4."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.pool, self.conv2 = nn.Conv2d(3, 8, 5, stride=2), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3)
-        self.fc1, self.fc2 = nn.Linear(8 * 4 * 3, 16), nn.Linear(16, 5)
-
-    def forward(self, x):
-        x = self.conv2(self.pool(torch.relu(self.conv1(x))))
-        return torch.softmax(self.fc2(torch.relu(self.fc1(x.view(x.size(0), -1)))), dim=1)
-
-
-def test_cifar_net_score_map_equals_every_window_in_float64():
-    torch.manual_seed(0)
-    model = CifarNet().double().eval()
-    fc = to_fully_convolutional(model, (3, 32, 32))
-    assert fc.stride == (1, 1) and fc.padded == []
-    first = fc.model.classifier[0]
-    assert isinstance(first, nn.Conv2d) and first.kernel_size == (18, 18) and first.in_channels == 256
-    check = sliding_window_check(model, fc, (3, 36, 38))
-    assert check.map_size == check.windows == (5, 7)
-    assert check.max_diff <= 1e-10 and check.max_diff_window <= 1e-10
-    per_window = profiler.profile(model, input_size=(3, 32, 32), dtype=torch.float64).total["mults"]
-    assert check.sliding_mults == 35 * per_window
-    assert check.fully_conv_mults == profiler.profile(fc.model, input_size=(3, 36, 38),
-                                                      dtype=torch.float64).total["mults"]
-    assert check.ratio == check.sliding_mults / check.fully_conv_mults > 5
-
-
-def test_cifar_net_score_map_equals_every_window_in_float32():
-    torch.manual_seed(0)
-    model = CifarNet().eval()
-    check = sliding_window_check(model, to_fully_convolutional(model, (3, 32, 32)), (3, 36, 38), batch=2)
-    assert check.max_diff <= 1e-5
-
-
-def test_strided_net_slides_at_its_total_stride():
-    torch.manual_seed(0)
-    model = Strided().double().eval()
-    with pytest.raises(ProfilerError, match="no square input"):  # its features are 4×3
-        infer_window(model, 3)
-    fc = to_fully_convolutional(model, (3, 29, 25))
-    assert fc.stride == (4, 4)
-    check = sliding_window_check(model, fc, (3, 29 + 4 * 3 + 2, 25 + 4 * 2))  # 2 rows left over
-    # a window reads only 27 of its 29 rows (the pool drops conv1's 13th row): one more
-    # position fits the image, whose window would reach past it
-    assert check.windows == (4, 3) and check.map_size == (5, 3)
-    assert check.max_diff <= 1e-10
 
 
 def test_window_of_a_classifier_without_adaptive_pooling_is_inferred():
@@ -150,29 +99,3 @@ def test_models_without_a_flatten_linear_tail_are_refused_with_the_reason(model,
 def test_window_that_does_not_fit_the_classifier_is_refused():
     with pytest.raises(ProfilerError, match="does not run on a 3x30x30 window"):
         to_fully_convolutional(CifarNet().eval(), (3, 30, 30))
-
-
-def test_fully_conv_cli_reports_both_counts_ratio_and_differences(tmp_path, capsys):
-    path = tmp_path / "cifar.py"
-    path.write_text("import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
-                    "    def __init__(self):\n        super().__init__()\n"
-                    "        self.f = nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU(), nn.Conv2d(8, 8, 3))\n"
-                    "        self.c = nn.Sequential(nn.Flatten(), nn.Linear(8 * 10 * 10, 10))\n\n"
-                    "    def forward(self, x):\n        return self.c(self.f(x))\n")
-    assert main(["profile", f"{path}:Net", "--fully-conv", "--input", "3x20x22"]) == 0
-    out = capsys.readouterr().out
-    assert "window 3x16x16, image 3x20x22, total stride 1x1: score map 5x7" in out
-    assert "sliding window (35 windows)" in out and "ratio sliding / fully convolutional" in out
-    assert "score map vs the original on every window" in out and "note:" not in out
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["squeezenet1_0", "--fully-conv", "--input", "3x300x300"], "has no Linear layer"),
-    (["alexnet", "--fully-conv"], "--fully-conv needs --input"),
-    (["alexnet", "--fully-conv", "--input", "3x300x300", "--training"], "drop --training"),
-    (["alexnet", "--window", "3x224x224"], "--window goes with --fully-conv"),
-])
-def test_fully_conv_cli_errors_are_one_line(argv, message, capsys):
-    assert main(["profile", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("profiler: error: ") and message in err and err.count("\n") == 1
