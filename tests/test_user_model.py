@@ -3,8 +3,8 @@ buffers, and left exactly as it was found (tests/state.py says what "exactly"
 covers), whatever its forward does: registering buffers, setting attributes,
 initialising lazy parameters, updating a KV cache or spectral-norm vectors,
 drawing random numbers, raising.  Wrappers (torch.compile, DataParallel) are
-seen through, TorchScript is refused, threads do not see each other, and bad
-arguments are refused before any forward."""
+seen through and threads do not see each other.  (TorchScript and bad arguments,
+refused by profile() before any forward: tests/test_api.py.)"""
 from __future__ import annotations
 
 import contextlib
@@ -297,16 +297,6 @@ def test_a_torch_compiled_model_is_profiled_as_the_model_it_wraps():
     assert got["uncounted"] == 0
 
 
-@pytest.mark.parametrize("convert", [
-    lambda m: torch.jit.script(m),
-    lambda m: torch.jit.trace(m, torch.randn(1, 8)),
-], ids=["script", "trace"])
-def test_a_torchscript_module_is_refused_with_a_pointer_to_the_original(convert):
-    model = convert(_seeded(lambda: nn.Sequential(nn.Linear(8, 8), nn.ReLU())))
-    with pytest.raises(profiler.ProfilerError, match=r"(?i)pass the .*nn\.Module"):
-        profiler.profile(model, input_size=(8,))
-
-
 def test_data_parallel_on_cpu_counts_as_the_module_it_wraps(monkeypatch):
     model = _seeded(lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                                           nn.Linear(4 * 6 * 6, 5)))
@@ -379,48 +369,6 @@ def test_a_builder_that_raises_gives_a_profiler_error_and_leaves_the_process_as_
     with pytest.raises(profiler.ProfilerError, match="no such net"):
         profiler.profile(f"{path}:build")
     state.assert_untouched(None, before)
-
-
-CALLS: list[str] = []
-
-
-class Recorder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(32, 4)
-
-    def forward(self, x):
-        CALLS.append("forward")
-        return self.fc(x)
-
-
-BAD_ARGUMENTS = [
-    (dict(input_size="native"), "input_size"),
-    (dict(input_size="3x32x32"), "input_size"),
-    (dict(input_size=(3.0, 32, 32)), "input_size"),
-    (dict(input_size=()), "input_size"),
-    (dict(input_size=(3, -1, 4)), "input_size"),
-    (dict(input_size=(32,), batch=2.5), "batch"),
-    (dict(input_size=(32,), batch=True), "batch"),
-    (dict(input_size=(32,), batch=0), "batch"),
-    (dict(inputs=5), "inputs"),
-    (dict(input_size=(32,), inputs=(1, 32)), "input_size"),
-    (dict(input_size=(32,), dtype=torch.int64), "dtype"),
-    (dict(input_size=(32,), dtype="int8"), "dtype"),
-    (dict(input_size=(32,), native="yes"), "native"),
-]
-
-
-@pytest.mark.parametrize("kwargs,argument", BAD_ARGUMENTS, ids=[repr(k) for k, _ in BAD_ARGUMENTS])
-def test_bad_arguments_are_refused_in_one_line_before_any_forward(kwargs, argument):
-    model = _seeded(Recorder)
-    before = state.snapshot(model)
-    CALLS.clear()
-    with pytest.raises(profiler.ProfilerError, match=argument) as error:
-        profiler.profile(model, **kwargs)
-    assert "\n" not in str(error.value).strip()
-    assert CALLS == [], "the forward ran before the arguments were checked"
-    state.assert_untouched(model, before)
 
 
 def test_a_shape_error_is_reported_at_once_without_retrying_on_real_tensors(capfd):

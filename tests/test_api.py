@@ -1,0 +1,171 @@
+"""profiler.api: profile(), the library's entry point: its arguments checked and
+refused in one line (naming the Python argument) before any model is built or
+run, TorchScript refused, a model given by name or as an nn.Module, the dummy
+input it makes (by family, token ids for an embedding-first model, ``dtype``),
+the notes it adds, and the counts of small models against hand-derived values."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import profiler
+import state
+from profiler.api import TOKENS_DEFAULT, TRAINING_NOTE
+
+
+def _seeded(build, seed: int = 0):
+    torch.manual_seed(seed)
+    return build()
+
+
+# --- arguments refused before any forward (moved from tests/test_user_model.py) -------------
+
+CALLS: list[str] = []
+
+
+class Recorder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(32, 4)
+
+    def forward(self, x):
+        CALLS.append("forward")
+        return self.fc(x)
+
+
+BAD_ARGUMENTS = [
+    (dict(input_size="native"), "input_size"),
+    (dict(input_size="3x32x32"), "input_size"),
+    (dict(input_size=(3.0, 32, 32)), "input_size"),
+    (dict(input_size=()), "input_size"),
+    (dict(input_size=(3, -1, 4)), "input_size"),
+    (dict(input_size=(32,), batch=2.5), "batch"),
+    (dict(input_size=(32,), batch=True), "batch"),
+    (dict(input_size=(32,), batch=0), "batch"),
+    (dict(inputs=5), "inputs"),
+    (dict(input_size=(32,), inputs=(1, 32)), "input_size"),
+    (dict(input_size=(32,), dtype=torch.int64), "dtype"),
+    (dict(input_size=(32,), dtype="int8"), "dtype"),
+    (dict(input_size=(32,), native="yes"), "native"),
+]
+
+
+@pytest.mark.parametrize("kwargs,argument", BAD_ARGUMENTS, ids=[repr(k) for k, _ in BAD_ARGUMENTS])
+def test_bad_arguments_are_refused_in_one_line_before_any_forward(kwargs, argument):
+    model = _seeded(Recorder)
+    before = state.snapshot(model)
+    CALLS.clear()
+    with pytest.raises(profiler.ProfilerError, match=argument) as error:
+        profiler.profile(model, **kwargs)
+    assert "\n" not in str(error.value).strip()
+    assert CALLS == [], "the forward ran before the arguments were checked"
+    state.assert_untouched(model, before)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda m: torch.jit.script(m),
+    lambda m: torch.jit.trace(m, torch.randn(1, 8)),
+], ids=["script", "trace"])
+def test_a_torchscript_module_is_refused_with_a_pointer_to_the_original(convert):
+    model = convert(_seeded(lambda: nn.Sequential(nn.Linear(8, 8), nn.ReLU())))
+    with pytest.raises(profiler.ProfilerError, match=r"(?i)pass the .*nn\.Module"):
+        profiler.profile(model, input_size=(8,))
+
+
+MORE_BAD_ARGUMENTS = [
+    (dict(input_size=(32,), training="yes"), "training"),
+    (dict(kwargs=[1, 2]), "kwargs"),
+    (dict(input_size=(32,), measure=1), "measure"),
+    (dict(input_size=(32,), detections="most"), "detections"),
+    (dict(tokens=0), "tokens"),
+    (dict(tokens=8, input_size=(32,)), "tokens"),
+    (dict(decode=True), "decode"),
+    (dict(input_size=(32,), config={"hidden_size": 8}), "config"),
+    (dict(tokens=8, measure=True), "measure"),
+]
+
+
+@pytest.mark.parametrize("kwargs,argument", MORE_BAD_ARGUMENTS, ids=[repr(k) for k, _ in MORE_BAD_ARGUMENTS])
+def test_the_other_arguments_are_refused_in_one_line_naming_them_before_any_forward(kwargs, argument):
+    model = _seeded(Recorder)
+    CALLS.clear()
+    with pytest.raises(profiler.ProfilerError, match=argument) as error:
+        profiler.profile(model, **kwargs)
+    assert "\n" not in str(error.value).strip() and "--" not in str(error.value)
+    assert CALLS == []
+
+
+def test_a_model_that_is_neither_a_name_nor_a_module_is_refused():
+    with pytest.raises(profiler.ProfilerError, match="expected a model name or an nn.Module, got list"):
+        profiler.profile([nn.Linear(2, 2)], input_size=(2,))
+
+
+def test_tokens_for_a_model_without_an_embedding_is_refused():
+    with pytest.raises(profiler.ProfilerError, match="tokens= applies to a model whose first layer is an embedding"):
+        profiler.profile(nn.Linear(4, 2), tokens=8)
+
+
+# --- what profile() counts and reports --------------------------------------------------------
+
+def test_a_linear_layer_counts_batch_times_in_times_out_macs():
+    report = profiler.profile(nn.Linear(8, 4), input_size=(8,), batch=3)
+    macs = 3 * 8 * 4                                    # one multiply-add per weight per sample
+    assert report.totals["macs"] == report.totals["mults"] == macs
+    assert report.totals["adds"] == macs                 # 8 products summed (7 adds) plus the bias
+    assert report.totals["params"] == 8 * 4 + 4
+    assert report.mode == "meta" and report.input_size == (8,) and report.input_desc == "8"
+    assert report.batch == 3
+
+
+def test_dtype_sets_the_element_size_bytes_are_counted_at():
+    model = nn.Linear(8, 4)
+    half = profiler.profile(model, input_size=(8,), batch=3, dtype="float16")
+    full = profiler.profile(model, input_size=(8,), batch=3)
+    assert half.dtype == "float16" and half.itemsize == 2 and full.itemsize == 4
+    assert half.totals["act_elems"] == full.totals["act_elems"] == 3 * 4
+    assert half.totals["act_bytes"] == 3 * 4 * 2 and full.totals["act_bytes"] == 3 * 4 * 4
+    assert half.totals["in_bytes"] == 3 * 8 * 2
+    assert half.totals["macs"] == full.totals["macs"]
+    assert model.weight.dtype == torch.float32           # the caller's model is not converted
+    assert profiler.profile(model.double(), input_size=(8,)).dtype == "float64"   # default: the model's own
+
+
+def test_an_embedding_first_model_gets_token_ids_of_the_default_length():
+    vocab, dim, out = 100, 8, 4
+    model = nn.Sequential(nn.Embedding(vocab, dim), nn.Linear(dim, out))
+    report = profiler.profile(model)
+    (tokens,) = TOKENS_DEFAULT
+    assert report.input_size == TOKENS_DEFAULT
+    assert report.totals["macs"] == tokens * dim * out   # the lookup itself multiplies nothing
+    assert report.totals["in_bytes"] == tokens * 8 + tokens * dim * 4   # int64 ids, then float32 embeddings
+    assert report.language is not None and report.language.tokens == tokens
+
+
+def test_a_model_by_name_counts_as_the_same_module_built_by_the_caller():
+    import torchvision
+    by_name = profiler.profile("resnet18", input_size=(3, 64, 64))
+    built = profiler.profile(_seeded(lambda: torchvision.models.resnet18(weights=None)), input_size=(3, 64, 64))
+    assert by_name.totals == built.totals
+    assert by_name.model == "resnet18" and built.model == "ResNet"
+
+
+def test_native_takes_the_published_crop_size():
+    assert profiler.profile("alexnet_paper").input_desc == "3x227x227"
+    resnet = profiler.profile("resnet18", native=True)
+    assert resnet.input_size == (3, 224, 224)
+
+
+def test_training_adds_its_note_and_the_pass_totals():
+    report = profiler.profile(nn.Linear(8, 4), input_size=(8,), training=True)
+    assert TRAINING_NOTE in report.notes
+    assert report.passes is not None and list(report.passes["pass"]) == ["forward", "backward", "forward+backward"]
+    assert profiler.profile(nn.Linear(8, 4), input_size=(8,)).passes is None
+
+
+def test_counts_that_overflow_int64_are_refused():
+    with torch.device("meta"):
+        model = nn.Linear(2**20, 2**20, bias=False)
+    # 2**24 rows times a 2**20 x 2**20 weight: 2**64 multiplications
+    with pytest.raises(profiler.ProfilerError, match=r"exceeds 2\*\*63 - 1"):
+        profiler.profile(model, inputs=(2**24, 2**20))
