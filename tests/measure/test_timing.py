@@ -1,4 +1,4 @@
-"""Measured time beside counted work (profiler.measure.timing) and the roofline (profiler.measure.roofline).
+"""profiler.measure.timing: measured time beside counted work.
 
 The acceptance tests time alexnet, resnet50 and vit_b_16 for real and check that
 (a) the per-layer times sum to within 15% of the whole forward timed without hooks,
@@ -11,11 +11,16 @@ op in proportion instead of stalling a parallel region until its last thread is
 scheduled.  The same tests run on CUDA when a GPU is present, at batch sizes where
 the GPU's work, not the launches, takes the time (per-layer timing synchronises
 after every layer, so launches no longer overlap the work before them).
+
+Also: rows matched to calls, self times and the hooks' cost on small models; the
+measured and predicted sections of the text, Markdown and JSON reports; the
+comparison's time columns; the hooks' calibration and the timer's resolution.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -24,9 +29,11 @@ from torch import nn
 
 import profiler
 from profiler.cli import main
+from profiler.errors import ProfilerError
 from profiler.report.json_report import to_dict
-from profiler.measure.timing import MEASURED_COLUMNS, PREDICTED_COLUMNS, measure
-from profiler.measure.roofline import DATASHEET, Peaks, parse_device, parse_rate, table_peaks
+from profiler.measure.timing import (MEASURED_COLUMNS, PREDICTED_COLUMNS, Measurement, compare_note, compare_row,
+                                     finding, hook_cost, kind_fields, layer_fields, markdown_banner, measure,
+                                     summary_lines, timer_resolution)
 
 CUDA = torch.cuda.is_available()
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not CUDA, reason="no CUDA device"))]
@@ -159,48 +166,6 @@ def test_a_grouped_view_sums_the_per_run_times():
     assert "measured time and roofline, per layer:" in text
 
 
-# --- the roofline ------------------------------------------------------------------------
-
-def test_given_peaks_give_the_textbook_roofline_without_running_anything():
-    report = profiler.profile("alexnet")
-    measure(report, "alexnet", peak_flops=1e12, peak_bandwidth=1e11, time=False)
-    layers = report.layers
-    moved = report.moved_bytes()
-    expected = np.maximum(layers["flops"] / 1e12, moved / 1e11)
-    assert np.allclose(layers["bound_s"], expected, rtol=1e-12)
-    intensity = layers["flops"] / moved
-    ridge = 1e12 / 1e11
-    assert (layers.loc[intensity > ridge, "regime"] == "compute").all()
-    assert (layers.loc[(intensity < ridge) & (moved > 0), "regime"] == "memory").all()
-    assert "time_s" not in layers and report.by_kind["bound_%"].sum() == pytest.approx(100.0)
-    text = report.to_string()
-    assert "not measured" in text and "lower bound" in text
-
-
-def test_datasheet_devices_and_their_figures():
-    assert {"A100", "H100", "H200"} <= set(DATASHEET)
-    for name, sheet in DATASHEET.items():
-        assert sheet["source"].startswith("NVIDIA") and sheet["bandwidth"] > 1e12
-        assert sheet["bf16"] == sheet["fp16"] >= sheet["tf32"] > sheet["fp32"]
-    assert table_peaks("H100", "bfloat16").flops == 989.5e12
-    assert table_peaks("H200", "float16").bandwidth == 4.8e12
-    assert parse_device("h100") == ("cuda", "H100") and parse_device("cpu") == ("cpu", None)
-    assert parse_rate("67T") == 67e12 and parse_rate("3.35e12") == 3.35e12
-    report = profiler.profile("alexnet")
-    measure(report, "alexnet", device="H100", time=False)   # no GPU needed to predict
-    assert report.measurement.peaks.source == "NVIDIA H100 Tensor Core GPU data sheet"
-    assert "H100" in report._time_finding()
-
-
-def test_two_level_memory_roof_is_a_lower_bound_for_cache_sized_and_dram_sized_layers():
-    peaks = Peaks("test", "float32", 1e11, bandwidth=1e11, dram_bandwidth=1e10, cache_bytes=32 << 20)
-    assert peaks.memory_time(1 << 20) == pytest.approx((1 << 20) / 1e11)       # fits the cache
-    big = 200 << 20
-    written = 1 << 20   # a linear layer: reads its weights, writes a little
-    assert peaks.memory_time(big, written) == pytest.approx((big - written - (32 << 20)) / 1e10)
-    assert peaks.bound(0, 0) == (0.0, "")
-
-
 # --- output: text, Markdown, JSON, CLI -----------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -230,14 +195,6 @@ def test_unmeasured_report_has_no_time_anywhere():
     assert not set(MEASURED_COLUMNS + PREDICTED_COLUMNS) & set(report.layers.columns)
     assert "measure" not in report.to_string() and "measurement" not in to_dict(report)
     assert list(report.by_kind.columns)[-1] == "intensity"
-
-
-def test_cli_profile_measure_plot(tmp_path, capsys):
-    plot, md = tmp_path / "out" / "alexnet_roofline.png", tmp_path / "alexnet_roofline.md"
-    assert main(["profile", "alexnet", "--measure", "--plot", str(plot), "--md", str(md)]) == 0
-    out = capsys.readouterr().out
-    assert "finding in time:" in out and f"wrote {plot}" in out
-    assert plot.read_bytes().startswith(b"\x89PNG") and "alexnet_roofline.png" in md.read_text()
 
 
 def test_cli_compare_measure_batches(capsys):
@@ -270,7 +227,73 @@ def test_cli_errors_are_one_line(capsys):
         assert "no CUDA device" in capsys.readouterr().err
 
 
-def test_cli_device_without_measure_predicts(capsys):
-    assert main(["profile", "alexnet", "--device", "H200"]) == 0
-    out = capsys.readouterr().out
-    assert "roofline on NVIDIA H200 SXM (data sheet)" in out and "lower bound" in out
+# --- the clock and the hooks' calibration ----------------------------------------------------
+
+def test_timer_resolution_is_a_real_step_of_the_clock():
+    resolution = timer_resolution()
+    assert resolution >= time.get_clock_info("perf_counter").resolution
+    assert 0 < resolution < 1e-3          # perf_counter steps in well under a millisecond
+
+
+def test_hook_cost_is_small_positive_and_kept_for_the_process():
+    per_call, inside = hook_cost("cpu")
+    assert 0.0 <= inside <= per_call < 1e-3
+    assert hook_cost("cpu") == (per_call, inside)
+
+
+# --- a prediction from given peaks, worked by hand ---------------------------------------------
+
+@pytest.fixture
+def predicted_linear():
+    """nn.Linear(64, 32) at batch 4, float32, under roofs of 1 TFLOP/s and 100 GB/s (no cache level)."""
+    report = profiler.profile(nn.Linear(64, 32), inputs=((4, 64),))
+    return measure(report, peak_flops=1e12, peak_bandwidth=1e11, time=False)
+
+
+# 4 x 32 outputs, each 64 mults, 63 adds and a bias add; moves its 64x32+32 parameters,
+# its 4x64 inputs and its 4x32 outputs once, 4 bytes each
+FLOPS = 4 * 32 * (64 + 63 + 1)
+MOVED = 4 * (64 * 32 + 32 + 4 * 64 + 4 * 32)
+BOUND = max(FLOPS / 1e12, MOVED / 1e11)       # the memory term: 9.856e-8 s
+
+
+def test_predicted_fields_of_one_linear_layer(predicted_linear):
+    report = predicted_linear
+    assert MOVED / 1e11 > FLOPS / 1e12
+    assert layer_fields(report) == [{"bound_s": pytest.approx(BOUND), "bound_%": 100.0, "regime": "memory"}]
+    row = report.by_kind.set_index("kind").loc["linear"].to_dict()
+    assert kind_fields(row, measured=False) == {"bound_s": pytest.approx(BOUND), "bound_%": 100.0,
+                                                "regime": "memory"}
+    assert compare_row(report) == {"bound_ms": pytest.approx(BOUND * 1e3), "conv_bound_%": 0.0,
+                                   "linear_bound_%": 100.0, "linear_intensity": pytest.approx(FLOPS / MOVED),
+                                   "linear_regime": "memory"}
+
+
+def test_predicted_words_say_bound_not_measured(predicted_linear):
+    report = predicted_linear
+    m = report.measurement
+    assert not m.measured and m.peaks.device == "given"
+    assert markdown_banner(report).startswith("Times below are roofline bounds on given")
+    assert compare_note(report) == ["roofline bounds on given, not measured: lower bounds on time",
+                                    *m.peaks.lines()]
+    lines = summary_lines(report)
+    assert "not measured" in lines[0] and lines[1:-1] == m.peaks.lines()
+    assert lines[-1] == f"forward: at least {BOUND * 1e3:.3f} ms (the sum of the per-layer bounds)"
+    assert f"memory-bound at {FLOPS / MOVED:.1f} FLOPs per byte" in finding(report)
+    assert m.to_dict()["measured"] is False and "runs" not in m.to_dict()
+
+
+def test_measurement_overhead_is_hooked_less_plain():
+    m = Measurement(True, {"kind": "cpu"}, None, 1, forward_s=0.010, hooked_s=0.012)
+    assert m.overhead_s == pytest.approx(0.002)
+
+
+def test_measure_refuses_what_it_cannot_time():
+    with pytest.raises(ProfilerError, match="takes the report of a profile"):
+        measure("alexnet")
+    report = profiler.profile(nn.Linear(4, 2), inputs=((1, 4),))
+    with pytest.raises(ProfilerError, match="runs=0"):
+        measure(report, nn.Linear(4, 2), inputs=((1, 4),), runs=0)
+    training = profiler.profile(nn.Linear(4, 2), inputs=((1, 4),), training=True)
+    with pytest.raises(ProfilerError, match="without training"):
+        measure(training, nn.Linear(4, 2), inputs=((1, 4),))
