@@ -1,4 +1,5 @@
-"""Functional ops below the module level, the attention fast path, and explicit inputs."""
+"""Functional ops below the module level and the attention fast path.  (Explicit
+inputs: tests/capture/test_inputs.py; meta twins of real weights: tests/capture/test_twins.py.)"""
 from __future__ import annotations
 
 import torch
@@ -127,28 +128,3 @@ def test_multihead_attention_fast_path_is_avoided_and_matches_flop_counter_math_
     expected = 2 * 10 * 32 * 32 * 4 + 2 * (2 * 4 * 10 * 10 * 8)
     assert report.total["macs"] == expected
     assert report.uncounted.empty
-
-
-def test_explicit_inputs_positional_keyword_and_nested():
-    class Takes(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Linear(4, 5)
-            self.b = nn.Linear(6, 5)
-
-        def forward(self, pair, extra=None, scale=None):
-            x, y = pair
-            return self.a(x) + self.b(extra["y"]) * scale
-
-    report = profiler.profile(Takes(), inputs=([(2, 4), torch.randn(2, 6)],),
-                              kwargs={"extra": {"y": (2, 6)}, "scale": (2, 5)})
-    assert report.total["macs"] == 2 * 5 * 4 + 2 * 5 * 6
-    assert report.input_desc == "given inputs"
-
-
-def test_real_weights_model_runs_on_meta_twins_without_touching_it():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    report = profiler.profile(model, input_size=(3, 64, 64))
-    assert report.mode == "meta"   # its tensors' meta twins ran, not the weights (FakeTensorMode before)
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
