@@ -1,4 +1,5 @@
-"""compare(): one row per (model, input, batch), failures listed, and the CLI's exit codes."""
+"""compare(): one row per (model, input, batch), failures listed (the `profiler compare` command:
+tests/cli/test_compare.py)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -7,17 +8,9 @@ import torch
 from markdown_it import MarkdownIt
 
 import profiler
-from profiler.cli import main
 from profiler.report.comparison import COLUMNS, markdown
 from profiler.compare import compare
 from profiler.errors import ProfilerError
-
-
-def _exit_code(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 @pytest.fixture(scope="module")
@@ -118,51 +111,3 @@ def test_markdown_table_parses_with_one_row_per_profile(two):
     assert sum(t.type == "th_open" for t in tokens) == len(COLUMNS)
     assert "![MACs against parameters, log-log](cmp.png)" in text
     assert "None: every model was profiled." in text
-
-
-# --- CLI ----------------------------------------------------------------------------------
-
-def test_cli_bad_name_continues_and_exits_1(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net"]) == 1
-    out, err = capsys.readouterr()
-    assert "alexnet_paper" in out and "nope_net" not in out
-    failed = [line for line in err.splitlines() if "nope_net" in line]
-    assert len(failed) == 1 and failed[0].startswith("profiler: failed: nope_net")
-    assert err.splitlines()[-1] == "profiler: 1 of 2 profiled; 1 failed"
-
-
-def test_cli_jobs_bad_name_continues_and_exits_1(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net", "squeezenet1_0", "--jobs", "2"]) == 1
-    out, err = capsys.readouterr()
-    assert out.index("alexnet_paper") < out.index("squeezenet1_0") and "nope_net" not in out
-    assert [line for line in err.splitlines() if "nope_net" in line][0].startswith("profiler: failed: nope_net")
-    assert err.splitlines()[-1] == "profiler: 2 of 3 profiled; 1 failed"
-
-
-def test_cli_strict_bad_name_exits_2_with_one_line(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net", "--strict"]) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err.startswith("profiler: error: unknown model 'nope_net'") and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("argv", [["compare"], ["compare", "alexnet_paper", "--batch", "0"],
-                                  ["compare", "alexnet_paper", "--input", "3xbig"],
-                                  ["compare", "alexnet_paper", "--units", "furlongs"],
-                                  ["compare", "alexnet_paper", "--jobs", "0"], ["compare", "alexnet_paper", "-j", "x"]])
-def test_cli_bad_usage_exits_2(argv, capsys):
-    assert _exit_code(argv) == 2
-    assert capsys.readouterr().err.startswith("profiler: error:")
-
-
-def test_cli_inputs_batches_and_outputs(tmp_path, capsys):
-    csv, md, png = tmp_path / "c.csv", tmp_path / "c.md", tmp_path / "plots" / "c.png"
-    argv = ["compare", "alexnet_paper", "--input", "3x227x227", "--input", "3x255x255", "--batch", "1",
-            "--batch", "2", "--csv", str(csv), "--md", str(md), "--plot", str(png), "--units", "human"]
-    assert _exit_code(argv) == 0
-    frame = pd.read_csv(csv)
-    assert len(frame) == 4 and list(frame.columns) == COLUMNS
-    assert frame["macs"].iloc[0] == 714_188_480                     # raw integers in CSV
-    assert "714.19M" in capsys.readouterr().out
-    assert "](plots/c.png)" in md.read_text()
-    assert png.read_bytes().startswith(b"\x89PNG")

@@ -1,13 +1,16 @@
-"""The `profiler` command: happy paths, files written, and one-line errors for bad input."""
+"""profiler.cli.profile: `profiler profile MODEL`: the table, files written, dtypes, user models,
+one-line errors for bad input, and the flags it parses into profile()'s and measure()'s options."""
 from __future__ import annotations
 
+import argparse
 import csv
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
+from profiler.cli import build_parser
+from profiler.cli.profile import language_options, measure_options, rate
+from profiler.errors import ProfilerError
 
 
 def _assert_one_line_error(code: int, err: str, *fragments: str):
@@ -56,14 +59,6 @@ def test_csv_to_dev_null_exits_0_and_leaves_the_device_alone(cli):
     assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
 
 
-def test_compare_csv_to_dev_null_leaves_the_device_alone(cli):
-    import os
-    import stat
-    code, out, err = cli("compare", "alexnet_paper", "--csv", "/dev/null", "--jobs", "1")
-    assert code == 0, err
-    assert "wrote /dev/null" in out and stat.S_ISCHR(os.stat("/dev/null").st_mode)
-
-
 def test_profile_with_dtype_bfloat16(cli):
     code, out, err = cli("profile", "resnet18", "--dtype", "bfloat16", "--depth", "0")
     assert code == 0, err
@@ -81,34 +76,6 @@ def test_dtype_halves_the_activation_bytes_and_leaves_the_counts(cli, tmp_path):
     default, half = rows[None], rows["float16"]
     assert half["mults"] == default["mults"] and half["params"] == default["params"]
     assert 2 * int(half["act_bytes"]) == int(default["act_bytes"])
-
-
-def test_list_includes_torchvision_and_builtin_models(cli):
-    code, out, _ = cli("list")
-    names = out.split()
-    assert code == 0 and "alexnet" in names and "alexnet_paper" in names and "resnet50" in names
-
-
-def test_list_is_every_name_profile_takes_and_imports_no_torch():
-    from profiler.models.names import all_names
-    script = ("import sys; from profiler.cli import main; code = main(['list']); "
-              "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules; sys.exit(code)")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == all_names()
-
-
-def test_builtin_names_known_without_torch_are_the_zoo():
-    from profiler.models.names import BUILTIN_NAMES
-    from profiler.models.zoo import BUILTIN
-    assert sorted(BUILTIN_NAMES) == sorted(BUILTIN)
-
-
-def test_help_answers_without_torch_and_shows_examples():
-    result = subprocess.run([sys.executable, "-m", "profiler", "--help"], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0
-    assert "examples:" in result.stdout and "profiler profile alexnet" in result.stdout
 
 
 def test_profile_help_shows_examples(cli):
@@ -148,12 +115,6 @@ def test_an_output_path_under_a_file_is_a_one_line_error(cli, tmp_path):
     code, _, err = cli("profile", "alexnet_paper", "--csv", str(blocker / "out.csv"))
     _assert_one_line_error(code, err, "cannot write")
     assert [p.name for p in tmp_path.iterdir()] == ["file"] and blocker.read_text() == "keep"
-
-
-def test_an_error_end_to_end_in_a_fresh_process_has_no_traceback():
-    result = subprocess.run([sys.executable, "-m", "profiler", "profile", "resnet5"], capture_output=True,
-                            text=True, timeout=120)
-    _assert_one_line_error(result.returncode, result.stderr, "resnet50")
 
 
 NET = textwrap.dedent("""
@@ -197,11 +158,48 @@ def test_a_user_file_without_the_attribute_is_a_one_line_error(cli, tmp_path):
     _assert_one_line_error(code, err, "Missing")
 
 
-def test_a_closed_pipe_ends_quietly_without_a_traceback():
-    """`profiler profile alexnet | head -0`: the reader is gone before the table is printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.close()
-    err = proc.stderr.read().decode()
-    proc.wait(timeout=120)
-    assert "Traceback" not in err and "BrokenPipe" not in err
+# --- the flags, parsed into the library's options ------------------------------------------
+
+def _args(*argv: str):
+    return build_parser().parse_args(["profile", "alexnet", *argv])
+
+
+@pytest.mark.parametrize("text,value", [("67e12", 67e12), ("67T", 67e12), ("3.35T", 3.35e12),
+                                        ("900G", 900e9), ("2TFLOP/s", 2e12)])
+def test_rate_reads_a_number_per_second_with_an_si_prefix(text, value):
+    assert rate(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["fast", "-1T", "0"])
+def test_a_bad_rate_is_an_argparse_type_error(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
+        rate(text)
+
+
+def test_measure_options_only_when_a_flag_asks_for_time():
+    assert measure_options(_args()) is None
+    assert measure_options(_args("--device", "H100")) == dict(device="H100", runs=None, peak_flops=None,
+                                                              peak_bandwidth=None, time=False)
+    assert measure_options(_args("--measure", "--runs", "3", "--peak-flops", "1T")) == dict(
+        device="cpu", runs=3, peak_flops=1e12, peak_bandwidth=None, time=True)
+
+
+@pytest.mark.parametrize("argv,message", [(["--runs", "3"], "--runs goes with --measure"),
+                                          (["--measure", "--runs", "0"], "positive integer"),
+                                          (["--measure", "--tokens", "8"], "--tokens or --decode")])
+def test_measure_options_refuse_flags_that_do_not_go_together(argv, message):
+    with pytest.raises(ProfilerError, match=message):
+        measure_options(_args(*argv))
+
+
+def test_language_options_parse_each_config_value():
+    assert language_options(_args()) == {}
+    args = _args("--config", "num_hidden_layers=2", "--config", "hidden_act=gelu", "--config", "tie=false")
+    assert language_options(args) == {"config": {"num_hidden_layers": 2, "hidden_act": "gelu", "tie": False}}
+
+
+def test_tokens_and_decode_repeat_for_compare_but_not_for_profile():
+    assert _args("--tokens", "8", "--tokens", "16").tokens == 16              # the last one
+    compare = build_parser().parse_args(["compare", "x", "--tokens", "8", "--tokens", "16", "--decode", "4"])
+    assert compare.tokens == [8, 16] and compare.decode == [4]
+    assert _args().detections == compare.detections == "bound"

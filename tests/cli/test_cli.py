@@ -1,6 +1,7 @@
-"""Every error of the `profiler` command is one line `profiler: error: ...` on stderr,
-exit code 2, no traceback: bad user code, absurd input sizes, a full disk on stdout
-or on an output file.  PROFILER_TRACEBACK=1 shows the traceback instead."""
+"""profiler.cli (main): every error of the `profiler` command is one line `profiler: error: ...`
+on stderr, exit code 2, no traceback: bad user code, absurd input sizes, a full disk on stdout
+or on an output file, a closed pipe; PROFILER_TRACEBACK=1 shows the traceback instead.  And
+--help, --version, the subcommands the parser holds, warnings as one line each."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import warnings
 
 import pytest
 
-from profiler.cli import main
+from profiler.cli import COMMANDS, Parser, build_parser, main, version
 
 USER = textwrap.dedent("""
     from torch import nn
@@ -130,6 +131,38 @@ def test_help_names_profiler_traceback():
     assert result.returncode == 0 and "PROFILER_TRACEBACK=1" in result.stdout
 
 
+def _assert_one_line_error(code: int, err: str, *fragments: str):
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("profiler: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_answers_without_torch_and_shows_examples():
+    result = subprocess.run([sys.executable, "-m", "profiler", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "profiler profile alexnet" in result.stdout
+
+
+def test_an_error_end_to_end_in_a_fresh_process_has_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "profiler", "profile", "resnet5"], capture_output=True,
+                            text=True, timeout=120)
+    _assert_one_line_error(result.returncode, result.stderr, "resnet50")
+
+
+def test_a_closed_pipe_ends_quietly_without_a_traceback():
+    """`profiler profile alexnet | head -0`: the reader is gone before the table is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
 # in-process: the catch-all and the exit codes of main() itself
 
 @pytest.fixture
@@ -181,3 +214,33 @@ def test_main_leaves_sys_stdout_as_it_found_it(cli):
     before = sys.stdout
     code, _, _ = cli("list")
     assert code == 0 and sys.stdout is before
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version as installed
+    assert version() == installed("profiler")
+
+
+def test_version_flag_prints_it_and_exits_0(cli):
+    code, out, err = cli("--version")
+    assert code == 0 and out == f"profiler {version()}\n" and err == ""
+
+
+def test_the_parser_holds_every_command_and_its_usage_errors_are_one_line(capsys):
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if a.dest == "command"]
+    assert set(commands.choices) == set(COMMANDS)
+    with pytest.raises(SystemExit) as info:
+        Parser(prog="x").error("bad thing")
+    assert info.value.code == 2 and capsys.readouterr().err == "profiler: error: bad thing\n"
+
+
+def test_a_warning_in_a_command_is_printed_plainly_on_stderr(cli, monkeypatch):
+    from profiler.cli import list as list_command
+
+    def run(args):
+        warnings.warn("careful", UserWarning)
+        return 0
+    monkeypatch.setattr(list_command, "run", run)
+    code, out, err = cli("list")
+    assert code == 0 and out == "" and err == "warning: careful\n"   # no file, line or category
