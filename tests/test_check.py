@@ -1,4 +1,5 @@
-"""`profiler check`: our MACs next to fvcore's and FlopCounterMode's, with reasons."""
+"""profiler.check: our MACs next to fvcore's and FlopCounterMode's, with reasons (the `profiler check`
+command: tests/cli/test_check.py)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,7 +7,6 @@ import pytest
 from torch import nn
 
 from profiler.check import ATTENTION_REASON, check
-from profiler.cli import main
 
 
 def test_resnet18_agrees_with_both_tools_on_every_layer():
@@ -33,41 +33,8 @@ def test_custom_module_is_checked_too():
     assert check(model, input_size=(3, 32, 32)).ok
 
 
-def test_cli_check_exits_zero_when_everything_is_explained(capsys):
-    assert main(["check", "alexnet", "--input", "3x96x96"]) == 0
-    out = capsys.readouterr().out
-    assert "unexplained difference" in out
-
-
-def test_cli_check_shows_every_tools_total_when_everything_matches(capsys):
-    assert main(["check", "resnet18", "--input", "3x64x64"]) == 0
-    out = capsys.readouterr().out
-    [total] = [line.split() for line in out.splitlines() if line.startswith("(total)")]
-    ours = total[1]
-    assert total[1:4] == [ours, ours, ours] and total[-1] == "match"      # ours, fvcore, FlopCounterMode
-    assert "22 of 22 rows match exactly" in out and "--all-rows" in out
-
-
-def test_cli_check_all_rows_lists_every_layer(capsys):
-    assert main(["check", "alexnet_paper", "--all-rows"]) == 0
-    out = capsys.readouterr().out
-    assert "features.conv1" in out and "classifier.fc3" in out and "(total)" in out
-
-
 HF_LLAMA = ["--config", "num_hidden_layers=1", "--config", "hidden_size=64", "--config", "intermediate_size=128",
             "--config", "num_attention_heads=4", "--config", "num_key_value_heads=2", "--config", "vocab_size=128"]
-
-
-def test_cli_check_hf_llama_matches_flop_counter_under_math_attention(capsys):
-    pytest.importorskip("transformers")
-    assert main(["check", "hf:llama", *HF_LLAMA]) == 0
-    out = capsys.readouterr().out
-    [total] = [line.split() for line in out.splitlines() if line.startswith("(total)")]
-    ours, fvcore, flop_counter, _, flop_counter_diff = total[1:6]
-    assert ours == flop_counter and flop_counter_diff == "0"
-    # fvcore traces the model but has no handle for SDPA: the attention matmuls, 2·(128·128·16)·4 heads
-    assert int(ours.replace(",", "")) - int(fvcore.replace(",", "")) == 2 * 128 * 128 * 16 * 4
-    assert "scaled_dot_product_attention" in out and "math SDPA backend" in out
 
 
 def test_check_hf_decode_says_fvcore_cannot_trace_and_flop_counter_matches():

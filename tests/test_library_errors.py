@@ -1,10 +1,9 @@
 """Library errors name the Python argument (``depth=``, ``input_size=``), never a CLI
-flag; the CLI rewords them into its flags (profiler.cli.flags)."""
+flag (the CLI rewords them into its flags: tests/cli/test_flags.py)."""
 from __future__ import annotations
 
 import pytest
 
-from profiler.cli.flags import in_flags
 from profiler.errors import ProfilerError
 
 
@@ -48,20 +47,3 @@ def test_a_check_of_a_transformers_model_names_tokens_not_flags():
     from profiler.check import check
     message = _message(check, "hf:llama", input_size=(8,), config={"num_hidden_layers": 1})
     assert "tokens= (or decode=) instead of input_size=" in message
-
-
-def test_the_cli_rewords_arguments_into_its_flags():
-    assert in_flags("depth=-1: expected 0 or more") == "--depth -1: expected 0 or more"
-    assert in_flags("give tokens= (or decode=) instead of input_size=") == "give --tokens (or --decode) instead of --input"
-    assert in_flags("batch=0: expected a positive integer, such as batch=8") == \
-        "--batch 0: expected a positive integer, such as --batch 8"
-    assert in_flags("classifier: give the window (window=(C, H, W))") == "classifier: give the window (--window CxHxW)"
-    assert in_flags("num_hidden_layers=2; inputs= is given") == "num_hidden_layers=2; inputs= is given"
-
-
-@pytest.mark.parametrize("argv,flag", [(["--depth", "-1"], "--depth"), (["--top", "0"], "--top"),
-                                       (["--input", "3x22a"], "--input '3x22a'"),
-                                       (["--device", "tpu9"], "--device 'tpu9'")])
-def test_cli_errors_speak_of_flags(cli, argv, flag):
-    code, _, err = cli("profile", "alexnet_paper", *argv)
-    assert code == 2 and err.startswith("profiler: error:") and flag in err, err
