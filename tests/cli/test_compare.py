@@ -94,3 +94,16 @@ def test_cli_compare_rows_are_the_profiles_totals(tmp_path, cli):
     for row in frame.to_dict("records"):
         total = profiler.profile(row["model"], batch=2).total
         assert (row["params"], row["mults"], row["macs"]) == (total["params"], total["mults"], total["macs"])
+
+
+def test_every_compare_example_parses_with_the_real_parser():
+    import re
+    import shlex
+
+    from profiler.cli import build_parser
+    from profiler.cli.compare import EXAMPLES
+    lines = [line for line in EXAMPLES.splitlines() if line.startswith("  profiler compare")]
+    assert len(lines) >= 4
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(re.split(r"\s{2,}", line.strip())[0])[1:])
+        assert args.command == "compare" and (args.models or args.all)
