@@ -1,0 +1,135 @@
+"""profiler.capture.session: one profiling forward (forward_rows) on meta, fake or
+real tensors, with its rows and capture; the state around it put back (the
+model's modules, grad mode, the attention fast-path flag, the random states);
+a model's device, whether it is all on meta, and the module inside a wrapper."""
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import state
+from profiler.capture.session import (LOCK, Forward, forward_rows, kept_rng, model_device, on_meta, process_state,
+                                      unwrapped)
+
+
+def _net() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+
+
+def _data_parallel(model, monkeypatch):
+    with monkeypatch.context() as patch:   # built as on a machine without GPUs, where it runs the module
+        patch.setattr(importlib.import_module("torch.nn.parallel.data_parallel"), "_get_available_device_type",
+                      lambda: None)
+        return nn.DataParallel(model)
+
+
+def test_kept_rng_restores_torch_python_and_numpy_random_states():
+    torch.manual_seed(1), random.seed(1), np.random.seed(1)
+    expected = (torch.rand(1), random.random(), np.random.rand())
+    torch.manual_seed(1), random.seed(1), np.random.seed(1)
+    with pytest.raises(RuntimeError), kept_rng():
+        torch.rand(10), random.random(), np.random.rand(5)
+        raise RuntimeError("a forward that draws, then fails")
+    assert (torch.rand(1), random.random(), np.random.rand()) == expected
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_process_state_sets_grad_and_turns_the_fast_path_off_then_restores_both(training):
+    previous = torch.backends.mha.get_fastpath_enabled()
+    try:
+        torch.backends.mha.set_fastpath_enabled(True)
+        with torch.set_grad_enabled(not training):
+            with process_state(training):
+                assert torch.is_grad_enabled() is training
+                assert not torch.backends.mha.get_fastpath_enabled()
+            assert torch.is_grad_enabled() is (not training)
+        assert torch.backends.mha.get_fastpath_enabled()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
+
+
+def test_model_device_and_on_meta():
+    assert model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(nn.ReLU()) == torch.device("cpu")           # nothing to read: the CPU
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    assert model_device(meta).type == "meta" and on_meta(meta)
+    assert not on_meta(nn.ReLU())                                   # no tensors at all
+    mixed = nn.Sequential(meta, nn.Linear(2, 2))
+    assert not on_meta(mixed)
+
+
+def test_unwrapped_sees_through_data_parallel_repeatedly(monkeypatch):
+    model = _net()
+    assert unwrapped(model) is model
+    twice = _data_parallel(_data_parallel(model, monkeypatch), monkeypatch)
+    assert unwrapped(twice) is model
+
+
+def test_forward_rows_on_meta_counts_and_leaves_the_model_as_found():
+    model = _net()
+    before = state.snapshot(model)
+    done = forward_rows(model, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False)
+    assert isinstance(done, Forward) and done.description is None and done.kwargs == {}
+    rows = {row["name"]: row for row in done.rows}
+    assert rows["0"]["macs"] == 3 * 6 * 5 and rows["2"]["macs"] == 3 * 5 * 2
+    assert rows["0"]["input_shapes"] == ((3, 6),) and rows["2"]["output_shape"] == ((3, 2),)
+    assert [call.name for call in done.capture.calls] == ["", "0", "1", "2"]
+    state.assert_untouched(model, before)
+
+
+@pytest.mark.parametrize("execution", ["fake", "real"])
+def test_forward_rows_on_fake_or_real_tensors_gives_the_meta_rows(execution):
+    model = _net()
+    before = state.snapshot(model)
+    meta = forward_rows(model, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False).rows
+    other = forward_rows(model, ((3, 6),), {}, execution, None, torch.float32, None, False, owned=False).rows
+    assert other == meta
+    state.assert_untouched(model, before)
+
+
+def test_forward_rows_training_adds_backward_columns_and_grad_is_put_back():
+    model = _net()
+    with torch.no_grad():
+        done = forward_rows(model, ((3, 6),), {}, "meta", torch.float16, torch.float16, None, True, owned=False)
+        assert not torch.is_grad_enabled()
+    first = {row["name"]: row for row in done.rows}["0"]
+    assert "bwd_macs" in first
+    assert first["act_bytes"] == 3 * 5 * 2                          # counted at float16
+    assert model[0].weight.dtype == torch.float32
+
+
+def test_forward_rows_unwraps_a_wrapper_inside_the_model_and_puts_it_back(monkeypatch):
+    inner = _net()
+    outer = nn.Sequential(_data_parallel(inner, monkeypatch), nn.Tanh())
+    before = state.snapshot(outer)
+    done = forward_rows(outer, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False)
+    assert "0.0" in {row["name"] for row in done.rows}            # the wrapped Linear, not DataParallel's .module
+    assert isinstance(outer[0], nn.DataParallel)
+    state.assert_untouched(outer, before)
+
+
+def test_a_failed_forward_carries_the_failing_call_and_the_capture():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(5, 4))
+    before = state.snapshot(model)
+    with pytest.raises(RuntimeError) as info:
+        forward_rows(model, ((1, 4),), {}, "meta", None, torch.float32, None, False, owned=False)
+    assert info.value.failed_call.name == "1" and len(info.value.capture.calls) == 3
+    state.assert_untouched(model, before)
+
+
+def test_the_lock_is_reentrant_and_held_by_one_thread_at_a_time():
+    with LOCK:
+        with LOCK:                                                  # profile() inside profile(): no deadlock
+            got = []
+            thread = threading.Thread(target=lambda: got.append(LOCK.acquire(blocking=False)))
+            thread.start()
+            thread.join()
+            assert got == [False]
