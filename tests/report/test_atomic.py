@@ -13,6 +13,7 @@ import pytest
 
 from profiler.report import atomic
 from profiler.report.atomic import write_bytes, write_text
+from profiler.cli import main
 from profiler.errors import ProfilerError
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="devices, FIFOs and symlinks as on POSIX")
@@ -186,3 +187,71 @@ def test_standard_output_by_name_follows_what_was_printed_and_stays_where_it_was
     assert result.returncode == 0, result.stderr
     assert out.read_text() == "before\ndata\nafter\n"
     assert os.stat(out).st_ino == inode and os.listdir(tmp_path) == ["out.txt"]
+
+
+# --- writing report files: whole or not at all -------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--csv", "--md", "--json", "--plot"])
+def test_unwritable_output_path_is_a_one_line_error(flag, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = main(["profile", "alexnet_paper", flag, str(blocker / "out.x")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"profiler: error: cannot write '{blocker / 'out.x'}'") and err.count("\n") == 1
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "report.csv"
+    path.write_text("old contents\n")
+    real_fdopen = os.fdopen
+
+    class HalfThenInterrupt:
+        """A file that writes half of what it is given, then is interrupted."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+            return False
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfThenInterrupt(real_fdopen(fd, mode)))
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_text(path, "new contents that never fully land\n" * 100)
+    assert path.read_text() == "old contents\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.csv"]
+
+
+def test_interrupt_before_the_rename_leaves_no_file(tmp_path, monkeypatch):
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_bytes(tmp_path / "plot.png", b"\x89PNG" + b"\0" * 1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_into_a_file_as_folder_raises_profiler_error(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ProfilerError, match="cannot write"):
+        atomic.write_text(tmp_path / "f" / "x.md", "x")
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = atomic.write_text(tmp_path / "report.md", "x")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
