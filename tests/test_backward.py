@@ -1,6 +1,7 @@
 """Backward counts: MACs against torch's FlopCounterMode around loss.backward(), the
 other counts against naive gradients that tally their own arithmetic, and the
-training profile's plumbing (columns, totals, no side effects, CLI)."""
+training profile's plumbing (no side effects, CLI; its columns and pass totals:
+tests/count/test_backward.py)."""
 from __future__ import annotations
 
 from itertools import product
@@ -23,7 +24,6 @@ from profiler.formulas.backward.linear import linear_backward_cost
 from profiler.formulas.backward.norm import normalize_backward_cost
 from profiler.formulas.backward.pool import avg_pool_backward_cost
 from profiler.cli import main
-from profiler.columns import BWD_COLUMNS, COLUMNS
 
 
 def _flop_counter_backward_macs(model, *inputs, math=True) -> int:
@@ -338,27 +338,6 @@ def test_pointwise_backward_counts_equal_naive_gradients(name, fn, naive):
 
 
 # --- the training profile --------------------------------------------------------------
-
-def test_training_profile_adds_backward_columns_and_pass_totals():
-    report = profiler.profile("resnet18", input_size=(3, 64, 64), batch=2, training=True)
-    assert list(report.layers.columns) == COLUMNS + BWD_COLUMNS + ["bwd_status"]
-    assert not (report.layers["bwd_status"] == "uncounted").any()
-    passes = report.passes.set_index("pass")
-    for col, bwd in zip(("mults", "adds", "other", "macs"), BWD_COLUMNS):
-        assert passes.loc["forward", col] == report.total[col]
-        assert passes.loc["backward", col] == report.layers[bwd].sum()
-        assert passes.loc["forward+backward", col] == report.total[col] + report.layers[bwd].sum()
-    assert passes.loc["forward", "flops"] == report.total["flops"]
-    assert "forward and backward:" in report.to_string()
-    assert "## Forward and backward" in report.markdown()
-
-
-def test_inference_profile_is_unchanged_by_the_training_option():
-    report = profiler.profile("resnet18", input_size=(3, 64, 64))
-    assert list(report.layers.columns) == COLUMNS
-    assert report.passes is None
-    assert "forward and backward" not in report.to_string()
-
 
 def test_training_profile_leaves_the_model_as_it_was():
     torch.manual_seed(0)
