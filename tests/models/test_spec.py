@@ -50,3 +50,20 @@ def test_a_builder_that_fails_both_ways_raises_the_plain_meta_error():
 
     with pytest.raises(RuntimeError):
         ModelSpec("broken", builder, "custom").build(meta=True)
+
+
+def test_build_seeded_gives_the_same_real_weights_and_leaves_the_random_state():
+    spec = ModelSpec("net", lambda width=3: nn.Linear(width, 2), "custom", {"width": 4})
+    state = torch.random.get_rng_state()
+    first, second = spec.build_seeded(), spec.build_seeded()
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert first.weight.device.type == "cpu" and first.in_features == 4
+    assert torch.equal(first.weight, second.weight) and torch.equal(first.bias, second.bias)
+    torch.manual_seed(0)
+    assert torch.equal(first.weight, nn.Linear(4, 2).weight)     # seed 0, as documented
+
+
+def test_build_passes_the_build_kwargs_on_meta_and_off():
+    spec = ModelSpec("net", nn.Linear, "custom", {"in_features": 5, "out_features": 3})
+    assert spec.build(meta=True).weight.device.type == "meta"
+    assert spec.build(meta=False).weight.shape == (3, 5)
