@@ -1,4 +1,5 @@
-"""Output files: a regular file is replaced whole or not at all; a device, a FIFO or
+"""profiler.report.atomic: output files.  A regular file is replaced whole or not at all
+(an interrupted write leaves the old file and no temporary one); a device, a FIFO or
 standard output is written to, never replaced; a symlink stays a link."""
 from __future__ import annotations
 

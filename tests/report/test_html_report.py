@@ -11,13 +11,14 @@ import sys
 import warnings
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 import profiler
 from profiler.report.grouping import view
-from profiler.report.html_report import KEEP, MAX_ROWS, to_html
+from profiler.report.html_report import KEEP, MAX_ROWS, shown_rows, to_html
 from profiler.report import LAYER_VIEW, SHOWN_SHARES
 from profiler.columns import COUNT_COLUMNS
 
@@ -290,3 +291,11 @@ def test_importing_the_report_does_not_import_the_html_renderer():
     code = ("import sys, profiler.report; "
             "assert 'profiler.report.html_report' not in sys.modules; assert 'pandas' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shown_rows_take_the_heaviest_by_mults_and_by_params_in_turn():
+    layers = pd.DataFrame({"mults": [5, 0, 3, 0, 1], "params": [0, 9, 0, 8, 0], "flops": [10, 0, 6, 0, 2]})
+    assert shown_rows(layers, max_rows=3, keep=2) == [0, 1]           # most mults, most params
+    assert shown_rows(layers, max_rows=3, keep=3) == [0, 1, 2]        # then the next by mults
+    assert shown_rows(layers, max_rows=3, keep=4) == [0, 1, 2, 3]     # and the next by params
+    assert shown_rows(layers, max_rows=None) == shown_rows(layers, max_rows=5) == [0, 1, 2, 3, 4]

@@ -1,4 +1,4 @@
-"""Plots: the figures hold the right bars and points, and are written as valid PNGs."""
+"""profiler.report.plots: the figures hold the right bars and points, and are written as valid PNGs."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +11,8 @@ import pytest
 import profiler
 from profiler.cli import main
 from profiler.compare import compare
-from profiler.report.plots import KIND_COLORS, SHARE_METRICS, _renderer, compare_figure, report_figure, save
+from profiler.report.plots import (KIND_COLORS, SHARE_METRICS, _renderer, compare_figure, plotted_layers,
+                                   report_figure, save)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -177,3 +178,9 @@ def test_report_figure_legend_is_outside_every_plot(paper):
     [legend] = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
     box = legend.get_window_extent(renderer)
     assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+
+
+def test_plotted_layers_are_those_with_multiplications_or_parameters(paper):
+    rows = plotted_layers(paper.layers)
+    assert list(rows["name"]) == [f"features.conv{i}" for i in range(1, 6)] + [f"classifier.fc{i}" for i in range(1, 4)]
+    assert list(rows.index) == list(range(8))
