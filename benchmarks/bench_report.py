@@ -768,7 +768,7 @@ Each change was checked to leave every report identical (layers frame, dtypes, n
 on 30 torchvision models, forward and training profiles, with and without the replay;
 the later ones against the previous commit's reports on 36 models (every frame, its
 dtypes, the notes, totals, text and Markdown), forward and training profiles.
-`tests/test_metacache.py` checks the replay op by op against the real meta kernels
+`tests/capture/test_metacache.py` checks the replay op by op against the real meta kernels
 and the shortcuts over dtypes, shapes and strides.
 """
 

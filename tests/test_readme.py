@@ -85,3 +85,12 @@ def test_the_readme_example_files_are_not_in_the_package(path):
     # the example shows how to add a kind; if the kind is ever added for real, the
     # README should pick another example
     assert not (README.parent / path).exists()
+
+
+def test_every_file_the_readme_names_exists():
+    """Paths in backticks (`tests/...py`, `profiler/...py`, `reports/...`), except the worked
+    example's, which shows files to add, and the layout rule's placeholder."""
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:tests|profiler|reports|benchmarks)/[\w./-]+\.(?:py|md|csv|json|png))`", text))
+    missing = sorted(p for p in named - set(EXAMPLE_FILES) - {"profiler/a/b.py", "tests/a/test_b.py"} if not (README.parent / p).exists())
+    assert not missing, missing

@@ -19,7 +19,7 @@ layer_norm on a contiguous input give a contiguous output like the input plus
 per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
 empty_strided, a C++ kernel on meta (empty_like and new_empty are not).  Each shortcut checks the
 arguments it relies on and otherwise returns None, so the real kernel runs (and
-raises its own error on bad input).  tests/test_metacache.py checks the
+raises its own error on bad input).  tests/capture/test_metacache.py checks the
 shortcuts against the real kernels over dtypes, shapes and strides.
 
 One shortcut is not about speed: torch._grouped_mm (the experts of transformers'

@@ -1,7 +1,7 @@
 """Regenerate every file in reports/: ``python -m profiler.cli.make_reports [--out DIR]``.
 
 Output is deterministic: no timestamps, one header line naming the torch and
-torchvision versions the counts were made with, so tests/test_reports_current.py
+torchvision versions the counts were made with, so tests/cli/test_make_reports.py
 can regenerate into a temporary folder and compare byte for byte (PNGs aside:
 their bytes depend on the matplotlib version).  A model that cannot be profiled
 is listed in its report, never a crash.
