@@ -101,10 +101,15 @@ def bilinear_check(m, args, out):
 
 def embedding_bag_check(m, args, out):
     """Each bag: its rows (scaled by their weights, if given) summed, maxed or
-    averaged by a multiplication with 1/size."""
+    averaged by a multiplication with 1/size.  1-D indices are cut into bags at
+    the offsets; 2-D indices are one bag a row (offsets None)."""
     tally = bf.Tally()
-    idx, offsets = args[0].tolist(), args[1].tolist() + [len(args[0])]
-    weights = args[2].tolist() if len(args) > 2 else None
+    if args[0].dim() == 2:
+        rows, width = args[0].shape
+        idx, offsets = args[0].flatten().tolist(), list(range(0, rows * width + 1, width))
+    else:
+        idx, offsets = args[0].tolist(), args[1].tolist() + [len(args[0])]
+    weights = args[2].flatten().tolist() if len(args) > 2 and args[2] is not None else None
     table = np_(m.weight)
     values = np.empty(out.shape)
     for bag in range(len(offsets) - 1):
@@ -331,6 +336,14 @@ CASES: list[Case] = [
                   torch.rand(6, dtype=torch.float64)),
          # 6·3 weight mults, then the sum's (6 − 2)·3 adds
          (6 * 3, (6 - 2) * 3, 0, 0), embedding_bag_check),
+    # 2-D indices take no offsets: the call's tensors are just (indices, weights)
+    Case("EmbeddingBag-2d-weights", lambda: nn.EmbeddingBag(10, 3, mode="sum"),
+         lambda: (torch.tensor([[1, 2, 4], [5, 4, 3]]), None, torch.rand(2, 3, dtype=torch.float64)),
+         # 2 bags of 3 rows, width 3: 6·3 weight mults, (6 − 2)·3 adds
+         (6 * 3, (6 - 2) * 3, 0, 0), embedding_bag_check),
+    Case("EmbeddingBag-2d", lambda: nn.EmbeddingBag(10, 3, mode="mean"),
+         lambda: (torch.tensor([[1, 2, 4], [5, 4, 3]]),),
+         (2 * 3, (6 - 2) * 3, 0, 0), embedding_bag_check),   # the sum's adds, 2·3 mults by 1/3
     # --- normalisation
     Case("BatchNorm2d-eval", lambda: nn.BatchNorm2d(3).eval(), lambda: (t(2, 3, 2, 2),),
          (24, 24, 0, 0), folded_check),   # folded x·scale + shift on 24 elements
@@ -408,7 +421,7 @@ CASES: list[Case] = [
     # --- activations: n = 6 elements × the per-element row
     act(nn.ReLU, (0, 0, 1)), act(nn.ReLU6, (0, 0, 2)), act(nn.Hardtanh, (0, 0, 2)),
     act(nn.Threshold, (0, 0, 1), 0.1, 0.0), act(nn.LeakyReLU, (1, 0, 1)), act(nn.PReLU, (1, 0, 1)),
-    act(nn.RReLU, (1, 0, 1)), act(nn.ELU, (1, 1, 2)), act(nn.CELU, (1, 1, 3)), act(nn.SELU, (2, 1, 2)),
+    act(nn.RReLU, (1, 0, 1)), act(nn.ELU, (1, 1, 2)), act(nn.CELU, (2, 1, 2)), act(nn.SELU, (1, 1, 2)),
     act(nn.Sigmoid, (0, 1, 2)), act(nn.LogSigmoid, (0, 1, 3)), act(nn.Tanh, (0, 0, 1)),
     act(nn.SiLU, (1, 1, 2)), act(nn.Mish, (1, 1, 3)), act(nn.Softplus, (2, 1, 3)),
     act(nn.Hardswish, (2, 1, 2)), act(nn.Hardsigmoid, (1, 1, 2)), act(nn.Hardshrink, (0, 0, 2)),

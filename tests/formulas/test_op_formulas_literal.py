@@ -154,8 +154,9 @@ OPS: list[Op] = [
     unary(["exp", "exp_", "log", "log_", "log2", "log2_", "log10", "log10_", "log1p", "log1p_",
            "expm1", "expm1_", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "erf", "erf_", "abs", "abs_",
            "sin", "sin_", "cos", "cos_", "reciprocal", "reciprocal_", "floor", "floor_", "ceil",
-           "ceil_", "round", "round_", "sign", "sign_", "tanh", "tanh_", "relu", "relu_",
+           "ceil_", "round", "round_", "tanh", "tanh_", "relu", "relu_",
            "isnan", "isinf"], (0, 0, 1)),                                # one op each
+    unary(["sign", "sign_"], (0, 0, 2)),                                  # x > 0, x < 0
     unary(["pow", "pow_"], (0, 0, 1), lambda: (M(2, 3), 2.5)),
     unary(["square", "square_"], (1, 0, 0)),
     unary(["sigmoid", "sigmoid_"], (0, 1, 2)),
@@ -169,8 +170,8 @@ OPS: list[Op] = [
              "bitwise_and_", "bitwise_or", "bitwise_or_"]),
     boolean(["logical_not", "logical_not_", "bitwise_not", "bitwise_not_"], unary_op=True),
     unary(["leaky_relu", "leaky_relu_"], (1, 0, 1)),
-    unary(["celu", "celu_"], (1, 1, 3)),
-    unary(["selu", "selu_"], (2, 1, 2)),
+    unary(["celu", "celu_"], (2, 1, 2)),     # x·(1/α) a mult, 1/α precomputed
+    unary(["selu", "selu_"], (1, 1, 2)),     # scale·α one precomputed constant
     unary(["silu", "silu_"], (1, 1, 2)),
     unary(["mish", "mish_"], (1, 1, 3)),
     unary(["softplus"], (2, 1, 3)),
@@ -189,14 +190,10 @@ OPS: list[Op] = [
     unary(["elu", "elu_"], (1, 1, 2)),
     # SELU as torch runs it, elu with scale ≠ 1: scale·x on one branch, (scale·α)·(exp(x) − 1)
     # on the other, scale·α one precomputed constant: still 1 mult per element
-    Op(["elu", "elu_"], lambda: (M(2, 3), 1.67, 1.05), (6 * 1, 6 * 1, 6 * 2, 0), id="selu-scale",
-       xfail="the formula adds a mult for scale ≠ 1 (2,1,2 per element); with scale·α "
-             "precomputed, as the table's convention says and torch's kernel does, it is (1,1,2)"),
+    Op(["elu", "elu_"], lambda: (M(2, 3), 1.67, 1.05), (6 * 1, 6 * 1, 6 * 2, 0), id="selu-scale"),
     # CELU as torch runs it, elu with input_scale = 1/α: x·(1/α) is a multiplication
     Op(["elu", "elu_"], lambda: (M(2, 3), 1.3, 1.0, 1 / 1.3), (6 * 2, 6 * 1, 6 * 2, 0),
-       id="celu-input-scale",
-       xfail="the formula counts input_scale ≠ 1 as a division (1,1,3 per element); torch "
-             "multiplies by the precomputed 1/α: (2,1,2)"),
+       id="celu-input-scale"),
     unary(["gelu", "gelu_"], (3, 1, 1)),
     unary(["gelu", "gelu_"], (6, 2, 1), kwargs={"approximate": "tanh"}, id="tanh"),
     # --- reductions over X = (2, 3, 4), n = 24 inputs into m outputs
@@ -235,14 +232,24 @@ OPS: list[Op] = [
     # squares (24 mults), sum (18 adds), divide (6)
     Op(["var", "var_mean"], lambda: (M(*X), [2]), (24, 18 + 24 + 18, 6 + 6, 0)),
     # std: the variance's count and, as the docstring says, 6 square roots
-    Op(["std", "std_mean"], lambda: (M(*X), [2]), (24, 18 + 24 + 18, 6 + 6 + 6, 0),
-       xfail="the docstring says std adds m square roots; the code returns the variance's "
-             "count (other = 2m, not 3m)"),
+    Op(["std", "std_mean"], lambda: (M(*X), [2]), (24, 18 + 24 + 18, 6 + 6 + 6, 0)),
     # 2-norm over the last dim: 24 squares, 18 adds, 6 square roots
     Op(["linalg_vector_norm", "norm"], lambda: (M(*X), 2, [2]), (24, 18, 6, 0)),
     # 1-norm: |x| (24 other) summed (18 adds), no squares, no roots
-    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), 1, [2]), (0, 18, 24, 0), id="ord1",
-       xfail="the formula counts every order as the 2-norm; ord=1 is n abs and n − m adds"),
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), 1, [2]), (0, 18, 24, 0), id="ord1"),
+    # ∞-norm: |x| (24 other), the largest of each 4 (18 comparisons); −∞ the smallest
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), float("inf"), [2]), (0, 0, 24 + 18, 0),
+       id="ord-inf"),
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), float("-inf"), [2]), (0, 0, 24 + 18, 0),
+       id="ord-neg-inf"),
+    # 0-"norm", the count of nonzeros: 24 comparisons x ≠ 0, their 0/1 summed (18 adds)
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), 0, [2]), (0, 18, 24, 0), id="ord0"),
+    # 3-norm: |x| and |x|³ (48 other), summed (18 adds), 6 roots s^(1/3)
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X), 3, [2]), (0, 18, 24 + 24 + 6, 0), id="ord3"),
+    # the defaults are the 2-norm: linalg_vector_norm(x) and norm(x) over all 24 into 1
+    Op(["linalg_vector_norm", "norm"], lambda: (M(*X),), (24, 23, 1, 0), id="default"),
+    # norm's dim overloads take p=None for the 2-norm
+    Op(["norm"], lambda: (M(*X), None, [2]), (24, 18, 6, 0), id="p-none"),
     Op(["logsumexp"], lambda: (M(*X), [2]), (0, 24 - 6, 24 + 6, 0)),   # 24 exps, 18 adds, 6 logs
     Op(["sort"], lambda: (M(*X), 2), (0, 0, SORT_LINES_OF_4, 0)),
     Op(["argsort"], lambda: (M(*X), 2), (0, 0, SORT_LINES_OF_4, 0)),
@@ -277,9 +284,7 @@ OPS: list[Op] = [
        (3 * 2 * 8 + 24, 3 * (3 * 8 - 1) + 24, 3 * 3, 0), id="train"),
     # the no_stats overload (weight, bias, training, momentum, eps): batch statistics always
     Op(["_native_batch_norm_legit"], lambda: (M(2, 3, 2, 2), M(3), M(3), True, 0.1, 1e-5),
-       (3 * 2 * 8 + 24, 3 * (3 * 8 - 1) + 24, 3 * 3, 0), id="no-stats",
-       xfail="the no_stats overload passes training where running_mean goes; the formula reads "
-             "no running stats as eval and counts the folded affine (24, 24, 0)"),
+       (3 * 2 * 8 + 24, 3 * (3 * 8 - 1) + 24, 3 * 3, 0), id="no-stats"),
     Op(["_native_batch_norm_legit_no_training"],
        lambda: (M(2, 3, 2, 2), M(3), M(3), M(3), M(3), 0.1, 1e-5), (24, 24, 0, 0)),
     Op(["batch_norm"], lambda: (M(2, 3, 2, 2), M(3), M(3), M(3), M(3), False, 0.1, 1e-5, False),

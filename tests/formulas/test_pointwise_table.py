@@ -76,19 +76,13 @@ ROWS: list[Row] = [
         lambda x: F.elu(x, 1.3), one(-0.8, 0.6)),
     # x/α with α a constant is x·(1/α), 1/α precomputed: a multiplication, as the
     # docstring's convention (and torch's kernel, which runs celu as elu with
-    # input_scale = 1/α and multiplies) has it; the row counts it as a division
+    # input_scale = 1/α and multiplies) has it
     Row("celu", lambda x: x if greater(x, 0.0) else 1.3 * ((x * (1 / 1.3)).exp() - 1.0),
-        lambda x: F.celu(x, 1.3), one(-0.8, 0.6),
-        xfail="celu row counts x/α as a division (1,1,3); with 1/α precomputed, as the table's "
-              "convention says and torch's elu kernel does (input_scale=1/α), it is a "
-              "multiplication: (2,1,2)"),
+        lambda x: F.celu(x, 1.3), one(-0.8, 0.6)),
     # scale·elu(x) on the negative branch is (scale·α)·(exp(x) − 1): scale·α is one
     # precomputed constant (torch's elu kernel folds it too: negcoef = α·scale)
     Row("selu", lambda x: SELU_SCALE * x if greater(x, 0.0)
-        else (SELU_SCALE * SELU_ALPHA) * (x.exp() - 1.0), F.selu, one(-0.8, 0.6),
-        xfail="selu row counts scale·(α·(exp(x)−1)) as 2 mults (2,1,2); with the constant "
-              "scale·α precomputed, as the table's convention says and torch's kernel does, "
-              "the costlier branch is (1,1,2)"),
+        else (SELU_SCALE * SELU_ALPHA) * (x.exp() - 1.0), F.selu, one(-0.8, 0.6)),
     Row("sigmoid", lambda x: 1.0 / (1.0 + (-x).exp()), torch.sigmoid, one(0.3)),
     # -log(1 + exp(-x)), made stable by one comparison: past the threshold (-x > 20)
     # log(1 + exp(-x)) is -x to float precision, the softplus convention
@@ -128,9 +122,7 @@ ROWS: list[Row] = [
     Row("round", round_half_even, torch.round, one(2.5, -0.7)),
     # a three-way result: x > 0 settles only the positive case, the others need x < 0
     Row("sign", lambda x: 1.0 if greater(x, 0.0) else (-1.0 if less(x, 0.0) else 0.0),
-        torch.sign, one(0.7, -0.7, 0.0),
-        xfail="sign has three outcomes, so its negative and zero branches take two "
-              "comparisons (torch's kernel computes (0 < x) − (x < 0)); the row counts one"),
+        torch.sign, one(0.7, -0.7, 0.0)),
     Row("compare", lambda a, b: maximum(a, b), torch.maximum, [(0.7, 1.9)], id="maximum"),
     Row("compare", lambda a, b: minimum(a, b), torch.minimum, [(0.7, 1.9)], id="minimum"),
     Row("compare", less, torch.lt, [(0.7, 1.9)], id="lt"),

@@ -59,20 +59,26 @@ def mha_module_backward(m, call: Call, needs) -> Cost:
     softmax(Q·Kᵀ) (``attention_backward_cost``, with the query scaling's 1 mult per
     query element), then the q, k and v projections (Linears).  Attention dropout in
     training: 1 mult per attention weight; head-averaged weights returned: 1 mult
-    per element of them.  The k and v projections are counted over the keys
-    attended (with the bias_k/v and zero rows)."""
-    n, tgt, _, src = mha_shapes(m, call)
+    per element of them.  As in the forward, the core runs over the keys attended
+    (S plus the bias_k/v row and the zero row) and the k and v projections over the
+    S keys given: autograd concatenates bias_k/v and the zeros after projecting, so
+    their gradient rows stop at the concatenation.  bias_k and bias_v are repeated
+    over the batch: each gradient sums N rows of E, (N−1)·E additions."""
+    n, tgt, src, keys = mha_shapes(m, call)
     e, h = m.embed_dim, m.num_heads
-    head = (n * h, tgt, e // h), (n * h, src, e // h)
+    head = (n * h, tgt, e // h), (n * h, keys, e // h)
     need_w = module_params_need(m.out_proj, "weight", "bias")
     cost = linear_backward_cost((n * tgt, e), (n * tgt, e), e, e, True, *need_w)
     cost += attention_backward_cost(*head, head[1], True, True, True, scaled_scores=False)
     cost += Cost(mults=n * tgt * e)  # the queries' scaling by 1/√d
     if m.training and m.dropout > 0:
-        cost += Cost(mults=n * h * tgt * src)
+        cost += Cost(mults=n * h * tgt * keys)
     weights = call.outputs[1] if len(call.outputs) > 1 else None
     if weights is not None and len(weights) == len(call.inputs[0]):
-        cost += Cost(mults=n * tgt * src)
+        cost += Cost(mults=n * tgt * keys)
+    for bias_kv in (m.bias_k, m.bias_v):
+        if bias_kv is not None and bias_kv.requires_grad:
+            cost += Cost(adds=(n - 1) * e)
     packed = m._qkv_same_embed_dim
     w_names = ("in_proj_weight",) * 3 if packed else ("q_proj_weight", "k_proj_weight", "v_proj_weight")
     need_b = m.in_proj_bias is not None and m.in_proj_bias.requires_grad

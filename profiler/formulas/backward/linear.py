@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel
+from profiler.formulas.forward.linear import embedding_bag_weighted
 from profiler.formulas.registry import Call, module_backward
 from profiler.formulas.shapes import module_params_need, need
 
@@ -94,6 +95,6 @@ def embedding_bag_module_backward(m, call: Call, needs) -> Cost:
     the last input tensor: the third beside 1-D indices and offsets, the second
     beside 2-D indices (which take no offsets)."""
     n, bags, width = numel(call.x), call.out[0] if len(call.out) == 2 else 1, call.out[-1]
-    weighted = len(call.inputs) >= 3 or (len(call.inputs) == 2 and len(call.x) == 2)
+    weighted = embedding_bag_weighted(call)
     return embedding_bag_backward_cost(n, bags, width, m.mode, weighted, m.weight.requires_grad,
                                        weighted and need(needs, len(call.inputs) - 1))

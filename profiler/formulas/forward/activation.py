@@ -54,10 +54,14 @@ def gelu_name(approximate: str) -> str:
 
 @aten_formula(aten.elu, aten.elu_, kind="activation")
 def elu(out, x, alpha=1, scale=1, input_scale=1) -> Cost:
-    """ELU, and SELU and CELU, which torch runs as ELU with scale (a multiplication,
-    as SELU's) and input_scale (x/α, a division, as CELU's)."""
+    """ELU, and SELU and CELU, which torch runs as ELU with ``scale`` and
+    ``input_scale``: x > 0 ? scale·x : (scale·α)·(exp(x·input_scale) − 1).
+    scale·α is one precomputed constant, so ``scale`` costs nothing on the
+    negative branch, and its positive branch (1 mult, 1 comparison) is no costlier
+    in any class: SELU stays at ELU's 1 mult, 1 add, 2 other.  ``input_scale``
+    (1/α for CELU, precomputed) is 1 more mult per element: CELU's 2, 1, 2."""
     n = numel(out)
-    return pointwise_cost("elu", n) + Cost(mults=n * (scale != 1), other=n * (input_scale != 1))
+    return pointwise_cost("elu", n) + Cost(mults=n * (input_scale != 1))
 
 
 @aten_formula(aten.gelu, aten.gelu_, kind="activation")

@@ -28,8 +28,8 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
     "prelu": (1, 0, 1),                 # same with a learned slope
     "rrelu": (1, 0, 1),                 # same, slope fixed in eval
     "elu": (1, 1, 2),                   # x > 0 ? x : a*(exp(x) - 1)
-    "celu": (1, 1, 3),                  # x > 0 ? x : a*(exp(x/a) - 1); the x/a is a division
-    "selu": (2, 1, 2),                  # scale * elu(x)
+    "celu": (2, 1, 2),                  # x > 0 ? x : a*(exp(x * 1/a) - 1), torch's elu with input_scale 1/a
+    "selu": (1, 1, 2),                  # x > 0 ? s*x : (s*a)*(exp(x) - 1); s*a one constant (torch folds it)
     "sigmoid": (0, 1, 2),               # 1 / (1 + exp(-x)): exp, add, division
     "logsigmoid": (0, 1, 3),            # -log(1 + exp(-x)): exp, add, log, +1 comparison for stability
     "tanh": (0, 0, 1),                  # one transcendental
@@ -58,7 +58,7 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
     "floor": (0, 0, 1),
     "ceil": (0, 0, 1),
     "round": (0, 0, 1),
-    "sign": (0, 0, 1),
+    "sign": (0, 0, 2),                  # three outcomes, two comparisons: (0 < x) - (x < 0)
     "compare": (0, 0, 1),               # eq, ne, lt, gt, maximum, minimum, where
     "add": (0, 1, 0),
     "mul": (1, 0, 0),

@@ -44,6 +44,14 @@ def embedding_bag_module(m: nn.EmbeddingBag, call: Call) -> Cost:
     cost = Cost(other=reduce) if m.mode == "max" else Cost(adds=reduce)
     if m.mode == "mean":
         cost += Cost(mults=bags * width)
-    if len(call.inputs) >= 3:  # per_sample_weights given
+    if embedding_bag_weighted(call):
         cost += Cost(mults=n * width)
     return cost
+
+
+def embedding_bag_weighted(call: Call) -> bool:
+    """Whether an EmbeddingBag call has per_sample_weights.  Its input tensors are
+    the indices, then the offsets (1-D indices only; 2-D indices are one bag a row
+    and take none), then the weights: a third tensor beside 1-D indices, a second
+    beside 2-D ones.  The backward (``backward/linear.py``) reads the same."""
+    return len(call.inputs) >= 3 or (len(call.inputs) == 2 and len(call.x) == 2)

@@ -109,8 +109,20 @@ def rms_norm(out, x, normalized_shape, weight=None, eps=None) -> Cost:
 
 @aten_formula(aten.native_batch_norm, aten._native_batch_norm_legit,
               aten._native_batch_norm_legit_no_training, aten.batch_norm, kind="norm")
-def batch_norm(out, x, weight, bias, running_mean, running_var, *args) -> Cost:
-    training = args[0] if args and isinstance(args[0], bool) else running_mean is None
+def batch_norm(out, x, weight, bias, *args) -> Cost:
+    """Batch statistics (``normalize_cost`` over each channel) when training or when
+    there are no running statistics; else stored ones (``folded_affine_cost``).
+    The overloads: (…, running_mean, running_var, training, momentum, eps[, cudnn])
+    for native_batch_norm, _native_batch_norm_legit and batch_norm;
+    (…, running_mean, running_var, momentum, eps) for _no_training (stored);
+    (…, training, momentum, eps) for _native_batch_norm_legit.no_stats, which has
+    no running statistics, so always uses the batch's (torch has no eval path there)."""
+    if args and isinstance(args[0], bool):  # no_stats: the bool is training, not running_mean
+        running_mean, training = None, True
+    else:
+        running_mean = args[0] if args else None
+        rest = args[2:]
+        training = rest[0] if rest and isinstance(rest[0], bool) else False
     if training or running_mean is None:
         return normalize_cost(numel(x), numel(x) // x[1], weight is not None, bias is not None)
     return folded_affine_cost(numel(x))

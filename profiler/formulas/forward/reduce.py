@@ -3,7 +3,7 @@ minima and maxima, variances, norms, logsumexp, sorts and selections (topk,
 median).  Their kind is "elementwise".  Backward: ``backward/reduce.py``."""
 from __future__ import annotations
 
-from math import ceil, log2
+from math import ceil, inf, log2
 
 import torch
 
@@ -68,19 +68,47 @@ def aminmax(out, x, *args, **kwargs) -> Cost:
     return Cost(other=2 * max(n - m, 0))
 
 
-@aten_formula(aten.var, aten.std, aten.var_mean, aten.std_mean, kind="elementwise")
-def variance(out, x, *args, **kwargs) -> Cost:
-    """Mean (n−m adds, m divisions), centre (n adds), square (n mults), sum (n−m
-    adds), divide (m); std adds m square roots."""
-    n, m = reduced_sizes(out, x)
-    return Cost(mults=n, adds=3 * n - 2 * m, other=2 * m)
+def _variance(std: bool):
+    def count(out, x, *args, **kwargs) -> Cost:
+        """Mean (n−m adds, m divisions), centre (n adds), square (n mults), sum (n−m
+        adds), divide (m); std adds m square roots.  var_mean / std_mean return the
+        mean they computed on the way: nothing more."""
+        n, m = reduced_sizes(out, x)
+        return Cost(mults=n, adds=3 * n - 2 * m, other=2 * m + m * std)
+    return count
+
+
+aten_formula(aten.var, aten.var_mean, kind="elementwise")(_variance(False))
+aten_formula(aten.std, aten.std_mean, kind="elementwise")(_variance(True))
+
+
+def norm_order(args, kwargs) -> float:
+    """The order of linalg_vector_norm (``ord``, default 2) or norm (``p``, default
+    2; None, which the dim overloads accept, is 2 too)."""
+    p = args[0] if args else kwargs.get("ord", kwargs.get("p", 2))
+    return 2.0 if p is None else float(p)
 
 
 @aten_formula(aten.linalg_vector_norm, aten.norm, kind="elementwise")
 def vector_norm(out, x, *args, **kwargs) -> Cost:
-    """2-norm: n squares, n − m additions, m square roots."""
+    """Vector p-norm of n inputs into m outputs, by the order, as torch's reduction
+    kernels compute it (|x| and powers are ``other``):
+    * p = 2: n squares, n − m additions, m square roots (no |x|: x·x is its square);
+    * p = 1: n |x|, n − m additions;
+    * p = ∞ / −∞: n |x|, n − m comparisons (the largest / smallest);
+    * p = 0, the count of nonzeros: n comparisons x ≠ 0, n − m additions;
+    * any other p: n |x|, n powers |x|^p, n − m additions, m powers s^(1/p)."""
     n, m = reduced_sizes(out, x)
-    return Cost(mults=n, adds=n - m, other=m)
+    p = norm_order(args, kwargs)
+    if p == 2:
+        return Cost(mults=n, adds=n - m, other=m)
+    if p == 1:
+        return Cost(adds=n - m, other=n)
+    if p in (inf, -inf):
+        return Cost(other=n + n - m)
+    if p == 0:
+        return Cost(adds=n - m, other=n)
+    return Cost(adds=n - m, other=2 * n + m)
 
 
 @aten_formula(aten.logsumexp, kind="elementwise")
