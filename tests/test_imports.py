@@ -87,3 +87,33 @@ def test_importing_the_report_imports_neither_torch_nor_pandas():
             "print(sorted(m for m in ('torch', 'torchvision', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- tests mirror the package -------------------------------------------------------
+
+TESTS = Path(__file__).parent
+
+
+def _defines_code(path: Path) -> bool:
+    """A package __init__ that holds more than a docstring, imports and a lazy
+    ``__getattr__`` (the Report, the CLI's main) is a module of its own."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name != "__getattr__"
+               for node in tree.body)
+
+
+def mirror_of(path: Path) -> Path | None:
+    """The test file of a package module: profiler/a/b.py is tested in tests/a/test_b.py,
+    a package __init__ with code of its own (profiler/report) in tests/report/test_report.py."""
+    rel = path.relative_to(PACKAGE)
+    if rel.name == "__main__.py" or (rel.name == "__init__.py" and not _defines_code(path)):
+        return None
+    if rel.name == "__init__.py":
+        return TESTS / rel.parent / f"test_{rel.parent.name}.py"
+    return TESTS / rel.parent / f"test_{rel.stem}.py"
+
+
+def test_every_module_has_a_test_file_that_mirrors_it():
+    missing = sorted(str(test.relative_to(TESTS.parent)) for path in PACKAGE.rglob("*.py")
+                     if (test := mirror_of(path)) is not None and not test.exists())
+    assert not missing, "modules without their test file: " + ", ".join(missing)
