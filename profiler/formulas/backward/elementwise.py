@@ -25,7 +25,7 @@ POINTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
     "prelu": (1, 0, 1),
     "rrelu": (1, 0, 1),
     "elu": (1, 1, 1),           # x > 0 ? g : g·(y + a)
-    "celu": (1, 1, 2),          # x > 0 ? g : g·(y/a + 1)
+    "celu": (2, 1, 1),          # x > 0 ? g : g·(y·(1/a) + 1), 1/a precomputed
     "selu": (1, 1, 1),          # x > 0 ? s·g : g·(y + s·a)
     "sigmoid": (2, 1, 0),       # g·y·(1 − y)
     "logsigmoid": (0, 1, 2),    # g / (1 + exp(x))

@@ -8,7 +8,7 @@ import torch
 from profiler.formulas.backward.elementwise import maximum_backward
 from profiler.formulas.backward.zero import no_gradient
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
-from profiler.formulas.forward.reduce import reduced_sizes
+from profiler.formulas.forward.reduce import norm_order, reduced_sizes
 from profiler.formulas.registry import OpBackward, op_backward
 from profiler.formulas.shapes import is_shape, need
 
@@ -75,9 +75,30 @@ op_backward(aten.std_mean)(_variance(True, True))
 
 @op_backward(aten.linalg_vector_norm, aten.norm)
 def vector_norm_backward(needs, out, x, *args, **kwargs) -> Cost:
-    """2-norm: g·x/‖x‖: m divisions, n mults."""
+    """By the order p (``norm_order``, as the forward reads it), as autograd
+    computes it, for n inputs reduced to m outputs:
+
+    * p = 2: g·x/‖x‖: m divisions (g/‖x‖), n mults;
+    * p = 1: g·sign(x): n signs (other), n mults;
+    * p = 0 (a count of nonzeros): no gradient;
+    * p = ±∞: the gradient is shared by the elements at the extremum: n abs and n
+      comparisons to find them, n − m adds to count them, m divisions, n signs and
+      2n mults (sign · share · mask);
+    * any other p: g·x·|x|^(p−2) / ‖x‖^(p−1): per output a power and a division,
+      per element an abs, a power and 2 mults."""
+    if not need(needs, 0):
+        return ZERO
     n, m = reduced_sizes(out, x)
-    return Cost(mults=n, other=m) if need(needs, 0) else ZERO
+    p = norm_order(args, kwargs)
+    if p == 2:
+        return Cost(mults=n, other=m)
+    if p == 1:
+        return Cost(mults=n, other=n)
+    if p == 0:
+        return ZERO
+    if p in (float("inf"), float("-inf")):
+        return Cost(mults=2 * n, adds=n - m, other=3 * n + m)
+    return Cost(mults=2 * n, other=2 * n + 2 * m)
 
 
 @op_backward(aten.logsumexp)
