@@ -8,7 +8,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, numel
 from profiler.formulas.forward.conv import conv_transpose_cost
-from profiler.formulas.forward.pool import (adaptive_totals, adaptive_windows_overlap, pool_dims,
+from profiler.formulas.forward.pool import (adaptive_totals, adaptive_windows_overlap, kernel_and_stride, pool_dims,
                                             windows_overlap)
 from profiler.formulas.registry import Call, module_backward, op_backward
 from profiler.formulas.shapes import first_output, need, per_dim
@@ -44,9 +44,8 @@ def adaptive_avg_pool_backward_cost(x: Shape, out: Shape, window_total: int) -> 
 
 @module_backward(nn.modules.pooling._MaxPoolNd)
 def max_pool_module_backward(m, call: Call, needs) -> Cost:
-    d = pool_dims(m)
-    kernel, stride = per_dim(m.kernel_size, d), per_dim(m.stride or m.kernel_size, d)
-    overlapping = windows_overlap(kernel, stride, per_dim(m.dilation, d))
+    kernel, stride = kernel_and_stride(m)
+    overlapping = windows_overlap(kernel, stride, per_dim(m.dilation, pool_dims(m)))
     return max_pool_backward_cost(numel(call.out), overlapping) if need(needs, 0) else ZERO
 
 
@@ -54,10 +53,8 @@ def max_pool_module_backward(m, call: Call, needs) -> Cost:
 def avg_pool_module_backward(m, call: Call, needs) -> Cost:
     if not need(needs, 0):
         return ZERO
-    d = pool_dims(m)
-    kernel = per_dim(m.kernel_size, d)
-    return avg_pool_backward_cost(call.x, call.out, kernel, per_dim(m.stride or kernel, d),
-                                  per_dim(m.padding, d))
+    kernel, stride = kernel_and_stride(m)
+    return avg_pool_backward_cost(call.x, call.out, kernel, stride, per_dim(m.padding, pool_dims(m)))
 
 
 @module_backward(nn.modules.pooling._AdaptiveAvgPoolNd)
@@ -150,9 +147,7 @@ def fractional_max_pool_backward_cost(x: Shape, out: Shape, kernel) -> Cost:
 def lp_pool_module_backward(m, call: Call, needs) -> Cost:
     if not need(needs, 0):
         return ZERO
-    d = pool_dims(m)
-    kernel = per_dim(m.kernel_size, d)
-    return lp_pool_backward_cost(call.x, call.out, kernel, per_dim(m.stride or kernel, d))
+    return lp_pool_backward_cost(call.x, call.out, *kernel_and_stride(m))
 
 
 @module_backward(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d)

@@ -12,7 +12,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel
 from profiler.formulas.registry import Call, aten_formula, module_formula
-from profiler.formulas.shapes import first_output
+from profiler.formulas.shapes import first_output, per_dim
 
 aten = torch.ops.aten
 
@@ -28,6 +28,14 @@ _DIMS = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3,
 def pool_dims(m) -> int:
     """Spatial dimensions of a pooling module, by the class it is (or subclasses)."""
     return next(_DIMS[c] for c in type(m).__mro__ if c in _DIMS)
+
+
+def kernel_and_stride(m) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A pooling module's kernel and stride, one entry per spatial dimension (the
+    stride defaults to the kernel)."""
+    d = pool_dims(m)
+    kernel = per_dim(m.kernel_size, d)
+    return kernel, per_dim(m.stride or m.kernel_size, d)
 
 
 def _window(m) -> int:
