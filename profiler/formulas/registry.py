@@ -32,7 +32,8 @@ Adding a layer kind
 2. ``backward/<kind>.py``, the same file name: the backward cost functions and
    their ``module_backward`` / ``op_backward`` registrations, importing the
    forward file's shared quantities by name (a kind with no backward has no file).
-3. Import both files in ``profiler/formulas/__init__.py``.
+3. Nothing else: ``profiler.formulas`` loads every file of ``forward/`` and
+   ``backward/`` when it is imported.
 4. Tests against an independent count (brute-force scalar counting,
    FlopCounterMode, fvcore, hand counts), never against our own output.
 """
