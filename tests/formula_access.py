@@ -1,4 +1,4 @@
-"""The formulas as the tests in this folder reach them: only through the lookups
+"""The formulas as the formula tests (tests/formulas/) reach them: only through the lookups
 ``profiler.formulas`` promises (Call, find_module_formula, find_aten_formula), plus
 the registered keys and the pointwise table, found defensively here because the
 modules that hold them are being split and renamed.  If a lookup below fails, fix
@@ -25,7 +25,7 @@ def _registered(accessor: str, table: str) -> dict:
     if isinstance(getattr(reg, table, None), dict):
         return getattr(reg, table)
     raise LookupError(f"{reg.__name__} has neither {accessor}() nor {table}: update "
-                      "tests/formulas/formula_access.py to the registry's new accessor")
+                      "tests/formula_access.py to the registry's new accessor")
 
 
 def module_formula_keys() -> list[type]:
@@ -36,6 +36,27 @@ def module_formula_keys() -> list[type]:
 def aten_formula_keys() -> list:
     """Every aten (or torchvision) op packet with a registered forward formula."""
     return list(_registered("aten_formulas", "_ATEN_FORMULAS"))
+
+
+def module_formulas_by_class() -> dict:
+    """Every registered module class: its forward formula (``.fn``, ``.kind``)."""
+    return _registered("module_formulas", "_MODULE_FORMULAS")
+
+
+def aten_formulas_by_packet() -> dict:
+    """Every registered op packet: its forward formula (``.fn``, ``.kind``)."""
+    return _registered("aten_formulas", "_ATEN_FORMULAS")
+
+
+def module_classes_defined_in(module_name: str) -> list[type]:
+    """The module classes whose forward formula function is defined in the module
+    ``module_name`` (``profiler.formulas.forward.<kind>``): by ``fn.__module__``."""
+    return [k for k, f in module_formulas_by_class().items() if f.fn.__module__ == module_name]
+
+
+def aten_packets_defined_in(module_name: str) -> list:
+    """The op packets whose forward formula function is defined in ``module_name``."""
+    return [k for k, f in aten_formulas_by_packet().items() if f.fn.__module__ == module_name]
 
 
 def pointwise_table() -> dict[str, tuple[int, int, int]]:
