@@ -4,26 +4,25 @@ right element size; ``dtype=`` profiles a model as if it were that dtype without
 changing it; dummy inputs follow the model (its floating parameters' dtype, or
 int64 ids for a model that starts with an embedding).
 
-The layer cases are read from the formula tests' own parametrisations, so that a
-case added there is covered here too."""
+The layer cases are the formula tests' own parametrisation lists (tests/layer_cases.py,
+shared with tests/formulas/forward/test_<kind>.py), so that a case added there is
+covered here too."""
 from __future__ import annotations
 
 import copy
-import inspect
 import itertools
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from _pytest.mark.structures import ParameterSet
 import torch
 import torchvision
 from torch import nn
 from torch.utils._pytree import tree_leaves, tree_map
 
+import layer_cases
 import profiler
 import state
-import test_conv_linear_formulas as conv_tests
-import test_layer_formulas as layer_tests
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float64]
 COUNTS = ("params", "mults", "adds", "other", "macs", "flops", "act_elems")
@@ -37,81 +36,73 @@ def _randn(*shape) -> torch.Tensor:
 
 def _mha(ctor, batched, masks, call) -> Case:
     m = nn.MultiheadAttention(6, 2, **ctor)
-    (q, k, v), mask_kwargs = layer_tests._mha_inputs(m, batched, masks)
+    (q, k, v), mask_kwargs = layer_cases.mha_inputs(m, batched, masks)
     return m, (q, k, v), {**mask_kwargs, **call}
 
 
-# per formula test: its parameters -> the module it profiles and the module's inputs
-ADAPTERS: dict[str, Callable[..., Case]] = {
-    "test_max_pool_counts_window_minus_one_comparisons_over_whole_windows":
-        lambda cls, shape, kwargs: (cls(**kwargs), (_randn(shape),), {}),
-    "test_avg_pool_counts_window_minus_one_adds_and_one_mult_per_output":
-        lambda cls, shape, kwargs: (cls(**kwargs), (_randn(shape),), {}),
-    "test_adaptive_pool_counts_pytorchs_exact_uneven_windows":
-        lambda cls, shape, size: (cls(size), (_randn(shape),), {}),
-    "test_stored_statistics_cost_one_mult_and_one_add_per_element":
-        lambda norm, shape: (copy.deepcopy(norm).float(), (_randn(shape),), {}),
-    "test_statistics_from_the_input_follow_the_step_by_step_count":
-        lambda norm, shape, group_of, channel_of: (copy.deepcopy(norm).float(), (_randn(shape),), {}),
-    "test_rms_norm_follows_the_step_by_step_count":
-        lambda affine: (nn.RMSNorm((2, 3), eps=1e-5, elementwise_affine=affine), (_randn(4, 2, 3),), {}),
-    "test_softmax_and_log_softmax_follow_the_step_by_step_count":
-        lambda module, shape, dim, log, negate: (copy.deepcopy(module), (_randn(shape),), {}),
-    "test_multihead_attention_matches_its_explicit_steps_and_flop_counter": _mha,
-    "test_recurrent_layers_match_a_naive_step_loop_and_flop_counter":
-        lambda cls, kwargs: (cls(3, 4, **kwargs), (_randn(3, 2, 3),), {}),
-    "test_recurrent_cells_match_one_naive_step":
-        lambda cls, shape: (cls(3, 4), (_randn(shape),), {}),
-    "test_packed_sequence_counts_only_the_real_time_steps":
-        lambda: (nn.LSTM(3, 4), (nn.utils.rnn.pack_padded_sequence(_randn(3, 2, 3), [3, 1]),), {}),
-    "test_conv_matches_a_naive_loop_that_counts_its_products_and_sums":
+def _axis(names: str, values: list) -> list[dict[str, Any]]:
+    """One parametrisation axis as kwargs: a tuple of values per comma-separated name."""
+    keys = [n.strip() for n in names.split(",")]
+    return [dict(zip(keys, v if len(keys) > 1 else (v,))) for v in values]
+
+
+# per formula test (tests/formulas/forward/test_<kind>.py): its parametrisation axes, as its
+# @pytest.mark.parametrize decorators give them from tests/layer_cases.py (innermost first), and
+# the module it profiles with the module's inputs
+ADAPTERS: dict[str, tuple[list[tuple[str, list]], Callable[..., Case]]] = {
+    "test_max_pool_counts_window_minus_one_comparisons_over_whole_windows": (
+        [("cls,shape,kwargs", layer_cases.MAX_POOLS)],
+        lambda cls, shape, kwargs: (cls(**kwargs), (_randn(shape),), {})),
+    "test_avg_pool_counts_window_minus_one_adds_and_one_mult_per_output": (
+        [("cls,shape,kwargs", layer_cases.AVG_POOLS)],
+        lambda cls, shape, kwargs: (cls(**kwargs), (_randn(shape),), {})),
+    "test_adaptive_pool_counts_pytorchs_exact_uneven_windows": (
+        [("cls,shape,size", layer_cases.ADAPTIVE)],
+        lambda cls, shape, size: (cls(size), (_randn(shape),), {})),
+    "test_stored_statistics_cost_one_mult_and_one_add_per_element": (
+        [("norm,shape", layer_cases.STORED_STATS)],
+        lambda norm, shape: (copy.deepcopy(norm).float(), (_randn(shape),), {})),
+    "test_statistics_from_the_input_follow_the_step_by_step_count": (
+        [("norm,shape,group_of,channel_of", layer_cases.COMPUTED_STATS)],
+        lambda norm, shape, group_of, channel_of: (copy.deepcopy(norm).float(), (_randn(shape),), {})),
+    "test_rms_norm_follows_the_step_by_step_count": (
+        [("affine", layer_cases.RMS_AFFINE)],
+        lambda affine: (nn.RMSNorm((2, 3), eps=1e-5, elementwise_affine=affine), (_randn(4, 2, 3),), {})),
+    "test_softmax_and_log_softmax_follow_the_step_by_step_count": (
+        [("module,shape,dim,log,negate", layer_cases.SOFTMAXES)],
+        lambda module, shape, dim, log, negate: (copy.deepcopy(module), (_randn(shape),), {})),
+    "test_multihead_attention_matches_its_explicit_steps_and_flop_counter": (
+        [("ctor,batched,masks,call", layer_cases.MHA_CASES)], _mha),
+    "test_recurrent_layers_match_a_naive_step_loop_and_flop_counter": (
+        [("cls,kwargs", layer_cases.RNNS)],
+        lambda cls, kwargs: (cls(3, 4, **kwargs), (_randn(3, 2, 3),), {})),
+    "test_recurrent_cells_match_one_naive_step": (
+        [("shape", layer_cases.CELL_SHAPES), ("cls", layer_cases.CELLS)],
+        lambda cls, shape: (cls(3, 4), (_randn(shape),), {})),
+    "test_packed_sequence_counts_only_the_real_time_steps": (
+        [],
+        lambda: (nn.LSTM(3, 4), (nn.utils.rnn.pack_padded_sequence(_randn(3, 2, 3), [3, 1]),), {})),
+    "test_conv_matches_a_naive_loop_that_counts_its_products_and_sums": (
+        [("dims,batch,c_in,c_out,size,kwargs", layer_cases.CONV_CASES), ("bias", layer_cases.BIASES)],
         lambda dims, batch, c_in, c_out, size, kwargs, bias: (
-            conv_tests.CONV[dims](c_in, c_out, bias=bias, **kwargs), (_randn(batch, c_in, *size),), {}),
-    "test_transposed_conv_matches_a_naive_scatter_that_counts_its_products_and_sums":
+            layer_cases.CONV[dims](c_in, c_out, bias=bias, **kwargs), (_randn(batch, c_in, *size),), {})),
+    "test_transposed_conv_matches_a_naive_scatter_that_counts_its_products_and_sums": (
+        [("dims,batch,c_in,c_out,size,kwargs", layer_cases.CONV_T_CASES), ("bias", layer_cases.BIASES)],
         lambda dims, batch, c_in, c_out, size, kwargs, bias: (
-            conv_tests.CONV_T[dims](c_in, c_out, bias=bias, **kwargs), (_randn(batch, c_in, *size),), {}),
-    "test_linear_matches_a_naive_loop_over_all_leading_dimensions":
-        lambda shape, bias: (nn.Linear(5, 4, bias=bias), (_randn(*shape),), {}),
+            layer_cases.CONV_T[dims](c_in, c_out, bias=bias, **kwargs), (_randn(batch, c_in, *size),), {})),
+    "test_linear_matches_a_naive_loop_over_all_leading_dimensions": (
+        [("shape", layer_cases.LINEAR_SHAPES), ("bias", layer_cases.BIASES)],
+        lambda shape, bias: (nn.Linear(5, 4, bias=bias), (_randn(*shape),), {})),
 }
-# formula tests that profile no fixed module: hypothesis draws theirs
-NOT_LAYER_CASES = {
-    "test_generated_conv_macs_equal_flop_counter_and_fvcore",
-    "test_generated_transposed_conv_macs_equal_flop_counter_and_fvcore",
-    "test_generated_linear_macs_equal_flop_counter_and_fvcore",
-}
-FORMULA_MODULES = (layer_tests, conv_tests)
-
-
-def _formula_tests() -> dict[str, Callable]:
-    return {name: f for module in FORMULA_MODULES for name, f in inspect.getmembers(module, inspect.isfunction)
-            if name.startswith("test_") and f.__module__ == module.__name__}
-
-
-def _parameter_sets(test: Callable) -> list[dict[str, Any]]:
-    """Every combination of the test's pytest.mark.parametrize values, as kwargs."""
-    axes = []
-    for mark in getattr(test, "pytestmark", []):
-        if mark.name != "parametrize":
-            continue
-        names, values = mark.args[0], mark.args[1]
-        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-        combos = []
-        for value in values:
-            if isinstance(value, ParameterSet):   # pytest.param(...)
-                value = value.values
-            elif len(names) == 1:
-                value = (value,)
-            combos.append(dict(zip(names, value)))
-        axes.append(combos)
-    return [{k: v for combo in product for k, v in combo.items()} for product in itertools.product(*axes)]
 
 
 def _layer_cases() -> list[tuple[str, Callable[[], Case]]]:
     cases = []
-    tests = _formula_tests()
-    for name, adapter in ADAPTERS.items():
+    for name, (axes, adapter) in ADAPTERS.items():
         short = name.removeprefix("test_").split("_")[:3]
-        for i, params in enumerate(_parameter_sets(tests[name])):
+        combos = [{k: v for part in product for k, v in part.items()}
+                  for product in itertools.product(*(_axis(names, values) for names, values in axes))]
+        for i, params in enumerate(combos):
             cases.append((f"{'_'.join(short)}[{i}]", lambda adapter=adapter, params=params: adapter(**params)))
     return cases
 
@@ -119,9 +110,16 @@ def _layer_cases() -> list[tuple[str, Callable[[], Case]]]:
 LAYER_CASES = _layer_cases()
 
 
-def test_every_formula_test_is_covered_here():
-    """A new formula test needs an adapter in ADAPTERS (or a place in NOT_LAYER_CASES)."""
-    assert set(_formula_tests()) == set(ADAPTERS) | NOT_LAYER_CASES
+def test_every_layer_case_list_is_covered_here():
+    """Every parametrisation list of tests/layer_cases.py (its upper-case lists) is an
+    axis of an adapter above: a new list, for a new formula test, needs its adapter."""
+    used = {id(values) for axes, _ in ADAPTERS.values() for _, values in axes}
+    missing = sorted(name for name, values in vars(layer_cases).items()
+                     if name.isupper() and isinstance(values, list) and id(values) not in used)
+    assert not missing, f"layer case lists without an adapter in ADAPTERS: {missing}"
+    forward_tests = "".join(p.read_text() for p in (Path(__file__).parent / "formulas" / "forward").glob("test_*.py"))
+    stale = sorted(name for name in ADAPTERS if f"def {name}(" not in forward_tests)
+    assert not stale, f"adapters for tests no longer in tests/formulas/forward: {stale}"
 
 
 def _build(make: Callable[[], Case]) -> Case:

@@ -1,30 +1,19 @@
-"""Backward counts of RNN/LSTM/GRU layers and cells, Bilinear, EmbeddingBag,
-LocalResponseNorm, LPPool and FractionalMaxPool: against naive gradients written
-with self-counting scalars (their values checked against autograd's, so the loops
-are the layers' gradients), and the MACs of the recurrent layers against
-FlopCounterMode around loss.backward()."""
+"""profiler.formulas.backward.recurrent: the backward of RNN/LSTM/GRU layers
+(stacked, bidirectional, projected, packed) and cells, against naive gradients
+written with self-counting scalars (their values checked against autograd's), and
+their MACs against FlopCounterMode around loss.backward(); directly and through
+the training profile's row (dropout between layers included)."""
 from __future__ import annotations
-
-from itertools import product
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 import profiler
-from profiler.formulas.backward import linear as BL, norm as BN, pool as BP, recurrent as BR
-
-
-def _grads(fn, inputs, g):
-    """Autograd's gradients (float64) of Σ fn(inputs)·g w.r.t. each input."""
-    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
-    (fn(*ts) * torch.tensor(g)).sum().backward()
-    return [t.grad.numpy() for t in ts]
+from profiler.formulas.backward import recurrent as BR
 
 
 def _counts(cost) -> tuple[int, int, int]:
@@ -36,206 +25,12 @@ def _num(t: bf.Tally, v):
     return v if isinstance(v, bf.Num) else t.num(v)
 
 
-def _pow(v: bf.Num, e: float) -> bf.Num:
-    """v ** e, one ``other`` op (bruteforce.Num has no pow)."""
-    v.t.other += 1
-    return bf.Num(v.v ** e, v.t)
-
-
-# --- Bilinear ---------------------------------------------------------------------------
-
-def _naive_bilinear_backward(x1, x2, a, g):
-    """grad x1 = Σ_j (Σ_k g_k·A_kij)·x2_j; grad x2 = Σ_k (Σ_i x1_i·A_kij)·g_k; grad A =
-    Σ_rows (x1_i·g_k)·x2_j, each outer product x1_i·g_k made once; grad b = Σ_rows g.
-    Returns the gradients and a tally for each."""
-    rows, (o, i1, i2) = x1.shape[0], a.shape
-    tx1, tx2, tw, tb = bf.Tally(), bf.Tally(), bf.Tally(), bf.Tally()
-    gx1 = [[bf.total([bf.total([tx1.num(g[r, k]) * a[k, i, j] for k in range(o)]) * x2[r, j]
-                      for j in range(i2)]).v for i in range(i1)] for r in range(rows)]
-    gx2 = [[bf.total([bf.total([tx2.num(x1[r, i]) * a[k, i, j] for i in range(i1)]) * g[r, k]
-                      for k in range(o)]).v for j in range(i2)] for r in range(rows)]
-    outer = {(r, k, i): tw.num(x1[r, i]) * g[r, k] for r, k, i in product(range(rows), range(o), range(i1))}
-    gw = np.array([[[bf.total([outer[r, k, i] * x2[r, j] for r in range(rows)]).v for j in range(i2)]
-                    for i in range(i1)] for k in range(o)])
-    gb = [bf.total([tb.num(g[r, k]) for r in range(rows)]).v for k in range(o)]
-    return (gx1, gx2, gw, gb), (tx1, tx2, tw, tb)
-
-
-def test_bilinear_backward_counts_equal_a_naive_gradient():
-    rng = np.random.default_rng(0)
-    rows, i1, i2, o = 3, 4, 2, 5
-    x1, x2 = rng.normal(size=(rows, i1)), rng.normal(size=(rows, i2))
-    a, b, g = rng.normal(size=(o, i1, i2)), rng.normal(size=o), rng.normal(size=(rows, o))
-    grads, tallies = _naive_bilinear_backward(x1, x2, a, g)
-    want = _grads(lambda p, q, w, c: F.bilinear(p, q, w, c), [x1, x2, a, b], g)
-    for got, ref in zip(grads, want):
-        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
-    for need, tally in zip(np.eye(4, dtype=bool), tallies):
-        assert _counts(BL.bilinear_backward_cost(rows, i1, i2, o, *need)) == tally.as_tuple()
-
-
-# --- EmbeddingBag ------------------------------------------------------------------------
-
-def _naive_embedding_bag_backward(table, bags, mode, g, weights=None):
-    """The table's gradient: each bag's gradient (times 1/size once per bag for
-    mean, times the row's weight when weighted) lands on its rows, at the argmax
-    for max; sums of rows looked up twice are plain floats (not counted, the
-    convention).  The weights' gradient: a dot product of g with the row."""
-    tw, tp = bf.Tally(), bf.Tally()
-    gt, gp = np.zeros(table.shape), []
-    for b, rows in enumerate(bags):
-        share = [tw.num(v) * (1 / len(rows)) for v in g[b]] if mode == "mean" else list(g[b])
-        for pos, r in enumerate(rows):
-            for d in range(table.shape[1]):
-                if mode == "max" and table[r, d] < max(table[q, d] for q in rows):
-                    continue  # only the argmax receives the gradient (ties: none in random data)
-                v = tw.num(share[d]) * weights[b][pos] if weights is not None else share[d]
-                gt[r, d] += bf._v(v)
-            if weights is not None:
-                gp.append(bf.total([tp.num(g[b, d]) * table[r, d] for d in range(table.shape[1])]).v)
-    return gt, gp, tw, tp
-
-
-@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_embedding_bag_backward_counts_equal_a_naive_gradient(mode):
-    rng = np.random.default_rng(1)
-    table = rng.normal(size=(7, 3))
-    flat, offsets = [1, 4, 3, 0, 6, 2, 4, 5], [0, 3, 4]          # bags of 3, 1 and 4 rows, index 4 in two
-    bags = [flat[0:3], flat[3:4], flat[4:]]
-    g = rng.normal(size=(3, 3))
-    gt, _, tw, _ = _naive_embedding_bag_backward(table, bags, mode, g)
-    want = _grads(lambda w: F.embedding_bag(torch.tensor(flat), w, torch.tensor(offsets), mode=mode),
-                  [table], g)[0]
-    np.testing.assert_allclose(gt, want, rtol=1e-12)
-    cost = BL.embedding_bag_backward_cost(len(flat), 3, 3, mode, False, True, False)
-    assert _counts(cost) == tw.as_tuple()
-
-
-def test_weighted_embedding_bag_backward_counts_equal_a_naive_gradient():
-    rng = np.random.default_rng(2)
-    table, weights = rng.normal(size=(6, 4)), rng.normal(size=(2, 3))
-    idx = np.array([[0, 5, 5], [2, 3, 1]])
-    g = rng.normal(size=(2, 4))
-    gt, gp, tw, tp = _naive_embedding_bag_backward(table, idx.tolist(), "sum", g, weights)
-    want = _grads(lambda w, p: F.embedding_bag(torch.tensor(idx), w, per_sample_weights=p, mode="sum"),
-                  [table, weights], g)
-    np.testing.assert_allclose(gt, want[0], rtol=1e-12)
-    np.testing.assert_allclose(np.reshape(gp, (2, 3)), want[1], rtol=1e-12)
-    assert _counts(BL.embedding_bag_backward_cost(6, 2, 4, "sum", True, True, False)) == tw.as_tuple()
-    assert _counts(BL.embedding_bag_backward_cost(6, 2, 4, "sum", True, False, True)) == tp.as_tuple()
-
-
-# --- LocalResponseNorm -------------------------------------------------------------------
-
-def _naive_lrn_backward(x, g, size, alpha, beta, k):
-    """grad a_j = q_j − (2αβ/n)·a_j·Σ_{c ∋ j} q_c·a_c/s_c with q = g/d, s and d
-    saved (plain floats); every channel lies in ``size`` windows, those of
-    channels past the edges holding zeros."""
-    channels, front, back = x.shape[1], size // 2, (size - 1) // 2
-    s = np.empty_like(x)
-    for c in range(channels):
-        window = range(max(c - front, 0), min(c + back, channels - 1) + 1)
-        s[:, c] = k + alpha / size * sum(x[:, q] ** 2 for q in window)
-    d = s ** beta
-    t = bf.Tally()
-    gx = np.empty(x.shape)
-    for n, *pos in np.ndindex(x.shape[0], *x.shape[2:]):
-        at = lambda c: (n, c, *pos)
-        q = [t.num(g[at(c)]) / d[at(c)] for c in range(channels)]
-        u = [q[c] * x[at(c)] / s[at(c)] for c in range(channels)]
-        for j in range(channels):
-            terms = [u[c] if 0 <= c < channels else t.num(0.0) for c in range(j - back, j + front + 1)]
-            gx[at(j)] = (q[j] - bf.total(terms) * (2 * alpha * beta / size) * x[at(j)]).v
-    return gx, t
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 4])
-def test_local_response_norm_backward_counts_equal_a_naive_gradient(size):
-    rng = np.random.default_rng(3)
-    alpha, beta, k = 0.3, 0.75, 1.5
-    x, g = rng.normal(size=(2, 5, 2, 3)), rng.normal(size=(2, 5, 2, 3))
-    gx, t = _naive_lrn_backward(x, g, size, alpha, beta, k)
-    want = _grads(lambda a: F.local_response_norm(a, size, alpha, beta, k), [x], g)[0]
-    np.testing.assert_allclose(gx, want, rtol=1e-9, atol=1e-12)
-    assert _counts(BN.lrn_backward_cost(x.size, size, True)) == t.as_tuple()
-
-
-# --- LPPool ------------------------------------------------------------------------------
-
-def _naive_lp_pool_backward(x, g, p, kernel, stride):
-    """t = g·y/S per output, x^(p−1)·t per window element, scattered back: the
-    first gradient landing on an input is free, each further one an addition."""
-    y = F.lp_pool2d(torch.tensor(x), p, kernel, stride).numpy()
-    t = bf.Tally()
-    gx = np.full(x.shape, None, dtype=object)
-    for n, c, i, j in np.ndindex(y.shape):
-        cells = [(stride[0] * i + a, stride[1] * j + b) for a, b in product(*map(range, kernel))]
-        total_p = sum(x[n, c, r, q] ** p for r, q in cells)
-        share = t.num(g[n, c, i, j]) * y[n, c, i, j] / total_p
-        for r, q in cells:
-            v = _pow(t.num(x[n, c, r, q]), p - 1) * share
-            gx[n, c, r, q] = v if gx[n, c, r, q] is None else gx[n, c, r, q] + v
-    return bf.values(gx), t
-
-
-@pytest.mark.parametrize("p,kernel,stride", [(2, (2, 2), (2, 2)), (3, (3, 2), (2, 1)), (1.5, (2, 3), (1, 2))])
-def test_lp_pool_backward_counts_equal_a_naive_gradient(p, kernel, stride):
-    rng = np.random.default_rng(4)
-    x = rng.uniform(0.5, 2.0, size=(1, 2, 5, 6))
-    y = F.lp_pool2d(torch.tensor(x), p, kernel, stride)
-    g = rng.normal(size=tuple(y.shape))
-    gx, t = _naive_lp_pool_backward(x, g, p, kernel, stride)
-    want = _grads(lambda a: F.lp_pool2d(a, p, kernel, stride), [x], g)[0]
-    np.testing.assert_allclose(gx, want, rtol=1e-9, atol=1e-12)
-    assert _counts(BP.lp_pool_backward_cost(x.shape, tuple(y.shape), kernel, stride)) == t.as_tuple()
-
-
-# --- FractionalMaxPool ---------------------------------------------------------------------
-
-def _fractional_starts(n_in, n_out, k, u):
-    """The window starts torch's fractional max pool uses along one dimension for
-    sample u, read off its argmax on an increasing input (the window's last cell)."""
-    x = torch.arange(float(n_in)).reshape(1, 1, 1, n_in)
-    _, idx = F.fractional_max_pool2d(x, (1, k), output_size=(1, n_out), return_indices=True,
-                                     _random_samples=torch.tensor([[[u, 0.0]]], dtype=torch.float32))
-    return [int(i) - (k - 1) for i in idx.flatten()]
-
-
-@pytest.mark.parametrize("n_in,n_out,k", [(8, 4, 2), (9, 4, 3), (10, 4, 3), (13, 4, 3), (13, 4, 4),
-                                          (12, 4, 3), (7, 7, 1), (6, 1, 4), (11, 3, 4), (16, 5, 3)])
-def test_fractional_windows_may_overlap_exactly_when_some_sample_gives_overlapping_windows(n_in, n_out, k):
-    steps = [b - a for u in np.linspace(0, 0.999, 200)
-             for a, b in zip(*(lambda s: (s, s[1:]))(_fractional_starts(n_in, n_out, k, float(u))))]
-    seen = bool(steps) and min(steps) < k
-    assert BP.fractional_windows_overlap((n_in,), (n_out,), (k,)) == seen
-
-
-@pytest.mark.parametrize("kernel,out,overlap", [(2, (4, 5), False), (3, (4, 4), True)])
-def test_fractional_max_pool_backward_routes_the_gradient_and_bounds_the_shared_argmax_sums(kernel, out, overlap):
-    """Routing costs nothing; inputs that are the argmax of several windows sum
-    their gradients (first free, then 1 add each), at most 1 per output: counted
-    at that bound where windows may overlap, 0 where they cannot."""
-    rng = np.random.default_rng(5)
-    x = torch.tensor(rng.normal(size=(2, 3, 8, 10)))
-    cost = BP.fractional_max_pool_backward_cost(tuple(x.shape), (2, 3, *out), (kernel, kernel))
-    assert _counts(cost) == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)
-    most = 0
-    for seed in range(20):
-        samples = torch.tensor(np.random.default_rng(seed).uniform(size=(2, 3, 2)))
-        xr = x.clone().requires_grad_()
-        y, idx = F.fractional_max_pool2d(xr, kernel, output_size=out, return_indices=True, _random_samples=samples)
-        g = torch.tensor(rng.normal(size=y.shape))
-        t = bf.Tally()
-        gx = np.full(x.numel(), None, dtype=object)
-        for (n, c, i, j), where in zip(np.ndindex(*y.shape), idx.flatten().tolist()):
-            cell = (n * 3 + c) * x.shape[2] * x.shape[3] + where
-            v = g[n, c, i, j].item()
-            gx[cell] = t.num(v) if gx[cell] is None else gx[cell] + v
-        (y * g).sum().backward()
-        np.testing.assert_allclose(bf.values(gx), xr.grad.flatten().numpy(), rtol=1e-12)
-        assert t.mults == t.other == 0 and t.adds <= cost.adds
-        most = max(most, t.adds)
-    assert (most > 0) == overlap
+def _row(model, *inputs):
+    """The training profile's single row of ``model``."""
+    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
+    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
+    row = report.layers.iloc[0]
+    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
 
 
 # --- recurrent -----------------------------------------------------------------------------
@@ -555,19 +350,7 @@ def test_cell_backward_macs_equal_flop_counter(cls, mode, need_x, need_h):
     assert cost.macs == want
 
 
-# --- the training profile: each layer's row counted, and equal to the naive tallies ----------
-
-def _row(model, *inputs):
-    """The training profile's single row of ``model``."""
-    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
-    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
-    row = report.layers.iloc[0]
-    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
-
-
-def _sum(*tallies) -> tuple[int, int, int]:
-    return tuple(sum(t.as_tuple()[i] for t in tallies) for i in range(3))
-
+# --- through the training profile ----------------------------------------------------------
 
 _RECURRENT = {
     "lstm-2-layer-bidirectional": (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True), True, False),
@@ -625,70 +408,6 @@ def test_training_profile_counts_cells_as_a_naive_gradient(cls, need_x, need_h):
     assert macs == _fcm_backward_macs(cell, x, hx)
 
 
-def test_training_profile_counts_bilinear_as_a_naive_gradient():
-    torch.manual_seed(7)
-    m = nn.Bilinear(3, 4, 5)
-    x1, x2 = torch.randn(2, 3, 3), torch.randn(2, 3, 4, requires_grad=True)   # x1 wants no gradient
-    counts, macs = _row(m, x1, x2)
-    rng = np.random.default_rng(10)
-    _, (tx1, tx2, tw, tb) = _naive_bilinear_backward(x1.reshape(6, 3).numpy(), x2.detach().reshape(6, 4).numpy(),
-                                                     m.weight.detach().numpy(), rng.normal(size=(6, 5)))
-    assert counts == _sum(tx2, tw, tb)
-    assert macs == tx2.mults + tw.mults - 6 * 5 * 3   # the outer products x1·g are not dot products
-
-
-@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_training_profile_counts_embedding_bag_as_a_naive_gradient(mode):
-    torch.manual_seed(8)
-    m = nn.EmbeddingBag(7, 3, mode=mode)
-    flat, offsets = [1, 4, 3, 0, 6, 2, 4, 5], [0, 3, 4]
-    counts, _ = _row(m, torch.tensor(flat), torch.tensor(offsets))
-    table = m.weight.detach().double().numpy()
-    bags = [flat[0:3], flat[3:4], flat[4:]]
-    *_, tw, _ = _naive_embedding_bag_backward(table, bags, mode, np.random.default_rng(11).normal(size=(3, 3)))
-    assert counts == tw.as_tuple()
-
-
-def test_training_profile_counts_weighted_embedding_bag_as_a_naive_gradient():
-    torch.manual_seed(9)
-    m = nn.EmbeddingBag(6, 4, mode="sum")
-    idx, weights = torch.tensor([[0, 5, 5], [2, 3, 1]]), torch.rand(2, 3, requires_grad=True)
-    counts, macs = _row(m, idx, None, weights)
-    *_, tw, tp = _naive_embedding_bag_backward(m.weight.detach().double().numpy(), idx.tolist(), "sum",
-                                               np.random.default_rng(12).normal(size=(2, 4)),
-                                               weights.detach().double().numpy())
-    assert counts == _sum(tw, tp) and macs == tp.mults
-
-
-@pytest.mark.parametrize("cls", [nn.LocalResponseNorm, nn.CrossMapLRN2d])
-def test_training_profile_counts_local_response_norm_as_a_naive_gradient(cls):
-    torch.manual_seed(10)
-    x = torch.randn(2, 6, 3, 3, requires_grad=True)
-    counts, _ = _row(cls(3, alpha=1e-3, beta=0.75, k=2.0), x)
-    g = np.random.default_rng(13).normal(size=x.shape)
-    _, t = _naive_lrn_backward(x.detach().double().numpy(), g, 3, 1e-3, 0.75, 2.0)
-    assert counts == t.as_tuple()
-
-
-def test_training_profile_counts_lp_pool_as_a_naive_gradient():
-    torch.manual_seed(11)
-    x = (torch.rand(2, 3, 7, 8) + 0.5).requires_grad_()
-    counts, _ = _row(nn.LPPool2d(3, (3, 2), stride=(2, 1)), x)
-    y = F.lp_pool2d(x.detach(), 3, (3, 2), (2, 1))
-    g = np.random.default_rng(14).normal(size=tuple(y.shape))
-    _, t = _naive_lp_pool_backward(x.detach().double().numpy(), g, 3, (3, 2), (2, 1))
-    assert counts == t.as_tuple()
-
-
-@pytest.mark.parametrize("kernel,out,overlap", [(2, (4, 5), False), (3, (4, 4), True)])
-def test_training_profile_counts_fractional_max_pool_as_routing(kernel, out, overlap):
-    """Routing is free; shared argmaxes at the bound of 1 addition per output where
-    windows may overlap (see the routing test above), none where they cannot."""
-    x = torch.randn(2, 3, 8, 10, requires_grad=True)
-    counts, _ = _row(nn.FractionalMaxPool2d(kernel, output_size=out), x)
-    assert counts == (0, 2 * 3 * out[0] * out[1] if overlap else 0, 0)
-
-
 class _Packed(nn.Module):
     """An LSTM over a PackedSequence (lengths 5, 3, 2, given sorted or not)."""
 
@@ -716,74 +435,3 @@ def test_training_profile_counts_a_packed_sequence_by_its_lengths(sorted_lengths
     assert (row["bwd_mults"], row["bwd_adds"], row["bwd_other"], row["bwd_macs"]) == (
         cost.mults, cost.adds, cost.other, cost.macs)
     assert cost.macs == _fcm_backward_macs(model, x, hx)
-
-
-# --- nn.MultiheadAttention with bias_k/v and the zero row ----------------------------------
-
-class _Attend(nn.Module):
-    """nn.MultiheadAttention called with need_weights as given (a module's own call
-    cannot take keyword arguments through profile)."""
-
-    def __init__(self, need_weights: bool, **ctor):
-        super().__init__()
-        self.mha, self.need_weights = nn.MultiheadAttention(8, 2, **ctor), need_weights
-
-    def forward(self, q, k, v):
-        return self.mha(q, k, v, need_weights=self.need_weights)
-
-
-def _mha_inputs(m: nn.MultiheadAttention, batch=3, tgt=5, src=7):
-    def seq(length, width):
-        return torch.randn((batch, length, width) if m.batch_first else (length, batch, width))
-    return seq(tgt, m.embed_dim), seq(src, m.kdim), seq(src, m.vdim)
-
-
-_MHA = {
-    "bias-kv-zero-attn-weights": (True, dict(add_bias_kv=True, add_zero_attn=True)),
-    "bias-kv-sdpa": (False, dict(add_bias_kv=True, batch_first=True)),
-    "zero-attn-kdim-vdim-weights": (True, dict(add_zero_attn=True, kdim=4, vdim=10, batch_first=True)),
-    "bias-kv-zero-attn-kdim-vdim-sdpa": (False, dict(add_bias_kv=True, add_zero_attn=True, kdim=4, vdim=10)),
-}
-
-
-@pytest.mark.parametrize("name", _MHA)
-def test_multihead_attention_backward_macs_equal_flop_counter_with_appended_keys(name):
-    """The k and v projections run on the S keys given; bias_k/v and the zero row are
-    appended after them, so only the core sees S + 1 or S + 2 keys: FlopCounterMode
-    around loss.backward() on the math path (scaled_dot_product_attention's when
-    need_weights=False, bmm's otherwise)."""
-    need_weights, ctor = _MHA[name]
-    torch.manual_seed(13)
-    model = _Attend(need_weights, **ctor)
-    inputs = [x.requires_grad_() for x in _mha_inputs(model.mha)]
-    ours = int(profiler.profile(model, inputs=tuple(inputs), training=True).layers["bwd_macs"].sum())
-    with sdpa_kernel(SDPBackend.MATH):
-        assert ours == _fcm_backward_macs(model.train(), *inputs)
-
-
-def test_multihead_attention_bias_kv_gradients_sum_the_batch_copies():
-    """bias_k and bias_v are repeated over the N batch elements before joining the
-    keys and values: each gradient is the sum of its N copies' gradients, (N − 1)·E
-    additions.  The copies' gradients are taken one batch element at a time (the
-    elements are independent), summed with counting scalars, checked against the
-    batched gradient; the training profile's counts differ by that tally exactly
-    between bias_k/v learned and frozen."""
-    torch.manual_seed(14)
-    m = nn.MultiheadAttention(8, 2, add_bias_kv=True)
-    q, k, v = _mha_inputs(m)
-    m(q, k, v)[0].sum().backward()
-    batched = m.bias_k.grad.clone(), m.bias_v.grad.clone()
-    copies = []
-    for i in range(q.shape[1]):
-        m.zero_grad()
-        m(q[:, i:i + 1], k[:, i:i + 1], v[:, i:i + 1])[0].sum().backward()
-        copies.append((m.bias_k.grad.double().flatten().numpy(), m.bias_v.grad.double().flatten().numpy()))
-    tally = bf.Tally()
-    for which, want in enumerate(batched):
-        got = [bf.total([tally.num(c[which][d]) for c in copies]).v for d in range(m.embed_dim)]
-        np.testing.assert_allclose(got, want.flatten().double().numpy(), rtol=1e-5, atol=1e-6)
-    learned, _ = _row(m, q, k, v)
-    m.bias_k.requires_grad_(False)
-    m.bias_v.requires_grad_(False)
-    frozen, _ = _row(m, q, k, v)
-    assert tuple(a - b for a, b in zip(learned, frozen)) == tally.as_tuple() == (0, 2 * 2 * 8, 0)
