@@ -10,7 +10,8 @@ import pkgutil
 import sys
 
 import profiler.formulas as formulas
-from profiler.formulas import Call, find_aten_formula, find_module_formula  # noqa: F401
+from profiler.formulas import (Call, find_aten_formula, find_module_backward, find_module_formula,  # noqa: F401
+                               find_op_backward)
 
 
 def _registry():
