@@ -49,6 +49,16 @@ def aten_formulas_by_packet() -> dict:
     return _registered("aten_formulas", "_ATEN_FORMULAS")
 
 
+def module_backwards_by_class() -> dict:
+    """Every module class with a registered backward formula: the function."""
+    return _registered("module_backwards", "_MODULE_BACKWARDS")
+
+
+def op_backwards_by_packet() -> dict:
+    """Every op packet (in-place variants included) with a registered backward formula."""
+    return _registered("op_backwards", "_OP_BACKWARDS")
+
+
 def module_classes_defined_in(module_name: str) -> list[type]:
     """The module classes whose forward formula function is defined in the module
     ``module_name`` (``profiler.formulas.forward.<kind>``): by ``fn.__module__``."""

@@ -7,12 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 import profiler
+from formula_access import find_op_backward
 
 
 def _row(model, *inputs):
@@ -103,3 +105,24 @@ def test_multihead_attention_bias_kv_gradients_sum_the_batch_copies():
     m.bias_v.requires_grad_(False)
     frozen, _ = _row(m, q, k, v)
     assert tuple(a - b for a, b in zip(learned, frozen)) == tally.as_tuple() == (0, 2 * 2 * 8, 0)
+
+
+# --- the scaled-dot-product ops -------------------------------------------------------------
+
+@pytest.mark.parametrize("heads_q,heads_kv", [(2, 2), (4, 2)])
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, False), (False, False, True)])
+def test_sdpa_backward_macs_equal_flop_counter_on_the_math_path(heads_q, heads_kv, needs):
+    """Q (2, hq, 3, 4), K (2, hkv, 5, 4), V (2, hkv, 5, 6); with fewer key/value heads
+    (enable_gqa) each is shared by hq/hkv query heads.  FlopCounterMode around
+    loss.backward() sees the math path's matmuls: g·Vᵀ, Pᵀ·g, dS·K, dSᵀ·Q."""
+    torch.manual_seed(15)
+    q = torch.randn(2, heads_q, 3, 4, requires_grad=needs[0])
+    k = torch.randn(2, heads_kv, 5, 4, requires_grad=needs[1])
+    v = torch.randn(2, heads_kv, 5, 6, requires_grad=needs[2])
+    with sdpa_kernel(SDPBackend.MATH):
+        loss = F.scaled_dot_product_attention(q, k, v, enable_gqa=heads_q != heads_kv).sum()
+    with FlopCounterMode(display=False) as counter:
+        loss.backward()
+    cost = find_op_backward(torch.ops.aten.scaled_dot_product_attention)(
+        needs, (2, heads_q, 3, 6), tuple(q.shape), tuple(k.shape), tuple(v.shape))
+    assert cost.macs == counter.get_total_flops() // 2
