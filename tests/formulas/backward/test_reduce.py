@@ -11,6 +11,7 @@ import torch
 
 import bruteforce as bf
 from formula_access import find_op_backward
+from pointwise_scalars import absolute, equal, power
 
 aten = torch.ops.aten
 X = (2, 3, 4)
@@ -75,6 +76,55 @@ def test_two_norm_backward_divides_once_per_output_and_scales_each_element():
         gx[i, j] = [(share * x[i, j, k]).v for k in range(4)]
     np.testing.assert_allclose(gx, _autograd(lambda a: torch.linalg.vector_norm(a, 2, -1), x, g), rtol=1e-12)
     assert _counts(aten.linalg_vector_norm, X[:2], X, 2, [2]) == t.as_tuple() == (24, 0, 6)
+
+
+def _sign(x):
+    """sign(x): one op, other (as the formula counts it)."""
+    x.t.other += 1
+    return bf.Num(float(np.sign(x.v)), x.t)
+
+
+def test_one_norm_backward_is_g_times_the_sign_of_each_element():
+    rng = np.random.default_rng(4)
+    x, g = rng.normal(size=X), rng.normal(size=X[:2])
+    t = bf.Tally()
+    gx = np.array([[[(t.num(g[i, j]) * _sign(t.num(x[i, j, k]))).v for k in range(4)]
+                    for j in range(3)] for i in range(2)])
+    np.testing.assert_allclose(gx, _autograd(lambda a: torch.linalg.vector_norm(a, 1, -1), x, g), rtol=1e-12)
+    assert _counts(aten.linalg_vector_norm, X[:2], X, 1, [2]) == t.as_tuple() == (24, 0, 24)
+
+
+def test_max_norm_backward_shares_the_gradient_among_the_elements_at_the_extremum():
+    """|x| and a comparison with the norm per element, the ties counted (n − m adds),
+    g/count per output, then sign · share · mask per element."""
+    rng = np.random.default_rng(5)
+    x, g = rng.normal(size=X), rng.normal(size=X[:2])
+    norms = np.abs(x).max(-1)
+    t = bf.Tally()
+    gx = np.empty(X)
+    for i, j in np.ndindex(2, 3):
+        mask = [float(equal(absolute(t.num(x[i, j, k])), norms[i, j])) for k in range(4)]
+        share = t.num(g[i, j]) / bf.total([t.num(m) for m in mask])
+        gx[i, j] = [(_sign(t.num(x[i, j, k])) * share * mask[k]).v for k in range(4)]
+    np.testing.assert_allclose(gx, _autograd(lambda a: torch.linalg.vector_norm(a, float("inf"), -1), x, g),
+                               rtol=1e-12)
+    assert _counts(aten.linalg_vector_norm, X[:2], X, float("inf"), [2]) == t.as_tuple() == (48, 18, 78)
+
+
+def test_p_norm_backward_scales_each_element_by_its_power_over_the_norms_power():
+    """p = 3: g·x·|x|^(p−2) / ‖x‖^(p−1): per output a power and a division, per
+    element an abs, a power and two mults; no gradient at all for p = 0."""
+    rng = np.random.default_rng(6)
+    x, g = rng.normal(size=X), rng.normal(size=X[:2])
+    norms = (np.abs(x) ** 3).sum(-1) ** (1 / 3)
+    t = bf.Tally()
+    gx = np.empty(X)
+    for i, j in np.ndindex(2, 3):
+        share = t.num(g[i, j]) / power(t.num(norms[i, j]), 2)
+        gx[i, j] = [(share * x[i, j, k] * power(absolute(t.num(x[i, j, k])), 1)).v for k in range(4)]
+    np.testing.assert_allclose(gx, _autograd(lambda a: torch.linalg.vector_norm(a, 3, -1), x, g), rtol=1e-12)
+    assert _counts(aten.linalg_vector_norm, X[:2], X, 3, [2]) == t.as_tuple() == (48, 0, 60)
+    assert _counts(aten.linalg_vector_norm, X[:2], X, 0, [2]) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("op,args", [
