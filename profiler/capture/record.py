@@ -28,7 +28,7 @@ from profiler.formulas import find_aten_formula, find_module_formula
 from profiler.formulas.forward.activation import softmax_module
 from profiler.formulas.forward.zero import ZERO_COST_OPS
 from profiler.formulas.registry import AtenFormula, ModuleFormula
-from profiler.count.kinds import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
+from profiler.capture.marks import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
 from profiler.capture.metacache import MetaReplay
 
 

@@ -27,34 +27,23 @@ functional ops charged to it, by these rules, in this order:
 5. otherwise the kind of its ops with the most FLOPs (the registry's kind of
    each aten op; matmuls against the module's own parameters count as linear).
 
-Counts never depend on the kind.  The capture (profiler.capture.record) gathers the
-evidence while the forward runs: only matmul-family and softmax ops in a
-formula-less module add work there.  Each leaves a mark, and the marks advance
-``ModuleCall.pattern``, a few letters that say how far the call's ops have come
-along the attention pattern (a string of constant size however many ops run).
+Counts never depend on the kind.  The capture gathers the evidence while the
+forward runs: the marks its matmul-family and softmax ops leave
+(profiler.capture.marks) and ``ModuleCall.pattern``, how far they came along the
+attention pattern.
 """
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
+
+from profiler.capture.marks import ATTENTION
 
 if TYPE_CHECKING:
     from profiler.capture.record import ModuleCall
 
-# the marks a module call's ops leave, in order
-OWN_MATMUL = "L"      # a matmul-family op against one of the module's own parameters (its FLOPs: linear)
-PARAM_MATMUL = "P"    # ... against another module's parameter (F.linear(x, self.qkv.weight))
-ACT_MATMUL = "M"      # ... of two activations (no parameter operand)
-SOFTMAX = "S"         # a softmax op, or an nn.Softmax child called
-SDPA = "A"            # a scaled-dot-product attention op
-# ModuleCall.pattern: "" → "M" (an activation matmul) → "MS" (then a softmax) →
-# "MSM" (then another activation matmul); "A" after an SDPA op.  "MSM" and "A" stay.
-_NEXT = {("", ACT_MATMUL): "M", ("M", SOFTMAX): "MS", ("MS", ACT_MATMUL): "MSM"}
-_ATTENTION = ("MSM", SDPA)
-
-SOFTMAX_OPS = frozenset({"_softmax", "softmax", "_safe_softmax"})
 STATISTICS = frozenset({"mean", "var", "std", "var_mean", "std_mean", "linalg_vector_norm", "norm"})
 NORMALISERS = frozenset({"rsqrt", "sqrt", "div", "true_divide", "reciprocal"})
 NONLINEAR = frozenset({
@@ -64,47 +53,10 @@ NONLINEAR = frozenset({
 # clamp is no nonlinearity here: it bounds boxes and coordinates far more often than it activates
 
 
-def op_mark(name: str, kind: str) -> str | None:
-    """The mark an aten op (its packet's name, its formula's kind) leaves on the
-    module call it is charged to: SDPA, ACT_MATMUL for any other matmul-family op
-    (which the capture tells apart by its operands: OWN_MATMUL, PARAM_MATMUL or
-    ACT_MATMUL), SOFTMAX, or None."""
-    if kind == "matmul":
-        return SDPA if "scaled_dot_product" in name else ACT_MATMUL
-    if name in SOFTMAX_OPS:
-        return SOFTMAX
-    return None
-
-
-def storage_key(t: torch.Tensor) -> Any:
-    """What a tensor and its views share: its storage (meta and fake tensors have
-    one too); the tensor itself where there is none (a wrapper subclass)."""
-    try:
-        return t.untyped_storage()._cdata
-    except Exception:  # no storage to read: compare the tensor itself
-        return id(t)
-
-
-def advance(pattern: str, mark: str) -> str:
-    """The attention pattern after one more mark (see ModuleCall.pattern)."""
-    if pattern in _ATTENTION:
-        return pattern
-    return SDPA if mark == SDPA else _NEXT.get((pattern, mark), pattern)
-
-
-def has_attention(marks: str) -> bool:
-    """Whether marks, in order, hold the attention product: an SDPA op, or an
-    activation matmul, then a softmax, then another activation matmul."""
-    pattern = ""
-    for mark in marks:
-        pattern = advance(pattern, mark)
-    return pattern in _ATTENTION
-
-
 @lru_cache(maxsize=None)
 def _norm_ops() -> frozenset[str]:
-    from profiler.formulas.registry import _ATEN_FORMULAS
-    return frozenset(op.__name__ for op, f in _ATEN_FORMULAS.items() if f.kind == "norm")
+    from profiler.formulas.registry import aten_formulas
+    return frozenset(op.__name__ for op, f in aten_formulas().items() if f.kind == "norm")
 
 
 @lru_cache(maxsize=None)
@@ -146,7 +98,7 @@ def _holds_parameters(call: ModuleCall) -> bool:
 
 def row_kind(call: ModuleCall) -> str:
     """The kind of a formula-less module call's row (see the module docstring)."""
-    if call.pattern in _ATTENTION:
+    if call.pattern in ATTENTION:
         return "attention"
     flops = call.op_kind_flops  # the kind with the most FLOPs; on a tie the first seen, as Counter.most_common
     kind = max(flops, key=flops.__getitem__) if flops else "other"

@@ -40,7 +40,8 @@ Adding a layer kind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -182,3 +183,21 @@ def op_backward(*ops: Any) -> Callable[[OpBackward], OpBackward]:
 
 def find_op_backward(packet: Any) -> OpBackward | None:
     return _OP_BACKWARDS.get(packet)
+
+
+# --- the tables, read-only: what is registered (coverage tests, profiler.count.kinds) ---
+
+def module_formulas() -> Mapping[type, ModuleFormula]:
+    return MappingProxyType(_MODULE_FORMULAS)
+
+
+def aten_formulas() -> Mapping[Any, AtenFormula]:
+    return MappingProxyType(_ATEN_FORMULAS)
+
+
+def module_backwards() -> Mapping[type, ModuleBackward]:
+    return MappingProxyType(_MODULE_BACKWARDS)
+
+
+def op_backwards() -> Mapping[Any, OpBackward]:
+    return MappingProxyType(_OP_BACKWARDS)

@@ -11,7 +11,6 @@ from torch import nn
 from torch.nn import functional as F
 
 import profiler
-from profiler.count.kinds import has_attention
 
 
 def _rows(report, type_name: str):
@@ -256,12 +255,6 @@ def test_registry_kinds_still_win():
 
     report = profiler.profile(MyConv(3, 4, 3), inputs=(1, 3, 8, 8))
     assert _own(report)["kind"] == "conv" and _own(report)["status"] == "formula"
-
-
-def test_attention_pattern():
-    assert has_attention("MSM") and has_attention("PMSMP") and has_attention("A") and has_attention("LMLSMS")
-    assert not has_attention("SMM") and not has_attention("MMS") and not has_attention("LSL")
-    assert not has_attention("PSP") and not has_attention("")
 
 
 def test_torchvision_window_attention_is_attention():
