@@ -84,7 +84,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     measure: time every profile on ``device`` (profiler.measure.measure, with
         ``runs``, ``peak_flops`` and ``peak_bandwidth``), one after the other in this
         process (``jobs`` is then 1), adding the columns of
-        ``profiler.measure.timing.COMPARE_MEASURED``: the forward's time, the shares of
+        ``profiler.report.measured.COMPARE_MEASURED``: the forward's time, the shares of
         the time of conv and linear layers, and linear layers' intensity and regime,
         which shows the batch size where they turn compute-bound.  ``device``
         without ``measure``: the roofline's bounds on that device instead
@@ -154,7 +154,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             failures.append(dict(model=_label(model), input=_input_label(size), batch=batch, error=error))
     extra = []
     if timing is not None:
-        from profiler.measure.timing import COMPARE_MEASURED, COMPARE_PREDICTED
+        from profiler.report.measured import COMPARE_MEASURED, COMPARE_PREDICTED
         extra = COMPARE_MEASURED if measure else COMPARE_PREDICTED
     frame = pd.DataFrame(rows, columns=COLUMNS + extra)
     frame[COUNTS + ["batch", "uncounted"]] = frame[COUNTS + ["batch", "uncounted"]].astype("int64")
@@ -197,7 +197,8 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
                 report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
                                  batch=batch, native=size == NATIVE, **(options or {}))
             if timing is not None:
-                from profiler.measure.timing import compare_note, compare_row, measure
+                from profiler.measure.timing import measure
+                from profiler.report.measured import compare_note, compare_row
                 measure(report, model, input_size=None if size in (None, NATIVE) else tuple(size), batch=batch,
                         native=size == NATIVE, config=(options or {}).get("config"), **timing)
                 if roofline is not None:

@@ -2,7 +2,7 @@
 
 ``timing`` runs the model and times every layer (it needs torch); ``roofline`` holds
 the device peaks and the per-layer bounds, without torch, so that reading a
-measured report does not import torch.  ``measure`` is exported lazily for the
+measured report (its views: profiler.report.measured) does not import torch.  ``measure`` is exported lazily for the
 same reason: ``profiler.measure.measure(report, model, ...)``.
 """
 from importlib import import_module

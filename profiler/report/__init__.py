@@ -8,7 +8,7 @@ adds about 29 MB to a process that only wants a total).
 The tables derived from the frame (totals, ``by_kind``, ``passes``, ...) are each
 computed once and kept: a terminal report reads ``by_kind`` seven times.  They are
 dropped whenever what they are made of changes: ``layers`` assigned, or
-``measurement`` set (profiler.measure.timing.attach sets it after adding its
+``measurement`` set (profiler.report.measured.attach sets it after adding its
 columns).  A frame edited in place must be assigned back (``report.layers = frame``).
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Report:
 
     @property
     def measurement(self):
-        """Measured or roofline-predicted time (profiler.measure.timing), or None."""
+        """Measured or roofline-predicted time (profiler.report.measured.Measurement), or None."""
         return self._measurement
 
     @measurement.setter
@@ -201,8 +201,8 @@ class Report:
         moved = self.moved_bytes(out)
         out["intensity"] = (out["flops"] / moved.where(moved > 0)).fillna(0.0)
         out = out.reset_index()
-        if self.measurement is not None:   # time by kind, next to the counts (profiler.measure.timing)
-            from profiler.measure.timing import kind_columns
+        if self.measurement is not None:   # time by kind, next to the counts (profiler.report.measured)
+            from profiler.report.measured import kind_columns
             out = kind_columns(self, out)
         return out
 
@@ -299,7 +299,7 @@ class Report:
         uncounted, t = self._derived("uncounted", self._make_uncounted), self._tables(units, True, layers)
         parts = [f"# {self.model}", "", self.header() + ".", ""]
         if self.measurement is not None:   # where the times come from, before anything else
-            from profiler.measure.timing import markdown_banner
+            from profiler.report.measured import markdown_banner
             parts += [markdown_banner(self), ""]
         parts += [f"- {n}" for n in self.notes] + ([""] if self.notes else [])
         parts += ["## Total", "", t["total"], "",
@@ -326,11 +326,11 @@ class Report:
         """The measured (or roofline-predicted) section; nothing when not measured."""
         if self.measurement is None:
             return []
-        from profiler.measure.timing import markdown_section, text_section
+        from profiler.report.measured import markdown_section, text_section
         return (markdown_section if markdown else text_section)(self, units, layers)
 
     def _time_finding(self) -> str:
-        from profiler.measure.timing import finding
+        from profiler.report.measured import finding
         return finding(self)
 
     def to_csv(self, path: str | Path, table_name: str = "layers", layers: pd.DataFrame | None = None) -> Path:

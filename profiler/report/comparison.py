@@ -19,7 +19,7 @@ def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False)
     shown = frame.copy()
     shown["intensity"] = shown["intensity"].round(2)
     timed = [c for c in ("forward_ms", "gflop_per_s", "linear_intensity") if c in shown]
-    for column in timed:   # measured or roofline columns (profiler.measure.timing)
+    for column in timed:   # measured or roofline columns (profiler.report.measured)
         shown[column] = shown[column].round(2)
     if "bound_ms" in shown:
         shown["bound_ms"] = [f"{v:.4g}" for v in shown["bound_ms"]]
@@ -39,7 +39,7 @@ def markdown(frame: pd.DataFrame, title: str = "Comparison", units: str = "group
     if intro:
         parts += [intro, ""]
     parts += [to_text(frame, units, markdown=True), "", INTENSITY_NOTE + ".", ""]
-    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.measure.timing)
+    if frame.attrs.get("roofline"):   # measured or roofline columns: the device (profiler.report.measured)
         parts += [f"- {line}" for line in frame.attrs["roofline"]] + [""]
     if plot:
         parts += ["## MACs vs parameters", "", f"![MACs against parameters, log-log]({plot})", ""]

@@ -23,7 +23,7 @@ meaning; new fields may be added within a version.  Schema version 1::
                   COUNTS, "status": "formula", "ops": ""}],
       "uncounted": [{"name": "...", "type": "...", "ops": "..."}],
       "finding": "linear layers: 96.0% of parameters, ...",
-      # measured reports (profiler.measure.timing) only, also in each "by_kind" entry (time_s,
+      # measured reports (profiler.report.measured) only, also in each "by_kind" entry (time_s,
       # time_%, flops_per_s, regime) and each "layers" entry (time_s: the mean over the
       # runs, time_median_s, time_iqr_s, time_%, flops_per_s, bytes_per_s, bound_s, regime,
       # efficiency); a roofline prediction without a measurement has bound_s, bound_%
@@ -94,9 +94,9 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
 
 def _add_measurement(document: dict, report: Report, layers: pd.DataFrame) -> None:
     """A measured (or roofline-predicted) report's fields: per layer and per kind,
-    the time columns (profiler.measure.timing); "measurement", the device, its peaks, the
+    the time columns (profiler.report.measured); "measurement", the device, its peaks, the
     forward's time and the timing hooks' cost; "finding_time"."""
-    from profiler.measure.timing import kind_fields, layer_fields
+    from profiler.report.measured import kind_fields, layer_fields
     measured = report.measurement.measured
     for entry, row in zip(document["by_kind"], report.by_kind.to_dict("records")):
         entry.update(kind_fields(row, measured))

@@ -22,7 +22,7 @@ from profiler.measure.roofline import fmt_rate
 def roofline_figure(report, layers=None):
     """The Figure (see the module docstring); ``layers`` is a view of the rows
     (grouped, sorted, cut), as for profiler.report.plots.report_figure."""
-    from profiler.measure.timing import view_columns
+    from profiler.report.measured import view_columns
     m = report.measurement
     if m is None:
         raise ValueError("roofline_figure needs a measured report (profiler.measure.measure)")
