@@ -359,18 +359,18 @@ def _memory_rates(device: str, sizes: list[int], seconds: float) -> dict[int, fl
     byte, as an in-place ReLU), a read (a sum) and a write (a fill), ``seconds`` each."""
     import torch
     sync = _sync_for(device)
-    rates = {}
+
+    def best_at(size: int) -> float:   # its buffer is freed on return, before the next size's
+        n = size // 4
+        whole = torch.ones(n, device=device)
+        src, dst = whole[: n // 2], whole[n // 2:]
+        return max(_best_rate(lambda: dst.copy_(src), float(size), sync, seconds, 5e-4),
+                   _best_rate(lambda: whole.mul_(1.0), 2.0 * size, sync, seconds, 5e-4),
+                   _best_rate(lambda: whole.sum(), float(size), sync, seconds, 5e-4),
+                   _best_rate(lambda: whole.fill_(1.0), float(size), sync, seconds, 5e-4))
+
     with torch.no_grad():
-        for size in sizes:
-            n = size // 4
-            whole = torch.ones(n, device=device)
-            src, dst = whole[: n // 2], whole[n // 2:]
-            rates[size] = max(_best_rate(lambda: dst.copy_(src), float(size), sync, seconds, 5e-4),
-                              _best_rate(lambda: whole.mul_(1.0), 2.0 * size, sync, seconds, 5e-4),
-                              _best_rate(lambda: whole.sum(), float(size), sync, seconds, 5e-4),
-                              _best_rate(lambda: whole.fill_(1.0), float(size), sync, seconds, 5e-4))
-            del whole, src, dst
-    return rates
+        return {size: best_at(size) for size in sizes}
 
 
 def microbenchmark(device: str = "cpu", dtype: str = "float32", fresh: bool = False,
