@@ -362,3 +362,20 @@ def recurrent(mode: str, x: np.ndarray, layers: list[list[dict]]):
         seq = [[sum((outs[k][s][n] for k in range(len(directions))), []) for n in range(x.shape[1])]
                for s in range(len(seq))]
     return np.array([[[v.v for v in row] for row in step] for step in seq]), t
+
+
+# --- comparing a naive loop with torch and with the profiler ---------------------------
+
+def numpy_of(t):
+    """A tensor's values as float64 NumPy (None stays None), to compare with a naive loop's."""
+    return None if t is None else t.detach().double().numpy()
+
+
+def assert_same(out: np.ndarray, expected) -> None:
+    """The naive loop computed the layer: its values equal torch's."""
+    np.testing.assert_allclose(out, numpy_of(expected), rtol=1e-7, atol=1e-9)
+
+
+def assert_counts(got: dict, tally: Tally, macs: int = 0) -> None:
+    """A profiled row's counts (``layer_cost``) equal what the loop tallied."""
+    assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)

@@ -131,21 +131,9 @@ def test_every_op_packet_registered_here_has_a_literal_case():
 
 # --- step-by-step softmax counts ------------------------------------------------------------
 
-def _numpy(t):
-    return None if t is None else t.detach().double().numpy()
-
-
-def _assert_same(out: np.ndarray, expected: torch.Tensor):
-    np.testing.assert_allclose(out, _numpy(expected), rtol=1e-7, atol=1e-9)
-
-
-def _assert_counts(got: dict, tally: bf.Tally, macs: int = 0):
-    assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)
-
-
 @pytest.mark.parametrize("module,shape,dim,log,negate", SOFTMAXES)
 def test_softmax_and_log_softmax_follow_the_step_by_step_count(layer_cost, module, shape, dim, log, negate):
     x = torch.randn(shape, dtype=torch.float64)
-    out, tally = bf.softmax(-_numpy(x) if negate else _numpy(x), dim, log)
-    _assert_same(out, module(x))
-    _assert_counts(layer_cost(module, x), tally)
+    out, tally = bf.softmax(-bf.numpy_of(x) if negate else bf.numpy_of(x), dim, log)
+    bf.assert_same(out, module(x))
+    bf.assert_counts(layer_cost(module, x), tally)

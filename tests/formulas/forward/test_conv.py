@@ -144,10 +144,6 @@ def test_every_op_packet_registered_here_has_a_literal_case():
 NUMPY_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _numpy(t: torch.Tensor | None):
-    return None if t is None else t.detach().double().numpy()
-
-
 def _seeded(module: nn.Module) -> nn.Module:
     torch.manual_seed(0)
     for p in module.parameters():
@@ -164,9 +160,9 @@ def _padded_for_mode(x: torch.Tensor, conv: nn.Module) -> tuple[np.ndarray, int]
     """The input padded as a non-zero padding_mode pads it, and the padding left for
     the brute force (0 then: the module pads before a padding-free conv)."""
     if conv.padding_mode == "zeros":
-        return _numpy(x), conv.padding
+        return bf.numpy_of(x), conv.padding
     pad = [(0, 0), (0, 0)] + [(p, p) for p in conv.padding]
-    return np.pad(_numpy(x), pad, mode=NUMPY_PAD[conv.padding_mode]), 0
+    return np.pad(bf.numpy_of(x), pad, mode=NUMPY_PAD[conv.padding_mode]), 0
 
 
 # --- brute force: direct convolution ---------------------------------------------------
@@ -178,9 +174,9 @@ def test_conv_matches_a_naive_loop_that_counts_its_products_and_sums(
     conv = _seeded(CONV[dims](c_in, c_out, bias=bias, **kwargs))
     x = torch.randn(batch, c_in, *size, dtype=torch.float64)
     xp, padding = _padded_for_mode(x, conv)
-    out, tally = bf.conv(xp, _numpy(conv.weight), _numpy(conv.bias), conv.stride, padding,
+    out, tally = bf.conv(xp, bf.numpy_of(conv.weight), bf.numpy_of(conv.bias), conv.stride, padding,
                          conv.dilation, conv.groups)
-    np.testing.assert_allclose(out, _numpy(conv(x)), rtol=1e-9, atol=1e-9)  # the loop is this conv
+    np.testing.assert_allclose(out, bf.numpy_of(conv(x)), rtol=1e-9, atol=1e-9)  # the loop is this conv
 
     got = layer_cost(conv, x)
     assert (got["mults"], got["adds"], got["other"]) == tally.as_tuple()
@@ -197,9 +193,9 @@ def test_transposed_conv_matches_a_naive_scatter_that_counts_its_products_and_su
         layer_cost, dims, batch, c_in, c_out, size, kwargs, bias):
     conv = _seeded(CONV_T[dims](c_in, c_out, bias=bias, **kwargs))
     x = torch.randn(batch, c_in, *size, dtype=torch.float64)
-    out, tally = bf.conv_transpose(_numpy(x), _numpy(conv.weight), _numpy(conv.bias), conv.stride,
+    out, tally = bf.conv_transpose(bf.numpy_of(x), bf.numpy_of(conv.weight), bf.numpy_of(conv.bias), conv.stride,
                                    conv.padding, conv.output_padding, conv.dilation, conv.groups)
-    np.testing.assert_allclose(out, _numpy(conv(x)), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(out, bf.numpy_of(conv(x)), rtol=1e-9, atol=1e-9)
 
     got = layer_cost(conv, x)
     assert (got["mults"], got["adds"], got["other"]) == tally.as_tuple()
@@ -278,6 +274,6 @@ def test_generated_conv_macs_equal_flop_counter_and_fvcore(layer_cost, config):
 def test_generated_transposed_conv_macs_equal_flop_counter_and_fvcore(layer_cost, config):
     module, x = config
     got = _check_against_counters(layer_cost, module, x)
-    _, tally = bf.conv_transpose(_numpy(x), _numpy(module.weight), _numpy(module.bias), module.stride,
+    _, tally = bf.conv_transpose(bf.numpy_of(x), bf.numpy_of(module.weight), bf.numpy_of(module.bias), module.stride,
                                  module.padding, module.output_padding, module.dilation, module.groups)
     assert (got["mults"], got["adds"], got["other"]) == tally.as_tuple()

@@ -148,10 +148,6 @@ def test_every_module_class_registered_here_has_a_literal_case():
 
 # --- a naive loop over all leading dimensions ------------------------------------------
 
-def _numpy(t: torch.Tensor | None):
-    return None if t is None else t.detach().double().numpy()
-
-
 def _seeded(module: nn.Module) -> nn.Module:
     torch.manual_seed(0)
     for p in module.parameters():
@@ -164,8 +160,8 @@ def _seeded(module: nn.Module) -> nn.Module:
 def test_linear_matches_a_naive_loop_over_all_leading_dimensions(layer_cost, shape, bias):
     fc = _seeded(nn.Linear(5, 4, bias=bias))
     x = torch.randn(*shape, dtype=torch.float64)
-    out, tally = bf.linear(_numpy(x), _numpy(fc.weight), _numpy(fc.bias))
-    np.testing.assert_allclose(out, _numpy(fc(x)), rtol=1e-9, atol=1e-9)
+    out, tally = bf.linear(bf.numpy_of(x), bf.numpy_of(fc.weight), bf.numpy_of(fc.bias))
+    np.testing.assert_allclose(out, bf.numpy_of(fc(x)), rtol=1e-9, atol=1e-9)
     got = layer_cost(fc, x)
     assert (got["mults"], got["adds"], got["other"]) == tally.as_tuple()
     assert got["macs"] == tally.mults == prod(shape) // 5 * 4 * 5

@@ -175,18 +175,6 @@ def test_every_op_packet_registered_here_has_a_literal_case():
 
 # --- step-by-step counts over many configurations ----------------------------------------
 
-def _numpy(t):
-    return None if t is None else t.detach().double().numpy()
-
-
-def _assert_same(out: np.ndarray, expected: torch.Tensor):
-    np.testing.assert_allclose(out, _numpy(expected), rtol=1e-7, atol=1e-9)
-
-
-def _assert_counts(got: dict, tally: bf.Tally, macs: int = 0):
-    assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)
-
-
 def _randomize(module: nn.Module) -> nn.Module:
     """Non-trivial parameters and running statistics, so that a wrong value shows."""
     torch.manual_seed(1)
@@ -199,9 +187,9 @@ def _randomize(module: nn.Module) -> nn.Module:
 
 def _folded(norm: nn.modules.batchnorm._NormBase):
     """Per-channel scale and shift that stored statistics fold into (not counted)."""
-    scale = np.ones(norm.num_features) if norm.weight is None else _numpy(norm.weight)
-    scale = scale / np.sqrt(_numpy(norm.running_var) + norm.eps)
-    shift = (0 if norm.bias is None else _numpy(norm.bias)) - _numpy(norm.running_mean) * scale
+    scale = np.ones(norm.num_features) if norm.weight is None else bf.numpy_of(norm.weight)
+    scale = scale / np.sqrt(bf.numpy_of(norm.running_var) + norm.eps)
+    shift = (0 if norm.bias is None else bf.numpy_of(norm.bias)) - bf.numpy_of(norm.running_mean) * scale
     return scale, shift
 
 
@@ -209,9 +197,9 @@ def _folded(norm: nn.modules.batchnorm._NormBase):
 def test_stored_statistics_cost_one_mult_and_one_add_per_element(layer_cost, norm, shape):
     norm = _randomize(norm)
     x = torch.randn(shape, dtype=torch.float64)
-    out, tally = bf.folded_affine(_numpy(x), *_folded(norm))
-    _assert_same(out, norm(x))
-    _assert_counts(layer_cost(norm.train(), x), tally)  # profiling runs it in eval
+    out, tally = bf.folded_affine(bf.numpy_of(x), *_folded(norm))
+    bf.assert_same(out, norm(x))
+    bf.assert_counts(layer_cost(norm.train(), x), tally)  # profiling runs it in eval
 
 
 @pytest.mark.parametrize("norm,shape,group_of,channel_of", COMPUTED_STATS)
@@ -221,11 +209,11 @@ def test_statistics_from_the_input_follow_the_step_by_step_count(layer_cost, nor
     x = torch.randn(shape, dtype=torch.float64)
     weight = bias = None
     if channel_of is not None:
-        weight = _numpy(norm.weight)
-        bias = _numpy(norm.bias) if norm.bias is not None else None
-    out, tally = bf.norm_over(_numpy(x), group_of, norm.eps, weight, bias, channel_of)
-    _assert_same(out, norm(x))
-    _assert_counts(layer_cost(norm, x), tally)
+        weight = bf.numpy_of(norm.weight)
+        bias = bf.numpy_of(norm.bias) if norm.bias is not None else None
+    out, tally = bf.norm_over(bf.numpy_of(x), group_of, norm.eps, weight, bias, channel_of)
+    bf.assert_same(out, norm(x))
+    bf.assert_counts(layer_cost(norm, x), tally)
 
 
 @pytest.mark.parametrize("affine", RMS_AFFINE)
@@ -235,11 +223,11 @@ def test_rms_norm_follows_the_step_by_step_count(layer_cost, affine):
     t = bf.Tally()
     out = np.empty(x.shape)
     for b in range(4):
-        group = [t.num(v) for v in _numpy(x[b]).ravel()]
+        group = [t.num(v) for v in bf.numpy_of(x[b]).ravel()]
         rstd = (bf.total([v * v for v in group]) / len(group) + norm.eps).rsqrt()
         scaled = [v * rstd for v in group]
         if affine:
-            scaled = [v * w for v, w in zip(scaled, _numpy(norm.weight).ravel())]
+            scaled = [v * w for v, w in zip(scaled, bf.numpy_of(norm.weight).ravel())]
         out[b] = np.reshape([v.v for v in scaled], (2, 3))
-    _assert_same(out, norm(x))
-    _assert_counts(layer_cost(norm, x), t)
+    bf.assert_same(out, norm(x))
+    bf.assert_counts(layer_cost(norm, x), t)

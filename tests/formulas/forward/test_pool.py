@@ -159,37 +159,25 @@ def test_every_op_packet_registered_here_has_a_literal_case():
 
 # --- naive pools over many configurations ------------------------------------------------
 
-def _numpy(t):
-    return None if t is None else t.detach().double().numpy()
-
-
-def _assert_same(out: np.ndarray, expected: torch.Tensor):
-    np.testing.assert_allclose(out, _numpy(expected), rtol=1e-7, atol=1e-9)
-
-
-def _assert_counts(got: dict, tally: bf.Tally, macs: int = 0):
-    assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)
-
-
 @pytest.mark.parametrize("cls,shape,kwargs", MAX_POOLS)
 def test_max_pool_counts_window_minus_one_comparisons_over_whole_windows(layer_cost, cls, shape, kwargs):
     pool = cls(**kwargs)
     x = torch.randn(shape, dtype=torch.float64)
     batched = x if x.dim() == int(cls.__name__[-2]) + 2 else x[None]  # the loop wants a batch dim
-    out, tally = bf.max_pool(_numpy(batched), pool.kernel_size, pool.stride, pool.padding, pool.dilation,
+    out, tally = bf.max_pool(bf.numpy_of(batched), pool.kernel_size, pool.stride, pool.padding, pool.dilation,
                              pool.ceil_mode)
-    _assert_same(out, pool(batched))
-    _assert_counts(layer_cost(pool, x), tally)
+    bf.assert_same(out, pool(batched))
+    bf.assert_counts(layer_cost(pool, x), tally)
 
 
 @pytest.mark.parametrize("cls,shape,kwargs", AVG_POOLS)
 def test_avg_pool_counts_window_minus_one_adds_and_one_mult_per_output(layer_cost, cls, shape, kwargs):
     pool = cls(**kwargs)
     x = torch.randn(shape, dtype=torch.float64)
-    out, tally = bf.avg_pool(_numpy(x), pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
+    out, tally = bf.avg_pool(bf.numpy_of(x), pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
                              pool.count_include_pad, getattr(pool, "divisor_override", None))
-    _assert_same(out, pool(x))
-    _assert_counts(layer_cost(pool, x), tally)
+    bf.assert_same(out, pool(x))
+    bf.assert_counts(layer_cost(pool, x), tally)
 
 
 @pytest.mark.parametrize("cls,shape,size", ADAPTIVE)
@@ -199,6 +187,6 @@ def test_adaptive_pool_counts_pytorchs_exact_uneven_windows(layer_cost, cls, sha
     expected = pool(x)
     d = int(cls.__name__[-2])
     out_size = tuple(expected.shape[-d:])
-    out, tally = bf.adaptive_pool(_numpy(x), out_size, "max" if "Max" in cls.__name__ else "avg")
-    _assert_same(out, expected[0] if isinstance(expected, tuple) else expected)
-    _assert_counts(layer_cost(pool, x), tally)
+    out, tally = bf.adaptive_pool(bf.numpy_of(x), out_size, "max" if "Max" in cls.__name__ else "avg")
+    bf.assert_same(out, expected[0] if isinstance(expected, tuple) else expected)
+    bf.assert_counts(layer_cost(pool, x), tally)

@@ -90,24 +90,12 @@ def test_every_module_class_registered_here_has_a_literal_case():
 
 # --- naive step loops and FlopCounterMode ----------------------------------------------------
 
-def _numpy(t):
-    return None if t is None else t.detach().double().numpy()
-
-
-def _assert_same(out: np.ndarray, expected: torch.Tensor):
-    np.testing.assert_allclose(out, _numpy(expected), rtol=1e-7, atol=1e-9)
-
-
-def _assert_counts(got: dict, tally: bf.Tally, macs: int = 0):
-    assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)
-
-
 def _layer_params(m: nn.RNNBase) -> list[list[dict]]:
     layers = []
     for layer in range(m.num_layers):
         directions = []
         for suffix in ["", "_reverse"][:1 + m.bidirectional]:
-            get = lambda name: _numpy(getattr(m, f"{name}_l{layer}{suffix}", None))
+            get = lambda name: bf.numpy_of(getattr(m, f"{name}_l{layer}{suffix}", None))
             directions.append(dict(w_ih=get("weight_ih"), w_hh=get("weight_hh"), b_ih=get("bias_ih"),
                                    b_hh=get("bias_hh"), w_hr=get("weight_hr")))
         layers.append(directions)
@@ -127,13 +115,13 @@ def test_recurrent_layers_match_a_naive_step_loop_and_flop_counter(layer_cost, c
     torch.manual_seed(0)
     m = cls(3, 4, **kwargs).double()
     x = torch.randn(3, 2, 3, dtype=torch.float64)  # length 3, batch 2
-    out, tally = bf.recurrent(m.mode, _numpy(x), _layer_params(m))
-    _assert_same(out, m(x)[0])
+    out, tally = bf.recurrent(m.mode, bf.numpy_of(x), _layer_params(m))
+    bf.assert_same(out, m(x)[0])
 
     steps = x.shape[0] * x.shape[1]
     weights = sum(p.numel() for name, p in m.named_parameters() if name.startswith("weight"))
     macs = steps * weights  # every weight multiplies once per (step, sequence)
-    _assert_counts(layer_cost(m, x), tally, macs)
+    bf.assert_counts(layer_cost(m, x), tally, macs)
     assert _flop_counter_macs_of_rnn(m.float(), x.float()) == macs
 
 
@@ -144,17 +132,17 @@ def test_recurrent_cells_match_one_naive_step(layer_cost, cls, shape):
     m = cls(3, 4).double()
     x = torch.randn(shape, dtype=torch.float64)
     mode = {nn.RNNCell: "RNN_TANH", nn.LSTMCell: "LSTM", nn.GRUCell: "GRU"}[cls]
-    p = dict(w_ih=_numpy(m.weight_ih), w_hh=_numpy(m.weight_hh), b_ih=_numpy(m.bias_ih), b_hh=_numpy(m.bias_hh))
+    p = dict(w_ih=bf.numpy_of(m.weight_ih), w_hh=bf.numpy_of(m.weight_hh), b_ih=bf.numpy_of(m.bias_ih), b_hh=bf.numpy_of(m.bias_hh))
     rows = x.reshape(-1, 3)
     t = bf.Tally()
     outs = []
-    for row in _numpy(rows):
+    for row in bf.numpy_of(rows):
         h, _ = bf.recurrent_step(mode, [t.num(v) for v in row], [t.num(0.0)] * 4, [t.num(0.0)] * 4, p)
         outs.append([v.v for v in h])
     expected = m(x)
     expected = expected[0] if isinstance(expected, tuple) else expected
-    _assert_same(np.reshape(outs, expected.shape), expected)
-    _assert_counts(layer_cost(m, x), t, rows.shape[0] * (m.weight_ih.numel() + m.weight_hh.numel()))
+    bf.assert_same(np.reshape(outs, expected.shape), expected)
+    bf.assert_counts(layer_cost(m, x), t, rows.shape[0] * (m.weight_ih.numel() + m.weight_hh.numel()))
 
 
 def test_packed_sequence_counts_only_the_real_time_steps(layer_cost):
@@ -165,7 +153,7 @@ def test_packed_sequence_counts_only_the_real_time_steps(layer_cost):
     packed = nn.utils.rnn.pack_padded_sequence(x, lengths)
     tally = bf.Tally()
     for n, length in enumerate(lengths):  # each sequence alone, over its own length
-        _, t = bf.recurrent("LSTM", _numpy(x[:length, n:n + 1]), _layer_params(m))
+        _, t = bf.recurrent("LSTM", bf.numpy_of(x[:length, n:n + 1]), _layer_params(m))
         tally.mults, tally.adds, tally.other = (a + b for a, b in zip(tally.as_tuple(), t.as_tuple()))
     macs = sum(lengths) * (m.weight_ih_l0.numel() + m.weight_hh_l0.numel())
-    _assert_counts(layer_cost(m, packed), tally, macs)
+    bf.assert_counts(layer_cost(m, packed), tally, macs)
