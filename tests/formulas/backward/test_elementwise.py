@@ -217,10 +217,7 @@ BACKWARD_ROWS: list[Row] = [
     Row("erf", lambda g, x: g * (C_ERF * (-(x * x)).exp()), torch.erf, one(0.7)),
     # g·sign(x) with sign(0) = 0, as autograd's (abs's kink gives 0): three outcomes
     Row("abs", lambda g, x: g if greater(x, 0.0) else (-g if less(x, 0.0) else 0.0),
-        torch.abs, one(-0.7, 0.0, 0.7),
-        xfail="g·sign(x) takes two comparisons (x > 0, x < 0; autograd's gradient at x = 0 is 0, "
-              "neither g nor −g), as the forward table's sign row (0, 0, 2) counts them: "
-              "(0, 0, 2), not (0, 0, 1)"),
+        torch.abs, one(-0.7, 0.0, 0.7)),
     Row("sin", lambda g, x: g * cos(x), torch.sin, one(0.7)),
     Row("cos", lambda g, x: -(g * sin(x)), torch.cos, one(0.7)),
     Row("reciprocal", lambda g, y: -(g * (y * y)), torch.reciprocal, one(0.7), "y"),
