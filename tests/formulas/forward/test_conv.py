@@ -6,17 +6,14 @@ arithmetic checks the modules' literals), naive loops over many configurations
 against FlopCounterMode and fvcore."""
 from __future__ import annotations
 
-import logging
 from math import prod
 
 import numpy as np
 import pytest
 import torch
-from fvcore.nn import FlopCountAnalysis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 from formula_cases import (M, Case, Op, assert_every_module_class_has_a_case, assert_every_op_packet_has_a_case,
@@ -24,6 +21,7 @@ from formula_cases import (M, Case, Op, assert_every_module_class_has_a_case, as
                            assert_module_macs_equal_flop_counter_half, assert_op_literal_cost,
                            assert_op_macs_equal_flop_counter_half, case_ids, checked, close, flop_counted_params,
                            np_, op_params, t)
+from peers import flop_counter_macs, fvcore_macs
 from layer_cases import BIASES, CONV, CONV_CASES, CONV_T, CONV_T_CASES
 from profiler.formulas.cost import Cost
 from profiler.formulas.forward.conv import conv_cost, conv_transpose_cost
@@ -205,23 +203,6 @@ def test_transposed_conv_matches_a_naive_scatter_that_counts_its_products_and_su
 
 
 # --- generated configurations against FlopCounterMode and fvcore ---------------------------
-
-logging.getLogger("fvcore").setLevel(logging.ERROR)
-
-
-def flop_counter_macs(module: nn.Module, x: torch.Tensor) -> int:
-    with FlopCounterMode(display=False) as counter:
-        module(x)
-    total = counter.get_total_flops()
-    assert total % 2 == 0
-    return total // 2
-
-
-def fvcore_macs(module: nn.Module, x: torch.Tensor) -> int:
-    analysis = FlopCountAnalysis(module, x)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return int(analysis.total())
-
 
 @st.composite
 def conv_configs(draw, transposed: bool):

@@ -5,22 +5,20 @@ over every leading shape by a naive loop, and generated Linears against
 FlopCounterMode and fvcore."""
 from __future__ import annotations
 
-import logging
 from math import prod
 
 import numpy as np
 import pytest
 import torch
-from fvcore.nn import FlopCountAnalysis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
 from formula_cases import (Case, assert_every_module_class_has_a_case, assert_module_literal_cost,
                            assert_module_literal_equals_tally, assert_module_macs_equal_flop_counter_half,
                            case_ids, checked, close, np_, t)
+from peers import flop_counter_macs, fvcore_macs
 from layer_cases import BIASES, LINEAR_SHAPES
 
 KIND = "profiler.formulas.forward.linear"
@@ -168,23 +166,6 @@ def test_linear_matches_a_naive_loop_over_all_leading_dimensions(layer_cost, sha
 
 
 # --- generated configurations against FlopCounterMode and fvcore ---------------------------
-
-logging.getLogger("fvcore").setLevel(logging.ERROR)
-
-
-def flop_counter_macs(module: nn.Module, x: torch.Tensor) -> int:
-    with FlopCounterMode(display=False) as counter:
-        module(x)
-    total = counter.get_total_flops()
-    assert total % 2 == 0
-    return total // 2
-
-
-def fvcore_macs(module: nn.Module, x: torch.Tensor) -> int:
-    analysis = FlopCountAnalysis(module, x)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return int(analysis.total())
-
 
 GENERATED = settings(max_examples=60, deadline=None)
 
