@@ -89,6 +89,19 @@ def test_importing_the_report_imports_neither_torch_nor_pandas():
     assert out.strip() == "[]"
 
 
+def test_import_profiler_reaches_every_stage_by_attribute():
+    """`import profiler` alone, then `profiler.measure.measure`, `profiler.compare.compare`,
+    as after importing each: the stages load on first use, and a name that is none of
+    them is still an AttributeError."""
+    code = ("import sys, profiler; loaded = 'torch' in sys.modules; "
+            "from profiler.measure.timing import measure; from profiler.compare import compare; "
+            "assert profiler.measure.measure is measure and profiler.compare.compare is compare\n"
+            "try:\n    profiler.no_such_stage\nexcept AttributeError as exc:\n    print(loaded, exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False module 'profiler' has no attribute 'no_such_stage'"
+
+
 # --- tests mirror the package -------------------------------------------------------
 
 TESTS = Path(__file__).parent

@@ -3,6 +3,8 @@ the two-level memory roof and the per-layer bounds a roofline prediction is made
 parsing and printing rates and device names."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -147,19 +149,33 @@ def test_check_device_accepts_only_what_this_process_has():
             check_device(f"cuda:{torch.cuda.device_count()}")
 
 
-def test_table_peaks_per_dtype_and_tf32_for_float32(monkeypatch):
+@contextmanager
+def tf32(cudnn: bool, matmul: bool):
+    """The two TF32 switches set for a block and put back after it.  Not monkeypatch:
+    torch.backends.cuda.matmul keeps allow_tf32 as a property outside the instance's
+    __dict__, and pytest >= 9.2 undoes a setattr it did not find there with delattr."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = cudnn, matmul
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_table_peaks_per_dtype_and_tf32_for_float32():
     assert table_peaks("A100", "float64").flops == 19.5e12
     assert table_peaks("H100-PCIE", "bfloat16").flops == 756.5e12
     with pytest.raises(ProfilerError, match="no data-sheet peak for dtype int8"):
         table_peaks("H100", "int8")
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
-    plain = table_peaks("H100", "float32")
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with tf32(False, False):
+        plain = table_peaks("H100", "float32")
     assert plain.flops == 67e12 and plain.detail == "FP32 CUDA cores"
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
-    tf32 = table_peaks("H100", "float32")
-    assert tf32.flops == 494.5e12 and tf32.detail.startswith("TF32")
-    assert tf32.bandwidth == 3.35e12 and tf32.device == "NVIDIA H100 SXM (data sheet)"
+    with tf32(True, False):
+        tf = table_peaks("H100", "float32")
+    assert tf.flops == 494.5e12 and tf.detail.startswith("TF32")
+    assert tf.bandwidth == 3.35e12 and tf.device == "NVIDIA H100 SXM (data sheet)"
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
 
 
 # --- this machine -----------------------------------------------------------------------------
