@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 import profiler
-from profiler.models.zoo.alexnet_paper import alexnet_paper
+from profiler.models.zoo.alexnet_homework import alexnet_homework
 
 # name: (multiplications = additions, worked out by hand from the layer shapes)
 HAND_COUNT = {
@@ -24,8 +24,8 @@ HAND_COUNT = {
 
 
 @pytest.fixture(scope="module")
-def paper():
-    return profiler.profile("alexnet_paper", input_size=(3, 227, 227))
+def homework():
+    return profiler.profile("alexnet_homework", input_size=(3, 227, 227))
 
 
 def test_hand_count_is_derived_from_the_layer_shapes():
@@ -39,29 +39,29 @@ def test_hand_count_is_derived_from_the_layer_shapes():
 
 
 @pytest.mark.parametrize("name", HAND_COUNT)
-def test_alexnet_paper_reproduces_the_hand_count_row_by_row(paper, name):
-    row = paper.layers.set_index("name").loc[name]
+def test_alexnet_homework_reproduces_the_hand_count_row_by_row(homework, name):
+    row = homework.layers.set_index("name").loc[name]
     # K products and K−1 sums plus the bias: as many additions as multiplications
     assert row["mults"] == row["adds"] == row["macs"] == HAND_COUNT[name]
     assert row["other"] == 0
 
 
-def test_alexnet_paper_totals_match_the_hand_count(paper):
-    kinds = paper.by_kind.set_index("kind")
+def test_alexnet_homework_totals_match_the_hand_count(homework):
+    kinds = homework.by_kind.set_index("kind")
     assert kinds.loc["conv", "mults"] == kinds.loc["conv", "adds"] == 655_566_528
     assert kinds.loc["linear", "mults"] == kinds.loc["linear", "adds"] == 58_621_952
-    assert paper.total["mults"] == paper.total["adds"] == 714_188_480
+    assert homework.total["mults"] == homework.total["adds"] == 714_188_480
     assert sum(HAND_COUNT.values()) == 714_188_480
-    assert paper.total["params"] == 61_100_840 == sum(p.numel() for p in alexnet_paper().parameters())
-    assert round(paper.share("linear", "params"), 2) == 95.96
-    assert round(paper.share("linear", "mults"), 2) == 8.21
+    assert homework.total["params"] == 61_100_840 == sum(p.numel() for p in alexnet_homework().parameters())
+    assert round(homework.share("linear", "params"), 2) == 95.96
+    assert round(homework.share("linear", "mults"), 2) == 8.21
 
 
-def test_totals_and_kind_sums_are_the_sums_of_the_rows(paper):
-    layers = paper.layers
+def test_totals_and_kind_sums_are_the_sums_of_the_rows(homework):
+    layers = homework.layers
     for column in ("params", "mults", "adds", "other", "macs", "flops", "act_bytes"):
-        assert paper.total[column] == layers[column].sum()
-        assert paper.by_kind[column].sum() == layers[column].sum()
+        assert homework.total[column] == layers[column].sum()
+        assert homework.by_kind[column].sum() == layers[column].sum()
     assert (layers["flops"] == layers["mults"] + layers["adds"] + layers["other"]).all()
 
 

@@ -151,7 +151,7 @@ def test_a_model_by_name_counts_as_the_same_module_built_by_the_caller():
 
 
 def test_native_takes_the_published_crop_size():
-    assert profiler.profile("alexnet_paper").input_desc == "3x227x227"
+    assert profiler.profile("alexnet_homework").input_desc == "3x227x227"
     resnet = profiler.profile("resnet18", native=True)
     assert resnet.input_size == (3, 224, 224)
 

@@ -15,12 +15,12 @@ from profiler.errors import ProfilerError
 
 @pytest.fixture(scope="module")
 def two():
-    return compare(["alexnet_paper", "vit_b_16"])
+    return compare(["alexnet_homework", "vit_b_16"])
 
 
 def test_rows_hold_each_models_totals_shares_and_intensity(two):
     assert list(two.columns) == COLUMNS
-    assert list(two["model"]) == ["alexnet_paper", "vit_b_16"]
+    assert list(two["model"]) == ["alexnet_homework", "vit_b_16"]
     for row in two.to_dict("records"):
         report = profiler.profile(row["model"])
         for column in ("params", "mults", "adds", "other", "macs", "flops", "act_bytes"):
@@ -52,8 +52,8 @@ def test_native_input_uses_the_published_crop_size():
 
 def test_a_bad_name_is_listed_and_the_others_still_run():
     seen = []
-    frame = compare(["nope_net", "alexnet_paper"], progress=lambda label, error: seen.append((label, error)))
-    assert list(frame["model"]) == ["alexnet_paper"]
+    frame = compare(["nope_net", "alexnet_homework"], progress=lambda label, error: seen.append((label, error)))
+    assert list(frame["model"]) == ["alexnet_homework"]
     [failure] = frame.attrs["failures"]
     assert failure["model"] == "nope_net" and "unknown model 'nope_net'" in failure["error"]
     assert [error is None for _, error in seen] == [False, True]
@@ -62,7 +62,7 @@ def test_a_bad_name_is_listed_and_the_others_still_run():
 def test_strict_raises_before_profiling_anything():
     seen = []
     with pytest.raises(ProfilerError, match="unknown model 'nope_net'"):
-        compare(["alexnet_paper", "nope_net"], strict=True, progress=lambda *a: seen.append(a))
+        compare(["alexnet_homework", "nope_net"], strict=True, progress=lambda *a: seen.append(a))
     assert seen == []
 
 
@@ -80,27 +80,27 @@ def test_worker_processes_give_the_same_table_as_one_process():
 def test_worker_processes_leave_a_given_module_in_this_process():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    frame = compare([model, "alexnet_paper", "squeezenet1_0"], jobs=2)
-    assert list(frame["model"]) == ["Sequential", "alexnet_paper", "squeezenet1_0"]
+    frame = compare([model, "alexnet_homework", "squeezenet1_0"], jobs=2)
+    assert list(frame["model"]) == ["Sequential", "alexnet_homework", "squeezenet1_0"]
     assert frame["params"].iloc[0] == 4 * 3 * 3 * 3 + 4
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_strict_failure_in_a_worker_is_a_profiler_error():
-    with pytest.raises(ProfilerError, match=r"^(alexnet_paper|squeezenet1_0): forward failed"):
-        compare(["alexnet_paper", "squeezenet1_0"], input_sizes=["3x8x8"], strict=True, jobs=2)
+    with pytest.raises(ProfilerError, match=r"^(alexnet_homework|squeezenet1_0): forward failed"):
+        compare(["alexnet_homework", "squeezenet1_0"], input_sizes=["3x8x8"], strict=True, jobs=2)
 
 
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
 def test_bad_jobs_is_a_usage_error(jobs):
     with pytest.raises(ProfilerError, match="jobs must be a positive integer"):
-        compare(["alexnet_paper"], jobs=jobs)
+        compare(["alexnet_homework"], jobs=jobs)
 
 
 @pytest.mark.parametrize("batches", [[0], [-2]])
 def test_bad_batch_is_a_usage_error(batches):
     with pytest.raises(ProfilerError, match="batch must be a positive integer"):
-        compare(["alexnet_paper"], batches=batches)
+        compare(["alexnet_homework"], batches=batches)
 
 
 def test_markdown_table_parses_with_one_row_per_profile(two):

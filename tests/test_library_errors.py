@@ -10,7 +10,7 @@ from profiler.errors import ProfilerError
 @pytest.fixture(scope="module")
 def layers():
     import profiler
-    return profiler.profile("alexnet_paper").layers
+    return profiler.profile("alexnet_homework").layers
 
 
 def _message(call, *args, **kwargs) -> str:
@@ -40,7 +40,7 @@ def test_size_device_and_config_errors_name_their_argument():
 
 def test_compare_names_input_sizes():
     from profiler.compare import compare
-    assert "input_sizes='3xbig'" in _message(compare, ["alexnet_paper"], input_sizes=["3xbig"])
+    assert "input_sizes='3xbig'" in _message(compare, ["alexnet_homework"], input_sizes=["3xbig"])
 
 
 def test_a_check_of_a_transformers_model_names_tokens_not_flags():

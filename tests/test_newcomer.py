@@ -81,7 +81,7 @@ def _one_line_error(code, out, err, *fragments):
         assert fragment in err
 
 
-@pytest.mark.parametrize("command", [["profile", "alexnet_paper"], ["compare", "alexnet_paper", "resnet18"]])
+@pytest.mark.parametrize("command", [["profile", "alexnet_homework"], ["compare", "alexnet_homework", "resnet18"]])
 @pytest.mark.parametrize("option", ["--csv", "--md", "--json", "--plot"])
 def test_an_output_path_that_is_a_folder_fails_before_profiling(cli, no_profile, tmp_path, command, option):
     if command[0] == "compare" and option == "--json":
@@ -92,7 +92,7 @@ def test_an_output_path_that_is_a_folder_fails_before_profiling(cli, no_profile,
 
 def test_an_output_path_under_a_file_fails_before_profiling(cli, no_profile, tmp_path):
     (tmp_path / "file").write_text("keep")
-    code, out, err = cli("profile", "alexnet_paper", "--md", str(tmp_path / "file" / "new" / "out.md"))
+    code, out, err = cli("profile", "alexnet_homework", "--md", str(tmp_path / "file" / "new" / "out.md"))
     _one_line_error(code, out, err, "--md", "Not a directory")
 
 
@@ -109,8 +109,8 @@ def test_a_read_only_folder_fails_before_profiling(cli, no_profile, tmp_path, mo
     else:
         folder.chmod(0o500)
     try:
-        for argv in (["profile", "alexnet_paper", "--csv", str(folder / "out.csv")],
-                     ["compare", "alexnet_paper", "--plot", str(folder / "deeper" / "c.png")]):
+        for argv in (["profile", "alexnet_homework", "--csv", str(folder / "out.csv")],
+                     ["compare", "alexnet_homework", "--plot", str(folder / "deeper" / "c.png")]):
             code, out, err = cli(*argv)
             _one_line_error(code, out, err, "Permission denied", str(folder))
     finally:
@@ -204,7 +204,7 @@ def test_ctrl_c_while_workers_start_is_one_line_and_exit_130():
     parent and its workers.  Sent while the workers are still starting (importing
     torch), it used to print a worker's 'Exception in initializer ... KeyboardInterrupt'
     traceback."""
-    proc = subprocess.Popen([sys.executable, "-m", "profiler", "compare", "alexnet_paper", "resnet18",
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "compare", "alexnet_homework", "resnet18",
                              "squeezenet1_0", "mobilenet_v2", "--jobs", "3"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:

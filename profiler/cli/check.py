@@ -6,8 +6,8 @@ COLUMNS = ["layer", "ours", "fvcore", "flop_counter", "fvcore_diff", "flop_count
 
 def register(sub) -> None:
     p = sub.add_parser("check", help="cross-check MACs against fvcore and FlopCounterMode")
-    p.add_argument("model", help="torchvision name, alexnet_paper, hf:ARCH, timm:NAME, file.py:Attr or "
-                                 "package.module:attr")
+    p.add_argument("model", help="torchvision name, alexnet_homework, alexnet2012, hf:ARCH, timm:NAME, "
+                                 "file.py:Attr or package.module:attr")
     p.add_argument("--input", default=None, metavar="CxHxW",
                    help="per-sample input size (default as in profile; 'native' = the weights' crop size)")
     p.add_argument("--batch", type=int, default=1)

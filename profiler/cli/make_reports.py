@@ -17,7 +17,7 @@ import pandas as pd
 
 from profiler.report import atomic
 
-ALEXNETS = ("alexnet_paper", "alexnet")
+ALEXNETS = ("alexnet_homework", "alexnet2012", "alexnet")
 ALEXNET_INPUT = (3, 227, 227)
 TWELVE = ("alexnet", "vgg16", "resnet18", "resnet50", "densenet121", "mobilenet_v2", "mobilenet_v3_large",
           "efficientnet_b0", "convnext_tiny", "regnet_y_400mf", "vit_b_16", "swin_t")
@@ -38,8 +38,8 @@ def _stamped(markdown: str) -> str:
 
 
 def alexnet_reports(out: Path) -> list[Path]:
-    """Per-layer CSV and Markdown, by-kind CSV and plot of both AlexNets at 3×227×227,
-    and the fvcore cross-check of both."""
+    """Per-layer CSV and Markdown, by-kind CSV and plot of the AlexNets at 3×227×227,
+    and the fvcore cross-check of each."""
     from profiler.api import profile
     from profiler.report.plots import report_figure, save
     written = []
@@ -180,9 +180,10 @@ Regenerate everything with `python -m profiler.cli.make_reports` (the zoo takes 
 
 | file | what | command |
 |------|------|---------|
-| `alexnet_paper.md`, `.csv`, `_by_kind.csv`, `.png` | the 2012 paper's AlexNet, per layer | `profiler profile alexnet_paper --input 3x227x227 --md reports/alexnet_paper.md --csv reports/alexnet_paper.csv --plot reports/alexnet_paper.png` |
+| `alexnet_homework.md`, `.csv`, `_by_kind.csv`, `.png` | the homework's AlexNet of the hand count (torchvision's layout, conv1 unpadded), per layer | `profiler profile alexnet_homework --input 3x227x227 --md reports/alexnet_homework.md --csv reports/alexnet_homework.csv --plot reports/alexnet_homework.png` |
+| `alexnet2012.md`, `.csv`, `_by_kind.csv`, `.png` | the 2012 paper's AlexNet (96 kernels, two-GPU groups, LRN), per layer | `profiler profile alexnet2012 --input 3x227x227 --md reports/alexnet2012.md --csv reports/alexnet2012.csv --plot reports/alexnet2012.png` |
 | `alexnet.md`, `.csv`, `_by_kind.csv`, `.png` | torchvision's AlexNet, per layer | `profiler profile alexnet --input 3x227x227 --md reports/alexnet.md --csv reports/alexnet.csv --plot reports/alexnet.png` |
-| `alexnet_fvcore.md`, `.csv` | our MACs against fvcore, layer by layer, with reasons | `profiler check alexnet_paper --input 3x227x227 --all-rows` (the same MACs, without the FLOP breakdown) |
+| `alexnet_fvcore.md`, `.csv` | our MACs against fvcore, layer by layer, with reasons | `profiler check alexnet_homework --input 3x227x227 --all-rows`, and the same for `alexnet2012` and `alexnet` (the same MACs, without the FLOP breakdown) |
 | `compare.md`, `.csv`, `.png` | twelve well-known architectures side by side | `profiler compare {twelve} --input native --md reports/compare.md --csv reports/compare.csv --plot reports/compare.png` |
 | `zoo.md`, `.csv` | every torchvision model at its native resolution | `profiler compare --all --input native --md reports/zoo.md --csv reports/zoo.csv` |
 | `benchmark.md` | our speed and MACs against fvcore, FlopCounterMode, ptflops, thop, torchinfo, DeepSpeed and calflops, with the reason for each difference | `pip install -e '.[bench]' && python benchmarks/run.py` (about 11 minutes; not made by this script: its times change from run to run) |

@@ -11,8 +11,8 @@ def register(sub) -> None:
     from profiler.cli.helpers import default_inputs_text
     p = sub.add_parser("profile", help="profile one model", epilog=default_inputs_text() + "\n" + EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="torchvision name, alexnet_paper, hf:ARCH, timm:NAME, a folder holding a "
-                                 "config.json, file.py:Attr or package.module:attr")
+    p.add_argument("model", help="torchvision name, alexnet_homework, alexnet2012, hf:ARCH, timm:NAME, a "
+                                 "folder holding a config.json, file.py:Attr or package.module:attr")
     p.add_argument("--input", default=None, metavar="CxHxW",
                    help="per-sample input size (default: the model family's, listed below; 'native' = "
                         "the weights' crop size)")

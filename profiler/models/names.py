@@ -22,7 +22,8 @@ def all_names() -> list[str]:
     return sorted(BUILTIN) + torchvision_names() + hub_names_without_torch()
 
 
-BUILTIN_NAMES = ("alexnet_paper",)   # profiler.models.zoo.BUILTIN's keys, known without importing torch (tested)
+# profiler.models.zoo.BUILTIN's keys, known without importing torch (tested); its ALIASES are not listed
+BUILTIN_NAMES = ("alexnet2012", "alexnet_homework")
 
 
 def all_names_without_torch() -> list[str]:

@@ -62,10 +62,14 @@ def _resolve(spec: str, overrides: dict[str, Any] | None) -> ModelSpec:
     if ":" in spec:
         _no_overrides(spec, overrides)
         return ModelSpec(spec, _load_user_callable(spec), "custom")
-    from profiler.models.zoo import BUILTIN
+    from profiler.models.zoo import ALIASES, BUILTIN
     if spec in BUILTIN:
         _no_overrides(spec, overrides)
         return ModelSpec(spec, BUILTIN[spec], "classification")
+    if spec in ALIASES:                 # an old name: the built-in it became, under the name given, with a note
+        _no_overrides(spec, overrides)
+        target, note = ALIASES[spec]
+        return ModelSpec(spec, BUILTIN[target], "classification", notes=[note])
     names = torchvision_names()
     if spec not in names:
         if hub.local_config(spec) is not None:

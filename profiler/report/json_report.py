@@ -5,7 +5,7 @@ meaning; new fields may be added within a version.  Schema version 1::
 
     {
       "schema_version": 1,
-      "model": "alexnet_paper",          # the name given, or the nn.Module's class name
+      "model": "alexnet_homework",       # the name given, or the nn.Module's class name
       "input": "3x227x227",              # per-sample input size, or "given inputs"
       "batch": 1,
       "mode": "meta",                    # how the forward ran: meta, fake or real tensors

@@ -25,7 +25,7 @@ def test_cli_check_shows_every_tools_total_when_everything_matches(capsys):
 
 
 def test_cli_check_all_rows_lists_every_layer(capsys):
-    assert main(["check", "alexnet_paper", "--all-rows"]) == 0
+    assert main(["check", "alexnet_homework", "--all-rows"]) == 0
     out = capsys.readouterr().out
     assert "features.conv1" in out and "classifier.fc3" in out and "(total)" in out
 

@@ -85,7 +85,7 @@ def test_an_input_too_large_for_any_count():
 def test_stdout_on_a_full_disk_is_one_line_not_a_traceback():
     """The table is larger than stdout's buffer: the error comes while printing it."""
     with open("/dev/full", "w") as full:
-        result = run_cli("profile", "alexnet_paper", stdout=full)
+        result = run_cli("profile", "alexnet_homework", stdout=full)
     assert_one_line_error(result, None, "cannot write to standard output", "No space left on device")
 
 
@@ -103,7 +103,7 @@ def test_an_output_file_on_a_full_disk_through_the_installed_script():
     script = os.path.join(os.path.dirname(sys.executable), "profiler")
     if not os.path.exists(script):
         pytest.skip("the `profiler` script is not installed next to this Python")
-    result = subprocess.run([script, "profile", "alexnet_paper", "--csv", "/dev/full"],
+    result = subprocess.run([script, "profile", "alexnet_homework", "--csv", "/dev/full"],
                             capture_output=True, text=True, timeout=180, env=_env())
     line = assert_one_line_error(result)
     assert line == "profiler: error: cannot write '/dev/full': No space left on device"
@@ -111,7 +111,7 @@ def test_an_output_file_on_a_full_disk_through_the_installed_script():
 
 
 def test_a_closed_pipe_still_ends_quietly_with_141():
-    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet_paper"],
+    proc = subprocess.Popen([sys.executable, "-m", "profiler", "profile", "alexnet_homework"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     proc.stdout.close()
     err = proc.stderr.read().decode()

@@ -20,33 +20,33 @@ def _exit_code(argv: list[str]) -> int:
 
 
 def test_cli_bad_name_continues_and_exits_1(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net"]) == 1
+    assert _exit_code(["compare", "alexnet_homework", "nope_net"]) == 1
     out, err = capsys.readouterr()
-    assert "alexnet_paper" in out and "nope_net" not in out
+    assert "alexnet_homework" in out and "nope_net" not in out
     failed = [line for line in err.splitlines() if "nope_net" in line]
     assert len(failed) == 1 and failed[0].startswith("profiler: failed: nope_net")
     assert err.splitlines()[-1] == "profiler: 1 of 2 profiled; 1 failed"
 
 
 def test_cli_jobs_bad_name_continues_and_exits_1(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net", "squeezenet1_0", "--jobs", "2"]) == 1
+    assert _exit_code(["compare", "alexnet_homework", "nope_net", "squeezenet1_0", "--jobs", "2"]) == 1
     out, err = capsys.readouterr()
-    assert out.index("alexnet_paper") < out.index("squeezenet1_0") and "nope_net" not in out
+    assert out.index("alexnet_homework") < out.index("squeezenet1_0") and "nope_net" not in out
     assert [line for line in err.splitlines() if "nope_net" in line][0].startswith("profiler: failed: nope_net")
     assert err.splitlines()[-1] == "profiler: 2 of 3 profiled; 1 failed"
 
 
 def test_cli_strict_bad_name_exits_2_with_one_line(capsys):
-    assert _exit_code(["compare", "alexnet_paper", "nope_net", "--strict"]) == 2
+    assert _exit_code(["compare", "alexnet_homework", "nope_net", "--strict"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("profiler: error: unknown model 'nope_net'") and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv", [["compare"], ["compare", "alexnet_paper", "--batch", "0"],
-                                  ["compare", "alexnet_paper", "--input", "3xbig"],
-                                  ["compare", "alexnet_paper", "--units", "furlongs"],
-                                  ["compare", "alexnet_paper", "--jobs", "0"], ["compare", "alexnet_paper", "-j", "x"]])
+@pytest.mark.parametrize("argv", [["compare"], ["compare", "alexnet_homework", "--batch", "0"],
+                                  ["compare", "alexnet_homework", "--input", "3xbig"],
+                                  ["compare", "alexnet_homework", "--units", "furlongs"],
+                                  ["compare", "alexnet_homework", "--jobs", "0"], ["compare", "alexnet_homework", "-j", "x"]])
 def test_cli_bad_usage_exits_2(argv, capsys):
     assert _exit_code(argv) == 2
     assert capsys.readouterr().err.startswith("profiler: error:")
@@ -54,7 +54,7 @@ def test_cli_bad_usage_exits_2(argv, capsys):
 
 def test_cli_inputs_batches_and_outputs(tmp_path, capsys):
     csv, md, png = tmp_path / "c.csv", tmp_path / "c.md", tmp_path / "plots" / "c.png"
-    argv = ["compare", "alexnet_paper", "--input", "3x227x227", "--input", "3x255x255", "--batch", "1",
+    argv = ["compare", "alexnet_homework", "--input", "3x227x227", "--input", "3x255x255", "--batch", "1",
             "--batch", "2", "--csv", str(csv), "--md", str(md), "--plot", str(png), "--units", "human"]
     assert _exit_code(argv) == 0
     frame = pd.read_csv(csv)
@@ -68,7 +68,7 @@ def test_cli_inputs_batches_and_outputs(tmp_path, capsys):
 def test_compare_csv_to_dev_null_leaves_the_device_alone(cli):
     import os
     import stat
-    code, out, err = cli("compare", "alexnet_paper", "--csv", "/dev/null", "--jobs", "1")
+    code, out, err = cli("compare", "alexnet_homework", "--csv", "/dev/null", "--jobs", "1")
     assert code == 0, err
     assert "wrote /dev/null" in out and stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
@@ -87,10 +87,10 @@ def test_jobs_refuses_anything_else(text):
 def test_cli_compare_rows_are_the_profiles_totals(tmp_path, cli):
     import profiler
     csv = tmp_path / "c.csv"
-    code, _, err = cli("compare", "alexnet_paper", "squeezenet1_0", "--batch", "2", "--csv", str(csv))
+    code, _, err = cli("compare", "alexnet_homework", "squeezenet1_0", "--batch", "2", "--csv", str(csv))
     assert code == 0, err
     frame = pd.read_csv(csv)
-    assert list(frame["model"]) == ["alexnet_paper", "squeezenet1_0"] and list(frame["batch"]) == [2, 2]
+    assert list(frame["model"]) == ["alexnet_homework", "squeezenet1_0"] and list(frame["batch"]) == [2, 2]
     for row in frame.to_dict("records"):
         total = profiler.profile(row["model"], batch=2).total
         assert (row["params"], row["mults"], row["macs"]) == (total["params"], total["mults"], total["macs"])

@@ -23,7 +23,7 @@ def test_the_cli_rewords_arguments_into_its_flags():
                                        (["--input", "3x22a"], "--input '3x22a'"),
                                        (["--device", "tpu9"], "--device 'tpu9'")])
 def test_cli_errors_speak_of_flags(cli, argv, flag):
-    code, _, err = cli("profile", "alexnet_paper", *argv)
+    code, _, err = cli("profile", "alexnet_homework", *argv)
     assert code == 2 and err.startswith("profiler: error:") and flag in err, err
 
 

@@ -9,7 +9,8 @@ import sys
 def test_list_includes_torchvision_and_builtin_models(cli):
     code, out, _ = cli("list")
     names = out.split()
-    assert code == 0 and "alexnet" in names and "alexnet_paper" in names and "resnet50" in names
+    assert code == 0 and "alexnet" in names and "alexnet_homework" in names and "resnet50" in names
+    assert "alexnet2012" in names and "alexnet_paper" not in names     # the old name resolves, but is not listed
 
 
 def test_list_is_every_name_profile_takes_and_imports_no_torch():
@@ -30,7 +31,7 @@ def test_list_prints_the_builtins_then_torchvisions_names_sorted(cli):
     from torchvision.models import list_models
     code, out, _ = cli("list")
     names = out.splitlines()
-    assert code == 0 and names[0] == "alexnet_paper"
-    torchvision = [n for n in names if ":" not in n][1:]
+    assert code == 0 and names[:2] == ["alexnet2012", "alexnet_homework"]
+    torchvision = [n for n in names if ":" not in n][2:]
     assert torchvision == sorted(list_models())
     assert len(names) == len(set(names))

@@ -55,7 +55,7 @@ def regenerated(tmp_path_factory) -> Path:
 
 def test_alexnet_reports_are_current(regenerated):
     names = sorted(p.name for p in regenerated.iterdir() if p.name.startswith("alexnet"))
-    assert len(names) == 2 * 4 + 2            # per model: md, csv, by-kind csv, png; and the fvcore check
+    assert len(names) == 3 * 4 + 2            # per AlexNet (homework, 2012, torchvision's): md, csv, by-kind csv, png; and the fvcore check
     _compare_folders(regenerated, names)
 
 

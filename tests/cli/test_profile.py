@@ -43,7 +43,7 @@ def test_csv_and_markdown_are_written_with_raw_integers_in_the_csv(cli, tmp_path
 
 def test_missing_output_folders_are_created(cli, tmp_path):
     target = tmp_path / "new" / "deeper" / "out.csv"
-    code, _, err = cli("profile", "alexnet_paper", "--csv", str(target))
+    code, _, err = cli("profile", "alexnet_homework", "--csv", str(target))
     assert code == 0, err
     assert target.read_text().startswith("name,")
 
@@ -52,7 +52,7 @@ def test_csv_to_dev_null_exits_0_and_leaves_the_device_alone(cli):
     import os
     import stat
     before = os.stat("/dev/null")
-    code, out, err = cli("profile", "alexnet_paper", "--csv", "/dev/null", "--md", "/dev/null")
+    code, out, err = cli("profile", "alexnet_homework", "--csv", "/dev/null", "--md", "/dev/null")
     assert code == 0, err
     assert "wrote /dev/null" in out
     after = os.stat("/dev/null")
@@ -69,7 +69,7 @@ def test_dtype_halves_the_activation_bytes_and_leaves_the_counts(cli, tmp_path):
     rows = {}
     for dtype in (None, "float16"):
         path = tmp_path / f"{dtype}.csv"
-        code, _, err = cli("profile", "alexnet_paper", "--csv", str(path), "--depth", "0",
+        code, _, err = cli("profile", "alexnet_homework", "--csv", str(path), "--depth", "0",
                            *(["--dtype", dtype] if dtype else []))
         assert code == 0, err
         rows[dtype] = next(csv.DictReader(path.open()))
@@ -112,7 +112,7 @@ def test_an_input_too_small_names_the_layer_and_its_input_shape(cli, tmp_path):
 def test_an_output_path_under_a_file_is_a_one_line_error(cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("keep")
-    code, _, err = cli("profile", "alexnet_paper", "--csv", str(blocker / "out.csv"))
+    code, _, err = cli("profile", "alexnet_homework", "--csv", str(blocker / "out.csv"))
     _assert_one_line_error(code, err, "cannot write")
     assert [p.name for p in tmp_path.iterdir()] == ["file"] and blocker.read_text() == "keep"
 

@@ -15,6 +15,11 @@ def test_builtin_names_known_without_torch_are_the_zoo():
     assert sorted(BUILTIN_NAMES) == sorted(BUILTIN)
 
 
+def test_an_old_name_is_not_listed():
+    from profiler.models.zoo import ALIASES
+    assert "alexnet_paper" in ALIASES and "alexnet_paper" not in all_names()
+
+
 def test_torchvision_names_read_from_its_source_are_list_models():
     from torchvision.models import list_models
     assert torchvision_names() == sorted(list_models())
@@ -24,7 +29,7 @@ def test_torchvision_names_read_from_its_source_are_list_models():
 
 def test_the_names_without_torch_are_the_names_with_it():
     assert all_names_without_torch() + hub_names_without_torch() == all_names()
-    assert all_names()[0] == "alexnet_paper"            # the built-ins come first
+    assert all_names()[:2] == ["alexnet2012", "alexnet_homework"]     # the built-ins come first
 
 
 def test_hub_names_are_prefixed_and_unique():

@@ -196,7 +196,7 @@ def test_standard_output_by_name_follows_what_was_printed_and_stays_where_it_was
 def test_unwritable_output_path_is_a_one_line_error(flag, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    code = main(["profile", "alexnet_paper", flag, str(blocker / "out.x")])
+    code = main(["profile", "alexnet_homework", flag, str(blocker / "out.x")])
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"profiler: error: cannot write '{blocker / 'out.x'}'") and err.count("\n") == 1

@@ -58,8 +58,8 @@ def test_markdown_page_without_failures_says_so():
 
 
 def test_a_real_comparison_row_reads_back():
-    frame = compare(["alexnet_paper"])
+    frame = compare(["alexnet_homework"])
     _, _, row = _cells(to_text(frame, units="raw"))
-    assert row[:4] == ["alexnet_paper", "3x227x227", "1", "61100840"]   # 5 convs and 3 linears, by hand
+    assert row[:4] == ["alexnet_homework", "3x227x227", "1", "61100840"]   # 5 convs and 3 linears, by hand
     assert list(frame.columns) == COLUMNS and COUNTS == COLUMNS[3:10]
     assert frame[[s for s in SHARES if s.endswith("params_%")]].sum(axis=1).iloc[0] == pytest.approx(100.0)

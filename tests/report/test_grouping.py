@@ -19,7 +19,7 @@ from profiler.report.grouping import group_by_depth, sort_layers, view
 
 @pytest.fixture(scope="module")
 def paper():
-    return profiler.profile("alexnet_paper")
+    return profiler.profile("alexnet_homework")
 
 
 def _tables(markdown: str) -> list[list[list[str]]]:
@@ -47,7 +47,7 @@ def test_grouping_by_depth_keeps_every_total(depth):
     assert grouped["depth"].max() <= depth
 
 
-def test_grouping_alexnet_paper_to_depth_1(paper):
+def test_grouping_alexnet_homework_to_depth_1(paper):
     grouped = group_by_depth(paper.layers, 1).set_index("name")
     assert list(grouped.index) == ["features", "flatten", "classifier"]
     assert grouped.loc["classifier", "params"] == 58_631_144
@@ -79,7 +79,7 @@ def test_grouped_views_keep_the_shapes_behind_their_text(paper):
 
 def test_profile_cli_applies_the_view_to_every_output(tmp_path, capsys):
     out = {ext: tmp_path / f"r.{ext}" for ext in ("csv", "md", "json")}
-    code = main(["profile", "alexnet_paper", "--depth", "1", "--sort", "params", "--top", "2",
+    code = main(["profile", "alexnet_homework", "--depth", "1", "--sort", "params", "--top", "2",
                  *(a for ext, path in out.items() for a in (f"--{ext}", str(path)))])
     assert code == 0
     screen = capsys.readouterr().out
@@ -102,7 +102,7 @@ def _exit_code(argv: list[str]) -> int:
 
 @pytest.mark.parametrize("args", [["--depth", "-1"], ["--top", "0"], ["--sort", "flops"]])
 def test_bad_view_options_exit_2_with_one_line(args, capsys):
-    assert _exit_code(["profile", "alexnet_paper", *args]) == 2
+    assert _exit_code(["profile", "alexnet_homework", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("profiler: error:") and err.count("\n") == 1
 

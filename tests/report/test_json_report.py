@@ -15,7 +15,7 @@ from profiler.report.json_report import SCHEMA_VERSION, to_dict, to_json, write_
 
 @pytest.fixture(scope="module")
 def paper():
-    return profiler.profile("alexnet_paper")
+    return profiler.profile("alexnet_homework")
 
 
 def test_json_follows_schema_version_1(paper):
@@ -33,7 +33,7 @@ def test_json_follows_schema_version_1(paper):
 
 def test_json_is_deterministic(paper, tmp_path):
     a = write_json(paper, tmp_path / "a.json").read_bytes()
-    b = write_json(profiler.profile("alexnet_paper"), tmp_path / "b.json").read_bytes()
+    b = write_json(profiler.profile("alexnet_homework"), tmp_path / "b.json").read_bytes()
     assert a == b
 
 

@@ -61,7 +61,7 @@ def test_measured_text_markdown_and_json(measured_alexnet):
 
 
 def test_unmeasured_report_has_no_time_anywhere():
-    report = profiler.profile("alexnet_paper")
+    report = profiler.profile("alexnet_homework")
     assert report.measurement is None
     assert not set(MEASURED_COLUMNS + PREDICTED_COLUMNS) & set(report.layers.columns)
     assert "measure" not in report.to_string() and "measurement" not in to_dict(report)

@@ -27,7 +27,7 @@ def _assert_png(path, min_size=(100, 100)):
 
 @pytest.fixture(scope="module")
 def paper():
-    return profiler.profile("alexnet_paper")
+    return profiler.profile("alexnet_homework")
 
 
 def _axes(fig):
@@ -58,12 +58,12 @@ def test_report_figure_stacks_each_kinds_share_to_100(paper):
 
 
 def test_compare_figure_has_one_labelled_point_per_model():
-    frame = compare(["alexnet_paper", "resnet18", "vit_b_16"])
+    frame = compare(["alexnet_homework", "resnet18", "vit_b_16"])
     fig = compare_figure(frame)
     ax = fig.axes[0]
     points = [tuple(p) for c in ax.collections for p in c.get_offsets()]
     assert sorted(points) == sorted(zip(frame["params"].astype(float), frame["macs"].astype(float)))
-    assert sorted(t.get_text() for t in ax.texts) == ["alexnet_paper", "resnet18", "vit_b_16"]
+    assert sorted(t.get_text() for t in ax.texts) == ["alexnet_homework", "resnet18", "vit_b_16"]
     assert ax.get_xscale() == ax.get_yscale() == "log"
 
 
@@ -81,7 +81,7 @@ def test_saved_figures_are_valid_pngs(paper, tmp_path):
 
 def test_profile_plot_flag_writes_a_png_the_markdown_links(tmp_path, capsys):
     png, md = tmp_path / "img" / "a.png", tmp_path / "a.md"
-    assert main(["profile", "alexnet_paper", "--plot", str(png), "--md", str(md)]) == 0
+    assert main(["profile", "alexnet_homework", "--plot", str(png), "--md", str(md)]) == 0
     _assert_png(png)
     assert "](img/a.png)" in md.read_text()
 
@@ -89,7 +89,7 @@ def test_profile_plot_flag_writes_a_png_the_markdown_links(tmp_path, capsys):
 def test_plotting_needs_no_pyplot_and_matplotlib_loads_only_when_drawing():
     code = ("import sys, profiler, profiler.report.plots\n"
             "assert 'matplotlib' not in sys.modules\n"
-            "profiler.report.plots.report_figure(profiler.profile('alexnet_paper'))\n"
+            "profiler.report.plots.report_figure(profiler.profile('alexnet_homework'))\n"
             "assert 'matplotlib' in sys.modules and 'matplotlib.pyplot' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 

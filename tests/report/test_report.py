@@ -17,14 +17,14 @@ from profiler.report import Report
 
 
 @pytest.fixture(scope="module")
-def _alexnet_paper_report():
-    return profiler.profile("alexnet_paper")
+def _alexnet_homework_report():
+    return profiler.profile("alexnet_homework")
 
 
 @pytest.fixture
-def paper(_alexnet_paper_report):
-    """A copy of alexnet_paper's report for each test: some tests replace its layers."""
-    return copy.deepcopy(_alexnet_paper_report)
+def paper(_alexnet_homework_report):
+    """A copy of alexnet_homework's report for each test: some tests replace its layers."""
+    return copy.deepcopy(_alexnet_homework_report)
 
 
 def _tables(markdown: str) -> list[list[list[str]]]:
@@ -51,12 +51,12 @@ def test_by_kind_is_computed_once_and_handed_out_as_copies(paper):
     handed = paper.by_kind
     handed.loc[:, "params"] = -1                      # the caller's copy, not the report's
     assert (paper.by_kind["params"] > 0).any()
-    assert paper.total["params"] == sum(p.numel() for p in _alexnet_paper().parameters())
+    assert paper.total["params"] == sum(p.numel() for p in _alexnet_homework().parameters())
 
 
-def _alexnet_paper() -> nn.Module:
+def _alexnet_homework() -> nn.Module:
     from profiler.models.resolve import resolve
-    return resolve("alexnet_paper").build(meta=True)
+    return resolve("alexnet_homework").build(meta=True)
 
 
 def test_assigning_layers_drops_the_derived_tables(paper):
@@ -79,15 +79,15 @@ def test_setting_measurement_drops_the_derived_tables(paper):
 
 
 def test_totals_before_and_after_the_frame_is_built_agree():
-    report = profiler.profile("alexnet_paper")
+    report = profiler.profile("alexnet_homework")
     without_frame = report.totals                     # from the rows: no frame built yet
     assert report._layers is None
     assert without_frame == {c: int(report.layers[c].sum()) for c in without_frame}
 
 
 def test_the_report_keeps_the_input_size_as_a_tuple():
-    assert profiler.profile("alexnet_paper").input_size == (3, 227, 227)
-    assert profiler.profile("alexnet_paper", input_size=(3, 255, 255)).input_size == (3, 255, 255)
+    assert profiler.profile("alexnet_homework").input_size == (3, 227, 227)
+    assert profiler.profile("alexnet_homework", input_size=(3, 255, 255)).input_size == (3, 255, 255)
     assert profiler.profile(nn.Linear(3, 2), inputs=((1, 3),)).input_size is None
 
 
@@ -118,7 +118,7 @@ def test_intensity_of_one_linear_is_flops_over_params_inputs_and_outputs(dtype):
     assert report.by_kind.set_index("kind").loc["linear", "intensity"] == pytest.approx(flops / moved)
 
 
-def test_conv_intensity_of_alexnet_paper_from_layer_shapes(paper):
+def test_conv_intensity_of_alexnet_homework_from_layer_shapes(paper):
     """Independently of the in_bytes column: every conv's parameter, input and output
     sizes from the architecture, 4 bytes each."""
     convs = [(3, 64, 11, 227, 55), (64, 192, 5, 27, 27), (192, 384, 3, 13, 13), (384, 256, 3, 13, 13),

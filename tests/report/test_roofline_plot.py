@@ -14,13 +14,13 @@ from profiler.report.roofline_plot import roofline_figure
 
 @pytest.fixture(scope="module")
 def predicted():
-    """alexnet_paper under given roofs: 1 TFLOP/s and 100 GB/s, ridge at 10 FLOPs per byte."""
-    return measure(profiler.profile("alexnet_paper"), peak_flops=1e12, peak_bandwidth=1e11, time=False)
+    """alexnet_homework under given roofs: 1 TFLOP/s and 100 GB/s, ridge at 10 FLOPs per byte."""
+    return measure(profiler.profile("alexnet_homework"), peak_flops=1e12, peak_bandwidth=1e11, time=False)
 
 
 def test_an_unmeasured_report_has_no_roofline():
     with pytest.raises(ValueError, match="needs a measured report"):
-        roofline_figure(profiler.profile("alexnet_paper"))
+        roofline_figure(profiler.profile("alexnet_homework"))
 
 
 def test_predicted_points_sit_on_the_roof(predicted):
@@ -47,7 +47,7 @@ def test_share_bars_add_up_to_100_each(predicted):
     assert sum(widths[:kinds]) == pytest.approx(100.0)      # the share of FLOPs
     assert sum(widths[kinds:]) == pytest.approx(100.0)      # the share of the roofline bound
     title = fig._suptitle.get_text()
-    assert title.startswith("alexnet_paper · input 3x227x227 · batch 1") and "roofline bounds on given" in title
+    assert title.startswith("alexnet_homework · input 3x227x227 · batch 1") and "roofline bounds on given" in title
 
 
 def test_cli_profile_measure_plot(tmp_path, capsys):

@@ -1,4 +1,8 @@
-"""AlexNet exactly as in Krizhevsky et al. (2012), single tower, for the hand count.
+"""The homework's AlexNet, single tower, the model of the hand count: torchvision's layout,
+whose widths (64/192/384/256/256 kernels) follow Krizhevsky's 2014 "One weird trick for
+parallelizing convolutional neural networks", with conv1 unpadded so that a 227×227 input
+gives 55×55 (torchvision pads it by 2: 56×56).  Not the 2012 paper's network (96/256/384/384/256
+kernels, two-GPU groups, local response normalisation): that one is ``alexnet2012``.
 
 conv1 3→64 k11 s4 (no padding) · max-pool 3/2 · conv2 64→192 k5 p2 · max-pool ·
 conv3 192→384, conv4 384→256, conv5 256→256, all k3 p1 · max-pool ·
@@ -11,7 +15,7 @@ from collections import OrderedDict
 from torch import nn
 
 
-class AlexNetPaper(nn.Module):
+class AlexNetHomework(nn.Module):
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         self.features = nn.Sequential(OrderedDict([
@@ -35,5 +39,5 @@ class AlexNetPaper(nn.Module):
         return self.classifier(self.flatten(self.features(x)))
 
 
-def alexnet_paper(**kwargs) -> AlexNetPaper:
-    return AlexNetPaper(**kwargs)
+def alexnet_homework(**kwargs) -> AlexNetHomework:
+    return AlexNetHomework(**kwargs)
