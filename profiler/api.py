@@ -16,13 +16,13 @@ detection model means on real CPU tensors.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from typing import Any
 
 import torch
 from torch import nn
 
+from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_input_fits, check_tokens, real_limit_bytes
 from profiler.models import detection as _detection
 from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
@@ -42,10 +42,12 @@ TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch stati
                  "active); bwd_* columns: the backward of a loss that depends on every output")
 # the most memory a real-tensor fallback may take (inputs, a copy of the model's
 # tensors, and the largest layer call seen before the shapes-only forward stopped);
-# PROFILER_REAL_LIMIT_GB overrides it
-REAL_LIMIT_BYTES = 4 << 30
+# PROFILER_REAL_LIMIT_GB overrides it (read by profiler.arguments.real_limit_bytes)
+REAL_LIMIT_BYTES = REAL_LIMIT_DEFAULT_GB << 30
 TOKENS_DEFAULT = (128,)   # the per-sample input of a model whose first layer is an embedding
 
+# what torch says when a size or an element count does not fit int64
+_SIZE_OVERFLOW = ("Storage size calculation overflowed", "Overflow when unpacking long", "without overflow")
 # what a meta kernel says when an op needs the data, not only the shapes
 _META_DATA_DEPENDENT = ("cannot be called on meta tensors", "Cannot copy out of meta tensor",
                         "data-independent implementation", "meta_nonzero")
@@ -68,9 +70,13 @@ def _data_dependent(exc: BaseException, execution: str) -> bool:
 
 
 def _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training):
-    """Every argument checked before any model is built or run (one-line errors)."""
+    """Every argument checked before any model is built or run (one-line errors),
+    and the numbers the environment sets (PROFILER_REAL_LIMIT_GB)."""
     input_size = check_input_size(input_size)
     check_batch(batch)
+    if input_size is not None:
+        check_input_fits(batch, input_size)
+    real_limit_bytes()
     dtype = check_dtype(dtype)
     for name, value in (("native", native), ("training", training)):
         if not isinstance(value, bool):
@@ -83,16 +89,20 @@ def _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
                                     f"pass one or the other")
     if kwargs is not None and not (isinstance(kwargs, dict) and all(isinstance(k, str) for k in kwargs)):
         raise ProfilerError(f"kwargs must be a dict of keyword arguments, got {type(kwargs).__name__}")
+    if kwargs is not None:
+        check_inputs(kwargs, "kwargs")
     return input_size, dtype
 
 
 def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
-    """The dtype of the model's first floating-point parameter (or buffer); for a
-    model without any, that of the first floating tensor it is given; else float32."""
+    """The dtype of the model's first floating-point or complex parameter (or
+    buffer); for a model without any, that of the first such tensor it is given;
+    else float32.  A complex dtype counts at its own element size (complex64: 8
+    bytes, two float32s)."""
     from profiler.capture.inputs import tensors_in
     for tensors in (model.parameters(), model.buffers(), tensors_in((inputs, kwargs))):
         for t in tensors:
-            if t.is_floating_point():
+            if t.is_floating_point() or t.is_complex():
                 return t.dtype
     return torch.float32
 
@@ -151,7 +161,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     A language model's report has ``Report.language`` (see profiler.count.language).
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
-    _check_language_arguments(model, input_size, inputs, native, tokens, decode, config)
+    _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch)
     detections = _detection.check_detections(detections)
     if not isinstance(measure, bool):
         raise ProfilerError(f"measure={measure!r}: expected True or False")
@@ -159,8 +169,15 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         raise ProfilerError("measure= and device= do not go with tokens= or decode=: time a language model "
                             "with profiler.measure.measure(report, model, inputs=..., kwargs=...)")
     with LOCK, kept_rng():
-        report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                          tokens, decode, config, detections)
+        try:
+            report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
+                              tokens, decode, config, detections)
+        except ProfilerError as exc:
+            if not any(text in str(exc) for text in _SIZE_OVERFLOW):
+                raise
+            # torch's own words: say what to lower
+            raise ProfilerError(f"{exc}; the sizes overflow int64: "
+                                f"{_smaller(tokens, decode, inputs, kwargs)}") from exc
     if measure or device is not None:
         from profiler.measure.timing import measure as timed   # the model run for real: see profiler.measure.timing
         timed(report, model, input_size=input_size, batch=batch, inputs=inputs, kwargs=kwargs, native=native,
@@ -168,16 +185,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     return report
 
 
-def _check_language_arguments(model, input_size, inputs, native, tokens, decode, config) -> None:
-    for name, value in (("tokens", tokens), ("decode", decode)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ProfilerError(f"{name}={value!r}: expected a positive integer")
-        for other, given in (("input_size", input_size is not None), ("inputs", inputs is not None),
-                             ("native", native)):
-            if given:
-                raise ProfilerError(f"{name}= makes the inputs, and {other} is given too: pass one or the other")
+def _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch) -> None:
+    check_tokens(tokens, decode, input_size is not None, inputs is not None, native, batch)
     if config is not None:
         if not isinstance(model, str):
             raise ProfilerError("config= overrides the config of a model built by name (hf:ARCH, timm:NAME); "
@@ -242,6 +251,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
                                 "use input_size= for this one")
         size = input_size or ((tokens,) if tokens else None) or (spec.input_size if spec else None) \
             or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
+        check_input_fits(batch, size, 8 if ids else input_dtype.itemsize)   # fits a tensor, in bytes
         candidates = [(example_args(family, size, batch), "x".join(map(str, size)), tuple(size))]
         if spec and family == "classification" and not (input_size or native or spec.input_size):
             # a model that only takes one resolution (ViT, MaxViT) gets the published crop
@@ -256,7 +266,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     done, execution = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
                                training, notes, inputs_for, bound)
     desc, rows = done.description or done.input_desc, done.rows
-    _check_fits(label, desc, rows)
+    _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))
     if is_detection:
         notes.append(BOUND_NOTE if bound else DATA_DEPENDENT_NOTE)
     if training:
@@ -313,6 +323,8 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
                          f"used {desc}, a size the model takes")
         return done, "meta"
 
+    if isinstance(first, ProfilerError) and not hasattr(first, "capture"):
+        raise first   # refused while making the inputs (profiler.models.hub.example_inputs): its own words
     args, desc, size = candidates[0]
     if bound:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first, 'failed_call', None))}: "
@@ -347,14 +359,25 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
     return done, "real"
 
 
-def _check_fits(label, desc, rows) -> None:
+def _smaller(tokens, decode, inputs, kwargs) -> str:
+    """How to make a profile's inputs smaller, in the arguments that made them."""
+    if decode is not None:
+        return "lower decode= (or tokens=)"
+    if tokens is not None:
+        return "lower tokens= (or batch=)"
+    if inputs is not None or kwargs:
+        return "give smaller inputs="
+    return "lower batch= or input_size="
+
+
+def _check_fits(label, desc, rows, smaller: str = "profile a smaller input") -> None:
     """Counts are int64 in the report's tables: refuse an input whose counts overflow them."""
     from profiler.columns import COUNT_COLUMNS
     limit = 2**63 - 1
     for column in COUNT_COLUMNS:
         if sum(row[column] for row in rows) > limit:
             raise ProfilerError(f"{label}: at input {desc} the {column} total exceeds 2**63 - 1, the largest "
-                                "count a report holds: profile a smaller input")
+                                f"count a report holds: {smaller}")
 
 
 def _check_real_size(label, model, args, input_dtype, capture) -> None:
@@ -363,7 +386,7 @@ def _check_real_size(label, model, args, input_dtype, capture) -> None:
     model built by name), and the largest layer call the failed shapes-only
     forward made before it stopped: a lower bound on the real forward's peak."""
     from profiler.capture.inputs import is_shape
-    limit = int(float(os.environ.get("PROFILER_REAL_LIMIT_GB", REAL_LIMIT_BYTES / 2**30)) * 2**30)
+    limit = real_limit_bytes()
     need = 0
 
     def add_inputs(tree):

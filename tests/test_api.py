@@ -5,6 +5,7 @@ input it makes (by family, token ids for an embedding-first model, ``dtype``),
 the notes it adds, and the counts of small models against hand-derived values."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -83,6 +84,12 @@ MORE_BAD_ARGUMENTS = [
     (dict(decode=True), "decode"),
     (dict(input_size=(32,), config={"hidden_size": 8}), "config"),
     (dict(tokens=8, measure=True), "measure"),
+    (dict(input_size=(32,), batch=10**30), "^batch=10+: more than 2\\*\\*63 - 1"),
+    (dict(batch=2**62), "^batch=4611686018427387904 with input_size=3x227x227: .* lower batch= or input_size="),
+    (dict(inputs=object()), "^inputs=<object object at .*> holds no tensor and no shape: expected a tensor"),
+    (dict(inputs=[object(), "x"]), "^inputs=.* holds no tensor and no shape"),
+    (dict(inputs=np.zeros((1, 32), np.float32)), r"^inputs= holds a NumPy array .*torch\.from_numpy\(array\)"),
+    (dict(inputs=((1, 32),), kwargs={"x": [np.zeros(2)]}), "^kwargs= holds a NumPy array"),
 ]
 
 
@@ -169,3 +176,37 @@ def test_counts_that_overflow_int64_are_refused():
     # 2**24 rows times a 2**20 x 2**20 weight: 2**64 multiplications
     with pytest.raises(profiler.ProfilerError, match=r"exceeds 2\*\*63 - 1"):
         profiler.profile(model, inputs=(2**24, 2**20))
+
+
+def test_a_complex_model_counts_bytes_at_its_complex_element_size():
+    """complex64 is two float32s: 8 bytes an element (complex128: 16), for the
+    parameters, the dummy input (complex too) and the outputs."""
+    for dtype, itemsize in ((torch.complex64, 8), (torch.complex128, 16)):
+        report = profiler.profile(nn.Linear(4, 4, dtype=dtype), input_size=(4,), batch=2)
+        assert report.dtype == str(dtype).removeprefix("torch.") and report.itemsize == itemsize
+        params = report.totals["params"]
+        assert params == 4 * 4 + 4
+        assert report.moved_bytes().sum() == itemsize * (params + 2 * 4 + 2 * 4)   # params, input, output
+        assert report.totals["in_bytes"] == itemsize * 2 * 4 and report.totals["act_bytes"] == itemsize * 2 * 4
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1", "0", "inf"])
+def test_a_bad_real_limit_in_the_environment_is_refused_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("PROFILER_REAL_LIMIT_GB", value)
+    with pytest.raises(profiler.ProfilerError) as info:
+        profiler.profile(nn.Linear(4, 2), input_size=(4,))
+    assert str(info.value).startswith(f"PROFILER_REAL_LIMIT_GB={value!r}: expected a positive number of GiB")
+
+
+def test_a_size_that_overflows_inside_torch_says_what_to_lower():
+    class Huge(nn.Module):
+        def forward(self, x):   # a size torch cannot hold: its own words, then the fix
+            return x.new_empty(x.shape[0] * 2**61, 8)
+
+    with pytest.raises(profiler.ProfilerError) as info:
+        profiler.profile(Huge(), input_size=(4,))
+    message = str(info.value)
+    assert "Storage size calculation overflowed" in message and "\n" not in message
+    assert message.endswith("; the sizes overflow int64: lower batch= or input_size=")
+    with pytest.raises(profiler.ProfilerError, match="the sizes overflow int64: give smaller inputs=$"):
+        profiler.profile(Huge(), inputs=((1, 4),))

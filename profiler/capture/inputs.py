@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import collections
 import copy
+import sys
 import types
 from typing import Any
 
 import torch
 
+from profiler.arguments import check_batch, parse_input_size  # noqa: F401  (checked without torch: the CLI's too)
 from profiler.errors import ProfilerError
 from profiler.models.resolve import DEFAULT_IMAGE
 from profiler.models.spec import ModelSpec
@@ -62,24 +64,6 @@ def check_input_size(input_size: Any) -> tuple[int, ...] | None:
     return tuple(input_size)
 
 
-def parse_input_size(text: str, argument: str = "input_size") -> tuple[int, ...]:
-    """'3x224x224' → (3, 224, 224), every dimension a positive integer: a size given
-    as text (the CLI's, compare()'s).  Errors name ``argument``."""
-    parts = text.lower().split("x")
-    if not all(p.isdigit() for p in parts) or not parts:
-        raise ProfilerError(f"{argument}={text!r}: expected sizes like 3x224x224")
-    dims = tuple(int(p) for p in parts)
-    if any(d <= 0 for d in dims):
-        raise ProfilerError(f"{argument}={text!r}: every size must be positive")
-    return dims
-
-
-def check_batch(batch: Any) -> int:
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ProfilerError(f"batch={batch!r}: expected a positive integer, such as batch=8")
-    return batch
-
-
 def check_dtype(dtype: Any) -> torch.dtype | None:
     """``dtype`` as a floating torch.dtype; a name ("bfloat16") is accepted; None stays None."""
     if dtype is None:
@@ -93,13 +77,62 @@ def check_dtype(dtype: Any) -> torch.dtype | None:
                         "integer inputs such as token ids are given as integer tensors in inputs=")
 
 
-def check_inputs(inputs: Any) -> None:
-    """Given example inputs: a tensor, a shape, or containers (tuple, list, dict) and
-    objects holding them; not a bare number or string."""
+ACCEPTED = ("expected a tensor, a full shape such as (1, 3, 224, 224), or a tuple, list or dict of them "
+            "(a tuple: the positional arguments), or an object holding tensors (a KV cache)")
+
+
+def _numpy_array(tree: Any) -> Any:
+    """The first NumPy array in ``tree``'s tuples, lists and dicts (None if none):
+    a forward would get it as it is, not as a tensor."""
+    numpy = sys.modules.get("numpy")   # an array exists only where NumPy is imported
+    if numpy is None:
+        return None
+    todo, seen = [tree], set()
+    while todo:
+        x = todo.pop()
+        if isinstance(x, numpy.ndarray):
+            return x
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, dict):
+            todo.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            todo.extend(x)
+    return None
+
+
+def _holds_input(tree: Any) -> bool:
+    """A tensor or a shape anywhere in ``tree`` (containers, objects' attributes)."""
+    if is_shape(tree):
+        return True
+    if isinstance(tree, dict):
+        return any(_holds_input(v) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return any(_holds_input(v) for v in tree)
+    return bool(tensors_in(tree))
+
+
+def check_inputs(inputs: Any, argument: str = "inputs") -> None:
+    """Given example inputs (``argument``: inputs= or kwargs=): a tensor, a shape, or
+    containers (tuple, list, dict) and objects holding them; not a bare number or
+    string, not a NumPy array (anywhere in the containers), and, for inputs=, not
+    something that holds no tensor and no shape at all (``object()``).  An empty
+    tuple (no positional arguments) passes, as do other values beside a tensor
+    (``(x, 0.5)``: a forward's further arguments)."""
+    array = _numpy_array(inputs)
+    if array is not None:
+        raise ProfilerError(f"{argument}= holds a NumPy array (shape {tuple(array.shape)}, {array.dtype}), which "
+                            "a forward would get as it is: pass torch.from_numpy(array) instead")
+    if argument != "inputs" or inputs is None or (isinstance(inputs, tuple) and not inputs):
+        return
     if isinstance(inputs, (bool, int, float, complex, str, bytes)):
         raise ProfilerError(f"inputs={inputs!r}: expected a tensor, a full shape such as (1, 3, 224, 224), "
                             "or a tuple of them (the positional arguments); for a per-sample size "
                             "use input_size=")
+    if not _holds_input(inputs):
+        shown = repr(inputs) if len(repr(inputs)) <= 60 else f"a {type(inputs).__name__}"
+        raise ProfilerError(f"inputs={shown} holds no tensor and no shape: {ACCEPTED}")
 
 
 # --- default and dummy inputs --------------------------------------------------

@@ -45,7 +45,9 @@ The prefixes ``hf:`` and ``timm:`` are reserved: a user module named ``hf`` or
 
 Config overrides
 ----------------
-``parse_config_overrides(["num_hidden_layers=2", "rope_theta=1e6"])`` gives
+``parse_config_overrides(["num_hidden_layers=2", "rope_theta=1e6"])`` (from
+profiler.arguments, which parses without torch, so the CLI can check ``--config``
+first) gives
 ``{"num_hidden_layers": 2, "rope_theta": 1000000.0}``; values are int, float,
 bool (true/false), None (none/null), JSON for lists, dicts and quoted strings,
 else the text.  A dotted name sets a sub-config field
@@ -92,11 +94,14 @@ import functools
 import importlib.util
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
-from profiler.errors import ProfilerError
+from profiler.arguments import INT64_MAX, check_positive
+from profiler.arguments import parse_config_overrides, parse_value  # noqa: F401  (--config, parsed without torch)
+from profiler.errors import ProfilerError, first_line
 
 HF_PREFIX, TIMM_PREFIX = "hf:", "timm:"
 HF_FAMILIES = ("language", "vision", "vision-language", "speech", "audio")
@@ -289,6 +294,14 @@ def _landed(config, key: str, value: Any) -> bool:
     return any(isinstance(v, dict) and key in v and v[key] == value for v in vars(config).values())
 
 
+def _reason(exc: BaseException) -> str:
+    """One line of why a config class refused its arguments: the innermost cause
+    (transformers' validators wrap the ValueError that says it, over two lines)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return first_line(exc)
+
+
 def _load_config(target: str, overrides: dict[str, Any], label: str):
     """(config, where it came from, the file's dict or None)."""
     transformers_types = _config_types()
@@ -330,8 +343,8 @@ def _load_config(target: str, overrides: dict[str, Any], label: str):
                 merged[sub] = {**(merged.get(sub) or {}), **values}
             config = config_class.from_dict(merged)
     except Exception as exc:
-        raise ProfilerError(f"{label}: {config_class.__name__} refused the config: "
-                            f"{type(exc).__name__}: {exc}") from exc
+        raise ProfilerError(f"{label}: {config_class.__name__} refused the config ({_reason(exc)}): "
+                            "change the config= values") from exc
     for key in landed:
         if not _landed(config, key, overrides[key]):
             inside = [f"{d}.{key}" for d, v in vars(config).items() if isinstance(v, dict) and key in v]
@@ -410,57 +423,37 @@ def _build_timm(name: str, overrides: dict[str, Any]):
         raise
 
 
-# --- config overrides from the command line ---------------------------------------------
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-
-
-def parse_value(text: str) -> Any:
-    """'2' → 2, '1e6' → 1000000.0, 'true' → True, 'none'/'null' → None, JSON for
-    lists, dicts and quoted strings, anything else the text itself."""
-    stripped = text.strip()
-    lower = stripped.lower()
-    if lower in ("none", "null"):
-        return None
-    if lower in ("true", "false"):
-        return lower == "true"
-    try:
-        return int(stripped)
-    except ValueError:
-        pass
-    try:
-        return float(stripped)
-    except ValueError:
-        pass
-    if stripped[:1] in ("[", "{", '"'):
-        try:
-            return json.loads(stripped)
-        except ValueError as exc:
-            raise ProfilerError(f"config value {text!r} is not valid JSON: {exc}") from exc
-    return text
-
-
-def parse_config_overrides(texts: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
-    """``["num_hidden_layers=2", "rope_theta=1e6"]`` → ``{"num_hidden_layers": 2,
-    "rope_theta": 1000000.0}``: NAME=VALUE each (the last of a repeated NAME wins);
-    values as ``parse_value``.  Field names are checked when the model resolves."""
-    overrides: dict[str, Any] = {}
-    for text in texts or ():
-        name, eq, value = str(text).partition("=")
-        name = name.strip()
-        if not eq or not _NAME.match(name):
-            raise ProfilerError(f"config={text!r}: expected NAME=VALUE, such as num_hidden_layers=2")
-        overrides[name] = parse_value(value)
-    return overrides
-
-
 # --- example inputs -----------------------------------------------------------------------
 
-def _positive(name: str, value: Any, allow_none: bool = True) -> None:
-    if value is None and allow_none:
+_positive = check_positive   # a positive integer that fits int64, or a one-line error naming it
+
+
+def _check_scores(name: str, config, itemsize: int, batch: int, tokens: int | None, decode: int | None) -> None:
+    """One layer's attention scores, batch × heads × queries × keys at the model's
+    element size, fit a tensor (at most 2**63 - 1 bytes): a prefill of tokens (or,
+    for decode=, the prefill of the cache: decode × decode) and a decode step of
+    tokens × (decode + tokens).  A larger one is refused here, naming tokens= or
+    decode= and the largest that fits, instead of failing inside torch ("Storage
+    size calculation overflowed").  Skipped where the config names no head count."""
+    heads = _get(config, "num_attention_heads", "n_head", "num_heads")
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ProfilerError(f"{name}={value!r}: expected a positive integer")
+    per = batch * heads * itemsize        # bytes per query-key pair
+
+    def largest(past: int) -> int:        # the most n with per · n · (past + n) ≤ INT64_MAX
+        n = (math.isqrt(past * past + 4 * (INT64_MAX // per)) - past) // 2
+        while n > 0 and per * n * (past + n) > INT64_MAX:
+            n -= 1
+        return n
+
+    cases = [("decode", decode, 0), ("tokens", tokens or 1, decode)] if decode is not None else \
+        [("tokens", tokens, 0)] if tokens is not None else []
+    for argument, queries, past in cases:
+        if per * queries * (past + queries) > INT64_MAX:
+            raise ProfilerError(f"{name}: {argument}={queries}: one layer's attention scores (batch {batch} × "
+                                f"{heads} heads × {queries} queries × {past + queries} keys × {itemsize} bytes) "
+                                f"would take more than 2**63 - 1 bytes, the most a tensor holds: lower "
+                                f"{argument}= to {largest(past)} or less")
 
 
 def _get(config, *names, default=None):
@@ -613,6 +606,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     name = type(model).__name__
     enc_dec = bool(getattr(config, "is_encoder_decoder", False))
     text_config = _get(config, "text_config", default=config)
+    _check_scores(name, text_config, make.dtype.itemsize, batch, tokens, decode)
 
     def refuse(what: str):
         raise ProfilerError(f"{name}: {what}")

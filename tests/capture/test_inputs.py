@@ -87,12 +87,35 @@ def test_check_batch_and_check_dtype():
             check_dtype(bad)
 
 
-def test_check_inputs_refuses_bare_scalars_and_strings_only():
+def test_check_inputs_refuses_bare_scalars_and_strings():
     for bad in (5, 2.5, True, "x", b"x"):
         with pytest.raises(ProfilerError, match="^inputs="):
             check_inputs(bad)
     for fine in ((1, 3), torch.ones(2), [torch.ones(2), (2, 3)], {"x": (1, 2)}, None):
         check_inputs(fine)
+
+
+def test_check_inputs_refuses_what_holds_no_tensor_or_shape_and_numpy_arrays():
+    """What a forward would get as it is: an object with no tensor in it, a NumPy array
+    (pointing to torch.from_numpy); further values beside a tensor pass (a forward's
+    other arguments), as do no positional arguments and an object holding tensors."""
+    import numpy as np
+    for bad in (object(), [object()], {"x": "y"}, (None, 0.5)):
+        with pytest.raises(ProfilerError, match="^inputs=.* holds no tensor and no shape: expected a tensor"):
+            check_inputs(bad)
+    for bad in (np.zeros((2, 3)), (torch.ones(2), np.ones(3)), {"x": [np.ones(1)]}):
+        with pytest.raises(ProfilerError, match=r"^inputs= holds a NumPy array .*pass torch\.from_numpy\(array\)"):
+            check_inputs(bad)
+    with pytest.raises(ProfilerError, match="^kwargs= holds a NumPy array"):
+        check_inputs({"mask": np.ones(3)}, "kwargs")
+
+    @dataclass
+    class Cache:
+        keys: torch.Tensor
+
+    for fine in ((), (torch.ones(2), 0.5, None), Cache(torch.ones(2)), [Cache(torch.ones(1)), "mode"]):
+        check_inputs(fine)
+    check_inputs({"mode": "fast", "scale": 2.0}, "kwargs")   # keyword arguments need not hold tensors
 
 
 # --- default and dummy inputs ----------------------------------------------------------------

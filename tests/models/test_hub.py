@@ -358,6 +358,50 @@ def test_config_overrides():
         resolve("hf:llama", {"rope_type": "linear"})     # LlamaConfig would keep it as an attribute no one reads
 
 
+@pytest.mark.parametrize("overrides,reason", [
+    ({"hidden_size": -3}, "ValueError: The hidden size (-3) is not a multiple of the number of attention heads (32)."),
+    ({"num_attention_heads": 7}, "ValueError: The hidden size (4096) is not a multiple of the number of attention "
+                                 "heads (7)."),
+])
+def test_a_config_transformers_refuses_is_one_line_with_the_reason_and_the_fix(overrides, reason):
+    """transformers' validators wrap the ValueError that says why, over two lines: the
+    message is one line, with that reason."""
+    with pytest.raises(ProfilerError) as info:
+        resolve("hf:llama", overrides)
+    assert str(info.value) == f"hf:llama: LlamaConfig refused the config ({reason}): change the config= values"
+
+
+def _largest(per: int, past: int = 0) -> int:
+    """The most n with per · n · (past + n) ≤ 2**63 - 1, by bisection."""
+    low, high = 0, 2**62
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if per * mid * (past + mid) <= 2**63 - 1 else (low, mid - 1)
+    return low
+
+
+@pytest.mark.parametrize("kwargs,argument,queries,keys,past", [
+    (dict(tokens=10**9), "tokens", 10**9, 10**9, 0),
+    (dict(decode=10**9), "decode", 10**9, 10**9, 0),               # the prefill that makes the cache
+    (dict(decode=100, tokens=10**9), "tokens", 10**9, 10**9 + 100, 100),   # the step after it
+    (dict(tokens=10**9, batch=3), "tokens", 10**9, 10**9, 0),
+])
+def test_tokens_whose_attention_scores_overflow_a_tensor_are_refused_with_the_largest_that_fits(
+        kwargs, argument, queries, keys, past):
+    """One layer's attention scores (batch × heads × queries × keys, 4 bytes each) must fit a
+    tensor's 2**63 - 1 bytes: instead of torch's "Storage size calculation overflowed", a
+    one-line error naming tokens= or decode= and the largest value that fits."""
+    batch, heads = kwargs.get("batch", 1), 32
+    with pytest.raises(ProfilerError) as info:
+        profiler.profile("hf:llama", config={"num_hidden_layers": 1}, **kwargs)
+    largest = _largest(batch * heads * 4, past)
+    assert str(info.value) == (
+        f"LlamaForCausalLM: {argument}={queries}: one layer's attention scores (batch {batch} × {heads} heads × "
+        f"{queries} queries × {keys} keys × 4 bytes) would take more than 2**63 - 1 bytes, the most a tensor "
+        f"holds: lower {argument}= to {largest} or less")
+    assert largest < queries
+
+
 @pytest.mark.parametrize("name", ["resnet18", "convnext_tiny"])
 def test_timm(name):
     timm = pytest.importorskip("timm")

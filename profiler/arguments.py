@@ -1,0 +1,164 @@
+"""The checks of arguments that need no model, and no torch.
+
+The CLI runs them before it imports torch, so that a bad argument is refused at
+once, not after the seconds torch takes to import; the library runs the same ones
+(profiler.capture.inputs, profiler.models.hub, profiler.api), so that both say
+the same thing.  Errors are one-line ProfilerErrors naming the Python argument
+(``batch=``) or the environment variable, and the fix; the CLI rewords argument
+names into its flags (profiler.cli.flags).
+
+Sizes: a tensor holds at most 2**63 - 1 bytes (torch computes its storage size in
+int64), so a dummy input of batch × the per-sample sizes × the element size must
+fit that; a larger one is refused here, by name, instead of failing inside torch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any, Mapping
+
+from profiler.errors import ProfilerError
+
+INT64_MAX = 2**63 - 1   # the most elements, and the most bytes, a tensor holds
+REAL_LIMIT_VARIABLE = "PROFILER_REAL_LIMIT_GB"
+REAL_LIMIT_DEFAULT_GB = 4   # the most memory a real-tensor fallback takes when the variable is unset
+
+
+def _size_text(size) -> str:
+    return "x".join(map(str, size))
+
+
+def parse_input_size(text: str, argument: str = "input_size") -> tuple[int, ...]:
+    """'3x224x224' → (3, 224, 224), every dimension a positive integer: a size given
+    as text (the CLI's, compare()'s).  Errors name ``argument``."""
+    parts = text.lower().split("x")
+    if not all(p.isdigit() for p in parts) or not parts:
+        raise ProfilerError(f"{argument}={text!r}: expected sizes like 3x224x224")
+    dims = tuple(int(p) for p in parts)
+    if any(d <= 0 for d in dims):
+        raise ProfilerError(f"{argument}={text!r}: every size must be positive")
+    return dims
+
+
+def check_batch(batch: Any) -> int:
+    """A positive integer that a tensor's leading dimension can hold (at most 2**63 - 1)."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ProfilerError(f"batch={batch!r}: expected a positive integer, such as batch=8")
+    if batch > INT64_MAX:
+        raise ProfilerError(f"batch={batch!r}: more than 2**63 - 1, the most elements a tensor holds: "
+                            "give a smaller batch=")
+    return batch
+
+
+def check_input_fits(batch: int, size: tuple[int, ...], itemsize: int = 1, argument: str = "input_size") -> None:
+    """The dummy input of ``batch`` × ``size`` elements of ``itemsize`` bytes fits a
+    tensor (at most 2**63 - 1 bytes).  ``itemsize`` 1 checks the element count alone
+    (the CLI, before the model's dtype is known)."""
+    total = batch * math.prod(size) * itemsize
+    if total > INT64_MAX:
+        what = f"{total:,} bytes" if itemsize > 1 else f"{total:,} elements"
+        raise ProfilerError(f"batch={batch} with {argument}={_size_text(size)}: the dummy input would hold {what}, "
+                            f"more than a tensor can (2**63 - 1): lower batch= or {argument}=")
+
+
+def check_positive(name: str, value: Any, allow_none: bool = True) -> int | None:
+    """``value`` a positive integer at most 2**63 - 1 (None passes when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProfilerError(f"{name}={value!r}: expected a positive integer")
+    if value > INT64_MAX:
+        raise ProfilerError(f"{name}={value!r}: more than 2**63 - 1, the most positions a tensor holds: "
+                            f"give a smaller {name}=")
+    return value
+
+
+def check_tokens(tokens: Any, decode: Any, input_size_given: bool = False, inputs_given: bool = False,
+                 native: bool = False, batch: int = 1) -> None:
+    """``tokens=`` and ``decode=``: positive integers that make the inputs themselves,
+    so neither goes with input_size=, inputs= or native=; batch × tokens token ids
+    (int64) fit a tensor."""
+    for name, value in (("tokens", tokens), ("decode", decode)):
+        if value is None:
+            continue
+        check_positive(name, value)
+        for other, given in (("input_size=", input_size_given), ("inputs=", inputs_given), ("native=True", native)):
+            if given:
+                raise ProfilerError(f"{name}= makes the inputs, and {other} is given too: pass one or the other")
+        if batch * value * 8 > INT64_MAX:
+            raise ProfilerError(f"{name}={value} with batch={batch}: the token ids would take more than "
+                                f"2**63 - 1 bytes, the most a tensor holds: lower {name}= or batch=")
+
+
+# --- config overrides (NAME=VALUE) --------------------------------------------------
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def parse_value(text: str) -> Any:
+    """'2' → 2, '1e6' → 1000000.0, 'true' → True, 'none'/'null' → None, JSON for
+    lists, dicts and quoted strings, anything else the text itself."""
+    stripped = text.strip()
+    lower = stripped.lower()
+    if lower in ("none", "null"):
+        return None
+    if lower in ("true", "false"):
+        return lower == "true"
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    if stripped[:1] in ("[", "{", '"'):
+        try:
+            return json.loads(stripped)
+        except ValueError as exc:
+            raise ProfilerError(f"config value {text!r} is not valid JSON: {exc}") from exc
+    return text
+
+
+def parse_config_overrides(texts: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """``["num_hidden_layers=2", "rope_theta=1e6"]`` → ``{"num_hidden_layers": 2,
+    "rope_theta": 1000000.0}``: NAME=VALUE each (the last of a repeated NAME wins);
+    values as ``parse_value``.  Field names are checked when the model resolves
+    (profiler.models.hub)."""
+    overrides: dict[str, Any] = {}
+    for text in texts or ():
+        name, eq, value = str(text).partition("=")
+        name = name.strip()
+        if not eq or not _NAME.match(name):
+            raise ProfilerError(f"config={text!r}: expected NAME=VALUE, such as num_hidden_layers=2")
+        overrides[name] = parse_value(value)
+    return overrides
+
+
+# --- environment variables -----------------------------------------------------------
+
+
+def real_limit_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The most memory a real-tensor fallback may take (profiler.api), in bytes:
+    PROFILER_REAL_LIMIT_GB GiB, a positive finite number, or REAL_LIMIT_DEFAULT_GB
+    when it is unset (or set to nothing); anything else is a one-line error naming
+    the variable and the fix."""
+    text = (os.environ if environ is None else environ).get(REAL_LIMIT_VARIABLE)
+    if text is None or not text.strip():
+        return REAL_LIMIT_DEFAULT_GB << 30
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ProfilerError(f"{REAL_LIMIT_VARIABLE}={text!r}: expected a positive number of GiB, such as "
+                            f"{REAL_LIMIT_VARIABLE}=8; unset it for the default ({REAL_LIMIT_DEFAULT_GB})")
+    return int(value * 2**30)
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Every number the profiler reads from the environment, checked (the CLI calls
+    this before anything is imported or profiled)."""
+    real_limit_bytes(environ)

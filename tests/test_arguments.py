@@ -1,0 +1,105 @@
+"""profiler.arguments: the checks that need no model and no torch (sizes from text, the batch and
+what fits a tensor, tokens and decode, --config's NAME=VALUE, PROFILER_REAL_LIMIT_GB), each a
+one-line ProfilerError naming the argument or the variable and the fix; importing it imports no torch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from profiler.arguments import (INT64_MAX, REAL_LIMIT_DEFAULT_GB, check_batch, check_environment, check_input_fits,
+                                check_positive, check_tokens, parse_config_overrides, parse_input_size,
+                                parse_value, real_limit_bytes)
+from profiler.errors import ProfilerError
+
+
+def _message(call, *args, **kwargs) -> str:
+    with pytest.raises(ProfilerError) as info:
+        call(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and "--" not in message, message
+    return message
+
+
+def test_the_module_imports_no_torch():
+    code = ("import sys, profiler.arguments as a; a.parse_input_size('3x8'); a.check_environment(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_parse_input_size_reads_text_and_names_its_argument():
+    assert parse_input_size("3x224x224") == (3, 224, 224)
+    assert parse_input_size("3X8") == (3, 8)
+    assert _message(parse_input_size, "3x22a").startswith("input_size='3x22a': expected sizes like")
+    assert _message(parse_input_size, "3x0", "window").startswith("window='3x0': every size must be positive")
+
+
+def test_a_batch_is_a_positive_integer_a_tensor_can_hold():
+    assert check_batch(8) == 8 and check_batch(INT64_MAX) == INT64_MAX
+    for bad in (0, -1, True, 2.0, "2"):
+        assert _message(check_batch, bad).startswith(f"batch={bad!r}: expected a positive integer")
+    message = _message(check_batch, 10**30)
+    assert message.startswith("batch=1000000000000000000000000000000: more than 2**63 - 1")
+    assert message.endswith("give a smaller batch=")
+
+
+def test_the_dummy_input_must_fit_a_tensor_in_elements_or_bytes():
+    check_input_fits(2**20, (3, 224, 224))
+    check_input_fits(1, (INT64_MAX,))                       # elements alone: the largest fits
+    message = _message(check_input_fits, 1, (INT64_MAX,), 4)  # in bytes at float32 it does not
+    assert message.startswith("batch=1 with input_size=9223372036854775807: the dummy input would hold")
+    assert "bytes" in message and message.endswith("lower batch= or input_size=")
+    message = _message(check_input_fits, 2**50, (3, 224, 224))
+    assert "elements" in message and "2**63 - 1" in message
+
+
+def test_tokens_and_decode_are_positive_make_the_inputs_and_fit_a_tensor():
+    check_tokens(128, None)
+    check_tokens(None, 4096)
+    check_tokens(None, None, input_size_given=True)
+    for bad in (0, -3, True, 1.5):
+        assert _message(check_tokens, bad, None).startswith(f"tokens={bad!r}: expected a positive integer")
+    assert _message(check_tokens, None, 10**20).startswith("decode=100000000000000000000: more than 2**63 - 1")
+    for given in ("input_size_given", "inputs_given", "native"):
+        message = _message(check_tokens, 8, None, **{given: True})
+        assert message.startswith("tokens= makes the inputs") and message.endswith("pass one or the other")
+    # 2**60 token ids are 2**63 bytes of int64
+    assert _message(check_tokens, 2**60, None).endswith("lower tokens= or batch=")
+    assert check_positive("runs", None) is None and check_positive("runs", 3) == 3
+
+
+def test_config_overrides_are_name_value_pairs_with_typed_values():
+    assert parse_config_overrides(["num_hidden_layers=2", "rope_theta=1e6", "tie_word_embeddings=true",
+                                   "text_config.hidden_size=64", "rope_scaling=null", "name=x"]) == {
+        "num_hidden_layers": 2, "rope_theta": 1e6, "tie_word_embeddings": True, "text_config.hidden_size": 64,
+        "rope_scaling": None, "name": "x"}
+    assert parse_config_overrides(None) == {}
+    assert parse_value('[1, 2]') == [1, 2] and parse_value(' 3 ') == 3
+    for bad in ("no_value", "=3", "2x=1", "a.b.c=1"):
+        assert _message(parse_config_overrides, [bad]).startswith(f"config={bad!r}: expected NAME=VALUE")
+    assert _message(parse_value, "[1,").startswith("config value '[1,' is not valid JSON")
+
+
+def test_the_models_hub_parses_config_overrides_with_these_functions():
+    from profiler.models import hub
+    assert hub.parse_config_overrides is parse_config_overrides and hub.parse_value is parse_value
+
+
+def test_real_limit_is_a_positive_finite_number_of_gib_or_the_default():
+    assert real_limit_bytes({}) == REAL_LIMIT_DEFAULT_GB << 30
+    assert real_limit_bytes({"PROFILER_REAL_LIMIT_GB": ""}) == REAL_LIMIT_DEFAULT_GB << 30   # set to nothing
+    assert real_limit_bytes({"PROFILER_REAL_LIMIT_GB": "0.5"}) == 1 << 29
+    assert real_limit_bytes({"PROFILER_REAL_LIMIT_GB": " 8 "}) == 8 << 30
+    for bad in ("abc", "nan", "-1", "0", "inf", "1e999"):
+        message = _message(real_limit_bytes, {"PROFILER_REAL_LIMIT_GB": bad})
+        assert message == (f"PROFILER_REAL_LIMIT_GB={bad!r}: expected a positive number of GiB, such as "
+                           f"PROFILER_REAL_LIMIT_GB=8; unset it for the default ({REAL_LIMIT_DEFAULT_GB})")
+
+
+def test_check_environment_reads_the_process_environment(monkeypatch):
+    monkeypatch.setenv("PROFILER_REAL_LIMIT_GB", "abc")
+    assert _message(check_environment).startswith("PROFILER_REAL_LIMIT_GB='abc'")
+    monkeypatch.delenv("PROFILER_REAL_LIMIT_GB")
+    check_environment()
