@@ -243,18 +243,23 @@ def _cli() -> list[str]:
     return [found] if found else [sys.executable, "-m", "profiler"]
 
 
-def _run_timed(command: list[str], timeout_s: float) -> dict:
+def _run_timed(command: list[str], timeout_s: float, expect: int = 0) -> dict:
     """One run of a command in a fresh interpreter: seconds, exit code, lines of
-    output, or the error (its stderr's tail, or the timeout)."""
+    output, or the error (its stderr's tail, or the timeout).  ``expect``: the exit
+    code that counts as success; 2, a refusal, must also be one line
+    `profiler: error: ...` on stderr."""
     start = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {timeout_s:.0f} s", "returncode": None}
     seconds = time.perf_counter() - start
-    if done.returncode:
-        return {"error": done.stderr.strip()[-300:], "returncode": done.returncode}
-    return {"seconds": seconds, "returncode": 0, "lines": len(done.stdout.strip().splitlines())}
+    if done.returncode != expect:
+        return {"error": (done.stderr.strip() or f"exit code {done.returncode}")[-300:],
+                "returncode": done.returncode}
+    if expect == 2 and not (len(done.stderr.splitlines()) == 1 and done.stderr.startswith("profiler: error: ")):
+        return {"error": f"not a one-line error: {done.stderr.strip()[-300:]}", "returncode": done.returncode}
+    return {"seconds": seconds, "returncode": done.returncode, "lines": len(done.stdout.strip().splitlines())}
 
 
 def probe_cli(args: list[str], repeats: int = 5, timeout_s: float = 120) -> dict:
@@ -262,7 +267,26 @@ def probe_cli(args: list[str], repeats: int = 5, timeout_s: float = 120) -> dict
     return _probe_commands({"cli": _cli() + args}, repeats, timeout_s)["cli"]
 
 
-def _probe_commands(commands: dict[str, list[str]], repeats: int, timeout_s: float) -> dict:
+def _unwritable() -> str:
+    """An output path the kernel refuses: /sys takes no new file, root's included;
+    elsewhere a path below a regular file (this one)."""
+    return "/sys/x.csv" if os.path.isdir("/sys") else os.path.join(str(Path(__file__).resolve()), "x.csv")
+
+
+def refusal_commands() -> dict[str, list[str]]:
+    """Bad arguments the CLI refuses before it imports torch: a malformed --input, and
+    a --csv the kernel refuses (timed like --help: target < 0.5 s)."""
+    return {f"profiler {' '.join(args)}": _cli() + args
+            for args in (["profile", "alexnet", "--input", "3x22a"], ["profile", "alexnet", "--csv", _unwritable()])}
+
+
+def probe_refusals(repeats: int = 5, timeout_s: float = 120) -> dict:
+    """Median wall time of each bad-argument command, each run a fresh interpreter that
+    must exit 2 with a one-line error."""
+    return _probe_commands(refusal_commands(), repeats, timeout_s, expect=2)
+
+
+def _probe_commands(commands: dict[str, list[str]], repeats: int, timeout_s: float, expect: int = 0) -> dict:
     """Each command ``repeats`` times, taking turns round by round in a shuffled
     (seeded) order, as the tools do, so a busy spell of the machine falls on all of
     them alike.  Per command: times, median_s, returncode, lines, command; or error
@@ -273,13 +297,13 @@ def _probe_commands(commands: dict[str, list[str]], repeats: int, timeout_s: flo
         order = [label for label in commands if "error" not in out[label]]
         shuffle(order)
         for label in order:
-            run = _run_timed(commands[label], timeout_s)
+            run = _run_timed(commands[label], timeout_s, expect)
             if "error" in run:
                 out[label] = {"error": run["error"], "returncode": run["returncode"],
                               "command": out[label]["command"]}
                 continue
             out[label]["times"].append(run["seconds"])
-            out[label].update(returncode=0, lines=run["lines"])
+            out[label].update(returncode=run["returncode"], lines=run["lines"])
     for probe in out.values():
         if "error" not in probe:
             probe["median_s"] = median(probe["times"])
@@ -437,6 +461,7 @@ def collect(args) -> dict:
         probes.update({"vit_h_14@518 by name": probe_vit_h_518("name"),
                        "vit_h_14@518 meta module": probe_vit_h_518("module"),
                        "profiler --help": probe_cli(["--help"]),
+                       "refusals": probe_refusals(),
                        "profiler list": probe_cli(["list"]),
                        "profiler compare --all": probe_compare_all()})
     if any(key in LM_CASES for key in keys):

@@ -247,3 +247,28 @@ def test_llama_7b_claim_holds_ours_to_the_published_count():
              "= 14,630,806,093,824")
     assert dict((c, m) for c, m, _ in claims(data(LLAMA_7B_2048_MACS)))[claim] is True
     assert dict((c, m) for c, m, _ in claims(data(LLAMA_7B_2048_MACS - 1)))[claim] is False
+
+
+def test_bad_arguments_are_timed_as_refusals_and_claimed_under_half_a_second():
+    """The refusal probes run the CLI on a bad --input and an unwritable --csv, each must
+    exit 2 with one line on stderr; the claims table holds each at < 0.5 s, the way it
+    holds `--help` (no timing asserted here: that is the benchmark's claim)."""
+    run = load("run")
+    from bench_report import claims, render
+    refusals = run.probe_refusals(repeats=1)
+    assert sorted(refusals) == sorted(run.refusal_commands())
+    assert "profiler profile alexnet --input 3x22a" in refusals
+    for probe in refusals.values():
+        assert probe["returncode"] == 2 and len(probe["times"]) == 1, probe
+
+    def data(probes):
+        return {"results": {}, "probes": {"refusals": probes}, "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
+                "settings": {"repeats": 1, "budget_s": 20.0, "quick": True}}
+    found = {claim: (met, said) for claim, met, said in claims(data(refusals))}
+    for label, probe in refusals.items():
+        assert found[f"`{label}` refused in < 0.5 s"][0] is (probe["median_s"] < 0.5)
+    slow = {label: {**probe, "times": [0.9], "median_s": 0.9} for label, probe in refusals.items()}
+    assert run.exit_status(claims(data(slow))) == 1
+    failed = {"profiler profile alexnet --input 3x22a": {"error": "exit code 0", "returncode": 0}}
+    assert [met for _, met, _ in claims(data(failed))] == [False]
+    assert "refused (exit code 2, one line on stderr)" in render(data(refusals))

@@ -103,9 +103,22 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _cwd_first() -> str | None:
+    """Put the current folder first on sys.path, as ``python -m profiler`` has it,
+    so that ``package.module:attr`` finds a module in the current folder from the
+    installed ``profiler`` script too (whose sys.path starts with the script's own
+    folder).  Returns the entry added (None when the folder was there already)."""
+    cwd = os.getcwd()
+    if any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        return None
+    sys.path.insert(0, cwd)
+    return cwd
+
+
 def main(argv: list[str] | None = None) -> int:
     stdout = sys.stdout
     sys.stdout = _GuardedStdout(stdout)
+    added = _cwd_first()
     try:
         return _main(argv)
     except KeyboardInterrupt:
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             _silence_stdout()
         sys.stdout = stdout
+        if added is not None and added in sys.path:   # main() called from Python: its sys.path as it was
+            sys.path.remove(added)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -20,12 +20,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from profiler.check import check
-    from profiler.capture.inputs import parse_input_size
-    from profiler.report.render import short_note, table
-    from profiler.cli.profile import language_options
+    from profiler.cli.profile import check_sizes, language_options
+    # before torch: a bad argument costs no wait
+    [size] = check_sizes(args, [args.input] if args.input else [], [args.batch]) or [None]
     native = args.input == "native"
-    size = None if args.input in (None, "native") else parse_input_size(args.input)
+    from profiler.check import check
+    from profiler.report.render import short_note, table
     result = check(args.model, input_size=size, batch=args.batch, native=native, tokens=args.tokens,
                    decode=args.decode, **language_options(args))
     rows = result.table

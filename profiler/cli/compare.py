@@ -56,7 +56,25 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def check_arguments(args) -> dict:
+    """Every check of the flags that needs no model, made before torch is imported:
+    each --input, --batch, --tokens and --decode, the --config syntax, the
+    environment's numbers, --runs and --device, a model or --all, and the output
+    paths (writable, not a model's own source, not another output).  Returns
+    measure()'s options ({} when no flag asks for time)."""
+    from profiler.cli.helpers import check_output_paths
+    from profiler.cli.profile import check_sizes, measure_options
+    from profiler.errors import ProfilerError
+    if not args.models and not args.all:
+        raise ProfilerError("give one or more model names, or --all")
+    check_sizes(args, args.input or [], args.batch or [1])
+    timing = measure_options(args) or {}
+    check_output_paths(args.models, csv=args.csv, md=args.md, plot=args.plot)
+    return timing
+
+
 def run(args) -> int:
+    timing = check_arguments(args)   # before torch: a bad argument costs no wait
     import os
     import sys
     from pathlib import Path
@@ -65,16 +83,11 @@ def run(args) -> int:
 
     from profiler.compare import compare, cpu_count
     from profiler.report.comparison import markdown, to_text
-    from profiler.errors import ProfilerError
-    from profiler.cli.helpers import check_output_paths
 
-    check_output_paths(csv=args.csv, md=args.md, plot=args.plot)
     models = list(args.models)
     if args.all:
         from torchvision.models import list_models
         models += [m for m in sorted(list_models()) if m not in models]
-    if not models:
-        raise ProfilerError("give one or more model names, or --all")
     jobs = len(models) * (len(args.input or []) + len(args.tokens or []) + len(args.decode or []) or 1) \
         * len(args.batch or [1])
     bar = tqdm(total=jobs, file=sys.stderr, disable=jobs <= PROGRESS_AFTER or not sys.stderr.isatty(), leave=False,
@@ -90,8 +103,7 @@ def run(args) -> int:
         workers = args.jobs or (cpu_count() if jobs > PARALLEL_AFTER else 1)
         import torch
 
-        from profiler.cli.profile import language_options, measure_options
-        timing = measure_options(args) or {}
+        from profiler.cli.profile import language_options
         if timing:    # measured one after the other, in this process
             timing = dict(measure=timing.pop("time"), **timing)
         frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,

@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--top", type=int, metavar="K", help="show only the K largest rows (by --sort, default mults)")
     p.add_argument("--plot", metavar="PATH",
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/json_report.py)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/report/json_report.py)")
     add_measure_arguments(p)
     add_detections_argument(p)
     p.add_argument("--training", action="store_true",
@@ -89,12 +89,16 @@ def add_measure_arguments(p) -> None:
 
 
 def measure_options(args) -> dict | None:
-    """measure()'s options from the flags; None when no flag asks for time."""
+    """measure()'s options from the flags, checked without torch; None when no flag
+    asks for time."""
     from profiler.errors import ProfilerError
     if args.runs is not None and (not args.measure or args.runs < 1):
         raise ProfilerError("--runs goes with --measure and takes a positive integer")
     if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
         return None
+    if args.device:
+        from profiler.measure.roofline import parse_device
+        parse_device(args.device)
     if args.tokens or args.decode:
         raise ProfilerError("--measure and --device do not go with --tokens or --decode: "
                             "time the model from Python with profiler.measure.measure(..., inputs=...)")
@@ -114,37 +118,84 @@ def add_language_arguments(p, repeat: bool) -> None:
 
 
 def language_options(args) -> dict:
-    """profile()'s config= from --config (the text parsed into values)."""
+    """profile()'s config= from --config (the text parsed into values, without torch)."""
     if not args.config:
         return {}
-    from profiler.models.hub import parse_config_overrides
+    from profiler.arguments import parse_config_overrides
     return {"config": parse_config_overrides(args.config)}
 
 
-def run(args) -> int:
-    from profiler.api import profile
-    from profiler.capture.inputs import parse_input_size
-    native = args.input == "native"
-    size = None if args.input in (None, "native") else parse_input_size(args.input)
+def check_sizes(args, inputs: list[str], batches: list[int]) -> list[tuple[int, ...] | None]:
+    """What profile, compare and check take alike, checked without torch: the
+    environment's numbers, each --input (a size, or native), each --batch (and each
+    batch × size fits a tensor's element count), --tokens and --decode, and the
+    --config syntax.  Returns the sizes (None for native).  profile and check take
+    one --tokens and one --decode, which make the inputs themselves (so no --input
+    goes with them); compare repeats them, each a point of its own beside the
+    --input sizes."""
+    from profiler.arguments import check_batch, check_environment, check_input_fits, check_tokens, parse_input_size
+    check_environment()
+    sizes = [None if text == "native" else parse_input_size(text) for text in inputs]
+    for batch in batches:
+        check_batch(batch)
+        for size in sizes:
+            if size is not None:
+                check_input_fits(batch, size)
+        if isinstance(args.tokens, list) or isinstance(args.decode, list):   # compare's points
+            for tokens in args.tokens or []:
+                check_tokens(tokens, None, batch=batch)
+            for decode in args.decode or []:
+                check_tokens(None, decode, batch=batch)
+        else:
+            check_tokens(args.tokens, args.decode, any(s is not None for s in sizes), False,
+                         "native" in inputs, batch)
+    language_options(args)
+    return sizes
+
+
+def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
+    """Every check of the flags that needs no model, made before torch is imported,
+    so that a bad argument is refused at once: sizes and numbers (``check_sizes``),
+    --window, --depth, --top, --runs, --device, the flags that do not go together,
+    and the output paths (``check_output_paths``: writable, not the model's own
+    source, not another output).  Returns (the --input size, native, measure()'s
+    options or None)."""
     from profiler.errors import ProfilerError
-    from profiler.report.grouping import view
-    if args.window and not args.fully_conv:
-        raise ProfilerError("--window goes with --fully-conv")
+    [size] = check_sizes(args, [args.input] if args.input else [], [args.batch]) or [None]
+    native = args.input == "native"
+    if args.window:
+        if not args.fully_conv:
+            raise ProfilerError("--window goes with --fully-conv")
+        from profiler.arguments import parse_input_size
+        parse_input_size(args.window, "window")
+    if args.fully_conv and size is None:
+        raise ProfilerError("--fully-conv needs --input CxHxW: the (larger) image to slide over")
     if args.depth is not None and args.depth < 0 or args.top is not None and args.top < 1:
         raise ProfilerError("--depth must be 0 or more and --top a positive integer")
     if args.dtype and (args.fold_bn or args.fully_conv):
         raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
     if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
         raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
-    from profiler.cli.helpers import check_output_paths
-    check_output_paths(csv=args.csv, md=args.md, json=args.json, plot=args.plot)
-    import warnings
-    # an uncounted row is listed once, on the report's last line: not also as a warning above it
-    warnings.filterwarnings("ignore", message=r"profiler: .* is uncounted")
+    if args.training and (args.fold_bn or args.fully_conv):
+        raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
+                            "with batch statistics, which no folded weights reproduce" if args.fold_bn
+                            else "--fully-conv transforms the inference model; drop --training")
     timing = measure_options(args)
     if timing is not None and (args.fold_bn or args.fully_conv or args.training):
         raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
                             "drop --fold-bn, --fully-conv and --training")
+    from profiler.cli.helpers import check_output_paths
+    check_output_paths(args.model, csv=args.csv, md=args.md, json=args.json, plot=args.plot)
+    return size, native, timing
+
+
+def run(args) -> int:
+    size, native, timing = check_arguments(args)   # before torch: a bad argument costs no wait
+    from profiler.api import profile
+    from profiler.report.grouping import view
+    import warnings
+    # an uncounted row is listed once, on the report's last line: not also as a warning above it
+    warnings.filterwarnings("ignore", message=r"profiler: .* is uncounted")
     if args.fold_bn or args.fully_conv:
         report, summary = _what_if(args, size, native)
     else:
@@ -179,12 +230,7 @@ def run(args) -> int:
 
 def _what_if(args, size, native):
     """--fold-bn or --fully-conv: (report of the transformed model, summary text)."""
-    from profiler.errors import ProfilerError
     from profiler.cli import whatif
-    if args.training:
-        raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
-                            "with batch statistics, which no folded weights reproduce" if args.fold_bn
-                            else "--fully-conv transforms the inference model; drop --training")
     if args.fold_bn:
         return whatif.fold_bn(args.model, size, args.batch, native, args.units)
     return whatif.fully_conv(args.model, size, args.batch, args.window, args.units)

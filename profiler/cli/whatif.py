@@ -58,7 +58,7 @@ def _window(model: nn.Module, spec, text: str | None, channels: int) -> tuple[in
     from profiler.models.weights import weights_meta
     from profiler.transforms.fully_conv import infer_window
     if text:
-        return parse_input_size(text)
+        return parse_input_size(text, "window")
     crop = weights_meta(spec.name).get("crop_size") if spec.family != "custom" else None
     return (channels, *crop) if crop else infer_window(model, channels)
 

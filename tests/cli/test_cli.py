@@ -244,3 +244,103 @@ def test_a_warning_in_a_command_is_printed_plainly_on_stderr(cli, monkeypatch):
     monkeypatch.setattr(list_command, "run", run)
     code, out, err = cli("list")
     assert code == 0 and out == "" and err == "warning: careful\n"   # no file, line or category
+
+
+# --- a bad argument is refused before torch is imported ------------------------------
+
+NET_SOURCE = "from torch import nn\n\n\ndef build_net():\n    return nn.Linear(4, 2)\n"
+
+
+def _refused_without_torch(argv: list[str], cwd, **env: str) -> tuple[int, str, bool]:
+    """main(argv) in a fresh interpreter: (exit code, stderr, whether torch was imported)."""
+    code = ("import sys\nfrom profiler.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('torch' in sys.modules, rc)")
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120,
+                            cwd=cwd, env=_env(**env))
+    imported, rc = result.stdout.split()
+    return int(rc), result.stderr, imported == "True"
+
+
+@pytest.mark.parametrize("argv,env,fragments", [
+    (["profile", "alexnet", "--input", "3x22a"], {}, ["--input '3x22a'"]),
+    (["profile", "alexnet", "--window", "3xa", "--fully-conv", "--input", "3x400x400"], {}, ["--window '3xa'"]),
+    (["profile", "alexnet", "--batch", "0"], {}, ["--batch 0"]),
+    (["profile", "alexnet", "--batch", str(10**30)], {}, ["--batch", "2**63 - 1"]),
+    (["profile", "alexnet", "--batch", str(2**50), "--input", "3x224x224"], {}, ["lower --batch or --input"]),
+    (["profile", "hf:llama", "--config", "=3"], {}, ["--config '=3'", "NAME=VALUE"]),
+    (["profile", "hf:llama", "--tokens", "0"], {}, ["--tokens 0"]),
+    (["profile", "hf:llama", "--tokens", "8", "--input", "8"], {}, ["--tokens makes the inputs, and --input is given"]),
+    (["check", "hf:llama", "--decode", "8", "--input", "native"], {}, ["and --input native is given"]),
+    (["profile", "alexnet", "--depth", "-1"], {}, ["--depth"]),
+    (["profile", "alexnet", "--top", "0"], {}, ["--top"]),
+    (["profile", "alexnet", "--runs", "3"], {}, ["--runs goes with --measure"]),
+    (["profile", "alexnet", "--measure", "--device", "tpu9"], {}, ["--device 'tpu9'"]),
+    (["profile", "alexnet", "--fold-bn", "--training"], {}, ["--fold-bn needs an eval-mode model"]),
+    (["profile", "alexnet", "--fully-conv"], {}, ["--fully-conv needs --input"]),
+    (["profile", "alexnet"], {"PROFILER_REAL_LIMIT_GB": "abc"}, ["PROFILER_REAL_LIMIT_GB='abc'", "positive"]),
+    (["profile", "net.py:build_net", "--csv", "net.py"], {}, ["(--csv): it is the model's source file"]),
+    (["profile", "alexnet", "--csv", "out/x", "--md", "out/../out/x"], {}, ["(--md): it is the same file as --csv"]),
+    (["compare", "alexnet", "--input", "3x22a"], {}, ["--input '3x22a'"]),
+    (["compare", "alexnet", "--batch", "1", "--batch", "-2"], {}, ["--batch -2"]),
+    (["compare", "hf:llama", "--decode", "0"], {}, ["--decode 0"]),
+    (["compare"], {}, ["give one or more model names, or --all"]),
+    (["compare", "alexnet", "--csv", "a.csv", "--md", "a.csv"], {}, ["(--md): it is the same file as --csv"]),
+    (["check", "alexnet", "--input", "3x22a"], {}, ["--input '3x22a'"]),
+    (["check", "hf:llama", "--config", "hidden_size"], {}, ["--config 'hidden_size'"]),
+    (["check", "alexnet"], {"PROFILER_REAL_LIMIT_GB": "-1"}, ["PROFILER_REAL_LIMIT_GB='-1'"]),
+])
+def test_a_bad_argument_is_refused_before_torch_is_imported(tmp_path, argv, env, fragments):
+    """Every check that needs no model runs first, so that a bad argument is refused at
+    once (the benchmark times it: benchmarks/run.py), for every subcommand."""
+    (tmp_path / "net.py").write_text(NET_SOURCE)
+    code, err, imported = _refused_without_torch(argv, tmp_path, **env)
+    assert_one_line_error(code, err, *fragments)
+    assert not imported, "torch was imported before the argument was refused"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.py"]   # nothing written, no probe left
+    assert (tmp_path / "net.py").read_text() == NET_SOURCE
+
+
+def test_an_output_the_kernel_refuses_is_refused_before_torch(tmp_path):
+    """/sys takes no new file, whoever asks (root too, for whom access() says yes)."""
+    if not os.path.isdir("/sys") or os.access("/sys", os.W_OK) and _creatable("/sys"):
+        pytest.skip("no /sys that refuses a new file here")
+    code, err, imported = _refused_without_torch(["profile", "alexnet", "--csv", "/sys/x.csv"], tmp_path)
+    assert_one_line_error(code, err, "cannot write '/sys/x.csv' (--csv)", "nothing was profiled")
+    assert not imported
+
+
+def _creatable(folder: str) -> bool:
+    try:
+        os.close(os.open(os.path.join(folder, ".probe"), os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except OSError:
+        return False
+    os.unlink(os.path.join(folder, ".probe"))
+    return True
+
+
+# --- package.module:attr from the current folder ---------------------------------------
+
+
+def test_a_module_in_the_current_folder_resolves_from_the_installed_script(tmp_path):
+    """`profiler profile mynet:build_net` finds mynet.py in the current folder, as
+    `python -m profiler` does: main() puts the current folder first on sys.path."""
+    script = os.path.join(os.path.dirname(sys.executable), "profiler")
+    if not os.path.exists(script):
+        pytest.skip("the `profiler` script is not installed next to this Python")
+    (tmp_path / "mynet.py").write_text(NET_SOURCE)
+    for command in ([script], [sys.executable, "-m", "profiler"]):
+        result = subprocess.run([*command, "profile", "mynet:build_net", "--input", "4"], capture_output=True,
+                                text=True, timeout=180, cwd=tmp_path, env=_env())
+        assert result.returncode == 0, result.stderr
+        assert "Linear" in result.stdout and "linear layers: 100.0% of parameters" in result.stdout
+
+
+def test_main_puts_the_current_folder_first_only_while_it_runs(cli, tmp_path, monkeypatch):
+    (tmp_path / "mynet_cwd.py").write_text(NET_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    before = list(sys.path)
+    code, out, err = cli("profile", "mynet_cwd:build_net", "--input", "4")
+    assert code == 0, err
+    assert sys.path == before
+    sys.modules.pop("mynet_cwd", None)

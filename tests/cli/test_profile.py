@@ -83,6 +83,25 @@ def test_profile_help_shows_examples(cli):
     assert code == 0 and "examples:" in out and "--csv" in out
 
 
+def test_profile_help_names_the_json_schemas_file_where_it_is(cli):
+    import re
+    from pathlib import Path
+
+    import profiler
+    code, out, _ = cli("profile", "--help")
+    named = re.search(r"schema: (profiler/\S+\.py)", " ".join(out.split())).group(1)
+    assert named == "profiler/report/json_report.py"
+    assert (Path(profiler.__file__).parent.parent / named).is_file()
+
+
+def test_an_output_that_is_the_models_source_is_refused_and_left_as_it_was(cli, tmp_path):
+    net = tmp_path / "net.py"
+    net.write_text(NET)
+    code, out, err = cli("profile", f"{net}:Net", "--csv", str(tmp_path / ".." / tmp_path.name / "net.py"))
+    _assert_one_line_error(code, err, "it is the model's source file", "nothing was profiled")
+    assert out == "" and net.read_text() == NET
+
+
 @pytest.mark.parametrize("argv,fragments", [
     (["profile", "resnet5"], ["unknown model 'resnet5'", "resnet50"]),
     (["profile", "alexnet", "--input", "3x22a"], ["3x22a"]),
