@@ -55,6 +55,7 @@ def test_alexnet_homework_totals_match_the_hand_count(homework):
     assert homework.total["params"] == 61_100_840 == sum(p.numel() for p in alexnet_homework().parameters())
     assert round(homework.share("linear", "params"), 2) == 95.96
     assert round(homework.share("linear", "mults"), 2) == 8.21
+    assert round(100 * 655_566_528 / 714_188_480, 2) == round(homework.share("conv", "mults"), 2) == 91.79
 
 
 def test_totals_and_kind_sums_are_the_sums_of_the_rows(homework):

@@ -155,6 +155,7 @@ def test_linear_layers_hold_the_parameters_and_do_little_of_the_multiplying(repo
     assert round(100 * linear_params / 60_965_224, 2) == round(report.share("linear", "params"), 2) == 96.17
     assert round(100 * linear_mults / 725_360_864, 2) == round(report.share("linear", "mults"), 2) == 8.08
     assert round(100 * conv_mults / 725_360_864, 2) == round(report.share("conv", "mults"), 2) == 91.79
+    assert round(100 * 954_048 / 725_360_864, 2) == round(report.share("norm", "mults"), 2) == 0.13   # LRN
     assert report.share("linear", "params") > 90 and report.share("linear", "mults") < 10
 
 
