@@ -70,7 +70,7 @@ def check_positive(name: str, value: Any, allow_none: bool = True) -> int | None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ProfilerError(f"{name}={value!r}: expected a positive integer")
     if value > INT64_MAX:
-        raise ProfilerError(f"{name}={value!r}: more than 2**63 - 1, the most positions a tensor holds: "
+        raise ProfilerError(f"{name}={value!r}: more than 2**63 - 1, the most a tensor dimension holds: "
                             f"give a smaller {name}=")
     return value
 
