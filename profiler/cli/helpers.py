@@ -107,9 +107,19 @@ def _identity(path: str) -> tuple | None:
     return ("file", info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
 
 
+def _writable_folder(folder: str) -> bool:
+    mode = os.W_OK | os.X_OK
+    if os.access in os.supports_effective_ids:
+        return os.access(folder, mode, effective_ids=True)
+    return os.access(folder, mode)
+
+
 def _probe(folder: str) -> str | None:
-    """Why no file can be made in ``folder`` (a read-only mount, /sys, no
-    permission), found by making one and removing it; None when it can."""
+    """Why no file can be made in ``folder`` (no permission, a read-only mount,
+    /sys), found by asking (access()) and then, since access() says yes to root
+    wherever the kernel refuses, by making one and removing it; None when it can."""
+    if not _writable_folder(folder):
+        return "Permission denied"
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".profiler-probe-", suffix=".tmp")
     except OSError as exc:
