@@ -25,13 +25,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MACHINE_SPECIFIC = {"alexnet_roofline.md", "alexnet_roofline.png"}
 
 
-# the stamp names the versions that made the reports; a build of the same counts by another torch
-# build (2.14.1+cpu for 2.14.1+cu130) or release makes the same reports, so only the versions may differ
-STAMP_VERSIONS = re.compile(rb"with torch \S+ and torchvision \S+;")
+# the stamp names the versions that made the reports (torch and torchvision; fvcore in the fvcore
+# check); another build (2.14.1+cpu for 2.14.1+cu130) or release that makes the same counts makes
+# the same reports, so only the versions may differ
+STAMP_VERSIONS = re.compile(rb"(with torch |and torchvision |; fvcore )[^\s;]+(?=;| and| on)")
 
 
 def _unstamped(data: bytes) -> bytes:
-    return STAMP_VERSIONS.sub(b"with torch VERSION and torchvision VERSION;", data)
+    return STAMP_VERSIONS.sub(rb"\1VERSION", data)
 
 
 def _compare_folders(fresh: Path, names: list[str]) -> None:
@@ -86,6 +87,8 @@ def test_only_the_stamp_s_versions_may_differ():
     other = stamp.replace(b"with torch ", b"with torch 0.0.0+other").replace(b"and torchvision ", b"and torchvision 9")
     assert other != stamp and _unstamped(other) == _unstamped(stamp)
     assert _unstamped(stamp + b" 1,024") != _unstamped(stamp + b" 1,025")
+    fvcore = b"Input 3x227x227, batch 1; fvcore 0.1.5.post20221221 on real CPU tensors, eval mode."
+    assert _unstamped(fvcore) == _unstamped(fvcore.replace(b"post20221221", b"post20210327")) != fvcore
 
 
 def test_reports_folder_holds_only_generated_files(regenerated):
