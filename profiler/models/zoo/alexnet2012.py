@@ -21,6 +21,8 @@ from collections import OrderedDict
 
 from torch import nn
 
+from profiler.models.zoo.alexnet_homework import classifier
+
 LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 5, 1e-4, 0.75, 2.0   # the paper's n, α, β, k
 
 
@@ -42,11 +44,7 @@ class AlexNet2012(nn.Module):
             ("pool3", nn.MaxPool2d(kernel_size=3, stride=2)),
         ]))
         self.flatten = nn.Flatten()
-        self.classifier = nn.Sequential(OrderedDict([
-            ("drop6", nn.Dropout()), ("fc1", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU(inplace=True)),
-            ("drop7", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
-            ("fc3", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = classifier(num_classes)
 
     def forward(self, x):
         return self.classifier(self.flatten(self.features(x)))

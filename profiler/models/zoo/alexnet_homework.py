@@ -29,14 +29,20 @@ class AlexNetHomework(nn.Module):
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
         ]))
         self.flatten = nn.Flatten()
-        self.classifier = nn.Sequential(OrderedDict([
-            ("drop6", nn.Dropout()), ("fc1", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU(inplace=True)),
-            ("drop7", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
-            ("fc3", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = classifier(num_classes)
 
     def forward(self, x):
         return self.classifier(self.flatten(self.features(x)))
+
+
+def classifier(num_classes: int) -> nn.Sequential:
+    """The head both AlexNets share: 256·6·6 → 4096 → 4096 → classes, dropout before
+    the first two."""
+    return nn.Sequential(OrderedDict([
+        ("drop6", nn.Dropout()), ("fc1", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU(inplace=True)),
+        ("drop7", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
+        ("fc3", nn.Linear(4096, num_classes)),
+    ]))
 
 
 def alexnet_homework(**kwargs) -> AlexNetHomework:
