@@ -22,11 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_input_fits, check_tokens, real_limit_bytes
+from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
 from profiler.models import detection as _detection
 from profiler.errors import ProfilerError, first_line
-from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
-                     example_args, normalize_args, token_vocab)
+from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
+                                     normalize_args, token_vocab)
 from profiler.count.language import summarize
 from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve

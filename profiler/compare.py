@@ -98,7 +98,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     Shares are percentages of the model's total; ``intensity`` is FLOPs per byte
     moved (Report.intensity); ``uncounted`` counts rows with no formula.
     """
-    from profiler.capture.inputs import parse_input_size
+    from profiler.arguments import parse_input_size
     from profiler.models.resolve import resolve
 
     models = list(models)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from profiler.arguments import check_batch, parse_input_size  # noqa: F401  (checked without torch: the CLI's too)
+from profiler.arguments import check_batch
 from profiler.errors import ProfilerError
 from profiler.models.resolve import DEFAULT_IMAGE
 from profiler.models.spec import ModelSpec

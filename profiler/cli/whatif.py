@@ -54,7 +54,7 @@ def fold_bn(name: str, input_size, batch: int, native: bool, units: str):
 
 
 def _window(model: nn.Module, spec, text: str | None, channels: int) -> tuple[int, int, int]:
-    from profiler.capture.inputs import parse_input_size
+    from profiler.arguments import parse_input_size
     from profiler.models.weights import weights_meta
     from profiler.transforms.fully_conv import infer_window
     if text:

@@ -15,9 +15,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import profiler
-from profiler.capture.inputs import (check_batch, check_dtype, check_input_size, check_inputs, default_input_size,
-                                     example_args, is_shape, materialize, normalize_args, parse_input_size,
-                                     tensors_in, token_vocab)
+from profiler.arguments import check_batch, parse_input_size
+from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
+                                     is_shape, materialize, normalize_args, tensors_in, token_vocab)
 from profiler.capture.twins import meta_maker
 from profiler.errors import ProfilerError
 from profiler.models.resolve import resolve
