@@ -39,7 +39,7 @@ HF_LLAMA = ["--config", "num_hidden_layers=1", "--config", "hidden_size=64", "--
 
 def test_check_hf_decode_says_fvcore_cannot_trace_and_flop_counter_matches():
     pytest.importorskip("transformers")
-    from profiler.models.hub import parse_config_overrides
+    from profiler.arguments import parse_config_overrides
     config = parse_config_overrides(HF_LLAMA[1::2])
     result = check("hf:llama", decode=16, config=config)
     total = result.table.iloc[-1]

@@ -31,7 +31,7 @@ def test_view_errors_name_depth_top_and_sort(layers):
 def test_size_device_and_config_errors_name_their_argument():
     from profiler.arguments import parse_input_size
     from profiler.measure.roofline import parse_device
-    from profiler.models.hub import parse_config_overrides
+    from profiler.arguments import parse_config_overrides
     assert _message(parse_input_size, "3x22a").startswith("input_size='3x22a':")
     assert _message(parse_input_size, "0x224x224").startswith("input_size='0x224x224':")
     assert _message(parse_device, "tpu9").startswith("device='tpu9':")

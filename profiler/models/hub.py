@@ -100,7 +100,6 @@ from pathlib import Path
 from typing import Any
 
 from profiler.arguments import INT64_MAX, check_positive
-from profiler.arguments import parse_config_overrides, parse_value  # noqa: F401  (--config, parsed without torch)
 from profiler.errors import ProfilerError, first_line
 
 HF_PREFIX, TIMM_PREFIX = "hf:", "timm:"
@@ -425,8 +424,6 @@ def _build_timm(name: str, overrides: dict[str, Any]):
 
 # --- example inputs -----------------------------------------------------------------------
 
-_positive = check_positive   # a positive integer that fits int64, or a one-line error naming it
-
 
 def _check_scores(name: str, config, itemsize: int, batch: int, tokens: int | None, decode: int | None) -> None:
     """One layer's attention scores, batch × heads × queries × keys at the model's
@@ -595,9 +592,9 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     project them again).  The caller's cache is never mutated: profile() runs on a
     copy.  Models that do not generate (an encoder, ViT, CLIP) refuse ``decode``.
     """
-    _positive("batch", batch, allow_none=False)
-    _positive("tokens", tokens)
-    _positive("decode", decode)
+    check_positive("batch", batch, allow_none=False)
+    check_positive("tokens", tokens)
+    check_positive("decode", decode)
     config = config if config is not None else getattr(model, "config", None)
     if config is None:
         raise ProfilerError(f"{type(model).__name__}: no config: pass the transformers config")

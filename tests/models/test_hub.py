@@ -29,6 +29,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import profiler
+from profiler.arguments import parse_config_overrides
 from profiler.models import hub
 from profiler.errors import ProfilerError
 from profiler.models.resolve import resolve
@@ -338,7 +339,7 @@ def test_unknown_names_and_fields():
 
 
 def test_config_overrides():
-    assert hub.parse_config_overrides(["num_hidden_layers=2", "rope_theta=1e6", "tie_word_embeddings=true",
+    assert parse_config_overrides(["num_hidden_layers=2", "rope_theta=1e6", "tie_word_embeddings=true",
                                        "pad_token_id=None", "hidden_act=gelu", 'layer_types=["a","b"]',
                                        'rope_parameters={"rope_type": "default"}', "eps=-1.5", "x=1", "x=3"]) == {
         "num_hidden_layers": 2, "rope_theta": 1e6, "tie_word_embeddings": True, "pad_token_id": None,
@@ -346,9 +347,9 @@ def test_config_overrides():
         "eps": -1.5, "x": 3}
     for bad in ("num_hidden_layers", "=2", "a b=1", "x=[1,"):
         with pytest.raises(ProfilerError):
-            hub.parse_config_overrides([bad])
+            parse_config_overrides([bad])
     # derived fields follow the overrides; legacy and dotted rope settings land
-    spec = resolve("hf:llama", hub.parse_config_overrides(["hidden_size=256", "num_attention_heads=4",
+    spec = resolve("hf:llama", parse_config_overrides(["hidden_size=256", "num_attention_heads=4",
                                                            "rope_theta=1e6"]))
     assert spec.config.head_dim == 64 and spec.config.rope_parameters["rope_theta"] == 1e6
     spec = resolve("hf:llama", {"rope_parameters.rope_theta": 5e5})
