@@ -82,9 +82,11 @@ def test_config_overrides_are_name_value_pairs_with_typed_values():
     assert _message(parse_value, "[1,").startswith("config value '[1,' is not valid JSON")
 
 
-def test_the_models_hub_parses_config_overrides_with_these_functions():
+def test_config_overrides_are_parsed_here_only():
+    """One parser of NAME=VALUE: the hub takes the parsed dict and keeps no copy of its own."""
     from profiler.models import hub
-    assert hub.parse_config_overrides is parse_config_overrides and hub.parse_value is parse_value
+    assert not hasattr(hub, "parse_config_overrides") and not hasattr(hub, "parse_value")
+    assert parse_config_overrides(["a=1", "b.c=x"]) == {"a": 1, "b.c": "x"} and parse_value("none") is None
 
 
 def test_real_limit_is_a_positive_finite_number_of_gib_or_the_default():

@@ -46,7 +46,7 @@ def resolve(spec: str, overrides: dict[str, Any] | None = None, native: bool = F
     ``hf:ARCH``, ``hf:PATH`` or a plain PATH to a config.json or a folder holding one,
     or ``timm:NAME`` (see profiler.models.hub for the rules).  ``overrides``: config fields
     for hf: models, ``create_model`` arguments for timm: (see
-    ``hub.parse_config_overrides``); other models take none.  ``native``: built
+    ``profiler.arguments.parse_config_overrides``); other models take none.  ``native``: built
     with the constructor arguments the published weights imply (``native_build_kwargs``;
     user code takes none)."""
     found = _resolve(spec, overrides)
