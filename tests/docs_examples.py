@@ -17,9 +17,8 @@ A page's fenced blocks are examples of four sorts:
   A number in e-notation is a rounding error (a max abs difference) and may differ.
 
 An HTML comment right before a block says how to treat it:
-``<!-- test: slow -->`` (long: under the slow marker), ``<!-- test: unchecked REASON -->``
-(run, but what it shows is machine-specific), ``<!-- test: skip REASON -->`` (not run:
-the reason must say where it is covered instead).  Blocks of other languages and plain
+``<!-- test: slow -->`` (long: under the slow marker) or ``<!-- test: skip REASON -->``
+(not run: the reason must say where it is covered instead).  Blocks of other languages and plain
 text blocks are output shown after an example, never code.
 """
 from __future__ import annotations
@@ -33,7 +32,7 @@ from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-DIRECTIVE = re.compile(r"<!--\s*test:\s*(slow|unchecked|skip)\b\s*(.*?)\s*-->", re.S)
+DIRECTIVE = re.compile(r"<!--\s*test:\s*(slow|skip)\b\s*(.*?)\s*-->", re.S)
 FILE_HEADER = re.compile(r"#\s*([\w./-]+\.py)\s*$")
 
 
@@ -75,15 +74,11 @@ def blocks(page: Path) -> list[Block]:
     tokens = MarkdownIt().parse(page.read_text(encoding="utf-8"))
     found, pending = [], {}
     for token in tokens:
-        if token.type == "html_block":
-            pending = {m.group(1): m.group(2) for m in DIRECTIVE.finditer(token.content)}
-            continue
         if token.type == "fence":
             found.append(Block(page, token.map[0] + 1, token.info.strip().split(" ")[0], token.content, pending))
-        if token.type not in ("paragraph_open", "paragraph_close", "inline"):
-            pending = {}
-        elif token.type == "paragraph_open":
-            pending = {}
+        # a directive applies to the block that follows it at once, nothing else
+        pending = ({m.group(1): m.group(2) for m in DIRECTIVE.finditer(token.content)}
+                   if token.type == "html_block" else {})
     return found
 
 

@@ -174,7 +174,6 @@ def test_the_example_runs_and_prints_what_the_page_shows(block: Block, tmp_path)
     if "skip" in block.directives:
         pytest.skip(block.directives["skip"])
     _scaffold(tmp_path, block.page)
-    checked = "unchecked" not in block.directives
     if block.sort == "file":
         out = _run([sys.executable, block.file_name], tmp_path)
         assert out.returncode == 0, _failed(block.file_name, out)
@@ -185,7 +184,7 @@ def test_the_example_runs_and_prints_what_the_page_shows(block: Block, tmp_path)
         printed = out.stdout.splitlines()[-len(shown):] if shown else []
         assert len(printed) == len(shown), (printed, shown)
         for line, want in zip(printed, shown):
-            assert not checked or print_matches(line.rstrip(), want), (line, want)
+            assert print_matches(line.rstrip(), want), (line, want)
     elif block.sort == "commands":
         for line in command_lines(block.text):
             # `pip install ... && profiler ...`: the install made the environment these tests run in
@@ -200,7 +199,7 @@ def test_the_example_runs_and_prints_what_the_page_shows(block: Block, tmp_path)
             errors = any(line.startswith("profiler: ") for line in step.shown)
             status = step.status if step.status is not None else (out.returncode if errors else 0)
             assert out.returncode == status, _failed(step.command, out)
-            missing = shown_in_order(step.shown, out.stdout + out.stderr) if checked else None
+            missing = shown_in_order(step.shown, out.stdout + out.stderr)
             assert missing is None, f"{step.command}: the page shows a line it does not print:\n{missing}\n" + \
                 _failed(step.command, out)
 
