@@ -489,7 +489,7 @@ Every tool gets LLaMA-7B as transformers' `LlamaConfig()` defaults give it (32 l
 hidden 4096, 32 heads, MLP 11008, vocabulary 32000: 6,738,415,616 parameters), built on
 the meta device (`with torch.device("meta"): LlamaForCausalLM(LlamaConfig())`, eval
 mode; nothing downloaded) before any clock starts, and meta inputs made by
-`profiler.models.hub.example_inputs`, the ones `profile("hf:llama", tokens=N)` makes: a
+`profiler.models.hf.example_inputs`, the ones `profile("hf:llama", tokens=N)` makes: a
 prefill is `input_ids` 1×N; a decode step is `input_ids` 1×1 after a `DynamicCache`
 holding N tokens (made by the model's own meta prefill), with `position_ids` and
 `use_cache=True`.  A forward appends to the cache it is given, so each call of each

@@ -298,7 +298,7 @@ def fcm_on_real_tensors(case: Case) -> dict[str, Any]:
 #
 # LLaMA-7B (transformers' LlamaConfig() defaults) built on the meta device, as
 # ``with torch.device("meta"): LlamaForCausalLM(LlamaConfig())`` in eval mode, and
-# its inputs made by profiler.models.hub.example_inputs (the inputs ``profile("hf:llama",
+# its inputs made by profiler.models.hf.example_inputs (the inputs ``profile("hf:llama",
 # tokens=N)`` and ``decode=N`` use): meta ``input_ids`` 1×N for a prefill; for one
 # decode step, ``input_ids`` 1×1, a DynamicCache holding N tokens (from the model's
 # own meta prefill), ``position_ids`` and ``use_cache``.  A forward appends to the
@@ -355,7 +355,7 @@ class LMCase:
 
     def inputs(self, model: nn.Module) -> list[tuple[str, dict[str, Any]]]:
         """(label, keyword arguments) per length, made as profile(..., tokens=/decode=) makes them."""
-        from profiler.models.hub import example_inputs
+        from profiler.models.hf import example_inputs
         out = []
         for n in self.lengths:
             _args, kwargs, _desc = example_inputs(model, model.config, 1, **{self.mode: n})

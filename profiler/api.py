@@ -144,7 +144,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         the backward of a loss depending on every output, in the bwd_* columns
         (see profiler.formulas.backward); ``Report.passes`` sums forward, backward and both.
     tokens: a language model's prefill of batch × tokens token ids (a transformers
-        model gets the inputs its forward takes: see profiler.models.hub.example_inputs).
+        model gets the inputs its forward takes: see profiler.models.hf.example_inputs).
     decode: one generation step of a transformers model after a KV cache of
         ``decode`` tokens (``tokens`` is then the new tokens per sequence, default 1).
     config: overrides of an ``hf:``/``timm:`` model's config, e.g. {"num_hidden_layers": 2}.
@@ -234,7 +234,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if hf_config is not None and inputs is None and not kwargs and input_size is None and not native:
         from functools import partial
 
-        from profiler.models.hub import example_inputs
+        from profiler.models.hf import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode)
         candidates = [((), "example inputs", None)]
@@ -324,7 +324,7 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
         return done, "meta"
 
     if isinstance(first, ProfilerError) and not hasattr(first, "capture"):
-        raise first   # refused while making the inputs (profiler.models.hub.example_inputs): its own words
+        raise first   # refused while making the inputs (profiler.models.hf.example_inputs): its own words
     args, desc, size = candidates[0]
     if bound:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first, 'failed_call', None))}: "

@@ -2,7 +2,7 @@
 
 The CLI runs them before it imports torch, so that a bad argument is refused at
 once, not after the seconds torch takes to import; the library runs the same ones
-(profiler.capture.inputs, profiler.models.hub, profiler.api), so that both say
+(profiler.capture.inputs, profiler.models.hf.config, profiler.api), so that both say
 the same thing.  Errors are one-line ProfilerErrors naming the Python argument
 (``batch=``) or the environment variable, and the fix; the CLI rewords argument
 names into its flags (profiler.cli.flags).
@@ -126,7 +126,7 @@ def parse_config_overrides(texts: list[str] | tuple[str, ...] | None) -> dict[st
     """``["num_hidden_layers=2", "rope_theta=1e6"]`` → ``{"num_hidden_layers": 2,
     "rope_theta": 1000000.0}``: NAME=VALUE each (the last of a repeated NAME wins);
     values as ``parse_value``.  Field names are checked when the model resolves
-    (profiler.models.hub)."""
+    (profiler.models.hf.config)."""
     overrides: dict[str, Any] = {}
     for text in texts or ():
         name, eq, value = str(text).partition("=")

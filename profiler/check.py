@@ -7,7 +7,7 @@ tensors, in eval mode, under no_grad.  Every difference gets a reason, or the
 check fails.
 
 A transformers model (``hf:``) is built for real from its config (seeded), fed
-``hub.example_inputs`` made on that model, and FlopCounterMode runs under the math
+``hf.example_inputs`` made on that model, and FlopCounterMode runs under the math
 SDPA backend, whose attention it counts (it has no formula for the fused CPU
 kernels).  fvcore gets the keyword inputs through a wrapper that passes them by
 name; where it cannot trace the model, the table says so.
@@ -207,7 +207,7 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     with kept_modes(real):
         real.eval()
         if hf:
-            from profiler.models.hub import example_inputs
+            from profiler.models.hf import example_inputs
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode)

@@ -83,9 +83,9 @@ def test_config_overrides_are_name_value_pairs_with_typed_values():
 
 
 def test_config_overrides_are_parsed_here_only():
-    """One parser of NAME=VALUE: the hub takes the parsed dict and keeps no copy of its own."""
-    from profiler.models import hub
-    assert not hasattr(hub, "parse_config_overrides") and not hasattr(hub, "parse_value")
+    """One parser of NAME=VALUE: the hf config loader takes the parsed dict and keeps no copy of its own."""
+    from profiler.models.hf import config
+    assert not hasattr(config, "parse_config_overrides") and not hasattr(config, "parse_value")
     assert parse_config_overrides(["a=1", "b.c=x"]) == {"a": 1, "b.c": "x"} and parse_value("none") is None
 
 

@@ -197,7 +197,7 @@ def default_inputs() -> list[tuple[str, str]]:
     """(family, default input) pairs, as profile() chooses them."""
     image = _size(_constant("models/resolve", "DEFAULT_IMAGE"))
     family = {k: _size(v) for k, v in _constant("capture/inputs", "FAMILY_DEFAULTS").items()}
-    tokens = _constant("models/hub", "TOKENS_DEFAULT")
+    tokens = _constant("models/hf/inputs", "TOKENS_DEFAULT")
     return [
         ("classification", f"{image} (ViT and MaxViT, which take one size only: the published crop size)"),
         ("segmentation", family["segmentation"]),

@@ -8,7 +8,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    # read from the packages' sources: no torch import (see models.all_names_without_torch, profiler.models.hub)
+    # read from the packages' sources: no torch import (see models.all_names_without_torch, profiler.models.hf.names)
     from profiler.models.names import all_names_without_torch, hub_names_without_torch
     print("\n".join(all_names_without_torch() + hub_names_without_torch()))
     return 0

@@ -35,8 +35,10 @@ def all_names_without_torch() -> list[str]:
 
 def hub_names_without_torch() -> list[str]:
     """``hf:`` and ``timm:`` names, read from the installed packages' sources; none
-    for a package that is not installed (see profiler.models.hub)."""
-    from profiler.models.hub import hf_names, timm_names
+    for a package that is not installed (see profiler.models.hf.names and
+    profiler.models.timm_models)."""
+    from profiler.models.hf.names import hf_names
+    from profiler.models.timm_models import timm_names
     return hf_names() + timm_names()
 
 

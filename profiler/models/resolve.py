@@ -1,6 +1,6 @@
 """A model's name to its ``ModelSpec``: torchvision names, built-ins, user code, and
 Hugging Face transformers / timm models (``hf:ARCH``, a local config.json,
-``timm:NAME``; see profiler.models.hub).
+``timm:NAME``; see profiler.models.hf and profiler.models.timm_models).
 
 Nothing here downloads: torchvision builders get ``weights=None`` and, where they
 take it, ``weights_backbone=None``; hf: and timm: models are built from configs
@@ -44,7 +44,8 @@ def resolve(spec: str, overrides: dict[str, Any] | None = None, native: bool = F
     """A model from a torchvision name, a built-in name, ``file.py:attr`` or
     ``package.module:attr`` (attr is a class or function called with no arguments),
     ``hf:ARCH``, ``hf:PATH`` or a plain PATH to a config.json or a folder holding one,
-    or ``timm:NAME`` (see profiler.models.hub for the rules).  ``overrides``: config fields
+    or ``timm:NAME`` (see profiler.models.hub, profiler.models.hf and
+    profiler.models.timm_models for the rules).  ``overrides``: config fields
     for hf: models, ``create_model`` arguments for timm: (see
     ``profiler.arguments.parse_config_overrides``); other models take none.  ``native``: built
     with the constructor arguments the published weights imply (``native_build_kwargs``;
@@ -58,7 +59,7 @@ def resolve(spec: str, overrides: dict[str, Any] | None = None, native: bool = F
 def _resolve(spec: str, overrides: dict[str, Any] | None) -> ModelSpec:
     from profiler.models import hub
     if hub.is_hub_name(spec):
-        return hub.resolve_hub(spec, overrides)
+        return _resolve_hub(spec, overrides)
     if ":" in spec:
         _no_overrides(spec, overrides)
         return ModelSpec(spec, _load_user_callable(spec), "custom")
@@ -73,7 +74,7 @@ def _resolve(spec: str, overrides: dict[str, Any] | None) -> ModelSpec:
     names = torchvision_names()
     if spec not in names:
         if hub.local_config(spec) is not None:
-            return hub.resolve_hub(spec, overrides)
+            return _resolve_hub(spec, overrides)
         raise ProfilerError(f"unknown model '{spec}'{_suggest(spec, names + sorted(BUILTIN))}")
     _no_overrides(spec, overrides)
     from torchvision.models import get_model_builder
@@ -85,6 +86,18 @@ def _resolve(spec: str, overrides: dict[str, Any] | None) -> ModelSpec:
     if family == "detection":
         builder = _with_frozen_batchnorm(builder)
     return ModelSpec(spec, builder, family, kwargs)
+
+
+def _resolve_hub(name: str, overrides: dict[str, Any] | None) -> ModelSpec:
+    """``timm:NAME`` (profiler.models.timm_models), else ``hf:ARCH``, ``hf:PATH`` or a
+    plain config PATH (profiler.models.hf)."""
+    from profiler.models.hub import HF_PREFIX, TIMM_PREFIX
+    if name.startswith(TIMM_PREFIX):
+        from profiler.models.timm_models import resolve_timm
+        return resolve_timm(name[len(TIMM_PREFIX):], overrides)
+    from profiler.models.hf import resolve_hf
+    target = name[len(HF_PREFIX):] if name.startswith(HF_PREFIX) else name
+    return resolve_hf(target, overrides, label=name)
 
 
 def _no_overrides(spec: str, overrides: dict[str, Any] | None) -> None:

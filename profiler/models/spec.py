@@ -1,7 +1,7 @@
 """How to build one model (``ModelSpec``), and the meta-device build it uses.
 
 Kept apart from the name resolution in profiler.models.resolve so that the builders of
-profiler.models.hub (hf:, timm:) and profiler.models.resolve can both make specs without
+profiler.models.hf (hf:), profiler.models.timm_models (timm:) and profiler.models.resolve can both make specs without
 importing each other.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ class ModelSpec:
     name: str
     builder: Callable[..., Any]
     # classification, segmentation, detection, video, optical_flow, custom; hf: models
-    # language, vision, vision-language, speech, audio (profiler.models.hub.HF_FAMILIES)
+    # language, vision, vision-language, speech, audio (profiler.models.hf.HF_FAMILIES)
     family: str
     build_kwargs: dict[str, Any] = field(default_factory=dict)
-    config: Any = None                         # an hf: model's transformers config (inputs: hub.example_inputs)
+    config: Any = None                         # an hf: model's transformers config (inputs: hf.example_inputs)
     input_size: tuple[int, ...] | None = None  # the default per-sample input, where the model says (timm:)
     notes: list[str] = field(default_factory=list)   # for the report: what was built, and how
 

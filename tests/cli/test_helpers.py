@@ -49,7 +49,7 @@ def test_devices_pass():
 def test_default_inputs_are_the_constants_of_their_modules():
     from profiler.api import TOKENS_DEFAULT as API_TOKENS
     from profiler.capture.inputs import FAMILY_DEFAULTS
-    from profiler.models.hub import TOKENS_DEFAULT
+    from profiler.models.hf import TOKENS_DEFAULT
     from profiler.models.resolve import DEFAULT_IMAGE
     rows = dict(default_inputs())
     size = "x".join

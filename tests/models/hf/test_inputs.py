@@ -1,0 +1,123 @@
+"""example_inputs: what the forward takes, made from its signature and config, and the
+counts on them against FlopCounterMode (profiler.models.hf.inputs)."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
+
+
+import pytest
+import torch
+
+import profiler
+from profiler.models import hf
+from profiler.errors import ProfilerError
+from profiler.models.resolve import resolve
+from hf_tiny import BATCH, CONTEXT, DECODER, GENERATES, TINY, TOKENS, macs_flop_counter
+
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+
+@pytest.mark.parametrize("decode", [None, CONTEXT], ids=["prefill", "decode"])
+@pytest.mark.parametrize("arch", sorted(TINY))
+def test_counts_match_flop_counter(arch, decode, built):
+    """Nothing uncounted; our MACs on the meta build equal FlopCounterMode's on the
+    real one; params equal sum(p.numel()) (tied weights once)."""
+    spec, meta, real, _ = built(arch)
+    if decode and arch not in GENERATES:
+        with pytest.raises(ProfilerError, match="decode"):
+            hf.example_inputs(meta, spec.config, BATCH, decode=decode)
+        return
+    tokens = None if spec.family == "vision" or decode else TOKENS
+    args, kwargs, desc = hf.example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
+    real_args, real_kwargs, _ = hf.example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
+    assert args == () == real_args and "attention_mask" not in kwargs
+    # the same inputs, but for the 4D decoder mask a meta BART needs (a real one does not)
+    assert set(real_kwargs) == set(kwargs) - ({"decoder_attention_mask"} if arch == "bart" else set())
+    for key, value in kwargs.items():
+        if isinstance(value, torch.Tensor):
+            assert value.device.type == "meta"
+            if key in real_kwargs:
+                assert value.shape == real_kwargs[key].shape and value.dtype == real_kwargs[key].dtype
+    report = profiler.profile(meta, inputs=args, kwargs=kwargs)
+    assert len(report.uncounted) == 0, report.uncounted
+    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+def test_example_inputs_shapes(built):
+    spec, meta, _, _ = built("whisper")
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 3)
+    assert tuple(kwargs["input_features"].shape) == (3, 80, 128)      # 2 x max_source_positions frames
+    assert tuple(kwargs["decoder_input_ids"].shape) == (3, 64)      # 128 is more than its 64 positions
+    spec, meta, _, _ = built("clip")
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2)
+    assert tuple(kwargs["input_ids"].shape) == (2, 77) and tuple(kwargs["pixel_values"].shape) == (2, 3, 32, 32)
+    assert kwargs["input_ids"].dtype == torch.int64
+    spec, meta, _, _ = built("t5")
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 2, decode=6)
+    assert tuple(kwargs["encoder_outputs"][0].shape) == (2, 6, 64)
+    assert tuple(kwargs["decoder_input_ids"].shape) == (2, 1) and "input_ids" not in kwargs
+    spec, meta, _, _ = built("vit")
+    with pytest.raises(ProfilerError, match="tokens"):
+        hf.example_inputs(meta, spec.config, 1, tokens=4)
+    spec, meta, _, _ = built("gpt2")                                 # 64 learned positions
+    assert tuple(hf.example_inputs(meta, spec.config, 1)[1]["input_ids"].shape) == (1, 64)
+    with pytest.raises(ProfilerError, match="hold 64 positions, and tokens = 65"):
+        hf.example_inputs(meta, spec.config, 1, tokens=65)
+    with pytest.raises(ProfilerError, match="hold 64 positions, and decode \\+ tokens = 66"):
+        hf.example_inputs(meta, spec.config, 1, tokens=2, decode=64)
+    spec, meta, _, _ = built("vit")
+    for bad in (dict(batch=0), dict(tokens=-1), dict(decode=True)):
+        with pytest.raises(ProfilerError):
+            hf.example_inputs(meta, spec.config, **{"batch": 1, **bad})
+
+def test_meta_model_with_attention_mask_and_without():
+    """transformers' SDPA mask reads the padding mask's values: on meta that fails,
+    which is why example_inputs passes none (and the forward then runs)."""
+    spec = resolve("hf:llama", DECODER)
+    meta = spec.build(meta=True).eval()
+    ids = torch.empty(1, 4, dtype=torch.int64, device="meta")
+    try:
+        with torch.no_grad():
+            meta(input_ids=ids, attention_mask=torch.ones(1, 4, dtype=torch.int64, device="meta"))
+    except RuntimeError as exc:        # transformers 5.x: padding_mask.all() on meta
+        assert "meta" in str(exc)
+    with torch.no_grad():
+        meta(input_ids=ids)
+
+def test_image_token_models_are_refused():
+    spec = resolve("hf:llava", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1})
+    meta = spec.build(meta=True)
+    with pytest.raises(ProfilerError, match="image tokens"):
+        hf.example_inputs(meta, spec.config, 1)
+
+def _largest(per: int, past: int = 0) -> int:
+    """The most n with per · n · (past + n) ≤ 2**63 - 1, by bisection."""
+    low, high = 0, 2**62
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if per * mid * (past + mid) <= 2**63 - 1 else (low, mid - 1)
+    return low
+
+@pytest.mark.parametrize("kwargs,argument,queries,keys,past", [
+    (dict(tokens=10**9), "tokens", 10**9, 10**9, 0),
+    (dict(decode=10**9), "decode", 10**9, 10**9, 0),               # the prefill that makes the cache
+    (dict(decode=100, tokens=10**9), "tokens", 10**9, 10**9 + 100, 100),   # the step after it
+    (dict(tokens=10**9, batch=3), "tokens", 10**9, 10**9, 0),
+])
+def test_tokens_whose_attention_scores_overflow_a_tensor_are_refused_with_the_largest_that_fits(
+        kwargs, argument, queries, keys, past):
+    """One layer's attention scores (batch × heads × queries × keys, 4 bytes each) must fit a
+    tensor's 2**63 - 1 bytes: instead of torch's "Storage size calculation overflowed", a
+    one-line error naming tokens= or decode= and the largest value that fits."""
+    batch, heads = kwargs.get("batch", 1), 32
+    with pytest.raises(ProfilerError) as info:
+        profiler.profile("hf:llama", config={"num_hidden_layers": 1}, **kwargs)
+    largest = _largest(batch * heads * 4, past)
+    assert str(info.value) == (
+        f"LlamaForCausalLM: {argument}={queries}: one layer's attention scores (batch {batch} × {heads} heads × "
+        f"{queries} queries × {keys} keys × 4 bytes) would take more than 2**63 - 1 bytes, the most a tensor "
+        f"holds: lower {argument}= to {largest} or less")
+    assert largest < queries

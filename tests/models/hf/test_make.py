@@ -1,0 +1,48 @@
+"""Example tensors on the model's device and the config readers (profiler.models.hf.make)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from profiler.models.hf.make import Maker, describe, get, shape_text, vocab_size
+
+
+class _Config:
+    hidden_size = None
+    d_model = 64
+    vocab_size = 99
+
+
+def test_get_reads_the_first_name_that_is_set():
+    assert get(_Config(), "hidden_size", "d_model") == 64
+    assert get(_Config(), "missing", default=3) == 3
+
+
+def test_vocab_is_the_input_embeddings_size_else_the_config():
+    class WithEmbedding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(40, 4)
+
+        def get_input_embeddings(self):
+            return self.embed
+    assert vocab_size(WithEmbedding(), _Config()) == 40
+    assert vocab_size(nn.Linear(2, 2), _Config()) == 99
+
+
+def test_meta_model_gets_meta_tensors_and_a_real_one_seeded_values():
+    meta = Maker(nn.Linear(2, 2, device="meta", dtype=torch.float16))
+    ids, floats = meta.ids((2, 3), 10), meta.floats((2, 3))
+    assert ids.device.type == floats.device.type == "meta"
+    assert ids.dtype == torch.int64 and floats.dtype == torch.float16
+    first, second = Maker(nn.Linear(2, 2)), Maker(nn.Linear(2, 2))
+    assert torch.equal(first.floats((4,)), second.floats((4,)))       # seeded: the same every time
+    ids = first.ids((100,), 7)
+    assert int(ids.min()) >= 0 and int(ids.max()) < 7
+    assert first.positions(5, 3, 2).tolist() == [[5, 6, 7], [5, 6, 7]]
+
+
+def test_shapes_as_text():
+    x = torch.empty(2, 3, device="meta")
+    assert shape_text(x) == "2x3"
+    assert describe({"input_ids": x, "use_cache": True}) == "input_ids 2x3"
