@@ -69,6 +69,12 @@ def glu_module_backward(m, call: Call, needs) -> Cost:
     return per_element(numel(call.out), mults=4, adds=2, other=2) if need(needs, 0) else ZERO
 
 
+@op_backward(aten.glu)
+def glu_backward(needs, out, x, dim=-1) -> Cost:
+    """As the GLU module's backward, per output element."""
+    return per_element(numel(out), mults=4, adds=2, other=2) if need(needs, 0) else ZERO
+
+
 @op_backward(aten.gelu)
 def gelu_backward(needs, out, x, approximate="none") -> Cost:
     return pointwise_backward_cost(gelu_name(approximate), numel(out)) if need(needs, 0) else ZERO

@@ -52,6 +52,16 @@ POINTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
     "abs": (0, 0, 2),           # g·sign(x): three outcomes (sign(0) = 0), two comparisons
     "sin": (1, 0, 1),           # g·cos(x)
     "cos": (1, 0, 1),
+    "tan": (2, 1, 0),           # g·(1 + y²)
+    "asin": (2, 1, 1),          # g·rsqrt(1 − x²)
+    "acos": (2, 1, 1),          # −g·rsqrt(1 − x²)
+    "atan": (1, 1, 1),          # g / (1 + x²)
+    "sinh": (1, 0, 1),          # g·cosh(x)
+    "cosh": (1, 0, 1),          # g·sinh(x)
+    "asinh": (2, 1, 1),         # g·rsqrt(x² + 1)
+    "acosh": (2, 1, 1),         # g·rsqrt(x² − 1)
+    "atanh": (1, 1, 1),         # g / (1 − x²)
+    "nan_to_num": (1, 0, 1),    # g·isfinite(x): one test, one mult
     "reciprocal": (2, 0, 0),    # −g·y²
     "square": (2, 0, 0),        # 2x·g
     "pow": (2, 0, 1),           # g·p·x^(p−1), scalar exponent p
@@ -115,6 +125,32 @@ mul_backward = op_backward(aten.mul)(_binary(((1, 0, 0), (1, 0, 0))))           
 div_backward = op_backward(aten.div, aten.true_divide)(_binary(((0, 0, 1), (1, 0, 1))))    # g/b; −g·y/b
 maximum_backward = op_backward(aten.maximum, aten.minimum, aten.fmax, aten.fmin)(
     _binary(((0, 0, 1), (0, 0, 1))))  # a mask each (where the operand was the larger / smaller)
+
+
+@op_backward(aten.atan2)
+def atan2_backward(needs, out, a, b) -> Cost:
+    """atan2(a, b): d = a² + b² once (2 mults, 1 add, its reciprocal 1 division),
+    then grad a = g·b·(1/d), grad b = −g·a·(1/d): 2 mults each, reduced to the
+    operand's shape."""
+    n = numel(out)
+    wanted = [x for i, x in ((0, a), (1, b)) if need(needs, i) and is_shape(x)]
+    if not wanted:
+        return ZERO
+    return per_element(n, 2, 1, 1) + sum((per_element(n, 2) + sum_to_cost(n, x) for x in wanted), ZERO)
+
+
+@op_backward(aten.polar)
+def polar_backward(needs, out, abs, angle) -> Cost:
+    """z = r·e^{iθ}: grad r = Re(conj(g)·e^{iθ}) = g_re·cos θ + g_im·sin θ (cos and
+    sin recomputed: 2 other, 2 mults, 1 add); grad θ = Re(conj(g)·i·z) =
+    g_im·z_re − g_re·z_im from the saved result (2 mults, 1 add); per element,
+    each reduced to its operand's shape."""
+    n, cost = numel(out), ZERO
+    if need(needs, 0) and is_shape(abs):
+        cost += per_element(n, 2, 1, 2) + sum_to_cost(n, abs)
+    if need(needs, 1) and is_shape(angle):
+        cost += per_element(n, 2, 1) + sum_to_cost(n, angle)
+    return cost
 
 
 def _addc(b_cost: tuple[int, int, int], c_cost: tuple[int, int, int]) -> OpBackward:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel, sum_to_cost
-from profiler.formulas.forward.matmul import grouped_dot_products
+from profiler.formulas.forward.matmul import grouped_dot_products, triangular_solve_cost
 from profiler.formulas.registry import op_backward
 from profiler.formulas.shapes import is_shape, need
 
@@ -93,3 +93,21 @@ def mv_backward(needs, out, *args, beta=1, alpha=1) -> Cost:
 def dot_backward(needs, out, a, b) -> Cost:
     """a·b: each gradient is g times the other vector, 1 mult per element."""
     return sum((dot_products(numel(a), 1) for i in (0, 1) if need(needs, i)), ZERO)
+
+
+@op_backward(aten.linalg_solve_triangular)
+def linalg_solve_triangular_backward(needs, out, a, b, *, upper, left=True, unitriangular=False) -> Cost:
+    """X = A⁻¹B (left) or B·A⁻¹: autograd solves with Aᵀ for G_B (the forward's
+    count, needed for either gradient); grad A = −G_B·Xᵀ (left) or −Xᵀ·G_B, an n×n
+    product of dot products of k terms per batch, masked to its triangle (free),
+    reduced over a broadcast batch of A."""
+    need_a, need_b = need(needs, 0), need(needs, 1)
+    if not (need_a or need_b):
+        return ZERO
+    cost = triangular_solve_cost(a, out, unitriangular)
+    if need_a:
+        n = a[-1]
+        k = out[-1] if left else out[-2]
+        full = numel(out[:-2]) * n * n
+        cost += dot_products(full, k) + sum_to_cost(full, a)
+    return cost

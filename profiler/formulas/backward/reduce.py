@@ -31,6 +31,27 @@ def cumsum_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
     return Cost(adds=numel(x) - numel(x) // x[dim]) if need(needs, 0) and x else ZERO
 
 
+@op_backward(aten.prod)
+def prod_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """Autograd's formula on an input with no zeros (its zero-safe path runs only
+    where one is, so counts do not depend on the data): the zero test x = 0, n
+    comparisons (prod(): their nonzero() moves data; prod(dim): the zeros counted
+    per slice and in all, n − m and m − 1 additions), then g·(y/x) per element: n
+    divisions, n mults (g and y broadcast back).  A 0-d input takes g as it is."""
+    if not need(needs, 0) or not x:
+        return ZERO
+    n, m = reduced_sizes(out, x)
+    counts = n - 1 if args and isinstance(args[0], int) else 0
+    return Cost(mults=n, adds=counts, other=2 * n)
+
+
+@op_backward(aten.cummax, aten.cummin)
+def cummax_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
+    """g scatter-added into zeros at the running extremum's indices: one addition
+    per element (scatter_add's convention, numel(index) additions)."""
+    return Cost(adds=numel(x)) if need(needs, 0) else ZERO
+
+
 @op_backward(aten.amax, aten.amin, aten.max, aten.min)
 def extremum_backward(needs, out, x, *args, **kwargs) -> Cost:
     """Gradient to the selected elements: with indices (max.dim) a scatter, 0; a
@@ -110,3 +131,5 @@ def logsumexp_backward(needs, out, x, *args, **kwargs) -> Cost:
 # selections: the gradient is scattered back to the chosen elements
 op_backward(aten.argmax, aten.argmin, aten.sort, aten.argsort, aten.topk, aten.kthvalue,
             aten.median)(no_gradient)
+# logical reductions: a boolean result, no gradient
+op_backward(aten.all, aten.any, aten._is_all_true, aten._is_any_true)(no_gradient)

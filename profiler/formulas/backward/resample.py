@@ -1,13 +1,14 @@
 """Backward of resampling: Upsample and the interpolation ops behind
 F.interpolate (conventions in ``profiler.formulas.backward``), with the forward's
-taps (``forward/resample.py``).  grid_sample has no backward formula yet."""
+taps (``forward/resample.py``); col2im (F.fold) and im2col (F.unfold).
+grid_sample has no backward formula yet."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, numel
-from profiler.formulas.forward.resample import INTERPOLATION_OPS, interpolation_taps
+from profiler.formulas.forward.resample import INTERPOLATION_OPS, fold_additions, interpolation_taps
 from profiler.formulas.registry import Call, OpBackward, module_backward, op_backward
 from profiler.formulas.shapes import need
 
@@ -39,3 +40,16 @@ def _interpolation(mode: str) -> OpBackward:
 
 for _op, _mode in INTERPOLATION_OPS.items():
     op_backward(getattr(torch.ops.aten, _op))(_interpolation(_mode))
+
+
+@op_backward(torch.ops.aten.col2im)
+def col2im_backward(needs, out, x, *args, **kwargs) -> Cost:
+    """F.fold's gradient is im2col of g: a gather, no arithmetic."""
+    return ZERO
+
+
+@op_backward(torch.ops.aten.im2col)
+def im2col_backward(needs, out, x, kernel_size, dilation, padding, stride) -> Cost:
+    """F.unfold copies (a zero-cost op forward); its gradient is col2im of g, the
+    blocks' gradients summed back into the image: ``fold_additions``."""
+    return Cost(adds=fold_additions(x, kernel_size, dilation, padding, stride)) if need(needs, 0) else ZERO

@@ -18,10 +18,11 @@ def index_add_backward(needs, out, x, dim, index, source, alpha=1) -> Cost:
     return Cost(mults=numel(source) * (alpha != 1)) if need(needs, 3) else ZERO
 
 
-@op_backward(aten.scatter_add, aten.scatter)
+@op_backward(aten.scatter_add, aten.scatter, aten.masked_scatter)
 def scatter_backward(needs, out, *args, **kwargs) -> Cost:
-    """grad x = g (masked where a plain scatter overwrote it); grad src = g
-    gathered at index: moved, not computed."""
+    """grad x = g (masked where a plain scatter or masked_scatter overwrote it);
+    grad src = g gathered at index (masked_scatter: g selected by the mask, zeros
+    after): moved, not computed."""
     return ZERO
 
 

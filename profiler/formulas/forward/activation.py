@@ -1,5 +1,5 @@
 """Activations and softmax: modules, and the aten ops with their own arguments
-(elu, gelu, softmax, log_softmax; plain pointwise ones are in ``elementwise``).
+(elu, gelu, glu, softmax, log_softmax; plain pointwise ones are in ``elementwise``).
 Per-element costs come from the table in ``elementwise``.  Backward:
 ``backward/activation.py``, which reuses ``ACTIVATIONS`` and ``softmax_row``."""
 from __future__ import annotations
@@ -124,4 +124,12 @@ def log_softmax(out, x, dim, *args, **kwargs) -> Cost:
 def glu_module(m: nn.GLU, call: Call) -> Cost:
     """GLU a·σ(b): a sigmoid and a multiplication per output element."""
     n = numel(call.out)
+    return pointwise_cost("sigmoid", n) + per_element(n, mults=1)
+
+
+@aten_formula(aten.glu, kind="activation")
+def glu(out, x, dim=-1) -> Cost:
+    """F.glu: a·σ(b), the halves of ``dim``: as the GLU module, a sigmoid and a
+    multiplication per output element."""
+    n = numel(out)
     return pointwise_cost("sigmoid", n) + per_element(n, mults=1)

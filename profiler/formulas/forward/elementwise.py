@@ -52,6 +52,17 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
     "abs": (0, 0, 1),
     "sin": (0, 0, 1),
     "cos": (0, 0, 1),
+    "tan": (0, 0, 1),
+    "asin": (0, 0, 1),                  # inverse and hyperbolic trigonometry: one transcendental
+    "acos": (0, 0, 1),
+    "atan": (0, 0, 1),
+    "atan2": (0, 0, 1),                 # atan(a / b) with its quadrant: one transcendental
+    "sinh": (0, 0, 1),
+    "cosh": (0, 0, 1),
+    "asinh": (0, 0, 1),
+    "acosh": (0, 0, 1),
+    "atanh": (0, 0, 1),
+    "nan_to_num": (0, 0, 3),            # x ≠ x ? nan : (x = +inf ? posinf : (x = −inf ? neginf : x))
     "pow": (0, 0, 1),
     "reciprocal": (0, 0, 1),
     "div": (0, 0, 1),
@@ -81,7 +92,9 @@ POINTWISE_OPS = {
     "add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "div", "true_divide": "div",
     "neg": "neg", "exp": "exp", "log": "log", "log2": "log", "log10": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
     "rsqrt": "rsqrt", "erf": "erf", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
-    "reciprocal": "reciprocal", "floor": "floor", "ceil": "ceil", "round": "round", "sign": "sign",
+    "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan", "atan2": "atan2", "sinh": "sinh",
+    "cosh": "cosh", "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "nan_to_num": "nan_to_num",
+    "reciprocal": "reciprocal", "floor": "floor", "ceil": "ceil", "round": "round", "trunc": "floor", "sign": "sign",
     "floor_divide": "div", "remainder": "div", "fmod": "div",
     "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "relu6": "relu6", "hardtanh": "hardtanh",
     "clamp": "clamp", "clamp_min": "compare", "clamp_max": "compare", "clip": "clamp",
@@ -91,8 +104,8 @@ POINTWISE_OPS = {
     "threshold": "threshold", "_prelu_kernel": "prelu", "rrelu_with_noise": "rrelu",
     "eq": "compare", "ne": "compare", "lt": "compare", "le": "compare", "gt": "compare",
     "ge": "compare", "maximum": "compare", "minimum": "compare", "logical_and": "compare",
-    "logical_or": "compare", "logical_not": "compare", "bitwise_and": "compare",
-    "bitwise_or": "compare", "bitwise_not": "compare", "isnan": "compare", "isinf": "compare",
+    "logical_or": "compare", "logical_xor": "compare", "logical_not": "compare", "bitwise_and": "compare",
+    "bitwise_or": "compare", "bitwise_xor": "compare", "bitwise_not": "compare", "isnan": "compare", "isinf": "compare",
     "addcmul": "addcmul", "addcdiv": "addcdiv", "lerp": "lerp", "square": "square",
 }
 
@@ -109,3 +122,10 @@ for _op, _name in POINTWISE_OPS.items():
     for _variant in (_op, _op + "_"):
         if hasattr(aten, _variant):
             aten_formula(getattr(aten, _variant), kind="elementwise")(_pointwise(_name))
+
+
+@aten_formula(aten.polar, kind="elementwise")
+def polar(out, abs, angle) -> Cost:
+    """torch.polar(r, θ) = r·cos θ + i·r·sin θ: per output element a cosine and a
+    sine (2 other) and 2 multiplications."""
+    return per_element(numel(out), mults=2, other=2)

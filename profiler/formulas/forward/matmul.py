@@ -1,5 +1,5 @@
 """Matrix products called as aten ops: mm, bmm, matmul, the add* forms, mv, dot,
-grouped_mm.  (nn.Linear and nn.Bilinear have module formulas in ``linear``.)
+grouped_mm; and triangular solves (linalg_solve_triangular).  (nn.Linear and nn.Bilinear have module formulas in ``linear``.)
 Backward: ``backward/matmul.py``, which reuses ``grouped_dot_products``."""
 from __future__ import annotations
 
@@ -81,3 +81,23 @@ def mv(out, a, b) -> Cost:
 @aten_formula(aten.addmv, kind="matmul")
 def addmv(out, bias, a, b, beta=1, alpha=1) -> Cost:
     return dot_products(numel(out), a[-1], bias=True)
+
+
+def triangular_solve_cost(a, out, unitriangular: bool = False) -> Cost:
+    """Solving T·x = b, T an n×n triangular matrix, by substitution, for each of the
+    numel(out)/n right-hand sides: row i (i = 0 … n−1) subtracts its i known terms
+    (i mults, i adds) and divides by the diagonal (1 division, none when
+    unitriangular): n(n−1)/2 mults, n(n−1)/2 adds, n divisions per right-hand side.
+    left=False (x·T = b) solves the rows of b the same way: the count is the same."""
+    n = a[-1]
+    if n == 0:
+        return ZERO
+    rhs = numel(out) // n
+    half = n * (n - 1) // 2
+    return Cost(mults=rhs * half, adds=rhs * half, other=0 if unitriangular else rhs * n)
+
+
+@aten_formula(aten.linalg_solve_triangular, kind="matmul")
+def linalg_solve_triangular(out, a, b, *, upper, left=True, unitriangular=False) -> Cost:
+    """torch.linalg.solve_triangular(A, B): see ``triangular_solve_cost``."""
+    return triangular_solve_cost(a, out, unitriangular)

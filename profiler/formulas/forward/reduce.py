@@ -1,5 +1,5 @@
-"""Reductions called as aten ops: sums, means, running sums and products,
-minima and maxima, variances, norms, logsumexp, sorts and selections (topk,
+"""Reductions called as aten ops: sums, products, means, running sums, products,
+maxima and minima, logical all / any, minima and maxima, variances, norms, logsumexp, sorts and selections (topk,
 median).  Their kind is "elementwise".  Backward: ``backward/reduce.py``."""
 from __future__ import annotations
 
@@ -42,6 +42,33 @@ def cumsum(out, x, dim, *args, **kwargs) -> Cost:
 def cumprod(out, x, dim, *args, **kwargs) -> Cost:
     """Running product along ``dim`` of length n: n − 1 multiplications a line."""
     return Cost(mults=_scan(x, dim))
+
+
+@aten_formula(aten.prod, kind="elementwise")
+def prod(out, x, *args, **kwargs) -> Cost:
+    """Multiplying n inputs into m outputs: n − m multiplications (as sum's
+    additions)."""
+    n, m = reduced_sizes(out, x)
+    return Cost(mults=max(n - m, 0))
+
+
+@aten_formula(aten.cummax, aten.cummin, kind="elementwise")
+def cummax(out, x, dim, *args, **kwargs) -> Cost:
+    """Running maximum (minimum) along ``dim`` of length n: n − 1 comparisons a
+    line (each element against the extremum so far; the index is kept, not
+    computed)."""
+    return Cost(other=_scan(x, dim))
+
+
+@aten_formula(aten.all, aten.any, aten._is_all_true, aten._is_any_true, kind="elementwise")
+def all_(out, x, *args, **kwargs) -> Cost:
+    """Logical and (all, _is_all_true) or or (any, _is_any_true) of n inputs into m
+    outputs: n − m logical ops, ``other`` (as logical_and is one per element); a
+    non-bool input's truth value (x ≠ 0) is part of its logical op, not counted
+    apart.  The kernels' early exit is not assumed: the count does not depend on
+    the data."""
+    n, m = reduced_sizes(out, x)
+    return Cost(other=max(n - m, 0))
 
 
 @aten_formula(aten.mean, kind="elementwise")

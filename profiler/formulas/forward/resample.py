@@ -1,5 +1,6 @@
-"""Resampling: Upsample, the interpolation kernels behind F.interpolate, and
-grid_sample.  ``interpolation_taps`` and ``INTERPOLATION_OPS`` are reused by
+"""Resampling: Upsample, the interpolation kernels behind F.interpolate,
+grid_sample, and col2im (F.fold / nn.Fold, which sums sliding blocks back into
+an image; its inverse im2col, F.unfold, copies and is a zero-cost op).  ``interpolation_taps`` and ``INTERPOLATION_OPS`` are reused by
 ``backward/resample.py``."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
 from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.shapes import per_dim
 
 aten = torch.ops.aten
 
@@ -66,3 +68,35 @@ def grid_sample(out, x, grid, mode=0, *args) -> Cost:
     locations = numel(grid[:-1])
     cost = Cost(mults=6 * locations, adds=6 * locations, other=2 * locations)
     return cost + (per_element(numel(out), mults=4, adds=3) if mode == 0 else ZERO)
+
+
+def _hits(size: int, blocks: int, k: int, d: int, p: int, s: int) -> list[int]:
+    """Along one dimension of length ``size``: how many (block, tap) pairs of the
+    sliding blocks land on each position (taps in the padding land nowhere)."""
+    hits = [0] * size
+    for b in range(blocks):
+        for j in range(k):
+            pos = b * s + j * d - p
+            if 0 <= pos < size:
+                hits[pos] += 1
+    return hits
+
+
+def fold_additions(image, kernel, dilation, padding, stride) -> int:
+    """The additions that sum the sliding blocks of F.fold into ``image`` (N, C,
+    H, W) or (C, H, W): a position reached by c block elements takes c − 1 (the
+    first lands on the zeros: a write); block elements in the padding are dropped.
+    The same sum is im2col's (F.unfold's) backward."""
+    spatial = image[-2:]
+    k, d, p, s = (per_dim(v, 2) for v in (kernel, dilation, padding, stride))
+    blocks = [(n + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i, n in enumerate(spatial)]
+    rows, cols = (_hits(spatial[i], blocks[i], k[i], d[i], p[i], s[i]) for i in range(2))
+    per_channel = sum(max(r * c - 1, 0) for r in rows for c in cols)
+    return numel(image[:-2]) * per_channel
+
+
+@aten_formula(aten.col2im, kind="resample")
+def col2im(out, x, output_size, kernel_size, dilation, padding, stride) -> Cost:
+    """F.fold: every block element added into its image position: see
+    ``fold_additions``."""
+    return Cost(adds=fold_additions(out, kernel_size, dilation, padding, stride))

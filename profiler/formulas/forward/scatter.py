@@ -1,5 +1,5 @@
 """Counting, scattering and accumulating aten ops: histc, bincount, index_add,
-scatter_add, scatter and scatter_reduce.  Their kind is "elementwise".  Backward:
+scatter_add, scatter, scatter_reduce and masked_scatter.  Their kind is "elementwise".  Backward:
 ``backward/scatter.py`` (histc and bincount have no gradient)."""
 from __future__ import annotations
 
@@ -77,3 +77,10 @@ def scatter_reduce(out, x, dim, index, src, reduce, include_self=True) -> Cost:
     if reduce == "mean":
         return Cost(adds=2 * n, other=2 * numel(out))
     return Cost(other=n)
+
+
+@aten_formula(aten.masked_scatter, aten.masked_scatter_, kind="elementwise")
+def masked_scatter(out, x, mask, source) -> Cost:
+    """x with source's leading elements copied, in order, to where mask is True:
+    writes, no arithmetic (the mask is read, not computed): 0, as a plain scatter."""
+    return ZERO

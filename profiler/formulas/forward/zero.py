@@ -41,7 +41,7 @@ ZERO_COST_OPS = frozenset({
     "tile", "embedding", "_unsafe_index", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
     "native_channel_shuffle", "im2col", "bernoulli", "bernoulli_", "rand", "randn", "rand_like",
     "randn_like", "randint", "randperm", "normal_", "uniform_", "native_dropout", "dropout",
-    "_local_scalar_dense", "set_", "resize_", "nonzero", "_assert_async", "any", "all",
+    "_local_scalar_dense", "set_", "resize_", "nonzero", "_assert_async",
     "masked_select", "repeat_interleave", "_unique2", "unique_dim", "triu", "tril", "tril_indices",
     "triu_indices", "meshgrid", "one_hot", "sym_size", "sym_stride", "sym_numel", "eye",
     "_assert_tensor_metadata", "block_diag", "diag_embed", "max_unpool2d", "max_unpool3d",

@@ -221,6 +221,18 @@ BACKWARD_ROWS: list[Row] = [
     Row("sin", lambda g, x: g * cos(x), torch.sin, one(0.7)),
     Row("cos", lambda g, x: -(g * sin(x)), torch.cos, one(0.7)),
     Row("reciprocal", lambda g, y: -(g * (y * y)), torch.reciprocal, one(0.7), "y"),
+    Row("tan", lambda g, y: g * (1.0 + y * y), torch.tan, one(0.7), "y"),
+    Row("asin", lambda g, x: g * (1.0 - x * x).rsqrt(), torch.asin, one(0.7)),
+    Row("acos", lambda g, x: -(g * (1.0 - x * x).rsqrt()), torch.acos, one(0.7)),
+    Row("atan", lambda g, x: g / (1.0 + x * x), torch.atan, one(0.7)),
+    Row("sinh", lambda g, x: g * x._other(math.cosh(x.v)), torch.sinh, one(0.7)),
+    Row("cosh", lambda g, x: g * x._other(math.sinh(x.v)), torch.cosh, one(0.7)),
+    Row("asinh", lambda g, x: g * (x * x + 1.0).rsqrt(), torch.asinh, one(0.7)),
+    Row("acosh", lambda g, x: g * (x * x - 1.0).rsqrt(), torch.acosh, one(1.7)),
+    Row("atanh", lambda g, x: g / (1.0 - x * x), torch.atanh, one(0.7)),
+    # g·isfinite(x): one test (as isnan, one op), one mult; 0 at ±inf and NaN
+    Row("nan_to_num", lambda g, x: g * (1.0 if x._other(float(math.isfinite(x.v))).v else 0.0),
+        torch.nan_to_num, one(0.7, math.inf)),
     Row("square", lambda g, x: 2.0 * x * g, torch.square, one(0.7)),
     # scalar exponent p = 2.5: p − 1 precomputed
     Row("pow", lambda g, x: g * (2.5 * power(x, 2.5 - 1)), lambda x: torch.pow(x, 2.5), one(0.7)),

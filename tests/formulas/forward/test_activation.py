@@ -90,6 +90,8 @@ OPS: list[Op] = [
     unary(["gelu", "gelu_"], (3, 1, 1)),
     unary(["gelu", "gelu_"], (6, 2, 1), kwargs={"approximate": "tanh"}, id="tanh"),
     # --- softmax: 6 rows of 4, each 4 exps, 3 adds, 4 divisions
+    # F.glu over the last dim of (2, 6): 6 outputs a·σ(b), each a sigmoid and a mult
+    Op(["glu"], lambda: (M(2, 6), -1), (6 * 1, 6 * 1, 6 * 2, 0)),
     Op(["_softmax"], lambda: (M(*X), 2, False), (0, 6 * 3, 24 * 2, 0)),
     Op(["_safe_softmax", "softmax"], lambda: (M(*X), 2), (0, 6 * 3, 24 * 2, 0)),
     # log-softmax: 4 exps, 3 adds, 1 log, 4 subtractions a row

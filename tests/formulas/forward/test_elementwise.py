@@ -27,7 +27,7 @@ import bruteforce as bf
 from formula_access import pointwise_table
 from formula_cases import (M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost, binary, boolean,
                            op_params, unary)
-from pointwise_scalars import (absolute, ceil, cos, erf, floor, greater, less, maximum, minimum,
+from pointwise_scalars import (absolute, ceil, cos, equal, erf, floor, greater, less, maximum, minimum,
                                power, round_half_even, sin, sqrt, value)
 
 KIND = "profiler.formulas.forward.elementwise"
@@ -54,6 +54,7 @@ C_GELU = 1 / math.sqrt(2)                  # precomputed
 C_TANH = math.sqrt(2 / math.pi)            # precomputed
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 RRELU_SLOPE = (1 / 8 + 1 / 3) / 2          # eval-mode slope, fixed from the bounds
+MAX64 = torch.finfo(torch.float64).max     # nan_to_num's default replacement of +inf
 
 
 def softplus_scalar(x, beta, threshold):
@@ -122,6 +123,21 @@ ROWS: list[Row] = [
     Row("abs", absolute, torch.abs, one(-0.7)),
     Row("sin", sin, torch.sin, one(0.7)),
     Row("cos", cos, torch.cos, one(0.7)),
+    Row("tan", lambda x: x._other(math.tan(x.v)), torch.tan, one(0.7)),
+    Row("asin", lambda x: x._other(math.asin(x.v)), torch.asin, one(0.7)),
+    Row("acos", lambda x: x._other(math.acos(x.v)), torch.acos, one(0.7)),
+    Row("atan", lambda x: x._other(math.atan(x.v)), torch.atan, one(0.7)),
+    Row("atan2", lambda a, b: a._other(math.atan2(a.v, value(b))), torch.atan2, [(0.7, -1.9)]),
+    Row("sinh", lambda x: x._other(math.sinh(x.v)), torch.sinh, one(0.7)),
+    Row("cosh", lambda x: x._other(math.cosh(x.v)), torch.cosh, one(0.7)),
+    Row("asinh", lambda x: x._other(math.asinh(x.v)), torch.asinh, one(0.7)),
+    Row("acosh", lambda x: x._other(math.acosh(x.v)), torch.acosh, one(1.7)),
+    Row("atanh", lambda x: x._other(math.atanh(x.v)), torch.atanh, one(0.7)),
+    # NaN is the one value unequal to itself; then the two infinities; a finite x is
+    # the deepest branch (the replacements: torch's defaults for float64)
+    Row("nan_to_num", lambda x: 0.0 if not equal(x, x) else (
+        MAX64 if equal(x, math.inf) else (-MAX64 if equal(x, -math.inf) else x)),
+        torch.nan_to_num, one(math.nan, math.inf, -math.inf, 0.7)),
     Row("pow", power, torch.pow, [(0.7, 2.5)]),
     Row("reciprocal", lambda x: 1.0 / x, torch.reciprocal, one(0.7)),
     Row("div", lambda a, b: a / b, torch.div, [(0.7, 1.9)]),
@@ -206,7 +222,12 @@ OPS: list[Op] = [
            "expm1", "expm1_", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "erf", "erf_", "abs", "abs_",
            "sin", "sin_", "cos", "cos_", "reciprocal", "reciprocal_", "floor", "floor_", "ceil",
            "ceil_", "round", "round_", "tanh", "tanh_", "relu", "relu_",
-           "isnan", "isinf"], (0, 0, 1)),                                # one op each
+           "isnan", "isinf", "trunc", "trunc_", "tan", "tan_", "asin", "asin_", "acos", "acos_",
+           "atan", "atan_", "sinh", "sinh_", "cosh", "cosh_", "asinh", "asinh_", "acosh", "acosh_",
+           "atanh", "atanh_"], (0, 0, 1)),
+    binary(["atan2", "atan2_"], (0, 0, 1)),
+    unary(["nan_to_num", "nan_to_num_"], (0, 0, 3)),                      # x ≠ x, = +inf, = −inf
+    binary(["polar"], (2, 0, 2)),                                         # r·cos θ, r·sin θ                                # one op each
     unary(["sign", "sign_"], (0, 0, 2)),                                  # x > 0, x < 0
     unary(["pow", "pow_"], (0, 0, 1), lambda: (M(2, 3), 2.5)),
     unary(["square", "square_"], (1, 0, 0)),
@@ -218,7 +239,8 @@ OPS: list[Op] = [
     binary(["eq", "eq_", "ne", "ne_", "lt", "lt_", "le", "le_", "gt", "gt_", "ge", "ge_",
             "maximum", "minimum"], (0, 0, 1)),
     boolean(["logical_and", "logical_and_", "logical_or", "logical_or_", "bitwise_and",
-             "bitwise_and_", "bitwise_or", "bitwise_or_"]),
+             "bitwise_and_", "bitwise_or", "bitwise_or_", "logical_xor", "logical_xor_",
+             "bitwise_xor", "bitwise_xor_"]),
     boolean(["logical_not", "logical_not_", "bitwise_not", "bitwise_not_"], unary_op=True),
     unary(["leaky_relu", "leaky_relu_"], (1, 0, 1)),
     unary(["celu", "celu_"], (2, 1, 2)),     # x·(1/α) a mult, 1/α precomputed

@@ -36,6 +36,14 @@ OPS: list[Op] = [
     Op(["_grouped_mm"], lambda: (M(2, 16, dtype=torch.bfloat16), M(16, 8, dtype=torch.bfloat16),
                                  torch.tensor([8, 16], dtype=torch.int32, device="meta")),
        (2 * 8 * 16, 2 * 8 * 16 - 2 * 2 * 8, 0, 2 * 8 * 16), id="2d-2d"),
+    # a 3×3 triangular system with 2 right-hand sides: per side 0 + 1 + 2 products and
+    # subtractions, 3 divisions; unitriangular: no divisions; left=False solves 2 rows
+    Op(["linalg_solve_triangular"], lambda: (M(3, 3), M(3, 2)), (2 * 3, 2 * 3, 2 * 3, 0),
+       kwargs={"upper": True}),
+    Op(["linalg_solve_triangular"], lambda: (M(3, 3), M(3, 2)), (2 * 3, 2 * 3, 0, 0),
+       kwargs={"upper": False, "unitriangular": True}, id="unit"),
+    Op(["linalg_solve_triangular"], lambda: (M(3, 3), M(2, 3)), (2 * 3, 2 * 3, 2 * 3, 0),
+       kwargs={"upper": True, "left": False}, id="right"),
     Op(["mv"], lambda: (M(2, 3), M(3)), (2 * 3, 2 * 2, 0, 2 * 3)),
     Op(["dot"], lambda: (M(3), M(3)), (3, 2, 0, 3)),
     Op(["vdot"], lambda: (M(3), M(3)), (3, 2, 0, 3)),

@@ -8,7 +8,7 @@ from math import ceil, log2
 
 import pytest
 
-from formula_cases import M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost, op_params
+from formula_cases import B, M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost, op_params
 
 KIND = "profiler.formulas.forward.reduce"
 
@@ -24,6 +24,11 @@ OPS: list[Op] = [
     Op(["nansum"], lambda: (M(*X), [1]), (0, 24 - 8, 0, 0)),
     Op(["cumsum"], lambda: (M(*X), 1), (0, 8 * (3 - 1), 0, 0)),     # 8 lines of 3
     Op(["cumprod"], lambda: (M(*X), 2), (6 * (4 - 1), 0, 0, 0)),    # 6 lines of 4
+    Op(["prod"], lambda: (M(*X), 1), (24 - 8, 0, 0, 0)),            # n − m mults
+    Op(["prod"], lambda: (M(*X),), (24 - 1, 0, 0, 0), id="all"),
+    Op(["cummax", "cummin"], lambda: (M(*X), 1), (0, 0, 8 * (3 - 1), 0)),   # 8 lines of 3
+    Op(["all", "any"], lambda: (B(*X), 2), (0, 0, 24 - 6, 0)),       # n − m logical ops
+    Op(["all", "any", "_is_all_true", "_is_any_true"], lambda: (B(*X),), (0, 0, 24 - 1, 0), id="all"),
     Op(["mean"], lambda: (M(*X), [2]), (6, 24 - 6, 0, 0)),          # + 1 mult by 1/4 each
     Op(["amax", "amin"], lambda: (M(*X), [2]), (0, 0, 24 - 6, 0)),
     Op(["max", "min"], lambda: (M(*X),), (0, 0, 24 - 1, 0)),

@@ -30,6 +30,12 @@ CASES: list[Case] = [
 
 
 OPS: list[Op] = [
+    # F.fold of 4 blocks 2×2 into 3×3: the positions are reached 1, 2, 1 times along
+    # each side, so [[1, 2, 1], [2, 4, 2], [1, 2, 1]]: 16 block elements less 9 positions
+    Op(["col2im"], lambda: (M(1, 4, 4), [3, 3], [2, 2], [1, 1], [0, 0], [1, 1]), (0, 16 - 9, 0, 0)),
+    # padding 1, stride 2 into 3×3: 4 blocks per side ((3 + 2 − 2)//2 + 1 = 2 a side); the taps
+    # at −1 and 3 fall in the padding: positions 0, 1, 2 reached 1, 1, 1 times: no additions
+    Op(["col2im"], lambda: (M(1, 4, 4), [3, 3], [2, 2], [1, 1], [1, 1], [2, 2]), (0, 0, 0, 0), id="padded"),
     # --- interpolation: nearest copies; t^d taps per output, t^d mults and t^d − 1 adds
     Op(["upsample_nearest1d", "_upsample_nearest_exact1d"], lambda: (M(1, 1, 3), [6]), (0, 0, 0, 0)),
     Op(["upsample_nearest2d", "_upsample_nearest_exact2d"], lambda: (M(1, 1, 2, 2), [4, 4]), (0, 0, 0, 0)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from formula_cases import (L, LM, M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost,
+from formula_cases import (B, L, LM, M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost,
                            op_params)
 
 KIND = "profiler.formulas.forward.scatter"
@@ -32,6 +32,8 @@ OPS: list[Op] = [
     Op(["scatter_reduce", "scatter_reduce_"], lambda: (M(3, 4), 0, LM(2, 4), M(2, 4), "sum"), (0, 8, 0, 0)),
     Op(["scatter_reduce"], lambda: (M(3, 4), 0, LM(2, 4), M(2, 4), "prod"), (8, 0, 0, 0), id="prod"),
     Op(["scatter_reduce"], lambda: (M(3, 4), 0, LM(2, 4), M(2, 4), "amax"), (0, 0, 8, 0), id="amax"),
+    # masked_scatter copies source into the masked positions: no arithmetic
+    Op(["masked_scatter", "masked_scatter_"], lambda: (M(3, 4), B(3, 4), M(12)), (0, 0, 0, 0)),
     # mean: 2 adds per scattered value, then 1 empty-count test and 1 division per output (12)
     Op(["scatter_reduce"], lambda: (M(3, 4), 0, LM(2, 4), M(2, 4), "mean"), (0, 16, 2 * 12, 0), id="mean"),
 ]
