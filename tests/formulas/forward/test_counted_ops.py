@@ -1,0 +1,278 @@
+"""The forward formulas of the ops added for transformers models (issue 19) against
+independent counts: each op written out with tests/bruteforce.py's self-counting
+scalars (+ and − adds, × mults; ÷, comparisons, transcendentals other), its values
+checked against torch's, its tally against the formula.  (mv: dot products written
+out; FlopCounterMode has no formula for mv or the FFTs.)"""
+from __future__ import annotations
+
+import cmath
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import bruteforce as bf
+from formula_access import find_aten_formula
+from pointwise_scalars import cos, equal, greater, less, sin
+
+aten = torch.ops.aten
+RNG = np.random.default_rng(19)
+
+
+def formula(op, out, *args, **kwargs):
+    cost = find_aten_formula(op).fn(out, *args, **kwargs)
+    return cost.mults, cost.adds, cost.other
+
+
+def test_prod_multiplies_each_line():
+    x = RNG.normal(size=(3, 4))
+    t = bf.Tally()
+    got = []
+    for row in x:
+        acc = t.num(row[0])
+        for v in row[1:]:
+            acc = acc * v
+        got.append(acc.v)
+    np.testing.assert_allclose(got, torch.tensor(x).prod(1).numpy())
+    assert formula(aten.prod, (3,), (3, 4), 1) == t.as_tuple() == (9, 0, 0)
+
+
+@pytest.mark.parametrize("op,better", [(aten.cummax, greater), (aten.cummin, less)])
+def test_cummax_and_cummin_compare_each_element_with_the_extremum_so_far(op, better):
+    x = RNG.normal(size=(3, 5))
+    t = bf.Tally()
+    got = np.empty_like(x)
+    for i, row in enumerate(x):
+        best = t.num(row[0])
+        got[i, 0] = best.v
+        for j in range(1, 5):
+            v = t.num(row[j])
+            if better(v, best):
+                best = v
+            got[i, j] = best.v
+    np.testing.assert_allclose(got, op(torch.tensor(x), 1)[0].numpy())
+    assert formula(op, ((3, 5), (3, 5)), (3, 5), 1) == t.as_tuple() == (0, 0, 12)
+
+
+def _logical(t: bf.Tally, a: bool, b: bool, any_: bool) -> bool:
+    t.other += 1
+    return (a or b) if any_ else (a and b)
+
+
+@pytest.mark.parametrize("op,any_", [(aten.all, False), (aten._is_all_true, False), (aten.any, True),
+                                     (aten._is_any_true, True)])
+def test_logical_reductions_combine_every_element(op, any_):
+    x = RNG.normal(size=12) > -1.0
+    t = bf.Tally()
+    acc = bool(x[0])
+    for v in x[1:]:
+        acc = _logical(t, acc, bool(v), any_)
+    assert acc == bool(op(torch.tensor(x)))
+    assert formula(op, (), (12,)) == t.as_tuple() == (0, 0, 11)
+
+
+def _lower_bound(t: bf.Tally, boundaries, x) -> int:
+    """The first index whose boundary is ≥ x: torch.bucketize's (right=False)."""
+    lo, hi = 0, len(boundaries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if less(t.num(boundaries[mid]), x):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@pytest.mark.parametrize("b", [1, 2, 3, 5, 7, 8, 9])
+def test_bucketize_and_searchsorted_count_the_deepest_binary_search(b):
+    """Every value's search tallied: none deeper than the formula's depth, the
+    deepest as deep; the formula charges it to every value."""
+    boundaries = np.sort(RNG.normal(size=b))
+    values = np.concatenate([boundaries, boundaries + 1e-3, [-10.0, 10.0], RNG.normal(size=20)])
+    tallies, got = [], []
+    for v in values:
+        t = bf.Tally()
+        got.append(_lower_bound(t, boundaries, t.num(v)))
+        tallies.append(t.other)
+    expected = torch.bucketize(torch.tensor(values), torch.tensor(boundaries)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    n = len(values)
+    assert formula(aten.bucketize, (n,), (n,), (b,)) == (0, 0, n * max(tallies))
+    assert formula(aten.searchsorted, (n,), (b,), (n,)) == (0, 0, n * max(tallies))
+
+
+def test_isin_with_few_test_elements_compares_every_pair_on_the_deepest_path():
+    test = np.array([0.0, 1.0, 2.0])
+    elements = np.array([0.0, 5.0, 2.0, 1.0, 7.0, 2.0, 3.0, 0.0, 9.0, 1.0])
+    tallies, got = [], []
+    for e in elements:
+        t = bf.Tally()
+        got.append(any(equal(t.num(e), v) for v in test))   # stops at a match
+        tallies.append(t.other)
+    np.testing.assert_array_equal(got, torch.isin(torch.tensor(elements), torch.tensor(test)).numpy())
+    assert max(tallies) == len(test)
+    assert formula(aten.isin, (10,), (10,), (3,)) == (0, 0, 10 * max(tallies))
+
+
+def test_multinomial_of_one_sample_keys_each_weight_and_takes_the_largest():
+    """Without replacement: the key p/(−log u) per weight (1 log, 1 division), the
+    row's argmax (C − 1 comparisons)."""
+    p = RNG.random((2, 5))
+    u = RNG.random((2, 5))
+    t = bf.Tally()
+    picks = []
+    for row, draws in zip(p, u):
+        keys = [t.num(w) / (-t.num(d).log()) for w, d in zip(row, draws)]
+        best, at = keys[0], 0
+        for j, k in enumerate(keys[1:], 1):
+            if greater(k, best):
+                best, at = k, j
+        picks.append(at)
+    np.testing.assert_array_equal(picks, np.argmax(p / -np.log(u), axis=1))
+    assert formula(aten.multinomial, (2, 1), (2, 5), 1) == t.as_tuple() == (0, 0, 28)
+
+
+def test_glu_is_a_sigmoid_and_a_product_per_output():
+    x = RNG.normal(size=(2, 6))
+    t = bf.Tally()
+    got = [[(t.num(a) * (1.0 / (1.0 + (-t.num(b)).exp()))).v for a, b in zip(row[:3], row[3:])] for row in x]
+    np.testing.assert_allclose(got, F.glu(torch.tensor(x), -1).numpy())
+    assert formula(aten.glu, (2, 3), (2, 6), -1) == t.as_tuple() == (6, 6, 12)
+
+
+def test_polar_is_a_cosine_a_sine_and_two_products():
+    r, th = RNG.random(5), RNG.normal(size=5)
+    t = bf.Tally()
+    got = [complex((t.num(a) * cos(t.num(b))).v, (t.num(a) * sin(t.num(b))).v) for a, b in zip(r, th)]
+    np.testing.assert_allclose(got, torch.polar(torch.tensor(r), torch.tensor(th)).numpy())
+    assert formula(aten.polar, (5,), (5,), (5,)) == t.as_tuple() == (10, 0, 10)
+
+
+def test_mv_is_one_dot_product_per_row():
+    a, v = RNG.normal(size=(3, 4)), RNG.normal(size=4)
+    t = bf.Tally()
+    got = [bf.total([t.num(a[i, j]) * v[j] for j in range(4)]).v for i in range(3)]
+    np.testing.assert_allclose(got, torch.mv(torch.tensor(a), torch.tensor(v)).numpy())
+    assert formula(aten.mv, (3,), (3, 4), (4,)) == t.as_tuple() == (12, 9, 0)
+
+
+def substitute(t: bf.Tally, a: np.ndarray, b: np.ndarray, upper: bool, unit: bool) -> np.ndarray:
+    """Solve a·x = b column by column: each row subtracts its known terms, then
+    divides by the diagonal (not when unitriangular)."""
+    n, k = b.shape
+    x = np.empty((n, k), dtype=object)
+    rows = range(n - 1, -1, -1) if upper else range(n)
+    for c in range(k):
+        for i in rows:
+            known = [j for j in (range(i + 1, n) if upper else range(i))]
+            acc = t.num(b[i, c])
+            for j in known:
+                acc = acc - t.num(a[i, j]) * x[j, c]
+            x[i, c] = acc if unit else acc / a[i, i]
+    return bf.values(x)
+
+
+@pytest.mark.parametrize("upper,unit", [(True, False), (False, False), (False, True)])
+def test_triangular_solve_is_substitution(upper, unit):
+    a = RNG.normal(size=(4, 4)) + 4 * np.eye(4)
+    a = np.triu(a) if upper else np.tril(a)
+    b = RNG.normal(size=(4, 3))
+    t = bf.Tally()
+    got = substitute(t, a, b, upper, unit)
+    expected = torch.linalg.solve_triangular(torch.tensor(a), torch.tensor(b), upper=upper, unitriangular=unit)
+    np.testing.assert_allclose(got, expected.numpy())
+    assert formula(aten.linalg_solve_triangular, (4, 3), (4, 4), (4, 3), upper=upper,
+                   unitriangular=unit) == t.as_tuple()
+
+
+class Cx:
+    """A complex number of two counted reals."""
+
+    def __init__(self, re, im):
+        self.re, self.im = re, im
+
+    def __add__(self, o): return Cx(self.re + o.re, self.im + o.im)
+    def __sub__(self, o): return Cx(self.re - o.re, self.im - o.im)
+
+    def twiddle(self, w: complex) -> "Cx":
+        """self·w, w a precomputed constant: 4 mults, 2 adds."""
+        return Cx(self.re * w.real - self.im * w.imag, self.re * w.imag + self.im * w.real)
+
+    @property
+    def value(self) -> complex:
+        return complex(bf.values(np.array([self.re]))[0], bf.values(np.array([self.im]))[0])
+
+
+def radix2(xs: list, sign: int = -1) -> list:
+    """Recursive radix-2 Cooley-Tukey of a power-of-two length."""
+    n = len(xs)
+    if n == 1:
+        return xs
+    even, odd = radix2(xs[0::2], sign), radix2(xs[1::2], sign)
+    out = [None] * n
+    for k in range(n // 2):
+        w = odd[k].twiddle(cmath.exp(sign * 2j * math.pi * k / n))
+        out[k], out[k + n // 2] = even[k] + w, even[k] - w
+    return out
+
+
+def test_c2c_is_a_radix_2_fft_of_each_line():
+    x = RNG.normal(size=(2, 8)) + 1j * RNG.normal(size=(2, 8))
+    t = bf.Tally()
+    got = [[c.value for c in radix2([Cx(t.num(v.real), t.num(v.imag)) for v in row])] for row in x]
+    np.testing.assert_allclose(got, torch.fft.fft(torch.tensor(x)).numpy(), atol=1e-12)
+    assert formula(aten._fft_c2c, (2, 8), (2, 8), [1], 0, True) == t.as_tuple() == (96, 144, 0)
+
+
+def test_r2c_runs_the_real_input_through_the_same_butterflies():
+    x = RNG.normal(size=(2, 8))
+    t = bf.Tally()
+    got = [[c.value for c in radix2([Cx(t.num(v), t.num(0.0)) for v in row])][:5] for row in x]
+    np.testing.assert_allclose(got, torch.fft.rfft(torch.tensor(x)).numpy(), atol=1e-12)
+    assert formula(aten._fft_r2c, (2, 5), (2, 8), [1], 0, True) == t.as_tuple()
+
+
+def test_c2r_inverts_the_hermitian_extension_and_scales_the_real_outputs():
+    """irfft (norm "backward": by 1/n): the onesided line extended by conjugates
+    (free), an inverse radix-2 transform, the 8 real outputs times 1/8."""
+    y = np.fft.rfft(RNG.normal(size=(2, 8)))
+    t = bf.Tally()
+    got = []
+    for row in y:
+        full = list(row) + [v.conjugate() for v in row[1:-1][::-1]]
+        out = radix2([Cx(t.num(v.real), t.num(v.imag)) for v in full], sign=1)
+        got.append([(c.re * (1 / 8)).v for c in out])
+    np.testing.assert_allclose(got, torch.fft.irfft(torch.tensor(y)).numpy(), atol=1e-12)
+    assert formula(aten._fft_c2r, (2, 8), (2, 5), [1], 2, 8) == t.as_tuple() == (96 + 16, 144, 0)
+
+
+@pytest.mark.parametrize("size,kernel,dilation,padding,stride", [
+    ((4, 5), (2, 2), (1, 1), (0, 0), (1, 1)),
+    ((5, 5), (3, 2), (1, 2), (1, 0), (2, 1)),
+    ((3, 3), (2, 2), (1, 1), (1, 1), (2, 2)),
+])
+def test_col2im_adds_every_block_element_into_its_position(size, kernel, dilation, padding, stride):
+    """F.fold written out: each block element lands on its position (the padding's
+    are dropped); the first on a position is written, the others added."""
+    blocks = [(size[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in (0, 1)]
+    c = 2
+    x = RNG.normal(size=(1, c * kernel[0] * kernel[1], blocks[0] * blocks[1]))
+    t = bf.Tally()
+    out = np.full((1, c, *size), None, dtype=object)
+    for ch in range(c):
+        for ki in range(kernel[0]):
+            for kj in range(kernel[1]):
+                row = (ch * kernel[0] + ki) * kernel[1] + kj
+                for bi in range(blocks[0]):
+                    for bj in range(blocks[1]):
+                        p = bi * stride[0] + ki * dilation[0] - padding[0]
+                        q = bj * stride[1] + kj * dilation[1] - padding[1]
+                        if 0 <= p < size[0] and 0 <= q < size[1]:
+                            v = t.num(x[0, row, bi * blocks[1] + bj])
+                            out[0, ch, p, q] = v if out[0, ch, p, q] is None else out[0, ch, p, q] + v
+    expected = F.fold(torch.tensor(x), size, kernel, dilation, padding, stride)
+    np.testing.assert_allclose(bf.values(out), expected.numpy())
+    assert formula(aten.col2im, (1, c, *size), x.shape, list(size), list(kernel), list(dilation),
+                   list(padding), list(stride)) == t.as_tuple()
