@@ -15,18 +15,35 @@ has one):
   exceeds 2N by the attention term (the attention rows' FLOPs: QK^T and the
   weighted sum, growing with the context) and the rest (norms, activations,
   the embedding lookups count nothing);
-- KV-cache bytes per token: 2 (keys and values) x layers x KV heads x head size x
-  the dtype's element size, from the config;
+- KV-cache bytes per token, layer by layer (see ``kv_cache_layers``): each decoder
+  layer that keeps a KV cache adds keys + values x its KV heads x its head size x
+  the dtype's element size; layers that keep none (mamba, linear-attention and
+  convolution layers of hybrid models, MLP-only layers, layers that reuse another
+  layer's KV as in Gemma 3n and 4) add 0.  A sliding-window (or chunked) layer adds
+  its full per-token bytes too, so the figure is the bytes each token adds while the
+  context is within the windows; past its window such a layer stops growing (it
+  holds at most its window: transformers' static cache allocates the window, its
+  dynamic cache keeps window - 1 tokens between steps), which the per-sequence
+  figure at the profile's context (``kv_cache_bytes``, each layer's bytes per token
+  x min(context, its window)) takes into account;
 - the context at which attention overtakes the linear layers: attention's FLOPs
   per token grow linearly with the context, the linear layers' do not, so from
   one profile at context T the crossover is T x linear / attention.
+
+A part of the summary that cannot be made (a config transformers refuses to read
+globally, a layer whose cache this module cannot size) is a note in
+``LanguageSummary.notes`` and a None field, never an error: the summary comes after
+the counts, which stand without it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
 from torch import nn
+
+from profiler.errors import first_line
 
 
 @dataclass
@@ -44,10 +61,13 @@ class LanguageSummary:
     attention_flops_per_token: float
     linear_flops_per_token: float
     rule_2n: int                          # 2 x active non-embedding parameters
-    kv_bytes_per_token: int | None        # None when the model has no config to read it from
+    kv_bytes_per_token: int | None        # None when the model has no config to read it from (see kv_cache_layers)
     crossover_context: int | None         # where attention's FLOPs per token pass the linear layers'
     training_flops_per_token: float | None = None   # forward + backward, with training=True
     rule_6n: int | None = None
+    kv_cache_bytes: int | None = None     # per sequence at `context`, sliding-window layers capped at their window
+    kv_layout: str | None = None          # which layers keep what cache, when not every layer keeps a full one
+    notes: list[str] = field(default_factory=list)   # the parts that could not be made, and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,13 +90,16 @@ class LanguageSummary:
         if self.crossover_context is not None:
             out.append(("attention overtakes linear", f"at a context of about {self.crossover_context:,} tokens"))
         if self.kv_bytes_per_token is not None:
+            at_context = self.kv_cache_bytes if self.kv_cache_bytes is not None \
+                else self.kv_bytes_per_token * self.context
             out.append(("KV cache", f"{self.kv_bytes_per_token:,} bytes per token "
-                        f"({self.kv_bytes_per_token * self.context / 2**20:,.1f} MiB per sequence at "
-                        f"context {self.context:,})"))
+                        f"({at_context / 2**20:,.1f} MiB per sequence at context {self.context:,})"
+                        + (f"; {self.kv_layout}" if self.kv_layout else "")))
         if self.training_flops_per_token is not None:
             out.append(("training step", f"{self.training_flops_per_token:,.0f} FLOPs per token; 6N rule "
                         f"{self.rule_6n:,}; exact/6N = {self.training_flops_per_token / self.rule_6n:.3f}"
                         if self.rule_6n else f"{self.training_flops_per_token:,.0f} FLOPs per token"))
+        out.extend(("not made", note) for note in self.notes)
         return out
 
     def finding(self) -> str:
@@ -93,8 +116,9 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0.0%"
 
 
-def parameter_counts(model: nn.Module) -> dict[str, int]:
-    """total, non_embedding, active, active_non_embedding (tied tensors once)."""
+def parameter_counts(model: nn.Module, inactive: int | None = None) -> dict[str, int]:
+    """total, non_embedding, active, active_non_embedding (tied tensors once);
+    ``inactive``: the expert parameters a token does not meet, where already known."""
     seen: set[int] = set()
     total = embedding = 0
     for module in model.modules():
@@ -105,7 +129,8 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
             total += p.numel()
             if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
                 embedding += p.numel()
-    inactive = inactive_expert_params(model)
+    if inactive is None:
+        inactive = inactive_expert_params(model)
     return dict(total=total, non_embedding=total - embedding, active=total - inactive,
                 active_non_embedding=total - embedding - inactive)
 
@@ -113,9 +138,9 @@ def parameter_counts(model: nn.Module) -> dict[str, int]:
 def _routing(model: nn.Module) -> tuple[int, int] | None:
     """(experts, top_k) from the model's config, else None."""
     config = getattr(model, "config", None)
-    experts = next((getattr(config, a) for a in ("num_local_experts", "num_experts", "n_routed_experts")
-                    if isinstance(getattr(config, a, None), int)), None)
-    top_k = getattr(config, "num_experts_per_tok", None)
+    experts = next((_read(config, a) for a in ("num_local_experts", "num_experts", "n_routed_experts")
+                    if isinstance(_read(config, a), int)), None)
+    top_k = _read(config, "num_experts_per_tok")
     if isinstance(experts, int) and isinstance(top_k, int) and 0 < top_k <= experts:
         return experts, top_k
     return None
@@ -143,27 +168,201 @@ def inactive_expert_params(model: nn.Module) -> int:
     return inactive
 
 
-def kv_bytes_per_token(model: nn.Module, itemsize: int) -> int | None:
-    """2 x layers x KV heads x head size x itemsize, from a transformers config."""
+# transformers' cache layer types (transformers.cache_utils.DYNAMIC_LAYER_TYPE_MAPPING) by what they keep per token
+_FULL = {"full_attention", "hybrid"}                     # hybrid: a linear-attention state beside a full KV cache
+_WINDOW = {"sliding_attention", "chunked_attention", "hybrid_sliding"}
+_NONE = {"linear_attention", "conv", "dummy", "moe", "mlp", "mamba", "linear", "recurrent"}
+
+
+@dataclass
+class KVLayer:
+    """One decoder layer's KV cache: ``bytes_per_token`` (keys + values of one token,
+    0 for a layer that keeps no KV cache) and ``window`` (the most tokens it holds:
+    a sliding-window or chunked layer's window; None for a full-attention layer)."""
+    kind: str
+    bytes_per_token: int
+    window: int | None = None
+
+
+def _text_config(model: nn.Module) -> Any:
     config = getattr(model, "config", None)
-    config = getattr(config, "text_config", None) or config
-    layers = getattr(config, "num_hidden_layers", None)
-    heads = getattr(config, "num_attention_heads", None)
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    head_dim = getattr(config, "head_dim", None) or (
-        config.hidden_size // heads if heads and getattr(config, "hidden_size", None) else None)
-    if not all(isinstance(v, int) and v > 0 for v in (layers, kv_heads, head_dim)):
+    if config is None:
         return None
-    return 2 * layers * kv_heads * head_dim * itemsize
+    try:
+        return config.get_text_config(decoder=True)
+    except Exception:
+        return _read(config, "text_config") or config
+
+
+def _read(config: Any, name: str) -> Any:
+    """config.name, or None where it is missing or transformers refuses to read it
+    (a per-layer attribute read globally: AmbiguousGlobalPerLayerAttributeError)."""
+    try:
+        return getattr(config, name, None)
+    except Exception:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _layer_types(config: Any) -> tuple[list[str], list[int | None]]:
+    """Each decoder layer's cache type and window: transformers' own reading
+    (``cache_utils.get_layer_types_and_kwargs``: ``layer_types``, the per-layer
+    configs, KV sharing, MLP-only layers), else ``layer_types`` or all full
+    attention, with the config's ``sliding_window``."""
+    try:
+        from transformers.cache_utils import get_layer_types_and_kwargs
+        types, kwargs = get_layer_types_and_kwargs(config)
+        return list(types), [_int(k.get("sliding_window")) for k in kwargs]
+    except Exception:
+        pass
+    layers = _int(_read(config, "num_hidden_layers"))
+    types = _read(config, "layer_types")
+    if not (isinstance(types, (list, tuple)) and all(isinstance(t, str) for t in types)):
+        if layers is None:
+            raise ValueError("the config names no number of layers (num_hidden_layers)")
+        window = _int(_read(config, "sliding_window"))
+        types = ["sliding_attention" if window else "full_attention"] * layers
+    window = _int(_read(config, "sliding_window"))
+    return list(types), [window if t in _WINDOW else None for t in types]
+
+
+def _layer_config(config: Any, index: int) -> Any:
+    """Layer ``index``'s config: its own where the config varies by layer (transformers'
+    ``per_layer_config``), else the config itself."""
+    if _read(config, "is_heterogeneous"):
+        try:
+            return config.per_layer_config[index]
+        except Exception:
+            return None
+    return config
+
+
+def _config_kv(config: Any) -> tuple[int, int] | None:
+    """(key, value) elements per token of one layer from its config: KV heads x head size;
+    for multi-head latent attention (DeepSeek V2/V3: ``kv_lora_rank``), the compressed
+    latent (kv_lora_rank) and the shared RoPE key (qk_rope_head_dim), which is what
+    transformers caches for it."""
+    if config is None:
+        return None
+    latent, rope = _int(_read(config, "kv_lora_rank")), _int(_read(config, "qk_rope_head_dim"))
+    if latent and rope:
+        return latent, rope
+    heads = _int(_read(config, "num_attention_heads"))
+    kv_heads = _int(_read(config, "num_key_value_heads")) or heads
+    hidden = _int(_read(config, "hidden_size"))
+    head_dim = _int(_read(config, "head_dim")) or (hidden // heads if heads and hidden else None)
+    if kv_heads is None or head_dim is None:
+        return None
+    return kv_heads * head_dim, kv_heads * head_dim
+
+
+def _decoder_layers(model: nn.Module, count: int) -> nn.ModuleList | None:
+    """The model's list of ``count`` decoder layers (a decoder's before an encoder's)."""
+    lists = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == count]
+    lists.sort(key=lambda item: ("decoder" not in item[0], not item[0].endswith("layers")))
+    return lists[0][1] if lists else None
+
+
+def _module_kv(layer: nn.Module | None) -> tuple[int, int] | None:
+    """(key, value) elements per token from a decoder layer's self-attention module:
+    its k_proj / v_proj out_features (v_proj absent: values are the keys, as in
+    Gemma 4's attention_k_eq_v), else its num_key_value_heads x head_dim."""
+    if layer is None:
+        return None
+    for name, module in layer.named_modules():
+        if "cross" in name or "encoder_attn" in name:
+            continue
+        k, v = getattr(module, "k_proj", None), getattr(module, "v_proj", None)
+        if isinstance(k, nn.Linear):
+            return k.out_features, (v.out_features if isinstance(v, nn.Linear) else k.out_features)
+        kv_heads, head_dim = _int(getattr(module, "num_key_value_heads", None)), _int(getattr(module, "head_dim", None))
+        if kv_heads and head_dim:
+            return kv_heads * head_dim, kv_heads * head_dim
+    return None
+
+
+def kv_cache_layers(model: nn.Module, itemsize: int) -> list[KVLayer] | None:
+    """The KV cache of each decoder layer of a transformers model (None for a model
+    without a transformers-style config).  A layer's type and window come from the
+    config (see ``_layer_types``); its KV heads x head size from its own config (the
+    per-layer config where transformers keeps one), and where that cannot be read
+    (ambiguous or missing) from the layer's attention module.  Raises ValueError
+    for a layer it cannot size, or a cache type it does not know."""
+    config = _text_config(model)
+    if config is None or not (hasattr(config, "per_layer_config") or _int(_read(config, "num_hidden_layers"))):
+        return None   # no config, or not a transformers-style one
+    types, windows = _layer_types(config)
+    layers = _decoder_layers(model, len(types))
+    out = []
+    for index, (kind, window) in enumerate(zip(types, windows)):
+        if kind in _NONE:
+            out.append(KVLayer(kind, 0))
+            continue
+        if kind not in _FULL and kind not in _WINDOW:
+            raise ValueError(f"layer {index} keeps a {kind!r} cache, which has no per-token KV size here")
+        dims = _config_kv(_layer_config(config, index)) or _module_kv(layers[index] if layers is not None else None)
+        if dims is None:
+            raise ValueError(f"layer {index}: no KV heads and head size in its config or its attention module")
+        out.append(KVLayer(kind, (dims[0] + dims[1]) * itemsize, window if kind in _WINDOW else None))
+    return out
+
+
+def kv_bytes_per_token(model: nn.Module, itemsize: int) -> int | None:
+    """Bytes each token adds to the KV cache, summed over the decoder layers (see
+    ``kv_cache_layers``): keys + values x KV heads x head size x itemsize per layer
+    that keeps a KV cache, sliding-window layers included at their full per-token
+    bytes; i.e. the growth per token while the context is within every window."""
+    layers = kv_cache_layers(model, itemsize)
+    return None if layers is None else sum(layer.bytes_per_token for layer in layers)
+
+
+def _layout(layers: list[KVLayer]) -> str | None:
+    """The layers by what they keep, unless every layer keeps a full KV cache."""
+    full = sum(1 for layer in layers if layer.bytes_per_token and layer.window is None)
+    if full == len(layers):
+        return None
+    windows: dict[int, int] = {}
+    for layer in layers:
+        if layer.bytes_per_token and layer.window is not None:
+            windows[layer.window] = windows.get(layer.window, 0) + 1
+    none = sum(1 for layer in layers if not layer.bytes_per_token)
+    parts = [f"{full} keep the full context"] if full else []
+    parts += [f"{n} at most a window of {w:,} tokens" for w, n in sorted(windows.items())]
+    if none:
+        parts.append(f"{none} no KV cache")
+    return f"of {len(layers)} layers, " + ", ".join(parts)
+
+
+def _attempt(notes: list[str], what: str, make: Callable[[], Any], default: Any = None) -> Any:
+    try:
+        return make()
+    except Exception as exc:
+        notes.append(f"{what}: {first_line(exc)}")
+        return default
 
 
 def summarize(model: nn.Module, rows: list[dict], totals: dict[str, int], batch: int, itemsize: int,
-              phase: str, tokens: int, context: int, training_flops: int | None = None) -> LanguageSummary:
+              phase: str, tokens: int, context: int, training_flops: int | None = None) -> LanguageSummary | None:
     """The summary of one profile of ``model`` (its report ``rows`` and ``totals``):
     ``phase`` "prefill" (``tokens`` new tokens per sequence, attending to up to
     ``context`` = tokens keys) or "decode" (``tokens`` new tokens attending to
-    ``context`` = cache + tokens keys)."""
-    counts = parameter_counts(model)
+    ``context`` = cache + tokens keys).  Never raises: a part that cannot be made is
+    a note in ``notes`` and its field None (or, for the active parameters, the
+    total); a summary that cannot be made at all is None, with a warning."""
+    try:
+        return _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops)
+    except Exception as exc:
+        warnings.warn(f"no language-model summary: {first_line(exc)}", stacklevel=2)
+        return None
+
+
+def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops) -> LanguageSummary:
+    notes: list[str] = []
+    inactive = _attempt(notes, "active parameters (taken as the total)", lambda: inactive_expert_params(model), 0)
+    counts = parameter_counts(model, inactive)
     per = batch * tokens
     kinds = {"attention": 0, "linear": 0}
     for row in rows:
@@ -172,11 +371,16 @@ def summarize(model: nn.Module, rows: list[dict], totals: dict[str, int], batch:
     attention, linear = kinds["attention"] / per, kinds["linear"] / per
     crossover = round(context * linear / attention) if attention and linear else None
     rule_2n = 2 * counts["active_non_embedding"]
+    kv = _attempt(notes, "KV cache", lambda: kv_cache_layers(model, itemsize))
     return LanguageSummary(
         params=counts["total"], non_embedding=counts["non_embedding"], active=counts["active"],
         active_non_embedding=counts["active_non_embedding"], batch=batch, phase=phase, tokens=tokens,
         context=context, macs_per_token=totals["macs"] / per, flops_per_token=totals["flops"] / per,
         attention_flops_per_token=attention, linear_flops_per_token=linear, rule_2n=rule_2n,
-        kv_bytes_per_token=kv_bytes_per_token(model, itemsize), crossover_context=crossover,
+        kv_bytes_per_token=None if kv is None else sum(layer.bytes_per_token for layer in kv),
+        crossover_context=crossover,
         training_flops_per_token=None if training_flops is None else training_flops / per,
-        rule_6n=3 * rule_2n if training_flops is not None else None)
+        rule_6n=3 * rule_2n if training_flops is not None else None,
+        kv_cache_bytes=None if kv is None else sum(layer.bytes_per_token * min(context, layer.window or context)
+                                                   for layer in kv),
+        kv_layout=None if kv is None else _layout(kv), notes=notes)

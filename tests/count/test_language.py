@@ -2,12 +2,18 @@
 from the configs of real transformers models (built on meta, nothing downloaded)."""
 from __future__ import annotations
 
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
+
 import pytest
 import torch
 
 import profiler
+from profiler.count.language import summarize
 
 transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
 
 TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, vocab_size=128)
@@ -103,3 +109,108 @@ def test_a_users_own_embedding_first_model_gets_the_summary_from_input_size():
     assert report.language.tokens == 10
     assert report.language.non_embedding == 32 * 100 + 100
     assert report.language.kv_bytes_per_token is None       # no config to read it from
+
+
+# Per-layer KV caches, against the cache a real tiny model's prefill returns (built on CPU from
+# the same config, run for real with use_cache=True): the bytes of every layer's key and value
+# tensors.  Within every sliding window, each layer holds all T tokens, so bytes / T is what one
+# token adds; layers with no KV cache (mamba, linear attention, convolutions, shared-KV) hold none.
+GEMMA4 = dict(TINY, num_hidden_layers=6, head_dim=16, sliding_window=8, vocab_size_per_layer_input=128,
+              hidden_size_per_layer_input=8)   # full-attention layers: transformers' global head size, 512
+CASES = {
+    "llama": ("llama", TINY),
+    "mistral-sliding": ("mistral", dict(TINY, sliding_window=8)),
+    "gemma4": ("gemma4_text", GEMMA4),          # head size per layer: config.head_dim cannot be read
+    "gemma4-shared-kv": ("gemma4_text", dict(GEMMA4, num_kv_shared_layers=2,
+                                             layer_types=["sliding_attention", "full_attention"] * 3)),
+    "jamba": ("jamba", dict(TINY, num_hidden_layers=4, attn_layer_period=2, attn_layer_offset=1,
+                            expert_layer_period=2, expert_layer_offset=1, num_experts=2, num_experts_per_tok=1,
+                            mamba_d_state=4, mamba_expand=2, mamba_dt_rank=4)),
+    "lfm2": ("lfm2", dict(TINY, num_hidden_layers=4, full_attn_idxs=[1, 3])),
+    "qwen3_next": ("qwen3_next", dict(TINY, num_hidden_layers=4, head_dim=16, linear_num_value_heads=2,
+                                      linear_num_key_heads=2, linear_key_head_dim=8, linear_value_head_dim=8,
+                                      num_experts=2, num_experts_per_tok=1, moe_intermediate_size=32,
+                                      shared_expert_intermediate_size=32)),
+    # multi-head latent attention: the cache holds the compressed latent and the shared RoPE key
+    "deepseek_v3": ("deepseek_v3", dict(TINY, num_key_value_heads=4, kv_lora_rank=16, q_lora_rank=None,
+                                        qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8, n_routed_experts=2,
+                                        num_experts_per_tok=1, moe_intermediate_size=32, first_k_dense_replace=1,
+                                        n_group=1, topk_group=1)),
+}
+
+
+def _real_cache_bytes(arch: str, config: dict, tokens: int) -> list[int]:
+    """Each layer's key + value bytes in the cache of a real prefill of ``tokens`` tokens."""
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(transformers.CONFIG_MAPPING[arch](**config)).eval()
+    with torch.no_grad():
+        out = model(input_ids=torch.randint(0, 100, (1, tokens)), use_cache=True)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    return [sum(t.numel() * t.element_size() for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                if torch.is_tensor(t))
+            for layer in cache.layers]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_kv_bytes_per_token_are_what_a_real_prefill_caches_per_token(case):
+    arch, config = CASES[case]
+    tokens = 6                                         # within every window (8)
+    real = _real_cache_bytes(arch, config, tokens)
+    lm = profiler.profile(f"hf:{arch}", config=config, tokens=tokens).language
+    assert lm.notes == []
+    assert all(b % tokens == 0 for b in real)
+    assert lm.kv_bytes_per_token == sum(real) // tokens
+    assert lm.kv_cache_bytes == sum(real)              # at context 6, within every window
+    # every layer full: no layout; else some layers hold no KV, or a window
+    assert (lm.kv_layout is None) == (case in ("llama", "deepseek_v3"))
+    assert lm.kv_layout is None or 0 in real or "window" in lm.kv_layout
+
+
+def test_gemma4_full_attention_layers_have_their_own_head_size_and_shared_kv_layers_none():
+    lm = profiler.profile("hf:gemma4_text", config=CASES["gemma4-shared-kv"][1], tokens=6).language
+    sliding, full = 2 * 2 * 16 * 4, 2 * 2 * 512 * 4    # keys+values x 2 KV heads x head size x float32
+    assert lm.kv_bytes_per_token == 2 * sliding + 2 * full       # layers 4 and 5 reuse layers 2 and 3's KV
+    assert lm.kv_layout == "of 6 layers, 2 keep the full context, 2 at most a window of 8 tokens, 2 no KV cache"
+
+
+@pytest.mark.parametrize("case", ["mistral-sliding", "gemma4"])
+def test_past_the_window_sliding_layers_hold_at_most_the_window(case):
+    arch, config = CASES[case]
+    per_token = [b // 6 for b in _real_cache_bytes(arch, config, 6)]
+    real = _real_cache_bytes(arch, config, 20)
+    windowed = [p for p, b in zip(per_token, real) if b < 20 * p]
+    # transformers' dynamic cache keeps window - 1 = 7 tokens between steps; ours caps at the window
+    # (what the static cache allocates, and what a new token attends to)
+    assert windowed and sum(real) == sum(20 * p for p in per_token) - 13 * sum(windowed)
+    lm = profiler.profile(f"hf:{arch}", config=config, tokens=20).language
+    assert lm.kv_bytes_per_token == sum(per_token)
+    assert lm.kv_cache_bytes == sum(real) + sum(windowed)
+    assert "window of 8 tokens" in dict(lm.lines())["KV cache"]
+
+
+def test_a_kv_cache_that_cannot_be_sized_is_a_note_and_the_rest_of_the_summary_stands():
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY))
+    model.config.layer_types = ["indexed_attention"] * 2     # a cache type with no per-token KV size here
+    lm = summarize(model, [], {"macs": 80, "flops": 160}, 1, 4, "prefill", 8, 8)
+    assert lm.kv_bytes_per_token is None and lm.kv_cache_bytes is None
+    assert lm.params == _numel(model) and lm.macs_per_token == 10
+    assert "indexed_attention" in lm.notes[0] and "KV cache" not in dict(lm.lines())
+    assert "not made" in dict(lm.lines())
+
+
+def test_a_config_that_refuses_to_be_read_is_a_note_not_an_error():
+    class Refusing:
+        def __getattr__(self, name):
+            raise RuntimeError(f"'{name}' is a per-layer attribute")   # as AmbiguousGlobalPerLayerAttributeError
+
+    model = torch.nn.Sequential(torch.nn.Embedding(100, 32), torch.nn.Linear(32, 100))
+    model.config = Refusing()
+    lm = summarize(model, [], {"macs": 80, "flops": 160}, 1, 4, "prefill", 8, 8)
+    assert lm.kv_bytes_per_token is None and lm.notes and "per-layer" in lm.notes[0]
+    assert lm.active == lm.params
+
+
+def test_a_summary_that_cannot_be_made_at_all_is_none_with_a_warning():
+    with pytest.warns(UserWarning, match="no language-model summary"):
+        assert summarize(torch.nn.Linear(2, 2), [{}], {"macs": 1, "flops": 2}, 1, 4, "prefill", 1, 1) is None
