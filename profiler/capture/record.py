@@ -29,6 +29,7 @@ from profiler.formulas.forward.activation import softmax_module
 from profiler.formulas.forward.zero import ZERO_COST_OPS
 from profiler.formulas.registry import AtenFormula, ModuleFormula
 from profiler.capture.marks import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
+from profiler.capture.known import KnownValues
 from profiler.capture.metacache import MetaReplay
 
 
@@ -156,7 +157,8 @@ _NONE = object()   # a module with no forward of its own in its __dict__
 class _OpCounter(TorchDispatchMode):
     """Charges each aten op to the innermost module call on the stack."""
 
-    def __init__(self, stack: list[ModuleCall], record: bool = False, model: nn.Module | None = None):
+    def __init__(self, stack: list[ModuleCall], record: bool = False, model: nn.Module | None = None,
+                 known: KnownValues | None = None):
         super().__init__()
         self.stack = stack
         self.record = record  # keep each op's shapes for the backward formulas
@@ -165,6 +167,8 @@ class _OpCounter(TorchDispatchMode):
         self._marks: dict[Any, str | None] = {}  # per op: its profiler.count.kinds mark, or None
         self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
+        if known is not None:     # a meta forward carrying the values of small inputs (profiler.capture.known)
+            known.run, self._run = self._run, known
 
     def _resolve(self, func) -> AtenFormula | str | None:
         """The op's formula, "zero" for a data-movement op, or None if uncounted."""
@@ -249,7 +253,7 @@ class Capture:
     put back).
     """
 
-    def __init__(self, model: nn.Module, record_ops: bool = False):
+    def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None):
         self.model = model
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[ModuleCall] = []
@@ -257,7 +261,7 @@ class Capture:
         self.modules = list(model.named_modules())  # recorded on entry; build_rows and api reuse the list
         self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
-        self._mode = _OpCounter(self.stack, record_ops, model)
+        self._mode = _OpCounter(self.stack, record_ops, model, known)
 
     def __enter__(self) -> "Capture":
         try:

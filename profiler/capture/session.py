@@ -25,9 +25,11 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_flatten
 
 from profiler.capture.record import Capture
 from profiler.capture.inputs import materialize
+from profiler.capture.known import KnownValues, carried
 from profiler.count.rows import build_rows
 from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_maker, swap_in_twins
 
@@ -170,9 +172,16 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                 if inputs_for is not None:
                     args, kwargs, description = inputs_for(model)
                 made = kwargs
+                given = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
                 args = materialize(args, make, input_dtype, generator, device, ids, memo)
                 kwargs = materialize(kwargs, make, input_dtype, generator, device, ids, memo)
-                capture = Capture(model, record_ops=training)
+                known = None
+                if execution == "meta":   # small real inputs (token ids, grid sizes) keep their values
+                    known = KnownValues(None)
+                    for t in given:
+                        if carried(t) and id(t) in memo and memo[id(t)].is_meta:
+                            known.know(memo[id(t)], t.detach().clone())
+                capture = Capture(model, record_ops=training, known=known)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
                 try:

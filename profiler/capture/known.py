@@ -1,0 +1,196 @@
+"""Meta tensors whose values are known: small integer inputs carried through a meta forward.
+
+A meta forward knows shapes, not values, so any op whose result depends on values
+fails there: ``.item()``, ``.tolist()``, ``nonzero``, a boolean mask index, a
+``torch._check`` on a tensor.  A vision-language model needs them all: it finds its
+image tokens in ``input_ids`` (``input_ids == image_token_id``), checks that their
+count matches the image features (``torch._check`` on a tensor), and places the
+features there; Qwen2-VL and kin read ``image_grid_thw`` with ``.tolist()`` to cut
+the patch sequence and to make rotary positions.
+
+Those values come from small tensors the inputs fix (token ids, grid sizes, image
+sizes), not from the weights.  So the inputs that hold them are given as real CPU
+tensors, and each meta tensor made from them carries its value here: an op whose
+meta arguments all have values (and whose real arguments are small) is run on the
+values too, on the CPU, and its meta result gets that value.  A value-less meta
+argument (an activation, a weight) makes the result value-less, as usual.  With
+values:
+
+* ``_local_scalar_dense`` (``.item()``, ``bool()``, ``int()``) answers from the value;
+* a copy to another device (``.cpu()``, ``.tolist()``) returns the value itself;
+* an op whose output size depends on values (``nonzero``, ``masked_select``, a
+  boolean index, ``unique``, ``repeat_interleave`` by a tensor) gets a meta result
+  of the size the values give.  Where only the index is known (``embeds[mask]``,
+  ``embeds`` an activation), the size comes from running the op on zeros of the
+  activation's shape, when that fits ``ZEROS_LIMIT`` elements;
+* deterministic factory ops (``arange``, ``zeros``, ``full``) on meta, up to
+  ``VALUE_LIMIT`` elements, have values from the start (positions, masks).
+
+Counts do not change: every op is charged as before; only the values ride along.
+Values are dropped when their meta tensor dies (``weakref.finalize``), and nothing
+is kept across forwards: one ``KnownValues`` per forward.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import torch
+from torch.utils._pytree import tree_flatten, tree_map
+
+VALUE_LIMIT = 1 << 22          # elements: the largest value carried (a 2048 x 2048 mask)
+INPUT_FLOAT_LIMIT = 1 << 12    # elements: a real floating input this small is carried too (sizes, scales)
+ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a value-less argument
+_DYNAMIC = torch.Tag.dynamic_output_shape
+_SEEDED = torch.Tag.nondeterministic_seeded
+_SCALAR = torch.ops.aten._local_scalar_dense.default
+
+
+def carried(t: torch.Tensor) -> bool:
+    """Whether a real input tensor is carried as a value through a meta forward:
+    an integer or boolean one of up to VALUE_LIMIT elements, a floating one of up
+    to INPUT_FLOAT_LIMIT."""
+    if t.is_meta or t.layout != torch.strided:
+        return False
+    limit = INPUT_FLOAT_LIMIT if (t.is_floating_point() or t.is_complex()) else VALUE_LIMIT
+    return t.numel() <= limit
+
+
+class KnownValues:
+    """The values of one meta forward's tensors; call it as the op runner
+    (``known(func, args, kwargs)``), around ``run`` (the usual runner)."""
+
+    def __init__(self, run: Callable[[Any, tuple, dict], Any]):
+        self.run = run
+        self._values: dict[int, torch.Tensor] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def know(self, meta: torch.Tensor, value: torch.Tensor) -> None:
+        """``meta`` holds ``value`` (a CPU tensor of its shape and dtype)."""
+        key = id(meta)
+        if key not in self._values:
+            weakref.finalize(meta, self._values.pop, key, None)
+        self._values[key] = value
+
+    def value(self, t: Any) -> torch.Tensor | None:
+        return self._values.get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
+
+    def __call__(self, func, args: tuple, kwargs: dict) -> Any:
+        device = kwargs.get("device")
+        if not self._values and (device is None or str(device) != "meta"):
+            return self.run(func, args, kwargs)           # the usual case: nothing to carry
+        leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
+        metas = [t for t in leaves if t.is_meta]
+        known = [self.value(t) is not None for t in metas]
+        small = all(t.is_meta or (t.layout == torch.strided and t.numel() <= VALUE_LIMIT) for t in leaves)
+        if small and "out" not in kwargs and (all(known) if metas else _made_on_meta(func, kwargs)):
+            found = self._with_values(func, args, kwargs)
+            if found is not _FAILED:
+                return found
+        elif any(known) and _DYNAMIC in func.tags:
+            sized = self._sized_by_zeros(func, args, kwargs)
+            if sized is not _FAILED:
+                return sized
+        out = self.run(func, args, kwargs)
+        if metas and func._schema.is_mutable:
+            self._values.pop(id(metas[0]), None)   # written with value-less arguments: its value is gone
+        return out
+
+    def _values_of(self, tree):
+        def swap(x):
+            if isinstance(x, torch.Tensor) and x.is_meta:
+                return self._values[id(x)]
+            if isinstance(x, torch.device) and x.type == "meta":
+                return torch.device("cpu")
+            if isinstance(x, str) and x == "meta":
+                return "cpu"
+            return x
+        return tree_map(swap, tree)
+
+    def _compute(self, func, args, kwargs):
+        try:
+            return func(*self._values_of(args), **self._values_of(kwargs))
+        except Exception:
+            return _FAILED
+
+    def _with_values(self, func, args, kwargs):
+        """The op on the values too; its meta result carries the value.  An op
+        whose output size the values decide gets a meta result of the value's size."""
+        to_real = func is _COPY and str(kwargs.get("device", "meta")) != "meta"
+        if func is _SCALAR or to_real:
+            return self._compute(func, args, kwargs)  # .item(), .cpu(), .tolist(): the value itself
+        if _DYNAMIC in func.tags:
+            value = self._compute(func, args, kwargs)
+            if value is _FAILED:
+                return _FAILED
+            out = tree_map(_meta_like, value)
+        else:
+            out = self.run(func, args, kwargs)          # the meta kernel: shapes, strides, aliasing
+            sizes = [t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+            if sum(sizes) > VALUE_LIMIT:
+                for t in tree_flatten(out)[0][:1]:
+                    self._values.pop(id(t), None)
+                return out
+            value = self._compute(func, args, kwargs)
+            if value is _FAILED:
+                if func._schema.is_mutable and tree_flatten(out)[0]:
+                    self._values.pop(id(tree_flatten(out)[0][0]), None)
+                return out
+        for meta, real in zip(tree_flatten(out)[0], tree_flatten(value)[0]):
+            if isinstance(meta, torch.Tensor) and meta.is_meta and isinstance(real, torch.Tensor):
+                self.know(meta, real)
+        return out
+
+    def _sized_by_zeros(self, func, args, kwargs):
+        """An op whose output size depends on the known arguments' values (a
+        boolean index): run it on the values and on zeros for the rest; a
+        value-less meta result of that size."""
+        big = [x for x in tree_flatten((args, kwargs))[0]
+               if isinstance(x, torch.Tensor) and x.is_meta and self.value(x) is None]
+        if sum(t.numel() for t in big) > ZEROS_LIMIT:
+            return _FAILED
+
+        def swap(x):
+            if isinstance(x, torch.Tensor) and x.is_meta:
+                found = self.value(x)
+                return found if found is not None else torch.zeros(x.shape, dtype=x.dtype)
+            return x
+        try:
+            value = func(*tree_map(swap, args), **tree_map(swap, kwargs))
+        except Exception:
+            return _FAILED
+        return tree_map(_meta_like, value)
+
+
+_FAILED = object()
+_COPY = torch.ops.aten._to_copy.default
+
+
+def _meta_like(v):
+    if isinstance(v, torch.Tensor):
+        return torch.empty_strided(v.shape, v.stride(), dtype=v.dtype, device="meta")
+    return v
+
+
+def _made_on_meta(func, kwargs) -> bool:
+    """An op that makes a meta tensor from no meta tensor, with values that mean
+    something: a factory (``arange``, ``full``, ``zeros``) or a copy of a real tensor
+    to meta (``torch.tensor([...], device=...)``), not ``empty*`` or a random one."""
+    device = kwargs.get("device")
+    return (device is not None and str(device) == "meta" and _SEEDED not in func.tags
+            and not func.overloadpacket.__name__.startswith(("empty", "new_empty")))
+
+
+def with_values(tree: Any, known: KnownValues) -> Any:
+    """``tree`` with each carried real tensor (see ``carried``) replaced by a meta
+    tensor that holds its value in ``known``: for a meta model's own forward run
+    outside a capture (a decode step's prefill)."""
+    def swap(x):
+        if isinstance(x, torch.Tensor) and carried(x):
+            meta = torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
+            known.know(meta, x.clone())
+            return meta
+        return x
+    return tree_map(swap, tree)

@@ -1,0 +1,84 @@
+"""Meta tensors that carry the values of small real inputs (profiler.capture.known):
+a meta forward that reads values (``.item()``, ``.tolist()``, a boolean index,
+``nonzero``) runs, and counts what the real forward counts."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import profiler
+from profiler.capture.known import VALUE_LIMIT, KnownValues, carried, with_values
+from profiler.capture.metacache import MetaReplay
+
+
+class PlaceTokens(nn.Module):
+    """A vision-language model's data-dependent steps: find the image tokens, check
+    their count against the features, place the features there, then cut the
+    sequence by sizes read with .tolist() and .item()."""
+
+    def __init__(self, token: int = 7, width: int = 8):
+        super().__init__()
+        self.token = token
+        self.embed = nn.Embedding(16, width)
+        self.vision = nn.Linear(12, width)
+        self.head = nn.Linear(width, 3)
+
+    def forward(self, input_ids, patches, sizes):
+        embeds = self.embed(input_ids)
+        mask = input_ids == self.token
+        features = self.vision(patches)
+        torch._check_with(ValueError, bool(mask.sum() * embeds.shape[-1] == features.numel()), lambda: "count")
+        embeds = embeds.masked_scatter(mask.unsqueeze(-1), features)
+        picked = embeds[mask]                                # a boolean index: its size is the token count
+        parts = torch.split(embeds[0], sizes.tolist())       # sizes read as Python ints
+        steps = torch.arange(int(sizes[0].item()), device=embeds.device)
+        return self.head(picked).sum() + sum(self.head(p).sum() for p in parts) + steps.sum()
+
+
+def _inputs():
+    ids = torch.tensor([[1, 7, 7, 7, 2, 3]])
+    return ids, torch.randn(1, 3, 12), torch.tensor([2, 4])
+
+
+def test_a_meta_forward_reads_the_values_of_small_real_inputs():
+    model = PlaceTokens()
+    ids, patches, sizes = _inputs()
+    meta = profiler.profile(PlaceTokens().to("meta"), kwargs={"input_ids": ids, "patches": patches.to("meta"),
+                                                               "sizes": sizes})
+    assert meta.mode == "meta"
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(ids, patches, sizes)
+    assert int(meta.total["macs"]) == counter.get_total_flops() // 2
+    real = profiler.profile(model, kwargs={"input_ids": ids, "patches": patches, "sizes": sizes})
+    assert int(real.total["macs"]) == int(meta.total["macs"])
+
+
+def test_values_ride_along_and_stop_at_value_less_arguments():
+    known = KnownValues(MetaReplay())
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return known(func, args, kwargs or {})
+    ids = with_values({"ids": torch.tensor([3, 1, 2])}, known)["ids"]
+    weight = torch.empty(3, device="meta")
+    with Mode():
+        doubled = ids * 2
+        assert ids.is_meta and doubled.is_meta
+        assert doubled.tolist() == [6, 2, 4] and int(doubled.max()) == 6
+        assert tuple(ids.nonzero().shape) == (3, 1)
+        assert torch.arange(4, device="meta").sum().item() == 6             # a factory has values
+        mixed = doubled + weight                                            # a value-less argument
+        assert known.value(mixed) is None and known.value(doubled) is not None
+        doubled.add_(weight.to(torch.int64))                                # written with an unknown
+        assert known.value(doubled) is None
+
+
+def test_which_inputs_are_carried():
+    assert carried(torch.zeros(4, dtype=torch.int64)) and carried(torch.zeros(3, dtype=torch.bool))
+    assert carried(torch.zeros(8))                                          # a few floats (sizes, scales)
+    assert not carried(torch.zeros(3, 224, 224))                            # an image is not
+    assert not carried(torch.zeros(VALUE_LIMIT + 1, dtype=torch.int8))
+    assert not carried(torch.zeros(4, device="meta"))
