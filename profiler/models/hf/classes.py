@@ -10,7 +10,16 @@ The class, the task head a user expects:
   BERT, RoBERTa): the base model (``AutoModel``), because their causal-LM class is
   the encoder run as a decoder;
 * else the causal LM where there is one (``AutoModelForCausalLM``: Llama, GPT-2,
-  Mistral, Mixtral, Qwen2), else the base model (ViT, CLIP).
+  Mistral, Mixtral, Qwen2), else the base model (ViT, CLIP);
+* else (a model type no auto class maps: a sub-model such as ``owlv2_vision_model``,
+  ``siglip_text_model``, or a task model such as ``zoedepth``) the ``PreTrainedModel``
+  subclass of the model type's own modeling modules whose ``config_class`` is the
+  config's class: a base model (a name ending in ``Model``, no ``For``) first, then
+  another headless module (``...Encoder``, ``...Backbone``, ``...VQVAE``), then a head;
+  among equals a class transformers exports, then the shortest name, then by name.  The
+  note names the class and the ones passed over.  A type with no such class (a part
+  built only inside its parent: ``sam_mask_decoder``) is refused in one line that
+  names the parent to profile instead.
 
 A local config's ``architectures[0]`` wins when transformers has that class (the
 checkpoint's own head, e.g. ``BertForSequenceClassification``).  The chosen class
@@ -22,7 +31,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import inspect
+import pkgutil
+import re
 from typing import Any
 
 from profiler.errors import ProfilerError
@@ -57,8 +69,81 @@ def choose_class(config) -> tuple[str, str]:
     for mapping, head in choices:
         if model_type in mapping:
             return _first_class(mapping[model_type]), head
-    raise ProfilerError(f"hf:{model_type}: transformers has no causal-LM, seq2seq or base model class for "
-                        f"model type '{model_type}'")
+    own = own_classes(type(config))
+    if own:
+        (name, kind), others = own[0], [n.rpartition(":")[2] for n, _ in own[1:]]
+        return name, (f"the {kind} whose config_class is {type(config).__name__}, as no auto class maps "
+                      f"'{model_type}'" + (f"; passed over {', '.join(others)}" if others else ""))
+    parents = _parents(model_type)
+    why = (f"transformers has no model class for model type '{model_type}': no auto class maps it, and no "
+           f"PreTrainedModel of its model folder takes {type(config).__name__}")
+    if parents:
+        raise ProfilerError(f"hf:{model_type}: {why} (it is built only inside a larger model): profile "
+                            f"{' or '.join('hf:' + t for t in parents[:3])} instead")
+    raise ProfilerError(f"hf:{model_type}: {why}: build the model that uses a {type(config).__name__} "
+                        "yourself and profile it as an nn.Module")
+
+
+# a class that adds a task head: ...ForCausalLM, ...LMHeadModel, ...WithProjection, ...SLAHead
+_HEAD = re.compile(r"For[A-Z0-9]|LMHead|WithProjection|Head$")
+
+
+def own_classes(config_class) -> list[tuple[str, str]]:
+    """[(name, kind)], best first, of the ``PreTrainedModel`` subclasses defined in
+    the modeling modules of ``config_class``'s model folder whose ``config_class`` is
+    ``config_class`` (the abstract ``...PreTrainedModel`` bases left out).  ``name`` is
+    the class's name where transformers exports it, else ``module:Class`` (see
+    ``load_class``); kind is "base model", "headless module" or "head"; the order is
+    the module docstring's."""
+    transformers = transformers_module()
+    package_name = config_class.__module__.rpartition(".")[0]
+    try:
+        package = importlib.import_module(package_name)
+    except Exception:
+        return []
+    found = []
+    for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+        if not info.name.startswith("modeling_"):
+            continue
+        try:
+            module = importlib.import_module(f"{package_name}.{info.name}")
+        except Exception:        # a modeling module whose optional dependency is missing
+            continue
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and obj.__module__ == module.__name__ \
+                    and issubclass(obj, transformers.PreTrainedModel) \
+                    and getattr(obj, "config_class", None) is config_class and not name.endswith("PreTrainedModel"):
+                exported = getattr(transformers, name, None) is obj
+                if _HEAD.search(name):
+                    kind, rank = "head", 2
+                elif name.endswith("Model"):
+                    kind, rank = "base model", 0
+                else:
+                    kind, rank = "headless module", 1
+                found.append(((rank, not exported, len(name), name),
+                              (name if exported else f"{module.__name__}:{name}", kind)))
+    return [entry for _, entry in sorted(found)]
+
+
+def load_class(name: str):
+    """The transformers class ``name``: a name transformers exports, or
+    ``module:Class`` for one it does not (``own_classes``)."""
+    module, colon, attr = name.rpartition(":")
+    if colon:
+        return getattr(importlib.import_module(module), attr)
+    return getattr(transformers_module(), name)
+
+
+def _parents(model_type: str) -> list[str]:
+    """Model types of the same model folder that an auto class maps: what a part
+    (``sam_mask_decoder``) is built inside (``sam``)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES, model_type_to_module_name
+    maps = _modeling_maps()
+    folder = model_type_to_module_name(model_type)
+    mapped = (maps.MODEL_MAPPING_NAMES, maps.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+              maps.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
+    return sorted(t for t in CONFIG_MAPPING_NAMES if t != model_type and model_type_to_module_name(t) == folder
+                  and any(t in m for m in mapped))
 
 
 def _family(cls) -> str:
@@ -87,11 +172,11 @@ def resolve_hf(target: str, overrides: dict[str, Any] | None = None, label: str 
     if cls_name is None:
         cls_name, head = choose_class(config)
     try:
-        cls = getattr(transformers, cls_name)
+        cls = load_class(cls_name)
     except Exception as exc:
         raise ProfilerError(f"{label}: transformers cannot load {cls_name}: {type(exc).__name__}: {exc}") from exc
     shown = ", ".join(f"{k}={v!r}" for k, v in (overrides or {}).items())
-    note = (f"{label}: {cls_name} ({head}) from {origin}" + (f", with {shown}" if shown else "")
+    note = (f"{label}: {cls.__name__} ({head}) from {origin}" + (f", with {shown}" if shown else "")
             + "; built on meta, no weights")
     return ModelSpec(label, functools.partial(_build_hf, cls, config), _family(cls), {},
                      config=config, notes=[note])

@@ -8,8 +8,11 @@ name is a field (``num_hidden_layers``), a field of a sub-config
 (``rope_parameters.rope_theta``), or such a key alone (``rope_theta``) where the
 config takes it as a legacy argument (checked after the build to have landed).
 Overrides are constructor arguments of the config class, so fields the
-constructor derives (Llama's ``head_dim`` from ``hidden_size``) follow them.  An
-unknown field is an error naming the field and close matches.
+constructor derives (Llama's ``head_dim`` from ``hidden_size``) follow them.  A
+sub-config override changes that one field of the sub-config the parent config
+sets (LLaVA's 336-pixel CLIP tower stays one; a Mask2Former backbone keeps its
+``model_type``), never the sub-config class's own defaults.  An unknown field is an
+error naming the field and close matches.
 ``attn_implementation``, ``experts_implementation`` and ``dtype`` are accepted too.
 """
 from __future__ import annotations
@@ -74,14 +77,15 @@ def _default_config(config_class):
         return None
 
 
-def _split_overrides(label: str, config_class, overrides: dict[str, Any], given: dict | None):
+def _split_overrides(label: str, config_class, overrides: dict[str, Any], given: dict | None,
+                     default=None):
     """(flat kwargs, {sub-config name: kwargs}, names to check after the build)
     after checking every name.  Names: a field (``num_hidden_layers``); a field of a
     sub-config (``text_config.hidden_size``); a key of a dict-valued field
     (``rope_parameters.rope_theta``), merged into the default or given dict; or such
     a key alone (``rope_theta``) when the config takes it as a legacy argument,
-    checked after the build to have landed."""
-    default = _default_config(config_class)
+    checked after the build to have landed.  ``default``: ``config_class()``, or None
+    where it does not build."""
     fields = _fields(config_class, default, given)
     subs = _sub_configs(config_class, default, given)
     sub_fields = {s: _fields(cls, _default_config(cls), (given or {}).get(s)) for s, cls in subs.items()}
@@ -90,7 +94,9 @@ def _split_overrides(label: str, config_class, overrides: dict[str, Any], given:
         for key, value in source.items():
             if isinstance(value, dict) and key not in subs and key not in ("id2label", "label2id"):
                 dicts[key] = dict(value)
-    inner = {key for d in dicts.values() for key in d}
+    # a dict field may be keyed by layer index (Aria's per-layer settings): only string keys
+    # can be legacy arguments, and names are sorted as strings, never int against str
+    inner = {key for d in dicts.values() for key in d if isinstance(key, str)}
     every = sorted(fields | inner) + [f"{s}.{f}" for s in subs for f in sorted(sub_fields[s])] + \
         [f"{d}.{k}" for d, values in dicts.items() for k in values]
     flat: dict[str, Any] = {}
@@ -103,7 +109,9 @@ def _split_overrides(label: str, config_class, overrides: dict[str, Any], given:
         if dot and "." not in tail and head in subs and tail in sub_fields[head]:
             nested.setdefault(head, {})[tail] = value
         elif dot and "." not in tail and head in dicts:
-            flat[head] = {**(flat.get(head) or dicts[head]), tail: value}
+            # an int-keyed dict (layer indices) is named with the index as text: keep its key
+            inside = next((k for k in dicts[head] if not isinstance(k, str) and str(k) == tail), tail)
+            flat[head] = {**(flat.get(head) or dicts[head]), inside: value}
         elif not dot and key in fields:
             flat[key] = value
         elif not dot and key in inner:
@@ -115,6 +123,38 @@ def _split_overrides(label: str, config_class, overrides: dict[str, Any], given:
                                 + (close if "did you mean" in close else
                                    f"; its fields are those of {config_class.__name__}().to_dict()"))
     return flat, nested, landed
+
+
+def _sub_config_kwargs(default, sub: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The kwargs for sub-config ``sub`` of a config built from its defaults, with
+    ``values`` changed: the fields the default parent gave that sub-config (LLaVA's
+    vision tower: 1024 wide, patch 14, 336 px; an encoder-decoder's decoder:
+    ``is_decoder``), its ``model_type`` (a backbone config is looked up by it), and
+    ``values``.  Fields the sub-config class derives from the others (Llama's
+    ``head_dim`` from ``hidden_size``) are left out, so that they follow ``values``
+    as they do at the top level."""
+    from transformers import PretrainedConfig
+    parent_sub = getattr(default, sub, None) if default is not None else None
+    if not isinstance(parent_sub, PretrainedConfig):
+        return dict(values)             # no default to keep: the sub-config class's defaults
+    cls = type(parent_sub)
+    target = {k: v for k, v in parent_sub.to_dict().items() if k != "transformers_version"}
+    plain = _default_config(cls)
+    if plain is None:
+        return {**target, **values}
+    base = {k: v for k, v in plain.to_dict().items() if k != "transformers_version"}
+    kept = {k: v for k, v in target.items() if k not in base or base[k] != v}
+    for key in list(kept):
+        trial = {k: v for k, v in kept.items() if k != key}
+        try:
+            again = cls(**trial).to_dict()
+        except Exception:
+            continue                    # needed: without it the class refuses
+        if all(again.get(k) == v for k, v in target.items() if k != "transformers_version"):
+            kept = trial                # derived from the rest: let it follow the overrides
+    if "model_type" in target:
+        kept["model_type"] = target["model_type"]
+    return {**kept, **values}
 
 
 def _landed(config, key: str, value: Any) -> bool:
@@ -158,18 +198,20 @@ def load_config(target: str, overrides: dict[str, Any], label: str):
                    + ("" if "auto_map" not in given else " (a model with remote code, which is never run)"))
             raise ProfilerError(f"{label}: {path} {why}")
     config_class = transformers_types[model_type]
-    flat, nested, landed = _split_overrides(label, config_class, overrides or {}, given)
+    default = _default_config(config_class)
+    flat, nested, landed = _split_overrides(label, config_class, overrides or {}, given, default)
     try:
         if given is None:
             kwargs = dict(flat)
             for sub, values in nested.items():
-                kwargs[sub] = dict(values)
+                kwargs[sub] = _sub_config_kwargs(default, sub, values)
             config = config_class(**kwargs)
         else:
             merged = {k: v for k, v in given.items() if k not in ("transformers_version",)}
             merged.update(flat)
             for sub, values in nested.items():
-                merged[sub] = {**(merged.get(sub) or {}), **values}
+                # a file without this sub-config gets the default parent's, as with no file
+                merged[sub] = {**(merged.get(sub) or _sub_config_kwargs(default, sub, {})), **values}
             config = config_class.from_dict(merged)
     except Exception as exc:
         raise ProfilerError(f"{label}: {config_class.__name__} refused the config ({_reason(exc)}): "
@@ -179,5 +221,39 @@ def load_config(target: str, overrides: dict[str, Any], label: str):
             inside = [f"{d}.{key}" for d, v in vars(config).items() if isinstance(v, dict) and key in v]
             raise ProfilerError(f"{label}: {config_class.__name__} does not take '{key}' on its own; set it "
                                 f"inside its dict field{', as ' + inside[0] if inside else ''}")
-    origin = f"{path}" if path else f"{config_class.__name__} defaults"
+    filled = _fill_unset_shapes(config, overrides or {})
+    origin = (f"{path}" if path else f"{config_class.__name__} defaults") + (f" ({filled})" if filled else "")
     return config, origin, given
+
+
+def _fill_unset_shapes(config, overrides: dict[str, Any]) -> str:
+    """Give ``head_dim`` and ``num_key_value_heads`` left None (HunYuan's and
+    Nemotron's default configs) the values every config that derives them uses,
+    ``hidden_size // num_attention_heads`` and ``num_attention_heads`` (no grouping),
+    in the config and its sub-configs: their modeling code reads them unchecked, and
+    fails on ``None ** -0.5``.  A field the overrides name is left alone.  Returns
+    what was filled, for the note ("" if nothing)."""
+    from transformers import PretrainedConfig
+    done = []
+    parts = [("", config)] + [(f"{k}.", v) for k, v in vars(config).items() if isinstance(v, PretrainedConfig)]
+    def unset(part, name: str) -> bool:
+        try:
+            return name in vars(part) and getattr(part, name) is None
+        except Exception:          # a per-layer setting (Gemma 4): the model reads it per layer
+            return False
+
+    for prefix, part in parts:
+        try:
+            heads, hidden = getattr(part, "num_attention_heads", None), getattr(part, "hidden_size", None)
+        except Exception:
+            continue
+        if not (isinstance(heads, int) and heads > 0):
+            continue
+        if unset(part, "num_key_value_heads") and prefix + "num_key_value_heads" not in overrides:
+            part.num_key_value_heads = heads
+            done.append(f"{prefix}num_key_value_heads={heads}")
+        if unset(part, "head_dim") and isinstance(hidden, int) and hidden % heads == 0 \
+                and prefix + "head_dim" not in overrides:
+            part.head_dim = hidden // heads
+            done.append(f"{prefix}head_dim={hidden // heads}")
+    return f"unset {', '.join(done)} filled as transformers derives them" if done else ""

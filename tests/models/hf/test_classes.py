@@ -10,6 +10,7 @@ import time
 import pytest
 
 import profiler
+from profiler.errors import ProfilerError
 from profiler.models import hf
 from profiler.models.resolve import resolve
 from hf_tiny import CLASSES, MOE, TINY
@@ -47,3 +48,33 @@ def test_big_configs_build_fast():
     assert sum(p.numel() for p in model.parameters()) == 70_553_706_496
     default = resolve("hf:llama")
     assert default.config.num_hidden_layers == 32      # LlamaConfig() is the 7B model
+
+
+@pytest.mark.parametrize("model_type,cls,kind,overrides", [
+    ("owlv2_vision_model", "Owlv2VisionModel", "base model", {"num_hidden_layers": 1}),
+    ("siglip_text_model", "SiglipTextModel", "base model", {"num_hidden_layers": 1}),
+    ("kosmos_2_text_model", "Kosmos2TextModel", "base model", {"layers": 1}),     # not exported by transformers
+    ("zoedepth", "ZoeDepthForDepthEstimation", "head", {}),                       # its only class
+])
+def test_a_model_type_no_auto_class_maps_builds_as_the_class_of_its_config(model_type, cls, kind, overrides):
+    spec = resolve(f"hf:{model_type}", overrides)
+    config_class = type(spec.config).__name__
+    assert f"{cls} (the {kind} whose config_class is {config_class}, as no auto class maps '{model_type}'" \
+        in spec.notes[0]
+    model = spec.build(meta=True)
+    assert type(model).__name__ == cls and type(model).config_class is type(spec.config)
+
+
+def test_the_base_model_is_chosen_over_heads_and_the_others_are_named():
+    name, head = hf.choose_class(transformers.Kosmos2TextConfig())
+    assert name.endswith(":Kosmos2TextModel")
+    assert head.endswith("passed over Kosmos2TextTransformer, Kosmos2TextForCausalLM")
+
+
+def test_a_part_built_only_inside_its_parent_is_refused_naming_the_parent():
+    with pytest.raises(ProfilerError) as info:
+        resolve("hf:sam_mask_decoder")
+    assert str(info.value) == (
+        "hf:sam_mask_decoder: transformers has no model class for model type 'sam_mask_decoder': no auto class "
+        "maps it, and no PreTrainedModel of its model folder takes SamMaskDecoderConfig (it is built only inside "
+        "a larger model): profile hf:sam or hf:sam_vision_model instead")

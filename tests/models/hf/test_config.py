@@ -94,3 +94,55 @@ def test_a_config_transformers_refuses_is_one_line_with_the_reason_and_the_fix(o
     with pytest.raises(ProfilerError) as info:
         resolve("hf:llama", overrides)
     assert str(info.value) == f"hf:llama: LlamaConfig refused the config ({reason}): change the config= values"
+
+
+def _differ(a, b) -> set[str]:
+    a, b = a.to_dict(), b.to_dict()
+    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+
+
+def test_a_sub_config_override_changes_that_field_only():
+    """LLaVA's vision tower stays its 336-pixel, patch-14, 1024-wide CLIP, not
+    CLIPVisionConfig's defaults; derived fields follow the override."""
+    default = transformers.LlavaConfig()
+    config = resolve("hf:llava", {"text_config.num_hidden_layers": 2}).config
+    assert config.vision_config.to_dict() == default.vision_config.to_dict()
+    assert (config.vision_config.image_size, config.vision_config.patch_size) == (336, 14)
+    assert _differ(config.text_config, default.text_config) == {"num_hidden_layers"}
+    config = resolve("hf:llava", {"text_config.hidden_size": 256, "text_config.num_attention_heads": 4}).config
+    assert (config.text_config.head_dim, config.text_config.num_key_value_heads) == (64, 4)  # derived, not kept
+    default = transformers.Blip2Config()
+    config = resolve("hf:blip-2", {"qformer_config.num_hidden_layers": 2}).config
+    assert config.vision_config.to_dict() == default.vision_config.to_dict()
+    assert config.text_config.to_dict() == default.text_config.to_dict()
+    assert _differ(config.qformer_config, default.qformer_config) == {"num_hidden_layers"}
+    assert config.qformer_config.encoder_hidden_size == 1408     # set by Blip2Config, kept
+
+
+def test_a_backbone_override_keeps_the_backbone_type():
+    """A backbone config is looked up by its model_type: without it transformers
+    fails with KeyError: None."""
+    config = resolve("hf:mask2former", {"backbone_config.depths": [1, 1, 1, 1]}).config
+    assert type(config.backbone_config).__name__ == "SwinConfig"
+    assert _differ(config.backbone_config, transformers.Mask2FormerConfig().backbone_config) == {"depths"}
+
+
+def test_a_dict_field_keyed_by_layer_index():
+    """Aria's config has a dict keyed by ints: the names are never sorted int against str."""
+    assert resolve("hf:aria").config.model_type == "aria"
+    with pytest.raises(ProfilerError, match="AriaConfig has no field 'no_such_field'"):
+        resolve("hf:aria", {"no_such_field": 1})
+
+
+def test_unset_head_dim_and_kv_heads_are_filled_so_the_meta_build_runs():
+    """HunYuan's and Nemotron's default configs leave them None, which their modeling
+    code raises to a power or divides by."""
+    spec = resolve("hf:hunyuan_v1_dense", {"num_hidden_layers": 1})
+    assert spec.config.head_dim == spec.config.hidden_size // spec.config.num_attention_heads
+    assert "unset head_dim=128 filled as transformers derives them" in spec.notes[0]
+    assert type(spec.build(meta=True)).__name__ == "HunYuanDenseV1ForCausalLM"
+    spec = resolve("hf:nemotron", {"num_hidden_layers": 1})
+    assert spec.config.num_key_value_heads == spec.config.num_attention_heads
+    assert type(spec.build(meta=True)).__name__ == "NemotronForCausalLM"
+    spec = resolve("hf:hunyuan_v1_dense", {"num_hidden_layers": 1, "head_dim": 64})
+    assert spec.config.head_dim == 64 and "filled" not in spec.notes[0]
