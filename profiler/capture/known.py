@@ -24,7 +24,10 @@ values:
   ``embeds`` an activation), the size comes from running the op on zeros of the
   activation's shape, when that fits ``ZEROS_LIMIT`` elements;
 * deterministic factory ops (``arange``, ``zeros``, ``full``) on meta, up to
-  ``VALUE_LIMIT`` elements, have values from the start (positions, masks).
+  ``VALUE_LIMIT`` elements, have values from the start (positions, masks), and so
+  do tensors made from Python data (``torch.tensor([...], device=...)``), which
+  reach no dispatch mode: ``KnownValues.functions()`` is the function mode that
+  sees them.
 
 Counts do not change: every op is charged as before; only the values ride along.
 Values are dropped when their meta tensor dies (``weakref.finalize``), and nothing
@@ -36,6 +39,7 @@ import weakref
 from typing import Any, Callable
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 VALUE_LIMIT = 1 << 22          # elements: the largest value carried (a 2048 x 2048 mask)
@@ -73,6 +77,11 @@ class KnownValues:
         if key not in self._values:
             weakref.finalize(meta, self._values.pop, key, None)
         self._values[key] = value
+
+    def functions(self) -> TorchFunctionMode:
+        """A function mode, entered with the op runner's dispatch mode, that gives
+        tensors made from Python data on meta their values."""
+        return _FromData(self)
 
     def value(self, t: Any) -> torch.Tensor | None:
         return self._values.get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
@@ -194,3 +203,37 @@ def with_values(tree: Any, known: KnownValues) -> Any:
             return meta
         return x
     return tree_map(swap, tree)
+
+
+_FROM_DATA = {torch.tensor, torch.as_tensor, torch.asarray, torch.Tensor.new_tensor}
+
+
+class _FromData(TorchFunctionMode):
+    """``torch.tensor(data, device=meta)`` and kin: made on the CPU, then a meta
+    tensor that holds that value."""
+
+    def __init__(self, known: KnownValues):
+        super().__init__()
+        self.known = known
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in _FROM_DATA:
+            return func(*args, **kwargs)
+        device = kwargs.get("device")
+        if func is torch.Tensor.new_tensor and device is None and args and isinstance(args[0], torch.Tensor):
+            device = args[0].device
+        if device is None or str(device) != "meta":
+            return func(*args, **kwargs)
+        data = args[1] if func is torch.Tensor.new_tensor else args[0] if args else None
+        if isinstance(data, torch.Tensor):
+            return func(*args, **kwargs)       # from a tensor: the dispatch mode sees the copy
+        try:
+            value = func(*args, **{**kwargs, "device": "cpu"})
+        except Exception:
+            return func(*args, **kwargs)
+        if not isinstance(value, torch.Tensor) or value.numel() > VALUE_LIMIT:
+            return func(*args, **kwargs)
+        meta = func(*args, **kwargs)
+        self.known.know(meta, value)
+        return meta

@@ -262,6 +262,7 @@ class Capture:
         self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
         self._mode = _OpCounter(self.stack, record_ops, model, known)
+        self._functions = known.functions() if known is not None else None   # tensors from Python data
 
     def __enter__(self) -> "Capture":
         try:
@@ -269,7 +270,14 @@ class Capture:
                 bindings = module.__dict__
                 self._bound.append((bindings, bindings.get("forward", _NONE)))
                 bindings["forward"] = self._recording(module, name, name.count(".") + bool(name))
-            self._mode.__enter__()
+            if self._functions is not None:
+                self._functions.__enter__()
+            try:
+                self._mode.__enter__()
+            except BaseException:
+                if self._functions is not None:
+                    self._functions.__exit__(None, None, None)
+                raise
         except BaseException:
             self._unbind()
             raise
@@ -277,7 +285,11 @@ class Capture:
 
     def __exit__(self, *exc) -> None:
         try:
-            self._mode.__exit__(*exc)
+            try:
+                self._mode.__exit__(*exc)
+            finally:
+                if self._functions is not None:
+                    self._functions.__exit__(*exc)
         finally:
             self._unbind()
 

@@ -23,15 +23,15 @@ The modules, one job each
 ``classes``  the model class a config is built as, and the ``ModelSpec``;
 ``make``     example tensors on the model's device, and small config readers;
 ``inputs``   ``example_inputs``: what the forward takes, made from its signature and config;
-``decode``   a generation step's KV cache and the decoder mask the BART family needs.
+``rules``    what each forward argument gets, by name and modality;
+``decode``   a generation step's KV cache, from the model's own prefill.
 
 Attention is the model's default implementation (``sdpa`` where the class
 supports it, else eager); MoE experts transformers' default (``grouped_mm``).
 """
 from profiler.models.hf.classes import HF_FAMILIES, choose_class, resolve_hf
-from profiler.models.hf.decode import causal_mask
 from profiler.models.hf.inputs import TOKENS_DEFAULT, example_inputs
 from profiler.models.hf.names import hf_model_types, hf_names
 
-__all__ = ["HF_FAMILIES", "TOKENS_DEFAULT", "causal_mask", "choose_class", "example_inputs", "hf_model_types",
+__all__ = ["HF_FAMILIES", "TOKENS_DEFAULT", "choose_class", "example_inputs", "hf_model_types",
            "hf_names", "resolve_hf"]

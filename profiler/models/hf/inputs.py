@@ -7,9 +7,9 @@ from typing import Any
 
 from profiler.arguments import INT64_MAX, check_positive
 from profiler.errors import ProfilerError
-from profiler.models.hf.decode import (cache_desc, cache_name, decode_enc_dec, decoder_mask, output_cache,
-                                       run_prefill)
-from profiler.models.hf.make import Maker, describe, get, shape_text, vocab_size
+from profiler.models.hf.decode import cache_desc, cache_name, decode_enc_dec, output_cache
+from profiler.models.hf.make import Maker, describe, get, run_model, shape_text, vocab_size
+from profiler.models.hf.rules import RULES, Need, input_features, required
 
 TOKENS_DEFAULT = 128          # prefill length when tokens= is not given (text models)
 AUDIO_SAMPLES_DEFAULT = 16000  # one second at 16 kHz for raw-waveform models (wav2vec2, HuBERT)
@@ -43,41 +43,48 @@ def _check_scores(name: str, config, itemsize: int, batch: int, tokens: int | No
                                 f"{argument}= to {largest(past)} or less")
 
 
-def _image_size(config) -> tuple[int, int, int]:
-    vision = get(config, "vision_config", default=config)
-    size = get(vision, "image_size", default=224)
-    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
-    return (int(get(vision, "num_channels", default=3)), *map(int, size[-2:]))
-
-
 def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None,
-                   decode: int | None = None) -> tuple[tuple, dict[str, Any], str]:
+                   decode: int | None = None, *, image: int | None = None, frames: int | None = None,
+                   seconds: float | None = None, given: dict[str, Any] | None = None
+                   ) -> tuple[tuple, dict[str, Any], str]:
     """(args, kwargs, description) for one forward of a transformers ``model``: all
     keyword arguments (args is empty), tensors on the model's device (meta for a
     model built by ``ModelSpec.build(meta=True)``; a real model gets seeded random
     inputs, for cross-checks).  ``config`` defaults to ``model.config``.
 
-    By the forward's inputs:
+    A prefill's inputs follow the forward's arguments, one rule per name
+    (``profiler.models.hf.rules``): every required argument, the primary inputs
+    (token ids, images, audio, features, series), and their companions (grid
+    sizes, image sizes, time features).  Sizes come from the config, or from
+    ``image`` (side in pixels), ``frames`` (video) and ``seconds`` (audio) where
+    the caller sets them.  ``given``: inputs by name (tensors, or shapes:
+    ``(1, 3, 336, 336)`` or ``((1, 600), torch.int64)``), used as they are and
+    merged over the made ones.
 
-    * text (``input_ids``): ``input_ids`` batch×tokens, int64 (tokens default 128, or
-      fewer where a learned position table holds fewer; more than it holds, which a
-      real model could not run, is refused);
-      encoder-decoder (T5, BART): also ``decoder_input_ids`` batch×tokens (prefill:
-      the decoder reads as many tokens as the encoder);
-    * vision (``pixel_values``, ViT): batch×channels×image_size², from the config;
-    * vision-language (CLIP): ``input_ids`` batch×tokens (default the text model's
-      ``max_position_embeddings``, 77) and ``pixel_values``;
+    * text (``input_ids``): batch×tokens, int64 (tokens default 128, or fewer where a
+      learned position table holds fewer; more than it holds, which a real model
+      could not run, is refused); encoder-decoder (T5, BART): also
+      ``decoder_input_ids`` batch×tokens (the decoder reads as many tokens as the
+      encoder);
+    * images with text and no image token (CLIP): ``input_ids`` of the text model's
+      ``max_position_embeddings`` (77) unless tokens= is given;
+    * models that put image (audio, video) features in place of placeholder tokens
+      (LLaVA, Qwen2-VL, Voxtral): the placeholders in ``input_ids``, as many per
+      sample as the model's own ``get_image_features`` (``get_audio_features``)
+      returns on the made media, between the start and end tokens the config
+      names, then tokens of text; ids avoid every special token of the config;
     * speech (``input_features``, Whisper): batch×num_mel_bins×(2·max_source_positions)
-      = 80×3000 by default (30 s of audio, the only length Whisper takes) and
-      ``decoder_input_ids`` batch×tokens;
-    * raw audio (``input_values``, wav2vec2): batch×tokens samples (default 16000).
+      = 80×3000 by default (30 s of audio, the only length Whisper takes);
+    * raw audio (``input_values``): batch×samples, ``tokens`` samples when given,
+      else seconds × the sampling rate (default 1 s at 16 kHz).
 
-    No ``attention_mask``: see the module docstring.  A meta encoder-decoder whose
-    decoder makes a mask of ones when given none (the BART family) gets a 4D
-    additive ``decoder_attention_mask`` instead (see ``_decoder_mask``).  Token ids
-    are below the input embedding's size; the prefill's logits are computed at every
-    position (the forward's default).  Models that place image features at image
-    tokens (LLaVA and kin) are refused: that needs real token ids.
+    Integer inputs hold seeded values (on a meta model, as CPU tensors the meta
+    forward carries: profiler.capture.known); floating ones are uninitialised on
+    meta.  No ``attention_mask``: every sequence is full length, which is what the
+    counts assume (a model that makes a mask of ones itself, the BART family's
+    decoder, reads it on meta through the carried values).  The prefill's logits
+    are computed at every position (the forward's default).  A required argument no rule makes is refused, naming it
+    and how to give it.
 
     ``decode=N``: one generation step after N tokens.  ``tokens`` is then the new
     tokens per sequence (default 1; more for speculative verification).  The KV
@@ -92,7 +99,8 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     holds N decoder tokens for self-attention and the encoder's keys and values for
     cross-attention (computed once per sequence in generation, so the step does not
     project them again).  The caller's cache is never mutated: profile() runs on a
-    copy.  Models that do not generate (an encoder, ViT, CLIP) refuse ``decode``.
+    copy.  Models that do not generate (an encoder, ViT, CLIP) refuse ``decode``;
+    a vision-language model's step is a text step (its cache holds the image).
     """
     check_positive("batch", batch, allow_none=False)
     check_positive("tokens", tokens)
@@ -120,63 +128,22 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
             refuse(f"its learned position embeddings hold {most} positions, and {what} = {positions} needs more "
                    f"(a real model could not run it): profile at most {most}")
 
+    if decode is None:
+        need = Need(model, config, batch, make, dict(params), tokens, image, frames, seconds)
+        kwargs = _prefill(need, given or {}, refuse, limit, check)
+        return (), kwargs, describe(kwargs) + "".join(f"; {n}" for n in need.notes)
     if "input_features" in params:                                     # Whisper and kin
-        frames = 2 * int(get(config, "max_source_positions", default=1500))
-        features = make.floats((batch, int(get(config, "num_mel_bins", "feature_size", default=80)), frames))
-        if decode is None:
-            kwargs = {"input_features": features}
-            if "decoder_input_ids" in params:
-                length = tokens or min(TOKENS_DEFAULT, limit("decoder") or TOKENS_DEFAULT)
-                check("decoder", length)
-                kwargs["decoder_input_ids"] = make.ids((batch, length), vocab_size(model, config))
-                kwargs.update(decoder_mask(model, params, make, {"input_features": features[:1]}, batch, length, 0))
-            return (), kwargs, describe(kwargs)
+        features = input_features(Need(model, config, batch, make, dict(params)))
         if not enc_dec:
             refuse("decode applies to models that generate; this one has no decoder")
         check("decoder", decode + (tokens or 1))
+        frames = features.shape[-1]
         return decode_enc_dec(model, params, make, config, batch, tokens or 1, decode,
-                               {"input_features": features}, "1500-frame" if frames == 3000 else f"{frames // 2}-frame")
-
-    if "pixel_values" in params:
-        image = make.floats((batch, *_image_size(config)))
-        if decode is not None:
-            refuse("decode applies to models that generate text; this one does not")
-        if "input_ids" in params and any(getattr(c, k, None) is not None for c in (config, text_config)
-                                         for k in ("image_token_id", "image_token_index")):
-            refuse("the forward puts image features in place of image tokens in input_ids, which needs "
-                   "real token ids (a data-dependent op): pass inputs= and kwargs= yourself")
-        if "input_ids" in params:                                      # CLIP and kin
-            length = tokens or int(get(text_config, "max_position_embeddings", default=TOKENS_DEFAULT))
-            check("text", length)
-            kwargs = {"input_ids": make.ids((batch, length), vocab_size(model, config)), "pixel_values": image}
-        else:
-            if tokens is not None:
-                refuse("tokens= applies to text inputs; this model takes images (pixel_values)")
-            kwargs = {"pixel_values": image}
-        return (), kwargs, describe(kwargs)
-
-    if "input_values" in params:
-        if decode is not None:
-            refuse("decode applies to models that generate text; this one does not")
-        kwargs = {"input_values": make.floats((batch, tokens or AUDIO_SAMPLES_DEFAULT))}
-        return (), kwargs, describe(kwargs)
-
-    if "input_ids" not in params:
-        required = [p for p, v in params.items() if v.default is v.empty and v.kind not in (v.VAR_KEYWORD,
-                                                                                          v.VAR_POSITIONAL)]
-        refuse(f"cannot make example inputs: the forward takes {', '.join(required) or 'no known input'}; "
-               "pass inputs= and kwargs= yourself")
+                              {"input_features": features}, "1500-frame" if frames == 3000 else f"{frames // 2}-frame")
+    if "input_ids" not in params or (not _media_tokens(config) and any(
+            p in params for p in ("pixel_values", "input_values", "past_values"))):
+        refuse("decode applies to models that generate text; this one does not")
     vocab = vocab_size(model, config)
-    if decode is None:
-        length = tokens or min(TOKENS_DEFAULT, *(limit(side) or TOKENS_DEFAULT for side in ("encoder", "decoder")))
-        check("encoder", length)
-        check("decoder", length)
-        kwargs = {"input_ids": make.ids((batch, length), vocab)}
-        if enc_dec and "decoder_input_ids" in params:
-            kwargs["decoder_input_ids"] = make.ids((batch, length), vocab)
-            kwargs.update(decoder_mask(model, params, make, {"input_ids": kwargs["input_ids"][:1, :2]},
-                                        batch, length, 0))
-        return (), kwargs, describe(kwargs)
     check("encoder", decode)
     check("decoder", decode + (tokens or 1))
     if enc_dec:
@@ -185,7 +152,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
                                f"{decode}-token")
     if cache_name(params) not in params:
         refuse("decode applies to models that generate with a KV cache; the forward takes none")
-    out = run_prefill(model, {"input_ids": make.ids((batch, decode), vocab), "use_cache": True})
+    out = run_model(model, {"input_ids": make.ids((batch, decode), vocab), "use_cache": True})
     cache = output_cache(out)
     if cache is None:
         refuse("decode applies to models that generate with a KV cache; the forward returned none "
@@ -207,8 +174,10 @@ def _position_limit(model, side: str) -> int | None:
     """The positions a model's learned position table holds, on one side ("text",
     "encoder" or "decoder"; a module named ``*encoder*`` is the encoder's, one named
     ``*vision*`` is skipped): GPT-2's ``wpe``, BERT's ``position_embeddings``,
-    BART's and Whisper's ``embed_positions`` (less BART's offset of 2); None where
-    there is none (rotary, relative and sinusoidal positions)."""
+    BART's and Whisper's ``embed_positions`` (less BART's offset of 2; less the
+    padding index and one where the table has one, as RoBERTa's, whose positions
+    start after it); None where there is none (rotary, relative and sinusoidal
+    positions)."""
     from torch import nn
     found = []
     for name, module in model.named_modules():
@@ -217,5 +186,212 @@ def _position_limit(model, side: str) -> int | None:
         lowered = name.lower()
         if "vision" in lowered or ("encoder" in lowered) != (side == "encoder"):
             continue
-        found.append(module.num_embeddings - int(getattr(module, "offset", 0) or 0))
+        skipped = module.padding_idx + 1 if module.padding_idx is not None and module.padding_idx >= 0 else 0
+        found.append(module.num_embeddings - int(getattr(module, "offset", 0) or 0) - skipped)
     return min(found) if found else None
+
+
+_TEXT_PRIMARY = ("input_ids",)
+
+
+def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
+    """The prefill's keyword inputs: the caller's ``given`` first, then the rules
+    (profiler.models.hf.rules), then the text."""
+    model, config, make, params = need.model, need.config, need.make, need.params
+    made = need.made
+    for name, value in given.items():
+        made[name] = _given(need, name, value)
+    needed = set(required(params))
+    text_later = {n for n, r in RULES.items() if "input_ids" in r.after}
+    for name, rule in RULES.items():
+        if name in made or name not in params or name in text_later:
+            continue
+        if name in needed or rule.primary or any(a in made for a in rule.after):
+            value = rule.make(need)
+            if value is not None:
+                made[name] = value
+    if need.tokens is not None and not {"input_ids", "decoder_input_ids"} & set(params) and "input_values" not in made:
+        refuse(f"tokens= applies to text inputs; this model takes {', '.join(made) or 'no token ids'}")
+    if "input_ids" in params and "input_ids" not in made:
+        made["input_ids"] = _text_ids(need, check)
+    enc_dec = bool(getattr(config, "is_encoder_decoder", False))
+    if "decoder_input_ids" in params and "decoder_input_ids" not in made and (enc_dec or "input_features" in made):
+        if need.tokens is not None:
+            length = need.tokens
+        elif "input_ids" in made and not any("tokens per sample" in n for n in need.notes):
+            length = made["input_ids"].shape[1]          # the decoder reads as many tokens as the encoder
+        else:
+            length = min(TOKENS_DEFAULT, limit("decoder") or TOKENS_DEFAULT)
+        check("decoder", length)
+        made["decoder_input_ids"] = make.ids((need.batch, length), vocab_size(model, config))
+    for name in text_later:
+        if name in params and name not in made and (name in needed or "input_ids" in made):
+            value = RULES[name].make(need)
+            if value is not None:
+                made[name] = value
+    missing = [p for p in required(params) if p not in made]
+    if missing:
+        refuse("cannot make " + ", ".join(missing) + " (no rule for "
+               + ("it" if len(missing) == 1 else "them") + "): give "
+               + ("it" if len(missing) == 1 else "each") + " by name, e.g. --arg "
+               + f"{missing[0]}=SHAPE[:dtype] (kwargs= in Python)")
+    if not made:
+        refuse("cannot make example inputs: the forward takes no input a rule knows; give them by name "
+               "(--arg NAME=SHAPE[:dtype], or inputs= and kwargs= in Python)")
+    return dict(made)
+
+
+def _given(need: Need, name: str, value):
+    """A given input: a tensor as it is, or a shape (with a dtype) made here:
+    floats uninitialised on meta, token ids (a name ending in ids) below the
+    vocabulary, other integers zeros, booleans true."""
+    torch = need.make.torch
+    if isinstance(value, torch.Tensor):
+        return value
+    shape, dtype = value if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], torch.dtype)) \
+        else (tuple(value), None)
+    if dtype is None or dtype.is_floating_point:
+        return need.make.floats(tuple(shape), dtype)
+    if name.endswith("ids"):
+        return need.make.ids(tuple(shape), vocab_size(need.model, need.config)).to(dtype)
+    return need.make.full(tuple(shape), True if dtype == torch.bool else 0, dtype=dtype)
+
+
+# (media, the inputs that carry it, the model's method that makes its features, its placeholder token's names,
+#  start token names, end token names)
+_MEDIA = (
+    ("image", ("pixel_values",), "get_image_features", ("image_token_id", "image_token_index"),
+     ("vision_start_token_id", "image_start_token_id", "boi_token_id", "boi_token_index"),
+     ("vision_end_token_id", "image_end_token_id", "eoi_token_id", "eoi_token_index")),
+    ("audio", ("input_features", "input_values"), "get_audio_features", ("audio_token_id", "audio_token_index"),
+     ("audio_start_token_id", "audio_bos_token_id", "boa_token_id", "boa_token_index"),
+     ("audio_end_token_id", "audio_eos_token_id", "eoa_token_id", "eoa_token_index")),
+    ("video", ("pixel_values_videos",), "get_video_features", ("video_token_id", "video_token_index"),
+     ("vision_start_token_id", "video_start_token_id"), ("vision_end_token_id", "video_end_token_id")),
+)
+# config fields that give the placeholder count per image where the model has no get_image_features
+_COUNT_FIELDS = ("image_seq_length", "num_image_tokens", "mm_tokens_per_image", "image_seq_len", "num_query_tokens")
+
+
+def _token_id(configs, names) -> int | None:
+    for config in configs:
+        for name in names:
+            value = getattr(config, name, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+    return None
+
+
+def _media_tokens(config) -> bool:
+    """Whether the model puts media features in place of placeholder tokens."""
+    configs = (config, get(config, "text_config"))
+    return any(_token_id(configs, media[3]) is not None for media in _MEDIA)
+
+
+def _special_ids(configs) -> frozenset[int]:
+    found: set[int] = set()
+    for config in configs:
+        for key, value in (vars(config).items() if config is not None else ()):
+            if "token" not in key:
+                continue
+            for v in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                    found.add(v)
+    return frozenset(found)
+
+
+def _feature_rows(out) -> int:
+    """Feature vectors in a get_*_features result: its ``pooler_output`` (where
+    transformers puts the projected features) or the result itself, a tensor or
+    a list of them, counted as rows of the last dimension."""
+    import torch
+    found = getattr(out, "pooler_output", None) if not isinstance(out, (torch.Tensor, list, tuple)) else out
+    if found is None and hasattr(out, "last_hidden_state"):
+        found = out.last_hidden_state
+    if isinstance(found, torch.Tensor):
+        found = [found]
+    if not isinstance(found, (list, tuple)) or not found or not all(isinstance(t, torch.Tensor) for t in found):
+        raise ValueError(f"no features in {type(out).__name__}")
+    return sum(t.numel() // t.shape[-1] for t in found)
+
+
+_TOWERS = {"image": ("vision_tower", "vision_model", "visual", "vision_encoder", "image_encoder"),
+           "audio": ("audio_tower", "audio_encoder", "audio_model", "speech_encoder"),
+           "video": ("video_tower", "vision_tower", "visual")}
+
+
+def _tower(model, names):
+    """The first submodule called one of ``names`` (at the top or one level down)."""
+    for holder in (model, getattr(model, "model", None)):
+        for name in names:
+            found = getattr(holder, name, None) if holder is not None else None
+            if found is not None and callable(found):
+                return found
+    return None
+
+
+def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, str]:
+    """Placeholders per sample for the media in ``carriers``: the rows the model's
+    own ``method`` returns on the made inputs (run on meta), over the batch; else
+    a count field of the config; else the rows its tower returns."""
+    fn = getattr(need.model, method, None)
+    error = None
+    if fn is not None:
+        takes = inspect.signature(fn).parameters
+        kwargs = {k: v for k, v in need.made.items() if k in takes}
+        if any(c in kwargs for c in carriers):
+            try:
+                return _feature_rows(run_model(need.model, kwargs, fn)) // need.batch, method
+            except Exception as exc:   # noqa: BLE001 - said in the refusal below, or another source answers
+                error = exc
+    configs = (need.config, need.text, need.vision)
+    for name in _COUNT_FIELDS if media == "image" else ():
+        value = _token_id(configs, (name,))
+        if value:
+            return value, f"config.{name}"
+    tower = _tower(need.model, _TOWERS[media])
+    carrier = next((c for c in carriers if c in need.made), None)
+    if tower is not None and carrier is not None and error is None:
+        try:
+            return _feature_rows(run_model(need.model, {carrier: need.made[carrier]}, tower)) // need.batch, \
+                f"its {type(tower).__name__}"
+        except Exception as exc:   # noqa: BLE001 - said in the refusal below
+            error = exc
+    from profiler.errors import first_line
+    raise ProfilerError(f"{type(need.model).__name__}: cannot count the {media} placeholder tokens of its "
+                        f"{carrier}" + (f" ({first_line(error)})" if error else f" (no {method})")
+                        + ": give input_ids by name (--arg input_ids=SHAPE, kwargs= in Python)")
+
+
+def _text_ids(need: Need, check) -> Any:
+    """``input_ids``: media placeholders first (between their start and end
+    tokens), then the text."""
+    model, config, make = need.model, need.config, need.make
+    configs = (config, need.text)
+    vocab = vocab_size(model, config)
+    avoid = _special_ids(configs)
+    prefix: list[int] = []
+    for media, carriers, method, names, starts, ends in _MEDIA:
+        token = _token_id(configs, names)
+        if token is None or not any(c in need.made for c in carriers):
+            continue
+        count, source = _media_count(need, media, carriers, method)
+        start, end = _token_id(configs, starts), _token_id(configs, ends)
+        prefix += ([start] if start is not None else []) + [token] * count + ([end] if end is not None else [])
+        need.notes.append(f"{count} {media} tokens per sample in input_ids (from {source})")
+    if prefix:
+        length = need.tokens or TOKENS_DEFAULT
+    elif "pixel_values" in need.made:            # image and text side by side (CLIP)
+        length = need.tokens or min(int(get(need.text, "max_position_embeddings", default=TOKENS_DEFAULT)),
+                                    _position_limit(model, "text") or INT64_MAX)
+    else:
+        length = need.tokens or min(TOKENS_DEFAULT, *(_position_limit(model, side) or TOKENS_DEFAULT
+                                                      for side in ("encoder", "decoder")))
+    side = "text" if "pixel_values" in need.made and not prefix else "encoder"
+    check(side, length + len(prefix))
+    if side == "encoder":
+        check("decoder", length + len(prefix))
+    ids = make.ids((need.batch, length + len(prefix)), vocab, avoid)
+    if prefix:
+        ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)
+    return ids

@@ -1,12 +1,15 @@
-"""Example tensors for a transformers model, and the small readers the input
-rules share: config fields by any of their names, the token vocabulary, shapes as text."""
+"""Example tensors for a transformers model, the model's own forward run to make
+more of them, and the small readers the input rules share: config fields by any
+of their names, the token vocabulary, shapes as text."""
 from __future__ import annotations
 
+from typing import Any, Callable
 
 
 def get(config, *names, default=None):
+    """The first of ``names`` that ``config`` sets (not None), else ``default``."""
     for name in names:
-        value = getattr(config, name, None)
+        value = getattr(config, name, None) if config is not None else None
         if value is not None:
             return value
     return default
@@ -20,7 +23,11 @@ def vocab_size(model, config) -> int:
 
 
 class Maker:
-    """Tensors on the model's device: uninitialised on meta, seeded random elsewhere."""
+    """Tensors for the model.  Floating ones: uninitialised on meta, seeded random
+    on a real model.  Integer ones (token ids, positions, grid sizes) always hold
+    seeded values: on a meta model they stay real CPU tensors, which the meta
+    forward carries as values (profiler.capture.known), so that the model can read
+    them (find its image tokens, cut its patches by grid sizes); they are small."""
 
     def __init__(self, model):
         import torch
@@ -29,23 +36,67 @@ class Maker:
         self.device = params[0].device if params else torch.device("cpu")
         self.dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
         self.meta = self.device.type == "meta"
-        self.generator = None if self.meta else torch.Generator().manual_seed(0)
+        # two streams, so that integers are the same on a meta model (where floats draw nothing) and a real one
+        self.generator, self.int_generator = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+        self._int_device = torch.device("cpu") if self.meta else self.device
 
-    def ids(self, shape, high: int):
+    def ids(self, shape, high: int, avoid: frozenset[int] = frozenset()):
+        """Token ids below ``high``, none of them in ``avoid`` (special tokens)."""
         torch = self.torch
-        if self.meta:
-            return torch.empty(shape, dtype=torch.int64, device=self.device)
-        return torch.randint(0, max(1, high), shape, generator=self.generator).to(self.device)
+        ids = torch.randint(0, max(1, high), shape, generator=self.int_generator)
+        if avoid:
+            plain = next((i for i in range(max(1, high)) if i not in avoid), 0)
+            ids[torch.isin(ids, torch.tensor(sorted(avoid), dtype=ids.dtype))] = plain
+        return ids.to(self._int_device)
 
-    def floats(self, shape):
+    def ints(self, values, dtype=None):
+        """A tensor of the given integers (grid sizes, image sizes)."""
         torch = self.torch
+        return torch.tensor(values, dtype=dtype or torch.int64, device=self._int_device)
+
+    def full(self, shape, value, dtype=None):
+        torch = self.torch
+        return torch.full(shape, value, dtype=dtype or torch.int64, device=self._int_device)
+
+    def floats(self, shape, dtype=None):
+        torch = self.torch
+        dtype = dtype or self.dtype
         if self.meta:
-            return torch.empty(shape, dtype=self.dtype, device=self.device)
-        return torch.randn(shape, generator=self.generator).to(self.device, self.dtype)
+            return torch.empty(shape, dtype=dtype, device=self.device)
+        return torch.randn(shape, generator=self.generator).to(self.device, dtype)
 
     def positions(self, start: int, count: int, batch: int):
         torch = self.torch
-        return torch.arange(start, start + count, device=self.device).unsqueeze(0).expand(batch, count)
+        return torch.arange(start, start + count, device=self._int_device).unsqueeze(0).expand(batch, count)
+
+
+def run_model(model, kwargs: dict, fn: Callable[..., Any] | None = None):
+    """``fn(**kwargs)`` (default: the model's own forward) under no_grad and in eval
+    mode (the modes restored); on a meta model, under the profiler's meta replay,
+    which lets meta MoE experts run (torch._grouped_mm) and carries the values of
+    the small real inputs (profiler.capture.known)."""
+    import contextlib
+
+    from profiler.capture.modes import eval_state
+    fn = fn or model
+    replay = contextlib.nullcontext()
+    if all(t.device.type == "meta" for t in model.parameters()):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        from profiler.capture.known import KnownValues, with_values
+        from profiler.capture.metacache import MetaReplay
+        known = KnownValues(MetaReplay())
+        kwargs = with_values(kwargs, known)
+
+        class _Replay(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kw=None):
+                return known(func, args, kw or {})
+        replay = _Replay()
+        functions = known.functions()
+    else:
+        functions = contextlib.nullcontext()
+    with eval_state(model), functions, replay:
+        return fn(**kwargs)
 
 
 def shape_text(t) -> str:

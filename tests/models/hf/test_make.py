@@ -30,11 +30,15 @@ def test_vocab_is_the_input_embeddings_size_else_the_config():
     assert vocab_size(nn.Linear(2, 2), _Config()) == 99
 
 
-def test_meta_model_gets_meta_tensors_and_a_real_one_seeded_values():
+def test_meta_model_gets_meta_floats_and_real_integers_and_a_real_one_seeded_values():
     meta = Maker(nn.Linear(2, 2, device="meta", dtype=torch.float16))
     ids, floats = meta.ids((2, 3), 10), meta.floats((2, 3))
-    assert ids.device.type == floats.device.type == "meta"
-    assert ids.dtype == torch.int64 and floats.dtype == torch.float16
+    assert floats.device.type == "meta" and floats.dtype == torch.float16
+    assert ids.device.type == "cpu" and ids.dtype == torch.int64       # values the meta forward carries
+    assert torch.equal(ids, Maker(nn.Linear(2, 2)).ids((2, 3), 10))    # the same values a real model gets
+    assert meta.ints([[1, 4, 4]]).tolist() == [[1, 4, 4]]
+    avoided = Maker(nn.Linear(2, 2)).ids((1000,), 5, avoid=frozenset({0, 1}))
+    assert set(avoided.tolist()) <= {2, 3, 4}
     first, second = Maker(nn.Linear(2, 2)), Maker(nn.Linear(2, 2))
     assert torch.equal(first.floats((4,)), second.floats((4,)))       # seeded: the same every time
     ids = first.ids((100,), 7)

@@ -1,0 +1,104 @@
+"""Inputs by modality (profiler.models.hf.rules): each modality's tiny model, built
+from its config, gets the inputs its forward needs; its tower (vision, audio) is
+counted, and the total equals FlopCounterMode's on a real build fed the same
+inputs (integers equal, floats seeded)."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
+
+import pytest
+import torch
+
+import profiler
+from profiler.errors import ProfilerError
+from profiler.models import hf
+from profiler.models.resolve import resolve
+from hf_tiny import macs_flop_counter
+
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+TEXT = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+        "num_key_value_heads": 2}
+VISION = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+
+
+def _sub(prefix: str, fields: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in fields.items()}
+
+
+# type -> (overrides, the tower whose rows must be counted, what the inputs must hold)
+CASES = {
+    "llava": ({**_sub("text_config", TEXT), **_sub("vision_config", VISION), "text_config.vocab_size": 32064},
+              "vision_tower", ["pixel_values 1x3x336x336", "576 image tokens"]),
+    "qwen2_vl": ({**_sub("text_config", TEXT), "vision_config.depth": 1, "vision_config.embed_dim": 32,
+                  "vision_config.num_heads": 2, "vision_config.hidden_size": 64,
+                  "text_config.rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3],
+                                                  "rope_theta": 1e6}},
+                 "visual", ["image_grid_thw 1x3", "mm_token_type_ids", "256 image tokens"]),
+    "qwen2_audio": ({**_sub("text_config", TEXT), "audio_config.encoder_layers": 1, "audio_config.d_model": 64,
+                     "audio_config.encoder_attention_heads": 4, "audio_config.encoder_ffn_dim": 128},
+                    "audio_tower", ["input_features 1x128x3000", "feature_attention_mask 1x3000",
+                                    "750 audio tokens"]),
+    "videomae": ({**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4}, "encoder",
+                 ["pixel_values 1x4x3x32x32"]),
+    "patchtst": ({"num_hidden_layers": 1, "d_model": 16, "num_attention_heads": 2, "ffn_dim": 32,
+                  "num_input_channels": 3}, "encoder", ["past_values 1x32x3", "past_observed_mask 1x32x3"]),
+    "layoutlmv3": ({**VISION, "input_size": 32, "vocab_size": 100, "coordinate_size": 12, "shape_size": 8}, "encoder",
+                   ["pixel_values 1x3x32x32", "input_ids 1x510", "bbox 1x510x4"]),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(CASES))
+def test_each_modality_counts_its_tower_and_equals_flop_counter(arch):
+    overrides, tower, shown = CASES[arch]
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    for text in shown:
+        assert text in desc, desc
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
+    layers = report.layers
+    rows = layers[layers["name"].str.contains(rf"(?:^|\.){tower}(?:\.|$)")]
+    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {tower} rows"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    assert set(real_kwargs) == set(kwargs)
+    for key, value in kwargs.items():
+        if isinstance(value, torch.Tensor) and not value.is_floating_point():
+            assert torch.equal(value, real_kwargs[key]), key       # the same ids, grids and masks
+    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+
+def test_sizes_from_image_frames_and_seconds():
+    spec = resolve("hf:videomae", {**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, image=64, frames=8)
+    assert tuple(kwargs["pixel_values"].shape) == (2, 8, 3, 64, 64)
+    spec = resolve("hf:wav2vec2", {"num_hidden_layers": 1})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 1, seconds=2.5)
+    assert tuple(kwargs["input_values"].shape) == (1, 40000)           # 2.5 s at 16 kHz
+
+
+def test_given_inputs_are_merged_over_the_made_ones():
+    overrides, _, _ = CASES["llava"]
+    spec = resolve("hf:llava", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1, given={"input_ids": ((1, 600), torch.int64)})
+    assert tuple(kwargs["input_ids"].shape) == (1, 600) and "pixel_values" in kwargs
+    assert "image tokens" not in desc                                  # given ids are taken as they are
+
+
+def test_a_required_input_no_rule_makes_is_named_with_how_to_give_it():
+    spec = resolve("hf:perceiver", {"num_self_attends_per_block": 1, "num_blocks": 1})
+    meta = spec.build(meta=True)
+    with pytest.raises(ProfilerError, match=r"cannot make inputs \(no rule for it\): give it by name, "
+                                            r"e\.g\. --arg inputs=SHAPE\[:dtype\]"):
+        hf.example_inputs(meta, spec.config, 1)
