@@ -16,6 +16,7 @@ detection model means on real CPU tensors.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from typing import Any
 
@@ -123,7 +124,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             dtype: torch.dtype | str | None = None, native: bool = False, training: bool = False,
             tokens: int | None = None, decode: int | None = None,
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
-            device: str | None = None) -> Report:
+            device: str | None = None, named: dict[str, Any] | None = None, image: int | None = None,
+            frames: int | None = None, seconds: float | None = None) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -148,6 +150,16 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     decode: one generation step of a transformers model after a KV cache of
         ``decode`` tokens (``tokens`` is then the new tokens per sequence, default 1).
     config: overrides of an ``hf:``/``timm:`` model's config, e.g. {"num_hidden_layers": 2}.
+    named: inputs by name, each a tensor, a shape (the whole tensor's, batch
+        included: ``(1, 3, 336, 336)``) or a shape and a dtype (``((1, 600),
+        "int64")``): for a transformers model merged over the inputs made for it
+        (which follow the given sizes), for any other model keyword inputs beside
+        the positional one.  Shapes become dummy tensors: floating ones
+        uninitialised, token ids (a name ending in ``ids``) below the vocabulary,
+        other integers zeros, booleans true.
+    image, frames, seconds: the sizes of a transformers model's made inputs: the
+        image side in pixels, the video frames, the audio length (see
+        profiler.models.hf.rules for the defaults).
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
@@ -162,16 +174,19 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch)
+    named = _check_named(named, image, frames, seconds)
     detections = _detection.check_detections(detections)
     if not isinstance(measure, bool):
         raise ProfilerError(f"measure={measure!r}: expected True or False")
-    if (measure or device is not None) and (tokens is not None or decode is not None):
-        raise ProfilerError("measure= and device= do not go with tokens= or decode=: time a language model "
-                            "with profiler.measure.measure(report, model, inputs=..., kwargs=...)")
+    if (measure or device is not None) and (tokens is not None or decode is not None or named
+                                            or image is not None or frames is not None or seconds is not None):
+        raise ProfilerError("measure= and device= do not go with tokens=, decode=, named=, image=, frames= or "
+                            "seconds=: time such a model with profiler.measure.measure(report, model, "
+                            "inputs=..., kwargs=...)")
     with LOCK, kept_rng():
         try:
             report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                              tokens, decode, config, detections)
+                              tokens, decode, config, detections, named, (image, frames, seconds))
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise
@@ -195,6 +210,62 @@ def _check_language_arguments(model, input_size, inputs, native, tokens, decode,
             raise ProfilerError(f"config must be a dict of field names to values, got {type(config).__name__}")
 
 
+def _check_named(named, image, frames, seconds) -> dict[str, Any]:
+    """named= as {name: tensor | (shape, dtype or None)}, dtypes as torch dtypes;
+    image=, frames= and seconds= checked (profiler.arguments.check_made_sizes)."""
+    from profiler.arguments import DTYPE_NAMES, check_made_sizes
+    check_made_sizes(image, frames, seconds)
+    if named is None:
+        return {}
+    if not (isinstance(named, dict) and all(isinstance(k, str) and k.isidentifier() for k in named)):
+        raise ProfilerError("named= must be a dict of input names to tensors or shapes, such as "
+                            "named={'pixel_values': (1, 3, 336, 336)}")
+    out: dict[str, Any] = {}
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            out[name] = value
+            continue
+        shape, dtype = value, None
+        if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (tuple, list))
+                and (value[1] is None or isinstance(value[1], (str, torch.dtype)))):
+            shape, dtype = value
+        if isinstance(dtype, str):
+            if dtype not in DTYPE_NAMES:
+                raise ProfilerError(f"named={{{name!r}: ...}}: unknown dtype {dtype!r}; expected one of "
+                                    f"{', '.join(DTYPE_NAMES)}")
+            dtype = getattr(torch, dtype)
+        if not (isinstance(shape, (tuple, list)) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                         for d in shape)):
+            raise ProfilerError(f"named={{{name!r}: {value!r}}}: expected a tensor, a shape such as (1, 3, 224, 224), "
+                                "or a shape and a dtype such as ((1, 600), 'int64')")
+        check_input_fits(1, tuple(shape) or (1,), 8, argument=f"named {name}")
+        out[name] = (tuple(shape), dtype)
+    return out
+
+
+def _named_inputs(named: dict[str, Any], ids: int | None) -> dict[str, Any]:
+    """named= for a model whose inputs are not made: tensors as they are; floating
+    shapes as shapes (dummy tensors of the profile's dtype); integer and boolean
+    ones real tensors, small ones holding values (ids below the vocabulary, zeros,
+    true), which a meta forward carries (profiler.capture.known)."""
+    from profiler.capture.known import VALUE_LIMIT
+    out: dict[str, Any] = {}
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            out[name] = value
+            continue
+        shape, dtype = value
+        if dtype is None or dtype.is_floating_point:
+            out[name] = torch.empty(shape, dtype=dtype, device="meta") if dtype is not None else shape
+        elif math.prod(shape) > VALUE_LIMIT:
+            out[name] = torch.empty(shape, dtype=dtype, device="meta")
+        elif name.endswith("ids") and ids:
+            out[name] = torch.randint(0, ids, shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+        else:
+            out[name] = torch.full(shape, dtype == torch.bool, dtype=dtype)
+    return out
+
+
 def _hf_config(module: nn.Module) -> Any:
     """A transformers model's config (None for any other model)."""
     config = getattr(module, "config", None)
@@ -205,7 +276,7 @@ def _hf_config(module: nn.Module) -> Any:
 
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
-             detections=_detection.BOUND) -> Report:
+             detections=_detection.BOUND, named=None, sizes=(None, None, None)) -> Report:
     spec: ModelSpec | None = None
     notes: list[str] = []
     if isinstance(model, str):
@@ -231,13 +302,21 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     hf_config = spec.config if spec is not None and spec.config is not None else _hf_config(module)
 
     inputs_for = None
-    if hf_config is not None and inputs is None and not kwargs and input_size is None and not native:
+    makes = hf_config is not None and inputs is None and not kwargs and input_size is None and not native
+    if named and not makes:    # no inputs are made: the named ones are keyword inputs
+        kwargs = {**kwargs, **_named_inputs(named, ids)}
+    if makes:
         from functools import partial
 
         from profiler.models.hf import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
-        inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode)
+        image, frames, seconds = sizes
+        inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode,
+                             image=image, frames=frames, seconds=seconds, given=named or None)
         candidates = [((), "example inputs", None)]
+    elif any(s is not None for s in sizes):
+        raise ProfilerError(f"{label}: image=, frames= and seconds= size the inputs made for a transformers "
+                            "model; give this one input_size= or named=")
     elif decode is not None:
         raise ProfilerError(f"{label}: decode= needs a transformers model (it takes the model's own KV cache); "
                             "for another model pass the cache in kwargs=")

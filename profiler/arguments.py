@@ -137,6 +137,52 @@ def parse_config_overrides(texts: list[str] | tuple[str, ...] | None) -> dict[st
     return overrides
 
 
+# --- named inputs (NAME=SHAPE[:dtype]) and the sizes of made inputs ----------------------
+
+DTYPE_NAMES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+_INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_named_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
+    """'pixel_values=1x3x336x336' → ("pixel_values", (1, 3, 336, 336), None);
+    'input_ids=1x600:int64' → ("input_ids", (1, 600), "int64").  The shape is the
+    whole tensor's, batch included; the dtype one of DTYPE_NAMES (default: the
+    model's floating dtype)."""
+    name, eq, rest = str(text).partition("=")
+    name = name.strip()
+    if not eq or not _INPUT_NAME.match(name):
+        raise ProfilerError(f"arg={text!r}: expected NAME=SHAPE[:dtype], such as pixel_values=1x3x336x336 "
+                            "or input_ids=1x600:int64")
+    size, colon, dtype = rest.partition(":")
+    dtype = dtype.strip().lower() or None
+    if colon and dtype not in DTYPE_NAMES:
+        raise ProfilerError(f"arg={text!r}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPE_NAMES)}")
+    shape = parse_input_size(size.strip(), "arg") if size.strip() != "scalar" else ()
+    return name, shape, dtype
+
+
+def parse_named_inputs(texts: list[str] | tuple[str, ...] | None) -> dict[str, tuple[tuple[int, ...], str | None]]:
+    """Every NAME=SHAPE[:dtype] (``parse_named_input``), by name; a name given twice is refused."""
+    named: dict[str, tuple[tuple[int, ...], str | None]] = {}
+    for text in texts or ():
+        name, shape, dtype = parse_named_input(text)
+        if name in named:
+            raise ProfilerError(f"arg: '{name}' is given twice: give each input once")
+        check_input_fits(1, shape or (1,), 8, argument=f"arg {name}")
+        named[name] = (shape, dtype)
+    return named
+
+
+def check_made_sizes(image: Any = None, frames: Any = None, seconds: Any = None) -> None:
+    """The sizes of made inputs: ``image`` (pixels a side) and ``frames`` positive
+    integers, ``seconds`` a positive finite number."""
+    check_positive("image", image)
+    check_positive("frames", frames)
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not math.isfinite(seconds) or seconds <= 0):
+        raise ProfilerError(f"seconds={seconds!r}: expected a positive number of seconds, such as seconds=2.5")
+
+
 # --- environment variables -----------------------------------------------------------
 
 

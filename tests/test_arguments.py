@@ -3,6 +3,7 @@ what fits a tensor, tokens and decode, --config's NAME=VALUE, PROFILER_REAL_LIMI
 one-line ProfilerError naming the argument or the variable and the fix; importing it imports no torch."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -105,3 +106,23 @@ def test_check_environment_reads_the_process_environment(monkeypatch):
     assert _message(check_environment).startswith("PROFILER_REAL_LIMIT_GB='abc'")
     monkeypatch.delenv("PROFILER_REAL_LIMIT_GB")
     check_environment()
+
+
+def test_named_inputs_are_name_shape_and_an_optional_dtype():
+    from profiler.arguments import check_made_sizes, parse_named_input, parse_named_inputs
+    assert parse_named_input("pixel_values=1x3x336x336") == ("pixel_values", (1, 3, 336, 336), None)
+    assert parse_named_input("input_ids=1x600:int64") == ("input_ids", (1, 600), "int64")
+    assert parse_named_inputs(["a=2", "b=1x2:bool"]) == {"a": ((2,), None), "b": ((1, 2), "bool")}
+    for bad, says in (("pixel_values", "expected NAME=SHAPE[:dtype]"), ("1x=2", "expected NAME=SHAPE"),
+                      ("x=1x0", "every size must be positive"), ("x=1x2:int65", "unknown dtype 'int65'"),
+                      ("x=ab", "expected sizes like")):
+        with pytest.raises(ProfilerError, match=re.escape(says)):
+            parse_named_inputs([bad])
+    with pytest.raises(ProfilerError, match="'x' is given twice"):
+        parse_named_inputs(["x=1", "x=2"])
+    with pytest.raises(ProfilerError, match="more than a tensor can"):
+        parse_named_inputs([f"x={INT64_MAX}x2"])
+    check_made_sizes(224, 8, 2.5)
+    for bad in (dict(image=0), dict(frames=-1), dict(seconds=0), dict(seconds=float("nan")), dict(seconds=True)):
+        with pytest.raises(ProfilerError):
+            check_made_sizes(**bad)

@@ -18,6 +18,7 @@ def register(sub) -> None:
                         "the weights' crop size)")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     add_language_arguments(p, repeat=False)
+    add_input_arguments(p)
     p.add_argument("--dtype", choices=DTYPES,
                    help="profile as if the floating parameters and inputs were this dtype (memory "
                         "columns; default: the model's own dtype)")
@@ -117,6 +118,26 @@ def add_language_arguments(p, repeat: bool) -> None:
                    help="hf:/timm: models: override a config field, e.g. num_hidden_layers=2 (repeatable)")
 
 
+def add_input_arguments(p) -> None:
+    """--arg NAME=SHAPE[:dtype] (repeatable), and the sizes of a transformers model's made inputs."""
+    p.add_argument("--arg", action="append", metavar="NAME=SHAPE[:dtype]",
+                   help="an input by name, e.g. pixel_values=1x3x336x336 or input_ids=1x600:int64 (whole "
+                        "shape, batch included; repeatable): hf: models get it in place of the made one, "
+                        "others as a keyword input")
+    p.add_argument("--image", type=int, metavar="N", help="hf: models: the made image's side in pixels")
+    p.add_argument("--frames", type=int, metavar="N", help="hf: models: the made video's frames")
+    p.add_argument("--seconds", type=float, metavar="S", help="hf: models: the made audio's length in seconds")
+
+
+def input_options(args) -> dict:
+    """profile()'s named=, image=, frames= and seconds= from --arg, --image, --frames
+    and --seconds, checked without torch."""
+    from profiler.arguments import check_made_sizes, parse_named_inputs
+    check_made_sizes(args.image, args.frames, args.seconds)
+    out = {"named": parse_named_inputs(args.arg)} if args.arg else {}
+    return {**out, **{k: getattr(args, k) for k in ("image", "frames", "seconds") if getattr(args, k) is not None}}
+
+
 def language_options(args) -> dict:
     """profile()'s config= from --config (the text parsed into values, without torch)."""
     if not args.config:
@@ -174,13 +195,17 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
         raise ProfilerError("--depth must be 0 or more and --top a positive integer")
     if args.dtype and (args.fold_bn or args.fully_conv):
         raise ProfilerError(f"--dtype does not go with --{'fold-bn' if args.fold_bn else 'fully-conv'}")
-    if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config):
-        raise ProfilerError("--tokens, --decode and --config do not go with --fold-bn or --fully-conv")
+    if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config or input_options(args)):
+        raise ProfilerError("--tokens, --decode, --config, --arg, --image, --frames and --seconds do not go with "
+                            "--fold-bn or --fully-conv")
     if args.training and (args.fold_bn or args.fully_conv):
         raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
                             "with batch statistics, which no folded weights reproduce" if args.fold_bn
                             else "--fully-conv transforms the inference model; drop --training")
     timing = measure_options(args)
+    if timing is not None and input_options(args):
+        raise ProfilerError("--measure and --device do not go with --arg, --image, --frames or --seconds: time "
+                            "the model from Python with profiler.measure.measure(..., kwargs=...)")
     if timing is not None and (args.fold_bn or args.fully_conv or args.training):
         raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
                             "drop --fold-bn, --fully-conv and --training")
@@ -204,7 +229,8 @@ def run(args) -> int:
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
-                                  detections=args.detections, **dtype, **language_options(args)), ""
+                                  detections=args.detections, **dtype, **language_options(args),
+                                  **input_options(args)), ""
     if timing is not None:
         from profiler.measure.timing import measure
         measure(report, args.model, input_size=size, batch=args.batch, native=native,

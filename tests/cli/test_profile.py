@@ -222,3 +222,21 @@ def test_tokens_and_decode_repeat_for_compare_but_not_for_profile():
     compare = build_parser().parse_args(["compare", "x", "--tokens", "8", "--tokens", "16", "--decode", "4"])
     assert compare.tokens == [8, 16] and compare.decode == [4]
     assert _args().detections == compare.detections == "bound"
+
+
+def test_named_inputs_and_made_sizes_from_the_command_line(cli):
+    """--arg gives an input by name (over the made ones for hf:, as a keyword input
+    otherwise); --image, --frames and --seconds size the made ones; bad ones are one line."""
+    tiny = ["--config", "text_config.num_hidden_layers=1", "--config", "vision_config.num_hidden_layers=1"]
+    code, out, _ = cli("profile", "hf:llava", *tiny, "--arg", "pixel_values=1x3x336x336", "--depth", "0")
+    assert code == 0 and "pixel_values 1x3x336x336" in out and "576 image tokens" in out
+    code, out, _ = cli("profile", "hf:convnext", "--image", "64", "--depth", "0")
+    assert code == 0 and "pixel_values 1x3x64x64" in out
+    code, out, _ = cli("profile", "hf:wav2vec2", "--config", "num_hidden_layers=1", "--seconds", "0.5", "--depth", "0")
+    assert code == 0 and "input_values 1x8000" in out
+    for argv, says in ((["hf:llava", "--arg", "input_ids=1x6:int65"], "unknown dtype 'int65'"),
+                       (["hf:wav2vec2", "--seconds", "0"], "--seconds 0.0: expected a positive number"),
+                       (["alexnet", "--image", "300"], "--image, --frames and --seconds size the inputs made"),
+                       (["hf:perceiver"], "cannot make inputs (no rule for it): give it by name, e.g. --arg inputs=")):
+        code, out, err = cli("profile", *argv)
+        assert code == 2 and err.startswith("profiler: error: ") and says in err and "Traceback" not in err, err

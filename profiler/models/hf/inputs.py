@@ -234,10 +234,10 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
         refuse("cannot make " + ", ".join(missing) + " (no rule for "
                + ("it" if len(missing) == 1 else "them") + "): give "
                + ("it" if len(missing) == 1 else "each") + " by name, e.g. --arg "
-               + f"{missing[0]}=SHAPE[:dtype] (kwargs= in Python)")
+               + f"{missing[0]}=SHAPE[:dtype] (from Python: the named argument of profile)")
     if not made:
         refuse("cannot make example inputs: the forward takes no input a rule knows; give them by name "
-               "(--arg NAME=SHAPE[:dtype], or inputs= and kwargs= in Python)")
+               "(--arg NAME=SHAPE[:dtype], from Python: the named argument of profile)")
     return dict(made)
 
 
@@ -248,8 +248,9 @@ def _given(need: Need, name: str, value):
     torch = need.make.torch
     if isinstance(value, torch.Tensor):
         return value
-    shape, dtype = value if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], torch.dtype)) \
-        else (tuple(value), None)
+    pair = (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (tuple, list))
+            and (value[1] is None or isinstance(value[1], torch.dtype)))
+    shape, dtype = value if pair else (tuple(value), None)
     if dtype is None or dtype.is_floating_point:
         return need.make.floats(tuple(shape), dtype)
     if name.endswith("ids"):
@@ -360,7 +361,7 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     from profiler.errors import first_line
     raise ProfilerError(f"{type(need.model).__name__}: cannot count the {media} placeholder tokens of its "
                         f"{carrier}" + (f" ({first_line(error)})" if error else f" (no {method})")
-                        + ": give input_ids by name (--arg input_ids=SHAPE, kwargs= in Python)")
+                        + ": give input_ids by name (--arg input_ids=SHAPE:int64, from Python: the named argument of profile)")
 
 
 def _text_ids(need: Need, check) -> Any:
