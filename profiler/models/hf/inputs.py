@@ -361,7 +361,8 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     from profiler.errors import first_line
     raise ProfilerError(f"{type(need.model).__name__}: cannot count the {media} placeholder tokens of its "
                         f"{carrier}" + (f" ({first_line(error)})" if error else f" (no {method})")
-                        + ": give input_ids by name (--arg input_ids=SHAPE:int64, from Python: the named argument of profile)")
+                        + ": give input_ids by name (--arg input_ids=SHAPE:int64; from Python: the named "
+                          "argument of profile)")
 
 
 def _text_ids(need: Need, check) -> Any:
