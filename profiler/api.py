@@ -494,6 +494,8 @@ def _build_real(spec: ModelSpec) -> nn.Module:
     """A real build, seeded (``ModelSpec.build_seeded``); a failure in one line."""
     try:
         return spec.build_seeded()
+    except ProfilerError:
+        raise        # refused in its own words (above the memory limit: profiler.models.spec)
     except Exception as exc:
         raise ProfilerError(f"cannot build '{spec.name}': {first_line(exc)}"
                             + (" (a builder is called with no arguments)" if isinstance(exc, TypeError)
