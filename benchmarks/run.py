@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
     python benchmarks/run.py --only resnet50@224:real   # one real-weight case
     python benchmarks/run.py --only llama-7b@tokens2048   # one language-model case
+    python benchmarks/run.py --only hf-zoo-sample   # transformers types: ours against FlopCounterMode
 
 The run exits with status 1 when any claim in its claims table is not met.
 
@@ -26,6 +27,10 @@ defaults) built on meta and the inputs ``profile("hf:llama", tokens=N)`` or
 and without the math attention backend, DeepSpeed's and calflops' profilers where
 they install (see bench_tools.LM_TOOLS).  With them the run also times the CLI
 commands on hf:llama end to end (``LM_CLI``).
+
+The transformers zoo sample (``hf-zoo-sample``, bench_zoo.py) times ours against
+FlopCounterMode per model type, on 30 types of transformers' CONFIG_MAPPING built on
+meta with their layers shrunk, as scripts/hf_zoo.py builds them, in one fresh process.
 """
 from __future__ import annotations
 
@@ -424,16 +429,22 @@ def main(argv=None) -> int:
     from bench_report import claims, render, summary_lines
 
     from profiler.report import atomic
+    import bench_zoo
     if args.from_json:  # re-render a saved run
         data = json.loads(Path(args.from_json).read_text())
     else:
         data = collect(args)
         if args.save_json:
             atomic.write_text(args.save_json, json.dumps(data))
-    atomic.write_text(args.report, render(data))
+    zoo = data["probes"].get(bench_zoo.KEY)
+    # the zoo sample's section and claims go before the closing "Rerun" section
+    text = render(data).replace("\n## Rerun\n", "\n" + "\n".join(bench_zoo.section(zoo)) + "\n## Rerun\n", 1)
+    atomic.write_text(args.report, text)
     print("\n".join(summary_lines(data)))
+    for claim, ok, fig in bench_zoo.claims(zoo):
+        print(f"  [{'met' if ok else 'NOT met'}] {claim}: {fig}")
     print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
-    return exit_status(claims(data))
+    return exit_status(claims(data) + bench_zoo.claims(zoo))
 
 
 def exit_status(claim_rows) -> int:
@@ -447,8 +458,11 @@ def exit_status(claim_rows) -> int:
 def collect(args) -> dict:
     started = time.perf_counter()
     machine = machine_note()
+    import bench_zoo
     keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES,
-                                                                      *LM_CASES]))
+                                                                      *LM_CASES, bench_zoo.KEY]))
+    zoo = bench_zoo.KEY in keys
+    keys = [key for key in keys if key != bench_zoo.KEY]
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
@@ -467,6 +481,9 @@ def collect(args) -> dict:
     if any(key in LM_CASES for key in keys):
         print(f"[{time.perf_counter() - started:6.0f} s] hf:llama CLI probes ...", flush=True)
         probes["lm_cli"] = probe_lm_cli()
+    if zoo:
+        print(f"[{time.perf_counter() - started:6.0f} s] {bench_zoo.KEY} ...", flush=True)
+        probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS)
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
     return {"results": results, "probes": probes, "machine": machine,
