@@ -1,4 +1,4 @@
-"""Inputs by modality (profiler.models.hf.rules): each modality's tiny model, built
+"""Inputs by modality (profiler.models.hf.rules, joined): each modality's tiny model, built
 from its config, gets the inputs its forward needs; its tower (vision, audio) is
 counted, and the total equals FlopCounterMode's on a real build fed the same
 inputs (integers equal, floats seeded)."""

@@ -1,0 +1,159 @@
+"""Images and video: ``pixel_values`` in the layout the model takes, its grids and
+sizes, and ``pixel_values_videos``."""
+from __future__ import annotations
+
+import sys
+
+from profiler.models.hf.make import get
+from profiler.models.hf.rules.base import Need, Rule, required
+
+IMAGE_DEFAULT = 224            # image side where the config names none
+PATCH_IMAGE_DEFAULT = 448      # image side for patch-list vision encoders (Qwen2-VL and kin), which name none
+FRAMES_DEFAULT = 16            # video frames where the config names none
+
+
+def _side(value) -> tuple[int, int] | None:
+    """(height, width) of an ``image_size``-like config value: an int, a pair, or a
+    dict with height/width or shortest_edge."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) >= 2 and all(isinstance(v, int) for v in value[-2:]):
+        return int(value[-2]), int(value[-1])
+    if isinstance(value, dict):
+        if "height" in value and "width" in value:
+            return int(value["height"]), int(value["width"])
+        for key in ("shortest_edge", "longest_edge"):
+            if isinstance(value.get(key), int):
+                return value[key], value[key]
+    return None
+
+
+def image_hw(need: Need) -> tuple[int, int]:
+    """The image's height and width: ``image=``, else the config's image size
+    (vision config first), else IMAGE_DEFAULT."""
+    if need.image is not None:
+        return need.image, need.image
+    for config in (need.vision, need.config):
+        found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
+        if found is not None:
+            return found
+    return IMAGE_DEFAULT, IMAGE_DEFAULT
+
+
+def channels(need: Need) -> int:
+    return int(get(need.vision, "num_channels", "in_channels", "in_chans", "num_channels_in",
+                   default=get(need.config, "num_channels", default=3)))
+
+
+def patch_layout(need: Need) -> dict[str, int]:
+    """A patch-list encoder's sizes (Qwen2-VL and kin: the processor cuts the image
+    into patches and the forward takes them flattened, with their grid)."""
+    vision = need.vision
+    patch = get(vision, "patch_size", "spatial_patch_size", default=14)
+    patch = patch[0] if isinstance(patch, (list, tuple)) else int(patch)
+    merge = int(get(vision, "spatial_merge_size", "merge_size", "downsample_ratio_int", default=2) or 1)
+    temporal = int(get(vision, "temporal_patch_size", default=1) or 1)
+    side = need.image or _first_side(vision) or PATCH_IMAGE_DEFAULT
+    cells = max(merge, round(side / patch / merge) * merge)
+    return {"patch": patch, "merge": merge, "temporal": temporal, "h": cells, "w": cells}
+
+
+def _first_side(config) -> int | None:
+    found = _side(get(config, "image_size"))
+    return found[0] if found else None
+
+
+def uses_patch_list(need: Need) -> bool:
+    return need.takes("image_grid_thw") or need.takes("grid_thw")
+
+
+def is_video(need: Need) -> bool:
+    """pixel_values is a clip (batch x frames x channels x height x width): the
+    config names frames (VideoMAE, ViViT, TimeSformer, X-CLIP)."""
+    return any(get(c, "num_frames") is not None for c in (need.vision, need.config)) and not uses_patch_list(need)
+
+
+def frame_count(need: Need) -> int:
+    if need.frames is not None:
+        return need.frames
+    return int(get(need.vision, "num_frames", default=get(need.config, "num_frames", default=FRAMES_DEFAULT)))
+
+
+def _crops(need: Need, h: int, w: int) -> int | None:
+    """The crops of an any-resolution model (LLaVA-NeXT and kin) for an h x w image:
+    its own ``image_size_to_num_patches``, where its modeling module has one."""
+    module = sys.modules.get(type(need.model).__module__)
+    count = getattr(module, "image_size_to_num_patches", None)
+    pinpoints = get(need.config, "image_grid_pinpoints")
+    if count is None or pinpoints is None:
+        return None
+    try:
+        return int(count(image_size=(h, w), grid_pinpoints=pinpoints, patch_size=image_hw(need)[0]))
+    except Exception:
+        return None
+
+
+def pixel_values(need: Need):
+    """Images, by the layout the model takes: flattened patches with their grid
+    (patch-list encoders: patches x channels·temporal·patch², the image repeated
+    over the temporal patch, as the processors do), a clip (video models), crops
+    (any-resolution models: batch x crops x C x H x W), else batch x C x H x W."""
+    c = channels(need)
+    if uses_patch_list(need):
+        p = patch_layout(need)
+        rows = need.batch * p["h"] * p["w"]
+        return need.make.floats((rows, c * p["temporal"] * p["patch"] ** 2))
+    h, w = image_hw(need)
+    if is_video(need):
+        return need.make.floats((need.batch, frame_count(need), c, h, w))
+    if need.takes("image_sizes"):
+        crops = _crops(need, h, w)
+        if crops is not None:
+            return need.make.floats((need.batch, crops, c, h, w))
+    return need.make.floats((need.batch, c, h, w))
+
+
+def grid_thw(need: Need):
+    """One image per sample: [1, h, w] patches (h and w multiples of the merge size)."""
+    p = patch_layout(need)
+    return need.make.ints([[1, p["h"], p["w"]]] * need.batch)
+
+
+def hidden_states_patches(need: Need):
+    """A vision tower called on its own (qwen2_5_vl_vision and kin): the
+    flattened patches, as ``pixel_values`` of a patch-list encoder."""
+    p = patch_layout(need)
+    return need.make.floats((need.batch * p["h"] * p["w"], channels(need) * p["temporal"] * p["patch"] ** 2))
+
+
+def image_sizes(need: Need):
+    """[[height, width]] per image, where the images are any-resolution crops
+    (LLaVA-NeXT and kin, whose crop count follows from it) or the forward requires it."""
+    pixels = need.made.get("pixel_values")
+    crops = pixels is not None and pixels.dim() == 5 and not is_video(need)
+    if not crops and "image_sizes" not in required(need.params):
+        return None
+    h, w = image_hw(need)
+    return need.make.ints([[h, w]] * need.batch)
+
+
+def merge_sizes(need: Need):
+    return need.make.ints([patch_layout(need)["merge"]] * need.batch)
+
+
+def pixel_values_videos(need: Need):
+    h, w = image_hw(need)
+    return need.make.floats((need.batch, frame_count(need), channels(need), h, w))
+
+
+RULES = {
+    "pixel_values": Rule(pixel_values, "image", primary=True),
+    "hidden_states": Rule(hidden_states_patches, "image"),              # required only: vision towers alone
+    "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),
+    "grid_thw": Rule(grid_thw, "image", after=("pixel_values", "hidden_states")),
+    "merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
+    "image_sizes": Rule(image_sizes, "image", after=("pixel_values",)),
+    "pixel_values_videos": Rule(pixel_values_videos, "video"),
+}

@@ -1,0 +1,80 @@
+"""Time series: the history (``past_values``), its masks and time features, and
+the static features of the lagged forecasters."""
+from __future__ import annotations
+
+from profiler.models.hf.make import get
+from profiler.models.hf.rules.base import Need, Rule
+
+
+def _series_length(need: Need) -> int:
+    """The history a forecaster reads: context length plus the largest lag."""
+    config = need.config
+    context = int(get(config, "context_length", "context_len", "input_size_len", default=512) or 512)
+    lags = get(config, "lags_sequence")
+    return context + (max(lags) if isinstance(lags, (list, tuple)) and lags else 0)
+
+
+def _series_channels(need: Need) -> tuple[int, ...]:
+    """The channel axis: the lagged forecasters (a config with ``lags_sequence``:
+    Time Series Transformer, Informer, Autoformer) take none for one variate;
+    patch models (PatchTST, PatchTSMixer) always take one."""
+    config = need.config
+    if get(config, "lags_sequence") is not None:
+        width = get(config, "input_size", default=1)
+        return (int(width),) if isinstance(width, int) and width > 1 else ()
+    width = get(config, "num_input_channels", "num_channels", "enc_in", "input_size", default=1)
+    return (int(width),)
+
+
+def past_values(need: Need):
+    """batch x (context + largest lag) [x channels]; a single series (batch x
+    context) for forecasters that take a padding mask instead (TimesFM)."""
+    length = _series_length(need)
+    if need.takes("past_values_padding") or need.takes("freq"):
+        return need.make.floats((need.batch, length))
+    return need.make.floats((need.batch, length) + _series_channels(need))
+
+
+def past_observed_mask(need: Need):
+    values = need.made["past_values"]
+    return need.make.full(tuple(values.shape), 1, dtype=need.make.torch.bool)
+
+
+def past_time_features(need: Need):
+    count = int(get(need.config, "num_time_features", default=1) or 1)
+    return need.make.floats((need.batch, _series_length(need), count))
+
+
+def future_time_features(need: Need):
+    count = int(get(need.config, "num_time_features", default=1) or 1)
+    return need.make.floats((need.batch, int(get(need.config, "prediction_length", default=24)), count))
+
+
+def static_categorical_features(need: Need):
+    count = int(get(need.config, "num_static_categorical_features", default=0) or 0)
+    return need.make.full((need.batch, count), 0) if count else None
+
+
+def static_real_features(need: Need):
+    count = int(get(need.config, "num_static_real_features", default=0) or 0)
+    return need.make.floats((need.batch, count)) if count else None
+
+
+def past_values_padding(need: Need):
+    return need.make.full(tuple(need.made["past_values"].shape), 0, dtype=need.make.dtype)
+
+
+def freq(need: Need):
+    return need.make.full((need.batch, 1), 0)
+
+
+RULES = {
+    "past_values": Rule(past_values, "time series", primary=True),
+    "past_time_features": Rule(past_time_features, "time series", after=("past_values",)),
+    "past_observed_mask": Rule(past_observed_mask, "time series", after=("past_values",)),
+    "future_time_features": Rule(future_time_features, "time series", after=("past_values",)),
+    "static_categorical_features": Rule(static_categorical_features, "time series", after=("past_values",)),
+    "static_real_features": Rule(static_real_features, "time series", after=("past_values",)),
+    "past_values_padding": Rule(past_values_padding, "time series", after=("past_values",)),
+    "freq": Rule(freq, "time series", after=("past_values",)),
+}

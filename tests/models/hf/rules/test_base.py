@@ -1,0 +1,32 @@
+"""What the rules read (profiler.models.hf.rules.base): the sub-configs a Need finds,
+and a forward's required arguments."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import inspect
+
+import pytest
+from torch import nn
+
+from profiler.models.hf.make import Maker
+from profiler.models.hf.rules.base import Need, required
+
+transformers = pytest.importorskip("transformers")
+
+
+def test_need_finds_the_sub_configs_else_the_config_itself():
+    config = transformers.LlavaConfig()
+    need = Need(nn.Linear(1, 1), config, 1, Maker(nn.Linear(1, 1)), {})
+    assert need.vision is config.vision_config and need.text is config.text_config
+    assert need.audio is config                                       # none: the config itself
+    plain = transformers.ViTConfig()
+    assert Need(nn.Linear(1, 1), plain, 1, Maker(nn.Linear(1, 1)), {}).vision is plain
+
+
+def test_required_arguments_are_those_without_a_default():
+    def forward(self, a, b=None, *args, c, **kwargs):
+        return a
+    assert required(inspect.signature(forward).parameters) == ["self", "a", "c"]

@@ -1,0 +1,30 @@
+"""Time-series inputs (profiler.models.hf.rules.series): history length and channels
+from the config."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import inspect
+
+import pytest
+
+from profiler.models.hf.make import Maker
+from profiler.models.hf.rules.base import Need
+from profiler.models.hf.rules.series import past_values
+from profiler.models.resolve import resolve
+
+transformers = pytest.importorskip("transformers")
+
+
+def _need(arch: str, overrides=None) -> Need:
+    spec = resolve(f"hf:{arch}", overrides or {})
+    model = spec.build(meta=True)
+    return Need(model, spec.config, 1, Maker(model), dict(inspect.signature(model.forward).parameters))
+
+
+def test_history_is_context_plus_the_largest_lag_with_channels_where_the_model_takes_them():
+    assert tuple(past_values(_need("patchtst", {"num_input_channels": 3})).shape) == (1, 32, 3)          # PatchTST: a context of 32
+    lagged = _need("time_series_transformer", {"prediction_length": 4, "context_length": 10})
+    assert tuple(past_values(lagged).shape) == (1, 10 + 7)              # default lags go up to 7
