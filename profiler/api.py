@@ -414,7 +414,9 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
         try:
             done = attempt("fake", args, desc, size)
         except Exception as exc:
-            failed, failed_on = exc, "fake"
+            # inputs that could not be made on fake tensors say nothing of the forward: keep the meta error
+            if not (isinstance(exc, ProfilerError) and not hasattr(exc, "capture")):
+                failed, failed_on = exc, "fake"
         else:
             notes.append(f"ran on fake tensors: the meta device was not enough ({first_line(first)})")
             return done, "fake"

@@ -340,6 +340,12 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     error = None
     if fn is not None:
         takes = inspect.signature(fn).parameters
+        for name in required(takes):       # what the method needs that the forward left optional (image_sizes)
+            if name not in need.made and name in RULES:
+                need.required.add(name)
+                value = RULES[name].make(need)
+                if value is not None:
+                    need.made[name] = value
         kwargs = {k: v for k, v in need.made.items() if k in takes}
         if any(c in kwargs for c in carriers):
             try:

@@ -25,6 +25,7 @@ class Need:
     seconds: float | None = None
     made: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    required: set[str] = field(default_factory=set)   # needed beyond the forward's own required arguments
 
     def sub(self, *names: str):
         """The first sub-config among ``names`` the config has, else the config."""
@@ -44,6 +45,10 @@ class Need:
 
     def takes(self, name: str) -> bool:
         return name in self.params
+
+    def requires(self, name: str) -> bool:
+        """The forward, or a method the inputs are made with (get_image_features), needs it."""
+        return name in self.required or name in required(self.params)
 
 
 @dataclass(frozen=True)
