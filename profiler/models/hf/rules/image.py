@@ -2,6 +2,8 @@
 sizes, and ``pixel_values_videos``."""
 from __future__ import annotations
 
+import inspect
+import math
 import sys
 
 from profiler.models.hf.make import get
@@ -69,6 +71,48 @@ def uses_patch_list(need: Need) -> bool:
     return need.takes("image_grid_thw") or need.takes("grid_thw")
 
 
+def uses_padded_patches(need: Need) -> bool:
+    """pixel_values is a padded patch list per image with its patch grid (SigLIP2
+    and the models built on it, LFM2-VL): the forward takes ``spatial_shapes``."""
+    return need.takes("spatial_shapes")
+
+
+def uses_image_lists(need: Need) -> bool:
+    """pixel_values holds a list of images per sample (batch x images x C x H x W)
+    with a pixel mask (Idefics2, Idefics3, SmolVLM, Granite-Docling): the forward
+    takes ``pixel_attention_mask`` and no ``spatial_shapes``."""
+    return need.takes("pixel_attention_mask") and not uses_padded_patches(need)
+
+
+def feature_requires(need: Need, name: str) -> bool:
+    """Whether the model's own ``get_image_features`` requires ``name`` (no default):
+    an input the forward takes as optional but the image path needs."""
+    fn = getattr(need.model, "get_image_features", None)
+    if fn is None:
+        return False
+    try:
+        return name in required(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
+
+
+def padded_patch_grid(need: Need) -> tuple[int, int]:
+    """(rows, columns) of patches for a padded patch list: the image side over the
+    patch size where image= is given, else the square of the config's
+    ``num_patches`` (the most patches an image may have), multiples of the
+    config's downsample factor."""
+    vision = need.vision
+    patch = get(vision, "patch_size", default=16)
+    patch = patch[0] if isinstance(patch, (list, tuple)) else int(patch)
+    factor = int(get(need.config, "downsample_factor", default=1) or 1)
+    if need.image is not None:
+        side = need.image // patch
+    else:
+        side = math.isqrt(int(get(vision, "num_patches", "max_num_patches", default=256)))
+    side = max(factor, side // factor * factor)
+    return side, side
+
+
 def is_video(need: Need) -> bool:
     """pixel_values is a clip (batch x frames x channels x height x width): the
     config names frames (VideoMAE, ViViT, TimeSformer, X-CLIP)."""
@@ -101,6 +145,10 @@ def pixel_values(need: Need):
     over the temporal patch, as the processors do), a clip (video models), crops
     (any-resolution models: batch x crops x C x H x W), else batch x C x H x W."""
     c = channels(need)
+    if uses_padded_patches(need):
+        rows, cols = padded_patch_grid(need)
+        patch = patch_layout(need)["patch"]
+        return need.make.floats((need.batch, rows * cols, c * patch ** 2))
     if uses_patch_list(need):
         p = patch_layout(need)
         rows = need.batch * p["h"] * p["w"]
@@ -108,6 +156,8 @@ def pixel_values(need: Need):
     h, w = image_hw(need)
     if is_video(need):
         return need.make.floats((need.batch, frame_count(need), c, h, w))
+    if uses_image_lists(need):
+        return need.make.floats((need.batch, 1, c, h, w))
     if need.takes("image_sizes"):
         crops = _crops(need, h, w)
         if crops is not None:
@@ -132,8 +182,8 @@ def image_sizes(need: Need):
     """[[height, width]] per image, where the images are any-resolution crops
     (LLaVA-NeXT and kin, whose crop count follows from it) or the forward requires it."""
     pixels = need.made.get("pixel_values")
-    crops = pixels is not None and pixels.dim() == 5 and not is_video(need)
-    if not crops and "image_sizes" not in required(need.params):
+    crops = pixels is not None and pixels.dim() == 5 and not is_video(need) and not uses_image_lists(need)
+    if not crops and "image_sizes" not in required(need.params) and not feature_requires(need, "image_sizes"):
         return None
     h, w = image_hw(need)
     return need.make.ints([[h, w]] * need.batch)
@@ -141,6 +191,39 @@ def image_sizes(need: Need):
 
 def merge_sizes(need: Need):
     return need.make.ints([patch_layout(need)["merge"]] * need.batch)
+
+
+def spatial_shapes(need: Need):
+    """[[rows, columns]] of patches per image of a padded patch list."""
+    return need.make.ints([list(padded_patch_grid(need))] * need.batch)
+
+
+def pixel_attention_mask(need: Need):
+    """Every pixel (or patch) real, in the layout of ``pixel_values``: batch x
+    patches for a padded patch list, batch x images x H x W for image lists; made
+    where the forward or the model's ``get_image_features`` requires it, or with a
+    padded patch list (whose encoder needs it)."""
+    pixels = need.made.get("pixel_values")
+    if pixels is None:
+        return None
+    if not (uses_padded_patches(need) or "pixel_attention_mask" in required(need.params)
+            or feature_requires(need, "pixel_attention_mask")):
+        return None
+    shape = pixels.shape[:2] if uses_padded_patches(need) else (*pixels.shape[:2], *pixels.shape[-2:])
+    return need.make.full(tuple(shape), True, dtype=need.make.torch.bool)
+
+
+def high_res_pixel_values(need: Need):
+    """The high-resolution view of a two-tower model (DeepSeek-VL hybrid: a SAM
+    encoder beside the low-resolution one): batch x C x side x side at the
+    high-resolution tower's image size."""
+    if "pixel_values" not in need.made:
+        return None
+    tower = get(need.config, "high_res_vision_config", default=None)
+    side = _side(get(tower, "image_size")) if tower is not None else None
+    if side is None:
+        return None
+    return need.make.floats((need.batch, channels(need), *side))
 
 
 def pixel_values_videos(need: Need):
@@ -154,6 +237,10 @@ RULES = {
     "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),
     "grid_thw": Rule(grid_thw, "image", after=("pixel_values", "hidden_states")),
     "merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
+    "image_merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
+    "spatial_shapes": Rule(spatial_shapes, "image", after=("pixel_values",)),
+    "pixel_attention_mask": Rule(pixel_attention_mask, "image", after=("pixel_values",)),
+    "high_res_pixel_values": Rule(high_res_pixel_values, "image", after=("pixel_values",)),
     "image_sizes": Rule(image_sizes, "image", after=("pixel_values",)),
     "pixel_values_videos": Rule(pixel_values_videos, "video"),
 }

@@ -38,3 +38,41 @@ def test_layouts_plain_clip_and_patch_list():
     # 112 px at patch 14 is 8 x 8 patches (a multiple of the merge size, 2); a patch holds 3 x 2 x 14 x 14 values
     assert tuple(pixel_values(patches).shape) == (2 * 8 * 8, 3 * 2 * 14 * 14)
     assert grid_thw(patches).tolist() == [[1, 8, 8], [1, 8, 8]]
+
+
+def test_padded_patch_list_with_its_grid_and_mask():
+    from profiler.models.hf.rules.image import pixel_attention_mask, spatial_shapes
+    need = _need("siglip2_vision_model", {"num_hidden_layers": 1})
+    config = need.config
+    side = int(config.num_patches ** 0.5)                 # the most patches an image has, as a square
+    pixels = pixel_values(need)
+    assert tuple(pixels.shape) == (2, side * side, config.num_channels * config.patch_size ** 2)
+    need.made["pixel_values"] = pixels
+    assert spatial_shapes(need).tolist() == [[side, side]] * 2
+    assert tuple(pixel_attention_mask(need).shape) == (2, side * side) and bool(pixel_attention_mask(need).all())
+
+
+def test_padded_patch_grid_is_a_multiple_of_the_downsample_factor():
+    from profiler.models.hf.rules.image import padded_patch_grid
+    need = _need("lfm2_vl", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1}, image=200)
+    factor, patch = need.config.downsample_factor, need.config.vision_config.patch_size
+    rows, cols = padded_patch_grid(need)
+    assert rows == cols == (200 // patch) // factor * factor
+
+
+def test_image_lists_are_batch_by_images():
+    need = _need("idefics3", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1}, image=64)
+    assert tuple(pixel_values(need).shape) == (2, 1, need.config.vision_config.num_channels, 64, 64)
+
+
+def test_companions_the_image_features_require():
+    from profiler.models.hf.rules.image import high_res_pixel_values, image_sizes, merge_sizes
+    hybrid = _need("deepseek_vl_hybrid", {"text_config.num_hidden_layers": 1})
+    hybrid.made["pixel_values"] = pixel_values(hybrid)
+    side = hybrid.config.high_res_vision_config.image_size
+    assert tuple(high_res_pixel_values(hybrid).shape) == (2, 3, side, side)
+    apertus = _need("apertus1p5", {"text_config.num_hidden_layers": 1}, image=64)
+    apertus.made["pixel_values"] = pixel_values(apertus)
+    assert image_sizes(apertus).tolist() == [[64, 64]] * 2    # get_image_features requires it
+    from profiler.models.hf.rules.image import RULES
+    assert RULES["image_merge_sizes"].make is merge_sizes                # VideoLLaMA3's name for the merge sizes
