@@ -83,6 +83,10 @@ class KnownValues:
         tensors made from Python data on meta their values."""
         return _FromData(self)
 
+    def forget(self, t: Any) -> None:
+        """``t`` no longer holds a known value (written with unknown values)."""
+        self._values.pop(id(t), None)
+
     def value(self, t: Any) -> torch.Tensor | None:
         return self._values.get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
 
@@ -206,11 +210,15 @@ def with_values(tree: Any, known: KnownValues) -> Any:
 
 
 _FROM_DATA = {torch.tensor, torch.as_tensor, torch.asarray, torch.Tensor.new_tensor}
+_GETITEM, _SETITEM = torch.Tensor.__getitem__, torch.Tensor.__setitem__
 
 
 class _FromData(TorchFunctionMode):
     """``torch.tensor(data, device=meta)`` and kin: made on the CPU, then a meta
-    tensor that holds that value."""
+    tensor that holds that value.  Indexing a tensor that holds a value with
+    Python data (``ids[:, [-1, 0]]``) too: torch turns the list into an index
+    tensor on meta out of sight of any mode, so the value is indexed here, beside
+    the meta op."""
 
     def __init__(self, known: KnownValues):
         super().__init__()
@@ -218,6 +226,8 @@ class _FromData(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func is _GETITEM or func is _SETITEM:
+            return self._indexed(func, args, kwargs)
         if func not in _FROM_DATA:
             return func(*args, **kwargs)
         device = kwargs.get("device")
@@ -237,3 +247,39 @@ class _FromData(TorchFunctionMode):
         meta = func(*args, **kwargs)
         self.known.know(meta, value)
         return meta
+
+    def _indexed(self, func, args, kwargs):
+        target = args[0] if args else None
+        value = self.known.value(target)
+        if value is None:
+            return func(*args, **kwargs)
+        index = args[1] if len(args) > 1 else None
+        leaves = [x for x in tree_flatten(index)[0] if isinstance(x, torch.Tensor)]
+        if any(x.is_meta and self.known.value(x) is None for x in leaves):
+            out = func(*args, **kwargs)
+            if func is _SETITEM:
+                self.known.forget(target)
+            return out
+        swap = (lambda x: self.known.value(x) if isinstance(x, torch.Tensor) and x.is_meta else x)
+        plain = tree_map(swap, index)
+        if func is _GETITEM:
+            out = func(*args, **kwargs)
+            try:
+                found = value[plain]
+            except Exception:
+                return out
+            if isinstance(out, torch.Tensor) and out.is_meta and isinstance(found, torch.Tensor) \
+                    and found.numel() <= VALUE_LIMIT:
+                self.known.know(out, found)
+            return out
+        given = args[2] if len(args) > 2 else None
+        new = self.known.value(given) if isinstance(given, torch.Tensor) and given.is_meta else given
+        out = func(*args, **kwargs)
+        if isinstance(given, torch.Tensor) and given.is_meta and new is None:
+            self.known.forget(target)
+            return out
+        try:
+            value[plain] = new
+        except Exception:
+            self.known.forget(target)
+        return out

@@ -82,3 +82,27 @@ def test_which_inputs_are_carried():
     assert not carried(torch.zeros(3, 224, 224))                            # an image is not
     assert not carried(torch.zeros(VALUE_LIMIT + 1, dtype=torch.int8))
     assert not carried(torch.zeros(4, device="meta"))
+
+
+class PadCheck(nn.Module):
+    """transformers' padding check: ``pad in ids[:, [-1, 0]]``, a list index that
+    torch turns into an index tensor out of sight of every mode; then a write
+    through a list index."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(16, 4)
+
+    def forward(self, input_ids):
+        if 0 in input_ids[:, [-1, 0]]:
+            raise ValueError("padded")
+        ids = input_ids.clone()
+        ids[:, [0]] = 5
+        return self.embed(ids).sum() * int(ids[0, 0])
+
+
+def test_indexing_with_python_lists_keeps_the_values():
+    ids = torch.tensor([[1, 2, 3]])
+    meta = profiler.profile(PadCheck().to("meta"), kwargs={"input_ids": ids})
+    real = profiler.profile(PadCheck(), kwargs={"input_ids": ids})
+    assert meta.mode == "meta" and int(meta.total["macs"]) == int(real.total["macs"])
