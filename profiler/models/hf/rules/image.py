@@ -67,14 +67,27 @@ def _first_side(config) -> int | None:
     return found[0] if found else None
 
 
+def no_vision_tower(need: Need) -> bool:
+    """The config has a vision sub-config slot left empty (``vision_config=None``:
+    Gemma 4 and EmbeddingGemma2 by default), so the model was built without a
+    vision tower and takes no images, though its forward names pixel_values."""
+    return any(hasattr(need.config, n) and getattr(need.config, n) is None
+               for n in ("vision_config", "visual_config", "vision_encoder_config"))
+
+
 def uses_patch_list(need: Need) -> bool:
     return need.takes("image_grid_thw") or need.takes("grid_thw")
 
 
+_PATCH_POSITIONS = ("pixel_position_ids", "image_position_ids")
+
+
 def uses_padded_patches(need: Need) -> bool:
-    """pixel_values is a padded patch list per image with its patch grid (SigLIP2
-    and the models built on it, LFM2-VL): the forward takes ``spatial_shapes``."""
-    return need.takes("spatial_shapes")
+    """pixel_values is a padded patch list per image (batch x patches x C·patch²)
+    with its patch grid (SigLIP2 and the models built on it, LFM2-VL: the forward
+    takes ``spatial_shapes``) or its patch coordinates (Gemma 4: it takes
+    ``pixel_position_ids`` or ``image_position_ids``)."""
+    return need.takes("spatial_shapes") or any(need.takes(n) for n in _PATCH_POSITIONS)
 
 
 def uses_image_lists(need: Need) -> bool:
@@ -99,16 +112,19 @@ def feature_requires(need: Need, name: str) -> bool:
 def padded_patch_grid(need: Need) -> tuple[int, int]:
     """(rows, columns) of patches for a padded patch list: the image side over the
     patch size where image= is given, else the square of the config's
-    ``num_patches`` (the most patches an image may have), multiples of the
-    config's downsample factor."""
+    ``num_patches`` (the most patches an image may have), else the image side
+    (image_hw) over the patch size; multiples of the config's downsample factor
+    (``downsample_factor``, or the vision ``pooling_kernel_size``)."""
     vision = need.vision
     patch = get(vision, "patch_size", default=16)
     patch = patch[0] if isinstance(patch, (list, tuple)) else int(patch)
-    factor = int(get(need.config, "downsample_factor", default=1) or 1)
-    if need.image is not None:
-        side = need.image // patch
+    factor = int(get(need.config, "downsample_factor", default=None)
+                 or get(vision, "pooling_kernel_size", default=1) or 1)
+    most = get(vision, "num_patches", "max_num_patches")
+    if need.image is None and isinstance(most, int) and not isinstance(most, bool):
+        side = math.isqrt(most)
     else:
-        side = math.isqrt(int(get(vision, "num_patches", "max_num_patches", default=256)))
+        side = image_hw(need)[0] // patch
     side = max(factor, side // factor * factor)
     return side, side
 
@@ -144,6 +160,8 @@ def pixel_values(need: Need):
     (patch-list encoders: patches x channels·temporal·patch², the image repeated
     over the temporal patch, as the processors do), a clip (video models), crops
     (any-resolution models: batch x crops x C x H x W), else batch x C x H x W."""
+    if no_vision_tower(need):
+        return None
     c = channels(need)
     if uses_padded_patches(need):
         rows, cols = padded_patch_grid(need)
@@ -198,6 +216,15 @@ def spatial_shapes(need: Need):
     return need.make.ints([list(padded_patch_grid(need))] * need.batch)
 
 
+def patch_positions(need: Need):
+    """(x, y) of each patch of a padded patch list, row by row (no padding, which
+    would be (-1, -1)): batch x patches x 2."""
+    if "pixel_values" not in need.made or not uses_padded_patches(need):
+        return None
+    rows, cols = padded_patch_grid(need)
+    return need.make.ints([[[x, y] for y in range(rows) for x in range(cols)]] * need.batch)
+
+
 def pixel_attention_mask(need: Need):
     """Every pixel (or patch) real, in the layout of ``pixel_values``: batch x
     patches for a padded patch list, batch x images x H x W for image lists; made
@@ -239,6 +266,8 @@ RULES = {
     "merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
     "image_merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
     "spatial_shapes": Rule(spatial_shapes, "image", after=("pixel_values",)),
+    "pixel_position_ids": Rule(patch_positions, "image", after=("pixel_values",)),
+    "image_position_ids": Rule(patch_positions, "image", after=("pixel_values",)),
     "pixel_attention_mask": Rule(pixel_attention_mask, "image", after=("pixel_values",)),
     "high_res_pixel_values": Rule(high_res_pixel_values, "image", after=("pixel_values",)),
     "image_sizes": Rule(image_sizes, "image", after=("pixel_values",)),

@@ -76,3 +76,23 @@ def test_companions_the_image_features_require():
     assert image_sizes(apertus).tolist() == [[64, 64]] * 2    # get_image_features requires it
     from profiler.models.hf.rules.image import RULES
     assert RULES["image_merge_sizes"].make is merge_sizes                # VideoLLaMA3's name for the merge sizes
+
+
+def test_patch_coordinates_over_a_grid_of_the_pooling_kernel():
+    from profiler.models.hf.rules.image import patch_positions
+    need = _need("gemma4_vision", {"num_hidden_layers": 1}, image=160)
+    config = need.config
+    side = (160 // config.patch_size) // config.pooling_kernel_size * config.pooling_kernel_size
+    pixels = pixel_values(need)
+    assert tuple(pixels.shape) == (2, side * side, 3 * config.patch_size ** 2)
+    need.made["pixel_values"] = pixels
+    positions = patch_positions(need)
+    assert tuple(positions.shape) == (2, side * side, 2)
+    assert positions[0, 1].tolist() == [1, 0] and positions[0, side].tolist() == [0, 1]   # (x, y), row by row
+
+
+def test_no_images_where_the_vision_config_is_empty():
+    from transformers import Gemma4Config
+    if Gemma4Config().vision_config is not None:
+        pytest.skip("Gemma4Config has a vision config by default here")
+    assert pixel_values(_need("gemma4", {"text_config.num_hidden_layers": 1})) is None
