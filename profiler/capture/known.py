@@ -282,4 +282,6 @@ class _FromData(TorchFunctionMode):
             value[plain] = new
         except Exception:
             self.known.forget(target)
+        else:
+            self.known.know(target, value)     # the dispatch level dropped it (an index it could not see)
         return out
