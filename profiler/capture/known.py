@@ -43,7 +43,6 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 VALUE_LIMIT = 1 << 22          # elements: the largest value carried (a 2048 x 2048 mask)
-INPUT_FLOAT_LIMIT = 1 << 12    # elements: a real floating input this small is carried too (sizes, scales)
 ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a value-less argument
 _DYNAMIC = torch.Tag.dynamic_output_shape
 _SEEDED = torch.Tag.nondeterministic_seeded
@@ -52,12 +51,11 @@ _SCALAR = torch.ops.aten._local_scalar_dense.default
 
 def carried(t: torch.Tensor) -> bool:
     """Whether a real input tensor is carried as a value through a meta forward:
-    an integer or boolean one of up to VALUE_LIMIT elements, a floating one of up
-    to INPUT_FLOAT_LIMIT."""
+    one of up to VALUE_LIMIT elements (token ids, grids, masks, a few images or
+    seconds of audio; the values cost nothing past the first op with a weight)."""
     if t.is_meta or t.layout != torch.strided:
         return False
-    limit = INPUT_FLOAT_LIMIT if (t.is_floating_point() or t.is_complex()) else VALUE_LIMIT
-    return t.numel() <= limit
+    return t.numel() <= VALUE_LIMIT
 
 
 class KnownValues:

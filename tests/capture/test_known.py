@@ -78,8 +78,8 @@ def test_values_ride_along_and_stop_at_value_less_arguments():
 
 def test_which_inputs_are_carried():
     assert carried(torch.zeros(4, dtype=torch.int64)) and carried(torch.zeros(3, dtype=torch.bool))
-    assert carried(torch.zeros(8))                                          # a few floats (sizes, scales)
-    assert not carried(torch.zeros(3, 224, 224))                            # an image is not
+    assert carried(torch.zeros(8)) and carried(torch.zeros(3, 224, 224))   # sizes, scales, an image
+    assert not carried(torch.zeros(VALUE_LIMIT + 1))                        # a batch of large images is not
     assert not carried(torch.zeros(VALUE_LIMIT + 1, dtype=torch.int8))
     assert not carried(torch.zeros(4, device="meta"))
 

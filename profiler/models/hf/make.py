@@ -23,11 +23,10 @@ def vocab_size(model, config) -> int:
 
 
 class Maker:
-    """Tensors for the model.  Floating ones: uninitialised on meta, seeded random
-    on a real model.  Integer ones (token ids, positions, grid sizes) always hold
-    seeded values: on a meta model they stay real CPU tensors, which the meta
-    forward carries as values (profiler.capture.known), so that the model can read
-    them (find its image tokens, cut its patches by grid sizes); they are small."""
+    """Tensors for the model, holding seeded values: on a meta model they stay real
+    CPU tensors, which the meta forward carries as values (profiler.capture.known),
+    so that the model can read them (find its image tokens, cut its patches by grid
+    sizes); floating inputs too large to carry are uninitialised meta tensors."""
 
     def __init__(self, model):
         import torch
@@ -59,11 +58,24 @@ class Maker:
         return torch.full(shape, value, dtype=dtype or torch.int64, device=self._int_device)
 
     def floats(self, shape, dtype=None):
+        """Seeded random values; on a meta model, uninitialised meta tensors, but for
+        inputs small enough to carry (profiler.capture.known.VALUE_LIMIT elements),
+        which stay real CPU tensors: a model may test its pixels' values (Idefics
+        drops all-zero padding images), and the values cost nothing past the first
+        layer (an op with a weight has none)."""
         torch = self.torch
         dtype = dtype or self.dtype
-        if self.meta:
+        if self.meta and not self._small(shape):
             return torch.empty(shape, dtype=dtype, device=self.device)
-        return torch.randn(shape, generator=self.generator).to(self.device, dtype)
+        values = torch.randn(shape, generator=self.generator).to(dtype)
+        return values if self.meta else values.to(self.device)
+
+    def _small(self, shape) -> bool:
+        from profiler.capture.known import VALUE_LIMIT
+        count = 1
+        for d in shape:
+            count *= int(d)
+        return count <= VALUE_LIMIT
 
     def positions(self, start: int, count: int, batch: int):
         torch = self.torch
