@@ -389,7 +389,9 @@ def _text_ids(need: Need, check) -> Any:
         prefix += ([start] if start is not None else []) + [token] * count + ([end] if end is not None else [])
         need.notes.append(f"{count} {media} tokens per sample in input_ids (from {source})")
     if prefix:
-        length = need.tokens or TOKENS_DEFAULT
+        # the text after the placeholders, as much of the default as the position table leaves room for
+        room = min((_position_limit(model, side) or INT64_MAX for side in ("encoder", "decoder", "text")))
+        length = need.tokens or max(1, min(TOKENS_DEFAULT, room - len(prefix)))
     elif "pixel_values" in need.made:            # image and text side by side (CLIP)
         length = need.tokens or min(int(get(need.text, "max_position_embeddings", default=TOKENS_DEFAULT)),
                                     _position_limit(model, "text") or INT64_MAX)
