@@ -129,7 +129,8 @@ class KnownValues:
     def _with_values(self, func, args, kwargs):
         """The op on the values too; its meta result carries the value.  An op
         whose output size the values decide gets a meta result of the value's size."""
-        to_real = func is _COPY and str(kwargs.get("device", "meta")) != "meta"
+        target = kwargs.get("device")
+        to_real = func is _COPY and target is not None and str(target) != "meta"
         if func is _SCALAR or to_real:
             return self._compute(func, args, kwargs)  # .item(), .cpu(), .tolist(): the value itself
         if _DYNAMIC in func.tags:

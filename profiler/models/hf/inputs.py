@@ -275,6 +275,19 @@ _MEDIA = (
 _COUNT_FIELDS = ("image_seq_length", "num_image_tokens", "mm_tokens_per_image", "image_seq_len", "num_query_tokens")
 
 
+def _config_tree(config) -> list:
+    """The config, then its sub-configs (a wrapper's ``vlm_config`` and its
+    ``text_config``), breadth first: where token ids may be set."""
+    found, queue = [], [config]
+    while queue and len(found) < 16:
+        current = queue.pop(0)
+        if current is None or any(current is c for c in found):
+            continue
+        found.append(current)
+        queue += [v for v in vars(current).values() if hasattr(v, "to_dict") and hasattr(v, "model_type")]
+    return found
+
+
 def _token_id(configs, names) -> int | None:
     for config in configs:
         for name in names:
@@ -286,7 +299,7 @@ def _token_id(configs, names) -> int | None:
 
 def _media_tokens(config) -> bool:
     """Whether the model puts media features in place of placeholder tokens."""
-    configs = (config, get(config, "text_config"))
+    configs = _config_tree(config)
     return any(_token_id(configs, media[3]) is not None for media in _MEDIA)
 
 
@@ -352,7 +365,7 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
                 return _feature_rows(run_model(need.model, kwargs, fn)) // need.batch, method
             except Exception as exc:   # noqa: BLE001 - said in the refusal below, or another source answers
                 error = exc
-    configs = (need.config, need.text, need.vision)
+    configs = _config_tree(need.config)
     for name in _COUNT_FIELDS if media == "image" else ():
         value = _token_id(configs, (name,))
         if value:
@@ -376,7 +389,7 @@ def _text_ids(need: Need, check) -> Any:
     """``input_ids``: media placeholders first (between their start and end
     tokens), then the text."""
     model, config, make = need.model, need.config, need.make
-    configs = (config, need.text)
+    configs = _config_tree(config)
     vocab = vocab_size(model, config)
     avoid = _special_ids(configs)
     prefix: list[int] = []
