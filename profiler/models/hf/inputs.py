@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from typing import Any
 
 from profiler.arguments import INT64_MAX, check_positive
@@ -385,6 +386,19 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
                           "argument of profile)")
 
 
+_PER_CODEBOOK = re.compile(r"(?m)^\s*input_ids \(`torch\.LongTensor` of shape `\(batch_size \* num_codebooks")
+
+
+def _codebooks(need: Need) -> int:
+    """Rows of token ids per sample: a decoder of audio codes (MusicGen's), whose
+    forward documents ``input_ids`` as ``(batch_size * num_codebooks, ...)``, reads
+    one row per codebook; one row elsewhere."""
+    count = get(need.config, "num_codebooks")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 2:
+        return 1
+    return count if _PER_CODEBOOK.search(inspect.getdoc(need.model.forward) or "") else 1
+
+
 def _text_ids(need: Need, check) -> Any:
     """``input_ids``: media placeholders first (between their start and end
     tokens), then the text."""
@@ -415,7 +429,7 @@ def _text_ids(need: Need, check) -> Any:
     check(side, length + len(prefix))
     if side == "encoder":
         check("decoder", length + len(prefix))
-    ids = make.ids((need.batch, length + len(prefix)), vocab, avoid)
+    ids = make.ids((need.batch * _codebooks(need), length + len(prefix)), vocab, avoid)
     if prefix:
         ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)
     return ids

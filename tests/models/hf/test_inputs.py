@@ -117,3 +117,17 @@ def test_tokens_whose_attention_scores_overflow_a_tensor_are_refused_with_the_la
         f"{queries} queries × {keys} keys × 4 bytes) would take more than 2**63 - 1 bytes, the most a tensor "
         f"holds: lower {argument}= to {largest} or less")
     assert largest < queries
+
+
+def test_a_decoder_of_audio_codes_reads_one_row_per_codebook():
+    """MusicGen's decoder documents input_ids as (batch_size * num_codebooks, length)."""
+    spec = resolve("hf:musicgen_decoder", {"num_hidden_layers": 1, "hidden_size": 64, "ffn_dim": 128,
+                                           "num_attention_heads": 4, "vocab_size": 100, "num_codebooks": 3})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    assert tuple(kwargs["input_ids"].shape) == (2 * 3, 5)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
