@@ -170,12 +170,13 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
 
 
 _POSITION_TABLES = ("wpe", "position_embeddings", "position_embedding", "embed_positions")
+_MEDIA_TOWERS = ("vision", "visual", "image", "video", "audio", "speech")   # their tables count patches, not tokens
 
 
 def _position_limit(model, side: str) -> int | None:
     """The positions a model's learned position table holds, on one side ("text",
-    "encoder" or "decoder"; a module named ``*encoder*`` is the encoder's, one named
-    ``*vision*`` is skipped): GPT-2's ``wpe``, BERT's ``position_embeddings``,
+    "encoder" or "decoder"; a module named ``*encoder*`` is the encoder's, one of a
+    media tower, ``*vision*``, ``*image*``, ``*video*``, ``*audio*``, is skipped): GPT-2's ``wpe``, BERT's ``position_embeddings``,
     BART's and Whisper's ``embed_positions`` (less BART's offset of 2; less the
     padding index and one where the table has one, as RoBERTa's, whose positions
     start after it); None where there is none (rotary, relative and sinusoidal
@@ -186,7 +187,7 @@ def _position_limit(model, side: str) -> int | None:
         if name.rsplit(".", 1)[-1] not in _POSITION_TABLES or not isinstance(module, nn.Embedding):
             continue
         lowered = name.lower()
-        if "vision" in lowered or ("encoder" in lowered) != (side == "encoder"):
+        if any(m in lowered for m in _MEDIA_TOWERS) or ("encoder" in lowered) != (side == "encoder"):
             continue
         skipped = module.padding_idx + 1 if module.padding_idx is not None and module.padding_idx >= 0 else 0
         found.append(module.num_embeddings - int(getattr(module, "offset", 0) or 0) - skipped)
