@@ -1,6 +1,8 @@
-"""Audio: waveforms (``input_values``), spectrogram features (``input_features``)
-and their masks."""
+"""Audio: waveforms (``input_values``), spectrogram features (``input_features``,
+``audio_mel``), codec latents (``latents``) and their masks."""
 from __future__ import annotations
+
+import math
 
 from profiler.models.hf.make import get
 from profiler.models.hf.rules.base import Need, Rule
@@ -9,41 +11,122 @@ SECONDS_DEFAULT = 1.0          # audio length where the model takes any (wav2vec
 SAMPLING_RATE_DEFAULT = 16000
 FRAME_RATE = 100               # feature frames per second (a 10 ms hop, what speech front ends use)
 
+# a codec's config (or a sub-config: DAC inside PE-Audio, the acoustic model of X-Codec) names its
+# convolution strides: it reads batch x channels x samples
+_CODEC_FIELDS = ("downsampling_ratios", "upsampling_ratios")
+_CHANNEL_FIELDS = ("audio_channels",)
+# feature frames stacked into one vector (FunASR's low frame rate front end): width = mel bins x this
+_STACK_FIELDS = ("num_stacked_frames",)
+# the width of stacked features, stated (w2v-BERT: 80 mel bins x stride 2 = 160)
+_STACKED_WIDTH_FIELDS = ("feature_projection_input_dim",)
+# mel bins per frame, by the names configs give them
+_MEL_FIELDS = ("feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim")
+# time subsampling the encoder needs the frames to be a multiple of (NeMo FastConformer)
+_SUBSAMPLING_FIELDS = ("subsampling_factor",)
+
 
 def _seconds(need: Need) -> float:
     return need.seconds if need.seconds is not None else SECONDS_DEFAULT
 
 
+def _configs(config, depth: int = 3):
+    """``config`` and its sub-configs, breadth first, down to ``depth`` levels."""
+    level, seen = [config], []
+    for _ in range(depth + 1):
+        seen += [c for c in level if c is not None]
+        level = [v for c in level if c is not None for v in vars(c).values() if hasattr(v, "to_dict")
+                 and hasattr(v, "model_type")]
+    return seen
+
+
+def _field(need: Need, names, kind=int):
+    """The first of ``names`` set on the audio config, the config, or a sub-config
+    of it (breadth first), of type ``kind``."""
+    for config in (need.audio, *_configs(need.config)):
+        value = get(config, *names)
+        if isinstance(value, kind) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _rate(need: Need) -> int:
+    return int(get(need.audio, "sampling_rate", "sample_rate", "input_sampling_rate",
+                   default=_field(need, ("sampling_rate", "sample_rate", "input_sampling_rate"))
+                   or SAMPLING_RATE_DEFAULT))
+
+
+def _spectrogram_patches(need: Need) -> bool:
+    """An audio spectrogram transformer (AST): a config with ``num_mel_bins``,
+    ``max_length`` and the spectrogram's patch strides (``frequency_stride``,
+    ``time_stride``) reads ``input_values`` as batch x max_length frames x mel bins."""
+    config = need.config
+    return all(get(config, f) is not None for f in ("num_mel_bins", "max_length", "frequency_stride", "time_stride"))
+
+
 def input_values(need: Need):
     """A waveform: batch x samples (seconds × sampling rate, default 1 s at 16 kHz;
     ``tokens`` samples where given to a model without token ids), or batch x
-    channels x samples where the config names audio channels (codecs)."""
-    rate = int(get(need.audio, "sampling_rate", default=get(need.config, "sampling_rate",
-                                                            default=SAMPLING_RATE_DEFAULT)))
-    samples = max(1, round(_seconds(need) * rate))
+    channels x samples for a codec: a config (or sub-config) that names audio
+    channels (``audio_channels``), or its convolution strides
+    (``downsampling_ratios``, ``upsampling_ratios``: one channel).  An audio
+    spectrogram transformer's (``_spectrogram_patches``) is its fixed
+    spectrogram: batch x ``max_length`` x ``num_mel_bins``."""
+    if _spectrogram_patches(need):
+        return need.make.floats((need.batch, int(need.config.max_length), int(need.config.num_mel_bins)))
+    samples = max(1, round(_seconds(need) * _rate(need)))
     if need.tokens is not None and not need.takes("input_ids"):
         samples = need.tokens                      # tokens= of a waveform model: its samples
-    audio_channels = get(need.audio, "audio_channels", default=get(need.config, "audio_channels"))
-    if isinstance(audio_channels, int) and not isinstance(audio_channels, bool):
-        return need.make.floats((need.batch, audio_channels, samples))
+    channels = _field(need, _CHANNEL_FIELDS)
+    if channels is None and _field(need, _CODEC_FIELDS, (list, tuple)) is not None:
+        channels = 1
+    if channels is not None:
+        return need.make.floats((need.batch, channels, samples))
     return need.make.floats((need.batch, samples))
+
+
+def _frames(need: Need) -> int:
+    """Feature frames: FRAME_RATE a second (default 1 s), rounded up to a multiple
+    of the encoder's ``subsampling_factor`` where the config names one (NeMo's
+    FastConformer refuses others).  Features made beside a codec's waveform
+    (X-Codec2, NeuCodec: semantic features concatenated with the acoustic frames)
+    have the codec's frames: the samples over the product of its
+    ``downsampling_ratios``."""
+    waveform, ratios = need.made.get("input_values"), _field(need, ("downsampling_ratios",), (list, tuple))
+    if waveform is not None and waveform.dim() == 3 and ratios:
+        return max(1, math.ceil(waveform.shape[-1] / math.prod(int(r) for r in ratios)))
+    frames = max(1, round(_seconds(need) * FRAME_RATE))
+    factor = _field(need, _SUBSAMPLING_FIELDS)
+    if factor and factor > 1:
+        frames = math.ceil(frames / factor) * factor
+    return frames
+
+
+def feature_width(need: Need) -> int:
+    """The width of one feature frame: a stacked width the config states
+    (``feature_projection_input_dim``), else mel bins (``feature_size``,
+    ``num_mel_bins``, ...; default 80) times the frames stacked into one
+    (``num_stacked_frames``) where the config names it."""
+    stated = _field(need, _STACKED_WIDTH_FIELDS)
+    if stated is not None:
+        return stated
+    width = _field(need, _MEL_FIELDS) or 80
+    return int(width) * (_field(need, _STACK_FIELDS) or 1)
 
 
 def input_features(need: Need):
     """Spectrogram features.  Whisper-style encoders (a config with
     ``max_source_positions`` and ``num_mel_bins``): batch x mel bins x
     2·max_source_positions frames (30 s for Whisper, the only length it takes).
-    Others: batch x frames x features, FRAME_RATE frames a second (default 1 s)."""
+    Others: batch x frames x ``feature_width``, FRAME_RATE frames a second
+    (default 1 s; a multiple of the config's ``subsampling_factor``)."""
     audio = need.audio
     mels = get(audio, "num_mel_bins", default=get(need.config, "num_mel_bins"))
     positions = get(audio, "max_source_positions", default=get(need.config, "max_source_positions"))
     if mels is not None and positions is not None and need.seconds is None:
         return need.make.floats((need.batch, int(mels), 2 * int(positions)))
-    width = get(audio, "feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim",
-                default=get(need.config, "feature_size", "input_feat_per_channel", "num_mel_bins", default=80))
     if mels is not None and positions is not None:
         return need.make.floats((need.batch, int(mels), max(1, round(_seconds(need) * FRAME_RATE))))
-    return need.make.floats((need.batch, max(1, round(_seconds(need) * FRAME_RATE)), int(width)))
+    return need.make.floats((need.batch, _frames(need), feature_width(need)))
 
 
 def feature_mask(need: Need):
@@ -52,6 +135,53 @@ def feature_mask(need: Need):
     frames = features.shape[-1] if features is not None and _whisper_like(need) else \
         features.shape[1] if features is not None else FRAME_RATE
     return need.make.full((need.batch, frames), 1)
+
+
+def audio_mel(need: Need):
+    """Gemma 3n's audio encoder's log-mel frames: batch x frames x
+    ``input_feat_size`` (FRAME_RATE a second, default 1 s)."""
+    width = _field(need, ("input_feat_size",))
+    if width is None:
+        return None
+    return need.make.floats((need.batch, _frames(need), width))
+
+
+def audio_mel_mask(need: Need):
+    """Its padding mask, batch x frames, True where a frame is padding: none is."""
+    mel = need.made.get("audio_mel")
+    frames = mel.shape[1] if mel is not None else _frames(need)
+    return need.make.full((need.batch, frames), False, dtype=need.make.torch.bool)
+
+
+def latents(need: Need):
+    """A codec decoder's latents (Mimi): batch x ``hidden_size`` x frames, at the
+    codec's frame rate (sampling rate / the product of ``upsampling_ratios``;
+    default 1 s)."""
+    ratios = _field(need, ("upsampling_ratios",), (list, tuple))
+    width = get(need.config, "hidden_size")
+    if ratios is None or not isinstance(width, int):
+        return None
+    hop = math.prod(int(r) for r in ratios)
+    frames = max(1, math.ceil(_seconds(need) * _rate(need) / hop))
+    return need.make.floats((need.batch, width, frames))
+
+
+def padding_mask(need: Need):
+    """A waveform's padding mask, all samples valid: batch x samples of ones, made
+    where the forward requires it or where the model's ``get_audio_features``
+    (on the model or its inner ``model``) requires it (VibeVoice counts its audio
+    tokens from it); None elsewhere (a codec's optional mask stays unset)."""
+    import inspect
+    waveform = need.made.get("input_values")
+    if waveform is None:
+        return None
+    wanted = need.takes("padding_mask") and need.params["padding_mask"].default is inspect.Parameter.empty
+    for holder in (need.model, getattr(need.model, "model", None)):
+        fn = getattr(holder, "get_audio_features", None)
+        if fn is not None and not wanted:
+            param = inspect.signature(fn).parameters.get("padding_mask")
+            wanted = param is not None and param.default is inspect.Parameter.empty
+    return need.make.full((need.batch, waveform.shape[-1]), 1) if wanted else None
 
 
 def _whisper_like(need: Need) -> bool:
@@ -63,4 +193,8 @@ RULES = {
     "input_features": Rule(input_features, "speech", primary=True),
     "input_features_mask": Rule(feature_mask, "speech", after=("input_features",)),
     "feature_attention_mask": Rule(feature_mask, "speech", after=("input_features",)),
+    "audio_mel": Rule(audio_mel, "speech", primary=True),
+    "audio_mel_mask": Rule(audio_mel_mask, "speech", after=("audio_mel",)),
+    "latents": Rule(latents, "audio"),
+    "padding_mask": Rule(padding_mask, "audio", after=("input_values",)),
 }

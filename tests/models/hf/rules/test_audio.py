@@ -34,3 +34,67 @@ def test_features_whisper_layout_and_frames_first_layout():
     assert tuple(input_features(whisper).shape) == (1, 80, 3000)        # 30 s, the only length Whisper takes
     speech = _need("speech_to_text", {"encoder_layers": 1, "decoder_layers": 1})
     assert tuple(input_features(speech).shape) == (1, 100, 80)          # 1 s at 100 frames a second
+
+
+def _made(need: Need, name: str):
+    from profiler.models.hf.rules.audio import RULES
+    value = RULES[name].make(need)
+    need.made[name] = value
+    return value
+
+
+def test_spectrogram_transformer_reads_its_fixed_spectrogram():
+    need = _need("audio-spectrogram-transformer", {"num_hidden_layers": 1, "max_length": 256})
+    config = need.config
+    assert tuple(input_values(need).shape) == (1, config.max_length, config.num_mel_bins)
+
+
+def test_codec_waveform_has_a_channel_axis():
+    dac = _need("dac")                                   # names its downsampling_ratios, no audio_channels
+    assert tuple(input_values(dac).shape) == (1, 1, dac.config.sampling_rate)
+    nested = _need("pe_audio_encoder", {"num_hidden_layers": 1})   # the DAC config inside its own
+    assert input_values(nested).dim() == 3 and input_values(nested).shape[1] == 1
+    encodec = _need("encodec", {"audio_channels": 2})
+    assert tuple(input_values(encodec).shape) == (1, 2, encodec.config.sampling_rate)
+
+
+def test_stacked_features_are_mel_bins_times_the_stack():
+    need = _need("fun_asr_nano_encoder", {"num_hidden_layers": 2, "num_stacked_frames": 3})
+    config = need.config
+    assert input_features(need).shape[-1] == config.num_mel_bins * 3
+    bert = _need("wav2vec2-bert", {"num_hidden_layers": 1, "feature_projection_input_dim": 96})
+    assert input_features(bert).shape[-1] == 96
+
+
+def test_frames_are_a_multiple_of_the_subsampling_factor():
+    need = _need("nemotron3_5_transcribe_audio", seconds=0.5)
+    factor = need.config.asr_config.subsampling_factor
+    features = input_features(need)
+    assert features.shape[1] % factor == 0 and 50 <= features.shape[1] < 50 + factor
+    assert features.shape[2] == need.config.asr_config.num_mel_bins
+
+
+def test_features_beside_a_codec_waveform_have_the_codec_frames():
+    import math
+    need = _need("xcodec2")
+    waveform = _made(need, "input_values")
+    features = _made(need, "input_features")
+    assert features.shape[1] == math.ceil(waveform.shape[-1] / math.prod(need.config.downsampling_ratios))
+    assert _made(need, "input_features_mask").shape == features.shape[:2]
+
+
+def test_gemma3n_audio_mel_and_its_padding_mask():
+    need = _need("gemma3n_audio", {"conf_num_hidden_layers": 1})
+    mel = _made(need, "audio_mel")
+    assert tuple(mel.shape) == (1, 100, need.config.input_feat_size)
+    mask = _made(need, "audio_mel_mask")
+    assert mask.dtype.is_floating_point is False and tuple(mask.shape) == (1, 100) and not mask.any()
+
+
+def test_codec_decoder_latents_at_its_frame_rate():
+    import math
+    need = _need("mimi_decoder", {"num_hidden_layers": 1})
+    config = need.config
+    latents = _made(need, "latents")
+    frames = math.ceil(config.sampling_rate / math.prod(config.upsampling_ratios))
+    assert tuple(latents.shape) == (1, config.hidden_size, frames)
