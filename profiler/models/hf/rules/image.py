@@ -56,7 +56,7 @@ def patch_layout(need: Need) -> dict[str, int]:
     patch = get(vision, "patch_size", "spatial_patch_size", default=14)
     patch = patch[0] if isinstance(patch, (list, tuple)) else int(patch)
     merge = int(get(vision, "spatial_merge_size", "merge_size", "downsample_ratio_int", default=2) or 1)
-    temporal = int(get(vision, "temporal_patch_size", default=1) or 1)
+    temporal = int(get(vision, "temporal_patch_size", "patch_temporal", default=1) or 1)
     side = need.image or _first_side(vision) or PATCH_IMAGE_DEFAULT
     cells = max(merge, round(side / patch / merge) * merge)
     return {"patch": patch, "merge": merge, "temporal": temporal, "h": cells, "w": cells}
@@ -168,9 +168,11 @@ def pixel_values(need: Need):
         patch = patch_layout(need)["patch"]
         return need.make.floats((need.batch, rows * cols, c * patch ** 2))
     if uses_patch_list(need):
-        p = patch_layout(need)
-        rows = need.batch * p["h"] * p["w"]
-        return need.make.floats((rows, c * p["temporal"] * p["patch"] ** 2))
+        return patch_list(need, "pixel_values")
+    flat = flat_patch_width(need)
+    if flat is not None:
+        rows, cols = (side // patch_layout(need)["patch"] for side in image_hw(need))
+        return need.make.floats((need.batch * rows * cols, flat))
     h, w = image_hw(need)
     if is_video(need):
         return need.make.floats((need.batch, frame_count(need), c, h, w))
@@ -190,10 +192,81 @@ def grid_thw(need: Need):
 
 
 def hidden_states_patches(need: Need):
-    """A vision tower called on its own (qwen2_5_vl_vision and kin): the
-    flattened patches, as ``pixel_values`` of a patch-list encoder."""
+    """A vision tower called on its own: the patches, as ``pixel_values`` of a
+    patch-list encoder, where it takes a grid (qwen2_5_vl_vision and kin); else
+    images, batch x C x H x W (a convolutional backbone that names its input
+    hidden_states: Florence-2's DaViT, PP-OCRv5's detector)."""
+    if uses_patch_list(need):
+        return patch_list(need, "hidden_states")
+    return need.make.floats((need.batch, channels(need), *image_hw(need)))
+
+
+def flat_patch_width(need: Need) -> int | None:
+    """The width of a flattened patch where the config names it (``patch_dim``,
+    NeoMME: C·patch², its patches taken without a grid, one row each)."""
+    width = get(need.config, "patch_dim", default=None)
+    return width if isinstance(width, int) and not isinstance(width, bool) and width > 0 else None
+
+
+class _Reached(Exception):
+    """Raised by a probe's hook once the first layer with a weight has run."""
+
+
+def _first_layer_runs(need: Need, fn, kwargs: dict) -> bool:
+    """Whether ``fn(**kwargs)`` gets through the first convolution or linear layer
+    it calls (the patch embedding); stopped there, so it costs next to nothing."""
+    from torch import nn
+
+    from profiler.models.hf.make import run_model
+
+    def reached(module, args, out):
+        raise _Reached
+
+    hooks = [m.register_forward_hook(reached) for m in need.model.modules()
+             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))]
+    try:
+        run_model(need.model, kwargs, fn)
+    except _Reached:
+        return True
+    except Exception:   # noqa: BLE001 - a layout the model does not take
+        return False
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return True
+
+
+def patch_list(need: Need, name: str):
+    """A patch-list encoder's patches (``name``: pixel_values, or hidden_states of
+    a vision tower called alone), in the first layout its own image path takes:
+    flattened rows (patches x C·temporal·patch², the image repeated over the
+    temporal patch, as Qwen2-VL's processor makes them); one small image per
+    patch (patches x C x patch x patch: Kimi-K2.5, whose patch convolution takes
+    them as they are); or those with a batch of one (1 x patches x C x patch x
+    patch: PaddleOCR-VL's vision tower).  The layout is found by running the
+    model's ``get_image_features`` (else its forward) on each, with the grid,
+    until its first layer with a weight (``_first_layer_runs``); flat rows where
+    none runs."""
     p = patch_layout(need)
-    return need.make.floats((need.batch * p["h"] * p["w"], channels(need) * p["temporal"] * p["patch"] ** 2))
+    c, rows = channels(need), need.batch * p["h"] * p["w"]
+    flat = (rows, c * p["temporal"] * p["patch"] ** 2)
+    layouts = [flat] + ([(rows, c, p["patch"], p["patch"]), (1, rows, c, p["patch"], p["patch"])]
+                        if p["temporal"] == 1 else [])
+    fn = getattr(need.model, "get_image_features", None) if name == "pixel_values" else None
+    fn = fn or need.model.forward
+    try:
+        takes = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return need.make.floats(flat)
+    grid = grid_thw(need)
+    extra = {g: grid for g in ("image_grid_thw", "grid_thw") if g in takes}
+    if name not in takes or len(layouts) == 1:
+        return need.make.floats(flat)
+    for shape in layouts:
+        pixels = need.make.floats(shape)
+        if _first_layer_runs(need, fn, {name: pixels, **extra}):
+            return pixels
+    return need.make.floats(flat)
 
 
 def image_sizes(need: Need):

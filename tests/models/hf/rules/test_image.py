@@ -96,3 +96,37 @@ def test_no_images_where_the_vision_config_is_empty():
     if Gemma4Config().vision_config is not None:
         pytest.skip("Gemma4Config has a vision config by default here")
     assert pixel_values(_need("gemma4", {"text_config.num_hidden_layers": 1})) is None
+
+
+def test_patch_list_layout_is_the_one_the_patch_embedding_takes():
+    # Kimi-K2.5's patch convolution takes one small image per patch; PaddleOCR-VL's vision tower takes
+    # them with a batch of one; Qwen2-VL views flat rows itself
+    kimi = _need("kimi_k25_vision", {"num_hidden_layers": 1}, image=112)
+    p = kimi.config.patch_size
+    rows = 2 * (112 // p) ** 2
+    assert tuple(pixel_values(kimi).shape) == (rows, 3, p, p)
+    paddle = _need("paddleocr_vl_vision", {"num_hidden_layers": 1}, image=112)
+    p = paddle.config.patch_size
+    assert tuple(pixel_values(paddle).shape) == (1, 2 * (112 // p) ** 2, paddle.config.num_channels, p, p)
+    qwen = _need("qwen2_vl", {"text_config.num_hidden_layers": 1, "vision_config.depth": 1}, image=112)
+    assert pixel_values(qwen).dim() == 2
+
+
+def test_temporal_patch_named_patch_temporal():
+    from profiler.models.hf.rules.image import patch_layout
+    need = _need("muse_glimmer_vision", {"num_hidden_layers": 1}, image=112)
+    config = need.config
+    assert patch_layout(need)["temporal"] == config.patch_temporal
+    assert pixel_values(need).shape[-1] == 3 * config.patch_temporal * config.patch_size ** 2
+
+
+def test_hidden_states_of_a_backbone_without_a_grid_are_images():
+    from profiler.models.hf.rules.image import hidden_states_patches
+    need = _need("pp_ocrv5_mobile_det", image=64)
+    assert tuple(hidden_states_patches(need).shape) == (2, 3, 64, 64)
+
+
+def test_flat_patches_of_the_config_patch_dim():
+    need = _need("neomme", {"num_hidden_layers": 1}, image=128)
+    config = need.config
+    assert tuple(pixel_values(need).shape) == (2 * (128 // config.patch_size) ** 2, config.patch_dim)
