@@ -41,7 +41,9 @@ SAMPLE = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "phi3", "gpt2", "gpt_n
           "bert", "roberta", "electra", "t5", "bart", "pegasus", "deepseek_v3", "vit", "swin", "convnext",
           "dinov2", "segformer", "resnet", "rt_detr", "clip", "siglip", "blip", "owlvit", "whisper",
           "qwen2_audio_encoder")
-RATIO_MAX = 3.0   # claim: ours ≤ this × FlopCounterMode's time per type (median over the sample)
+# claim: ours ≤ this × FlopCounterMode's time per type (median over the sample); measured 0.76 on a shared
+# 2-core machine (ours 1.04 s against 1.55 s over the 30 types), with ours slower on Swin, T5, Whisper (1.2-1.7×)
+RATIO_MAX = 1.0
 
 
 def _zoo():
@@ -160,14 +162,15 @@ def claims(data: dict | None) -> list[tuple[str, bool | None, str]]:
     if "error" in data:
         return [(f"{KEY}: ran", False, data["error"])]
     f = figures(data)
+    rows = data.get("types", {})
     if not f["ratios"]:
         return [(f"{KEY}: ran", False, "no type ran both tools")]
     grouped = [t for t in f["timed"] if t not in f["same"]]
     return [(f"{KEY}: ours ≤ {RATIO_MAX:g}× FlopCounterMode's time per type (median over "
              f"{len(f['ratios'])} types, same meta model and inputs)", f["median_ratio"] <= RATIO_MAX,
              f"median ratio {f['median_ratio']:.2f}; in all {f['ours_total']:.2f} s against {f['fcm_total']:.2f} s"),
-            (f"{KEY}: our MACs = FlopCounterMode's on every type both ran", not grouped,
-             f"{len(f['same'])} of {len(f['timed'])} equal" + (f"; differ: {', '.join(grouped)}" if grouped else ""))]
+            (f"{KEY}: our MACs = FlopCounterMode's on every type", not grouped and len(f["timed"]) == len(rows),
+             f"{len(f['same'])} of {len(rows)} equal" + (f"; differ: {', '.join(grouped)}" if grouped else ""))]
 
 
 def section(data: dict | None) -> list[str]:

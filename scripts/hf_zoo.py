@@ -266,7 +266,9 @@ def flop_counter(spec, real: bool = False) -> tuple[int, float]:
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = spec.build(meta=not real).eval()
+        # no parameter needs a gradient: FlopCounterMode's module tracker hooks the gradient of every
+        # module argument that requires one, and fails on a parameter handed to a submodule (Mamba, SAM)
+        model = spec.build(meta=not real).eval().requires_grad_(False)
         args, kwargs, _ = _example_inputs()(model, spec.config)
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
