@@ -94,6 +94,12 @@ class KnownValues:
             return self.run(func, args, kwargs)           # the usual case: nothing to carry
         leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
         metas = [t for t in leaves if t.is_meta]
+        if metas and any(not t.is_meta and t.dim() == 0 for t in leaves):
+            # a CPU scalar beside meta tensors (masked_fill(x, m, torch.tensor(v))): CPU kernels take it,
+            # meta ones refuse it; as a meta scalar holding its value, both views agree
+            args, kwargs = tree_map(self._scalar_to_meta, (args, kwargs))
+            leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
+            metas = [t for t in leaves if t.is_meta]
         known = [self.value(t) is not None for t in metas]
         small = all(t.is_meta or (t.layout == torch.strided and t.numel() <= VALUE_LIMIT) for t in leaves)
         if small and "out" not in kwargs and (all(known) if metas else _made_on_meta(func, kwargs)):
@@ -108,6 +114,13 @@ class KnownValues:
         if metas and func._schema.is_mutable:
             self._values.pop(id(metas[0]), None)   # written with value-less arguments: its value is gone
         return out
+
+    def _scalar_to_meta(self, x):
+        if isinstance(x, torch.Tensor) and not x.is_meta and x.dim() == 0 and x.layout == torch.strided:
+            meta = torch.empty((), dtype=x.dtype, device="meta")
+            self.know(meta, x.detach().clone())
+            return meta
+        return x
 
     def _values_of(self, tree):
         def swap(x):

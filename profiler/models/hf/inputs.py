@@ -351,7 +351,7 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     """Placeholders per sample for the media in ``carriers``: the rows the model's
     own ``method`` returns on the made inputs (run on meta), over the batch; else
     a count field of the config; else the rows its tower returns."""
-    fn = getattr(need.model, method, None)
+    fn = getattr(need.model, method, None) or getattr(getattr(need.model, "model", None), method, None)
     error = None
     if fn is not None:
         takes = inspect.signature(fn).parameters

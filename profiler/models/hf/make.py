@@ -34,7 +34,9 @@ class Maker:
         params = [*model.parameters(), *model.buffers()]
         self.device = params[0].device if params else torch.device("cpu")
         self.dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
-        self.meta = self.device.type == "meta"
+        # a model of fake tensors (the profiler's fake retry) gets tensors made on its device, fake too
+        fake = params and type(params[0]).__name__ == "FakeTensor"
+        self.meta = self.device.type == "meta" and not fake
         # two streams, so that integers are the same on a meta model (where floats draw nothing) and a real one
         self.generator, self.int_generator = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
         self._int_device = torch.device("cpu") if self.meta else self.device

@@ -126,7 +126,36 @@ def input_features(need: Need):
         return need.make.floats((need.batch, int(mels), 2 * int(positions)))
     if mels is not None and positions is not None:
         return need.make.floats((need.batch, int(mels), max(1, round(_seconds(need) * FRAME_RATE))))
-    return need.make.floats((need.batch, _frames(need), feature_width(need)))
+    width = feature_width(need)
+    frames_first = need.make.floats((need.batch, _frames(need), width))
+    channels_first = need.make.floats((need.batch, width, _frames(need)))
+    return _layout_the_tower_reads(need, (frames_first, channels_first))
+
+
+_TOWERS = ("audio_tower", "audio_encoder", "audio_model", "encoder", "speech_encoder")
+
+
+def _layout_the_tower_reads(need: Need, candidates):
+    """The first of the candidate feature tensors that the model's audio tower (or
+    encoder; the model itself when it has neither) runs on, tried on meta: no
+    config field says whether features come frames first (Speech2Text, Parakeet)
+    or mel bins first (GLM-ASR, CLVP, which feed them to a Conv1d).  The first
+    candidate when none runs (the forward's own error is then the reason)."""
+    from torch import nn
+
+    from profiler.models.hf.make import run_model
+    model = need.model
+    tower = next((getattr(holder, n) for holder in (model, getattr(model, "model", None)) if holder is not None
+                  for n in _TOWERS if isinstance(getattr(holder, n, None), nn.Module)), model)
+    if not any(p.is_meta for p in model.parameters()):
+        return candidates[0]
+    for features in candidates:
+        try:
+            run_model(model, {"features": features}, lambda features: tower(features))
+        except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
+            continue
+        return features
+    return candidates[0]
 
 
 def feature_mask(need: Need):

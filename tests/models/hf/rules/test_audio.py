@@ -98,3 +98,13 @@ def test_codec_decoder_latents_at_its_frame_rate():
     latents = _made(need, "latents")
     frames = math.ceil(config.sampling_rate / math.prod(config.upsampling_ratios))
     assert tuple(latents.shape) == (1, config.hidden_size, frames)
+
+
+def test_feature_layout_is_the_one_the_tower_reads():
+    """No config field says it: Speech2Text reads frames first (it transposes for its
+    convolutions itself), GLM-ASR's encoder mel bins first (a Conv1d over them)."""
+    assert tuple(input_features(_need("speech_to_text", {"encoder_layers": 1, "decoder_layers": 1})).shape) \
+        == (1, 100, 80)
+    glm = _need("glmasr_encoder", {"num_hidden_layers": 1})
+    mels = glm.config.num_mel_bins
+    assert tuple(input_features(glm).shape) == (1, mels, 100)
