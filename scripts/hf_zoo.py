@@ -219,7 +219,11 @@ class Watchdog(threading.Thread):
                     continue
                 row = dict(self.row)
                 stage = row.get("stage") or "?"
-                if over_memory:
+                if row.get("status") == "ran":       # killed while FlopCounterMode ran: our figures stand
+                    row["fcm_error"] = (f"killed: the worker's RSS went above {self.max_rss / 2**30:g} GiB"
+                                        if over_memory else f"killed: more than {self.timeout_s:g} s")
+                    row["stage"] = ""
+                elif over_memory:
                     row["status"] = "memory"
                     row["reason"] = (f"killed: the worker's RSS went above {self.max_rss / 2**30:g} GiB "
                                      f"({rss / 2**30:.1f} GiB) during {stage}")
