@@ -213,6 +213,12 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
             value = rule.make(need)
             if value is not None:
                 made[name] = value
+    if not made:             # no primary input: the forward's optional ones a rule knows (a video tower alone)
+        for name, rule in RULES.items():
+            if name in params and not rule.after and name not in text_later:
+                value = rule.make(need)
+                if value is not None:
+                    made[name] = value
     if need.tokens is not None and not {"input_ids", "decoder_input_ids"} & set(params) and "input_values" not in made:
         refuse(f"tokens= applies to text inputs; this model takes {', '.join(made) or 'no token ids'}")
     if "input_ids" in params and "input_ids" not in made:

@@ -1,5 +1,6 @@
 """Time series: the history (``past_values``), its masks and time features, and
-the static features of the lagged forecasters."""
+the static features of the lagged forecasters; and trajectories (Decision
+Transformer's states, actions, rewards, returns to go and timesteps)."""
 from __future__ import annotations
 
 from profiler.models.hf.make import get
@@ -68,7 +69,39 @@ def freq(need: Need):
     return need.make.full((need.batch, 1), 0)
 
 
+TRAJECTORY_DEFAULT = 20      # steps of a trajectory where the config names none (max_ep_len caps it)
+
+
+def _steps(need: Need) -> int:
+    steps = need.tokens or TRAJECTORY_DEFAULT
+    most = get(need.config, "max_ep_len")
+    return min(steps, int(most)) if isinstance(most, int) else steps
+
+
+def states(need: Need):
+    """A trajectory's states: batch x steps x ``state_dim`` (steps: tokens=, default 20)."""
+    return need.make.floats((need.batch, _steps(need), int(get(need.config, "state_dim", default=1))))
+
+
+def actions(need: Need):
+    return need.make.floats((need.batch, _steps(need), int(get(need.config, "act_dim", default=1))))
+
+
+def per_step(need: Need):
+    """Rewards, returns to go: batch x steps x 1."""
+    return need.make.floats((need.batch, _steps(need), 1))
+
+
+def timesteps(need: Need):
+    return need.make.positions(0, _steps(need), need.batch)
+
+
 RULES = {
+    "states": Rule(states, "trajectory", primary=True),
+    "actions": Rule(actions, "trajectory", after=("states",)),
+    "rewards": Rule(per_step, "trajectory", after=("states",)),
+    "returns_to_go": Rule(per_step, "trajectory", after=("states",)),
+    "timesteps": Rule(timesteps, "trajectory", after=("states",)),
     "past_values": Rule(past_values, "time series", primary=True),
     "past_time_features": Rule(past_time_features, "time series", after=("past_values",)),
     "past_observed_mask": Rule(past_observed_mask, "time series", after=("past_values",)),

@@ -28,3 +28,10 @@ def test_history_is_context_plus_the_largest_lag_with_channels_where_the_model_t
     assert tuple(past_values(_need("patchtst", {"num_input_channels": 3})).shape) == (1, 32, 3)          # PatchTST: a context of 32
     lagged = _need("time_series_transformer", {"prediction_length": 4, "context_length": 10})
     assert tuple(past_values(lagged).shape) == (1, 10 + 7)              # default lags go up to 7
+
+
+def test_a_trajectory_is_states_actions_rewards_returns_and_timesteps():
+    need = _need("decision_transformer", {"n_layer": 1, "state_dim": 5, "act_dim": 3})
+    from profiler.models.hf.rules.series import actions, per_step, states, timesteps
+    assert tuple(states(need).shape) == (1, 20, 5) and tuple(actions(need).shape) == (1, 20, 3)
+    assert tuple(per_step(need).shape) == (1, 20, 1) and timesteps(need).tolist() == [list(range(20))]
