@@ -17,16 +17,17 @@ context and prediction lengths) or from the ``image=``, ``frames=`` and
 only the ``Need`` it is given: the model, its configs, the batch, the sizes, and
 the inputs made so far.
 
-The rules live one file per modality: ``image`` (images, video), ``audio``
-(waveforms, features), ``series`` (time series), ``text`` (what goes with the
-token ids); ``base`` holds ``Need`` and ``Rule``.  ``RULES`` joins them in that
+The rules live one file per modality: ``image`` (images, video), ``regions``
+(detected boxes' features), ``audio`` (waveforms, features), ``series`` (time
+series, trajectories), ``text`` (what goes with the token ids); ``base`` holds
+``Need`` and ``Rule``.  ``RULES`` joins them in that
 order, which is the order inputs are made in.
 """
 from __future__ import annotations
 
-from profiler.models.hf.rules import audio, image, series, text
+from profiler.models.hf.rules import audio, image, regions, series, text
 from profiler.models.hf.rules.base import Need, Rule, required
 
-RULES: dict[str, Rule] = {**image.RULES, **audio.RULES, **series.RULES, **text.RULES}
+RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES}
 
 __all__ = ["RULES", "Need", "Rule", "required"]
