@@ -42,7 +42,28 @@ def qformer_input_ids(need: Need):
     return need.make.ids((need.batch, 32), int(get(qformer, "vocab_size", default=30522)))
 
 
+QUERY_TOKENS_DEFAULT = 32      # a Q-Former's learned queries where the config names none (BLIP-2: 32)
+
+
+def query_embeds(need: Need):
+    """A Q-Former alone: its query embeddings, batch x queries x ``hidden_size``
+    (``num_query_tokens`` of the config, default 32)."""
+    count = int(get(need.config, "num_query_tokens", default=QUERY_TOKENS_DEFAULT))
+    return need.make.floats((need.batch, count, int(get(need.config, "hidden_size", default=768))))
+
+
+def encoder_hidden_states(need: Need):
+    """What a Q-Former attends to: the image encoder's features, batch x patches x
+    ``encoder_hidden_size`` (patches: 257, a 224-pixel image at patch 14 and its class token)."""
+    width = get(need.config, "encoder_hidden_size")
+    if width is None:
+        return None
+    return need.make.floats((need.batch, 257, int(width)))
+
+
 RULES = {
+    "query_embeds": Rule(query_embeds, "vision-language"),
+    "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language", after=("query_embeds", "input_ids")),
     "bbox": Rule(bbox, "layout", after=("input_ids",)),
     "mm_token_type_ids": Rule(mm_token_type_ids, "vision-language", after=("input_ids",)),
     "task_inputs": Rule(task_inputs, "segmentation"),

@@ -22,3 +22,21 @@ def test_token_types_mark_image_and_video_placeholders():
     need.made["input_ids"] = torch.tensor([[5, config.image_token_id, config.image_token_id, config.video_token_id]])
     assert mm_token_type_ids(need).tolist() == [[0, 1, 1, 2]]
     assert tuple(bbox(need).shape) == (1, 4, 4) and int(bbox(need).abs().sum()) == 0
+
+
+def test_a_q_former_alone_gets_its_queries_and_the_image_features_it_attends_to():
+    import profiler
+    from profiler.models import hf
+    from profiler.models.resolve import resolve
+    from hf_tiny import macs_flop_counter
+    overrides = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+                 "encoder_hidden_size": 48}
+    spec = resolve("hf:blip_2_qformer", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    assert "query_embeds 1x32x64" in desc and "encoder_hidden_states 1x257x48" in desc
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
