@@ -234,7 +234,7 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
         check("decoder", length)
         made["decoder_input_ids"] = make.ids((need.batch, length), vocab_size(model, config))
     for name in text_later:
-        if name in params and name not in made and (name in needed or "input_ids" in made):
+        if name in params and name not in made and (name in needed or any(a in made for a in RULES[name].after)):
             value = RULES[name].make(need)
             if value is not None:
                 made[name] = value
