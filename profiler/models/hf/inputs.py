@@ -205,7 +205,7 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
     for name, value in given.items():
         made[name] = _given(need, name, value)
     needed = set(required(params))
-    text_later = {n for n, r in RULES.items() if "input_ids" in r.after}
+    text_later = [n for n, r in RULES.items() if "input_ids" in r.after]   # in RULES order
     for name, rule in RULES.items():
         if name in made or name not in params or name in text_later:
             continue
