@@ -63,14 +63,30 @@ def _spectrogram_patches(need: Need) -> bool:
     return all(get(config, f) is not None for f in ("num_mel_bins", "max_length", "frequency_stride", "time_stride"))
 
 
+_AUDIO_CONFIGS = ("audio_config", "audio_encoder_config")
+
+
+def _without_audio_tower(need: Need) -> bool:
+    """A multimodal config that names an audio sub-config and leaves it None
+    (Gemma 4's default): the model was built without an audio tower, and takes
+    no audio."""
+    names = [n for n in _AUDIO_CONFIGS if n in vars(need.config)]
+    return bool(names) and all(getattr(need.config, n) is None for n in names)
+
+
 def input_values(need: Need):
     """A waveform: batch x samples (seconds × sampling rate, default 1 s at 16 kHz;
     ``tokens`` samples where given to a model without token ids), or batch x
     channels x samples for a codec: a config (or sub-config) that names audio
     channels (``audio_channels``), or its convolution strides
-    (``downsampling_ratios``, ``upsampling_ratios``: one channel).  An audio
+    (``downsampling_ratios``, ``upsampling_ratios``: one channel), or whose
+    audio tower runs on batch x 1 x samples and not on batch x samples (OmniASR,
+    tried on meta: ``_layout_the_tower_reads``).  An audio
     spectrogram transformer's (``_spectrogram_patches``) is its fixed
-    spectrogram: batch x ``max_length`` x ``num_mel_bins``."""
+    spectrogram: batch x ``max_length`` x ``num_mel_bins``.  None where the
+    model was built without an audio tower (``_without_audio_tower``)."""
+    if _without_audio_tower(need):
+        return None
     if _spectrogram_patches(need):
         return need.make.floats((need.batch, int(need.config.max_length), int(need.config.num_mel_bins)))
     samples = max(1, round(_seconds(need) * _rate(need)))
@@ -81,7 +97,8 @@ def input_values(need: Need):
         channels = 1
     if channels is not None:
         return need.make.floats((need.batch, channels, samples))
-    return need.make.floats((need.batch, samples))
+    return _layout_the_tower_reads(need, (need.make.floats((need.batch, samples)),
+                                          need.make.floats((need.batch, 1, samples))))
 
 
 def _frames(need: Need) -> int:
@@ -118,7 +135,10 @@ def input_features(need: Need):
     ``max_source_positions`` and ``num_mel_bins``): batch x mel bins x
     2·max_source_positions frames (30 s for Whisper, the only length it takes).
     Others: batch x frames x ``feature_width``, FRAME_RATE frames a second
-    (default 1 s; a multiple of the config's ``subsampling_factor``)."""
+    (default 1 s; a multiple of the config's ``subsampling_factor``).  None
+    where the model was built without an audio tower."""
+    if _without_audio_tower(need):
+        return None
     audio = need.audio
     mels = get(audio, "num_mel_bins", default=get(need.config, "num_mel_bins"))
     positions = get(audio, "max_source_positions", default=get(need.config, "max_source_positions"))
@@ -126,10 +146,86 @@ def input_features(need: Need):
         return need.make.floats((need.batch, int(mels), 2 * int(positions)))
     if mels is not None and positions is not None:
         return need.make.floats((need.batch, int(mels), max(1, round(_seconds(need) * FRAME_RATE))))
-    width = feature_width(need)
-    frames_first = need.make.floats((need.batch, _frames(need), width))
-    channels_first = need.make.floats((need.batch, width, _frames(need)))
-    return _layout_the_tower_reads(need, (frames_first, channels_first))
+    return _layout_the_tower_reads(need, _feature_candidates(need))
+
+
+def _feature_candidates(need: Need):
+    """Feature tensors a tower may read, most likely first: for each width
+    (``_widths``), frames first, mel bins first, and as a one-channel
+    spectrogram image (batch x 1 x frames x width: CLAP's HTS-AT).  Made lazily."""
+    frames = _frames(need)
+    for width in _widths(need):
+        yield need.make.floats((need.batch, frames, width))
+        yield need.make.floats((need.batch, width, frames))
+        yield need.make.floats((need.batch, 1, frames, width))
+
+
+def _widths(need: Need):
+    """Feature widths to try, in order: the config's (``feature_width``); the
+    default of the model's own feature extractor (its ``feature_size``,
+    ``num_mel_bins`` or ``n_mels``: Gemma 4's 128 mel bins, which its audio config
+    does not name); the input width of the tower's first linear layer or
+    one-dimensional convolution (Granite Speech 5 reads delta-expanded, paired
+    frames: 4 x num_mel_bins)."""
+    found = [feature_width(need)]
+    extractor = _extractor_width(need.model)
+    if extractor is not None:
+        found.append(extractor)
+    first = _first_layer_width(_audio_tower(need.model))
+    if first is not None:
+        found.append(first)
+    return list(dict.fromkeys(w for w in found if w > 1))
+
+
+_EXTRACTOR_WIDTHS = ("feature_size", "num_mel_bins", "n_mels")
+
+
+def _extractor_width(model) -> int | None:
+    """The feature width the model's own feature extractor makes by default: the
+    ``feature_size`` (``num_mel_bins``, ``n_mels``) default of a
+    ``*FeatureExtractor`` class in the model's transformers package (its
+    ``feature_extraction_*`` modules), read from the signature, nothing built."""
+    import importlib
+    import inspect
+    import pkgutil
+    package = type(model).__module__.rpartition(".")[0]
+    try:
+        paths = importlib.import_module(package).__path__
+    except (ImportError, AttributeError):
+        return None
+    for info in pkgutil.iter_modules(paths):
+        if not info.name.startswith("feature_extraction"):
+            continue
+        try:
+            module = importlib.import_module(f"{package}.{info.name}")
+        except Exception:       # noqa: BLE001 - an optional dependency missing: no default from it
+            continue
+        for cls in vars(module).values():
+            if not (inspect.isclass(cls) and cls.__module__ == module.__name__
+                    and cls.__name__.endswith("FeatureExtractor")):
+                continue
+            params = inspect.signature(cls.__init__).parameters
+            for name in _EXTRACTOR_WIDTHS:
+                default = params[name].default if name in params else None
+                if isinstance(default, int) and not isinstance(default, bool) and default > 1:
+                    return default
+    return None
+
+
+def _first_layer_width(tower) -> int | None:
+    """The input width of the tower's first linear layer or one-dimensional
+    convolution (in registration order), where that comes before any other
+    layer with a weight (a two-dimensional convolution first reads a spectrogram
+    image: no width from it)."""
+    from torch import nn
+    for module in tower.modules():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+        if isinstance(module, nn.Conv1d):
+            return module.in_channels
+        if isinstance(module, (nn.Conv2d, nn.Conv3d, nn.Embedding)):
+            return None
+    return None
 
 
 _TOWERS = ("audio_tower", "audio_encoder", "audio_model", "encoder", "speech_encoder")
@@ -139,23 +235,29 @@ def _layout_the_tower_reads(need: Need, candidates):
     """The first of the candidate feature tensors that the model's audio tower (or
     encoder; the model itself when it has neither) runs on, tried on meta: no
     config field says whether features come frames first (Speech2Text, Parakeet)
-    or mel bins first (GLM-ASR, CLVP, which feed them to a Conv1d).  The first
-    candidate when none runs (the forward's own error is then the reason)."""
-    from torch import nn
-
+    or mel bins first (GLM-ASR, CLVP, which feed them to a Conv1d), nor, for
+    some, their width.  The first candidate when none runs (the forward's own error is then the reason)."""
     from profiler.models.hf.make import run_model
     model = need.model
-    tower = next((getattr(holder, n) for holder in (model, getattr(model, "model", None)) if holder is not None
-                  for n in _TOWERS if isinstance(getattr(holder, n, None), nn.Module)), model)
+    tower = _audio_tower(model)
+    candidates = iter(candidates)
+    first = next(candidates)
     if not any(p.is_meta for p in model.parameters()):
-        return candidates[0]
-    for features in candidates:
+        return first
+    for features in (first, *candidates):
         try:
             run_model(model, {"features": features}, lambda features: tower(features))
         except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
             continue
         return features
-    return candidates[0]
+    return first
+
+
+def _audio_tower(model):
+    """The model's audio tower (or encoder; the model itself when it has neither)."""
+    from torch import nn
+    return next((getattr(holder, n) for holder in (model, getattr(model, "model", None)) if holder is not None
+                 for n in _TOWERS if isinstance(getattr(holder, n, None), nn.Module)), model)
 
 
 def feature_mask(need: Need):

@@ -108,3 +108,39 @@ def test_feature_layout_is_the_one_the_tower_reads():
     glm = _need("glmasr_encoder", {"num_hidden_layers": 1})
     mels = glm.config.num_mel_bins
     assert tuple(input_features(glm).shape) == (1, mels, 100)
+
+
+def test_no_audio_inputs_without_an_audio_tower():
+    """Gemma 4 leaves its audio_config None by default: built without an audio tower."""
+    need = _need("gemma4", {"text_config.num_hidden_layers": 1})
+    assert need.config.audio_config is None
+    assert input_features(need) is None and input_values(need) is None
+
+
+def test_feature_width_of_the_model_s_own_feature_extractor():
+    """Gemma 4's audio config names no mel bins; its feature extractor makes 128
+    (what its subsampling projection is sized for: subsampling_conv_channels[0] // 4 per channel)."""
+    need = _need("gemma4_audio", {"num_hidden_layers": 1})
+    channels = need.config.subsampling_conv_channels
+    features = input_features(need)
+    assert features.shape[0] == 1 and features.shape[2] // 4 * channels[1] == \
+        (channels[0] // 4) * channels[1] and features.shape[2] == 128
+
+
+def test_feature_width_of_the_tower_s_first_linear_layer():
+    """Granite Speech 5 reads delta-expanded frames stacked in pairs: 4 x num_mel_bins wide."""
+    need = _need("granite_speech5_encoder", {"num_hidden_layers": 1})
+    assert tuple(input_features(need).shape) == (1, 100, 4 * need.config.num_mel_bins)
+
+
+def test_spectrogram_image_of_one_channel():
+    """CLAP's HTS-AT reads batch x 1 x frames x num_mel_bins."""
+    need = _need("clap_audio_model", {"depths": [1, 1, 1, 1]})
+    assert tuple(input_features(need).shape) == (1, 1, 100, need.config.num_mel_bins)
+
+
+def test_waveform_with_a_channel_axis_where_the_tower_reads_one():
+    """OmniASR's encoder reads batch x 1 x samples (no codec field says so)."""
+    need = _need("omniasr_audio", {"num_hidden_layers": 1})
+    assert tuple(input_values(need).shape) == (1, 1, 16000)
+    assert tuple(input_values(_need("wav2vec2", {"num_hidden_layers": 1})).shape) == (1, 16000)
