@@ -97,8 +97,8 @@ def input_values(need: Need):
         channels = 1
     if channels is not None:
         return need.make.floats((need.batch, channels, samples))
-    return _layout_the_tower_reads(need, (need.make.floats((need.batch, samples)),
-                                          need.make.floats((need.batch, 1, samples))))
+    return _layout_the_tower_reads(need, ((need.make.floats((need.batch, samples)), None),
+                                          (need.make.floats((need.batch, 1, samples)), None)))
 
 
 def _frames(need: Need) -> int:
@@ -142,22 +142,31 @@ def input_features(need: Need):
     audio = need.audio
     mels = get(audio, "num_mel_bins", default=get(need.config, "num_mel_bins"))
     positions = get(audio, "max_source_positions", default=get(need.config, "max_source_positions"))
-    if mels is not None and positions is not None and need.seconds is None:
-        return need.make.floats((need.batch, int(mels), 2 * int(positions)))
     if mels is not None and positions is not None:
-        return need.make.floats((need.batch, int(mels), max(1, round(_seconds(need) * FRAME_RATE))))
+        frames = 2 * int(positions) if need.seconds is None else max(1, round(_seconds(need) * FRAME_RATE))
+        return _layout_the_tower_reads(need, _whisper_candidates(need, int(mels), frames))
     return _layout_the_tower_reads(need, _feature_candidates(need))
 
 
+def _whisper_candidates(need: Need, mels: int, frames: int):
+    """Whisper's batch x mel bins x frames; then, for a tower that takes the
+    frames per sample (``feature_lens``: Qwen2.5-Omni's audio encoder alone), the
+    samples concatenated: mel bins x batch·frames."""
+    yield need.make.floats((need.batch, mels, frames)), frames
+    if "feature_lens" in _parameters(_audio_tower(need.model)):
+        yield need.make.floats((mels, need.batch * frames)), frames
+
+
 def _feature_candidates(need: Need):
-    """Feature tensors a tower may read, most likely first: for each width
-    (``_widths``), frames first, mel bins first, and as a one-channel
-    spectrogram image (batch x 1 x frames x width: CLAP's HTS-AT).  Made lazily."""
+    """Feature tensors a tower may read, most likely first, with their frames:
+    for each width (``_widths``), frames first, mel bins first, and as a
+    one-channel spectrogram image (batch x 1 x frames x width: CLAP's HTS-AT).
+    Made lazily."""
     frames = _frames(need)
     for width in _widths(need):
-        yield need.make.floats((need.batch, frames, width))
-        yield need.make.floats((need.batch, width, frames))
-        yield need.make.floats((need.batch, 1, frames, width))
+        yield need.make.floats((need.batch, frames, width)), frames
+        yield need.make.floats((need.batch, width, frames)), frames
+        yield need.make.floats((need.batch, 1, frames, width)), frames
 
 
 def _widths(need: Need):
@@ -233,7 +242,8 @@ _TOWERS = ("audio_tower", "audio_encoder", "audio_model", "encoder", "speech_enc
 
 def _layout_the_tower_reads(need: Need, candidates):
     """The first of the candidate feature tensors that the model's audio tower (or
-    encoder; the model itself when it has neither) runs on, tried on meta: no
+    encoder; the model itself when it has neither) runs on, tried on meta (on a
+    real model, as for a cross-check, on its real tower: the same choice): no
     config field says whether features come frames first (Speech2Text, Parakeet)
     or mel bins first (GLM-ASR, CLVP, which feed them to a Conv1d), nor, for
     some, their width.  The first candidate when none runs (the forward's own error is then the reason)."""
@@ -242,15 +252,59 @@ def _layout_the_tower_reads(need: Need, candidates):
     tower = _audio_tower(model)
     candidates = iter(candidates)
     first = next(candidates)
-    if not any(p.is_meta for p in model.parameters()):
-        return first
-    for features in (first, *candidates):
+    for features, frames in (first, *candidates):
+        companions = _tower_companions(need, tower, frames) if frames is not None else {}
         try:
-            run_model(model, {"features": features}, lambda features: tower(features))
+            run_model(model, {"features": features, **companions}, lambda features, **kw: tower(features, **kw))
         except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
             continue
+        need.feature_frames = frames
         return features
-    return first
+    need.feature_frames = first[1]
+    return first[0]
+
+
+# what a tower requires beside its features, made for the trial: the frames per sample, or a mask of them
+_LENGTHS = ("feature_lens",)
+_MASKS = ("input_features_mask", "feature_attention_mask", "attention_mask", "mask")
+
+
+def _parameters(module) -> dict:
+    import inspect
+    try:
+        return dict(inspect.signature(module.forward).parameters)
+    except (TypeError, ValueError):
+        return {}
+
+
+def _tower_companions(need: Need, tower, frames: int) -> dict:
+    """What the tower requires beside its features, for a trial run: the frames of
+    each sample (``feature_lens``, taken even where optional: Qwen2.5-Omni's
+    encoder cannot run without it) and a mask of all frames valid
+    (``input_features_mask``: Qwen3-ASR's encoder)."""
+    import inspect
+    found = {}
+    for name, param in list(_parameters(tower).items())[1:]:
+        if name in _LENGTHS:
+            found[name] = need.make.full((need.batch,), frames)
+        elif name in _MASKS and param.default is inspect.Parameter.empty:
+            found[name] = need.make.full((need.batch, frames), 1)
+    return found
+
+
+def feature_lens(need: Need):
+    """The frames of each sample of the features made: batch, each the frames
+    (a tower that takes its features concatenated, Qwen2.5-Omni's)."""
+    features = need.made.get("input_features")
+    if features is None:
+        return None
+    return need.make.full((need.batch,), _features_frames(need, features))
+
+
+def _features_frames(need: Need, features) -> int:
+    if need.feature_frames is not None:
+        return need.feature_frames
+    return features.shape[-1] if _whisper_like(need) else features.shape[1]
 
 
 def _audio_tower(model):
@@ -263,8 +317,7 @@ def _audio_tower(model):
 def feature_mask(need: Need):
     """All frames valid: batch x frames of ones (the features' time axis)."""
     features = need.made.get("input_features")
-    frames = features.shape[-1] if features is not None and _whisper_like(need) else \
-        features.shape[1] if features is not None else FRAME_RATE
+    frames = _features_frames(need, features) if features is not None else FRAME_RATE
     return need.make.full((need.batch, frames), 1)
 
 
@@ -324,6 +377,7 @@ RULES = {
     "input_features": Rule(input_features, "speech", primary=True),
     "input_features_mask": Rule(feature_mask, "speech", after=("input_features",)),
     "feature_attention_mask": Rule(feature_mask, "speech", after=("input_features",)),
+    "feature_lens": Rule(feature_lens, "speech", after=("input_features",)),
     "audio_mel": Rule(audio_mel, "speech", primary=True),
     "audio_mel_mask": Rule(audio_mel_mask, "speech", after=("audio_mel",)),
     "latents": Rule(latents, "audio"),

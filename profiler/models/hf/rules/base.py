@@ -26,6 +26,7 @@ class Need:
     made: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     required: set[str] = field(default_factory=set)   # needed beyond the forward's own required arguments
+    feature_frames: int | None = None   # frames per sample of the audio features made: what their masks cover
 
     def sub(self, *names: str):
         """The first sub-config among ``names`` the config has, else the config."""

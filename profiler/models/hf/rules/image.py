@@ -41,7 +41,21 @@ def image_hw(need: Need) -> tuple[int, int]:
         found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
         if found is not None:
             return found
-    return IMAGE_DEFAULT, IMAGE_DEFAULT
+    found = timm_input_size(need.model)
+    return found if found is not None else (IMAGE_DEFAULT, IMAGE_DEFAULT)
+
+
+def timm_input_size(model) -> tuple[int, int] | None:
+    """(height, width) a timm model inside ``model`` was made for (its
+    ``pretrained_cfg["input_size"]``, C x H x W), where the config names no image
+    size: a TimmWrapper tower (PE-Video's ``vit_pe_core_large_patch14_336``)."""
+    for module in model.modules():
+        cfg = getattr(module, "pretrained_cfg", None)
+        if isinstance(cfg, dict):
+            found = _side(cfg.get("input_size"))
+            if found is not None:
+                return found
+    return None
 
 
 def channels(need: Need) -> int:
@@ -159,7 +173,10 @@ def pixel_values(need: Need):
     """Images, by the layout the model takes: flattened patches with their grid
     (patch-list encoders: patches x channels·temporal·patch², the image repeated
     over the temporal patch, as the processors do), a clip (video models), crops
-    (any-resolution models: batch x crops x C x H x W), else batch x C x H x W."""
+    (any-resolution models: batch x crops x C x H x W), else batch x C x H x W, or
+    image pairs (batch x 2 x C x H x W: keypoint matchers, LightGlue and
+    EfficientLoFTR) where a model without text refuses single images before its
+    first layer and runs on pairs."""
     if no_vision_tower(need):
         return None
     c = channels(need)
@@ -182,7 +199,12 @@ def pixel_values(need: Need):
         crops = _crops(need, h, w)
         if crops is not None:
             return need.make.floats((need.batch, crops, c, h, w))
-    return need.make.floats((need.batch, c, h, w))
+    pixels = need.make.floats((need.batch, c, h, w))
+    if not need.takes("input_ids") and not _first_layer_runs(need, need.model.forward, {"pixel_values": pixels}):
+        pair = need.make.floats((need.batch, 2, c, h, w))
+        if _first_layer_runs(need, need.model.forward, {"pixel_values": pair}):
+            return pair
+    return pixels
 
 
 def grid_thw(need: Need):
