@@ -359,8 +359,17 @@ class LMCase:
         out = []
         for n in self.lengths:
             _args, kwargs, _desc = example_inputs(model, model.config, 1, **{self.mode: n})
-            out.append((self.label(n), kwargs))
+            out.append((self.label(n), _on_device_of(model, kwargs)))
         return out
+
+
+def _on_device_of(model: nn.Module, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs on the model's device: example_inputs makes token ids and masks
+    on the CPU (ours carries their values through a meta forward), which a peer
+    cannot mix with a meta model's weights.  A KV cache is made on the model's
+    device already."""
+    device = next(model.parameters()).device
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
 
 
 def _lm_inputs(case: LMCase, model: nn.Module):
