@@ -274,10 +274,20 @@ def flop_counter(spec, real: bool = False) -> tuple[int, float]:
         # module argument that requires one, and fails on a parameter handed to a submodule (Mamba, SAM)
         model = spec.build(meta=not real).eval().requires_grad_(False)
         args, kwargs, _ = _example_inputs()(model, spec.config)
+    if not real:
+        # the profiler makes token ids and masks on the CPU and carries their values through
+        # its meta forward; FlopCounterMode cannot mix them with meta weights
+        args, kwargs = _to_meta(args), _to_meta(kwargs)
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
         model(*args, **kwargs)
     return counter.get_total_flops() // 2, time.perf_counter() - start
+
+
+def _to_meta(tree):
+    import torch
+    from torch.utils._pytree import tree_map
+    return tree_map(lambda v: v.to("meta") if isinstance(v, torch.Tensor) else v, tree)
 
 
 def _calls_grouped_mm(report) -> bool:
