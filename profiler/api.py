@@ -429,7 +429,8 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
                             f"({first_line(failed)}), but the model's weights are on the meta device: "
                             "pass it built with real weights")
     # the limit is checked before a by-name model is built for real: its meta build has the sizes
-    _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None))
+    _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None),
+                     f"{_describe(getattr(failed, 'failed_call', None))} ({first_line(failed)})")
     real = _build_real(spec) if owned and on_meta(module) else module
     try:
         done = attempt("real", args, desc, size, real)
@@ -461,7 +462,7 @@ def _check_fits(label, desc, rows, smaller: str = "profile a smaller input") -> 
                                 f"count a report holds: {smaller}")
 
 
-def _check_real_size(label, model, args, input_dtype, capture) -> None:
+def _check_real_size(label, model, args, input_dtype, capture, why: str = "") -> None:
     """Refuse a real-tensor forward that would take more than the limit: the dummy
     inputs, the model's tensors (a copy of the caller's, or a real build of a
     model built by name), and the largest layer call the failed shapes-only
@@ -487,7 +488,7 @@ def _check_real_size(label, model, args, input_dtype, capture) -> None:
         # lower bound on the forward's peak, where the sum of all of them would overstate it
         need += max(call.in_bytes + call.out_bytes for call in capture.calls)
     if need > limit:
-        raise ProfilerError(f"{label}: the forward needs real tensors (a data-dependent op), which would take "
+        raise ProfilerError(f"{label}: the forward needs real tensors{why or ' (a data-dependent op)'}, which would take "
                             f"at least {need / 2**30:.1f} GiB, above the {limit / 2**30:.1f} GiB limit; "
                             "profile a smaller input, or raise PROFILER_REAL_LIMIT_GB")
 

@@ -74,6 +74,7 @@ REPORT_MD = ROOT / "reports" / "hf_zoo.md"
 REPORT_CSV = ROOT / "reports" / "hf_zoo.csv"
 TIMEOUT_S = 120.0
 MAX_RSS_GIB = 4.0
+REAL_MARGIN_GIB = 0.75         # below the RSS limit, what a real-tensor forward's temporaries may take
 CHUNK = 25
 SHRUNK_TO = 2
 POLL_S = 0.1
@@ -431,6 +432,14 @@ def worker(types: list[str], cache: Path, timeout_s: float, max_rss: int) -> Non
         torch.nn.Linear(4, 4, device="meta")(torch.empty(1, 4, device="meta"))
     watchdog = Watchdog(cache, timeout_s, max_rss)
     watchdog.start()
+    from profiler.arguments import REAL_LIMIT_VARIABLE
+    if REAL_LIMIT_VARIABLE not in os.environ:
+        # the profiler's real-tensor fallback limit counts its own tensors, not the process: what is
+        # left under the RSS limit after the imports, less a margin for the forward's temporaries, so
+        # that a type too big for the sweep is refused in one line instead of killed (fixed for the
+        # worker: a type's verdict does not depend on the types before it)
+        left = (max_rss - watchdog.rss()) / 2**30 - REAL_MARGIN_GIB
+        os.environ[REAL_LIMIT_VARIABLE] = f"{max(left, 0.25):.2f}"
     for model_type in types:
         print(f"hf_zoo worker: {model_type}", file=sys.stderr, flush=True)
         try:
