@@ -92,13 +92,31 @@ def input_values(need: Need):
     samples = max(1, round(_seconds(need) * _rate(need)))
     if need.tokens is not None and not need.takes("input_ids"):
         samples = need.tokens                      # tokens= of a waveform model: its samples
+    per_token = _samples_per_token(need)
+    if per_token:
+        samples = math.ceil(samples / per_token) * per_token
     channels = _field(need, _CHANNEL_FIELDS)
     if channels is None and _field(need, _CODEC_FIELDS, (list, tuple)) is not None:
         channels = 1
     if channels is not None:
         return need.make.floats((need.batch, channels, samples))
     return _layout_the_tower_reads(need, ((need.make.floats((need.batch, samples)), None),
-                                          (need.make.floats((need.batch, 1, samples)), None)))
+                                          (need.make.floats((need.batch, 1, samples)), None)), "input_values")
+
+
+def _samples_per_token(need: Need) -> int | None:
+    """The samples one audio token covers, where the config states it
+    (``samples_per_token``; Muse Spark's audio encoder, 1920: the product of its
+    patch sizes, a property, not a field): its encoder refuses a waveform of any
+    other multiple, as the model's feature extractor pads it."""
+    for config in (need.audio, *_configs(need.config)):
+        try:
+            value = getattr(config, "samples_per_token", None)
+        except Exception:          # noqa: BLE001 - a property that needs fields this config lacks
+            value = None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+            return value
+    return None
 
 
 def _frames(need: Need) -> int:
@@ -137,7 +155,7 @@ def input_features(need: Need):
     Others: batch x frames x ``feature_width``, FRAME_RATE frames a second
     (default 1 s; a multiple of the config's ``subsampling_factor``).  None
     where the model was built without an audio tower."""
-    if _without_audio_tower(need):
+    if _without_audio_tower(need) or _waveform_encoder(need):
         return None
     audio = need.audio
     mels = get(audio, "num_mel_bins", default=get(need.config, "num_mel_bins"))
@@ -146,6 +164,17 @@ def input_features(need: Need):
         frames = 2 * int(positions) if need.seconds is None else max(1, round(_seconds(need) * FRAME_RATE))
         return _layout_the_tower_reads(need, _whisper_candidates(need, int(mels), frames))
     return _layout_the_tower_reads(need, _feature_candidates(need))
+
+
+def _waveform_encoder(need: Need) -> bool:
+    """A model that takes both a waveform and features (SpeechEncoderDecoderModel,
+    which hands either to its encoder, and refuses both at once) whose encoder (a
+    submodule: ``_audio_tower``) reads a waveform (``input_values``) and no
+    features: the waveform made, no features."""
+    tower = _audio_tower(need.model)
+    params = _parameters(tower)
+    return (tower is not need.model and "input_values" in need.made and "input_values" in params
+            and "input_features" not in params)
 
 
 def _whisper_candidates(need: Need, mels: int, frames: int):
@@ -240,7 +269,16 @@ def _first_layer_width(tower) -> int | None:
 _TOWERS = ("audio_tower", "audio_encoder", "audio_model", "encoder", "speech_encoder")
 
 
-def _layout_the_tower_reads(need: Need, candidates):
+def _call(tower, name: str | None, features, kwargs):
+    """The tower on ``features``: by name where its forward takes ``name`` (the model
+    itself as its own tower, whose first argument may be the token ids: CLVP), else
+    as its first argument (a sub-module's ``hidden_states``)."""
+    if name is not None and name in _parameters(tower):
+        return tower(**{name: features}, **kwargs)
+    return tower(features, **kwargs)
+
+
+def _layout_the_tower_reads(need: Need, candidates, name: str | None = "input_features"):
     """The first of the candidate feature tensors that the model's audio tower (or
     encoder; the model itself when it has neither) runs on, tried on meta (on a
     real model, as for a cross-check, on its real tower: the same choice): no
@@ -255,7 +293,8 @@ def _layout_the_tower_reads(need: Need, candidates):
     for features, frames in (first, *candidates):
         companions = _tower_companions(need, tower, frames) if frames is not None else {}
         try:
-            run_model(model, {"features": features, **companions}, lambda features, **kw: tower(features, **kw))
+            run_model(model, {"features": features, **companions},
+                      lambda features, **kw: _call(tower, name, features, kw))
         except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
             continue
         need.feature_frames = frames
@@ -266,6 +305,8 @@ def _layout_the_tower_reads(need: Need, candidates):
 
 # what a tower requires beside its features, made for the trial: the frames per sample, or a mask of them
 _LENGTHS = ("feature_lens",)
+_SAMPLE_LENGTHS = ("chunk_sample_lengths",)
+_TRIAL_TOKENS = 8          # token ids beside the audio in a trial of a model that reads both
 _MASKS = ("input_features_mask", "feature_attention_mask", "attention_mask", "mask")
 
 
@@ -280,13 +321,23 @@ def _parameters(module) -> dict:
 def _tower_companions(need: Need, tower, frames: int) -> dict:
     """What the tower requires beside its features, for a trial run: the frames of
     each sample (``feature_lens``, taken even where optional: Qwen2.5-Omni's
-    encoder cannot run without it) and a mask of all frames valid
-    (``input_features_mask``: Qwen3-ASR's encoder)."""
+    encoder cannot run without it), the waveform samples of each
+    (``chunk_sample_lengths``: Dots3-Note's), a mask of all frames valid
+    (``input_features_mask``: Qwen3-ASR's encoder), and, where the model is its
+    own tower and takes token ids, a few of them (CLVP)."""
     import inspect
+    from profiler.models.hf.make import vocab_size
     found = {}
+    if tower is need.model and "input_ids" in _parameters(tower):
+        # the model as its own tower, with its text beside the audio (CLVP refuses audio alone)
+        found["input_ids"] = need.make.ids((need.batch, _TRIAL_TOKENS), vocab_size(need.model, need.config))
     for name, param in list(_parameters(tower).items())[1:]:
+        if name in found:
+            continue
         if name in _LENGTHS:
             found[name] = need.make.full((need.batch,), frames)
+        elif name in _SAMPLE_LENGTHS:
+            found[name] = need.make.full((need.batch,), frames * _hop(need))
         elif name in _MASKS and param.default is inspect.Parameter.empty:
             found[name] = need.make.full((need.batch, frames), 1)
     return found
@@ -311,7 +362,19 @@ def _audio_tower(model):
     """The model's audio tower (or encoder; the model itself when it has neither)."""
     from torch import nn
     return next((getattr(holder, n) for holder in (model, getattr(model, "model", None)) if holder is not None
-                 for n in _TOWERS if isinstance(getattr(holder, n, None), nn.Module)), model)
+                 for n in _TOWERS if isinstance(getattr(holder, n, None), nn.Module)
+                 and not _reads_hidden_states(getattr(holder, n))), model)
+
+
+_HIDDEN = ("hidden_states", "inputs_embeds")
+
+
+def _reads_hidden_states(module) -> bool:
+    """A sub-module whose forward reads the hidden states of the layers before it
+    (w2v-BERT's ``encoder`` after its feature projection), not the audio input:
+    not the tower the features go to."""
+    first = next(iter(_parameters(module)), None)
+    return first in _HIDDEN
 
 
 def feature_mask(need: Need):
@@ -368,6 +431,41 @@ def padding_mask(need: Need):
     return need.make.full((need.batch, waveform.shape[-1]), 1) if wanted else None
 
 
+# a vocoder's mel bins per frame (HiFi-GAN's model_in_dim, BigVGAN's mel_dim)
+_VOCODER_FIELDS = ("model_in_dim", "mel_dim")
+
+
+def spectrogram(need: Need):
+    """A vocoder's log-mel spectrogram (SpeechT5's and FastSpeech 2's HiFi-GAN,
+    Qwen2.5-Omni's BigVGAN): FRAME_RATE frames a second (default 1 s) of
+    ``model_in_dim`` (``mel_dim``) mel bins, frames first (batch x frames x
+    bins, HiFi-GAN's documented layout) or bins first (BigVGAN, which feeds it
+    to a Conv1d), as the model runs on meta (``_layout_the_tower_reads``)."""
+    width = _field(need, _VOCODER_FIELDS)
+    if width is None:
+        return None
+    frames = _frames(need)
+    name = next(n for n in ("spectrogram", "mel_spectrogram") if need.takes(n))
+    return _layout_the_tower_reads(need, ((need.make.floats((need.batch, frames, width)), None),
+                                          (need.make.floats((need.batch, width, frames)), None)), name)
+
+
+def chunk_sample_lengths(need: Need):
+    """The waveform samples each chunk of features covers (Dots3-Note's audio
+    encoder): per chunk of the batch, its frames times the feature extractor's
+    ``hop_length`` (default: the sampling rate over FRAME_RATE)."""
+    features = need.made.get("input_features")
+    if features is None:
+        return None
+    return need.make.full((features.shape[0],), _features_frames(need, features) * _hop(need))
+
+
+def _hop(need: Need) -> int:
+    """Waveform samples per feature frame: the config's ``hop_length``, else the
+    sampling rate over FRAME_RATE."""
+    return _field(need, ("hop_length",)) or max(1, _rate(need) // FRAME_RATE)
+
+
 def _whisper_like(need: Need) -> bool:
     return get(need.audio, "max_source_positions", default=get(need.config, "max_source_positions")) is not None
 
@@ -380,6 +478,9 @@ RULES = {
     "feature_lens": Rule(feature_lens, "speech", after=("input_features",)),
     "audio_mel": Rule(audio_mel, "speech", primary=True),
     "audio_mel_mask": Rule(audio_mel_mask, "speech", after=("audio_mel",)),
+    "chunk_sample_lengths": Rule(chunk_sample_lengths, "speech", after=("input_features",)),
     "latents": Rule(latents, "audio"),
+    "spectrogram": Rule(spectrogram, "audio", primary=True),
+    "mel_spectrogram": Rule(spectrogram, "audio", primary=True),
     "padding_mask": Rule(padding_mask, "audio", after=("input_values",)),
 }

@@ -144,3 +144,81 @@ def test_waveform_with_a_channel_axis_where_the_tower_reads_one():
     need = _need("omniasr_audio", {"num_hidden_layers": 1})
     assert tuple(input_values(need).shape) == (1, 1, 16000)
     assert tuple(input_values(_need("wav2vec2", {"num_hidden_layers": 1})).shape) == (1, 16000)
+
+
+def _ours_and_flop_counter(arch: str, overrides: dict):
+    """(our MACs on the meta build, FlopCounterMode's on a real tiny build, the inputs made)."""
+    import sys
+    from pathlib import Path
+    import torch
+    import profiler
+    from profiler.models.hf import example_inputs
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from hf_tiny import macs_flop_counter
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, _ = example_inputs(meta, spec.config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = example_inputs(real, spec.config)
+    return int(profiler.profile(meta, kwargs=kwargs).total["macs"]), macs_flop_counter(real, real_kwargs), kwargs
+
+
+def test_vocoder_spectrogram_in_the_layout_it_reads():
+    """HiFi-GAN documents batch x frames x model_in_dim; BigVGAN feeds its mel
+    spectrogram to a Conv1d, bins first.  Both 100 frames (1 s)."""
+    hifigan = _need("speecht5_hifigan", {"upsample_initial_channel": 16})
+    assert tuple(_made(hifigan, "spectrogram").shape) == (1, 100, hifigan.config.model_in_dim)
+    # BigVGAN's forward ends in .cpu(), which the profiler's run of the model answers on meta
+    import profiler
+    report = profiler.profile("hf:qwen2_5_omni_bigvgan", config={"upsample_initial_channel": 64})
+    assert report.input_desc.startswith("mel_spectrogram 1x80x100")
+    ours, reference, _ = _ours_and_flop_counter("speecht5_hifigan", {"upsample_initial_channel": 16})
+    assert ours == reference
+
+
+def test_waveform_a_multiple_of_the_samples_per_token():
+    """Muse Spark's audio encoder refuses a waveform that is not a whole number of
+    tokens (samples_per_token: the product of its patch sizes)."""
+    need = _need("muse_spark_audio", {"hidden_sizes": [8, 8, 8, 8], "depths": [1, 1, 1, 1], "out_hidden_size": 8})
+    per = need.config.samples_per_token
+    samples = input_values(need).shape[-1]
+    assert samples % per == 0 and samples - per < 16000 <= samples
+
+
+def test_encoder_that_reads_a_waveform_gets_no_features():
+    """SpeechEncoderDecoderModel takes input_values and input_features and refuses
+    both at once; its encoder (wav2vec2) reads the waveform."""
+    need = _need("speech-encoder-decoder")
+    _made(need, "input_values")
+    assert input_features(need) is None
+    whisper = _need("whisper", {"encoder_layers": 1, "decoder_layers": 1})
+    assert input_features(whisper) is not None
+
+
+def test_features_for_the_model_whose_encoder_reads_hidden_states():
+    """w2v-BERT's ``encoder`` reads the hidden states after its feature projection:
+    its features are the model's own (the stated feature_projection_input_dim, 160)."""
+    overrides = {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
+                 "output_hidden_size": 32, "num_adapter_layers": 1}
+    need = _need("wav2vec2-bert", overrides)
+    assert tuple(input_features(need).shape) == (1, 100, need.config.feature_projection_input_dim)
+    ours, reference, _ = _ours_and_flop_counter("wav2vec2-bert", overrides)
+    assert ours == reference
+
+
+def test_features_tried_with_the_text_beside_them():
+    """CLVP is its own tower and refuses audio without token ids: the trial gives it
+    some, and finds its features mel bins first (a Conv1d over them)."""
+    need = _need("clvp", {"text_config.num_hidden_layers": 1, "speech_config.num_hidden_layers": 1,
+                          "decoder_config.num_hidden_layers": 1})
+    mels = need.config.decoder_config.feature_size
+    assert tuple(input_features(need).shape) == (1, mels, 100)
+
+
+def test_chunk_sample_lengths_are_the_frames_times_the_hop():
+    need = _need("dots3_note_audio_encoder", {"num_hidden_layers": 1})
+    features = _made(need, "input_features")
+    assert tuple(features.shape) == (1, need.config.feature_size, 100)      # mel bins first, tried on meta
+    assert _made(need, "chunk_sample_lengths").tolist() == [100 * need.config.hop_length]
