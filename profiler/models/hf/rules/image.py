@@ -37,12 +37,33 @@ def image_hw(need: Need) -> tuple[int, int]:
     (vision config first), else IMAGE_DEFAULT."""
     if need.image is not None:
         return need.image, need.image
+    found = None
     for config in (need.vision, need.config):
         found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
         if found is not None:
-            return found
-    found = timm_input_size(need.model)
-    return found if found is not None else (IMAGE_DEFAULT, IMAGE_DEFAULT)
+            break
+    found = found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
+    return _shuffled(need, found)
+
+
+_SHUFFLE_FACTORS = ("scale_factor", "pixel_shuffle_factor")
+
+
+def _shuffled(need: Need, hw: tuple[int, int]) -> tuple[int, int]:
+    """``hw`` rounded down to whole blocks of a pixel shuffle (Idefics3, SmolVLM:
+    the connector folds each factor x factor block of patches into one token, so
+    the patches per side must divide by it; their processors resize to such
+    sizes): a side of a multiple of patch size x factor, where the config names
+    an integer factor (``scale_factor``, ``pixel_shuffle_factor``) and the vision
+    config a patch size; at least one block."""
+    factor = get(need.config, *_SHUFFLE_FACTORS, default=None)
+    patch = get(need.vision, "patch_size", default=None) if need.vision is not need.config else None
+    patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2 or isinstance(patch, bool) \
+            or not isinstance(patch, int) or patch < 1:
+        return hw
+    block = patch * factor
+    return tuple(max(block, side // block * block) for side in hw)
 
 
 def timm_input_size(model) -> tuple[int, int] | None:
@@ -192,7 +213,12 @@ def pixel_values(need: Need):
         return need.make.floats((need.batch * rows * cols, flat))
     h, w = image_hw(need)
     if is_video(need):
-        return need.make.floats((need.batch, frame_count(need), c, h, w))
+        clip = need.make.floats((need.batch, frame_count(need), c, h, w))
+        if need.takes("input_ids") or _first_layer_runs(need, need.model.forward, {"pixel_values": clip}):
+            return clip
+        # a video model's image tower alone (X-CLIP's vision model): the frames as a batch of images
+        frames = need.make.floats((need.batch * frame_count(need), c, h, w))
+        return frames if _first_layer_runs(need, need.model.forward, {"pixel_values": frames}) else clip
     if uses_image_lists(need):
         return need.make.floats((need.batch, 1, c, h, w))
     if need.takes("image_sizes"):
@@ -201,10 +227,35 @@ def pixel_values(need: Need):
             return need.make.floats((need.batch, crops, c, h, w))
     pixels = need.make.floats((need.batch, c, h, w))
     if not need.takes("input_ids") and not _first_layer_runs(need, need.model.forward, {"pixel_values": pixels}):
-        pair = need.make.floats((need.batch, 2, c, h, w))
-        if _first_layer_runs(need, need.model.forward, {"pixel_values": pair}):
-            return pair
+        shapes = [(need.batch, 2, c, h, w)] + [(need.batch, c, *hw) for hw in other_sides(need) if hw != (h, w)]
+        for shape in shapes:
+            candidate = need.make.floats(shape)
+            if _first_layer_runs(need, need.model.forward, {"pixel_values": candidate}):
+                return candidate
     return pixels
+
+
+def other_sides(need: Need) -> list[tuple[int, int]]:
+    """Image sizes to try where the first one (``image_hw``) fails before the first
+    layer: a backbone's own ``image_size`` (ViTPose: 256 x 192, in its
+    ``backbone_config``, which its patch embedding insists on), and the smallest
+    image a multi-scale patch encoder cuts into whole patches at every scale
+    (DepthPro: ``patch_size`` / the least of ``scaled_images_ratios`` = 384 / 0.25 =
+    1536, the size its processor resizes to)."""
+    found = []
+    if need.image is not None:
+        return found
+    backbone = get(need.config, "backbone_config", default=None)
+    side = _side(get(backbone, "image_size")) if backbone is not None else None
+    if side is not None:
+        found.append(side)
+    ratios = get(need.config, "scaled_images_ratios", default=None)
+    patch = get(need.config, "patch_size", default=None)
+    if isinstance(ratios, (list, tuple)) and ratios and all(isinstance(r, (int, float)) and r > 0 for r in ratios) \
+            and isinstance(patch, int) and not isinstance(patch, bool):
+        least = math.ceil(patch / min(ratios))
+        found.append((least, least))
+    return found
 
 
 def grid_thw(need: Need):

@@ -130,3 +130,35 @@ def test_flat_patches_of_the_config_patch_dim():
     need = _need("neomme", {"num_hidden_layers": 1}, image=128)
     config = need.config
     assert tuple(pixel_values(need).shape) == (2 * (128 // config.patch_size) ** 2, config.patch_dim)
+
+
+def test_image_side_whole_blocks_of_the_pixel_shuffle():
+    """Idefics3 folds each scale_factor x scale_factor block of patches into one token:
+    its default tower (224 px, patch 32: 7 patches per side) cannot take 224, so the
+    side is rounded down to whole blocks of patch x factor; image= is kept as given."""
+    need = _need("idefics3", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1})
+    block = need.config.vision_config.patch_size * need.config.scale_factor
+    side = need.config.vision_config.image_size // block * block
+    assert image_hw(need) == (side, side) and side % block == 0 and side < need.config.vision_config.image_size
+    assert image_hw(_need("idefics3", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1},
+                          image=224)) == (224, 224)
+    assert image_hw(_need("vit", {"num_hidden_layers": 1})) == (224, 224)   # no pixel shuffle: as the config says
+
+
+def test_image_size_the_patch_embedding_insists_on():
+    """ViTPose's backbone takes only its own image size (256 x 192, in backbone_config);
+    DepthPro cuts the image into 384-px patches at a quarter of its size, so the
+    smallest image it takes is 384 / 0.25 = 1536 px a side."""
+    pose = _need("vitpose", {"backbone_config.num_hidden_layers": 1, "backbone_config.out_indices": [1]})
+    assert tuple(pixel_values(pose).shape) == (2, 3, *pose.config.backbone_config.image_size)
+    depth = _need("depth_pro", {"image_model_config.num_hidden_layers": 1, "patch_model_config.num_hidden_layers": 1,
+                                "fov_model_config.num_hidden_layers": 1})
+    least = int(depth.config.patch_size / min(depth.config.scaled_images_ratios))
+    assert tuple(pixel_values(depth).shape) == (2, 3, least, least) == (2, 3, 1536, 1536)
+
+
+def test_frames_of_a_video_model_s_image_tower_are_a_batch_of_images():
+    """X-CLIP's vision model names num_frames (8) but embeds images: the frames of
+    each clip come as one batch of images, batch·frames x C x H x W."""
+    need = _need("xclip_vision_model", {"num_hidden_layers": 1})
+    assert tuple(pixel_values(need).shape) == (2 * need.config.num_frames, 3, 224, 224)

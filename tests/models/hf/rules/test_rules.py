@@ -42,6 +42,15 @@ CASES = {
                      "audio_config.encoder_attention_heads": 4, "audio_config.encoder_ffn_dim": 128},
                     "audio_tower", ["input_features 1x128x3000", "feature_attention_mask 1x3000",
                                     "750 audio tokens"]),
+    # a pixel shuffle of 2: the side is whole blocks of 2 patches (64 px at patch 32), 4 x 4 patches, 4 tokens
+    "idefics3": ({**_sub("text_config", TEXT), **_sub("vision_config", VISION), "vision_config.image_size": 160,
+                  "text_config.vocab_size": 1000, "image_token_id": 999, "text_config.pad_token_id": 0},
+                 "vision_model", ["pixel_values 1x1x3x128x128", "4 image tokens"]),
+    # the backbone's own image size, 256 x 192
+    "vitpose": ({**_sub("backbone_config", {"num_hidden_layers": 1, "hidden_size": 64, "num_attention_heads": 4,
+                                             "out_indices": [1]})}, "backbone", ["pixel_values 1x3x256x192"]),
+    # X-CLIP's image tower names 8 frames: they come as a batch of 8 images
+    "xclip_vision_model": ({**VISION, "image_size": 32, "patch_size": 8}, "encoder", ["pixel_values 8x3x32x32"]),
     "videomae": ({**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4}, "encoder",
                  ["pixel_values 1x4x3x32x32"]),
     "patchtst": ({"num_hidden_layers": 1, "d_model": 16, "num_attention_heads": 2, "ffn_dim": 32,
