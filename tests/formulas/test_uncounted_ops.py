@@ -52,6 +52,15 @@ CASES = {   # name: (fn, inputs, differentiable)
                             lambda: (x34(),), True),
     "nan_to_num": (torch.nan_to_num, lambda: (x34(),), True),
     "mv": (torch.mv, lambda: (x34(), torch.randn(4)), True),
+    # found in the transformers zoo sweep: Qwen2.5-VL's window index (unique_consecutive),
+    # DAC's codebook loss (mse_loss), Gemma 3n's activation sparsity (erfinv), Mimi's
+    # codebook search (cdist), a diarization head's index_copy_
+    "unique_consecutive": (lambda x: torch.unique_consecutive(x.round(), return_counts=True)[1],
+                           lambda: (x34(),), False),
+    "mse_loss": (lambda x: F.mse_loss(x, x.flip(0)), lambda: (x34(),), True),
+    "erfinv": (lambda x: torch.erfinv(x.tanh() * 0.5), lambda: (x34(),), True),
+    "cdist": (lambda x: torch.cdist(x, x + 1, compute_mode="use_mm_for_euclid_dist"), lambda: (x34(),), True),
+    "index_copy": (lambda x: x.index_copy(0, torch.tensor([2, 0]), x[:2] * 2), lambda: (x34(),), True),
 }
 
 

@@ -49,6 +49,7 @@ POINTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
     "sqrt": (1, 0, 1),          # g / (2y)
     "rsqrt": (4, 0, 0),         # −0.5·g·y³
     "erf": (3, 0, 1),           # g·(2/√π)·exp(−x²)
+    "erfinv": (3, 0, 2),        # g·(√π/2)·exp(y²), y = erfinv(x) recomputed: autograd saves x
     "abs": (0, 0, 2),           # g·sign(x): three outcomes (sign(0) = 0), two comparisons
     "sin": (1, 0, 1),           # g·cos(x)
     "cos": (1, 0, 1),

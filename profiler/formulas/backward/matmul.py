@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel, sum_to_cost
-from profiler.formulas.forward.matmul import grouped_dot_products, triangular_solve_cost
+from profiler.formulas.forward.matmul import euclidean_dist_sizes, grouped_dot_products, triangular_solve_cost
 from profiler.formulas.registry import op_backward
 from profiler.formulas.shapes import is_shape, need
 
@@ -73,6 +73,24 @@ def grouped_mm_backward(needs, out, a, b, offs=None, *args, **kwargs) -> Cost:
             cost += dot_products(numel(b), a[0])
     else:
         cost = matmul_backward_cost(a, b, need_a, need_b)
+    return cost
+
+
+@op_backward(aten._euclidean_dist)
+def euclidean_dist_backward(needs, out, x1, x2) -> Cost:
+    """ATen's _euclidean_dist_backward, which makes both gradients in one call:
+    ratio = g / d (n = B·r1·r2 divisions), zeroed where d = 0 (n comparisons);
+    grad x1 = x1·Σ_j ratio − ratio·x2 (B·r1·(r2 − 1) adds for the row sums, B·r1·m
+    mults, B·r1·m dot products of r2 terms, B·r1·m subtractions), grad x2 the same
+    with the roles swapped (column sums of ratio, ratioᵀ·x1)."""
+    if not (need(needs, 0) or need(needs, 1)):
+        return ZERO
+    b, r1, r2, m = euclidean_dist_sizes(out, x1, x2)
+    n = numel(out)
+    cost = Cost(other=2 * n)
+    for rows, other_rows in ((r1, r2), (r2, r1)):
+        k = b * rows * m                                 # elements of this side's gradient
+        cost += Cost(adds=b * rows * max(other_rows - 1, 0) + k, mults=k) + dot_products(k, other_rows)
     return cost
 
 

@@ -1,6 +1,6 @@
 """Backward of the reductions called as aten ops (conventions in
 ``profiler.formulas.backward``): sums, means, extrema, variances, norms,
-logsumexp; sorts and selections route the gradient (no arithmetic)."""
+logsumexp, mse_loss; sorts and selections route the gradient (no arithmetic)."""
 from __future__ import annotations
 
 import torch
@@ -23,6 +23,15 @@ def sum_backward(needs, out, x, *args, **kwargs) -> Cost:
 @op_backward(aten.mean)
 def mean_backward(needs, out, x, *args, **kwargs) -> Cost:
     return Cost(mults=numel(out)) if need(needs, 0) else ZERO  # g/count, then broadcast
+
+
+@op_backward(aten.mse_loss)
+def mse_loss_backward(needs, out, x, target, reduction=1) -> Cost:
+    """Autograd calls mse_loss_backward once per operand that needs a gradient
+    (for the target with the operands swapped): norm·(a − b)·g per element of the
+    broadcast shape, norm = 2/n for 'mean', 2 otherwise: 1 add, 2 mults each."""
+    n = numel(torch.broadcast_shapes(x, target))
+    return per_element(n, mults=2, adds=1).times(need(needs, 0) + need(needs, 1))
 
 
 @op_backward(aten.cumsum)

@@ -1,5 +1,6 @@
 """Backward of the searches, membership tests and sampling ops (``forward/search.py``):
-integer or boolean results, no gradient."""
+integer or boolean results, no gradient (unique_consecutive's values have none in
+autograd either: its backward raises 'not implemented')."""
 from __future__ import annotations
 
 import torch
@@ -9,4 +10,4 @@ from profiler.formulas.registry import op_backward
 
 aten = torch.ops.aten
 
-op_backward(aten.bucketize, aten.searchsorted, aten.isin, aten.multinomial)(no_gradient)
+op_backward(aten.bucketize, aten.searchsorted, aten.isin, aten.multinomial, aten.unique_consecutive)(no_gradient)

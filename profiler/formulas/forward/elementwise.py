@@ -49,6 +49,7 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
     "sqrt": (0, 0, 1),
     "rsqrt": (0, 0, 1),
     "erf": (0, 0, 1),
+    "erfinv": (0, 0, 1),                # the inverse error function: one transcendental
     "abs": (0, 0, 1),
     "sin": (0, 0, 1),
     "cos": (0, 0, 1),
@@ -91,7 +92,7 @@ def pointwise_cost(name: str, n: int) -> Cost:
 POINTWISE_OPS = {
     "add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "div", "true_divide": "div",
     "neg": "neg", "exp": "exp", "log": "log", "log2": "log", "log10": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
-    "rsqrt": "rsqrt", "erf": "erf", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
+    "rsqrt": "rsqrt", "erf": "erf", "erfinv": "erfinv", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
     "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan", "atan2": "atan2", "sinh": "sinh",
     "cosh": "cosh", "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "nan_to_num": "nan_to_num",
     "reciprocal": "reciprocal", "floor": "floor", "ceil": "ceil", "round": "round", "trunc": "floor", "sign": "sign",

@@ -1,5 +1,6 @@
 """Matrix products called as aten ops: mm, bmm, matmul, the add* forms, mv, dot,
-grouped_mm; and triangular solves (linalg_solve_triangular).  (nn.Linear and nn.Bilinear have module formulas in ``linear``.)
+grouped_mm, the Euclidean distances of torch.cdist (_euclidean_dist); and
+triangular solves (linalg_solve_triangular).  (nn.Linear and nn.Bilinear have module formulas in ``linear``.)
 Backward: ``backward/matmul.py``, which reuses ``grouped_dot_products``."""
 from __future__ import annotations
 
@@ -81,6 +82,28 @@ def mv(out, a, b) -> Cost:
 @aten_formula(aten.addmv, kind="matmul")
 def addmv(out, bias, a, b, beta=1, alpha=1) -> Cost:
     return dot_products(numel(out), a[-1], bias=True)
+
+
+def euclidean_dist_sizes(out, x1, x2) -> tuple[int, int, int, int]:
+    """(B, r1, r2, m) of _euclidean_dist: x1 (…, r1, m), x2 (…, r2, m), out
+    (…, r1, r2), B the product of the batch dimensions."""
+    r1, r2, m = x1[-2], x2[-2], x1[-1]
+    return (numel(out) // (r1 * r2) if r1 * r2 else 0), r1, r2, m
+
+
+@aten_formula(aten._euclidean_dist, kind="matmul")
+def euclidean_dist(out, x1, x2) -> Cost:
+    """torch.cdist's p = 2 kernel through a matrix product (its compute_mode
+    'use_mm_for_euclid_dist', and the default once either side has more than 25
+    rows), as ATen writes it: the squared norms x.pow(2).sum(-1) of each side (r·m
+    pows, ``other`` as aten.pow's; r·(m − 1) adds), x1·(−2) (r1·m mults), the rows
+    padded with the norms and ones and multiplied, [−2·x1, ‖x1‖², 1]·[x2, 1, ‖x2‖²]ᵀ:
+    r1·r2 dot products of m + 2 terms, then clamp_min(0) and sqrt (r1·r2 each,
+    ``other``); per batch, the B batches of the output."""
+    m = x1[-1]
+    rows = numel(x1[:-1]) + numel(x2[:-1])          # a squared norm each, both sides
+    return (dot_products(numel(out), m + 2)
+            + Cost(mults=numel(x1), adds=rows * max(m - 1, 0), other=numel(x1) + numel(x2) + 2 * numel(out)))
 
 
 def triangular_solve_cost(a, out, unitriangular: bool = False) -> Cost:

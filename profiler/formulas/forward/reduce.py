@@ -1,6 +1,6 @@
 """Reductions called as aten ops: sums, products, means, running sums, products,
 maxima and minima, logical all / any, minima and maxima, variances, norms, logsumexp, sorts and selections (topk,
-median).  Their kind is "elementwise".  Backward: ``backward/reduce.py``."""
+median), and the mean squared error (mse_loss).  Their kind is "elementwise".  Backward: ``backward/reduce.py``."""
 from __future__ import annotations
 
 from math import ceil, inf, log2
@@ -143,6 +143,19 @@ def logsumexp(out, x, *args, **kwargs) -> Cost:
     """n exps, n − m additions, m logs."""
     n, m = reduced_sizes(out, x)
     return Cost(adds=n - m, other=n + m)
+
+
+@aten_formula(aten.mse_loss, kind="elementwise")
+def mse_loss(out, x, target, reduction=1) -> Cost:
+    """mse_loss(x, target) over the n elements of their broadcast shape, as torch's
+    kernel computes it: per element the difference (1 add) and its square (1 mult);
+    then reduction 'mean' (1, the default) as ``mean`` (n − 1 adds, 1 mult by 1/n),
+    'sum' (2) n − 1 adds, 'none' (0) nothing more."""
+    n = numel(torch.broadcast_shapes(x, target))
+    cost = Cost(mults=n, adds=n)
+    if reduction == 0 or n == 0:
+        return cost
+    return cost + Cost(adds=n - 1, mults=int(reduction == 1))
 
 
 def _sort_cost(x, dim, k=None) -> Cost:

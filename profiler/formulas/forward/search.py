@@ -1,6 +1,7 @@
 """Searches, membership tests and sampling called as aten ops: bucketize and
-searchsorted (binary searches of a sorted sequence), isin (membership) and
-multinomial (sampling from rows of weights).  Their kind is "elementwise".  None
+searchsorted (binary searches of a sorted sequence), isin (membership),
+unique_consecutive (runs of equal values) and multinomial (sampling from rows of
+weights).  Their kind is "elementwise".  None
 has a gradient: ``backward/search.py``.  Comparisons (and divisions, logs) are
 ``other``; a search counts its deepest path for every value, so counts do not
 depend on the data."""
@@ -71,6 +72,28 @@ def isin(out, elements, test_elements, *args, assume_unique=False, invert=False)
         return Cost(other=n * t)
     unique = 0 if assume_unique else _sort_and_neighbours(n) + _sort_and_neighbours(t)
     return Cost(other=unique + _sort_and_neighbours(n + t))
+
+
+@aten_formula(aten.unique_consecutive, kind="elementwise")
+def unique_consecutive(out, x, return_inverse=False, return_counts=False, dim=None) -> Cost:
+    """unique_consecutive(x) as torch's CPU kernel runs it, n = numel(x):
+    * dim None (or 0 of a 1-D x): each value after the first compared with the
+      last one kept, n − 1 comparisons; return_counts: each of the k runs' length
+      as a difference of positions, k subtractions (adds);
+    * dim d: the r slices along d (s = n / r elements each) each compared with the
+      last slice kept by at::equal, on its deepest path every element: (r − 1)·s
+      comparisons; the k run lengths are always computed (k subtractions).
+    k is read from the output (the values' length, along d).  The inverse indices
+    are positions, written, not computed."""
+    values = first_output(out)
+    if dim is None or (dim == 0 and len(x) == 1):
+        n = numel(x)
+        k = numel(values) if return_counts else 0
+        return Cost(adds=k, other=max(n - 1, 0))
+    r = x[dim] if x else 1
+    s = numel(x) // r if r else 0
+    k = values[dim] if values else 1
+    return Cost(adds=k if r else 0, other=max(r - 1, 0) * s)
 
 
 @aten_formula(aten.multinomial, kind="elementwise")

@@ -35,7 +35,7 @@ ZERO_COST_OPS = frozenset({
     "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "new_zeros",
     "new_ones", "new_empty", "new_full", "new_empty_strided", "fill", "fill_", "zero_", "arange",
     "linspace", "scalar_tensor", "lift_fresh", "lift_fresh_copy", "index", "index_select",
-    "gather", "index_put", "index_put_", "masked_fill", "masked_fill_",
+    "gather", "index_put", "index_put_", "index_copy", "index_copy_", "masked_fill", "masked_fill_",
     "where", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
     "replication_pad1d", "replication_pad2d", "replication_pad3d", "roll", "flip", "repeat",
     "tile", "embedding", "_unsafe_index", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",

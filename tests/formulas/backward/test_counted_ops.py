@@ -1,7 +1,7 @@
 """The backward formulas of the ops added for transformers models (issue 19)
 against naive gradients written with self-counting scalars (tests/bruteforce.py),
 their values checked against autograd's (the pointwise rows, acos, asinh,
-nan_to_num, ..., are in test_elementwise.py's table)."""
+nan_to_num, erfinv, ..., are in test_elementwise.py's table)."""
 from __future__ import annotations
 
 
@@ -144,3 +144,48 @@ def test_triangular_solve_backward_solves_with_the_transpose_and_forms_the_full_
     np.testing.assert_allclose(np.triu(ga), expected[0])
     cost = find_op_backward(aten.linalg_solve_triangular)((True, True), (3, 2), (3, 3), (3, 2), upper=True)
     assert (cost.mults, cost.adds, cost.other) == t.as_tuple() == (6 + 18, 6 + 9, 6)
+
+
+@pytest.mark.parametrize("reduction,name", [(0, "none"), (1, "mean"), (2, "sum")])
+def test_mse_loss_backward_runs_once_per_operand(reduction, name):
+    """mse_loss_backward(g, a, b) = norm·(a − b)·g, norm = 2/n for the mean (a
+    constant), called for x and again, operands swapped, for the target."""
+    x, y = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
+    g = RNG.normal(size=(3, 4)) if reduction == 0 else np.full((3, 4), 0.7)
+    norm = 2 / 12 if reduction == 1 else 2.0
+    t = bf.Tally()
+    gx = [[(norm * (t.num(x[i, j]) - y[i, j]) * g[i, j]).v for j in range(4)] for i in range(3)]
+    gy = [[(norm * (t.num(y[i, j]) - x[i, j]) * g[i, j]).v for j in range(4)] for i in range(3)]
+    xt, yt = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    loss = F.mse_loss(xt, yt, reduction=name)
+    (loss * torch.tensor(g)).sum().backward() if reduction == 0 else (loss * 0.7).backward()
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gy, yt.grad.numpy(), rtol=1e-12)
+    out = (3, 4) if reduction == 0 else ()
+    assert backward(aten.mse_loss, (True, True), out, (3, 4), (3, 4), reduction) == t.as_tuple() == (48, 24, 0)
+    assert backward(aten.mse_loss, (True, False), out, (3, 4), (3, 4), reduction) == (24, 12, 0)
+
+
+def test_euclidean_dist_backward_makes_both_gradients_from_the_ratio():
+    """ATen's _euclidean_dist_backward on one batch, x1 (3, 4), x2 (5, 4): ratio =
+    g/d zeroed where d = 0, grad x1 = x1·Σ_j ratio − ratio·x2, grad x2 = x2·Σ_i
+    ratio − ratioᵀ·x1; the values are autograd's of torch.cdist through a matrix
+    product."""
+    x1, x2, g = RNG.normal(size=(3, 4)), RNG.normal(size=(5, 4)), RNG.normal(size=(3, 5))
+    d = torch.cdist(torch.tensor(x1), torch.tensor(x2), compute_mode="use_mm_for_euclid_dist").numpy()
+    t = bf.Tally()
+    ratio = [[t.num(g[i, j]) / d[i, j] for j in range(5)] for i in range(3)]
+    ratio = [[0.0 if equal(t.num(d[i, j]), 0.0) else r for j, r in enumerate(row)] for i, row in enumerate(ratio)]
+    rows = [bf.total(row) for row in ratio]
+    cols = [bf.total([ratio[i][j] for i in range(3)]) for j in range(5)]
+    g1 = [[(x1[i, k] * rows[i] - bf.total([ratio[i][j] * x2[j, k] for j in range(5)])).v for k in range(4)]
+          for i in range(3)]
+    g2 = [[(x2[j, k] * cols[j] - bf.total([ratio[i][j] * x1[i, k] for i in range(3)])).v for k in range(4)]
+          for j in range(5)]
+    a, b = torch.tensor(x1, requires_grad=True), torch.tensor(x2, requires_grad=True)
+    (torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist") * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(g1, a.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(g2, b.grad.numpy(), rtol=1e-9)
+    assert backward(aten._euclidean_dist, (True, True), (1, 3, 5), (1, 3, 4), (1, 5, 4)) == t.as_tuple()
+    cost = find_op_backward(aten._euclidean_dist)((True, False), (1, 3, 5), (1, 3, 4), (1, 5, 4))
+    assert cost.macs == 3 * 4 * 5 + 5 * 4 * 3      # both products, whichever gradient is wanted

@@ -109,6 +109,7 @@ C_PDF = 1 / math.sqrt(2 * math.pi)         # φ(x) = C_PDF·exp(−x²/2)
 C_TANH = math.sqrt(2 / math.pi)            # gelu_tanh's c
 A_TANH = 0.044715                          # gelu_tanh's a
 C_ERF = 2 / math.sqrt(math.pi)
+C_ERFINV = math.sqrt(math.pi) / 2
 
 # hardswish: −3 < x < 3 ? g·(2x + 3)/6 : (x ≥ 3 ? g : 0), the comment's branches
 # (autograd's too: 0 at x = −3, g at x = 3)
@@ -117,6 +118,13 @@ def hardswish_grad(g, x):
         return g * ((2.0 * x + 3.0) * (1 / 6)) if less(x, 3.0) else g
     return 0.0
 
+
+
+def erfinv_grad(g, x):
+    """Autograd's 0.5·√π·exp(erfinv(x)²)·g, the constant folded: erfinv recomputed
+    from the saved x (1 other), squared (1 mult), exp (1 other), 2 mults."""
+    y = x._other(torch.erfinv(torch.tensor(x.v, dtype=torch.float64)).item())
+    return C_ERFINV * (y * y).exp() * g
 
 
 def mish_grad(g, x):
@@ -215,6 +223,8 @@ BACKWARD_ROWS: list[Row] = [
     Row("sqrt", lambda g, y: g / (2.0 * y), torch.sqrt, one(0.7), "y"),
     Row("rsqrt", lambda g, y: -0.5 * g * (y * y * y), torch.rsqrt, one(0.7), "y"),
     Row("erf", lambda g, x: g * (C_ERF * (-(x * x)).exp()), torch.erf, one(0.7)),
+    # autograd's 0.5·√π·exp(erfinv(x)²)·g: erfinv recomputed from the saved x
+    Row("erfinv", lambda g, x: erfinv_grad(g, x), torch.erfinv, one(0.7)),
     # g·sign(x) with sign(0) = 0, as autograd's (abs's kink gives 0): three outcomes
     Row("abs", lambda g, x: g if greater(x, 0.0) else (-g if less(x, 0.0) else 0.0),
         torch.abs, one(-0.7, 0.0, 0.7)),

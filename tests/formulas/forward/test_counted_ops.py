@@ -2,7 +2,7 @@
 independent counts: each op written out with tests/bruteforce.py's self-counting
 scalars (+ and − adds, × mults; ÷, comparisons, transcendentals other), its values
 checked against torch's, its tally against the formula.  (mv: dot products written
-out; FlopCounterMode has no formula for mv or the FFTs.)"""
+out; FlopCounterMode has no formula for mv, the FFTs or _euclidean_dist.)"""
 from __future__ import annotations
 
 import cmath
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import bruteforce as bf
 from formula_access import find_aten_formula
-from pointwise_scalars import cos, equal, greater, less, sin
+from pointwise_scalars import cos, equal, greater, less, maximum, power, sin, sqrt
 
 aten = torch.ops.aten
 RNG = np.random.default_rng(19)
@@ -276,3 +276,99 @@ def test_col2im_adds_every_block_element_into_its_position(size, kernel, dilatio
     np.testing.assert_allclose(bf.values(out), expected.numpy())
     assert formula(aten.col2im, (1, c, *size), x.shape, list(size), list(kernel), list(dilation),
                    list(padding), list(stride)) == t.as_tuple()
+
+
+@pytest.mark.parametrize("counts", [False, True])
+def test_unique_consecutive_compares_each_value_with_the_last_kept(counts):
+    """The CPU kernel's loop: each value after the first against the last one kept;
+    with counts, each run's length as a difference of positions."""
+    x = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 1.0, 1.0, 0.0])
+    t = bf.Tally()
+    kept, lengths, last = [x[0]], [], 0
+    for i in range(1, len(x)):
+        if not equal(t.num(x[i]), kept[-1]):
+            kept.append(x[i])
+            if counts:
+                lengths.append((t.num(i) - last).v)
+                last = i
+    if counts:
+        lengths.append((t.num(len(x)) - last).v)
+    values, _, got_counts = torch.unique_consecutive(torch.tensor(x), return_counts=True, return_inverse=True)
+    np.testing.assert_array_equal(kept, values.numpy())
+    if counts:
+        np.testing.assert_array_equal(lengths, got_counts.numpy())
+    out = ((len(kept),), (len(x),), (len(kept),) if counts else (0,))
+    assert formula(aten.unique_consecutive, out, x.shape, True, counts) == t.as_tuple()
+
+
+def test_unique_consecutive_along_a_dimension_compares_whole_slices():
+    """dim=1 of (2, 5): the 5 columns of 2, each after the first compared with the
+    last kept element by element (at::equal; its deepest path, every element, taken
+    here: the columns that differ do so in their last element), then the run
+    lengths, always computed."""
+    x = np.array([[1.0, 1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0, 0.0]])
+    t = bf.Tally()
+    kept, lengths, last = [0], [], 0
+    for j in range(1, 5):
+        same = all([equal(t.num(x[i, j]), x[i, kept[-1]]) for i in range(2)])
+        if not same:
+            kept.append(j)
+            lengths.append((t.num(j) - last).v)
+            last = j
+    lengths.append((t.num(5) - last).v)
+    values, counts = torch.unique_consecutive(torch.tensor(x), return_counts=True, dim=1)
+    np.testing.assert_array_equal(x[:, kept], values.numpy())
+    np.testing.assert_array_equal(lengths, counts.numpy())
+    out = ((2, len(kept)), (0,), (0,))
+    assert formula(aten.unique_consecutive, out, x.shape, False, False, 1) == t.as_tuple() == (0, 3, 4 * 2)
+
+
+@pytest.mark.parametrize("reduction,name", [(0, "none"), (1, "mean"), (2, "sum")])
+def test_mse_loss_squares_each_difference_then_reduces(reduction, name):
+    x, y = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
+    t = bf.Tally()
+    squares = []
+    for a, b in zip(x.ravel(), y.ravel()):
+        d = t.num(a) - b
+        squares.append(d * d)
+    if reduction == 0:
+        got = [s.v for s in squares]
+    else:
+        total = bf.total(squares)
+        got = (total * (1 / 12)).v if reduction == 1 else total.v
+    np.testing.assert_allclose(got, F.mse_loss(torch.tensor(x), torch.tensor(y), reduction=name).numpy().ravel()
+                               if reduction == 0 else float(F.mse_loss(torch.tensor(x), torch.tensor(y),
+                                                                       reduction=name)))
+    out = (3, 4) if reduction == 0 else ()
+    assert formula(aten.mse_loss, out, (3, 4), (3, 4), reduction) == t.as_tuple()
+
+
+def euclidean_dist(t: bf.Tally, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """ATen's _euclidean_dist of one batch: the squared norms (pow(2), ``other``,
+    and sums), x1·(−2), rows [−2·x1, ‖x1‖², 1] times rows [x2, 1, ‖x2‖²], then
+    clamp_min(0) and sqrt."""
+    def norms(x):
+        return [bf.total([power(t.num(v), 2.0) for v in row]) for row in x]
+    left = [[t.num(v) * -2.0 for v in row] + [n, 1.0] for row, n in zip(x1, norms(x1))]
+    right = [list(row) + [1.0, n] for row, n in zip(x2, norms(x2))]
+    out = np.empty((len(x1), len(x2)))
+    for i, a in enumerate(left):
+        for j, b in enumerate(right):
+            # every one of the m + 2 terms is a product, the ones' included (the kernel multiplies them)
+            d = bf.total([t.num(p) * q if not isinstance(p, bf.Num) else p * q for p, q in zip(a, b)])
+            out[i, j] = sqrt(maximum(d, 0.0)).v
+    return out
+
+
+def test_euclidean_dist_is_one_product_of_padded_rows():
+    """x1 (2, 3, 4) and x2 (2, 5, 4), both batches written out; the values are
+    torch.cdist's through a matrix product (the mode that calls _euclidean_dist)."""
+    x1, x2 = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(2, 5, 4))
+    t = bf.Tally()
+    got = np.stack([euclidean_dist(t, a, b) for a, b in zip(x1, x2)])
+    expected = torch.cdist(torch.tensor(x1), torch.tensor(x2), compute_mode="use_mm_for_euclid_dist").numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    mults, adds, other = t.as_tuple()
+    cost = find_aten_formula(aten._euclidean_dist).fn((2, 3, 5), (2, 3, 4), (2, 5, 4))
+    assert (cost.mults, cost.adds, cost.other) == (mults, adds, other)
+    assert cost.macs == 2 * 3 * 5 * (4 + 2)     # the dot products' terms, the norms' and ones' included

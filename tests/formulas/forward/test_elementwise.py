@@ -120,6 +120,8 @@ ROWS: list[Row] = [
     Row("sqrt", sqrt, torch.sqrt, one(0.7)),
     Row("rsqrt", lambda x: x.rsqrt(), torch.rsqrt, one(0.7)),
     Row("erf", erf, torch.erf, one(0.7)),
+    Row("erfinv", lambda x: x._other(torch.erfinv(torch.tensor(x.v, dtype=torch.float64)).item()),
+        torch.erfinv, one(0.7)),
     Row("abs", absolute, torch.abs, one(-0.7)),
     Row("sin", sin, torch.sin, one(0.7)),
     Row("cos", cos, torch.cos, one(0.7)),
@@ -219,7 +221,7 @@ OPS: list[Op] = [
             "remainder", "remainder_", "fmod", "fmod_"], (0, 0, 1)),       # one division-class op
     unary(["neg", "neg_"], (0, 0, 0)),                                    # free
     unary(["exp", "exp_", "log", "log_", "log2", "log2_", "log10", "log10_", "log1p", "log1p_",
-           "expm1", "expm1_", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "erf", "erf_", "abs", "abs_",
+           "expm1", "expm1_", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "erf", "erf_", "erfinv", "erfinv_", "abs", "abs_",
            "sin", "sin_", "cos", "cos_", "reciprocal", "reciprocal_", "floor", "floor_", "ceil",
            "ceil_", "round", "round_", "tanh", "tanh_", "relu", "relu_",
            "isnan", "isinf", "trunc", "trunc_", "tan", "tan_", "asin", "asin_", "acos", "acos_",

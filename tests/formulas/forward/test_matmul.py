@@ -1,6 +1,6 @@
 """profiler.formulas.forward.matmul: the matrix-product aten ops (mm, addmm with
 beta/alpha, bmm, matmul, baddbmm, addbmm, the MoE grouped mm, mv, dot, vdot,
-addmv): M·N dot products of K, as literal arithmetic for one small call of each,
+addmv, cdist's _euclidean_dist): M·N dot products of K, as literal arithmetic for one small call of each,
 the plain mm/addmm/bmm/baddbmm MACs also against FlopCounterMode."""
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ OPS: list[Op] = [
        kwargs={"upper": True, "left": False}, id="right"),
     Op(["mv"], lambda: (M(2, 3), M(3)), (2 * 3, 2 * 2, 0, 2 * 3)),
     Op(["dot"], lambda: (M(3), M(3)), (3, 2, 0, 3)),
+    # x1 (2, 3, 4), x2 (2, 5, 4): 30 dot products of 4 + 2 terms; 24 + 40 pows, the 16
+    # rows' norms 3 adds each, x1·(−2) 24 mults; clamp_min and sqrt of the 30 outputs
+    Op(["_euclidean_dist"], lambda: (M(2, 3, 4), M(2, 5, 4)),
+       (30 * 6 + 24, 30 * 5 + 16 * 3, 24 + 40 + 2 * 30, 30 * 6)),
     Op(["vdot"], lambda: (M(3), M(3)), (3, 2, 0, 3)),
     Op(["addmv"], lambda: (M(2), M(2, 3), M(3)), (2 * 3, 2 * 2 + 2, 0, 2 * 3)),
 ]

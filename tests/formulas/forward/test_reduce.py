@@ -1,7 +1,7 @@
 """profiler.formulas.forward.reduce: the reductions (sum, nansum, cumsum, cumprod,
 mean, extrema and their indices, aminmax, var/std, vector norms by their order,
-logsumexp) and the sorts and selections (sort, argsort, topk, kthvalue, median),
-as literal arithmetic for one small call of each."""
+logsumexp, mse_loss by its reduction) and the sorts and selections (sort, argsort,
+topk, kthvalue, median), as literal arithmetic for one small call of each."""
 from __future__ import annotations
 
 from math import ceil, log2
@@ -59,6 +59,10 @@ OPS: list[Op] = [
     # norm's dim overloads take p=None for the 2-norm
     Op(["norm"], lambda: (M(*X), None, [2]), (24, 18, 6, 0), id="p-none"),
     Op(["logsumexp"], lambda: (M(*X), [2]), (0, 24 - 6, 24 + 6, 0)),   # 24 exps, 18 adds, 6 logs
+    # 24 differences and squares; the mean's 23 adds and 1 mult by 1/24
+    Op(["mse_loss"], lambda: (M(*X), M(*X)), (24 + 1, 24 + 23, 0, 0)),
+    Op(["mse_loss"], lambda: (M(*X), M(*X), 2), (24, 24 + 23, 0, 0), id="sum"),
+    Op(["mse_loss"], lambda: (M(*X), M(*X), 0), (24, 24, 0, 0), id="none"),
     Op(["sort"], lambda: (M(*X), 2), (0, 0, SORT_LINES_OF_4, 0)),
     Op(["argsort"], lambda: (M(*X), 2), (0, 0, SORT_LINES_OF_4, 0)),
     Op(["argsort"], lambda: (M(*X),), (0, 0, SORT_LINES_OF_4, 0), kwargs={"stable": True, "dim": 2},

@@ -70,6 +70,7 @@ def test_zero_cost_ops_are_aten_ops_without_a_formula_of_their_own():
     ("clone", lambda x: x.clone()),
     ("index_select", lambda x: x.index_select(0, torch.tensor([2, 0]))),
     ("gather", lambda x: x.gather(1, torch.tensor([[0, 1], [1, 0], [2, 2]]))),
+    ("index_copy", lambda x: x.index_copy(0, torch.tensor([2, 0]), torch.ones(2, 3))),
     ("where", lambda x: torch.where(x > 0, x, torch.zeros_like(x))),
     ("flip", lambda x: x.flip(0)),
     ("constant_pad_nd", lambda x: nn.functional.pad(x, (1, 1))),
