@@ -200,6 +200,8 @@ def load_config(target: str, overrides: dict[str, Any], label: str):
     config_class = transformers_types[model_type]
     default = _default_config(config_class)
     flat, nested, landed = _split_overrides(label, config_class, overrides or {}, given, default)
+    required = _required_fields(config_class, flat, given)
+    flat = {**required, **flat}
     try:
         if given is None:
             kwargs = dict(flat)
@@ -222,8 +224,28 @@ def load_config(target: str, overrides: dict[str, Any], label: str):
             raise ProfilerError(f"{label}: {config_class.__name__} does not take '{key}' on its own; set it "
                                 f"inside its dict field{', as ' + inside[0] if inside else ''}")
     filled = _fill_unset_shapes(config, overrides or {})
+    if required:
+        filled = "; ".join(x for x in (filled, ", ".join(f"{k}={v}" for k, v in required.items())
+                                       + " set: the config class has no default and refuses to build "
+                                         "without it (change it with config=)") if x)
     origin = (f"{path}" if path else f"{config_class.__name__} defaults") + (f" ({filled})" if filled else "")
     return config, origin, given
+
+
+# fields a config class takes with no default (None) and refuses to build without, and the
+# value given where neither the overrides nor the file set one: the forecast horizon of the
+# lagged forecasters (Time Series Transformer, Informer, Autoformer), PatchTST's default and
+# the future_time_features rule's (profiler.models.hf.rules.series)
+REQUIRED_DEFAULTS = {"prediction_length": 24}
+
+
+def _required_fields(config_class, flat: dict[str, Any], given: dict | None) -> dict[str, Any]:
+    """The REQUIRED_DEFAULTS the config class takes with a default of None and that
+    neither the overrides (``flat``) nor the given file set."""
+    params = inspect.signature(config_class.__init__).parameters
+    return {name: value for name, value in REQUIRED_DEFAULTS.items()
+            if name in params and params[name].default is None and name not in flat
+            and (given or {}).get(name) is None}
 
 
 def _fill_unset_shapes(config, overrides: dict[str, Any]) -> str:

@@ -430,8 +430,12 @@ def _text_ids(need: Need, check) -> Any:
         length = need.tokens or min(int(get(need.text, "max_position_embeddings", default=TOKENS_DEFAULT)),
                                     _position_limit(model, "text") or INT64_MAX)
     else:
-        length = need.tokens or min(TOKENS_DEFAULT, *(_position_limit(model, side) or TOKENS_DEFAULT
-                                                      for side in ("encoder", "decoder")))
+        # the config's own position limit too, where no nn.Embedding table shows it (TIPSv2's and
+        # VideoPrism's text towers keep theirs in a parameter of 64 rows)
+        stated = get(need.text, "max_position_embeddings")
+        stated = stated if isinstance(stated, int) and not isinstance(stated, bool) and stated > 0 else TOKENS_DEFAULT
+        length = need.tokens or min(TOKENS_DEFAULT, stated, *(_position_limit(model, side) or TOKENS_DEFAULT
+                                                              for side in ("encoder", "decoder")))
     side = "text" if "pixel_values" in need.made and not prefix else "encoder"
     check(side, length + len(prefix))
     if side == "encoder":

@@ -146,3 +146,13 @@ def test_unset_head_dim_and_kv_heads_are_filled_so_the_meta_build_runs():
     assert type(spec.build(meta=True)).__name__ == "NemotronForCausalLM"
     spec = resolve("hf:hunyuan_v1_dense", {"num_hidden_layers": 1, "head_dim": 64})
     assert spec.config.head_dim == 64 and "filled" not in spec.notes[0]
+
+
+def test_a_field_the_config_class_cannot_default_is_set_and_said():
+    """Informer's config refuses to build without prediction_length (no default):
+    the profiler sets 24 and says so; a given one is kept."""
+    spec = resolve("hf:informer")
+    assert spec.config.prediction_length == 24
+    assert any("prediction_length=24" in note for note in spec.notes)
+    assert resolve("hf:informer", {"prediction_length": 7}).config.prediction_length == 7
+    assert resolve("hf:patchtst").config.prediction_length == transformers.PatchTSTConfig().prediction_length

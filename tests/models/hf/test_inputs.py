@@ -131,3 +131,15 @@ def test_a_decoder_of_audio_codes_reads_one_row_per_codebook():
         real = spec.build(meta=False).eval()
     _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
+def test_text_fits_the_positions_the_config_states():
+    """TIPSv2's text tower keeps its positions in a parameter of max_position_embeddings
+    rows (no nn.Embedding table shows the limit): the text is that long at most."""
+    spec = resolve("hf:tipsv2_text_model", {"num_hidden_layers": 1})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config)
+    assert tuple(kwargs["input_ids"].shape) == (1, spec.config.max_position_embeddings)
+    spec = resolve("hf:llama", DECODER)                 # rotary, 2048 positions: the default 128
+    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config)
+    assert tuple(kwargs["input_ids"].shape) == (1, 128)

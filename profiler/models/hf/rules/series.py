@@ -41,13 +41,21 @@ def past_observed_mask(need: Need):
     return need.make.full(tuple(values.shape), 1, dtype=need.make.torch.bool)
 
 
+def _time_features(need: Need) -> int:
+    """Time features per step: the config's ``num_time_features``, zero included
+    (the lagged forecasters' default: their value projection is sized without
+    any), else 1."""
+    count = get(need.config, "num_time_features")
+    return int(count) if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 1
+
+
 def past_time_features(need: Need):
-    count = int(get(need.config, "num_time_features", default=1) or 1)
+    count = _time_features(need)
     return need.make.floats((need.batch, _series_length(need), count))
 
 
 def future_time_features(need: Need):
-    count = int(get(need.config, "num_time_features", default=1) or 1)
+    count = _time_features(need)
     return need.make.floats((need.batch, int(get(need.config, "prediction_length", default=24)), count))
 
 

@@ -61,10 +61,22 @@ def encoder_hidden_states(need: Need):
     return need.make.floats((need.batch, 257, int(width)))
 
 
+def lang_ids(need: Need):
+    """The language of each sample (X-MOD's language adapters): the first language
+    the config names (``languages``), batch of its index, where the config sets no
+    ``default_language`` (which the forward would use; without either it refuses).
+    One per sample, as the forward makes it from the default."""
+    languages = get(need.config, "languages")
+    if get(need.config, "default_language") is not None or not languages:
+        return None
+    return need.make.full((need.batch,), 0)
+
+
 RULES = {
     "query_embeds": Rule(query_embeds, "vision-language"),
     "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language", after=("query_embeds", "input_ids")),
     "bbox": Rule(bbox, "layout", after=("input_ids",)),
+    "lang_ids": Rule(lang_ids, "text", after=("input_ids",)),
     "mm_token_type_ids": Rule(mm_token_type_ids, "vision-language", after=("input_ids",)),
     "task_inputs": Rule(task_inputs, "segmentation"),
     "qformer_input_ids": Rule(qformer_input_ids, "vision-language"),

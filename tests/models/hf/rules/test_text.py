@@ -40,3 +40,30 @@ def test_a_q_former_alone_gets_its_queries_and_the_image_features_it_attends_to(
         real = spec.build(meta=False).eval()
     _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
+def test_language_of_each_sample_where_the_config_sets_no_default():
+    """X-MOD refuses token ids without a language: the first language its config
+    names, one per sample; none where the config sets a default language."""
+    from profiler.models.hf.rules.text import lang_ids
+    config = transformers.XmodConfig(languages=["en_XX", "de_DE"])
+    model = nn.Linear(1, 1)
+    need = Need(model, config, 2, Maker(model), dict(inspect.signature(model.forward).parameters))
+    assert lang_ids(need).tolist() == [0, 0]
+    config.default_language = "de_DE"
+    assert lang_ids(need) is None
+
+
+def test_xmod_counts_as_flop_counter():
+    import profiler
+    from profiler.models import hf
+    from profiler.models.resolve import resolve
+    from hf_tiny import macs_flop_counter
+    spec = resolve("hf:xmod", {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64,
+                                "num_attention_heads": 2, "vocab_size": 100})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config)
+    torch.manual_seed(0)
+    real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
