@@ -42,8 +42,24 @@ def image_hw(need: Need) -> tuple[int, int]:
         found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
         if found is not None:
             break
-    found = found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
+    found = _projected(need) or found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
     return _shuffled(need, found)
+
+
+def _projected(need: Need) -> tuple[int, int] | None:
+    """The image side whose patch count the projector maps to queries (Aria's
+    ``projector_patch_to_query_dict``, {1225: 128, 4900: 256}: it takes no other
+    count): the square root of the least count, in patches of the vision patch
+    size (35 x 14 = 490 px for Aria's checkpoints, whose processor resizes to 490)."""
+    table = get(need.config, "projector_patch_to_query_dict", default=None)
+    patch = get(need.vision, "patch_size", default=None)
+    if not isinstance(table, dict) or isinstance(patch, bool) or not isinstance(patch, int):
+        return None
+    counts = [int(k) for k in table if str(k).isdigit() and math.isqrt(int(k)) ** 2 == int(k)]
+    if not counts:
+        return None
+    side = math.isqrt(min(counts)) * patch
+    return side, side
 
 
 _SHUFFLE_FACTORS = ("scale_factor", "pixel_shuffle_factor")
@@ -128,8 +144,10 @@ def uses_padded_patches(need: Need) -> bool:
 def uses_image_lists(need: Need) -> bool:
     """pixel_values holds a list of images per sample (batch x images x C x H x W)
     with a pixel mask (Idefics2, Idefics3, SmolVLM, Granite-Docling): the forward
-    takes ``pixel_attention_mask`` and no ``spatial_shapes``."""
-    return need.takes("pixel_attention_mask") and not uses_padded_patches(need)
+    takes ``pixel_attention_mask`` and no ``spatial_shapes``; or, in place of the
+    images, their encodings per sample (Idefics: ``image_encoder_embeddings``)."""
+    return (need.takes("pixel_attention_mask") and not uses_padded_patches(need)) \
+        or need.takes("image_encoder_embeddings")
 
 
 def feature_requires(need: Need, name: str) -> bool:
@@ -197,7 +215,11 @@ def pixel_values(need: Need):
     (any-resolution models: batch x crops x C x H x W), else batch x C x H x W, or
     image pairs (batch x 2 x C x H x W: keypoint matchers, LightGlue and
     EfficientLoFTR) where a model without text refuses single images before its
-    first layer and runs on pairs."""
+    first layer and runs on pairs; else another size (``other_sides``), or the image
+    as rows of flattened patches, batch x patches x C·patch² (Fuyu, whose patch
+    embedding is a linear layer over them; Molmo2's vision tower), the first that
+    the image path (the forward, or ``get_image_features`` beside text) takes up to
+    its first layer."""
     if no_vision_tower(need):
         return None
     c = channels(need)
@@ -210,8 +232,18 @@ def pixel_values(need: Need):
     flat = flat_patch_width(need)
     if flat is not None:
         rows, cols = (side // patch_layout(need)["patch"] for side in image_hw(need))
-        return need.make.floats((need.batch * rows * cols, flat))
+        patches = need.make.floats((need.batch * rows * cols, flat))
+        # a vision tower alone that names patch_dim but embeds whole images (RADIO: patch_dim is its
+        # patch projection's width) refuses the rows before its first layer: images, below
+        if need.takes("input_ids") or _first_layer_runs(need, need.model.forward, {"pixel_values": patches}):
+            return patches
     h, w = image_hw(need)
+    if need.takes("prompt_pixel_values"):
+        # an in-context segmenter (SegGPT) stacks its prompt image over the image: the config's
+        # image size (896 x 448) is the pair, each image half its height
+        h = h // 2
+    if need.takes("aspect_ratio_ids"):              # tiled images (Mllama): batch x images x tiles x C x H x W
+        return need.make.floats((need.batch, 1, max_tiles(need), c, h, w))
     if is_video(need):
         clip = need.make.floats((need.batch, frame_count(need), c, h, w))
         if need.takes("input_ids") or _first_layer_runs(need, need.model.forward, {"pixel_values": clip}):
@@ -226,13 +258,25 @@ def pixel_values(need: Need):
         if crops is not None:
             return need.make.floats((need.batch, crops, c, h, w))
     pixels = need.make.floats((need.batch, c, h, w))
-    if not need.takes("input_ids") and not _first_layer_runs(need, need.model.forward, {"pixel_values": pixels}):
-        shapes = [(need.batch, 2, c, h, w)] + [(need.batch, c, *hw) for hw in other_sides(need) if hw != (h, w)]
+    # the images' own path: the forward of a model without text, else its get_image_features
+    fn = need.model.forward if not need.takes("input_ids") else image_features_method(need.model)
+    if fn is not None and not _first_layer_runs(need, fn, {"pixel_values": pixels}):
+        patch = patch_layout(need)["patch"]
+        shapes = ([(need.batch, 2, c, h, w)] if not need.takes("input_ids") else []) \
+            + [(need.batch, c, *hw) for hw in other_sides(need) if hw != (h, w)] \
+            + [(need.batch, (h // patch) * (w // patch), c * patch * patch)]
         for shape in shapes:
             candidate = need.make.floats(shape)
-            if _first_layer_runs(need, need.model.forward, {"pixel_values": candidate}):
+            if _first_layer_runs(need, fn, {"pixel_values": candidate}):
                 return candidate
     return pixels
+
+
+def image_features_method(model):
+    """The model's ``get_image_features``, or its base model's (a head such as
+    FuyuForCausalLM leaves it to ``model.model``); None where neither has one."""
+    return getattr(model, "get_image_features", None) \
+        or getattr(getattr(model, "model", None), "get_image_features", None)
 
 
 def other_sides(need: Need) -> list[tuple[int, int]]:
@@ -353,6 +397,74 @@ def image_sizes(need: Need):
     return need.make.ints([[h, w]] * need.batch)
 
 
+def patch_rows_cols(need: Need):
+    """[[rows, columns]] of patches per image of ``pixel_values`` batch x C x H x W
+    (MiniCPM-V's vision tower: its ``target_sizes``, which its position ids and
+    windows read; they are the image over the vision patch size).  Made for the
+    tower, or where the model's ``get_image_features`` requires them (a full model
+    whose config names an image token); not for a full model that leaves its
+    image unread (MiniCPM-V's defaults name no image token)."""
+    pixels = need.made.get("pixel_values")
+    if pixels is None or pixels.dim() != 4 or (need.takes("input_ids") and not need.requires("target_sizes")):
+        return None
+    patch = patch_layout(need)["patch"]
+    return need.make.ints([[pixels.shape[-2] // patch, pixels.shape[-1] // patch]] * pixels.shape[0])
+
+
+def prompt_like(need: Need):
+    """An in-context segmenter's prompt image and its mask (SegGPT's
+    ``prompt_pixel_values``, ``prompt_masks``): the shape of ``pixel_values``
+    (batch x C x H x W; the mask as an image, as its processor makes it)."""
+    pixels = need.made.get("pixel_values")
+    return None if pixels is None else need.make.floats(tuple(pixels.shape))
+
+
+def image_attention_mask(need: Need):
+    """Which images each token attends to, batch x tokens x images, all of them
+    (Idefics's cross-attention mask, made with its image lists: batch x images x
+    C x H x W); none for a mask of another layout (FLAVA's, over patches)."""
+    pixels, ids = need.made.get("pixel_values"), need.made.get("input_ids")
+    if pixels is None or ids is None or pixels.dim() != 5 or not uses_image_lists(need):
+        return None
+    return need.make.full((need.batch, ids.shape[1], pixels.shape[1]), 1, dtype=need.make.torch.int64)
+
+
+def max_tiles(need: Need) -> int:
+    """Tiles per image of a tiled-image tower (Mllama's ``max_num_tiles``, 4)."""
+    return int(get(need.vision, "max_num_tiles", default=get(need.config, "max_num_tiles", default=4)))
+
+
+def _tiling(need: Need) -> tuple[int, int] | None:
+    """(aspect-ratio id, tiles) of tiled ``pixel_values`` (batch x images x tiles x
+    C x H x W): the first of the config's ``supported_aspect_ratios`` that fills
+    every tile (Mllama, 4 tiles: [1, 4], id 4; ids count from 1, 0 is padding),
+    as its processor gives an image that wide; else [1, 1] (id 1), one tile."""
+    pixels = need.made.get("pixel_values")
+    if pixels is None or pixels.dim() != 6:
+        return None
+    tiles = pixels.shape[2]
+    ratios = get(need.vision, "supported_aspect_ratios", default=None) or []
+    for index, ratio in enumerate(ratios):
+        if isinstance(ratio, (list, tuple)) and math.prod(ratio) == tiles:
+            return index + 1, tiles
+    return 1, 1
+
+
+def aspect_ratio_ids(need: Need):
+    """The aspect-ratio id of each image (batch x images), see ``_tiling``."""
+    found = _tiling(need)
+    return None if found is None else need.make.ints([[found[0]]] * need.batch)
+
+
+def aspect_ratio_mask(need: Need):
+    """Which tiles of each image hold it (batch x images x tiles), see ``_tiling``."""
+    found = _tiling(need)
+    if found is None:
+        return None
+    tiles = need.made["pixel_values"].shape[2]
+    return need.make.ints([[[1] * found[1] + [0] * (tiles - found[1])]] * need.batch)
+
+
 def merge_sizes(need: Need):
     return need.make.ints([patch_layout(need)["merge"]] * need.batch)
 
@@ -409,6 +521,12 @@ RULES = {
     "hidden_states": Rule(hidden_states_patches, "image"),              # required only: vision towers alone
     "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),
     "grid_thw": Rule(grid_thw, "image", after=("pixel_values", "hidden_states")),
+    "prompt_pixel_values": Rule(prompt_like, "image", after=("pixel_values",)),
+    "prompt_masks": Rule(prompt_like, "image", after=("pixel_values",)),
+    "image_attention_mask": Rule(image_attention_mask, "image", after=("input_ids",)),
+    "aspect_ratio_ids": Rule(aspect_ratio_ids, "image", after=("pixel_values",)),
+    "aspect_ratio_mask": Rule(aspect_ratio_mask, "image", after=("pixel_values",)),
+    "target_sizes": Rule(patch_rows_cols, "image", after=("pixel_values",)),
     "merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
     "image_merge_sizes": Rule(merge_sizes, "image", after=("pixel_values",)),
     "spatial_shapes": Rule(spatial_shapes, "image", after=("pixel_values",)),

@@ -162,3 +162,39 @@ def test_frames_of_a_video_model_s_image_tower_are_a_batch_of_images():
     each clip come as one batch of images, batch·frames x C x H x W."""
     need = _need("xclip_vision_model", {"num_hidden_layers": 1})
     assert tuple(pixel_values(need).shape) == (2 * need.config.num_frames, 3, 224, 224)
+
+
+def test_image_side_whose_patch_count_the_projector_maps():
+    """Aria's projector takes only the patch counts of projector_patch_to_query_dict
+    ({1225: 128, 4900: 256}): the side is sqrt(1225) = 35 patches of the vision patch size."""
+    need = _need("aria", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1})
+    side = 35 * need.config.vision_config.patch_size
+    assert image_hw(need) == (side, side)
+
+
+def test_image_lists_with_their_cross_attention_mask():
+    """Idefics takes per-sample image lists (it names image_encoder_embeddings, the
+    images' encodings per sample, in their place) and a mask of the images each
+    token attends to, batch x tokens x images."""
+    from profiler.models.hf.rules.image import image_attention_mask
+    need = _need("idefics", {"num_hidden_layers": 1, "vision_config.num_hidden_layers": 1}, image=56)
+    need.made["pixel_values"] = pixel_values(need)
+    assert tuple(need.made["pixel_values"].shape) == (2, 1, 3, 56, 56)
+    need.made["input_ids"] = need.make.ids((2, 7), 100)
+    mask = image_attention_mask(need)
+    assert tuple(mask.shape) == (2, 7, 1) and bool((mask == 1).all())
+    flava = _need("flava", {"image_config.num_hidden_layers": 1, "text_config.num_hidden_layers": 1,
+                            "multimodal_config.num_hidden_layers": 1})
+    flava.made["pixel_values"] = pixel_values(flava)
+    flava.made["input_ids"] = flava.make.ids((2, 7), 100)
+    assert flava.made["pixel_values"].dim() == 4 and image_attention_mask(flava) is None   # FLAVA's is over patches
+
+
+def test_flattened_patches_where_the_patch_embedding_is_linear():
+    """Fuyu embeds patches with a linear layer over 3 x 30 x 30 values: its image path
+    refuses a 4-D image, and takes batch x patches x C·patch², (300 / 30)² = 100 patches.
+    RADIO names patch_dim but embeds whole images: it gets them."""
+    fuyu = _need("fuyu", {"text_config.num_hidden_layers": 1})
+    assert tuple(pixel_values(fuyu).shape) == (2, 100, 3 * 30 * 30)
+    radio = _need("radio", {"num_hidden_layers": 1})
+    assert tuple(pixel_values(radio).shape) == (2, 3, 224, 224)

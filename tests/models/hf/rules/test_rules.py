@@ -51,6 +51,21 @@ CASES = {
                                              "out_indices": [1]})}, "backbone", ["pixel_values 1x3x256x192"]),
     # X-CLIP's image tower names 8 frames: they come as a batch of 8 images
     "xclip_vision_model": ({**VISION, "image_size": 32, "patch_size": 8}, "encoder", ["pixel_values 8x3x32x32"]),
+    # the patches per side of each image, MiniCPM-V's target_sizes: 32 / 8 = 4
+    "minicpmv4_7_vision": ({**VISION, "image_size": 32, "patch_size": 8}, "encoder",
+                           ["pixel_values 1x3x32x32", "target_sizes 1x2"]),
+    # tiled images: 1 image of 4 tiles, its aspect ratio id and tile mask
+    "mllama_vision_model": ({**VISION, "num_global_layers": 1, "intermediate_layers_indices": [0], "image_size": 28,
+                             "patch_size": 14, "vision_output_dim": 128},
+                            "transformer", ["pixel_values 1x1x4x3x28x28", "aspect_ratio_ids 1x1",
+                                            "aspect_ratio_mask 1x1x4"]),
+    # an image under its prompt: each half of the 64 x 32 pair
+    "seggpt": ({**{k: v for k, v in VISION.items() if k != "intermediate_size"}, "image_size": [64, 32],
+                "patch_size": 8, "mlp_dim": 128, "num_hidden_layers": 2, "merge_index": 0, "intermediate_hidden_state_indices": [1],
+                "decoder_hidden_size": 16}, "encoder",
+               ["pixel_values 1x3x32x32", "prompt_pixel_values 1x3x32x32", "prompt_masks 1x3x32x32"]),
+    # a patch embedding that is a linear layer over flattened patches: 32 / 8 = 4 x 4 rows of 3 x 8 x 8
+    "molmo2_vision": ({**VISION, "num_key_value_heads": 4, "image_size": [32, 32], "patch_size": 8}, "layers", ["pixel_values 1x16x192"]),
     "videomae": ({**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4}, "encoder",
                  ["pixel_values 1x4x3x32x32"]),
     "patchtst": ({"num_hidden_layers": 1, "d_model": 16, "num_attention_heads": 2, "ffn_dim": 32,
