@@ -238,6 +238,9 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
             value = RULES[name].make(need)
             if value is not None:
                 made[name] = value
+    for name in required(params):
+        if name not in made and _admits_none(params[name]):
+            made[name] = None      # required, typed to admit None (Phi-4's audio mask: Tensor | None): given None
     missing = [p for p in required(params) if p not in made]
     if missing:
         refuse("cannot make " + ", ".join(missing) + " (no rule for "
@@ -248,6 +251,16 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
         refuse("cannot make example inputs: the forward takes no input a rule knows; give them by name "
                "(--arg NAME=SHAPE[:dtype], from Python: the named argument of profile)")
     return dict(made)
+
+
+def _admits_none(param) -> bool:
+    """Whether a forward argument's annotation admits None (``Tensor | None``,
+    ``Optional[Tensor]``), read as written."""
+    annotation = param.annotation
+    if annotation is inspect.Parameter.empty:
+        return False
+    text = annotation if isinstance(annotation, str) else str(annotation)
+    return bool(re.search(r"\bNone\b|Optional\[", text))
 
 
 def _given(need: Need, name: str, value):

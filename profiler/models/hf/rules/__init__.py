@@ -30,4 +30,12 @@ from profiler.models.hf.rules.base import Need, Rule, required
 
 RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES}
 
+
+def _hidden_states(need: Need):
+    """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images."""
+    return audio.hidden_states(need) if audio.reads_audio(need) else image.RULES["hidden_states"].make(need)
+
+
+RULES["hidden_states"] = Rule(_hidden_states, image.RULES["hidden_states"].modality)
+
 __all__ = ["RULES", "Need", "Rule", "required"]

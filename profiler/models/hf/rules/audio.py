@@ -431,6 +431,36 @@ def padding_mask(need: Need):
     return need.make.full((need.batch, waveform.shape[-1]), 1) if wanted else None
 
 
+_AUDIO_INPUTS = ("input_values", "input_features")
+
+
+def reads_audio(need: Need) -> bool:
+    """An audio tower called on its own whose forward names its input
+    ``hidden_states`` (Granite Speech's CTC encoder, Phi-4's audio model, VibeVoice's
+    acoustic tokenizer): the model class says it takes audio (``input_modalities``
+    "audio" and no image) or names a waveform or features as its main input."""
+    cls = type(need.model)
+    modalities = getattr(cls, "input_modalities", None)
+    modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities or ())
+    return ("audio" in modalities and not {"image", "video"} & set(modalities)) or \
+        getattr(cls, "main_input_name", None) in _AUDIO_INPUTS
+
+
+def hidden_states(need: Need):
+    """An audio tower's input, named ``hidden_states``: features (frames first or
+    width first, at the widths of ``_widths``), else a waveform (batch x samples,
+    batch x 1 x samples), the first the tower runs on (``_layout_the_tower_reads``;
+    VibeVoice's decoder reads its latents width first, its encoder a one-channel
+    waveform)."""
+    samples = max(1, round(_seconds(need) * _rate(need)))
+
+    def candidates():
+        yield from _feature_candidates(need)
+        yield need.make.floats((need.batch, samples)), None
+        yield need.make.floats((need.batch, 1, samples)), None
+    return _layout_the_tower_reads(need, candidates(), "hidden_states")
+
+
 # a vocoder's mel bins per frame (HiFi-GAN's model_in_dim, BigVGAN's mel_dim)
 _VOCODER_FIELDS = ("model_in_dim", "mel_dim")
 

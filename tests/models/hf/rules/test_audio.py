@@ -222,3 +222,26 @@ def test_chunk_sample_lengths_are_the_frames_times_the_hop():
     features = _made(need, "input_features")
     assert tuple(features.shape) == (1, need.config.feature_size, 100)      # mel bins first, tried on meta
     assert _made(need, "chunk_sample_lengths").tolist() == [100 * need.config.hop_length]
+
+
+def test_an_audio_tower_alone_reads_audio_as_its_hidden_states():
+    """Towers whose forward names their input hidden_states: Granite Speech's CTC
+    encoder reads features (input_dim wide), VibeVoice's acoustic decoder its
+    latents width first, its encoder a one-channel waveform; never an image."""
+    from profiler.models.hf.rules import RULES
+    granite = _need("granite_speech_encoder", {"num_layers": 1})
+    assert tuple(RULES["hidden_states"].make(granite).shape) == (1, 100, granite.config.input_dim)
+    decoder = _need("vibevoice_acoustic_tokenizer_decoder")
+    assert tuple(RULES["hidden_states"].make(decoder).shape) == (1, decoder.config.hidden_size, 100)
+    encoder = _need("vibevoice_acoustic_tokenizer_encoder")
+    assert tuple(RULES["hidden_states"].make(encoder).shape) == (1, 1, 16000)
+
+
+def test_a_required_argument_that_admits_none_is_given_none():
+    """Phi-4's audio model requires ``mask: Tensor | None``: given None, it counts as
+    FlopCounterMode does."""
+    overrides = {"num_blocks": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2,
+                 "depthwise_separable_out_channel": 64, "ext_pw_out_channel": 64, "nemo_conv_channels": 64}
+    ours, reference, kwargs = _ours_and_flop_counter("phi4_multimodal_audio", overrides)
+    assert kwargs["mask"] is None and tuple(kwargs["hidden_states"].shape)[:2] == (1, 100)
+    assert ours == reference
