@@ -370,7 +370,9 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     """Placeholders per sample for the media in ``carriers``: the rows the model's
     own ``method`` returns on the made inputs (run on meta), over the batch; else
     a count field of the config; else the rows its tower returns."""
-    fn = getattr(need.model, method, None) or getattr(getattr(need.model, "model", None), method, None)
+    fn = getattr(need.model, method, None) or getattr(getattr(need.model, "model", None), method, None) \
+        or next((getattr(m, method) for m in need.model.modules() if hasattr(type(m), method)), None)
+    # the last: a wrapper that holds the whole vision-language model deeper (ColQwen2's vlm.model)
     error = None
     if fn is not None:
         takes = inspect.signature(fn).parameters

@@ -29,8 +29,12 @@ class Need:
     feature_frames: int | None = None   # frames per sample of the audio features made: what their masks cover
 
     def sub(self, *names: str):
-        """The first sub-config among ``names`` the config has, else the config."""
-        return get(self.config, *names, default=self.config)
+        """The first sub-config among ``names`` the config has, else the one the
+        wrapped vision-language model's config has (ColQwen2's ``vlm_config``),
+        else the config."""
+        inner = get(self.config, "vlm_config", default=None)
+        return get(self.config, *names, default=None) or (get(inner, *names, default=None) if inner else None) \
+            or self.config
 
     @property
     def vision(self):
