@@ -383,7 +383,10 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
                 if value is not None:
                     need.made[name] = value
         kwargs = {k: v for k, v in need.made.items() if k in takes}
-        if any(c in kwargs for c in carriers):
+        # a method that needs what is not made (the token ids being made: Music Flamingo's) is not
+        # run: the tower answers
+        unmade = [n for n in required(takes) if n not in kwargs]
+        if any(c in kwargs for c in carriers) and not unmade:
             try:
                 return _feature_rows(run_model(need.model, kwargs, fn)) // need.batch, method
             except Exception as exc:   # noqa: BLE001 - said in the refusal below, or another source answers
@@ -397,8 +400,10 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     carrier = next((c for c in carriers if c in need.made), None)
     if tower is not None and carrier is not None and error is None:
         try:
-            return _feature_rows(run_model(need.model, {carrier: need.made[carrier]}, tower)) // need.batch, \
-                f"its {type(tower).__name__}"
+            needs = {n: need.made[n] for n in inspect.signature(tower.forward).parameters
+                     if n in need.made and n not in carriers}     # its companions made (a mask)
+            return _feature_rows(run_model(need.model, {carrier: need.made[carrier], **needs}, tower)) \
+                // need.batch, f"its {type(tower).__name__}"
         except Exception as exc:   # noqa: BLE001 - said in the refusal below
             error = exc
     from profiler.errors import first_line

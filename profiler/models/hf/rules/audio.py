@@ -20,7 +20,7 @@ _STACK_FIELDS = ("num_stacked_frames",)
 # the width of stacked features, stated (w2v-BERT: 80 mel bins x stride 2 = 160)
 _STACKED_WIDTH_FIELDS = ("feature_projection_input_dim",)
 # mel bins per frame, by the names configs give them
-_MEL_FIELDS = ("feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim")
+_MEL_FIELDS = ("feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim", "input_feat_size")
 # time subsampling the encoder needs the frames to be a multiple of (NeMo FastConformer)
 _SUBSAMPLING_FIELDS = ("subsampling_factor",)
 
@@ -378,10 +378,20 @@ def _reads_hidden_states(module) -> bool:
 
 
 def feature_mask(need: Need):
-    """All frames valid: batch x frames of ones (the features' time axis)."""
+    """All frames valid: batch x frames of ones (the features' time axis); of
+    booleans where the audio tower types its mask so (Gemma 3n's
+    ``audio_mel_mask: torch.BoolTensor``, which it reads with torch.where)."""
     features = need.made.get("input_features")
     frames = _features_frames(need, features) if features is not None else FRAME_RATE
+    if _bool_mask(_audio_tower(need.model)):
+        return need.make.full((need.batch, frames), True, dtype=need.make.torch.bool)
     return need.make.full((need.batch, frames), 1)
+
+
+def _bool_mask(tower) -> bool:
+    """The tower's forward takes a mask annotated as booleans (``BoolTensor``)."""
+    return any(name.endswith("mask") and "Bool" in str(param.annotation)
+               for name, param in _parameters(tower).items())
 
 
 def audio_mel(need: Need):

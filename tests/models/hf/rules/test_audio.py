@@ -245,3 +245,25 @@ def test_a_required_argument_that_admits_none_is_given_none():
     ours, reference, kwargs = _ours_and_flop_counter("phi4_multimodal_audio", overrides)
     assert kwargs["mask"] is None and tuple(kwargs["hidden_states"].shape)[:2] == (1, 100)
     assert ours == reference
+
+
+def test_feature_mask_of_booleans_where_the_tower_types_it_so():
+    """Gemma 3n's audio encoder takes ``audio_mel_mask: torch.BoolTensor`` (read with
+    torch.where) and names its width input_feat_size; wav2vec2's mask is of ints."""
+    from profiler.models.hf.rules.audio import _bool_mask, feature_width
+    need = _need("gemma3n_audio", {"conf_num_hidden_layers": 1})
+    assert _bool_mask(need.model) and feature_width(need) == need.config.input_feat_size
+    assert not _bool_mask(_need("wav2vec2", {"num_hidden_layers": 1}).model)
+
+
+def test_audio_tokens_counted_by_the_tower_where_the_method_needs_the_token_ids():
+    """Music Flamingo's get_audio_features needs the token ids being made (for its
+    timestamps): the audio tower's rows count the placeholders, and the counts
+    equal FlopCounterMode's."""
+    overrides = {"audio_config.num_hidden_layers": 1, "text_config.num_hidden_layers": 1,
+                 "text_config.hidden_size": 64, "text_config.intermediate_size": 128,
+                 "text_config.num_attention_heads": 2, "text_config.num_key_value_heads": 1}
+    ours, reference, kwargs = _ours_and_flop_counter("musicflamingo", overrides)
+    spec = resolve("hf:musicflamingo", overrides)
+    placeholders = int((kwargs["input_ids"] == spec.config.audio_token_id).sum())
+    assert placeholders == 750 and ours == reference       # 3000 frames, a stride-2 conv, pooled by 2
