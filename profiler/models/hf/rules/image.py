@@ -485,7 +485,9 @@ def patch_positions(need: Need):
 
 def pixel_attention_mask(need: Need):
     """Every pixel (or patch) real, in the layout of ``pixel_values``: batch x
-    patches for a padded patch list, batch x images x H x W for image lists; made
+    patches for a padded patch list, batch x images x H x W for image lists (or
+    batch x tiles, a mask of whole tiles, where the model's image path takes that
+    and refuses the other: Granite-Docling); made
     where the forward or the model's ``get_image_features`` requires it, or with a
     padded patch list (whose encoder needs it)."""
     pixels = need.made.get("pixel_values")
@@ -494,8 +496,18 @@ def pixel_attention_mask(need: Need):
     if not (uses_padded_patches(need) or "pixel_attention_mask" in required(need.params)
             or feature_requires(need, "pixel_attention_mask")):
         return None
-    shape = pixels.shape[:2] if uses_padded_patches(need) else (*pixels.shape[:2], *pixels.shape[-2:])
-    return need.make.full(tuple(shape), True, dtype=need.make.torch.bool)
+    bool_ = need.make.torch.bool
+    if uses_padded_patches(need):
+        return need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
+    mask = need.make.full((*pixels.shape[:2], *pixels.shape[-2:]), True, dtype=bool_)
+    # a mask of whole tiles, batch x tiles (Granite-Docling's), where the image path refuses one of pixels
+    fn = image_features_method(need.model)
+    if fn is not None and pixels.dim() == 5 and not _first_layer_runs(
+            need, fn, {"pixel_values": pixels, "pixel_attention_mask": mask}):
+        tiles = need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
+        if _first_layer_runs(need, fn, {"pixel_values": pixels, "pixel_attention_mask": tiles}):
+            return tiles
+    return mask
 
 
 def high_res_pixel_values(need: Need):

@@ -198,3 +198,13 @@ def test_flattened_patches_where_the_patch_embedding_is_linear():
     assert tuple(pixel_values(fuyu).shape) == (2, 100, 3 * 30 * 30)
     radio = _need("radio", {"num_hidden_layers": 1})
     assert tuple(pixel_values(radio).shape) == (2, 3, 224, 224)
+
+
+def test_a_mask_of_whole_tiles_where_the_image_path_takes_one():
+    """Granite-Docling's pixel_attention_mask marks real tiles, batch x tiles (its
+    get_image_features indexes the tiles with it, and refuses a mask of pixels)."""
+    from profiler.models.hf.rules.image import pixel_attention_mask
+    docling = _need("granite_docling", {"text_config.num_hidden_layers": 1, "vision_config.num_hidden_layers": 1},
+                    image=64)
+    docling.made["pixel_values"] = pixel_values(docling)
+    assert tuple(pixel_attention_mask(docling).shape) == (2, 1)
