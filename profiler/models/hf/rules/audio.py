@@ -179,10 +179,13 @@ def _waveform_encoder(need: Need) -> bool:
 
 def _whisper_candidates(need: Need, mels: int, frames: int):
     """Whisper's batch x mel bins x frames; then, for a tower that takes the
-    frames per sample (``feature_lens``: Qwen2.5-Omni's audio encoder alone), the
-    samples concatenated: mel bins x batch·frames."""
+    frames per sample (``feature_lens``: Qwen2.5-Omni's audio encoder alone, not
+    the thinker around it, which concatenates them itself), the samples
+    concatenated: mel bins x batch·frames."""
     yield need.make.floats((need.batch, mels, frames)), frames
-    if "feature_lens" in _parameters(_audio_tower(need.model)):
+    tower = _audio_tower(need.model)
+    # only for the encoder alone: a model around it (Qwen2.5-Omni's thinker) concatenates them itself
+    if tower is need.model and "feature_lens" in _parameters(tower):
         yield need.make.floats((mels, need.batch * frames)), frames
 
 

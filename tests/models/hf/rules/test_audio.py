@@ -267,3 +267,13 @@ def test_audio_tokens_counted_by_the_tower_where_the_method_needs_the_token_ids(
     spec = resolve("hf:musicflamingo", overrides)
     placeholders = int((kwargs["input_ids"] == spec.config.audio_token_id).sum())
     assert placeholders == 750 and ours == reference       # 3000 frames, a stride-2 conv, pooled by 2
+
+
+def test_features_concatenated_only_for_the_encoder_alone():
+    """Qwen2.5-Omni's audio encoder alone takes mel bins x frames with feature_lens;
+    the thinker around it takes batch x mel bins x frames and concatenates them itself."""
+    encoder = _need("qwen2_5_omni_audio_encoder", {"encoder_layers": 1})
+    assert tuple(input_features(encoder).shape) == (encoder.config.num_mel_bins, 3000)
+    thinker = _need("qwen2_5_omni_thinker", {"audio_config.encoder_layers": 1, "vision_config.depth": 1,
+                                             "text_config.num_hidden_layers": 1})
+    assert tuple(input_features(thinker).shape) == (1, thinker.config.audio_config.num_mel_bins, 3000)
