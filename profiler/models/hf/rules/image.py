@@ -302,6 +302,12 @@ def other_sides(need: Need) -> list[tuple[int, int]]:
     return found
 
 
+def image(need: Need):
+    """An image tower's input named ``image`` (BridgeTower's vision model, required
+    there): batch x C x H x W."""
+    return need.make.floats((need.batch, channels(need), *image_hw(need)))
+
+
 def grid_thw(need: Need):
     """One image per sample: [1, h, w] patches (h and w multiples of the merge size)."""
     p = patch_layout(need)
@@ -530,7 +536,8 @@ def pixel_values_videos(need: Need):
 
 RULES = {
     "pixel_values": Rule(pixel_values, "image", primary=True),
-    "hidden_states": Rule(hidden_states_patches, "image"),              # required only: vision towers alone
+    "hidden_states": Rule(hidden_states_patches, "image"),
+    "image": Rule(image, "image"),                                      # required only: BridgeTower's tower              # required only: vision towers alone
     "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),
     "grid_thw": Rule(grid_thw, "image", after=("pixel_values", "hidden_states")),
     "prompt_pixel_values": Rule(prompt_like, "image", after=("pixel_values",)),

@@ -66,6 +66,9 @@ CASES = {
                ["pixel_values 1x3x32x32", "prompt_pixel_values 1x3x32x32", "prompt_masks 1x3x32x32"]),
     # a patch embedding that is a linear layer over flattened patches: 32 / 8 = 4 x 4 rows of 3 x 8 x 8
     "molmo2_vision": ({**VISION, "num_key_value_heads": 4, "image_size": [32, 32], "patch_size": 8}, "layers", ["pixel_values 1x16x192"]),
+    # a vision tower whose input is named image
+    "bridgetower_vision_model": ({"num_hidden_layers": 1, "hidden_size": 64, "image_size": 32, "patch_size": 8},
+                                 "visual", ["image 1x3x32x32"]),
     "videomae": ({**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4}, "encoder",
                  ["pixel_values 1x4x3x32x32"]),
     "patchtst": ({"num_hidden_layers": 1, "d_model": 16, "num_attention_heads": 2, "ffn_dim": 32,
