@@ -72,6 +72,21 @@ def lang_ids(need: Need):
     return need.make.full((need.batch,), 0)
 
 
+SEQUENCE_DEFAULT = 128     # positions of an embedded sequence where nothing sets them (as TOKENS_DEFAULT)
+
+
+def perceiver_inputs(need: Need):
+    """A Perceiver without an input preprocessor (PerceiverModel from its config)
+    reads its ``inputs`` already embedded: batch x positions (tokens=, default
+    128) x ``d_model``, the width its cross-attention's keys and values take.
+    None where the model has a preprocessor (which names what it reads) or the
+    config no ``d_model``."""
+    width = get(need.config, "d_model")
+    if getattr(need.model, "input_preprocessor", "absent") is not None or not isinstance(width, int):
+        return None
+    return need.make.floats((need.batch, need.tokens or SEQUENCE_DEFAULT, width))
+
+
 RULES = {
     "query_embeds": Rule(query_embeds, "vision-language"),
     "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language", after=("query_embeds", "input_ids")),
@@ -80,4 +95,5 @@ RULES = {
     "mm_token_type_ids": Rule(mm_token_type_ids, "vision-language", after=("input_ids",)),
     "task_inputs": Rule(task_inputs, "segmentation"),
     "qformer_input_ids": Rule(qformer_input_ids, "vision-language"),
+    "inputs": Rule(perceiver_inputs, "text"),
 }

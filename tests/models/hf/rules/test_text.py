@@ -67,3 +67,15 @@ def test_xmod_counts_as_flop_counter():
     real = spec.build(meta=False).eval()
     _, real_kwargs, _ = hf.example_inputs(real, spec.config)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
+def test_a_perceiver_without_preprocessor_reads_embedded_inputs_of_d_model():
+    import profiler
+    from profiler.models import hf
+    from profiler.models.resolve import resolve
+    spec = resolve("hf:perceiver", {"num_blocks": 1, "num_self_attends_per_block": 1})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config)
+    assert tuple(kwargs["inputs"].shape) == (1, 128, spec.config.d_model)
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert len(report.uncounted) == 0 and int(report.total["macs"]) > 0
