@@ -124,8 +124,8 @@ def test_given_inputs_are_merged_over_the_made_ones():
 
 
 def test_a_required_input_no_rule_makes_is_named_with_how_to_give_it():
-    spec = resolve("hf:perceiver", {"num_self_attends_per_block": 1, "num_blocks": 1})
+    spec = resolve("hf:inkling_audio", {})
     meta = spec.build(meta=True)
-    with pytest.raises(ProfilerError, match=r"cannot make inputs \(no rule for it\): give it by name, "
-                                            r"e\.g\. --arg inputs=SHAPE\[:dtype\]"):
+    with pytest.raises(ProfilerError, match=r"cannot make audio_input_ids \(no rule for it\): give it by name, "
+                                            r"e\.g\. --arg audio_input_ids=SHAPE\[:dtype\]"):
         hf.example_inputs(meta, spec.config, 1)
