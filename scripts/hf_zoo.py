@@ -29,7 +29,11 @@ Per model type ``T``:
   tests/models/test_hf.py and profiler/check.py compare with our ``macs`` total (the
   dot-product MACs; our mults, adds and other work are separate columns).  FlopCounterMode
   has no formula for ``torch._grouped_mm`` (transformers' default MoE experts): a type whose
-  counts differ and whose forward calls it is marked ``grouped_mm``, not a mismatch.
+  counts differ and whose forward calls it is marked ``grouped_mm``, not a mismatch.  Nor has it
+  one for some ops we count (``mkldnn_rnn_layer``, CPU's LSTM kernel on a real build; ``mv``;
+  ``_euclidean_dist``, torch.cdist's): where the gap is exactly our count of those ops (our
+  aten formula on each call it missed, or our rows of the modules in which it met such an
+  op and counted nothing), the row is marked ``fcm_misses:<op>`` (``fcm_misses``).
   ``fcm_s`` is the build, the inputs and the forward, what FlopCounterMode needs to go
   from a name to a count, as ``ours_s`` is for us.
 
@@ -259,14 +263,14 @@ def _example_inputs():
     return example_inputs
 
 
-def flop_counter(spec, real: bool = False) -> tuple[int, float]:
+def flop_counter(spec, real: bool = False) -> tuple[int, float, tuple[dict[str, set[str]], Counter]]:
     """FlopCounterMode's MACs (FLOPs / 2) on the spec's build with the profiler's own
-    example inputs, and the seconds of the build, the inputs and the forward.  On meta,
-    or, with ``real``, on a seeded real CPU build with seeded inputs: where our profile
-    had to run on real tensors (a forward that reads values), so must it."""
+    example inputs, the seconds of the build, the inputs and the forward, and what it
+    did not count (``_unregistered_ops``).  On meta, or, with ``real``, on a seeded real
+    CPU build with seeded inputs and a forward seeded as our profile's is (a forward that
+    draws noise draws the same): where our profile had to run on real tensors (a forward
+    that reads values), so must it."""
     import torch
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.utils.flop_counter import FlopCounterMode
 
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
@@ -279,10 +283,85 @@ def flop_counter(spec, real: bool = False) -> tuple[int, float]:
         # the profiler makes token ids and masks on the CPU and carries their values through
         # its meta forward; FlopCounterMode cannot mix them with meta weights
         args, kwargs = _to_meta(args), _to_meta(kwargs)
+    macs, misses = count_with_flop_counter(model, args, kwargs)
+    return macs, time.perf_counter() - start, misses
+
+
+def count_with_flop_counter(model, args, kwargs) -> tuple[int, tuple[dict[str, set[str]], Counter]]:
+    """FlopCounterMode's MACs of ``model(*args, **kwargs)`` (the forward seeded) and what
+    it did not count (``_unregistered_ops``)."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
+    met = _unregistered_ops(counter)
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter, met:
+        torch.manual_seed(0)
         model(*args, **kwargs)
-    return counter.get_total_flops() // 2, time.perf_counter() - start
+    counts = counter.get_flop_counts()
+    # the modules where FlopCounterMode met an op it has no formula for and counted nothing
+    missed = {module: ops for module, ops in met.where.items() if not sum(counts.get(module, {}).values())}
+    return counter.get_total_flops() // 2, (missed, met.macs)
+
+
+def _unregistered_ops(counter):
+    """A dispatch mode, inside ``counter``'s, that notes the aten ops FlopCounterMode has
+    no formula for, leaving out what we count as no dot products: views, copies
+    (``ZERO_COST_OPS``) and ops our formulas count as pointwise or reductions
+    (``elementwise``).  An op with an aten formula of ours (mv, _euclidean_dist): its
+    MACs by that formula, per op name (``macs``); one without (mkldnn_rnn_layer, which
+    our nn.LSTM formula counts): its name under the innermost module it ran in
+    (``where``, by FlopCounterMode's own names: the model's class, then the path)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_map
+    from torch.utils.flop_counter import flop_registry
+
+    from profiler.formulas.forward.zero import ZERO_COST_OPS
+    from profiler.formulas.registry import find_aten_formula
+
+    class Unregistered(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.where: dict[str, set[str]] = defaultdict(set)
+            self.macs: Counter = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            packet = func.overloadpacket
+            if packet not in flop_registry and not func.is_view and packet.__name__ not in ZERO_COST_OPS:
+                ours = find_aten_formula(packet)
+                if ours is None:
+                    self.where[max(counter.mod_tracker.parents, key=len)].add(packet.__name__)
+                elif ours.kind != "elementwise":
+                    shape = lambda v: tuple(v.shape) if isinstance(v, torch.Tensor) else v   # noqa: E731
+                    self.macs[packet.__name__] += ours.fn(tree_map(shape, out), *tree_map(shape, args),
+                                                          **tree_map(shape, kwargs)).macs
+            return out
+
+    return Unregistered()
+
+
+def fcm_misses(report, misses: tuple[dict[str, set[str]], Counter], gap: int) -> str | None:
+    """``fcm_misses:<ops>`` where our MACs exceed FlopCounterMode's by exactly what it did
+    not count (``flop_counter``'s ``misses``): the MACs of the ops of ours it has no
+    formula for, plus our count of the modules where it met an op we have no aten
+    formula for (a module formula of ours counts it) and counted nothing: each such
+    module's row and the rows under it."""
+    missed, op_macs = misses
+    ops = {name for name, macs in op_macs.items() if macs}
+    macs = sum(op_macs.values())
+    for module, names in missed.items():
+        name = module.split(".", 1)[1] if "." in module else None   # ours are named from the model's root
+        if name is None:
+            continue
+        rows = report.layers[(report.layers["name"] == name) | report.layers["name"].str.startswith(name + ".")]
+        if int(rows["macs"].sum()):
+            macs += int(rows["macs"].sum())
+            ops |= names
+    return f"fcm_misses:{','.join(sorted(ops))}" if gap > 0 and macs == gap else None
 
 
 def _to_meta(tree):
@@ -380,7 +459,7 @@ def run_type(model_type: str, watchdog: Watchdog | None = None, extra: dict | No
                 if real and row["params"] * 4 > REAL_BUILD_BYTES:
                     raise RuntimeError(f"not run on a real build of {row['params'] * 4 / 2**30:.1f} GiB "
                                        f"(this sweep builds up to {REAL_BUILD_BYTES / 2**30:g} GiB)")
-                fcm_macs, fcm_s = flop_counter(spec, real=real)
+                fcm_macs, fcm_s, misses = flop_counter(spec, real=real)
             except Exception as exc:
                 # on meta, torch._grouped_mm takes bfloat16 only: FlopCounterMode cannot run a float32 MoE
                 row["fcm_error"] = (row["fcm_error"] + "; then " if row.get("fcm_error") else "") + _first_line(exc)
@@ -390,7 +469,8 @@ def run_type(model_type: str, watchdog: Watchdog | None = None, extra: dict | No
                 continue
             row.pop("fcm_error", None)
             row.update(fcm_macs=fcm_macs, fcm_s=round(fcm_s, 4))
-            row["agree"] = "yes" if fcm_macs == row["macs"] else "grouped_mm" if grouped else "no"
+            row["agree"] = ("yes" if fcm_macs == row["macs"] else "grouped_mm" if grouped
+                            else fcm_misses(report, misses, row["macs"] - fcm_macs) or "no")
             break
         row["stage"] = ""
         break
@@ -623,6 +703,7 @@ def write_report(rows: dict[str, dict], types: list[str], md_path: Path, csv_pat
     agree = [r for r in ran if r.get("agree") == "yes"]
     grouped = [r for r in ran if r.get("agree") == "grouped_mm"]
     differ = [r for r in ran if r.get("agree") == "no"]
+    misses = [r for r in ran if (r.get("agree") or "").startswith("fcm_misses:")]
     fcm_failed = [r for r in ran if r.get("fcm_error")]
     kept = [r for r in ran if "layers kept" in (r.get("note") or "")]
     classes: dict[str, list[dict]] = defaultdict(list)
@@ -653,6 +734,8 @@ def write_report(rows: dict[str, dict], types: list[str], md_path: Path, csv_pat
     w(f"| our MACs = FlopCounterMode's | {len(agree)} | {pct(len(agree))} |\n")
     w(f"| differ, MoE experts by `torch._grouped_mm` (FlopCounterMode does not count it) | {len(grouped)} | "
       f"{pct(len(grouped))} |\n")
+    w(f"| differ by exactly our count of ops FlopCounterMode has no formula for (`fcm_misses`) | "
+      f"{len(misses)} | {pct(len(misses))} |\n")
     w(f"| differ otherwise | {len(differ)} | {pct(len(differ))} |\n")
     w(f"| ran, FlopCounterMode failed | {len(fcm_failed)} | {pct(len(fcm_failed))} |\n")
     w(f"| ran at the default size (shrinking the layers broke it) | {len(kept)} | {pct(len(kept))} |\n")
@@ -690,8 +773,9 @@ def write_report(rows: dict[str, dict], types: list[str], md_path: Path, csv_pat
         for r in differ:
             w(f"| {r['type']} | {r['macs']:,} | {r['fcm_macs']:,} | {r['macs'] - r['fcm_macs']:,} |\n")
     w("\n## Per type\n\n")
-    w("`agree`: our MACs = FlopCounterMode's (`yes`), differ (`no`), or differ where the forward calls "
-      "`torch._grouped_mm` (`grouped_mm`). Seconds: ours (`profile` by name) and FlopCounterMode's (build, "
+    w("`agree`: our MACs = FlopCounterMode's (`yes`), differ (`no`), differ where the forward calls "
+      "`torch._grouped_mm` (`grouped_mm`), or differ by exactly our count of the ops FlopCounterMode has no "
+      "formula for (`fcm_misses:<op>`). Seconds: ours (`profile` by name) and FlopCounterMode's (build, "
       "inputs, forward). `peak MB`: the worker's peak RSS during the type. Failed types give the stage and "
       "the reason (the error's first line).\n\n")
     w("| type | status | class | input | params | MACs | FCM MACs | agree | uncounted | ours s | FCM s | peak MB "

@@ -185,7 +185,10 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
                 try:
-                    with capture:
+                    # seeded: a forward that draws numbers (VITS: noise in its durations sets the
+                    # waveform's length) counts the same every run; the caller's state comes back
+                    with kept_rng(), capture:
+                        torch.manual_seed(0)
                         model(*args, **kwargs)
                 except Exception as exc:
                     exc.failed_call = capture.failed_call

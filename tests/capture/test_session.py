@@ -133,3 +133,26 @@ def test_the_lock_is_reentrant_and_held_by_one_thread_at_a_time():
             thread.start()
             thread.join()
             assert got == [False]
+
+
+class _NoisyLength(nn.Module):
+    """A forward whose output length is drawn (as VITS draws its durations): the count
+    depends on the draw."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        n = 1 + int(torch.randint(0, 1000, ()))
+        return self.lin(x.expand(n, 4))
+
+
+def test_the_forward_is_seeded_so_a_drawn_length_counts_the_same_every_run():
+    import profiler
+    model, x = _NoisyLength(), torch.randn(1, 4)
+    before = torch.get_rng_state()
+    for device in (None, "cpu"):      # on meta, and on real tensors
+        reports = [profiler.profile(model, inputs=(x,), device=device) for _ in range(3)]
+        assert len({int(r.total["macs"]) for r in reports}) == 1, [r.total["macs"] for r in reports]
+    assert torch.equal(torch.get_rng_state(), before)     # the caller's state comes back

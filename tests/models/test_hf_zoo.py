@@ -22,6 +22,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
 
 import pytest
+import torch
+from torch import nn
+
+import profiler
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -124,19 +128,56 @@ def test_report_summary_and_failure_classes(tmp_path):
         "c": {"type": "c", "status": "failed", "stage": "profile",
               "reason": "ProfilerError: C: the forward puts image features in place of image tokens in input_ids"},
         "d": {"type": "d", "status": "memory", "stage": "profile", "reason": "killed: the worker's RSS went above"},
+        "f": {"type": "f", "status": "ran", "agree": "fcm_misses:mkldnn_rnn_layer", "uncounted": "", "macs": 12,
+              "fcm_macs": 10, "params": 5},
     }
     md, csv_path = tmp_path / "z.md", tmp_path / "z.csv"
-    zoo.write_report(rows, ["a", "b", "c", "d", "e"], md, csv_path)
+    zoo.write_report(rows, ["a", "b", "c", "d", "e", "f"], md, csv_path)
     text = md.read_text()
     assert f"with transformers {transformers.__version__} and torch" in text
-    assert "| ran (profiled) | 2 | 40.0 % |" in text
-    assert "| ran with nothing uncounted | 1 | 20.0 % |" in text
-    assert "| our MACs = FlopCounterMode's | 1 | 20.0 % |" in text
+    assert "| ran (profiled) | 3 | 50.0 % |" in text
+    assert "| ran with nothing uncounted | 2 | 33.3 % |" in text
+    assert "| our MACs = FlopCounterMode's | 1 | 16.7 % |" in text
+    assert "| differ by exactly our count of ops FlopCounterMode has no formula for (`fcm_misses`) | 1 | 16.7 % |" in text
+    assert "| differ otherwise | 0 | 0.0 % |" in text
     assert "| inputs: image tokens in input_ids refused (VLMs) | 1 | c |" in text
     assert "| killed: memory | 1 | d |" in text
     assert "| e | not swept |" in text
     lines = csv_path.read_text().splitlines()
-    assert lines[0].split(",")[:3] == ["type", "status", "model_class"] and len(lines) == 5
+    assert lines[0].split(",")[:3] == ["type", "status", "model_class"] and len(lines) == 6
+
+
+class _Tower(nn.Module):
+    """A linear layer, an LSTM (on the CPU, torch runs it as aten.mkldnn_rnn_layer where oneDNN
+    is built in) and a matrix-vector product in the root's own forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 16)
+        self.rnn = nn.LSTM(16, 16, batch_first=True)
+        self.w = nn.Parameter(torch.randn(16))
+
+    def forward(self, x):
+        h, _ = self.rnn(self.proj(x))
+        return torch.mv(h[0], self.w)
+
+
+def test_a_gap_of_exactly_the_ops_flop_counter_mode_cannot_count_is_labelled():
+    """FlopCounterMode has no formula for aten.mv (counted per call by our mv formula) nor for
+    aten.mkldnn_rnn_layer (counted by our nn.LSTM formula, in the module where it ran, which
+    FlopCounterMode counted nothing in); the gap is exactly those, and 1 more is a mismatch."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model, x = _Tower().eval(), torch.randn(1, 5, 8)
+    report = profiler.profile(model, inputs=(x,))
+    fcm_macs, misses = zoo.count_with_flop_counter(model, (x,), {})
+    gap = int(report.totals["macs"]) - fcm_macs
+    lstm = int(report.layers.loc[report.layers["name"] == "rnn", "macs"].sum())
+    assert misses[1]["mv"] == 5 * 16                     # 5 rows of 16: one dot product each
+    rnn_missed = "mkldnn_rnn_layer" in misses[0].get("_Tower.rnn", set())
+    assert gap == 5 * 16 + (lstm if rnn_missed else 0)
+    assert zoo.fcm_misses(report, misses, gap) == ("fcm_misses:mkldnn_rnn_layer,mv" if rnn_missed else "fcm_misses:mv")
+    assert zoo.fcm_misses(report, misses, gap + 1) is None
 
 
 @pytest.mark.slow
