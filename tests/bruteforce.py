@@ -9,6 +9,7 @@ padding are performed and tallied, which is the convention of the formulas.
 """
 from __future__ import annotations
 
+import cmath
 import math
 from itertools import product
 
@@ -379,3 +380,36 @@ def assert_same(out: np.ndarray, expected) -> None:
 def assert_counts(got: dict, tally: Tally, macs: int = 0) -> None:
     """A profiled row's counts (``layer_cost``) equal what the loop tallied."""
     assert (got["mults"], got["adds"], got["other"], got["macs"]) == (*tally.as_tuple(), macs)
+
+
+# --- complex numbers of counted reals, and the FFT they make ---------------------------------
+
+class Cx:
+    """A complex number of two counted reals."""
+
+    def __init__(self, re, im):
+        self.re, self.im = re, im
+
+    def __add__(self, o): return Cx(self.re + o.re, self.im + o.im)
+    def __sub__(self, o): return Cx(self.re - o.re, self.im - o.im)
+
+    def twiddle(self, w: complex) -> Cx:
+        """self·w, w a precomputed constant: 4 mults, 2 adds."""
+        return Cx(self.re * w.real - self.im * w.imag, self.re * w.imag + self.im * w.real)
+
+    @property
+    def value(self) -> complex:
+        return complex(values(np.array([self.re]))[0], values(np.array([self.im]))[0])
+
+
+def radix2(xs: list, sign: int = -1) -> list:
+    """Recursive radix-2 Cooley-Tukey of a power-of-two length."""
+    n = len(xs)
+    if n == 1:
+        return xs
+    even, odd = radix2(xs[0::2], sign), radix2(xs[1::2], sign)
+    out = [None] * n
+    for k in range(n // 2):
+        w = odd[k].twiddle(cmath.exp(sign * 2j * math.pi * k / n))
+        out[k], out[k + n // 2] = even[k] + w, even[k] - w
+    return out

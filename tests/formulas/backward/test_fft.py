@@ -3,13 +3,9 @@ transform written with self-counting scalars (tests/bruteforce.py), its values
 checked against autograd's."""
 from __future__ import annotations
 
-import cmath
-import math
-
+import bruteforce as bf
 import numpy as np
 import torch
-
-import bruteforce as bf
 from formula_access import find_op_backward
 
 aten = torch.ops.aten
@@ -21,35 +17,12 @@ def backward(op, needs, out, *args, **kwargs):
     return cost.mults, cost.adds, cost.other
 
 
-class Cx:
-    def __init__(self, re, im):
-        self.re, self.im = re, im
-
-    def __add__(self, o): return Cx(self.re + o.re, self.im + o.im)
-    def __sub__(self, o): return Cx(self.re - o.re, self.im - o.im)
-
-    def twiddle(self, w: complex) -> "Cx":
-        return Cx(self.re * w.real - self.im * w.imag, self.re * w.imag + self.im * w.real)
-
-
-def radix2(xs: list, sign: int) -> list:
-    n = len(xs)
-    if n == 1:
-        return xs
-    even, odd = radix2(xs[0::2], sign), radix2(xs[1::2], sign)
-    out = [None] * n
-    for k in range(n // 2):
-        w = odd[k].twiddle(cmath.exp(sign * 2j * math.pi * k / n))
-        out[k], out[k + n // 2] = even[k] + w, even[k] - w
-    return out
-
-
 def test_c2c_backward_is_the_adjoint_transform():
     """fft's gradient: the unnormalised transform of g with conjugate twiddles."""
     x = RNG.normal(size=(2, 8)) + 1j * RNG.normal(size=(2, 8))
     g = RNG.normal(size=(2, 8, 2))
     t = bf.Tally()
-    got = [[complex(c.re.v, c.im.v) for c in radix2([Cx(t.num(v[0]), t.num(v[1])) for v in row], 1)]
+    got = [[complex(c.re.v, c.im.v) for c in bf.radix2([bf.Cx(t.num(v[0]), t.num(v[1])) for v in row], 1)]
            for row in g]
     xt = torch.tensor(x, requires_grad=True)
     (torch.view_as_real(torch.fft.fft(xt)) * torch.tensor(g)).sum().backward()

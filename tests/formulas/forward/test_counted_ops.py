@@ -5,15 +5,11 @@ checked against torch's, its tally against the formula.  (mv: dot products writt
 out; FlopCounterMode has no formula for mv, the FFTs or _euclidean_dist.)"""
 from __future__ import annotations
 
-import cmath
-import math
-
+import bruteforce as bf
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-import bruteforce as bf
 from formula_access import find_aten_formula
 from pointwise_scalars import cos, equal, greater, less, maximum, power, sin, sqrt
 
@@ -187,41 +183,10 @@ def test_triangular_solve_is_substitution(upper, unit):
                    unitriangular=unit) == t.as_tuple()
 
 
-class Cx:
-    """A complex number of two counted reals."""
-
-    def __init__(self, re, im):
-        self.re, self.im = re, im
-
-    def __add__(self, o): return Cx(self.re + o.re, self.im + o.im)
-    def __sub__(self, o): return Cx(self.re - o.re, self.im - o.im)
-
-    def twiddle(self, w: complex) -> "Cx":
-        """self·w, w a precomputed constant: 4 mults, 2 adds."""
-        return Cx(self.re * w.real - self.im * w.imag, self.re * w.imag + self.im * w.real)
-
-    @property
-    def value(self) -> complex:
-        return complex(bf.values(np.array([self.re]))[0], bf.values(np.array([self.im]))[0])
-
-
-def radix2(xs: list, sign: int = -1) -> list:
-    """Recursive radix-2 Cooley-Tukey of a power-of-two length."""
-    n = len(xs)
-    if n == 1:
-        return xs
-    even, odd = radix2(xs[0::2], sign), radix2(xs[1::2], sign)
-    out = [None] * n
-    for k in range(n // 2):
-        w = odd[k].twiddle(cmath.exp(sign * 2j * math.pi * k / n))
-        out[k], out[k + n // 2] = even[k] + w, even[k] - w
-    return out
-
-
 def test_c2c_is_a_radix_2_fft_of_each_line():
     x = RNG.normal(size=(2, 8)) + 1j * RNG.normal(size=(2, 8))
     t = bf.Tally()
-    got = [[c.value for c in radix2([Cx(t.num(v.real), t.num(v.imag)) for v in row])] for row in x]
+    got = [[c.value for c in bf.radix2([bf.Cx(t.num(v.real), t.num(v.imag)) for v in row])] for row in x]
     np.testing.assert_allclose(got, torch.fft.fft(torch.tensor(x)).numpy(), atol=1e-12)
     assert formula(aten._fft_c2c, (2, 8), (2, 8), [1], 0, True) == t.as_tuple() == (96, 144, 0)
 
@@ -229,7 +194,7 @@ def test_c2c_is_a_radix_2_fft_of_each_line():
 def test_r2c_runs_the_real_input_through_the_same_butterflies():
     x = RNG.normal(size=(2, 8))
     t = bf.Tally()
-    got = [[c.value for c in radix2([Cx(t.num(v), t.num(0.0)) for v in row])][:5] for row in x]
+    got = [[c.value for c in bf.radix2([bf.Cx(t.num(v), t.num(0.0)) for v in row])][:5] for row in x]
     np.testing.assert_allclose(got, torch.fft.rfft(torch.tensor(x)).numpy(), atol=1e-12)
     assert formula(aten._fft_r2c, (2, 5), (2, 8), [1], 0, True) == t.as_tuple()
 
@@ -242,7 +207,7 @@ def test_c2r_inverts_the_hermitian_extension_and_scales_the_real_outputs():
     got = []
     for row in y:
         full = list(row) + [v.conjugate() for v in row[1:-1][::-1]]
-        out = radix2([Cx(t.num(v.real), t.num(v.imag)) for v in full], sign=1)
+        out = bf.radix2([bf.Cx(t.num(v.real), t.num(v.imag)) for v in full], sign=1)
         got.append([(c.re * (1 / 8)).v for c in out])
     np.testing.assert_allclose(got, torch.fft.irfft(torch.tensor(y)).numpy(), atol=1e-12)
     assert formula(aten._fft_c2r, (2, 8), (2, 5), [1], 2, 8) == t.as_tuple() == (96 + 16, 144, 0)
