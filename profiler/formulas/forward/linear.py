@@ -2,10 +2,13 @@
 Matrix products called as aten ops are in ``matmul``.  Backward: ``backward/linear.py``."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, dot_products, numel
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.registry import Call, aten_formula, module_formula
+
+aten = torch.ops.aten
 
 
 @module_formula(nn.Linear, kind="linear")
@@ -45,6 +48,26 @@ def embedding_bag_module(m: nn.EmbeddingBag, call: Call) -> Cost:
     if m.mode == "mean":
         cost += Cost(mults=bags * width)
     if embedding_bag_weighted(call):
+        cost += Cost(mults=n * width)
+    return cost
+
+
+@aten_formula(aten._embedding_bag, aten._embedding_bag_forward_only, kind="embedding")
+def embedding_bag(out, weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False,
+                  per_sample_weights=None, include_last_offset=False, padding_idx=-1) -> Cost:
+    """``F.embedding_bag`` called as a function (Kimi-K2.5's interpolated position
+    table), the EmbeddingBag module's convention: B bags of width D (the first
+    output) holding the n indices: sum (mode 0): (n−B)·D additions; mean (1): the
+    same plus B·D multiplications by 1/size; max (2): (n−B)·D comparisons;
+    per_sample_weights add n·D multiplications.  Every index is counted (rows equal
+    to ``padding_idx`` are skipped by the kernel, a data-dependent saving not assumed)."""
+    n = numel(indices)
+    bags, width = out[0][0], out[0][-1]
+    reduce = max(n - bags, 0) * width
+    cost = Cost(other=reduce) if mode == 2 else Cost(adds=reduce)
+    if mode == 1:
+        cost += Cost(mults=bags * width)
+    if per_sample_weights is not None:
         cost += Cost(mults=n * width)
     return cost
 

@@ -337,3 +337,35 @@ def test_euclidean_dist_is_one_product_of_padded_rows():
     cost = find_aten_formula(aten._euclidean_dist).fn((2, 3, 5), (2, 3, 4), (2, 5, 4))
     assert (cost.mults, cost.adds, cost.other) == (mults, adds, other)
     assert cost.macs == 2 * 3 * 5 * (4 + 2)     # the dot products' terms, the norms' and ones' included
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_embedding_bag_as_a_function_sums_weighs_and_averages_each_bag(mode, weighted):
+    """Each bag, row by row: a weight times each row, then the running sum (max),
+    then 1/size for the mean; F.embedding_bag is what Kimi-K2.5's position table calls."""
+    if weighted and mode != "sum":
+        return                                  # torch takes per_sample_weights with mode "sum" only
+    table = RNG.normal(size=(10, 3))
+    indices, offsets = [1, 4, 4, 7, 0, 2, 9], [0, 3, 4]
+    weights = RNG.normal(size=len(indices))
+    t = bf.Tally()
+    bags = []
+    for b, start in enumerate(offsets):
+        stop = offsets[b + 1] if b + 1 < len(offsets) else len(indices)
+        rows = [[t.num(v) for v in table[i]] for i in indices[start:stop]]
+        if weighted:
+            rows = [[v * weights[start + k] for v in row] for k, row in enumerate(rows)]
+        acc = rows[0]
+        for row in rows[1:]:
+            acc = [maximum(a, v) if mode == "max" else a + v for a, v in zip(acc, row)]
+        if mode == "mean":
+            acc = [a * (1 / (stop - start)) for a in acc]
+        bags.append(acc)
+    expected = F.embedding_bag(torch.tensor(indices), torch.tensor(table), torch.tensor(offsets), mode=mode,
+                               per_sample_weights=torch.tensor(weights) if weighted else None)
+    np.testing.assert_allclose([bf.values(np.array(b)) for b in bags], expected.numpy())
+    out = [(3, 3), (0,), (3,), (3,)]
+    code = {"sum": 0, "mean": 1, "max": 2}[mode]
+    assert formula(aten._embedding_bag, out, (10, 3), (7,), (3,), False, code, False,
+                   (7,) if weighted else None) == t.as_tuple()
