@@ -528,6 +528,10 @@ def worker(types: list[str], cache: Path, timeout_s: float, max_rss: int) -> Non
             row = _done({"type": model_type, "status": "failed", "stage": "hf_zoo",
                          "reason": _first_line(exc)}, watchdog)
         append_row(cache, row)
+        if watchdog.rss() > max_rss / 2 and model_type != types[-1]:
+            # memory a real-tensor forward took is not given back to the system: the next type
+            # gets a fresh worker (exit 3: the rows are written), so its limit is its own
+            sys.exit(3)
 
 
 # --- the sweep ---------------------------------------------------------------------------
