@@ -87,3 +87,15 @@ def builder():
             cache[arch] = spec, meta, real, seconds
         return cache[arch]
     return get
+
+
+def need(arch: str, overrides=None, batch: int = 1, **sizes):
+    """The rules' view (profiler.models.hf.rules.base.Need) of ``hf:arch`` built on meta
+    from its config with ``overrides``: what the input rules are tested on."""
+    import inspect
+
+    from profiler.models.hf.make import Maker
+    from profiler.models.hf.rules.base import Need
+    spec = resolve(f"hf:{arch}", overrides or {})
+    model = spec.build(meta=True)
+    return Need(model, spec.config, batch, Maker(model), dict(inspect.signature(model.forward).parameters), **sizes)

@@ -6,11 +6,10 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import inspect
 
 import pytest
+from hf_tiny import need
 
-from profiler.models.hf.make import Maker
 from profiler.models.hf.rules.audio import input_features, input_values
 from profiler.models.hf.rules.base import Need
 from profiler.models.resolve import resolve
@@ -18,10 +17,10 @@ from profiler.models.resolve import resolve
 transformers = pytest.importorskip("transformers")
 
 
-def _need(arch: str, overrides=None, **sizes) -> Need:
-    spec = resolve(f"hf:{arch}", overrides or {})
-    model = spec.build(meta=True)
-    return Need(model, spec.config, 1, Maker(model), dict(inspect.signature(model.forward).parameters), **sizes)
+
+
+def _need(arch: str, overrides=None, **sizes):
+    return need(arch, overrides, 1, **sizes)
 
 
 def test_waveform_is_seconds_at_the_sampling_rate():
@@ -150,7 +149,9 @@ def _ours_and_flop_counter(arch: str, overrides: dict):
     """(our MACs on the meta build, FlopCounterMode's on a real tiny build, the inputs made)."""
     import sys
     from pathlib import Path
+
     import torch
+
     import profiler
     from profiler.models.hf import example_inputs
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))

@@ -6,22 +6,19 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import inspect
 
 import pytest
+from hf_tiny import need
 
-from profiler.models.hf.make import Maker
-from profiler.models.hf.rules.base import Need
 from profiler.models.hf.rules.image import grid_thw, image_hw, pixel_values
-from profiler.models.resolve import resolve
 
 transformers = pytest.importorskip("transformers")
 
 
-def _need(arch: str, overrides=None, **sizes) -> Need:
-    spec = resolve(f"hf:{arch}", overrides or {})
-    model = spec.build(meta=True)
-    return Need(model, spec.config, 2, Maker(model), dict(inspect.signature(model.forward).parameters), **sizes)
+
+
+def _need(arch: str, overrides=None, **sizes):
+    return need(arch, overrides, 2, **sizes)
 
 
 def test_sizes_come_from_the_config_or_image():
@@ -66,7 +63,11 @@ def test_image_lists_are_batch_by_images():
 
 
 def test_companions_the_image_features_require():
-    from profiler.models.hf.rules.image import high_res_pixel_values, image_sizes, merge_sizes
+    from profiler.models.hf.rules.image import (
+        high_res_pixel_values,
+        image_sizes,
+        merge_sizes,
+    )
     hybrid = _need("deepseek_vl_hybrid", {"text_config.num_hidden_layers": 1})
     hybrid.made["pixel_values"] = pixel_values(hybrid)
     side = hybrid.config.high_res_vision_config.image_size

@@ -6,22 +6,20 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import inspect
 
 import pytest
+from hf_tiny import need
 
-from profiler.models.hf.make import Maker
-from profiler.models.hf.rules.base import Need
 from profiler.models.hf.rules.series import past_values
 from profiler.models.resolve import resolve
 
 transformers = pytest.importorskip("transformers")
 
 
-def _need(arch: str, overrides=None) -> Need:
-    spec = resolve(f"hf:{arch}", overrides or {})
-    model = spec.build(meta=True)
-    return Need(model, spec.config, 1, Maker(model), dict(inspect.signature(model.forward).parameters))
+
+
+def _need(arch: str, overrides=None, **sizes):
+    return need(arch, overrides, 1, **sizes)
 
 
 def test_history_is_context_plus_the_largest_lag_with_channels_where_the_model_takes_them():
@@ -42,9 +40,10 @@ def test_lagged_forecaster_without_time_features_gets_none_and_counts_as_flop_co
     is sized for the lags and loc/scale alone, so the time features are zero wide; and
     its config has no prediction_length default, which the profiler sets (24)."""
     import torch
+    from hf_tiny import macs_flop_counter
+
     import profiler
     from profiler.models.hf import example_inputs
-    from hf_tiny import macs_flop_counter
     spec = resolve("hf:time_series_transformer", {"d_model": 16, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32})
     assert spec.config.prediction_length == 24 and spec.config.num_time_features == 0
     meta = spec.build(meta=True)
