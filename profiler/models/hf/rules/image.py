@@ -530,6 +530,10 @@ def high_res_pixel_values(need: Need):
 
 
 def pixel_values_videos(need: Need):
+    """A clip, batch x frames x C x H x W; none where the model was built without a
+    vision tower (``no_vision_tower``: EmbeddingGemma2's default)."""
+    if no_vision_tower(need):
+        return None
     h, w = image_hw(need)
     return need.make.floats((need.batch, frame_count(need), channels(need), h, w))
 

@@ -10,7 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import pytest
 from hf_tiny import need
 
-from profiler.models.hf.rules.image import grid_thw, image_hw, pixel_values
+from profiler.models.hf.rules.image import grid_thw, image_hw, pixel_values, pixel_values_videos
 
 transformers = pytest.importorskip("transformers")
 
@@ -96,7 +96,8 @@ def test_no_images_where_the_vision_config_is_empty():
     from transformers import Gemma4Config
     if Gemma4Config().vision_config is not None:
         pytest.skip("Gemma4Config has a vision config by default here")
-    assert pixel_values(_need("gemma4", {"text_config.num_hidden_layers": 1})) is None
+    need = _need("gemma4", {"text_config.num_hidden_layers": 1})
+    assert pixel_values(need) is None and pixel_values_videos(need) is None       # neither images nor clips
 
 
 def test_patch_list_layout_is_the_one_the_patch_embedding_takes():
