@@ -12,6 +12,8 @@ COLUMNS = ["name", "type", "kind", "depth", "input_shapes", "output_shape", "par
            "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes", "status", "ops"]
 COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems", "act_bytes", "in_bytes"]
 BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
+# training profiles with activation checkpointing: the forward work the backward reran
+RC_COLUMNS = ["rc_mults", "rc_adds", "rc_other", "rc_macs"]
 # held in the rows as tuples of shapes; the report's frame holds them as ShapeText:
 # the text its tables show ("1x3x224x224, 1x10"), made when the frame is built, with
 # the tuples it was made from beside it, for whatever needs the numbers (JSON)

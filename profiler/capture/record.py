@@ -31,6 +31,7 @@ from profiler.formulas.registry import AtenFormula, ModuleFormula
 from profiler.capture.marks import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
 from profiler.capture.known import KnownValues
 from profiler.capture.metacache import MetaReplay
+from profiler.capture import autograd
 
 
 def shapes_of(tree: Any) -> tuple[Shape, ...]:
@@ -116,7 +117,8 @@ class ModuleCall:
     __slots__ = ("name", "module", "depth", "formula", "absorbed", "counts_inside", "inputs", "outputs",
                  "kwargs", "out_elems", "out_bytes", "in_bytes", "ops", "uncounted_ops", "op_cost",
                  "op_kind_flops", "op_elems", "op_bytes", "op_in_bytes", "input_grads", "op_records",
-                 "pattern", "finished")
+                 "pattern", "finished", "grad_on", "custom_bwd", "custom_missing", "custom_error", "twin",
+                 "episode", "ran")
 
     def __init__(self, name: str, module: nn.Module, depth: int, formula: ModuleFormula | None,
                  absorbed: bool, inputs: tuple[Shape, ...] = (), kwargs: dict[str, Any] | None = None,
@@ -145,6 +147,17 @@ class ModuleCall:
         self.op_records: list[OpRecord] = []    # every functional op (training profiles)
         self.pattern = ""                       # its progress along the attention pattern (profiler.count.kinds)
         self.finished = False
+        # training profiles (profiler.capture.autograd): whether autograd recorded the call (grad
+        # on); the backward of the custom Functions it made, as their backward ran: cost, ops with
+        # no formula, or the error that stopped it; the recompute call that repeats it (activation
+        # checkpointing), and for a recompute call, the rerun it belongs to
+        self.grad_on = True
+        self.custom_bwd: Cost = ZERO
+        self.custom_missing: dict[str, int] = {}
+        self.custom_error = ""
+        self.twin: ModuleCall | None = None
+        self.episode: int | None = None
+        self.ran = False   # a recompute call inside a formula module's: some counted op ran in it
 
     def __repr__(self) -> str:
         return f"ModuleCall({self.name!r}, {type(self.module).__name__}, inputs={self.inputs})"
@@ -167,6 +180,8 @@ class _OpCounter(TorchDispatchMode):
         self._marks: dict[Any, str | None] = {}  # per op: its profiler.count.kinds mark, or None
         self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
+        self.sink: ModuleCall | None = None  # the bottom of the stack while the backward replays
+        self.engine_ops = 0   # ops of autograd's own backward met in the replay (profiler.capture.autograd)
         if known is not None:     # a meta forward carrying the values of small inputs (profiler.capture.known)
             known.run, self._run = self._run, known
 
@@ -215,8 +230,17 @@ class _OpCounter(TorchDispatchMode):
             return out
         call = stack[-1]
         if call.counts_inside:  # most ops: a formula module above counts them
+            if self.sink is not None and not call.ran and isinstance(self._resolve(func), AtenFormula):
+                for above in reversed(stack):   # a rerun cut short inside a formula module: did it compute?
+                    if not above.counts_inside:
+                        break
+                    above.ran = True
             return out
-        if self.record:
+        if call is self.sink:
+            if not torch.is_grad_enabled():   # the engine's backward: the backward formulas count it
+                self.engine_ops += 1
+                return out
+        elif self.record:
             call.op_records.append(_record(func, out, args, kwargs))
         formula = self._resolved.get(func, _UNSEEN)
         if formula is _UNSEEN:
@@ -263,6 +287,15 @@ class Capture:
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
         self._mode = _OpCounter(self.stack, record_ops, model, known)
         self._functions = known.functions() if known is not None else None   # tensors from Python data
+        # training profiles: what the autograd graph runs beyond the formulas (profiler.capture.autograd)
+        self.claims = autograd.Claims(self._window) if record_ops else None
+        self.hooked = False         # some call ran under saved-tensor hooks (non-reentrant checkpointing)
+        self.recomputed: list[ModuleCall] = []   # the calls the backward reran (paired: ``twin``)
+        self.unpaired: list[ModuleCall] = []     # recompute calls with no original found
+        self.loose: ModuleCall | None = None     # recomputed ops outside any module call
+        self.replay_error = ""
+        self._open: dict[Any, ModuleCall] = {}   # Function nodes whose backward is running
+        self._ran: set = set()
 
     def __enter__(self) -> "Capture":
         try:
@@ -301,6 +334,66 @@ class Capture:
                 bindings["forward"] = own
         self._bound.clear()
 
+    def _window(self, node: Any, owner: ModuleCall) -> None:
+        """Charge the ops of ``node``'s backward (a custom Function's) to ``owner``:
+        hooks on the node (of the profile's own graph) push a call for them while
+        it runs and add what it counted to ``owner.custom_bwd``."""
+        node.register_prehook(lambda grads: self._enter(node, owner))
+        node.register_hook(lambda grads_in, grads_out: self._leave(node, owner))
+
+    def _enter(self, node: Any, owner: ModuleCall) -> None:
+        self._ran.add(node)
+        window = ModuleCall(owner.name, owner.module, owner.depth, None, False)
+        self._open[node] = window
+        self.stack.append(window)
+
+    def _leave(self, node: Any, owner: ModuleCall) -> None:
+        window = self._open.pop(node)
+        while self.stack and self.stack.pop() is not window:
+            pass
+        owner.custom_bwd += window.op_cost
+        for op, n in window.uncounted_ops.items():
+            owner.custom_missing[op] = owner.custom_missing.get(op, 0) + n
+
+    def replay(self, output: Any) -> None:
+        """After the forward of a training profile that made custom Function nodes or
+        ran under saved-tensor hooks: run the graph's backward once, counting what it
+        runs that the backward formulas cannot see (profiler.capture.autograd)."""
+        if self.claims is None or not (self.claims.nodes or self.hooked):
+            return
+        roots = autograd.roots(output, _tensor_leaves)
+        if not roots:
+            return
+        mode, stack, first = self._mode, self.stack, len(self.calls)
+        sink = ModuleCall("", self.model, 0, None, False)
+        mode.sink, depth = sink, len(stack)
+        stack.append(sink)
+        try:
+            error = autograd.replay(roots)
+        finally:
+            del stack[depth:]
+            mode.sink = None
+        for node, window in list(self._open.items()):   # the backward that raised
+            owner = next(o for n, o in self.claims.nodes if n is node)
+            owner.custom_error = error or "its backward did not finish"
+            self._open.pop(node)
+        if error:   # the Functions the failed replay never reached: each backward alone
+            self.replay_error = error
+            for node, owner in self.claims.nodes:
+                if node in self._ran or autograd.is_reentrant_checkpoint(node) or owner.custom_error:
+                    continue
+                self._enter(node, owner)
+                try:
+                    failed = autograd.run_alone(node)
+                finally:
+                    self._leave(node, owner)
+                if failed:
+                    owner.custom_error = failed
+        self.recomputed = self.calls[first:]
+        del self.calls[first:]
+        self.unpaired = autograd.pair(self.calls, self.recomputed)
+        self.loose = sink
+
     def _recording(self, module: nn.Module, name: str, depth: int):
         """A ``forward`` for ``module`` that records the call around its own forward.
         A call that raises stays on the stack (``failed_call``)."""
@@ -317,13 +410,29 @@ class Capture:
                 input_grads=grads_of((args, kwargs)) if record else (),
                 kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
             calls.append(call)
+            if record:   # training: autograd's view of the call (profiler.capture.autograd)
+                call.grad_on = torch.is_grad_enabled()
+                caller = stack[-1] if stack else None
+                if caller is not None and caller is self._mode.sink:   # a call the backward reruns
+                    call.episode, caller = self._mode.engine_ops, None
+                self.claims.claim(tensors, caller)
+                if not self.hooked and autograd.hooks_active():
+                    self.hooked = True
             if formula is not None and formula.fn is softmax_module and stack and not stack[-1].counts_inside:
                 parent = stack[-1]  # an nn.Softmax child: the softmax of its parent's attention
                 parent.pattern = advance(parent.pattern, SOFTMAX)
             stack.append(call)
-            output = inner(*args, **kwargs)
+            try:
+                output = inner(*args, **kwargs)
+            except BaseException:
+                if self._mode.sink is not None:   # a rerun stopped early (checkpointing): the replay goes on
+                    while stack and stack.pop() is not call:
+                        pass
+                raise
             stack.pop()
             tensors = _tensor_leaves(output)
+            if record:
+                self.claims.claim(tensors, call)
             call.outputs = tuple([tuple(t.shape) for t in tensors])
             sizes = [t.numel() for t in tensors]
             call.out_elems = sum(sizes)

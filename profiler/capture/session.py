@@ -164,7 +164,10 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                 _unwrap_children(modules)
             # twins stand in for real tensors, or give the model another dtype; a model
             # already on meta (the caller's or ours) runs as it is in a meta forward
-            if dtype is not None or (execution == "meta") != on_meta(model) or (not owned and execution != "meta"):
+            # (and a training profile of the caller's model always: its backward may be run,
+            # profiler.capture.autograd, and must write no gradient into the caller's tensors)
+            if (dtype is not None or (execution == "meta") != on_meta(model)
+                    or (not owned and (execution != "meta" or training))):
                 swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
@@ -189,12 +192,16 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                     # waveform's length) counts the same every run; the caller's state comes back
                     with kept_rng(), capture:
                         torch.manual_seed(0)
-                        model(*args, **kwargs)
+                        output = model(*args, **kwargs)
+                        # custom Functions' backward, checkpointing's recompute (profiler.capture.autograd)
+                        capture.replay(output)
+                        del output
                 except Exception as exc:
                     exc.failed_call = capture.failed_call
                     exc.capture = capture
                     raise
-            rows = build_rows(capture.calls, model, training, capture.modules)
+            loose = [*capture.unpaired, *([capture.loose] if capture.loose is not None else [])]
+            rows = build_rows(capture.calls, model, training, capture.modules, loose)
         return Forward(rows, capture, description, made)
     finally:
         if saved is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from profiler.capture.record import ModuleCall, OpRecord
-from profiler.columns import BWD_COLUMNS
+from profiler.columns import BWD_COLUMNS, RC_COLUMNS
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.forward.zero import ZERO_COST_OPS
 from profiler.formulas.registry import Call, find_module_backward, find_op_backward
@@ -18,8 +18,37 @@ from profiler.formulas.registry import Call, find_module_backward, find_op_backw
 
 def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     """(cost, status, what is missing) of one row's backward.  Status: "formula"
-    (a module backward formula), "functional" (its functional ops), "zero" or
-    "uncounted" (a module or op with no backward formula)."""
+    (a module backward formula), "functional" (its functional ops, and the
+    backward of the custom autograd Functions it made, as that backward ran:
+    profiler.capture.autograd), "zero" or "uncounted" (a module or op with no
+    backward formula, or a custom Function's backward that could not run or ran
+    ops with no formula).
+
+    A call that ran with grad off has no backward: autograd recorded nothing (a
+    ``torch.no_grad()`` block, the inside of a custom Function's forward).  Where
+    reentrant checkpointing ran it so, its backward is that of the recompute call
+    that repeats it with grad on (``twin``)."""
+    if not call.grad_on:
+        twin = call.twin
+        if twin is not None and twin.grad_on:
+            return call_backward(twin)
+        return ZERO, "zero", ""
+    cost, status, missing = _own_backward(call)
+    if call.custom_bwd != ZERO or call.custom_missing or call.custom_error:
+        cost += call.custom_bwd
+        status = "functional" if status in ("zero", "functional") else status
+        found = []
+        if call.custom_missing:
+            found.append("custom Function backward, no formula: "
+                         + ", ".join(f"{op}×{n}" for op, n in call.custom_missing.items()))
+        if call.custom_error:
+            found.append(f"custom Function backward could not run: {call.custom_error}")
+        if found:
+            status, missing = "uncounted", "; ".join(x for x in (missing, *found) if x)
+    return cost, status, missing
+
+
+def _own_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     if call.formula is not None:
         fn = find_module_backward(call.module)
         if fn is None:
@@ -60,10 +89,18 @@ def backward_columns(cost: Cost) -> dict[str, Any]:
 
 
 def pass_totals(layers: pd.DataFrame) -> pd.DataFrame:
-    """Totals of the forward, the backward and both: mults, adds, other, macs, flops."""
+    """Totals of the forward, the backward and both: mults, adds, other, macs, flops.
+    "forward+backward" is what Megatron and PaLM call *model FLOPs* (the basis of
+    MFU).  Where activation checkpointing reran forward work in the backward (the
+    ``rc_*`` columns), two more rows: "recompute", and "forward+backward+recompute",
+    the *hardware FLOPs* the device did (the basis of HFU)."""
     fwd = [int(layers[c].sum()) for c in ("mults", "adds", "other", "macs")]
     bwd = [int(layers[c].sum()) for c in BWD_COLUMNS]
-    rows = [("forward", *fwd), ("backward", *bwd), ("forward+backward", *[a + b for a, b in zip(fwd, bwd)])]
+    both = [a + b for a, b in zip(fwd, bwd)]
+    rows = [("forward", *fwd), ("backward", *bwd), ("forward+backward", *both)]
+    if "rc_macs" in layers:
+        rc = [int(layers[c].sum()) for c in RC_COLUMNS]
+        rows += [("recompute", *rc), ("forward+backward+recompute", *[a + b for a, b in zip(both, rc)])]
     frame = pd.DataFrame(rows, columns=["pass", "mults", "adds", "other", "macs"])
     frame["flops"] = frame["mults"] + frame["adds"] + frame["other"]
     return frame

@@ -58,14 +58,51 @@ def _with_backward(row: dict[str, Any], bwd) -> None:
         row["ops"] = "; ".join(x for x in (row["ops"], f"backward: {missing}") if x)
 
 
+def _recompute_cost(call: ModuleCall) -> Cost:
+    """What rerunning ``call`` cost, from its recompute twin (activation checkpointing:
+    profiler.capture.autograd).  A twin the rerun left unfinished (the non-reentrant
+    kind stops once it has the last tensor it needs, which autograd saves before the
+    op that needs it runs) ran the ops it dispatched: its functional ops are counted
+    as they came; a formula module's is counted whole if an op with a formula ran
+    inside it (``ran``: its work done), else as nothing (stopped before its work:
+    a Linear stops at its matmul's inputs)."""
+    twin = call.twin
+    if twin is None:
+        return ZERO
+    if twin.formula is not None and not twin.finished:
+        if not twin.ran:
+            return ZERO
+        twin = call
+    return _call_cost(twin)[0] if twin.formula is not None or not twin.absorbed else ZERO
+
+
+def _loose_cost(loose: list[ModuleCall]) -> Cost:
+    """Recomputed work attributed to no original call: ops the rerun ran outside any
+    module call, and recompute calls with no original to pair with."""
+    cost = ZERO
+    for call in loose:
+        cost += _call_cost(call)[0] if call.formula is not None and call.finished else call.op_cost
+    return cost
+
+
+def _with_recompute(row: dict[str, Any], cost: Cost) -> None:
+    row.update(rc_mults=cost.mults, rc_adds=cost.adds, rc_other=cost.other, rc_macs=cost.macs)
+
+
 def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False,
-               named_modules: list[tuple[str, nn.Module]] | None = None) -> list[dict[str, Any]]:
+               named_modules: list[tuple[str, nn.Module]] | None = None,
+               loose: list[ModuleCall] = ()) -> list[dict[str, Any]]:
     """One row per module call that has a formula, is a leaf, owns parameters or
     ran functional ops; then one row per module holding parameters that the
     forward never used.  Each parameter is counted once, on the first call of
     the first module that holds it, so the params column sums to the model's
     ``sum(p.numel())``.  ``training`` adds the backward columns; ``named_modules``
-    is ``list(model.named_modules())`` when the caller has it already."""
+    is ``list(model.named_modules())`` when the caller has it already.  Where
+    activation checkpointing reran calls in the backward (their ``twin``, or
+    ``loose`` recomputed work, charged to the first row), every row gets the
+    recompute columns (``RC_COLUMNS``): what its rerun cost."""
+    extra = _loose_cost(loose) if training and loose else ZERO
+    recompute = training and (extra != ZERO or any(call.twin is not None for call in calls))
     if training:
         from profiler.count.backward import call_backward
     seen: set[int] = set()
@@ -77,7 +114,10 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
         is_leaf = _is_leaf(call.module)
         cost, kind, status, ops = _call_cost(call)
         bwd = call_backward(call) if training else None
-        if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops
+        rc = _recompute_cost(call) if recompute else ZERO
+        if not rows and extra != ZERO:
+            rc, extra = rc + extra, ZERO
+        if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops or rc != ZERO
                 or (bwd and (bwd[0] != ZERO or bwd[1] == "uncounted"))):
             continue
         if call.formula is not None or is_leaf:
@@ -91,6 +131,8 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
             flops=cost.flops, act_elems=elems, act_bytes=nbytes, in_bytes=in_bytes, status=status, ops=ops))
         if bwd:
             _with_backward(rows[-1], bwd)
+        if recompute:
+            _with_recompute(rows[-1], rc)
     for name, module in (model.named_modules() if named_modules is None else named_modules):
         params = _own_params(module, False, seen)
         if params:
@@ -101,6 +143,8 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
                 status="not called", ops="parameters unused by this forward"))
             if training:
                 _with_backward(rows[-1], (ZERO, "not called", ""))
+            if recompute:
+                _with_recompute(rows[-1], ZERO)
     for row in rows:
         if row["status"] == "uncounted":
             warnings.warn(f"profiler: {row['name']} ({row['type']}) is uncounted: "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from profiler.report import atomic
 from profiler.columns import (BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, KIND_LABELS, KINDS,  # noqa: F401
-                      LAYER_VIEW, SHAPE_COLUMNS, SHOWN_SHARES, ShapeText)
+                      LAYER_VIEW, RC_COLUMNS, SHAPE_COLUMNS, SHOWN_SHARES, ShapeText)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,8 +32,9 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
     backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
-    names = COLUMNS + backward + (["bwd_status"] if backward else [])
-    counts = COUNT_COLUMNS + backward + ["depth"]
+    recompute = RC_COLUMNS if rows and "rc_macs" in rows[0] else []   # ... with checkpointing
+    names = COLUMNS + backward + (["bwd_status"] if backward else []) + recompute
+    counts = COUNT_COLUMNS + backward + recompute + ["depth"]
     if not rows:
         return pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
     text: dict[tuple, ShapeText] = {}  # the same shapes recur on most layers
@@ -140,7 +141,10 @@ class Report:
     @property
     def passes(self) -> pd.DataFrame | None:
         """Training profiles: mults, adds, other, macs and flops of the forward, the
-        backward and both (rows "forward", "backward", "forward+backward"); else None."""
+        backward and both (rows "forward", "backward", "forward+backward": the model
+        FLOPs of MFU); with activation checkpointing also "recompute" (the forward
+        work the backward reran) and "forward+backward+recompute" (the hardware
+        FLOPs of HFU); else None."""
         passes = self._derived("passes", self._make_passes)
         return None if passes is None else passes.copy()
 
@@ -249,8 +253,8 @@ class Report:
         layers = self.layers if layers is None else layers
         passes = self._derived("passes", self._make_passes)
         return dict(
-            layers=table(layers[[c for c in LAYER_VIEW + BWD_COLUMNS if c in layers]],
-                         COUNT_COLUMNS + BWD_COLUMNS, units=units, markdown=markdown),
+            layers=table(layers[[c for c in LAYER_VIEW + BWD_COLUMNS + RC_COLUMNS if c in layers]],
+                         COUNT_COLUMNS + BWD_COLUMNS + RC_COLUMNS, units=units, markdown=markdown),
             **({} if passes is None else {"passes": table(passes, ["mults", "adds", "other", "macs", "flops"],
                                                           units=units, markdown=markdown)}),
             kinds=table(self._by_kind()[["kind", "rows", *COUNT_COLUMNS]], COUNT_COLUMNS + ["rows"], (),
