@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
+from profiler.models import checkpointing as checkpoints
 from profiler.models import detection as _detection
 from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
@@ -125,7 +127,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             tokens: int | None = None, decode: int | None = None,
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
             device: str | None = None, named: dict[str, Any] | None = None, image: int | None = None,
-            frames: int | None = None, seconds: float | None = None) -> Report:
+            frames: int | None = None, seconds: float | None = None, checkpointing: bool | str = False) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -144,7 +146,13 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         are counted at its element size; the caller's model is not converted.
     training: profile a training step: the forward in train mode with grad on, plus
         the backward of a loss depending on every output, in the bwd_* columns
-        (see profiler.formulas.backward); ``Report.passes`` sums forward, backward and both.
+        (see profiler.formulas.backward); ``Report.passes`` sums forward, backward and both
+        (the model FLOPs), and with activation checkpointing the recomputed forward too
+        (the hardware FLOPs; see profiler.capture.autograd).
+    checkpointing: with ``training``, switch on the activation checkpointing of a
+        transformers or timm model built by name, as its library trains with it:
+        True or "non-reentrant", or "reentrant" (see profiler.models.checkpointing).
+        A model of yours is profiled as you set it up.
     tokens: a language model's prefill of batch × tokens token ids (a transformers
         model gets the inputs its forward takes: see profiler.models.hf.example_inputs).
     decode: one generation step of a transformers model after a KV cache of
@@ -175,6 +183,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch)
     named = _check_named(named, image, frames, seconds)
+    checkpointing = _check_checkpointing(checkpointing, model, training)
     detections = _detection.check_detections(detections)
     if not isinstance(measure, bool):
         raise ProfilerError(f"measure={measure!r}: expected True or False")
@@ -186,7 +195,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     with LOCK, kept_rng():
         try:
             report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                              tokens, decode, config, detections, named, (image, frames, seconds))
+                              tokens, decode, config, detections, named, (image, frames, seconds), checkpointing)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise
@@ -276,19 +285,22 @@ def _hf_config(module: nn.Module) -> Any:
 
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
-             detections=_detection.BOUND, named=None, sizes=(None, None, None)) -> Report:
+             detections=_detection.BOUND, named=None, sizes=(None, None, None), checkpointing=None) -> Report:
     spec: ModelSpec | None = None
     notes: list[str] = []
+    prepare = None
     if isinstance(model, str):
         spec = resolve(model, config, native=native)
         label = spec.name
         notes.extend(spec.notes)
+        prepare = partial(_switched, kind=checkpointing, label=label, notes=notes)
         try:
             module, owned = spec.build(meta=True), True
         except Exception as exc:
             notes.append(f"built with real weights: the builder cannot run on the meta device "
                          f"({first_line(exc)})")
             module, owned = _build_real(spec), True
+        module = prepare(module)
     elif isinstance(model, nn.Module):
         module, owned = _take(model, notes), False
         label = type(module).__name__
@@ -306,8 +318,6 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if named and not makes:    # no inputs are made: the named ones are keyword inputs
         kwargs = {**kwargs, **_named_inputs(named, ids)}
     if makes:
-        from functools import partial
-
         from profiler.models.hf import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
         image, frames, seconds = sizes
@@ -343,7 +353,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     is_detection = family == "detection" or (family == "custom" and _detection.is_detection_model(module))
     bound = is_detection and detections == _detection.BOUND
     done, execution = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
-                               training, notes, inputs_for, bound)
+                               training, notes, inputs_for, bound, prepare)
     desc, rows = done.description or done.input_desc, done.rows
     _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))
     if is_detection:
@@ -376,12 +386,13 @@ def _language(module, report, done, decode, training, tokens):
 
 
 def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes,
-             inputs_for=None, bound=False):
+             inputs_for=None, bound=False, prepare=None):
     """The first forward that runs: meta on each input candidate, then fake, then
     real (data-dependent ops only, within the memory limit).  ``bound``: a detection
     model on meta, its data-dependent steps answered by profiler.models.detection's
     assumption, with no fallback.  ``candidates``: (args, description, per-sample
-    size or None).  Returns (the ``session.Forward`` with ``input_desc`` and
+    size or None).  ``prepare``: what a by-name model's real build gets, as the meta
+    one did (checkpointing switched on).  Returns (the ``session.Forward`` with ``input_desc`` and
     ``input_size`` set, the execution it ran on: "meta", "fake" or "real")."""
     def attempt(execution, args, desc, size, model=module, model_owned=owned):
         with _detection.bounded(model) if bound and execution == "meta" else contextlib.nullcontext():
@@ -431,7 +442,7 @@ def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype,
     # the limit is checked before a by-name model is built for real: its meta build has the sizes
     _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None),
                      f"{_describe(getattr(failed, 'failed_call', None))} ({first_line(failed)})")
-    real = _build_real(spec) if owned and on_meta(module) else module
+    real = (prepare or (lambda m: m))(_build_real(spec)) if owned and on_meta(module) else module
     try:
         done = attempt("real", args, desc, size, real)
     except Exception as exc:
@@ -491,6 +502,26 @@ def _check_real_size(label, model, args, input_dtype, capture, why: str = "") ->
         raise ProfilerError(f"{label}: the forward needs real tensors{why or ' (a data-dependent op)'}, which would take "
                             f"at least {need / 2**30:.1f} GiB, above the {limit / 2**30:.1f} GiB limit; "
                             "profile a smaller input, or raise PROFILER_REAL_LIMIT_GB")
+
+
+def _check_checkpointing(value, model, training) -> str | None:
+    kind = checkpoints.check_kind(value)
+    if kind is not None and not training:
+        raise ProfilerError(f"checkpointing={value!r} changes only a training step: add training=True")
+    if kind is not None and not isinstance(model, str):
+        raise ProfilerError(f"checkpointing={value!r} switches it on in a model built by name; switch it on in "
+                            "your model yourself (model.gradient_checkpointing_enable(), "
+                            "model.set_grad_checkpointing(), torch.utils.checkpoint): its recompute is counted")
+    return kind
+
+
+def _switched(module: nn.Module, kind: str | None, label: str, notes: list[str]) -> nn.Module:
+    """``module`` with activation checkpointing on (``kind``), the note said once."""
+    if kind is not None:
+        note = checkpoints.enable(module, kind, label)
+        if note not in notes:
+            notes.append(note)
+    return module
 
 
 def _build_real(spec: ModelSpec) -> nn.Module:

@@ -39,6 +39,10 @@ def register(sub) -> None:
     p.add_argument("--training", action="store_true",
                    help="count a training step: the forward in train mode plus the backward "
                         "(bwd_* columns; forward, backward and total)")
+    p.add_argument("--checkpointing", nargs="?", const="non-reentrant", choices=["non-reentrant", "reentrant"],
+                   help="with --training: switch on a transformers or timm model's activation "
+                        "checkpointing (default kind non-reentrant); its recomputed forward is "
+                        "counted (rc_* columns; model and hardware FLOPs)")
     what_if = p.add_mutually_exclusive_group()
     what_if.add_argument("--fold-bn", action="store_true",
                          help="fold eval-mode BatchNorm into the conv/linear before it: counts before "
@@ -198,6 +202,8 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
     if (args.fold_bn or args.fully_conv) and (args.tokens or args.decode or args.config or input_options(args)):
         raise ProfilerError("--tokens, --decode, --config, --arg, --image, --frames and --seconds do not go with "
                             "--fold-bn or --fully-conv")
+    if args.checkpointing and not args.training:
+        raise ProfilerError("--checkpointing changes only a training step: add --training")
     if args.training and (args.fold_bn or args.fully_conv):
         raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
                             "with batch statistics, which no folded weights reproduce" if args.fold_bn
@@ -229,6 +235,7 @@ def run(args) -> int:
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
+                                  checkpointing=args.checkpointing or False,
                                   detections=args.detections, **dtype, **language_options(args),
                                   **input_options(args)), ""
     if timing is not None:
