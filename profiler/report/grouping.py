@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from profiler.errors import ProfilerError
-from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, SHAPE_COLUMNS, ShapeText
+from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, RC_COLUMNS, SHAPE_COLUMNS, ShapeText
 
 SORT_KEYS = {"mults": "mults", "params": "params", "memory": "act_bytes"}
 
@@ -36,7 +36,8 @@ def group_by_depth(layers: pd.DataFrame, depth: int) -> pd.DataFrame:
     out = []
     for key, members in layers.groupby(pd.Series(keys, index=layers.index), sort=False):
         own = members[members["name"] == key]
-        counts = COUNT_COLUMNS + [c for c in BWD_COLUMNS if c in members]  # + backward, in training profiles
+        # + backward in training profiles, + recompute with activation checkpointing
+        counts = COUNT_COLUMNS + [c for c in BWD_COLUMNS + RC_COLUMNS if c in members]
         row = members[counts].sum().astype("int64").to_dict()
         weight = members["flops"] if members["flops"].any() else members["params"]
         ran = members[members["output_shape"] != ""]

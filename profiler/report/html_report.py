@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from profiler.report.render import fmt_count, fmt_share
-from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, LAYER_VIEW, SHOWN_SHARES
+from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, LAYER_VIEW, RC_COLUMNS, SHOWN_SHARES
 
 if TYPE_CHECKING:
     from profiler.report import Report
@@ -153,7 +153,7 @@ def to_html(report: Report, units: str = "grouped", layers: pd.DataFrame | None 
               f'<p class="small">{escape(INTENSITY_NOTE)}.</p>',
               f'<p class="finding"><b>Finding:</b> {escape(report.finding())}.</p>']
 
-    view = layers[[c for c in LAYER_VIEW + BWD_COLUMNS if c in layers]]
+    view = layers[[c for c in LAYER_VIEW + BWD_COLUMNS + RC_COLUMNS if c in layers]]
     shown = shown_rows(layers, max_rows, keep)
     flagged = {i for i, row in enumerate(zip(*(layers[c] for c in ("status", "bwd_status") if c in layers)))
                if "uncounted" in row}
@@ -166,7 +166,7 @@ def to_html(report: Report, units: str = "grouped", layers: pd.DataFrame | None 
                      f"multiplications or in parameters, in {order}; <b>{hidden:,} rows hidden</b> "
                      "(⋯ marks where). All rows: <code>report.layers</code> (a DataFrame), or "
                      "<code>profiler.report.html_report.to_html(report, max_rows=None)</code>.</p>")
-    parts.append(_table(view, COUNT_COLUMNS + BWD_COLUMNS, units=units, css="layers",
+    parts.append(_table(view, COUNT_COLUMNS + BWD_COLUMNS + RC_COLUMNS, units=units, css="layers",
                         rows=_with_gaps(shown, len(view)), flagged=flagged))
     parts.append("</div>")
     return "\n".join(parts) + "\n"

@@ -22,6 +22,12 @@ meaning; new fields may be added within a version.  Schema version 1::
                   "input_shapes": [[1, 3, 227, 227]], "output_shapes": [[1, 64, 55, 55]],
                   COUNTS, "status": "formula", "ops": ""}],
       "uncounted": [{"name": "...", "type": "...", "ops": "..."}],
+      # training profiles only: each "layers" entry also has bwd_mults, bwd_adds, bwd_other,
+      # bwd_macs and bwd_status (and with activation checkpointing rc_mults, rc_adds, rc_other,
+      # rc_macs: its recomputed forward); "passes": Report.passes, one entry per pass
+      # ("forward", "backward", "forward+backward" = model FLOPs, and with checkpointing
+      # "recompute", "forward+backward+recompute" = hardware FLOPs):
+      "passes": [{"pass": "forward", "mults": 1, "adds": 1, "other": 0, "macs": 1, "flops": 2}],
       "finding": "linear layers: 96.0% of parameters, ...",
       # measured reports (profiler.report.measured) only, also in each "by_kind" entry (time_s,
       # time_%, flops_per_s, regime) and each "layers" entry (time_s: the mean over the
@@ -51,7 +57,7 @@ import pandas as pd
 
 from profiler.report import atomic
 from profiler.report import Report
-from profiler.columns import COUNT_COLUMNS, ShapeText
+from profiler.columns import BWD_COLUMNS, COUNT_COLUMNS, RC_COLUMNS, ShapeText
 
 SCHEMA_VERSION = 1
 
@@ -66,9 +72,18 @@ def _counts(row) -> dict[str, int]:
     return {c: int(row[c]) for c in COUNT_COLUMNS}
 
 
+def _training(row, columns: list[str]) -> dict:
+    """A training profile's backward (and recompute) columns of a row."""
+    found = {c: int(row[c]) for c in columns if c in row}
+    if "bwd_status" in row:
+        found["bwd_status"] = row["bwd_status"]
+    return found
+
+
 def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str = "") -> dict:
     """The schema-version-1 document; ``layers`` replaces the per-layer rows."""
     layers = report.layers if layers is None else layers
+    extra = [c for c in BWD_COLUMNS + RC_COLUMNS if c in layers]
     document = {
         "schema_version": SCHEMA_VERSION,
         "model": report.model, "input": report.input_desc, "batch": int(report.batch),
@@ -82,11 +97,16 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "layers_view": layers_view,
         "layers": [{"name": r["name"], "type": r["type"], "kind": r["kind"], "depth": int(r["depth"]),
                     "input_shapes": _shapes(r["input_shapes"]), "output_shapes": _shapes(r["output_shape"]),
-                    **_counts(r), "status": r["status"], "ops": r["ops"]}
+                    **_counts(r), "status": r["status"], "ops": r["ops"], **_training(r, extra)}
                    for r in layers.to_dict("records")],
         "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
         "finding": report.finding(),
     }
+    passes = report.passes
+    if passes is not None:
+        document["passes"] = [{"pass": r["pass"], **{c: int(r[c]) for c in ("mults", "adds", "other", "macs",
+                                                                           "flops")}}
+                              for r in passes.to_dict("records")]
     if report.measurement is not None:
         _add_measurement(document, report, layers)
     return document

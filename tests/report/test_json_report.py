@@ -77,3 +77,27 @@ def test_counts_of_one_linear_by_hand():
                                                                   "params": 3 * 2 + 2}
     assert all(type(layer[c]) is int for c in COUNT_COLUMNS)
     assert doc["by_kind"][0]["shares"]["params"] == 100.0 and "language" not in doc
+
+
+def test_a_training_profile_has_its_backward_recompute_and_passes():
+    import torch
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+
+        def forward(self, x):
+            return checkpoint(lambda x: self.b(self.a(x)), x, use_reentrant=True)
+    report = profiler.profile(Checkpointed(), inputs=(torch.randn(2, 8, requires_grad=True),), training=True)
+    document = to_dict(report)
+    a = document["layers"][0]
+    # by hand: 2x8 @ 8x8 is 128 MACs; its backward is grad x and grad W, 128 each; rerun once
+    assert (a["macs"], a["bwd_macs"], a["rc_macs"], a["bwd_status"]) == (128, 256, 128, "formula")
+    passes = {p["pass"]: p["macs"] for p in document["passes"]}
+    assert passes == {"forward": 256, "backward": 512, "forward+backward": 768, "recompute": 256,
+                      "forward+backward+recompute": 1024}
+    assert "passes" not in to_dict(profiler.profile(nn.Linear(8, 8), input_size=(8,)))
+    grouped = profiler.report.grouping.view(report.layers, 0, None, None)[0]
+    assert int(grouped["rc_macs"].sum()) == 256
