@@ -140,11 +140,27 @@ class _PlacedMixin:
     under a dispatch mode ``.data`` is an ``aten.detach`` op on the uninitialised
     tensor, whose shape the capture (recording ops for the backward) cannot read:
     the lazy module's shape inference failed in training profiles.  Given the
-    place, materialising runs only ``aten.empty``, as a lazy module's own does."""
+    place, materialising runs only ``aten.empty``, as a lazy module's own does.
+
+    Under FakeTensorMode that empty tensor is fake, and ``.data`` cannot hold a
+    fake tensor (it keeps only its meta storage: the layer then mixed meta and
+    fake tensors).  The slots the twin fills (``_twin_slots``, set by
+    ``swap_in_twins``) then take the fake tensor, as a Parameter for a parameter:
+    the lazy module reads its tensors back from its slots."""
 
     def materialize(self, shape, device=None, dtype=None) -> None:
         place = self.__dict__.pop("_twin_place")
-        super().materialize(shape, place[0] if device is None else device, place[1] if dtype is None else dtype)
+        slots = self.__dict__.pop("_twin_slots", ())
+        made = torch.empty(shape, device=place[0] if device is None else device,
+                           dtype=place[1] if dtype is None else dtype)
+        if type(made) is torch.Tensor or not slots:
+            self.data = made
+            self.__class__ = self.cls_to_become
+            return
+        if self.cls_to_become is nn.Parameter:
+            made = nn.Parameter(made, requires_grad=self.requires_grad)
+        for bindings, name in slots:
+            bindings[name] = made
 
 
 class _PlacedParameter(_PlacedMixin, UninitializedParameter):
@@ -227,7 +243,9 @@ def swap_in_twins(modules: list[nn.Module], make: Make,
         for slots in (module._parameters, module._buffers):
             for name, t in slots.items():
                 if t is not None:
-                    slots[name] = of(t)
+                    slots[name] = made = of(t)
+                    if isinstance(made, _PlacedMixin):   # a lazy module's: see _PlacedMixin
+                        made.__dict__.setdefault("_twin_slots", []).append((slots, name))
     for bindings, name in tensor_attributes:
         bindings[name] = of(bindings[name])
     return twins

@@ -8,8 +8,6 @@ ops run as in eager, and lazy modules materialise on their twins; both counted
 as FlopCounterMode counts the real step, the model and input left as found."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import torch
 from torch import nn
@@ -251,24 +249,22 @@ class _ReadsShapes(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-@pytest.mark.parametrize("maker", MAKERS)
+@pytest.mark.parametrize("maker,dtype", [(meta_maker(torch.float16), torch.float16), (real_maker(), torch.float64)],
+                         ids=["meta", "real"])
 @pytest.mark.parametrize("kind,becomes", [(UninitializedParameter, nn.Parameter),
                                           (UninitializedBuffer, torch.Tensor)])
-def test_an_uninitialised_twin_materialises_where_every_op_has_its_shapes_read(kind, becomes, maker):
+def test_an_uninitialised_twin_materialises_where_every_op_has_its_shapes_read(kind, becomes, maker, dtype):
     """A lazy module's own ``materialize`` reads ``.data`` (an aten.detach of the
     shapeless tensor, under a dispatch mode); its twin knows its device and dtype."""
     original = kind(requires_grad=kind is UninitializedParameter, dtype=torch.float64)
-    fake = FakeTensorMode()
-    make = fake_maker(fake, torch.float16) if maker == "fake" else MAKERS[maker]()
-    made = twin(original, make)
+    made = twin(original, maker)
     assert isinstance(made, kind) and made.requires_grad == original.requires_grad
     reader = _ReadsShapes()
-    with fake if maker == "fake" else contextlib.nullcontext(), reader:
+    with reader:
         made.materialize((3, 5))
     assert reader.ops == ["empty"]
-    assert type(made) is becomes and made.shape == (3, 5) and made.device == (
-        torch.device("meta") if maker == "meta" else torch.device("cpu"))
-    assert made.dtype == (torch.float16 if maker == "fake" else torch.float64)
+    assert type(made) is becomes and made.shape == (3, 5) and made.dtype == dtype
+    assert made.device.type == ("meta" if dtype is torch.float16 else "cpu")
     assert type(original) is kind and not hasattr(original, "_twin_place")   # the original stays shapeless
 
 
@@ -303,6 +299,34 @@ def test_lazy_modules_in_a_training_profile_count_as_materialised_and_stay_lazy(
     plain = profiler.profile(materialised, input_size=(3, 8, 8), batch=2, training=True)
     assert report.passes.equals(plain.passes)
     assert report.layers.drop(columns="ops").equals(plain.layers.drop(columns="ops"))
+
+
+class _LazyNeedsFake(nn.Module):
+    """Lazy layers and a CPU tensor of the model's own: the meta forward fails, the
+    fake one runs, its lazy twins materialised as fake tensors in their slots."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.LazyLinear(4)
+        self.norm = nn.LazyBatchNorm1d()
+
+    def forward(self, x):
+        return self.norm(self.linear(x)) + torch.ones(4)
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_lazy_modules_run_on_fake_twins(training):
+    model = _seeded(_LazyNeedsFake)
+    before = state.snapshot(model)
+    report = profiler.profile(model, input_size=(8,), batch=2, training=training)
+    state.assert_untouched(model, before)
+    assert report.mode == "fake"
+    materialised = _seeded(_LazyNeedsFake)
+    materialised(torch.randn(2, 8))
+    plain = profiler.profile(materialised, input_size=(8,), batch=2, training=training)
+    assert report.layers.drop(columns="ops").equals(plain.layers.drop(columns="ops"))
+    if training:
+        assert _macs(report) == _flop_counter_step(materialised, torch.randn(2, 8)) == (2 * 8 * 4, 2 * 8 * 4)
 
 
 def test_a_failing_lazy_training_profile_leaves_the_module_lazy():
