@@ -6,7 +6,10 @@ twenty meta forwards.  Instead each parameter, buffer and plain tensor attribute
 is swapped, for the one forward, for a *twin*: a tensor with its shape, strides
 and dtype on the meta device (or a fake or cloned real one for the fallbacks), as
 ``torch.func.functional_call`` swaps in given tensors.  Tied weights get one twin.
-The user's tensors are never read or written.
+The user's tensors are never read or written.  A twin keeps what autograd sees:
+requires_grad, and a computed tensor's twin is computed too (a non-leaf), so the
+in-place ops eager allows on it run on the twin.  An uninitialised parameter or
+buffer's twin is uninitialised, so a lazy module infers its shapes on its twins.
 
 What the forward changes on the modules is undone afterwards, on every exit path:
 ``ModuleState`` keeps each module's class, its ``__dict__`` bindings, and the
@@ -149,7 +152,10 @@ class _PlacedMixin:
     the lazy module reads its tensors back from its slots."""
 
     def materialize(self, shape, device=None, dtype=None) -> None:
-        place = self.__dict__.pop("_twin_place")
+        place = self.__dict__.pop("_twin_place", None)
+        if place is None:     # a copy the forward made of the twin (deepcopy keeps the class only)
+            super().materialize(shape, device, dtype)
+            return
         slots = self.__dict__.pop("_twin_slots", ())
         made = torch.empty(shape, device=place[0] if device is None else device,
                            dtype=place[1] if dtype is None else dtype)
