@@ -13,9 +13,9 @@ has one):
   batch x tokens; a decode profile's (one new token per sequence) by batch;
 - the rules of thumb beside the exact count: forward FLOPs per token ~ 2N and a
   training step ~ 6N, with N the active non-embedding parameters; the exact count
-  exceeds 2N by the attention term (the attention rows' FLOPs: QK^T and the
-  weighted sum, growing with the context) and the rest (norms, activations,
-  the embedding lookups count nothing);
+  exceeds 2N by the logits (the output projection, outside N), the attention
+  term (the attention rows' FLOPs: QK^T and the weighted sum, growing with the
+  context) and the rest (norms, activations; the embedding lookups count nothing);
 - the scaling-law conventions side by side (``conventions``, prefill profiles of
   a model with a transformers config): Kaplan's C_fwd = 2N + 2·n_layer·n_ctx·d_attn
   and Chinchilla's Appendix F count, each beside the exact forward with the named
