@@ -21,7 +21,8 @@ has one):
   and Chinchilla's Appendix F count, each beside the exact forward with the named
   terms that separate them, and with training=True their training rules (6N·D,
   3 × forward) beside the exact step; see ``profiler.count.scaling``.  A decode
-  profile has none: both formulas are for a sequence read whole;
+  profile has none (both formulas are for a sequence read whole), nor has an
+  encoder-decoder (they are for one stack of layers over the tokens);
 - KV-cache bytes per token, layer by layer (see ``kv_cache_layers``): each decoder
   layer that keeps a KV cache adds keys + values x its KV heads x its head size x
   the dtype's element size; layers that keep none (mamba, linear-attention and
@@ -423,7 +424,8 @@ def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, tra
     rule_2n = 2 * counts["active_non_embedding"]
     kv = _attempt(notes, "KV cache", lambda: kv_cache_layers(model, itemsize))
     convs: list[Convention] = []
-    if phase == "prefill" and _text_config(model) is not None:
+    config = _text_config(model)
+    if phase == "prefill" and config is not None and not _read(config, "is_encoder_decoder"):
         head = output_projection(model)
         convs = _attempt(notes, "the scaling-law conventions", lambda: conventions(
             counts["active_non_embedding"], inactive, rows, calls, None if head is None else head[0],
