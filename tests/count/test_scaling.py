@@ -203,3 +203,24 @@ def test_the_output_projection_of_a_users_model_tied_or_last():
     assert kaplan_n(model) == 8 * 50 + 50
     plain = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 8), torch.nn.Linear(8, 7))
     assert output_projection(plain) is None                    # the last Linear does not map onto the vocabulary
+
+
+def test_hardware_flops_of_a_recomputed_forward_stand_beside_the_model_flops():
+    """summarize given a step whose hardware FLOPs exceed its model FLOPs (a checkpointed
+    forward run again): both are carried and shown; the training rules stay as they are."""
+    from profiler.count.language import summarize
+    config, tokens = GPT2["tiny"]
+    report = _gpt2(config, tokens, training=True)
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**config))
+    passes = dict(zip(report.passes["pass"], report.passes["flops"]))
+    model_flops, recompute = int(passes["forward+backward"]), int(passes["forward"])
+    lm = summarize(model, report.layers.to_dict("records"), report.totals, 1, 4, "prefill", tokens, tokens,
+                   model_flops, hardware_flops=model_flops + recompute)
+    assert lm.training_flops_per_token == model_flops / tokens
+    assert lm.training_hardware_flops_per_token == (model_flops + recompute) / tokens
+    kaplan = next(c for c in lm.conventions if c.name == "Kaplan")
+    assert (kaplan.model_flops, kaplan.hardware_flops) == (model_flops, model_flops + recompute)
+    assert kaplan.training_flops == 6 * _gpt2_n(config["n_embd"], config["n_layer"]) * tokens
+    line = dict(lm.lines())["Kaplan training step (16 tokens)"]
+    assert f"{model_flops + recompute:,} hardware FLOPs" in line and f"{model_flops:,} exact model FLOPs" in line
