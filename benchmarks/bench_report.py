@@ -21,7 +21,7 @@ LM = ["llama-7b@tokens2048", "llama-7b@decode2048", "llama-7b@tokens128+4096"]
 LM_PEERS = ["fcm_math", "fcm", "deepspeed", "calflops"]
 LM_REFERENCE = "fcm_math"   # every matmul at the aten level, attention included: the exact count
 # LLaMA-7B (LlamaConfig() defaults), a prefill of 2,048 tokens, batch 1: 2 × 2048 × the
-# 6,607,343,616 non-embedding weights of the linear layers, plus QKᵀ and A·V
+# 6,607,343,616 weights of the linear layers (lm_head included), plus QKᵀ and A·V
 # (2 × 32 layers × 2048² × 4096)
 LLAMA_7B_2048_MACS = 14_630_806_093_824
 # each CLI command on hf:llama, end to end in a fresh interpreter: the bound of the claim.

@@ -378,11 +378,16 @@ def _language(module, report, done, decode, training, tokens):
         return None   # inputs the caller gave: no telling which dimension holds the tokens
     new = ids.shape[-1] if ids is not None else tokens
     rows = done.rows
-    training_flops = None
+    training_flops = hardware_flops = None
     if training:
-        training_flops = sum(r["flops"] + r["bwd_mults"] + r["bwd_adds"] + r["bwd_other"] for r in rows)
+        # model FLOPs: the passes' "forward+backward" row; hardware FLOPs add a
+        # "recompute" row (a checkpointed forward run again) where there is one
+        passes = dict(zip(report.passes["pass"], report.passes["flops"]))
+        training_flops = int(passes["forward+backward"])
+        hardware_flops = training_flops + int(passes.get("recompute", 0))
     return summarize(module, rows, report.totals, report.batch, report.itemsize,
-                     "decode" if decode else "prefill", new, (decode or 0) + new, training_flops)
+                     "decode" if decode else "prefill", new, (decode or 0) + new, training_flops,
+                     done.capture.calls, hardware_flops)
 
 
 def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes,

@@ -3,7 +3,9 @@ model family, and the dummy inputs a forward gets.
 
 A leaf may be a tensor or a shape (a torch.Size, or a tuple/list of ints).  Shapes
 become dummy tensors of the execution mode: meta, fake or real (seeded random);
-given tensors become twins (see profiler.capture.twins), so the caller's are never touched.
+given tensors become twins (see profiler.capture.twins), so the caller's are never
+touched; a twin keeps its tensor's autograd status (a computed input's twin is
+computed too, so in-place ops that eager allows on it run on the twin).
 """
 from __future__ import annotations
 

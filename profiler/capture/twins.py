@@ -6,7 +6,10 @@ twenty meta forwards.  Instead each parameter, buffer and plain tensor attribute
 is swapped, for the one forward, for a *twin*: a tensor with its shape, strides
 and dtype on the meta device (or a fake or cloned real one for the fallbacks), as
 ``torch.func.functional_call`` swaps in given tensors.  Tied weights get one twin.
-The user's tensors are never read or written.
+The user's tensors are never read or written.  A twin keeps what autograd sees:
+requires_grad, and a computed tensor's twin is computed too (a non-leaf), so the
+in-place ops eager allows on it run on the twin.  An uninitialised parameter or
+buffer's twin is uninitialised, so a lazy module infers its shapes on its twins.
 
 What the forward changes on the modules is undone afterwards, on every exit path:
 ``ModuleState`` keeps each module's class, its ``__dict__`` bindings, and the
@@ -134,16 +137,67 @@ def real_maker(dtype: torch.dtype | None = None) -> Make:
     return lambda t: t.detach().to(dtype=dtype_of(t), copy=True)
 
 
+class _PlacedMixin:
+    """An uninitialised twin that knows its device and dtype without reading its
+    ``.data``.  ``materialize`` reads ``self.data.device`` when not given one, and
+    under a dispatch mode ``.data`` is an ``aten.detach`` op on the uninitialised
+    tensor, whose shape the capture (recording ops for the backward) cannot read:
+    the lazy module's shape inference failed in training profiles.  Given the
+    place, materialising runs only ``aten.empty``, as a lazy module's own does.
+
+    Under FakeTensorMode that empty tensor is fake, and ``.data`` cannot hold a
+    fake tensor (it keeps only its meta storage: the layer then mixed meta and
+    fake tensors).  The slots the twin fills (``_twin_slots``, set by
+    ``swap_in_twins``) then take the fake tensor, as a Parameter for a parameter:
+    the lazy module reads its tensors back from its slots."""
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        place = self.__dict__.pop("_twin_place", None)
+        if place is None:     # a copy the forward made of the twin (deepcopy keeps the class only)
+            super().materialize(shape, device, dtype)
+            return
+        slots = self.__dict__.pop("_twin_slots", ())
+        made = torch.empty(shape, device=place[0] if device is None else device,
+                           dtype=place[1] if dtype is None else dtype)
+        if type(made) is torch.Tensor or not slots:
+            self.data = made
+            self.__class__ = self.cls_to_become
+            return
+        if self.cls_to_become is nn.Parameter:
+            made = nn.Parameter(made, requires_grad=self.requires_grad)
+        for bindings, name in slots:
+            bindings[name] = made
+
+
+class _PlacedParameter(_PlacedMixin, UninitializedParameter):
+    cls_to_become = nn.Parameter
+
+
+class _PlacedBuffer(_PlacedMixin, UninitializedBuffer):
+    cls_to_become = torch.Tensor
+
+
+_PLACED = {UninitializedParameter: _PlacedParameter, UninitializedBuffer: _PlacedBuffer}
+
+
 def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
     """``make(t)``, keeping what the module code may check: a Parameter stays a
     Parameter (and an uninitialised one uninitialised, so a lazy module still
-    infers its shape), and requires_grad is kept."""
+    infers its shape, on the twin: see _PlacedMixin), requires_grad is kept, and so
+    is autograd's view of a tensor: a leaf's twin is a leaf, a non-leaf's twin a
+    non-leaf (see ``_as_non_leaf``), so an in-place op that eager allows on a
+    computed input runs on its twin too."""
     # type checks, not isinstance: Parameter's metaclass makes isinstance cost ~7 us,
     # and this runs for every tensor of the model on every profile
     kind = type(t)
     if issubclass(kind, (UninitializedParameter, UninitializedBuffer)):
         probe = make(torch.empty(0, dtype=t.dtype))
-        return kind(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+        placed = _PLACED.get(kind)
+        if placed is None:    # a subclass of the user's own: keep its class, reading .data as it does
+            return kind(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+        made = placed(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+        made._twin_place = (probe.device, probe.dtype)
+        return made
     new = make(t)
     if issubclass(kind, nn.Parameter) or getattr(t, "_is_param", False):
         if type(new) is torch.Tensor:    # what nn.Parameter(new) does, without its Python frame
@@ -151,7 +205,25 @@ def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
         return nn.Parameter(new, requires_grad=t.requires_grad)
     if t.requires_grad and new.is_leaf:
         new.requires_grad_(True)
+        if not t.is_leaf:
+            return _as_non_leaf(new)
     return new
+
+
+def _as_non_leaf(leaf: torch.Tensor) -> torch.Tensor:
+    """A non-leaf with ``leaf``'s values, shape and strides: its clone, recorded by
+    autograd.  The twin of a computed input (``x * 1`` of a leaf that requires
+    grad) must not be a leaf that requires grad, on which autograd refuses the
+    in-place ops (``ReLU(inplace=True)``) that eager allows on the input itself.
+    Not a view: in-place ops on a view of such a leaf are refused as well.  A copy
+    into a tensor of the same strides (clone keeps strides only when dense), made
+    before the capture starts, so the copy is no op of the model's; grad on
+    whatever the mode, so an inference profile's twin is a non-leaf as well.  (A
+    meta or fake copy holds no data; a real one copies the input once more.)"""
+    with torch.enable_grad():
+        if leaf.layout is not torch.strided:
+            return leaf.clone()
+        return leaf.new_empty_strided(leaf.shape, leaf.stride()).copy_(leaf)
 
 
 def swap_in_twins(modules: list[nn.Module], make: Make,
@@ -177,7 +249,9 @@ def swap_in_twins(modules: list[nn.Module], make: Make,
         for slots in (module._parameters, module._buffers):
             for name, t in slots.items():
                 if t is not None:
-                    slots[name] = of(t)
+                    slots[name] = made = of(t)
+                    if isinstance(made, _PlacedMixin):   # a lazy module's: see _PlacedMixin
+                        made.__dict__.setdefault("_twin_slots", []).append((slots, name))
     for bindings, name in tensor_attributes:
         bindings[name] = of(bindings[name])
     return twins

@@ -3,18 +3,26 @@
 Read from a profile's rows and the model (and its transformers config, where it
 has one):
 
-- parameters: total; non-embedding (total less the parameters of embedding
-  layers: token and position tables, as in the scaling-law papers' N); active
-  (what one token meets: total less the experts its router does not pick, i.e.
-  each mixture-of-experts layer's expert parameters times (E - k) / E for E
-  experts and top-k routing);
+- parameters: total; non-embedding, Kaplan et al.'s N (total less the token and
+  position tables and the output projection, tied or not; ``left_out`` names
+  those tensors: see ``profiler.count.scaling.kaplan_n``); active (what one token
+  meets: total less the experts its router does not pick, i.e. each
+  mixture-of-experts layer's expert parameters times (E - k) / E for E experts
+  and top-k routing);
 - MACs (and FLOPs = 2 x MACs) per token: a prefill profile's totals divided by
   batch x tokens; a decode profile's (one new token per sequence) by batch;
 - the rules of thumb beside the exact count: forward FLOPs per token ~ 2N and a
   training step ~ 6N, with N the active non-embedding parameters; the exact count
-  exceeds 2N by the attention term (the attention rows' FLOPs: QK^T and the
-  weighted sum, growing with the context) and the rest (norms, activations,
-  the embedding lookups count nothing);
+  exceeds 2N by the logits (the output projection, outside N), the attention
+  term (the attention rows' FLOPs: QK^T and the weighted sum, growing with the
+  context) and the rest (norms, activations; the embedding lookups count nothing);
+- the scaling-law conventions side by side (``conventions``, prefill profiles of
+  a model with a transformers config): Kaplan's C_fwd = 2N + 2·n_layer·n_ctx·d_attn
+  and Chinchilla's Appendix F count, each beside the exact forward with the named
+  terms that separate them, and with training=True their training rules (6N·D,
+  3 × forward) beside the exact step; see ``profiler.count.scaling``.  A decode
+  profile has none (both formulas are for a sequence read whole), nor has an
+  encoder-decoder (they are for one stack of layers over the tokens);
 - KV-cache bytes per token, layer by layer (see ``kv_cache_layers``): each decoder
   layer that keeps a KV cache adds keys + values x its KV heads x its head size x
   the dtype's element size; layers that keep none (mamba, linear-attention and
@@ -43,6 +51,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from profiler.count.scaling import Convention, Shape, conventions, describe, kaplan_left_out, output_projection
 from profiler.errors import first_line
 
 
@@ -68,15 +77,20 @@ class LanguageSummary:
     kv_cache_bytes: int | None = None     # per sequence at `context`, sliding-window layers capped at their window
     kv_layout: str | None = None          # which layers keep what cache, when not every layer keeps a full one
     notes: list[str] = field(default_factory=list)   # the parts that could not be made, and why
+    left_out: list[str] = field(default_factory=list)  # the tensors N (non_embedding) leaves out, by name
+    training_hardware_flops_per_token: float | None = None   # with a recomputed forward (checkpointing)
+    conventions: list[Convention] = field(default_factory=list)   # Kaplan's and Chinchilla's, beside ours
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def lines(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the text and Markdown reports."""
-        out = [("parameters", f"{self.params:,} total; {self.non_embedding:,} non-embedding"
+        out = [("parameters", f"{self.params:,} total; {self.non_embedding:,} non-embedding (N)"
                 + (f"; {self.active:,} active per token ({self.active_non_embedding:,} non-embedding)"
                    if self.active != self.params else ""))]
+        if self.left_out:
+            out.append(("left out of N", ", ".join(self.left_out)))
         where = (f"prefill of {self.tokens:,} tokens" if self.phase == "prefill"
                  else f"decode, one new token after {self.context - 1:,} cached")
         out.append((f"per token ({where}, batch {self.batch})",
@@ -99,6 +113,9 @@ class LanguageSummary:
             out.append(("training step", f"{self.training_flops_per_token:,.0f} FLOPs per token; 6N rule "
                         f"{self.rule_6n:,}; exact/6N = {self.training_flops_per_token / self.rule_6n:.3f}"
                         if self.rule_6n else f"{self.training_flops_per_token:,.0f} FLOPs per token"))
+        per = self.batch * self.tokens
+        for conv in self.conventions:
+            out.extend(describe(conv, per))
         out.extend(("not made", note) for note in self.notes)
         return out
 
@@ -116,21 +133,21 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0.0%"
 
 
-def parameter_counts(model: nn.Module, inactive: int | None = None) -> dict[str, int]:
-    """total, non_embedding, active, active_non_embedding (tied tensors once);
-    ``inactive``: the expert parameters a token does not meet, where already known."""
+def parameter_counts(model: nn.Module, inactive: int | None = None,
+                     left_out: dict[str, int] | None = None) -> dict[str, int]:
+    """total, non_embedding (Kaplan's N: less ``left_out``, by default
+    ``scaling.kaplan_left_out``: the embeddings and the output projection), active,
+    active_non_embedding (tied tensors once); ``inactive``: the expert parameters a
+    token does not meet, where already known."""
     seen: set[int] = set()
-    total = embedding = 0
-    for module in model.modules():
-        for p in module._parameters.values():
-            if p is None or id(p) in seen:
-                continue
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
             seen.add(id(p))
             total += p.numel()
-            if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
-                embedding += p.numel()
     if inactive is None:
         inactive = inactive_expert_params(model)
+    embedding = sum((kaplan_left_out(model) if left_out is None else left_out).values())
     return dict(total=total, non_embedding=total - embedding, active=total - inactive,
                 active_non_embedding=total - embedding - inactive)
 
@@ -336,6 +353,32 @@ def _layout(layers: list[KVLayer]) -> str | None:
     return f"of {len(layers)} layers, " + ", ".join(parts)
 
 
+_FFW = ("intermediate_size", "n_inner", "ffn_dim", "d_ff", "ffn_hidden_size", "decoder_ffn_dim")
+
+
+def decoder_shape(model: nn.Module) -> Shape:
+    """The sizes the scaling-law formulas take, from the (text) config:
+    num_hidden_layers, hidden_size, num_attention_heads, head_dim (else hidden /
+    heads), the feed-forward width (the first of intermediate_size, n_inner,
+    ffn_dim, d_ff, ...; GPT-2's n_inner None is 4 × hidden, as its MLP builds it;
+    None where the config names none) and vocab_size.  Raises ValueError where one
+    of the others is missing."""
+    config = _text_config(model)
+    if config is None:
+        raise ValueError("the model has no transformers config to read its sizes from")
+    sizes = {a: _int(_read(config, a)) for a in ("num_hidden_layers", "hidden_size", "num_attention_heads",
+                                                   "vocab_size")}
+    missing = [a for a, v in sizes.items() if v is None]
+    if missing:
+        raise ValueError(f"the config names no {', '.join(missing)}")
+    hidden, heads = sizes["hidden_size"], sizes["num_attention_heads"]
+    ffw = next((_int(_read(config, a)) for a in _FFW if _int(_read(config, a))), None)
+    if ffw is None and hasattr(config, "n_inner") and _read(config, "n_inner") is None:
+        ffw = 4 * hidden
+    return Shape(sizes["num_hidden_layers"], hidden, heads, _int(_read(config, "head_dim")) or hidden // heads,
+                 ffw, sizes["vocab_size"])
+
+
 def _attempt(notes: list[str], what: str, make: Callable[[], Any], default: Any = None) -> Any:
     try:
         return make()
@@ -345,24 +388,32 @@ def _attempt(notes: list[str], what: str, make: Callable[[], Any], default: Any 
 
 
 def summarize(model: nn.Module, rows: list[dict], totals: dict[str, int], batch: int, itemsize: int,
-              phase: str, tokens: int, context: int, training_flops: int | None = None) -> LanguageSummary | None:
+              phase: str, tokens: int, context: int, training_flops: int | None = None,
+              calls: list | None = None, hardware_flops: int | None = None) -> LanguageSummary | None:
     """The summary of one profile of ``model`` (its report ``rows`` and ``totals``):
     ``phase`` "prefill" (``tokens`` new tokens per sequence, attending to up to
     ``context`` = tokens keys) or "decode" (``tokens`` new tokens attending to
-    ``context`` = cache + tokens keys).  Never raises: a part that cannot be made is
-    a note in ``notes`` and its field None (or, for the active parameters, the
-    total); a summary that cannot be made at all is None, with a warning."""
+    ``context`` = cache + tokens keys).  ``training_flops``: a training profile's
+    model FLOPs (forward + backward), ``hardware_flops`` the same with any
+    recomputed forward; ``calls``: the capture's module calls, which split the
+    attention rows for the conventions (``scaling.our_parts``).  Never raises: a
+    part that cannot be made is a note in ``notes`` and its field None (or, for
+    the active parameters, the total); a summary that cannot be made at all is
+    None, with a warning."""
     try:
-        return _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops)
+        return _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops,
+                          calls, hardware_flops)
     except Exception as exc:
         warnings.warn(f"no language-model summary: {first_line(exc)}", stacklevel=2)
         return None
 
 
-def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops) -> LanguageSummary:
+def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, training_flops,
+               calls=None, hardware_flops=None) -> LanguageSummary:
     notes: list[str] = []
     inactive = _attempt(notes, "active parameters (taken as the total)", lambda: inactive_expert_params(model), 0)
-    counts = parameter_counts(model, inactive)
+    left_out = kaplan_left_out(model)
+    counts = parameter_counts(model, inactive, left_out)
     per = batch * tokens
     kinds = {"attention": 0, "linear": 0}
     for row in rows:
@@ -372,6 +423,14 @@ def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, tra
     crossover = round(context * linear / attention) if attention and linear else None
     rule_2n = 2 * counts["active_non_embedding"]
     kv = _attempt(notes, "KV cache", lambda: kv_cache_layers(model, itemsize))
+    convs: list[Convention] = []
+    config = _text_config(model)
+    if phase == "prefill" and config is not None and not _read(config, "is_encoder_decoder"):
+        head = output_projection(model)
+        convs = _attempt(notes, "the scaling-law conventions", lambda: conventions(
+            counts["active_non_embedding"], inactive, rows, calls, None if head is None else head[0],
+            decoder_shape(model), batch, tokens, notes, training_flops,
+            hardware_flops if hardware_flops is not None else training_flops), [])
     return LanguageSummary(
         params=counts["total"], non_embedding=counts["non_embedding"], active=counts["active"],
         active_non_embedding=counts["active_non_embedding"], batch=batch, phase=phase, tokens=tokens,
@@ -383,4 +442,6 @@ def _summarize(model, rows, totals, batch, itemsize, phase, tokens, context, tra
         rule_6n=3 * rule_2n if training_flops is not None else None,
         kv_cache_bytes=None if kv is None else sum(layer.bytes_per_token * min(context, layer.window or context)
                                                    for layer in kv),
-        kv_layout=None if kv is None else _layout(kv), notes=notes)
+        kv_layout=None if kv is None else _layout(kv), notes=notes, left_out=list(left_out),
+        training_hardware_flops_per_token=None if hardware_flops is None else hardware_flops / per,
+        conventions=convs)

@@ -12,7 +12,9 @@ meaning; new fields may be added within a version.  Schema version 1::
       "itemsize": 4,                     # bytes per element of the chosen dtype
       "notes": ["..."],
       "language": {...},                 # language models only: profiler.count.language.LanguageSummary's
-                                         # fields (params, non_embedding, active, macs_per_token, ...)
+                                         # fields (params, non_embedding (Kaplan's N), left_out, active,
+                                         # macs_per_token, ..., conventions: [{name, formula, flops, exact,
+                                         # terms: [{part, label, ours, theirs, why, difference}], ...}])
       "total": {COUNTS, "intensity": 5.63},
       "by_kind": [{"kind": "conv", "rows": 5, COUNTS,
                    "shares": {"params": 4.04, "mults": 91.79, ...},   # % of the total, per count

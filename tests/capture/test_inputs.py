@@ -194,6 +194,23 @@ def test_materialize_twins_given_tensors_once_and_copies_objects_holding_them():
     assert materialize("text", meta_maker(), torch.float32, None) == "text"
 
 
+def test_materialize_keeps_a_computed_inputs_autograd_status():
+    """A non-leaf input's twin is a non-leaf (an in-place op on it runs as on the
+    input in eager), made once for args and kwargs; a leaf's stays a leaf."""
+    leaf = torch.randn(2, 3, requires_grad=True)
+    computed = leaf * 1
+    memo: dict = {}
+    args = materialize((computed, leaf, [computed]), meta_maker(), torch.float32, None, memo=memo)
+    kwargs = materialize({"again": computed}, meta_maker(), torch.float32, None, memo=memo)
+    assert not args[0].is_leaf and args[0].requires_grad and args[0].is_meta
+    assert args[2][0] is args[0] and kwargs["again"] is args[0]
+    assert args[1].is_leaf and args[1].requires_grad
+    version = computed._version
+    with torch.enable_grad():
+        args[0].relu_()
+    assert computed._version == version and not computed.is_meta
+
+
 def test_tensors_in_walks_containers_attributes_and_slots_outer_first():
     class Slotted:
         __slots__ = ("t",)

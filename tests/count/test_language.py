@@ -104,10 +104,13 @@ def test_the_summary_is_in_the_text_markdown_and_json_and_only_for_language_mode
 
 
 def test_a_users_own_embedding_first_model_gets_the_summary_from_input_size():
-    model = torch.nn.Sequential(torch.nn.Embedding(100, 32), torch.nn.Linear(32, 100))
+    model = torch.nn.Sequential(torch.nn.Embedding(100, 32), torch.nn.Linear(32, 32), torch.nn.Linear(32, 100))
     report = profiler.profile(model, input_size=(10,), batch=2)
     assert report.language.tokens == 10
-    assert report.language.non_embedding == 32 * 100 + 100
+    # Kaplan's N: the hidden Linear only; the last Linear, onto the 100-token vocabulary, is the
+    # output projection and is left out with the table
+    assert report.language.non_embedding == 32 * 32 + 32
+    assert report.language.left_out == ["0.weight", "2.weight", "2.bias"]
     assert report.language.kv_bytes_per_token is None       # no config to read it from
 
 
