@@ -62,8 +62,8 @@ class Utilisation:
 
     training: bool                   # model FLOPs: forward+backward (True) or forward (False)
     model_flops: int                 # mults + adds + other of the step, without recompute
-    recompute_flops: int             # activation checkpointing's recomputed forward (0: none)
     model_macs: int
+    recompute_flops: int             # activation checkpointing's recomputed forward (0: none)
     recompute_macs: int
     step_time: float
     tokens_per_step: int | None      # a language model's batch × new tokens; None otherwise
@@ -118,7 +118,8 @@ class Utilisation:
         peak = f"{_rate(self.peak_flops)} at {self.peak_dtype}" + (f", {self.peak_detail}" if self.peak_detail else "")
         which = "forward+backward" if self.training else "forward"
         out = [("step time", step),
-               ("peak", f"{peak}; {self.peak_device}; source: {self.peak_source}"),
+               ("peak", f"{peak}; " + ("given" if self.peak_source == "given"
+                                       else f"{self.peak_device}; source: {self.peak_source}")),
                ("model FLOPs", f"{self.model_flops:,} ({which}, mults + adds + other): MFU {self.mfu:.2%}"),
                ("hardware FLOPs", f"{self.hardware_flops:,} (model + {self.recompute_flops:,} recomputed by "
                                   f"activation checkpointing): HFU {self.hfu:.2%}")]
@@ -205,7 +206,7 @@ def utilisation(report: Report, step_time: float | None = None, peak: Any = None
         model_flops, model_macs, recompute_flops, recompute_macs = totals["flops"], totals["macs"], 0, 0
     else:
         model_flops, model_macs, recompute_flops, recompute_macs = step_counts(passes)
-    return Utilisation(training=passes is not None, model_flops=model_flops, recompute_flops=recompute_flops,
-                       model_macs=model_macs, recompute_macs=recompute_macs, step_time=seconds,
+    return Utilisation(training=passes is not None, model_flops=model_flops, model_macs=model_macs,
+                       recompute_flops=recompute_flops, recompute_macs=recompute_macs, step_time=seconds,
                        tokens_per_step=tokens, peak_flops=flops, peak_dtype=dtype, peak_device=device,
                        peak_source=source, peak_detail=detail)
