@@ -35,6 +35,7 @@ def register(sub) -> None:
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/report/json_report.py)")
     add_measure_arguments(p)
+    add_utilisation_arguments(p)
     add_detections_argument(p)
     p.add_argument("--training", action="store_true",
                    help="count a training step: the forward in train mode plus the backward "
@@ -84,9 +85,10 @@ def add_measure_arguments(p) -> None:
     p.add_argument("--device", metavar="DEVICE",
                    help="where --measure runs: cpu (default), cuda or cuda:N; or a data-sheet name (A100, H100, "
                         "H200, ...) whose peaks the roofline uses.  Without --measure: each layer's least time "
-                        "on that device, from the roofline alone")
+                        "on that device, from the roofline alone; with --step-time, the data sheet whose peak MFU is of")
     p.add_argument("--peak-flops", type=rate, metavar="FLOP/s",
-                   help="the roofline's compute peak (e.g. 67T or 67e12) instead of a microbenchmark")
+                   help="the roofline's compute peak (e.g. 67T or 67e12) instead of a microbenchmark; with "
+                        "--step-time, the peak MFU is of")
     p.add_argument("--peak-bandwidth", type=rate, metavar="B/s",
                    help="the roofline's memory bandwidth (e.g. 3.35T) instead of a microbenchmark")
     p.add_argument("--runs", type=int, metavar="N",
@@ -95,10 +97,13 @@ def add_measure_arguments(p) -> None:
 
 def measure_options(args) -> dict | None:
     """measure()'s options from the flags, checked without torch; None when no flag
-    asks for time."""
+    asks for time, or when --device and --peak-flops give the peak of --step-time
+    (or --tokens-per-second) instead (see ``utilisation_options``)."""
     from profiler.errors import ProfilerError
     if args.runs is not None and (not args.measure or args.runs < 1):
         raise ProfilerError("--runs goes with --measure and takes a positive integer")
+    if _utilisation_asked(args):
+        return None
     if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
         return None
     if args.device:
@@ -109,6 +114,60 @@ def measure_options(args) -> dict | None:
                             "time the model from Python with profiler.measure.measure(..., inputs=...)")
     return dict(device=args.device or "cpu", runs=args.runs, peak_flops=args.peak_flops,
                 peak_bandwidth=args.peak_bandwidth, time=args.measure)
+
+
+def positive_number(text: str) -> float:
+    """A --step-time / --tokens-per-second value: a positive, finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+def add_utilisation_arguments(p) -> None:
+    """--step-time or --tokens-per-second: MFU and HFU, with --device NAME or --peak-flops."""
+    step = p.add_mutually_exclusive_group()
+    step.add_argument("--step-time", type=positive_number, metavar="SECONDS",
+                      help="the measured time of one step (a --training step, else a forward): its MFU and HFU "
+                           "(model and hardware FLOPs / (time x peak)) on --device NAME (a data sheet, at the "
+                           "profile's dtype) or at --peak-flops")
+    step.add_argument("--tokens-per-second", type=positive_number, metavar="N",
+                      help="language models: the measured throughput, instead of --step-time (the step time is "
+                           "batch x tokens / N)")
+
+
+def _utilisation_asked(args) -> bool:
+    return getattr(args, "step_time", None) is not None or getattr(args, "tokens_per_second", None) is not None
+
+
+def utilisation_options(args) -> dict | None:
+    """Report.utilisation()'s step_time= or tokens_per_second=, and the peak: the
+    data-sheet name of --device (resolved after the profile, at its dtype) or
+    --peak-flops; checked without torch.  None when neither flag is given."""
+    if not _utilisation_asked(args):
+        return None
+    from profiler.errors import ProfilerError
+    from profiler.measure.roofline import DATASHEET, datasheet_name
+    flag = "--step-time" if args.step_time is not None else "--tokens-per-second"
+    if args.measure or args.peak_bandwidth:
+        raise ProfilerError(f"{flag} gives the utilisation of a step timed elsewhere, at a peak FLOP/s: it does "
+                            f"not go with {'--measure' if args.measure else '--peak-bandwidth'}")
+    if args.fold_bn or args.fully_conv:
+        raise ProfilerError(f"{flag} does not go with --fold-bn or --fully-conv: profile the model you timed")
+    if args.device and args.peak_flops:
+        raise ProfilerError(f"{flag}: give the peak by --device NAME or by --peak-flops, not both")
+    if not (args.device or args.peak_flops):
+        raise ProfilerError(f"{flag} needs the device's peak FLOP/s: --device NAME (a data sheet: "
+                            f"{', '.join(DATASHEET)}) or --peak-flops (e.g. 989.5T)")
+    name = datasheet_name(args.device) if args.device else None
+    if args.device and name is None:
+        raise ProfilerError(f"--device {args.device!r}: {flag} takes the peak of a data sheet: one of "
+                            f"{', '.join(DATASHEET)}; or give --peak-flops")
+    return dict(step_time=args.step_time, tokens_per_second=args.tokens_per_second, datasheet=name,
+                peak_flops=args.peak_flops)
 
 
 def add_language_arguments(p, repeat: bool) -> None:
@@ -222,6 +281,7 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
 
 def run(args) -> int:
     size, native, timing = check_arguments(args)   # before torch: a bad argument costs no wait
+    usage = utilisation_options(args)
     from profiler.api import profile
     from profiler.report.grouping import view
     import warnings
@@ -242,6 +302,8 @@ def run(args) -> int:
         from profiler.measure.timing import measure
         measure(report, args.model, input_size=size, batch=args.batch, native=native,
                 config=language_options(args).get("config"), **timing)
+    if usage is not None:   # shown in the text, Markdown and JSON below
+        _utilisation(report, **usage)
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere
     print(report.to_string(args.units, layers, note, verbose=args.verbose) + summary, end="")
     if args.plot and report.measurement is not None:
@@ -259,6 +321,13 @@ def run(args) -> int:
         if path:
             print(f"wrote {write(path)}")
     return 1 if len(report.uncounted) else 0
+
+
+def _utilisation(report, step_time, tokens_per_second, datasheet, peak_flops) -> None:
+    """report.utilisation() at --peak-flops, or at the data sheet's peak at the profile's dtype."""
+    from profiler.measure.roofline import table_peaks
+    peak = peak_flops if peak_flops is not None else table_peaks(datasheet, report.dtype)
+    report.utilisation(step_time=step_time, peak=peak, tokens_per_second=tokens_per_second)
 
 
 def _what_if(args, size, native):

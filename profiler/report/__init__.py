@@ -76,6 +76,7 @@ class Report:
         self._measurement = None
         self._layers = layers
         self._rows: list[dict] = []        # what the frame is built from while _layers is None
+        self._utilisation: dict | None = None   # the arguments of the last utilisation(), which the report shows
 
     def _derived(self, key: str, make: Callable[[], Any]) -> Any:
         """``make()``'s value, computed on the first read of ``key`` only."""
@@ -165,6 +166,41 @@ class Report:
         if "bwd_status" in self.layers:
             bad |= self.layers["bwd_status"] == "uncounted"
         return self.layers[bad]
+
+    def utilisation(self, step_time: float | None = None, peak: Any = None,
+                    tokens_per_second: float | None = None):
+        """MFU and HFU of this step timed at ``step_time`` seconds (or, for a
+        language model, at ``tokens_per_second``: step time = batch × tokens /
+        tokens_per_second) on a device of ``peak`` FLOP/s: a number, or a
+        ``profiler.measure.roofline.Peaks`` such as ``table_peaks("H100",
+        "bfloat16")`` (default: the peaks of the report's measurement).
+        MFU = model FLOPs / (step_time × peak), HFU the same of the hardware FLOPs
+        (with activation checkpointing's recompute); FLOPs are the report's exact
+        mults + adds + other, with the 2 FLOPs per MAC figures of PaLM and nanoGPT
+        beside them.  Returns a ``profiler.report.utilisation.Utilisation`` (its
+        ``to_dict()`` has every figure), which the text, Markdown and JSON reports
+        then show, the last one asked for, computed again from the counts as they
+        stand.  Bad arguments raise ProfilerError."""
+        from profiler.report.utilisation import utilisation
+        result = utilisation(self, step_time, peak, tokens_per_second)
+        self._utilisation = dict(step_time=step_time, peak=peak, tokens_per_second=tokens_per_second)
+        return result
+
+    def shown_utilisation(self):
+        """The Utilisation the reports show: that of the last ``utilisation()``
+        call, from the counts as they are now; None before any."""
+        if self._utilisation is None:
+            return None
+        from profiler.report.utilisation import utilisation
+        return utilisation(self, **self._utilisation)
+
+    def _utilisation_lines(self, markdown: bool) -> list[str]:
+        shown = self.shown_utilisation()
+        if shown is None:
+            return []
+        if markdown:
+            return ["## Utilisation", "", *(f"- **{k}**: {v}" for k, v in shown.lines()), ""]
+        return ["utilisation:", *(f"  {k}: {v}" for k, v in shown.lines()), ""]
 
     def moved_bytes(self, frame: pd.DataFrame | None = None) -> pd.Series:
         """Bytes each row moves in a no-reuse model of memory traffic:
@@ -280,6 +316,7 @@ class Report:
                  *(["forward and backward:", t["passes"], ""] if "passes" in t else []),
                  *(["language model:", *(f"  {k}: {v}" for k, v in self.language.lines()), ""]
                    if self.language is not None else []),
+                 *self._utilisation_lines(markdown=False),
                  *(self._measured_lines(units, layers, markdown=False)),
                  f"finding: {self.finding()}",
                  *([f"finding in time: {self._time_finding()}"] if self.measurement is not None else [])]
@@ -310,6 +347,7 @@ class Report:
                   *(["## Forward and backward", "", t["passes"], ""] if "passes" in t else []),
                   *(["## Language model", "", *(f"- **{k}**: {v}" for k, v in self.language.lines()), ""]
                     if self.language is not None else []),
+                  *self._utilisation_lines(markdown=True),
                   "## By kind", "", t["kinds"], "",
                   "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
                   INTENSITY_NOTE + ".", "", *self._measured_lines(units, layers, markdown=True)]

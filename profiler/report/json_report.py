@@ -16,6 +16,9 @@ meaning; new fields may be added within a version.  Schema version 1::
                                          # macs_per_token, ..., conventions: [{name, formula, flops, exact,
                                          # terms: [{part, label, ours, theirs, why, difference}], ...}])
       "total": {COUNTS, "intensity": 5.63},
+      "utilisation": {...},              # after Report.utilisation() only: its to_dict() (MFU, HFU, model and
+                                         # hardware FLOPs, step_time, peak_flops, peak_dtype, peak_source, ...;
+                                         # see profiler/report/utilisation.py; fractions of 1)
       "by_kind": [{"kind": "conv", "rows": 5, COUNTS,
                    "shares": {"params": 4.04, "mults": 91.79, ...},   # % of the total, per count
                    "intensity": 99.43}],
@@ -92,6 +95,7 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
         **({"language": report.language.to_dict()} if report.language is not None else {}),
         "total": {**_counts(report.total), "intensity": round(report.intensity, 4)},
+        **({"utilisation": shown.to_dict()} if (shown := report.shown_utilisation()) is not None else {}),
         "by_kind": [{"kind": r["kind"], "rows": int(r["rows"]), **_counts(r),
                      "shares": {c: round(float(r[f"{c}_%"]), 4) for c in COUNT_COLUMNS},
                      "intensity": round(float(r["intensity"]), 4)}

@@ -241,3 +241,74 @@ def test_named_inputs_and_made_sizes_from_the_command_line(cli):
                                                  "e.g. --arg audio_input_ids=")):
         code, out, err = cli("profile", *argv)
         assert code == 2 and err.startswith("profiler: error: ") and says in err and "Traceback" not in err, err
+
+
+# --- --step-time and --tokens-per-second: MFU and HFU ----------------------------------------
+
+MLP = ("from torch import nn\n\n\ndef build():\n"
+       "    return nn.Sequential(nn.Linear(64, 128, bias=False), nn.Linear(128, 32, bias=False))\n")
+
+
+def test_step_time_and_peak_flops_give_mfu_by_the_formula(cli, tmp_path):
+    """Two bias-free Linears, 8 rows, a training step.  By hand (a dot product of K
+    terms: K mults, K − 1 adds; the input needs no gradient): forward 8·128 dots of
+    64 and 8·32 of 128; backward grad W2 32·128 dots of 8, grad h 8·128 of 32, grad
+    W1 128·64 of 8.  MFU = FLOPs / (step time × peak)."""
+    import json
+    (tmp_path / "mlp.py").write_text(MLP)
+    dots = [(8 * 128, 64), (8 * 32, 128), (32 * 128, 8), (8 * 128, 32), (128 * 64, 8)]
+    flops, macs = sum(n * k + n * (k - 1) for n, k in dots), sum(n * k for n, k in dots)
+    out_json = tmp_path / "out.json"
+    code, out, err = cli("profile", f"{tmp_path / 'mlp.py'}:build", "--input", "64", "--batch", "8", "--training",
+                         "--step-time", "2.5e-6", "--peak-flops", "1T", "--json", str(out_json))
+    assert code == 0, err
+    u = json.loads(out_json.read_text())["utilisation"]
+    assert (u["model_flops"], u["model_macs"], u["hardware_flops"]) == (flops, macs, flops)
+    assert u["mfu"] == pytest.approx(flops / (2.5e-6 * 1e12), rel=1e-12) == u["hfu"]
+    assert u["mfu_2macs"] == pytest.approx(2 * macs / (2.5e-6 * 1e12), rel=1e-12)
+    assert (u["step_time"], u["peak_flops"], u["peak_dtype"], u["peak_source"]) == (2.5e-6, 1e12, "float32", "given")
+    assert "utilisation:" in out and f"MFU {flops / 2.5e6:.2%}" in out
+
+
+def test_device_names_a_data_sheet_peak_at_the_profiles_dtype(cli, tmp_path):
+    import json
+    out_json = tmp_path / "out.json"
+    code, out, err = cli("profile", "hf:llama", "--config", "num_hidden_layers=1", "--config", "hidden_size=64",
+                         "--config", "intermediate_size=128", "--config", "num_attention_heads=4",
+                         "--config", "num_key_value_heads=2", "--config", "vocab_size=128", "--tokens", "16",
+                         "--batch", "2", "--training", "--dtype", "bfloat16", "--device", "H100",
+                         "--tokens-per-second", "64000", "--json", str(out_json), "--depth", "0")
+    assert code == 0, err
+    u = json.loads(out_json.read_text())["utilisation"]
+    # the H100 SXM data sheet: BF16 1,979 TFLOP/s with sparsity, dense half of it
+    assert u["peak_flops"] == 1979e12 / 2 and u["peak_dtype"] == "bfloat16"
+    assert "H100" in u["peak_device"] and "data sheet" in u["peak_source"]
+    assert u["tokens_per_step"] == 2 * 16 and u["step_time"] == pytest.approx(32 / 64000)
+    assert u["mfu"] == pytest.approx(u["model_flops"] / (32 / 64000 * 1979e12 / 2), rel=1e-12)
+    assert "32 tokens per step, 64,000 tokens/s" in out
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--step-time", "-1", "--peak-flops", "1T"], "argument --step-time: '-1': expected a positive number"),
+    (["--step-time", "0", "--peak-flops", "1T"], "'0': expected a positive number"),
+    (["--step-time", "fast", "--peak-flops", "1T"], "'fast': expected a positive number"),
+    (["--step-time", "inf", "--peak-flops", "1T"], "'inf': expected a positive number"),
+    (["--tokens-per-second", "nan", "--peak-flops", "1T"], "'nan': expected a positive number"),
+    (["--step-time", "1", "--tokens-per-second", "5"], "not allowed with argument --step-time"),
+    (["--step-time", "1"], "--step-time needs the device's peak FLOP/s: --device NAME"),
+    (["--tokens-per-second", "9"], "--tokens-per-second needs the device's peak FLOP/s"),
+    (["--step-time", "1", "--device", "TPU9"], "--device 'TPU9': --step-time takes the peak of a data sheet"),
+    (["--step-time", "1", "--device", "cuda"], "--device 'cuda': --step-time takes the peak of a data sheet"),
+    (["--step-time", "1", "--device", "H100", "--peak-flops", "1T"], "not both"),
+    (["--step-time", "1", "--peak-flops", "1T", "--measure"], "does not go with --measure"),
+    (["--step-time", "1", "--peak-flops", "1T", "--peak-bandwidth", "1T"], "does not go with --peak-bandwidth"),
+    (["--step-time", "1", "--peak-flops", "1T", "--fold-bn"], "does not go with --fold-bn or --fully-conv"),
+    (["--step-time", "1", "--peak-flops", "-2T"], "argument --peak-flops"),
+    # a throughput needs tokens per step: only a language model's profile has them
+    (["--tokens-per-second", "10", "--peak-flops", "1T"],
+     "--tokens-per-second 10.0: the tokens per step come from a language model's profile (batch × tokens), "
+     "and this is not one: give --step-time instead"),
+])
+def test_bad_utilisation_flags_are_one_line_errors(cli, argv, says):
+    code, out, err = cli("profile", "alexnet_homework", *argv)
+    _assert_one_line_error(code, err, says)
