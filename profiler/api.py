@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
 from profiler.models import checkpointing as checkpoints
@@ -498,7 +499,9 @@ def _check_real_size(label, model, args, input_dtype, capture, why: str = "") ->
             for x in tree:
                 add_inputs(x)
     add_inputs(args)
-    need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    # a lazy module's uninitialised tensors have no size yet (its forward gives them one)
+    need += sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers())
+                if not isinstance(t, UninitializedTensorMixin))
     if capture is not None and capture.calls:
         # the largest single layer call seen so far (its inputs and outputs live at once): a
         # lower bound on the forward's peak, where the sum of all of them would overstate it

@@ -68,3 +68,30 @@ def test_a_shape_error_is_reported_without_any_fallback():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(5, 4))
     with pytest.raises(profiler.ProfilerError, match=r"layer '1' \(Linear\) on input 1x4"):
         profiler.profile(model, input_size=(4,))
+
+
+class LazyAfterAMask(nn.Module):
+    """A lazy layer after a boolean mask: runs on real tensors only, with its
+    parameters still uninitialised when the real forward's size is checked."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.LazyLinear(4)
+
+    def forward(self, x):
+        return self.fc(x[x == x].reshape(x.shape))
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_lazy_model_that_needs_real_tensors_runs_and_stays_lazy(training):
+    from torch.utils.flop_counter import FlopCounterMode
+    model = LazyAfterAMask()
+    before = state.snapshot(model)
+    report = profiler.profile(model, input_size=(8,), batch=2, training=training)
+    state.assert_untouched(model, before)
+    assert report.mode == "real" and isinstance(model.fc, nn.LazyLinear)
+    copy = LazyAfterAMask()
+    copy(torch.randn(2, 8))          # materialised by a real forward
+    with FlopCounterMode(display=False) as counted:
+        copy(torch.randn(2, 8))
+    assert report.totals["macs"] == counted.get_total_flops() // 2 == 2 * 8 * 4
