@@ -47,7 +47,7 @@ token.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -117,7 +117,7 @@ class Term:
     ours: int
     theirs: int
     why: str
-    difference: int = 0
+    difference: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.difference = self.ours - self.theirs
@@ -125,8 +125,8 @@ class Term:
 
 @dataclass
 class Convention:
-    """One paper's forward count beside ours (whole profile: ``tokens`` = batch ×
-    tokens per sequence): ``flops`` by its formula, ``exact`` ours, ``terms``
+    """One paper's forward count beside ours, for the whole profile (batch ×
+    tokens): ``flops`` by its formula, ``exact`` ours, ``terms``
     whose differences sum to exact − flops; with a training profile,
     ``training_flops`` by its training rule beside ``model_flops`` (our forward +
     backward) and ``hardware_flops`` (with any recomputed forward)."""
@@ -153,6 +153,8 @@ def output_projection(model: nn.Module) -> tuple[str, nn.Module] | None:
     names = {id(m): n for n, m in model.named_modules()}
     get = getattr(model, "get_output_embeddings", None)
     if callable(get):
+        # a transformers model names its own head (None for a base model): no guessing,
+        # which could take a pooler or a classifier for it
         try:
             head = get()
         except Exception:
