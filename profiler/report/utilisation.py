@@ -126,6 +126,9 @@ class Utilisation:
         if (self.model_flops, self.hardware_flops) != (2 * self.model_macs, 2 * self.hardware_macs):
             out.append((PALM, f"model {2 * self.model_macs:,}: MFU {self.mfu_2macs:.2%}; hardware "
                               f"{2 * self.hardware_macs:,}: HFU {self.hfu_2macs:.2%}"))
+        if max(self.hfu, self.hfu_2macs) > 1:   # the device cannot have done more than its peak
+            out.append(("check", "above 100% of the peak, which no device does: the step time is too short "
+                                 "for this step, or the peak is not the one it ran at"))
         return out
 
 

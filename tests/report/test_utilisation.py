@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -88,24 +87,39 @@ def test_an_inference_profile_uses_the_forward():
 
 
 def test_a_recompute_pass_counts_in_the_hardware_flops_only():
-    """Checkpointing the first Linear recomputes its forward in the backward: a
-    "recompute" row of that forward's FLOPs (made here from the hand count, as
-    the checkpointing pass adds it) goes into HFU, not MFU."""
-    model, x = _mlp(), torch.randn(BATCH, IN)
-    report = profiler.profile(model, inputs=(x,), training=True)
-    passes = pass_totals(report.layers)
+    """Checkpointing the first Linear (reentrant: the region reruns whole) recomputes
+    its forward in the backward: a "recompute" pass of that forward's FLOPs, which
+    goes into HFU, not MFU."""
+    from torch.utils.checkpoint import checkpoint
+
+    class FirstCheckpointed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = _mlp()
+
+        def forward(self, x):
+            return self.mlp[1](checkpoint(self.mlp[0], x, use_reentrant=True))
+    # the input requires grad: without one, the reentrant kind's region gets no gradient at all
+    x = torch.randn(BATCH, IN, requires_grad=True)
+    report = profiler.profile(FirstCheckpointed(), inputs=(x,), training=True)
     mults, adds = _dots(BATCH * HIDDEN, IN)
-    recompute = {"pass": "recompute", "mults": mults, "adds": adds, "other": 0, "macs": mults,
-                 "flops": mults + adds}
-    with_recompute = pd.concat([passes, pd.DataFrame([recompute])], ignore_index=True)
     flops, macs = _training_by_hand()
-    assert step_counts(with_recompute) == (flops, macs, mults + adds, mults)
-    assert step_counts(passes) == (flops, macs, 0, 0)
-    u = Utilisation(True, *step_counts(with_recompute), step_time=STEP, tokens_per_step=None, peak_flops=PEAK,
-                    peak_dtype="float32", peak_device="given", peak_source="given")
+    grad_x = _dots(BATCH * IN, HIDDEN)      # grad x = g_h·W1: BATCH·IN dot products of HIDDEN terms
+    flops, macs = flops + sum(grad_x), macs + grad_x[0]
+    assert step_counts(report.passes) == (flops, macs, mults + adds, mults)
+    assert step_counts(profiler.profile(_mlp(), inputs=(x,), training=True).passes) == (flops, macs, 0, 0)
+    u = report.utilisation(step_time=STEP, peak=PEAK)
     assert u.hfu == pytest.approx((flops + mults + adds) / (STEP * PEAK), rel=1e-12)
     assert u.mfu == pytest.approx(flops / (STEP * PEAK), rel=1e-12) and u.hfu > u.mfu
     assert u.hfu_2macs == pytest.approx(2 * (macs + mults) / (STEP * PEAK), rel=1e-12)
+
+
+def test_above_the_peak_is_flagged():
+    report = profiler.profile(_mlp(), inputs=(torch.randn(BATCH, IN),), training=True)
+    flops, _ = _training_by_hand()
+    assert "above 100% of the peak" not in report.utilisation(step_time=flops / PEAK * 2, peak=PEAK).lines()[-1][1]
+    too_fast = report.utilisation(step_time=flops / PEAK / 2, peak=PEAK)
+    assert too_fast.mfu == pytest.approx(2.0) and "above 100% of the peak" in too_fast.lines()[-1][1]
 
 
 def _tiny_llama(batch: int, tokens: int, training: bool = False):
