@@ -139,12 +139,7 @@ def parameter_counts(model: nn.Module, inactive: int | None = None,
     ``scaling.kaplan_left_out``: the embeddings and the output projection), active,
     active_non_embedding (tied tensors once); ``inactive``: the expert parameters a
     token does not meet, where already known."""
-    seen: set[int] = set()
-    total = 0
-    for p in model.parameters():
-        if id(p) not in seen:
-            seen.add(id(p))
-            total += p.numel()
+    total = sum(p.numel() for p in model.parameters())   # parameters() yields a tied tensor once
     if inactive is None:
         inactive = inactive_expert_params(model)
     embedding = sum((kaplan_left_out(model) if left_out is None else left_out).values())

@@ -196,12 +196,7 @@ def kaplan_n(model: nn.Module) -> int:
     """Kaplan's N: the parameters (a tied tensor once) less ``kaplan_left_out``:
     no token or position embedding and no output projection, whether tied or not,
     so tying does not change N."""
-    seen: set[int] = set()
-    total = 0
-    for p in model.parameters():
-        if id(p) not in seen:
-            seen.add(id(p))
-            total += p.numel()
+    total = sum(p.numel() for p in model.parameters())   # parameters() yields a tied tensor once
     return total - sum(kaplan_left_out(model).values())
 
 

@@ -70,11 +70,7 @@ class NoFormula(torch.autograd.Function):
         return torch.special.zeta(g, g)
 
 
-class ReadsValues(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
+class ReadsValues(NoFormula):
     @staticmethod
     def backward(ctx, g):
         return g * float(g.sum())   # .item(): cannot run on meta
