@@ -110,6 +110,12 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     config = config if config is not None else getattr(model, "config", None)
     if config is None:
         raise ProfilerError(f"{type(model).__name__}: no config: pass the transformers config")
+    from torch import nn
+    if type(model).forward is nn.Module.forward:
+        # transformers leaves forward unimplemented (Bark and Qwen2.5-Omni generate; the VQ image
+        # tokenizers encode and decode): nothing to run, whatever the inputs
+        raise ProfilerError(f"{type(model).__name__}: transformers defines no forward for this class (only "
+                            "methods such as generate, encode or decode): profile one of its parts instead")
     params = inspect.signature(model.forward).parameters
     make = Maker(model)
     name = type(model).__name__

@@ -19,16 +19,18 @@ the inputs made so far.
 
 The rules live one file per modality: ``image`` (images, video), ``regions``
 (detected boxes' features), ``audio`` (waveforms, features), ``series`` (time
-series, trajectories), ``text`` (what goes with the token ids); ``base`` holds
+series, trajectories), ``text`` (what goes with the token ids), ``hidden`` (a
+part's hidden-state inputs, made where required); ``base`` holds
 ``Need`` and ``Rule``.  ``RULES`` joins them in that
 order, which is the order inputs are made in.
 """
 from __future__ import annotations
 
-from profiler.models.hf.rules import audio, image, regions, series, text
+from profiler.models.hf.rules import audio, hidden, image, regions, series, text
 from profiler.models.hf.rules.base import Need, Rule, required
 
-RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES}
+RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES,
+                          **hidden.RULES}
 
 
 def _hidden_states(need: Need):

@@ -538,8 +538,32 @@ def pixel_values_videos(need: Need):
     return need.make.floats((need.batch, frame_count(need), channels(need), h, w))
 
 
+FLAT_PATCHES_DEFAULT = 2048   # patches per image: Pix2Struct's processor's max_patches default
+
+
+def flattened_patches(need: Need):
+    """Pix2Struct's and Kosmos-2.5's image: variable-resolution patches, each row
+    its row and column index then the patch's pixels, batch x patches x (2 +
+    ``patch_embed_hidden_size``).  Patches: (image= / patch)² where image= is
+    given (patch = sqrt(patch_embed_hidden_size / channels), 16), else
+    FLAT_PATCHES_DEFAULT, at most the config's ``seq_len`` (``max_num_patches``),
+    the patches its position tables hold."""
+    width = get(need.vision, "patch_embed_hidden_size", default=None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        return None
+    most = get(need.vision, "seq_len", "max_num_patches", default=None)
+    count = FLAT_PATCHES_DEFAULT
+    if need.image is not None:
+        patch = max(1, math.isqrt(width // max(1, channels(need))))
+        count = max(1, (need.image // patch) ** 2)
+    if isinstance(most, int) and not isinstance(most, bool) and most > 0:
+        count = min(count, most)
+    return need.make.floats((need.batch, count, 2 + width))
+
+
 RULES = {
     "pixel_values": Rule(pixel_values, "image", primary=True),
+    "flattened_patches": Rule(flattened_patches, "image", primary=True),
     "hidden_states": Rule(hidden_states_patches, "image"),
     "image": Rule(image, "image"),                                      # required only: BridgeTower's tower              # required only: vision towers alone
     "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),

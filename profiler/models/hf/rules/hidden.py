@@ -1,0 +1,123 @@
+"""Hidden states a sub-model reads from the model around it: the inputs of a part
+profiled alone (BLT's global transformer, Idefics2's perceiver, PI0's action
+expert, SAM 3's DETR decoder), made as batch x positions x width of the
+config's own sizes.  One entry per input name (``HIDDEN``), made only where the
+forward requires it (a model that takes ``inputs_embeds`` as an option gets
+its token ids instead).
+
+Widths and lengths are read from config fields (a dotted name reads a
+sub-config: ``dit_config.hidden_size``); a length no field states is
+``tokens=``, else SEQUENCE_DEFAULT.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from profiler.models.hf.make import get
+from profiler.models.hf.rules.base import Need, Rule
+
+SEQUENCE_DEFAULT = 128     # positions where no field states them (as the token ids' default)
+PROMPT_DEFAULT = 32        # text prompt positions beside image features (SAM 3's text encoder holds 32)
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """batch x positions x width: ``width`` and ``positions`` are config fields,
+    the first set one wins; ``times``: a list field whose length multiplies the
+    width (features of several layers concatenated); ``positions_of``: the
+    length of another input made (a position encoding as long as its features);
+    ``prompt``: a text prompt's length (PROMPT_DEFAULT)."""
+
+    width: tuple[str, ...] = ("hidden_size", "d_model")
+    positions: tuple[str, ...] = ()
+    times: str | None = None
+    positions_of: str | None = None
+    prompt: bool = False
+
+
+HIDDEN = {
+    # BLT's global transformer (patch embeddings), Nemotron 3.5's word-timestamp head (encoder
+    # frames), DeepSeek-OCR2's vision encoder (patches then as many queries)
+    "inputs_embeds": Hidden(),
+    "context": Hidden(),                                                   # Idefics2's perceiver
+    "noise_embeds": Hidden(positions=("block_size",)),                     # Muse Glimmer's drafter block
+    "context_hidden_states": Hidden(times="target_layer_ids"),             # the target model's layers
+    "action_embeds": Hidden(width=("dit_config.hidden_size", "hidden_size"), positions=("chunk_size",)),  # PI0
+    "vision_features": Hidden(),                                           # SAM 3's DETR decoder
+    "vision_pos_encoding": Hidden(positions_of="vision_features"),
+    "text_features": Hidden(prompt=True),
+}
+
+
+def _field(config, dotted: str):
+    value = config
+    for part in dotted.split("."):
+        value = get(value, part, default=None) if value is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _first(config, names) -> int | None:
+    return next((v for n in names if (v := _field(config, n)) is not None), None)
+
+
+def _hidden(name: str):
+    spec = HIDDEN[name]
+
+    def make(need: Need):
+        if not need.requires(name):
+            return None
+        width = _first(need.config, spec.width)
+        if width is None:
+            return None
+        if spec.times is not None:
+            width *= max(1, len(get(need.config, spec.times, default=None) or ()))
+        other = need.made.get(spec.positions_of) if spec.positions_of else None
+        positions = other.shape[1] if other is not None else \
+            PROMPT_DEFAULT if spec.prompt else \
+            _first(need.config, spec.positions) or need.tokens or SEQUENCE_DEFAULT
+        return need.make.floats((need.batch, positions, width))
+    make.__doc__ = f"``{name}``, required: see HIDDEN."
+    return make
+
+
+def sequence_mask(need: Need):
+    """A required mask over a made sequence (Idefics2's perceiver's ``attention_mask``
+    over its context): batch x positions of ones, every position valid."""
+    seq = next((need.made[n] for n in ("context", "inputs_embeds") if n in need.made), None)
+    if seq is None or not need.requires("attention_mask"):
+        return None
+    return need.make.full(tuple(seq.shape[:2]), 1)
+
+
+def num_patches(need: Need):
+    """Image patches at the start of ``inputs_embeds`` (DeepSeek-OCR2's vision encoder:
+    bidirectional over them, causal over the learned queries after them): half the
+    positions, as its vision model gives it (144 patches of a 768-pixel image, then
+    144 queries).  A Python int, as the forward takes it."""
+    embeds = need.made.get("inputs_embeds")
+    if embeds is None or not need.requires("num_patches"):
+        return None
+    return embeds.shape[1] // 2
+
+
+def patch_embeds(need: Need):
+    """A vision encoder's patch embeddings, made by the model around it
+    (Unlimited-OCR's): batch x ``hidden_size`` x grid x grid, the grid the image
+    over the patch size (image=, else the config's ``image_size``)."""
+    if not need.requires("patch_embeds"):
+        return None
+    width, patch = _first(need.config, ("hidden_size",)), _first(need.config, ("patch_size",))
+    side = need.image or _first(need.config, ("image_size",))
+    if width is None or patch is None or side is None:
+        return None
+    grid = max(1, math.floor(side / patch))
+    return need.make.floats((need.batch, width, grid, grid))
+
+
+RULES = {name: Rule(_hidden(name), "hidden states") for name in HIDDEN}
+RULES.update({
+    "attention_mask": Rule(sequence_mask, "hidden states", after=("context",)),
+    "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),
+    "patch_embeds": Rule(patch_embeds, "hidden states"),
+})
