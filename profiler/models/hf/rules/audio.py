@@ -298,12 +298,23 @@ def _layout_the_tower_reads(need: Need, candidates, name: str | None = "input_fe
         try:
             run_model(model, {"features": features, **companions},
                       lambda features, **kw: _call(tower, name, features, kw))
-        except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
-            continue
+        except Exception as exc:        # noqa: BLE001 - a layout the tower refuses; try the next
+            if not _needs_values(exc):
+                continue
+            # past the tower's shape checks, stopped where the meta run needs values (Qwen3-ASR's
+            # windows split by their lengths): the layout is taken, the profile runs it on real tensors
         need.feature_frames = frames
         return features
     need.feature_frames = first[1]
     return first[0]
+
+
+# what a meta kernel says when an op needs the values, not only the shapes
+_META_VALUES = ("cannot be called on meta tensors", "Cannot copy out of meta tensor", "data-independent implementation")
+
+
+def _needs_values(exc: BaseException) -> bool:
+    return any(text in str(exc) for text in _META_VALUES)
 
 
 # what a tower requires beside its features, made for the trial: the frames per sample, or a mask of them
