@@ -23,6 +23,10 @@ _STACKED_WIDTH_FIELDS = ("feature_projection_input_dim",)
 _MEL_FIELDS = ("feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim", "input_feat_size")
 # time subsampling the encoder needs the frames to be a multiple of (NeMo FastConformer)
 _SUBSAMPLING_FIELDS = ("subsampling_factor",)
+# mel frames per text token of a streaming speech model that adds one audio embedding to each token
+# (Voxtral Realtime: 8, a stride of 2 then 4 frames folded into one)
+_FRAMES_PER_TOKEN_FIELDS = ("audio_length_per_tok",)
+TOKENS_DEFAULT = 128       # the token ids' default length (profiler.models.hf.inputs)
 
 
 def _seconds(need: Need) -> float:
@@ -122,13 +126,18 @@ def _samples_per_token(need: Need) -> int | None:
 def _frames(need: Need) -> int:
     """Feature frames: FRAME_RATE a second (default 1 s), rounded up to a multiple
     of the encoder's ``subsampling_factor`` where the config names one (NeMo's
-    FastConformer refuses others).  Features made beside a codec's waveform
+    FastConformer refuses others).  A streaming model that adds one audio
+    embedding to each token (``audio_length_per_tok`` frames each: Voxtral
+    Realtime) gets that many frames per token of its text (tokens=, default 128).  Features made beside a codec's waveform
     (X-Codec2, NeuCodec: semantic features concatenated with the acoustic frames)
     have the codec's frames: the samples over the product of its
     ``downsampling_ratios``."""
     waveform, ratios = need.made.get("input_values"), _field(need, ("downsampling_ratios",), (list, tuple))
     if waveform is not None and waveform.dim() == 3 and ratios:
         return max(1, math.ceil(waveform.shape[-1] / math.prod(int(r) for r in ratios)))
+    per_token = _field(need, _FRAMES_PER_TOKEN_FIELDS)
+    if per_token and need.takes("input_ids"):
+        return (need.tokens or TOKENS_DEFAULT) * per_token
     frames = max(1, round(_seconds(need) * FRAME_RATE))
     factor = _field(need, _SUBSAMPLING_FIELDS)
     if factor and factor > 1:
