@@ -558,7 +558,9 @@ def flattened_patches(need: Need):
         count = max(1, (need.image // patch) ** 2)
     if isinstance(most, int) and not isinstance(most, bool) and most > 0:
         count = min(count, most)
-    return need.make.floats((need.batch, count, 2 + width))
+    patches = need.make.floats((need.batch, count, 2 + width))
+    patches[..., :2] = 0      # the index columns: row and column 0, valid on a real build (shapes only on meta)
+    return patches
 
 
 RULES = {

@@ -1,0 +1,109 @@
+"""Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
+rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
+per token): each tiny model, built from its config, gets the inputs its forward
+requires, its layers are counted, and the total equals FlopCounterMode's on a
+real build fed the same inputs."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
+
+import pytest
+import torch
+from hf_tiny import macs_flop_counter, need
+
+import profiler
+from profiler.models import hf
+from profiler.models.resolve import resolve
+
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+TEXT = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 16}
+
+
+def _sub(prefix: str, fields: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in fields.items()}
+
+
+# type -> (overrides, the rows that must be counted, what the inputs must be)
+CASES = {
+    # patch embeddings of the config's width, 128 positions
+    "blt_global_transformer": (TEXT, "layers", ["inputs_embeds 1x128x64"]),
+    # the context the perceiver resamples, and its required mask (all valid)
+    "idefics2_perceiver": ({"hidden_size": 64, "resampler_depth": 1, "resampler_n_heads": 4,
+                            "resampler_head_dim": 16, "num_key_value_heads": 2, "resampler_n_latents": 8},
+                           "layers", ["context 1x128x64", "attention_mask 1x128"]),
+    # image features, their position encoding (as long) and a 32-token text prompt
+    "sam3_detr_decoder": ({"num_layers": 1, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64,
+                           "num_queries": 10}, "layers",
+                          ["vision_features 1x128x32", "vision_pos_encoding 1x128x32", "text_features 1x32x32"]),
+    # patch embeddings on the image's grid: 32 / 8 = 4 x 4
+    "unlimited_ocr_vision_encoder": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                                      "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+                                     "encoder", ["patch_embeds 1x64x4x4"]),
+    # patches with their row and column: 2 + 48 wide (patch 4: 3 x 4 x 4), as many as the table holds (64 < 2048)
+    "pix2struct_vision_model": ({"num_hidden_layers": 1, "hidden_size": 64, "d_ff": 128, "num_attention_heads": 4,
+                                 "d_kv": 16, "patch_embed_hidden_size": 48, "seq_len": 64},
+                                "encoder", ["flattened_patches 1x64x50"]),
+    # one audio embedding added to each of 128 tokens: 8 mel frames each
+    "voxtral_realtime": ({**_sub("audio_config", {**TEXT, "intermediate_size": 256, "num_key_value_heads": 4}),
+                          **_sub("text_config", {**TEXT, "vocab_size": 256})},
+                         "audio_tower", ["input_features 1x128x1024", "input_ids 1x128"]),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(CASES))
+def test_a_part_gets_its_hidden_inputs_and_equals_flop_counter(arch):
+    overrides, rows_of, shown = CASES[arch]
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    for text in shown:
+        assert text in desc, desc
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
+    layers = report.layers
+    rows = layers[layers["name"].str.contains(rf"(?:^|\.){rows_of}(?:\.|$)")]
+    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {rows_of} rows"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        # no gradients: FlopCounterMode's module tracker refuses Idefics2's perceiver otherwise
+        real = spec.build(meta=False).eval().requires_grad_(False)
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    assert set(real_kwargs) == set(kwargs)
+    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+
+def test_hidden_inputs_are_made_only_where_the_forward_requires_them():
+    from profiler.models.hf.rules import RULES
+    llama = need("llama", {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                           "num_attention_heads": 4, "num_key_value_heads": 2})
+    assert "inputs_embeds" in llama.params and RULES["inputs_embeds"].make(llama) is None
+    _, kwargs, _ = hf.example_inputs(llama.model, llama.config, 1)
+    assert set(kwargs) == {"input_ids"}
+
+
+def test_num_patches_is_half_the_sequence_as_the_vision_model_gives_it():
+    from profiler.models.hf.rules import RULES
+    part = need("deepseek_ocr2_encoder", {k: v for k, v in TEXT.items() if k != "head_dim"})
+    part.made["inputs_embeds"] = RULES["inputs_embeds"].make(part)
+    assert tuple(part.made["inputs_embeds"].shape) == (1, 128, 64)
+    assert RULES["num_patches"].make(part) == 64
+
+
+def test_flattened_patches_follow_image_and_the_table_bounds_them():
+    from profiler.models.hf.rules.image import flattened_patches
+    overrides = CASES["pix2struct_vision_model"][0]
+    assert tuple(flattened_patches(need("pix2struct_vision_model", overrides, image=16)).shape) == (1, 16, 50)
+    assert tuple(flattened_patches(need("pix2struct_vision_model", overrides, image=4096)).shape) == (1, 64, 50)
+
+
+def test_feature_layout_is_taken_where_only_the_meta_values_stop_the_tower():
+    from profiler.models.hf.rules.audio import input_features
+    encoder = need("qwen3_asr_encoder", {"num_hidden_layers": 1})
+    # mel bins first: 100 frames, a multiple of its 2 x n_window = 100 (frames first reads 128 as frames)
+    assert tuple(input_features(encoder).shape) == (1, 128, 100)
