@@ -34,16 +34,28 @@ def _side(value) -> tuple[int, int] | None:
 
 def image_hw(need: Need) -> tuple[int, int]:
     """The image's height and width: ``image=``, else the config's image size
-    (vision config first), else IMAGE_DEFAULT."""
+    (vision config first; TVP's ``max_img_size``, the side its frame prompter pads
+    to), else its image encoder's (``backbone_config``, ``sam_config``: SAM 2's
+    1024 px, which its mask decoder's fixed sizes need), else IMAGE_DEFAULT."""
     if need.image is not None:
         return need.image, need.image
     found = None
-    for config in (need.vision, need.config):
-        found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
+    for config in (need.vision, need.config, *_image_encoders(need)):
+        found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size", "max_img_size"))
         if found is not None:
             break
     found = _projected(need) or found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
     return _shuffled(need, found)
+
+
+# sub-configs of the image encoder that state the image size where the model's own config does not
+# (SAM 2's Hiera backbone, DeepSeek-OCR2's SAM encoder, RF-DETR's DINOv2 backbone)
+_ENCODER_CONFIGS = ("backbone_config", "sam_config")
+
+
+def _image_encoders(need: Need) -> list:
+    return [sub for config in (need.vision, need.config) for name in _ENCODER_CONFIGS
+            if (sub := get(config, name, default=None)) is not None and hasattr(sub, "to_dict")]
 
 
 def _projected(need: Need) -> tuple[int, int] | None:
