@@ -45,7 +45,21 @@ def image_hw(need: Need) -> tuple[int, int]:
         if found is not None:
             break
     found = _projected(need) or found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
-    return _shuffled(need, found)
+    return _windowed(need, _shuffled(need, found))
+
+
+def _windowed(need: Need, hw: tuple[int, int]) -> tuple[int, int]:
+    """``hw`` rounded down to whole windows of patches where the image encoder cuts
+    the patch grid into ``num_windows`` windows a side (RF-DETR's DINOv2 backbone:
+    4; its 518-pixel default, 37 patches of 14, is refused, 504 = 36 patches taken);
+    at least one window of patches."""
+    for config in _image_encoders(need):
+        windows, patch = get(config, "num_windows", default=None), get(config, "patch_size", default=None)
+        if isinstance(windows, int) and not isinstance(windows, bool) and windows > 1 \
+                and isinstance(patch, int) and not isinstance(patch, bool) and patch > 0:
+            block = patch * windows
+            return tuple(max(block, side // block * block) for side in hw)
+    return hw
 
 
 # sub-configs of the image encoder that state the image size where the model's own config does not
