@@ -238,7 +238,9 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
         else:
             length = min(TOKENS_DEFAULT, limit("decoder") or TOKENS_DEFAULT)
         check("decoder", length)
-        made["decoder_input_ids"] = make.ids((need.batch, length), vocab_size(model, config))
+        rows, last = _codebooks(need, "decoder_input_ids")
+        made["decoder_input_ids"] = make.ids((need.batch * rows, length) + ((last,) if last else ()),
+                                             vocab_size(model, config))
     for name in text_later:
         if name in params and name not in made and (name in needed or any(a in made for a in RULES[name].after)):
             value = RULES[name].make(need)
@@ -419,17 +421,37 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
                           "argument of profile)")
 
 
-_PER_CODEBOOK = re.compile(r"(?m)^\s*input_ids \(`torch\.LongTensor` of shape `\(batch_size \* num_codebooks")
+_CODEBOOK_ROWS = r"(?m)^\s*{} \(`torch\.LongTensor` of shape `\(batch_size \* num_codebooks"
+_CODEBOOK_LAST = r"(?m)^\s*{} \(`torch\.LongTensor` of shape `\(batch_size, \w+, num_codebooks\)"
+_CODEBOOK_FIELDS = ("num_codebooks", "num_channels")   # Dia's decoder names its codebooks num_channels
 
 
-def _codebooks(need: Need) -> int:
-    """Rows of token ids per sample: a decoder of audio codes (MusicGen's), whose
-    forward documents ``input_ids`` as ``(batch_size * num_codebooks, ...)``, reads
-    one row per codebook; one row elsewhere."""
-    count = get(need.config, "num_codebooks")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 2:
-        return 1
-    return count if _PER_CODEBOOK.search(inspect.getdoc(need.model.forward) or "") else 1
+def _codebooks(need: Need, name: str = "input_ids") -> tuple[int, int]:
+    """(rows per sample, trailing codebook axis) of the token ids ``name``: a
+    decoder of audio codes reads one row per codebook where its forward documents
+    them as ``(batch_size * num_codebooks, ...)`` (MusicGen's ``input_ids``), or a
+    last axis of codebooks where it (for ``decoder_input_ids``: its decoder)
+    documents ``(batch_size, sequence_length, num_codebooks)`` (Dia); the
+    count is the config's (or its decoder config's) ``num_codebooks``
+    (``num_channels``).  (1, 0) elsewhere: one row, no codebook axis."""
+    doc = inspect.getdoc(need.model.forward) or ""
+    decoder = getattr(need.model, "decoder", None) or getattr(getattr(need.model, "model", None), "decoder", None)
+    if name == "decoder_input_ids" and decoder is not None and hasattr(decoder, "forward"):
+        # the decoder's own layout, where it documents one: Dia's reads (batch, length, codebooks), and the
+        # parent's documented 2-D layout, reshaped and transposed into it, cannot be viewed by its embedding
+        inner = inspect.getdoc(decoder.forward) or ""
+        if re.search(_CODEBOOK_LAST.format("input_ids"), inner):
+            doc, name = inner, "input_ids"
+    configs = (need.config, get(need.config, "decoder_config", default=None))
+    count = next((v for c in configs if c is not None for f in _CODEBOOK_FIELDS
+                  if isinstance(v := get(c, f, default=None), int) and not isinstance(v, bool) and v >= 2), None)
+    if count is None:
+        return 1, 0
+    if re.search(_CODEBOOK_ROWS.format(name), doc):
+        return count, 0
+    if re.search(_CODEBOOK_LAST.format(name), doc):
+        return 1, count
+    return 1, 0
 
 
 def _text_ids(need: Need, check) -> Any:
@@ -466,7 +488,8 @@ def _text_ids(need: Need, check) -> Any:
     check(side, length + len(prefix))
     if side == "encoder":
         check("decoder", length + len(prefix))
-    ids = make.ids((need.batch * _codebooks(need), length + len(prefix)), vocab, avoid)
+    rows, last = _codebooks(need)
+    ids = make.ids((need.batch * rows, length + len(prefix)) + ((last,) if last else ()), vocab, avoid)
     if prefix:
         ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)
     return ids

@@ -54,8 +54,10 @@ def query_embeds(need: Need):
 
 def encoder_hidden_states(need: Need):
     """What a Q-Former attends to: the image encoder's features, batch x patches x
-    ``encoder_hidden_size`` (patches: 257, a 224-pixel image at patch 14 and its class token)."""
-    width = get(need.config, "encoder_hidden_size")
+    ``encoder_hidden_size`` (patches: 257, a 224-pixel image at patch 14 and its class token);
+    what a decoder alone cross-attends to, batch x 257 x ``cross_hidden_size`` (Dia's
+    decoder: the text encoder's states, which its cross-attention cannot go without)."""
+    width = get(need.config, "encoder_hidden_size", "cross_hidden_size")
     if width is None:
         return None
     return need.make.floats((need.batch, 257, int(width)))
