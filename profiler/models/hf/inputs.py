@@ -381,6 +381,14 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     fn = getattr(need.model, method, None) or getattr(getattr(need.model, "model", None), method, None) \
         or next((getattr(m, method) for m in need.model.modules() if hasattr(type(m), method)), None)
     # the last: a wrapper that holds the whole vision-language model deeper (ColQwen2's vlm.model)
+    inner = getattr(getattr(need.model, "model", None), method, None)
+    if fn is not None and inner is not None and fn is not inner:
+        outer = inspect.signature(fn).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in outer.values()) \
+                and set(required(inspect.signature(inner).parameters)) - set(outer):
+            # a head's pass-through that hands its **kwargs on to a base model's method requiring more
+            # (MOSS Transcribe-Diarize's padding_mask): the base model's method names what it needs
+            fn = inner
     error = None
     if fn is not None:
         takes = inspect.signature(fn).parameters

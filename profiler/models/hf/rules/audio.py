@@ -450,10 +450,12 @@ def padding_mask(need: Need):
     """A waveform's padding mask, all samples valid: batch x samples of ones, made
     where the forward requires it or where the model's ``get_audio_features``
     (on the model or its inner ``model``) requires it (VibeVoice counts its audio
-    tokens from it); None elsewhere (a codec's optional mask stays unset)."""
+    tokens from it; MOSS Transcribe-Diarize, which takes features, maps its
+    chunks from it: the samples are then the frames times the hop); None
+    elsewhere (a codec's optional mask stays unset)."""
     import inspect
-    waveform = need.made.get("input_values")
-    if waveform is None:
+    waveform, features = need.made.get("input_values"), need.made.get("input_features")
+    if waveform is None and features is None:
         return None
     wanted = need.takes("padding_mask") and need.params["padding_mask"].default is inspect.Parameter.empty
     for holder in (need.model, getattr(need.model, "model", None)):
@@ -461,7 +463,11 @@ def padding_mask(need: Need):
         if fn is not None and not wanted:
             param = inspect.signature(fn).parameters.get("padding_mask")
             wanted = param is not None and param.default is inspect.Parameter.empty
-    return need.make.full((need.batch, waveform.shape[-1]), 1) if wanted else None
+    if not wanted:
+        return None
+    # beside features, the waveform they were cut from: frames x hop samples (MOSS's chunk mapping reads it)
+    samples = waveform.shape[-1] if waveform is not None else _features_frames(need, features) * _hop(need)
+    return need.make.full((need.batch, samples), 1)
 
 
 _AUDIO_INPUTS = ("input_values", "input_features")
@@ -545,5 +551,5 @@ RULES = {
     "latents": Rule(latents, "audio"),
     "spectrogram": Rule(spectrogram, "audio", primary=True),
     "mel_spectrogram": Rule(spectrogram, "audio", primary=True),
-    "padding_mask": Rule(padding_mask, "audio", after=("input_values",)),
+    "padding_mask": Rule(padding_mask, "audio", after=("input_values", "input_features")),
 }

@@ -1,6 +1,6 @@
 """Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
 rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
-per token): each tiny model, built from its config, gets the inputs its forward
+per token, MOSS Transcribe-Diarize's waveform mask beside its features): each tiny model, built from its config, gets the inputs its forward
 requires, its layers are counted, and the total equals FlopCounterMode's on a
 real build fed the same inputs."""
 from __future__ import annotations
@@ -52,6 +52,13 @@ CASES = {
     "voxtral_realtime": ({**_sub("audio_config", {**TEXT, "intermediate_size": 256, "num_key_value_heads": 4}),
                           **_sub("text_config", {**TEXT, "vocab_size": 256})},
                          "audio_tower", ["input_features 1x128x1024", "input_ids 1x128"]),
+    # features, and the waveform mask its base model's get_audio_features maps chunks from: 3000 frames
+    # x the 160-sample hop; 375 audio tokens (1500 encoder frames folded by 4)
+    "moss_transcribe_diarize": ({**_sub("audio_config", {"num_hidden_layers": 1, "hidden_size": 64,
+                                                          "intermediate_size": 128, "num_attention_heads": 4}),
+                                 **_sub("text_config", {**TEXT, "vocab_size": 151936})},
+                                "audio_tower", ["input_features 1x80x3000", "padding_mask 1x480000",
+                                                "375 audio tokens"]),
 }
 
 
