@@ -89,7 +89,25 @@ def perceiver_inputs(need: Need):
     return need.make.floats((need.batch, need.tokens or SEQUENCE_DEFAULT, width))
 
 
+IMAGE_START = 2     # Kosmos-2's processor: <s>, <image>, then the image's positions
+
+
+def image_embeds_position_mask(need: Need):
+    """Where the image's features go in the text (Kosmos-2): batch x tokens, 1 at the
+    ``latent_query_num`` positions after ``<s><image>`` (IMAGE_START), as its
+    processor lays them out, 0 elsewhere; made with images, where the config names
+    the count and the text holds it."""
+    ids, count = need.made.get("input_ids"), get(need.config, "latent_query_num")
+    if ids is None or "pixel_values" not in need.made or not isinstance(count, int) \
+            or ids.shape[1] < IMAGE_START + count:
+        return None
+    mask = need.make.full(tuple(ids.shape), 0)
+    mask[:, IMAGE_START:IMAGE_START + count] = 1
+    return mask
+
+
 RULES = {
+    "image_embeds_position_mask": Rule(image_embeds_position_mask, "vision-language", after=("input_ids",)),
     "query_embeds": Rule(query_embeds, "vision-language"),
     "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language", after=("query_embeds", "input_ids")),
     "bbox": Rule(bbox, "layout", after=("input_ids",)),

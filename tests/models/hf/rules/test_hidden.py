@@ -1,6 +1,7 @@
 """Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
 rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
-per token, MOSS Transcribe-Diarize's waveform mask beside its features): each tiny model, built from its config, gets the inputs its forward
+per token, MOSS Transcribe-Diarize's waveform mask beside its features,
+Kosmos-2's image positions): each tiny model, built from its config, gets the inputs its forward
 requires, its layers are counted, and the total equals FlopCounterMode's on a
 real build fed the same inputs."""
 from __future__ import annotations
@@ -59,6 +60,13 @@ CASES = {
                                  **_sub("text_config", {**TEXT, "vocab_size": 151936})},
                                 "audio_tower", ["input_features 1x80x3000", "padding_mask 1x480000",
                                                 "375 audio tokens"]),
+    # where the image's 8 query features go: the positions after <s><image>
+    "kosmos-2": ({"text_config.embed_dim": 64, "text_config.layers": 1, "text_config.attention_heads": 4,
+                  "text_config.ffn_dim": 128, "text_config.vocab_size": 256, "text_config.max_position_embeddings": 64,
+                  **_sub("vision_config", {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                                           "num_attention_heads": 4, "image_size": 32, "patch_size": 8}),
+                  "latent_query_num": 8}, "vision_model",
+                 ["pixel_values 1x3x32x32", "input_ids 1x64", "image_embeds_position_mask 1x64"]),
 }
 
 
@@ -114,3 +122,10 @@ def test_feature_layout_is_taken_where_only_the_meta_values_stop_the_tower():
     encoder = need("qwen3_asr_encoder", {"num_hidden_layers": 1})
     # mel bins first: 100 frames, a multiple of its 2 x n_window = 100 (frames first reads 128 as frames)
     assert tuple(input_features(encoder).shape) == (1, 128, 100)
+
+
+def test_image_positions_follow_bos_and_the_image_tag():
+    spec = resolve("hf:kosmos-2", CASES["kosmos-2"][0])
+    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
+    mask = kwargs["image_embeds_position_mask"]
+    assert mask[0, 2:10].tolist() == [1] * 8 and int(mask.sum()) == 8
