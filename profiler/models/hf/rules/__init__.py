@@ -34,8 +34,14 @@ RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **serie
 
 
 def _hidden_states(need: Need):
-    """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images."""
-    return audio.hidden_states(need) if audio.reads_audio(need) else image.RULES["hidden_states"].make(need)
+    """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images
+    (patches of a patch-list encoder, or images for a convolution), a transformer over other models'
+    states (no convolution: FLAVA's multimodal encoder) a sequence of its width."""
+    if audio.reads_audio(need):
+        return audio.hidden_states(need)
+    if image.uses_patch_list(need) or hidden.has_convolution(need.model):
+        return image.RULES["hidden_states"].make(need)
+    return hidden.sequence(need)
 
 
 RULES["hidden_states"] = Rule(_hidden_states, image.RULES["hidden_states"].modality)

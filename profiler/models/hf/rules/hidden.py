@@ -81,6 +81,21 @@ def _hidden(name: str):
     return make
 
 
+def sequence(need: Need):
+    """A transformer over states another model made, called alone with its input
+    named ``hidden_states`` and no patch embedding of its own (FLAVA's multimodal
+    encoder, over the image's and the text's states): batch x positions (tokens=,
+    else SEQUENCE_DEFAULT) x ``hidden_size``."""
+    width = _first(need.config, ("hidden_size", "d_model"))
+    return None if width is None else need.make.floats((need.batch, need.tokens or SEQUENCE_DEFAULT, width))
+
+
+def has_convolution(model) -> bool:
+    """Whether the model has a convolution: a backbone or patch embedding that reads images."""
+    from torch import nn
+    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in model.modules())
+
+
 def sequence_mask(need: Need):
     """A required mask over a made sequence (Idefics2's perceiver's ``attention_mask``
     over its context): batch x positions of ones, every position valid."""

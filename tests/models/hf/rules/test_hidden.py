@@ -67,6 +67,9 @@ CASES = {
                                            "num_attention_heads": 4, "image_size": 32, "patch_size": 8}),
                   "latent_query_num": 8}, "vision_model",
                  ["pixel_values 1x3x32x32", "input_ids 1x64", "image_embeds_position_mask 1x64"]),
+    # a transformer over the image's and the text's states, named hidden_states, no convolution
+    "flava_multimodal_model": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                                "num_attention_heads": 4}, "encoder", ["hidden_states 1x128x64"]),
 }
 
 
