@@ -36,7 +36,8 @@ def image_hw(need: Need) -> tuple[int, int]:
     """The image's height and width: ``image=``, else the config's image size
     (vision config first; TVP's ``max_img_size``, the side its frame prompter pads
     to), else its image encoder's (``backbone_config``, ``sam_config``: SAM 2's
-    1024 px, which its mask decoder's fixed sizes need), else IMAGE_DEFAULT."""
+    1024 px, which its mask decoder's fixed sizes need), else a VQ tokenizer's
+    (``_vq_side``), else IMAGE_DEFAULT."""
     if need.image is not None:
         return need.image, need.image
     found = None
@@ -44,8 +45,21 @@ def image_hw(need: Need) -> tuple[int, int]:
         found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size", "max_img_size"))
         if found is not None:
             break
-    found = _projected(need) or found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
+    found = _projected(need) or found or _vq_side(need) or timm_input_size(need.model) \
+        or (IMAGE_DEFAULT, IMAGE_DEFAULT)
     return _windowed(need, _shuffled(need, found))
+
+
+def _vq_side(need: Need) -> tuple[int, int] | None:
+    """The image side of a VQ image tokenizer that names its tokens a side
+    (``num_patches``) and its encoder's stages (``channel_multiplier``, each after
+    the first halving the side): tokens x 2^(stages - 1) (Janus's: 32 x 16 = 512;
+    its decoder takes exactly num_patches² tokens)."""
+    tokens, stages = get(need.config, "num_patches", default=None), get(need.config, "channel_multiplier", default=None)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not isinstance(stages, (list, tuple)) or not stages:
+        return None
+    side = tokens * 2 ** (len(stages) - 1)
+    return side, side
 
 
 def _windowed(need: Need, hw: tuple[int, int]) -> tuple[int, int]:

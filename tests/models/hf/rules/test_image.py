@@ -225,3 +225,9 @@ def test_image_side_whole_windows_of_patches():
     rf = _need("rf_detr", {})
     assert image_hw(rf) == (504, 504)
     assert image_hw(_need("rf_detr", {}, image=560)) == (560, 560)
+
+
+def test_image_side_of_a_vq_tokenizer_is_its_tokens_times_its_downsampling():
+    # Janus's VQ model: 32 tokens a side, 5 stages (4 halvings): 512 px; its decoder takes 32² tokens
+    assert image_hw(_need("janus_vqgan")) == (512, 512)
+    assert image_hw(_need("janus_vqgan", {"num_patches": 8, "channel_multiplier": [1, 2]})) == (16, 16)
