@@ -191,15 +191,38 @@ def uses_image_lists(need: Need) -> bool:
 
 
 def feature_requires(need: Need, name: str) -> bool:
-    """Whether the model's own ``get_image_features`` requires ``name`` (no default):
-    an input the forward takes as optional but the image path needs."""
-    fn = getattr(need.model, "get_image_features", None)
+    """Whether the model's own image path requires ``name`` (no default): its
+    ``get_image_features``, or the method that embeds images into the prefix
+    (PI0's ``embed_prefix``, which reads the cameras' mask): an input the forward
+    takes as optional but the image path needs."""
+    for method in _IMAGE_PATHS:
+        fn = getattr(need.model, method, None)
+        try:
+            if fn is not None and name in required(inspect.signature(fn).parameters):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+_IMAGE_PATHS = ("get_image_features", "embed_prefix")
+_TRIAL_TOKENS = 8       # token ids beside the images in a trial of a method that requires them
+
+
+def _image_path(need: Need):
+    """(method, the inputs it requires beside the images, made for a trial): the
+    model's ``get_image_features`` (or its base model's), else ``embed_prefix``
+    (PI0's, which also requires token ids: a few, below the vocabulary)."""
+    fn = image_features_method(need.model)
+    if fn is not None:
+        return fn, {}
+    fn = getattr(need.model, "embed_prefix", None)
     if fn is None:
-        return False
-    try:
-        return name in required(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return False
+        return None, {}
+    from profiler.models.hf.make import vocab_size
+    extra = {n: need.make.ids((need.batch, _TRIAL_TOKENS), vocab_size(need.model, need.config))
+             for n in required(inspect.signature(fn).parameters) if n.endswith("input_ids")}
+    return fn, extra
 
 
 def padded_patch_grid(need: Need) -> tuple[int, int]:
@@ -547,11 +570,12 @@ def pixel_attention_mask(need: Need):
         return need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
     mask = need.make.full((*pixels.shape[:2], *pixels.shape[-2:]), True, dtype=bool_)
     # a mask of whole tiles, batch x tiles (Granite-Docling's), where the image path refuses one of pixels
-    fn = image_features_method(need.model)
+    # (or of whole cameras, batch x cameras: PI0's)
+    fn, extra = _image_path(need)
     if fn is not None and pixels.dim() == 5 and not _first_layer_runs(
-            need, fn, {"pixel_values": pixels, "pixel_attention_mask": mask}):
+            need, fn, {"pixel_values": pixels, "pixel_attention_mask": mask, **extra}):
         tiles = need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
-        if _first_layer_runs(need, fn, {"pixel_values": pixels, "pixel_attention_mask": tiles}):
+        if _first_layer_runs(need, fn, {"pixel_values": pixels, "pixel_attention_mask": tiles, **extra}):
             return tiles
     return mask
 
