@@ -1,7 +1,7 @@
 """Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
 rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
 per token, MOSS Transcribe-Diarize's waveform mask beside its features,
-Kosmos-2's image positions): each tiny model, built from its config, gets the inputs its forward
+Kosmos-2's image positions, PI0's cameras' mask): each tiny model, built from its config, gets the inputs its forward
 requires, its layers are counted, and the total equals FlopCounterMode's on a
 real build fed the same inputs."""
 from __future__ import annotations
@@ -70,6 +70,16 @@ CASES = {
     # a transformer over the image's and the text's states, named hidden_states, no convolution
     "flava_multimodal_model": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
                                 "num_attention_heads": 4}, "encoder", ["hidden_states 1x128x64"]),
+    # the action expert's suffix (chunk_size 50 x its width), and the cameras' mask its embed_prefix reads:
+    # batch x cameras, the image-list mask (batch x cameras x H x W) being refused
+    "pi0": ({"vlm_config": {"model_type": "paligemma", "image_token_id": 299, "projection_dim": 64,
+                            "text_config": {**TEXT, "num_key_value_heads": 1, "model_type": "gemma", "vocab_size": 300},
+                            "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 1,
+                                              "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                                              "image_size": 32, "patch_size": 8, "projection_dim": 64}},
+             **_sub("dit_config", {**TEXT, "num_key_value_heads": 1})},
+            "vision_tower", ["pixel_values 1x1x3x32x32", "pixel_attention_mask 1x1", "action_embeds 1x50x64",
+                             "16 image tokens"]),
 }
 
 
