@@ -280,7 +280,9 @@ def pixel_values(need: Need):
     EfficientLoFTR) where a model without text refuses single images before its
     first layer and runs on pairs; else another size (``other_sides``), or the image
     as rows of flattened patches, batch x patches x C·patch² (Fuyu, whose patch
-    embedding is a linear layer over them; Molmo2's vision tower), the first that
+    embedding is a linear layer over them; Molmo2's vision tower), or as temporal
+    patches, channels last, patches x temporal x patch x patch x C (Inkling's
+    vision tower, where the config names a temporal patch), the first that
     the image path (the forward, or ``get_image_features`` beside text) takes up to
     its first layer."""
     if no_vision_tower(need):
@@ -328,6 +330,10 @@ def pixel_values(need: Need):
         shapes = ([(need.batch, 2, c, h, w)] if not need.takes("input_ids") else []) \
             + [(need.batch, c, *hw) for hw in other_sides(need) if hw != (h, w)] \
             + [(need.batch, (h // patch) * (w // patch), c * patch * patch)]
+        temporal = patch_layout(need)["temporal"]
+        if temporal > 1:
+            # temporal patches, channels last, one per row (Inkling's vision tower folds them itself)
+            shapes.append((need.batch * (h // patch) * (w // patch), temporal, patch, patch, c))
         for shape in shapes:
             candidate = need.make.floats(shape)
             if _first_layer_runs(need, fn, {"pixel_values": candidate}):

@@ -1,7 +1,7 @@
 """Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
 rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
 per token, MOSS Transcribe-Diarize's waveform mask beside its features,
-Kosmos-2's image positions, PI0's cameras' mask): each tiny model, built from its config, gets the inputs its forward
+Kosmos-2's image positions, PI0's cameras' mask, Inkling's temporal patches): each tiny model, built from its config, gets the inputs its forward
 requires, its layers are counted, and the total equals FlopCounterMode's on a
 real build fed the same inputs."""
 from __future__ import annotations
@@ -80,6 +80,9 @@ CASES = {
              **_sub("dit_config", {**TEXT, "num_key_value_heads": 1})},
             "vision_tower", ["pixel_values 1x1x3x32x32", "pixel_attention_mask 1x1", "action_embeds 1x50x64",
                              "16 image tokens"]),
+    # temporal patches, channels last: (224 / 56)² = 16 patches of 2 frames x 56 x 56 x 3
+    "inkling_vision": ({"n_layers": 2, "hidden_size": 64, "text_hidden_size": 64, "num_attention_heads": 4,
+                        "patch_size": 56}, "encoder_layers", ["pixel_values 16x2x56x56x3"]),
 }
 
 
