@@ -377,10 +377,22 @@ def image(need: Need):
     return need.make.floats((need.batch, channels(need), *image_hw(need)))
 
 
-def grid_thw(need: Need):
-    """One image per sample: [1, h, w] patches (h and w multiples of the merge size)."""
+def grid_thw(need: Need, pixels=None):
+    """One image per sample: [1, h, w] patches (h and w multiples of the merge size);
+    in language-model tokens, [1, h / merge, w / merge], where the patches come as
+    merged blocks (``_token_blocks``)."""
     p = patch_layout(need)
-    return need.make.ints([[1, p["h"], p["w"]]] * need.batch)
+    pixels = pixels if pixels is not None else need.made.get("pixel_values", need.made.get("hidden_states"))
+    merge = p["merge"] if pixels is not None and _token_blocks(need, pixels) else 1
+    return need.make.ints([[1, p["h"] // merge, p["w"] // merge]] * need.batch)
+
+
+def _token_blocks(need: Need, pixels) -> bool:
+    """``pixels`` are one merged block of patches per language-model token, channels
+    last: tokens x patch·merge x patch·merge x C (Inkling2's)."""
+    p = patch_layout(need)
+    block = p["patch"] * p["merge"]
+    return pixels.dim() == 4 and p["merge"] > 1 and tuple(pixels.shape[1:]) == (block, block, channels(need))
 
 
 def hidden_states_patches(need: Need):
@@ -435,14 +447,21 @@ def patch_list(need: Need, name: str):
     temporal patch, as Qwen2-VL's processor makes them); one small image per
     patch (patches x C x patch x patch: Kimi-K2.5, whose patch convolution takes
     them as they are); or those with a batch of one (1 x patches x C x patch x
-    patch: PaddleOCR-VL's vision tower).  The layout is found by running the
+    patch: PaddleOCR-VL's vision tower); or one merged block of patches per
+    language-model token, channels last (tokens x patch·merge x patch·merge x C,
+    its grid then counted in tokens: Inkling2, ``_token_blocks``).  The layout is found by running the
     model's ``get_image_features`` (else its forward) on each, with the grid,
     until its first layer with a weight (``_first_layer_runs``); flat rows where
     none runs."""
     p = patch_layout(need)
     c, rows = channels(need), need.batch * p["h"] * p["w"]
     flat = (rows, c * p["temporal"] * p["patch"] ** 2)
-    layouts = [flat] + ([(rows, c, p["patch"], p["patch"]), (1, rows, c, p["patch"], p["patch"])]
+    block = p["patch"] * p["merge"]
+    # token blocks before single patches: a reshape can take both, a convolution over single patches
+    # refuses blocks (their channels are last)
+    layouts = [flat] + ([(rows // p["merge"] ** 2, block, block, c), (rows, c, p["patch"], p["patch"]),
+                         (1, rows, c, p["patch"], p["patch"])] if p["temporal"] == 1 and p["merge"] > 1
+                        else [(rows, c, p["patch"], p["patch"]), (1, rows, c, p["patch"], p["patch"])]
                         if p["temporal"] == 1 else [])
     fn = getattr(need.model, "get_image_features", None) if name == "pixel_values" else None
     fn = fn or need.model.forward
@@ -450,12 +469,12 @@ def patch_list(need: Need, name: str):
         takes = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return need.make.floats(flat)
-    grid = grid_thw(need)
-    extra = {g: grid for g in ("image_grid_thw", "grid_thw") if g in takes}
     if name not in takes or len(layouts) == 1:
         return need.make.floats(flat)
     for shape in layouts:
         pixels = need.make.floats(shape)
+        grid = grid_thw(need, pixels)
+        extra = {g: grid for g in ("image_grid_thw", "grid_thw") if g in takes}
         if _first_layer_runs(need, fn, {name: pixels, **extra}):
             return pixels
     return need.make.floats(flat)

@@ -1,7 +1,7 @@
 """Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
 rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
 per token, MOSS Transcribe-Diarize's waveform mask beside its features,
-Kosmos-2's image positions, PI0's cameras' mask, Inkling's temporal patches): each tiny model, built from its config, gets the inputs its forward
+Kosmos-2's image positions, PI0's cameras' mask, Inkling's temporal patches, Inkling2's token blocks): each tiny model, built from its config, gets the inputs its forward
 requires, its layers are counted, and the total equals FlopCounterMode's on a
 real build fed the same inputs."""
 from __future__ import annotations
@@ -83,6 +83,12 @@ CASES = {
     # temporal patches, channels last: (224 / 56)² = 16 patches of 2 frames x 56 x 56 x 3
     "inkling_vision": ({"n_layers": 2, "hidden_size": 64, "text_hidden_size": 64, "num_attention_heads": 4,
                         "patch_size": 56}, "encoder_layers", ["pixel_values 16x2x56x56x3"]),
+    # one merged block of 2 x 2 patches of 8 per language-model token, channels last, and the grid in tokens:
+    # 448 px = 56 patches = 28 tokens a side
+    "inkling2_vision": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                         "num_attention_heads": 4, "patch_size": 8, "text_hidden_size": 64,
+                         "projection_hidden_dim": 64, "posemb_grid_size": 8}, "layers",
+                        ["pixel_values 784x16x16x3", "image_grid_thw 1x3"]),
 }
 
 
@@ -145,3 +151,12 @@ def test_image_positions_follow_bos_and_the_image_tag():
     _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
     mask = kwargs["image_embeds_position_mask"]
     assert mask[0, 2:10].tolist() == [1] * 8 and int(mask.sum()) == 8
+
+
+def test_the_grid_of_token_blocks_counts_tokens():
+    from profiler.models.hf.rules.image import grid_thw
+    part = need("inkling2_vision", CASES["inkling2_vision"][0])
+    part.made["pixel_values"] = part.make.floats((784, 16, 16, 3))
+    assert grid_thw(part).tolist() == [[1, 28, 28]]
+    part.made["pixel_values"] = part.make.floats((3136, 192))          # flat patches: the grid in patches
+    assert grid_thw(part).tolist() == [[1, 56, 56]]
