@@ -26,7 +26,9 @@ class Hidden:
     """batch x positions x width: ``width`` and ``positions`` are config fields,
     the first set one wins; ``times``: a list field whose length multiplies the
     width (features of several layers concatenated); ``positions_of``: the
-    length of another input made (a position encoding as long as its features);
+    length of another input made (a position encoding as long as its features;
+    maps by level, as that input's); ``companion``: made with that input, though
+    the forward leaves it optional;
     ``prompt``: a text prompt's length (PROMPT_DEFAULT)."""
 
     width: tuple[str, ...] = ("hidden_size", "d_model")
@@ -34,6 +36,7 @@ class Hidden:
     times: str | None = None
     positions_of: str | None = None
     prompt: bool = False
+    companion: bool = False      # made whenever ``positions_of`` was, though optional (a position encoding)
 
 
 HIDDEN = {
@@ -46,6 +49,7 @@ HIDDEN = {
     "action_embeds": Hidden(width=("dit_config.hidden_size", "hidden_size"), positions=("chunk_size",)),  # PI0
     "vision_features": Hidden(),                                           # SAM 3's DETR decoder
     "vision_pos_encoding": Hidden(positions_of="vision_features"),
+    "vision_pos_embeds": Hidden(positions_of="vision_features", companion=True),   # SAM 3's DETR encoder
     "text_features": Hidden(prompt=True),
 }
 
@@ -65,20 +69,33 @@ def _hidden(name: str):
     spec = HIDDEN[name]
 
     def make(need: Need):
-        if not need.requires(name):
+        other = need.made.get(spec.positions_of) if spec.positions_of else None
+        if not (need.requires(name) or (spec.companion and other is not None)):
             return None
         width = _first(need.config, spec.width)
         if width is None:
             return None
         if spec.times is not None:
             width *= max(1, len(get(need.config, spec.times, default=None) or ()))
-        other = need.made.get(spec.positions_of) if spec.positions_of else None
+        if isinstance(other, list) or _takes_maps(need, name):
+            # feature maps by level (SAM 3's DETR encoder): one level, batch x width x side x side
+            return [need.make.floats((need.batch, width, MAP_SIDE, MAP_SIDE))]
         positions = other.shape[1] if other is not None else \
             PROMPT_DEFAULT if spec.prompt else \
             _first(need.config, spec.positions) or need.tokens or SEQUENCE_DEFAULT
         return need.make.floats((need.batch, positions, width))
     make.__doc__ = f"``{name}``, required: see HIDDEN."
     return make
+
+
+MAP_SIDE = 16      # one feature map's side where a part takes maps by level (SAM 3's DETR encoder)
+
+
+def _takes_maps(need: Need, name: str) -> bool:
+    """The forward annotates ``name`` as a list of tensors: feature maps by level,
+    each batch x width x height x width."""
+    param = need.params.get(name)
+    return param is not None and "list" in str(param.annotation)
 
 
 def sequence(need: Need):
@@ -130,7 +147,8 @@ def patch_embeds(need: Need):
     return need.make.floats((need.batch, width, grid, grid))
 
 
-RULES = {name: Rule(_hidden(name), "hidden states") for name in HIDDEN}
+RULES = {name: Rule(_hidden(name), "hidden states", after=(spec.positions_of,) if spec.companion else ())
+         for name, spec in HIDDEN.items()}
 RULES.update({
     "attention_mask": Rule(sequence_mask, "hidden states", after=("context",)),
     "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),

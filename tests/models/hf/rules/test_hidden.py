@@ -89,6 +89,10 @@ CASES = {
                          "num_attention_heads": 4, "patch_size": 8, "text_hidden_size": 64,
                          "projection_hidden_dim": 64, "posemb_grid_size": 8}, "layers",
                         ["pixel_values 784x16x16x3", "image_grid_thw 1x3"]),
+    # feature maps by level (one 16 x 16 level) with their position maps, beside the prompt
+    "sam3_detr_encoder": ({"num_layers": 1, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64},
+                          "layers", ["vision_features [1x32x16x16]", "vision_pos_embeds [1x32x16x16]",
+                                     "text_features 1x32x32"]),
 }
 
 
