@@ -98,6 +98,30 @@ def _takes_maps(need: Need, name: str) -> bool:
     return param is not None and "list" in str(param.annotation)
 
 
+QUERIES_DEFAULT = 200    # object queries a mask decoder reads where its config names none (SAM 3's DETR decoder: 200)
+
+
+def decoder_queries(need: Need):
+    """A mask decoder's object queries, made by the DETR decoder before it (SAM 3's):
+    batch x ``num_queries`` (QUERIES_DEFAULT) x ``hidden_size``."""
+    width = _first(need.config, ("hidden_size",))
+    if width is None or not need.requires("decoder_queries"):
+        return None
+    return need.make.floats((need.batch, _first(need.config, ("num_queries",)) or QUERIES_DEFAULT, width))
+
+
+def backbone_features(need: Need):
+    """A mask decoder's backbone feature maps (SAM 3's pixel decoder, an FPN):
+    ``num_upsampling_stages`` levels, finest first, each batch x ``hidden_size`` x
+    side x side, the coarsest MAP_SIDE a side and each finer one twice the last."""
+    width, stages = _first(need.config, ("hidden_size",)), _first(need.config, ("num_upsampling_stages",))
+    if width is None or not need.requires("backbone_features"):
+        return None
+    levels = stages or 1
+    return [need.make.floats((need.batch, width, MAP_SIDE * 2 ** k, MAP_SIDE * 2 ** k))
+            for k in reversed(range(levels))]
+
+
 def sequence(need: Need):
     """A transformer over states another model made, called alone with its input
     named ``hidden_states`` and no patch embedding of its own (FLAVA's multimodal
@@ -153,4 +177,6 @@ RULES.update({
     "attention_mask": Rule(sequence_mask, "hidden states", after=("context",)),
     "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),
     "patch_embeds": Rule(patch_embeds, "hidden states"),
+    "decoder_queries": Rule(decoder_queries, "hidden states"),
+    "backbone_features": Rule(backbone_features, "hidden states"),
 })

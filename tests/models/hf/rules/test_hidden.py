@@ -93,6 +93,11 @@ CASES = {
     "sam3_detr_encoder": ({"num_layers": 1, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64},
                           "layers", ["vision_features [1x32x16x16]", "vision_pos_embeds [1x32x16x16]",
                                      "text_features 1x32x32"]),
+    # object queries, three FPN levels (finest first, the coarsest 16 a side) and the encoder's states over
+    # the coarsest, 16 x 16
+    "sam3_mask_decoder": ({"hidden_size": 32, "num_attention_heads": 4}, "pixel_decoder",
+                          ["decoder_queries 1x200x32", "backbone_features [1x32x64x64, 1x32x32x32, 1x32x16x16]",
+                           "encoder_hidden_states 1x256x32"]),
 }
 
 
