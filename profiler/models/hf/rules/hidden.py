@@ -47,6 +47,7 @@ HIDDEN = {
     "noise_embeds": Hidden(positions=("block_size",)),                     # Muse Glimmer's drafter block
     "context_hidden_states": Hidden(times="target_layer_ids"),             # the target model's layers
     "action_embeds": Hidden(width=("dit_config.hidden_size", "hidden_size"), positions=("chunk_size",)),  # PI0
+    "image_features": Hidden(times="vision_feature_layer"),                # Molmo2's adapter: ViT layers joined
     "vision_features": Hidden(),                                           # SAM 3's DETR decoder
     "vision_pos_encoding": Hidden(positions_of="vision_features"),
     "vision_pos_embeds": Hidden(positions_of="vision_features", companion=True),   # SAM 3's DETR encoder
@@ -96,6 +97,21 @@ def _takes_maps(need: Need, name: str) -> bool:
     each batch x width x height x width."""
     param = need.params.get(name)
     return param is not None and "list" in str(param.annotation)
+
+
+POOL = 4     # patches pooled into one token where a part takes their indices (Molmo2's adapter: 2 x 2)
+
+
+def pooled_patches_idx(need: Need):
+    """Which patches each token pools (Molmo2's adapter): tokens x POOL indices
+    into the flattened patches of ``image_features``, each patch pooled once, in
+    order (no padding, which would be -1)."""
+    features = need.made.get("image_features")
+    if features is None or not need.requires("pooled_patches_idx"):
+        return None
+    patches = features.shape[0] * features.shape[1]
+    tokens = patches // POOL
+    return need.make.ints([[t * POOL + k for k in range(POOL)] for t in range(tokens)])
 
 
 QUERIES_DEFAULT = 200    # object queries a mask decoder reads where its config names none (SAM 3's DETR decoder: 200)
@@ -178,5 +194,6 @@ RULES.update({
     "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),
     "patch_embeds": Rule(patch_embeds, "hidden states"),
     "decoder_queries": Rule(decoder_queries, "hidden states"),
+    "pooled_patches_idx": Rule(pooled_patches_idx, "hidden states", after=("image_features",)),
     "backbone_features": Rule(backbone_features, "hidden states"),
 })

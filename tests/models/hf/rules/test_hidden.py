@@ -98,6 +98,10 @@ CASES = {
     "sam3_mask_decoder": ({"hidden_size": 32, "num_attention_heads": 4}, "pixel_decoder",
                           ["decoder_queries 1x200x32", "backbone_features [1x32x64x64, 1x32x32x32, 1x32x16x16]",
                            "encoder_hidden_states 1x256x32"]),
+    # two ViT layers' features joined (2 x 32 wide), and 2 x 2 patches pooled per token: 128 / 4 = 32 tokens
+    "molmo2_adapter": ({"hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 8,
+                        "intermediate_size": 64, "text_hidden_size": 48, "vision_feature_layer": [-1, -2]},
+                       "image_projector", ["image_features 1x128x64", "pooled_patches_idx 32x4"]),
 }
 
 
