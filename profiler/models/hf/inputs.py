@@ -462,6 +462,24 @@ def _codebooks(need: Need, name: str = "input_ids") -> tuple[int, int]:
     return 1, 0
 
 
+# a multi-stream token embedding's offsets, one per stream, into its one table (Kyutai's speech-to-text:
+# the text stream and 32 audio codebooks, 33): the ids come batch x length x streams, summed per position
+_STREAM_OFFSETS = ("audio_tokens_offsets",)
+
+
+def _streams(model) -> int:
+    """Streams of a multi-stream token embedding (``_STREAM_OFFSETS``), or 0."""
+    try:
+        embedding = model.get_input_embeddings()
+    except Exception:          # noqa: BLE001 - a model without one (or that refuses): a single stream
+        return 0
+    for name in _STREAM_OFFSETS:
+        offsets = getattr(embedding, name, None)
+        if offsets is not None and getattr(offsets, "dim", lambda: 0)() == 1 and offsets.shape[0] > 1:
+            return int(offsets.shape[0])
+    return 0
+
+
 def _text_ids(need: Need, check) -> Any:
     """``input_ids``: media placeholders first (between their start and end
     tokens), then the text."""
@@ -497,6 +515,11 @@ def _text_ids(need: Need, check) -> Any:
     if side == "encoder":
         check("decoder", length + len(prefix))
     rows, last = _codebooks(need)
+    streams = _streams(model) if not last else 0
+    if streams:
+        # every stream's ids below the smallest stream vocabulary (Kyutai's audio codebooks: 2049)
+        last = streams
+        vocab = min(vocab, int(get(config, "codebook_vocab_size", default=vocab) or vocab))
     ids = make.ids((need.batch * rows, length + len(prefix)) + ((last,) if last else ()), vocab, avoid)
     if prefix:
         ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)

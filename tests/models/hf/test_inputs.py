@@ -161,6 +161,24 @@ def test_a_decoder_of_audio_codes_reads_a_last_axis_of_codebooks(arch, overrides
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
 
 
+def test_a_multi_stream_embedding_reads_a_last_axis_of_streams():
+    """Kyutai's speech-to-text embeds the text and its audio codebooks into one table at
+    per-stream offsets and sums them: ids of batch x length x (1 + num_codebooks), each below
+    the codebook vocabulary."""
+    spec = resolve("hf:kyutai_speech_to_text", {"num_hidden_layers": 1, "hidden_size": 64, "ffn_dim": 128,
+                                                "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 16,
+                                                "vocab_size": 100, "codebook_vocab_size": 50, "num_codebooks": 3,
+                                                "audio_pad_token_id": 250, "audio_bos_token_id": 49, "bos_token_id": 1})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    assert tuple(kwargs["input_ids"].shape) == (2, 5, 4) and int(kwargs["input_ids"].max()) < 50
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
 def test_text_fits_the_positions_the_config_states():
     """TIPSv2's text tower keeps its positions in a parameter of max_position_embeddings
     rows (no nn.Embedding table shows the limit): the text is that long at most."""
