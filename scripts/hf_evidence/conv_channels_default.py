@@ -3,7 +3,8 @@ head/neck built for other channel counts, so the first convolution after the bac
 refuses its output at any image size.  Plain transformers, real CPU build from the
 default config.  UVDoc: the head's bridge connector takes 768 channels, the default
 backbone gives 128.  EdgeTAM: the neck's first convolution takes 384, the default
-backbone's stage gives 1024."""
+backbone's stage gives 1024.  PP-OCRv6 small detector (``pp_ocrv6_small_det``, pass it as the
+argument): the neck's first convolution takes 12 channels, the backbone gives 384."""
 import os, sys, warnings
 os.environ["HF_HUB_OFFLINE"] = "1"; warnings.filterwarnings("ignore")
 import torch, transformers

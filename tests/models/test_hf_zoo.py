@@ -56,6 +56,10 @@ RUNS = {
     "video": ["videomae"],
     "time series": ["patchtst"],
     "layout": ["layoutlmv3"],
+    # a part alone, fed the hidden states of the model around it (profiler.models.hf.rules.hidden)
+    "part alone": ["sam3_detr_decoder", "blt_global_transformer"],
+    "segmentation at its encoder's image size": ["sam2"],
+    "streaming speech LM": ["voxtral_realtime"],
 }
 # model type -> the start of today's reason (the first line of the error of the profile, or
 # of FlopCounterMode's for a type that runs for us but not for it)

@@ -68,12 +68,17 @@ def choose_class(config) -> tuple[str, str]:
     choices.append((maps.MODEL_MAPPING_NAMES, "base model"))
     for mapping, head in choices:
         if model_type in mapping:
-            return _first_class(mapping[model_type]), head
+            return _exported_or_own(_first_class(mapping[model_type]), config), head
     own = own_classes(type(config))
     if own:
         (name, kind), others = own[0], [n.rpartition(":")[2] for n, _ in own[1:]]
         return name, (f"the {kind} whose config_class is {type(config).__name__}, as no auto class maps "
                       f"'{model_type}'" + (f"; passed over {', '.join(others)}" if others else ""))
+    for mapping, head in ((maps.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES, "image-text-to-text"),
+                          (maps.MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES, "multimodal LM")):
+        # a config that reuses another model's class (PP-Chart2Table builds a GotOcr2ForConditionalGeneration)
+        if model_type in mapping:
+            return _first_class(mapping[model_type]), head
     parents = _parents(model_type)
     why = (f"transformers has no model class for model type '{model_type}': no auto class maps it, and no "
            f"PreTrainedModel of its model folder takes {type(config).__name__}")
@@ -82,6 +87,15 @@ def choose_class(config) -> tuple[str, str]:
                             f"{' or '.join('hf:' + t for t in parents[:3])} instead")
     raise ProfilerError(f"hf:{model_type}: {why}: build the model that uses a {type(config).__name__} "
                         "yourself and profile it as an nn.Module")
+
+
+def _exported_or_own(name: str, config) -> str:
+    """``name`` where transformers exports it, else the class of that name in the
+    config's model folder as ``module:Class`` (an auto map may name a class the
+    package does not export: VoxtralRealtimeTextModel); else ``name`` as it is."""
+    if hasattr(transformers_module(), name):
+        return name
+    return next((n for n, _ in own_classes(type(config)) if n.rpartition(":")[2] == name), name)
 
 
 # a class that adds a task head: ...ForCausalLM, ...LMHeadModel, ...WithProjection, ...SLAHead

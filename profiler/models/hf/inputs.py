@@ -110,6 +110,12 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     config = config if config is not None else getattr(model, "config", None)
     if config is None:
         raise ProfilerError(f"{type(model).__name__}: no config: pass the transformers config")
+    from torch import nn
+    if type(model).forward is nn.Module.forward:
+        # transformers leaves forward unimplemented (Bark and Qwen2.5-Omni generate; the VQ image
+        # tokenizers encode and decode): nothing to run, whatever the inputs
+        raise ProfilerError(f"{type(model).__name__}: transformers defines no forward for this class (only "
+                            "methods such as generate, encode or decode): profile one of its parts instead")
     params = inspect.signature(model.forward).parameters
     make = Maker(model)
     name = type(model).__name__
@@ -232,7 +238,9 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
         else:
             length = min(TOKENS_DEFAULT, limit("decoder") or TOKENS_DEFAULT)
         check("decoder", length)
-        made["decoder_input_ids"] = make.ids((need.batch, length), vocab_size(model, config))
+        rows, last = _codebooks(need, "decoder_input_ids")
+        made["decoder_input_ids"] = make.ids((need.batch * rows, length) + ((last,) if last else ()),
+                                             vocab_size(model, config))
     for name in text_later:
         if name in params and name not in made and (name in needed or any(a in made for a in RULES[name].after)):
             value = RULES[name].make(need)
@@ -373,6 +381,14 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
     fn = getattr(need.model, method, None) or getattr(getattr(need.model, "model", None), method, None) \
         or next((getattr(m, method) for m in need.model.modules() if hasattr(type(m), method)), None)
     # the last: a wrapper that holds the whole vision-language model deeper (ColQwen2's vlm.model)
+    inner = getattr(getattr(need.model, "model", None), method, None)
+    if fn is not None and inner is not None and fn is not inner:
+        outer = inspect.signature(fn).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in outer.values()) \
+                and set(required(inspect.signature(inner).parameters)) - set(outer):
+            # a head's pass-through that hands its **kwargs on to a base model's method requiring more
+            # (MOSS Transcribe-Diarize's padding_mask): the base model's method names what it needs
+            fn = inner
     error = None
     if fn is not None:
         takes = inspect.signature(fn).parameters
@@ -413,17 +429,55 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
                           "argument of profile)")
 
 
-_PER_CODEBOOK = re.compile(r"(?m)^\s*input_ids \(`torch\.LongTensor` of shape `\(batch_size \* num_codebooks")
+_CODEBOOK_ROWS = r"(?m)^\s*{} \(`torch\.LongTensor` of shape `\(batch_size \* num_codebooks"
+_CODEBOOK_LAST = r"(?m)^\s*{} \(`torch\.LongTensor` of shape `\(batch_size, \w+, num_codebooks\)"
+_CODEBOOK_FIELDS = ("num_codebooks", "num_channels")   # Dia's decoder names its codebooks num_channels
 
 
-def _codebooks(need: Need) -> int:
-    """Rows of token ids per sample: a decoder of audio codes (MusicGen's), whose
-    forward documents ``input_ids`` as ``(batch_size * num_codebooks, ...)``, reads
-    one row per codebook; one row elsewhere."""
-    count = get(need.config, "num_codebooks")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 2:
-        return 1
-    return count if _PER_CODEBOOK.search(inspect.getdoc(need.model.forward) or "") else 1
+def _codebooks(need: Need, name: str = "input_ids") -> tuple[int, int]:
+    """(rows per sample, trailing codebook axis) of the token ids ``name``: a
+    decoder of audio codes reads one row per codebook where its forward documents
+    them as ``(batch_size * num_codebooks, ...)`` (MusicGen's ``input_ids``), or a
+    last axis of codebooks where it (for ``decoder_input_ids``: its decoder)
+    documents ``(batch_size, sequence_length, num_codebooks)`` (Dia); the
+    count is the config's (or its decoder config's) ``num_codebooks``
+    (``num_channels``).  (1, 0) elsewhere: one row, no codebook axis."""
+    doc = inspect.getdoc(need.model.forward) or ""
+    decoder = getattr(need.model, "decoder", None) or getattr(getattr(need.model, "model", None), "decoder", None)
+    if name == "decoder_input_ids" and decoder is not None and hasattr(decoder, "forward"):
+        # the decoder's own layout, where it documents one: Dia's reads (batch, length, codebooks), and the
+        # parent's documented 2-D layout, reshaped and transposed into it, cannot be viewed by its embedding
+        inner = inspect.getdoc(decoder.forward) or ""
+        if re.search(_CODEBOOK_LAST.format("input_ids"), inner):
+            doc, name = inner, "input_ids"
+    configs = (need.config, get(need.config, "decoder_config", default=None))
+    count = next((v for c in configs if c is not None for f in _CODEBOOK_FIELDS
+                  if isinstance(v := get(c, f, default=None), int) and not isinstance(v, bool) and v >= 2), None)
+    if count is None:
+        return 1, 0
+    if re.search(_CODEBOOK_ROWS.format(name), doc):
+        return count, 0
+    if re.search(_CODEBOOK_LAST.format(name), doc):
+        return 1, count
+    return 1, 0
+
+
+# a multi-stream token embedding's offsets, one per stream, into its one table (Kyutai's speech-to-text:
+# the text stream and 32 audio codebooks, 33): the ids come batch x length x streams, summed per position
+_STREAM_OFFSETS = ("audio_tokens_offsets",)
+
+
+def _streams(model) -> int:
+    """Streams of a multi-stream token embedding (``_STREAM_OFFSETS``), or 0."""
+    try:
+        embedding = model.get_input_embeddings()
+    except Exception:          # noqa: BLE001 - a model without one (or that refuses): a single stream
+        return 0
+    for name in _STREAM_OFFSETS:
+        offsets = getattr(embedding, name, None)
+        if offsets is not None and getattr(offsets, "dim", lambda: 0)() == 1 and offsets.shape[0] > 1:
+            return int(offsets.shape[0])
+    return 0
 
 
 def _text_ids(need: Need, check) -> Any:
@@ -460,7 +514,13 @@ def _text_ids(need: Need, check) -> Any:
     check(side, length + len(prefix))
     if side == "encoder":
         check("decoder", length + len(prefix))
-    ids = make.ids((need.batch * _codebooks(need), length + len(prefix)), vocab, avoid)
+    rows, last = _codebooks(need)
+    streams = _streams(model) if not last else 0
+    if streams:
+        # every stream's ids below the smallest stream vocabulary (Kyutai's audio codebooks: 2049)
+        last = streams
+        vocab = min(vocab, int(get(config, "codebook_vocab_size", default=vocab) or vocab))
+    ids = make.ids((need.batch * rows, length + len(prefix)) + ((last,) if last else ()), vocab, avoid)
     if prefix:
         ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)
     return ids

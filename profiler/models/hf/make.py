@@ -118,4 +118,14 @@ def shape_text(t) -> str:
 
 
 def describe(kwargs: dict) -> str:
-    return ", ".join(f"{k} {shape_text(v)}" for k, v in kwargs.items() if hasattr(v, "shape"))
+    """The inputs' shapes: ``name AxB``; a list of tensors (feature maps by level)
+    as ``name [AxB, CxD]``; a Python int as ``name=N``."""
+    def text(value) -> str | None:
+        if hasattr(value, "shape"):
+            return shape_text(value)
+        if isinstance(value, (list, tuple)) and value and all(hasattr(v, "shape") for v in value):
+            return "[" + ", ".join(shape_text(v) for v in value) + "]"
+        return None
+    parts = [f"{k} {t}" for k, v in kwargs.items() if (t := text(v)) is not None]
+    parts += [f"{k}={v}" for k, v in kwargs.items() if isinstance(v, int) and not isinstance(v, bool)]
+    return ", ".join(parts)

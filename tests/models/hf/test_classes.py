@@ -78,3 +78,21 @@ def test_a_part_built_only_inside_its_parent_is_refused_naming_the_parent():
         "hf:sam_mask_decoder: transformers has no model class for model type 'sam_mask_decoder': no auto class "
         "maps it, and no PreTrainedModel of its model folder takes SamMaskDecoderConfig (it is built only inside "
         "a larger model): profile hf:sam or hf:sam_vision_model instead")
+
+
+def test_a_class_the_auto_map_names_but_transformers_does_not_export_is_found_in_its_folder():
+    spec = resolve("hf:voxtral_realtime_text", {"num_hidden_layers": 1})
+    assert type(spec.build(meta=True)).__name__ == "VoxtralRealtimeTextModel"
+
+
+def test_a_config_that_reuses_another_model_s_class_builds_it():
+    # PP-Chart2Table: no causal-LM or base model map names it, image-text-to-text maps GotOcr2's
+    spec = resolve("hf:pp_chart2table", {"text_config.num_hidden_layers": 1})
+    assert "GotOcr2ForConditionalGeneration (image-text-to-text)" in spec.notes[0]
+    assert type(spec.build(meta=True)).__name__ == "GotOcr2ForConditionalGeneration"
+
+
+def test_a_class_without_a_forward_is_refused_in_one_line():
+    spec = resolve("hf:chameleon_vqgan", {})
+    with pytest.raises(ProfilerError, match=r"^ChameleonVQVAE: transformers defines no forward for this class"):
+        hf.example_inputs(spec.build(meta=True), spec.config, 1)

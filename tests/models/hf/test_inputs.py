@@ -133,6 +133,52 @@ def test_a_decoder_of_audio_codes_reads_one_row_per_codebook():
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
 
 
+DIA = {"encoder_config.num_hidden_layers": 1, "encoder_config.hidden_size": 64, "encoder_config.intermediate_size": 128,
+       "encoder_config.num_attention_heads": 4, "encoder_config.num_key_value_heads": 4, "encoder_config.head_dim": 16,
+       "encoder_config.vocab_size": 100, "decoder_config.num_hidden_layers": 1, "decoder_config.hidden_size": 64,
+       "decoder_config.intermediate_size": 128, "decoder_config.num_attention_heads": 4,
+       "decoder_config.num_key_value_heads": 2, "decoder_config.head_dim": 16, "decoder_config.cross_hidden_size": 64,
+       "decoder_config.cross_num_attention_heads": 4, "decoder_config.cross_head_dim": 16,
+       "decoder_config.cross_num_key_value_heads": 4, "decoder_config.vocab_size": 100,
+       "decoder_config.num_channels": 3, "delay_pattern": [0, 8, 9]}
+
+
+@pytest.mark.parametrize("arch,overrides,name,shape", [
+    # Dia's decoder documents (batch_size, sequence_length, num_codebooks): its codes, 3 a token
+    ("dia", DIA, "decoder_input_ids", (2, 5, 3)),
+    ("dia_decoder", {k.split(".", 1)[1]: v for k, v in DIA.items() if k.startswith("decoder_config.")},
+     "input_ids", (2, 5, 3)),
+])
+def test_a_decoder_of_audio_codes_reads_a_last_axis_of_codebooks(arch, overrides, name, shape):
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    assert tuple(kwargs[name].shape) == shape
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
+def test_a_multi_stream_embedding_reads_a_last_axis_of_streams():
+    """Kyutai's speech-to-text embeds the text and its audio codebooks into one table at
+    per-stream offsets and sums them: ids of batch x length x (1 + num_codebooks), each below
+    the codebook vocabulary."""
+    spec = resolve("hf:kyutai_speech_to_text", {"num_hidden_layers": 1, "hidden_size": 64, "ffn_dim": 128,
+                                                "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 16,
+                                                "vocab_size": 100, "codebook_vocab_size": 50, "num_codebooks": 3,
+                                                "audio_pad_token_id": 250, "audio_bos_token_id": 49, "bos_token_id": 1})
+    meta = spec.build(meta=True)
+    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    assert tuple(kwargs["input_ids"].shape) == (2, 5, 4) and int(kwargs["input_ids"].max()) < 50
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
+
+
 def test_text_fits_the_positions_the_config_states():
     """TIPSv2's text tower keeps its positions in a parameter of max_position_embeddings
     rows (no nn.Embedding table shows the limit): the text is that long at most."""

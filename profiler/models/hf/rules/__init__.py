@@ -19,21 +19,29 @@ the inputs made so far.
 
 The rules live one file per modality: ``image`` (images, video), ``regions``
 (detected boxes' features), ``audio`` (waveforms, features), ``series`` (time
-series, trajectories), ``text`` (what goes with the token ids); ``base`` holds
+series, trajectories), ``text`` (what goes with the token ids), ``hidden`` (a
+part's hidden-state inputs, made where required); ``base`` holds
 ``Need`` and ``Rule``.  ``RULES`` joins them in that
 order, which is the order inputs are made in.
 """
 from __future__ import annotations
 
-from profiler.models.hf.rules import audio, image, regions, series, text
+from profiler.models.hf.rules import audio, hidden, image, regions, series, text
 from profiler.models.hf.rules.base import Need, Rule, required
 
-RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES}
+RULES: dict[str, Rule] = {**image.RULES, **regions.RULES, **audio.RULES, **series.RULES, **text.RULES,
+                          **hidden.RULES}
 
 
 def _hidden_states(need: Need):
-    """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images."""
-    return audio.hidden_states(need) if audio.reads_audio(need) else image.RULES["hidden_states"].make(need)
+    """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images
+    (patches of a patch-list encoder, or images for a convolution), a transformer over other models'
+    states (no convolution: FLAVA's multimodal encoder) a sequence of its width."""
+    if audio.reads_audio(need):
+        return audio.hidden_states(need)
+    if image.uses_patch_list(need) or hidden.has_convolution(need.model):
+        return image.RULES["hidden_states"].make(need)
+    return hidden.sequence(need)
 
 
 RULES["hidden_states"] = Rule(_hidden_states, image.RULES["hidden_states"].modality)

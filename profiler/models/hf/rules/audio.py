@@ -23,6 +23,10 @@ _STACKED_WIDTH_FIELDS = ("feature_projection_input_dim",)
 _MEL_FIELDS = ("feature_size", "input_feat_per_channel", "num_mel_bins", "n_mels", "input_dim", "input_feat_size")
 # time subsampling the encoder needs the frames to be a multiple of (NeMo FastConformer)
 _SUBSAMPLING_FIELDS = ("subsampling_factor",)
+# mel frames per text token of a streaming speech model that adds one audio embedding to each token
+# (Voxtral Realtime: 8, a stride of 2 then 4 frames folded into one)
+_FRAMES_PER_TOKEN_FIELDS = ("audio_length_per_tok",)
+TOKENS_DEFAULT = 128       # the token ids' default length (profiler.models.hf.inputs)
 
 
 def _seconds(need: Need) -> float:
@@ -122,13 +126,18 @@ def _samples_per_token(need: Need) -> int | None:
 def _frames(need: Need) -> int:
     """Feature frames: FRAME_RATE a second (default 1 s), rounded up to a multiple
     of the encoder's ``subsampling_factor`` where the config names one (NeMo's
-    FastConformer refuses others).  Features made beside a codec's waveform
+    FastConformer refuses others).  A streaming model that adds one audio
+    embedding to each token (``audio_length_per_tok`` frames each: Voxtral
+    Realtime) gets that many frames per token of its text (tokens=, default 128).  Features made beside a codec's waveform
     (X-Codec2, NeuCodec: semantic features concatenated with the acoustic frames)
     have the codec's frames: the samples over the product of its
     ``downsampling_ratios``."""
     waveform, ratios = need.made.get("input_values"), _field(need, ("downsampling_ratios",), (list, tuple))
     if waveform is not None and waveform.dim() == 3 and ratios:
         return max(1, math.ceil(waveform.shape[-1] / math.prod(int(r) for r in ratios)))
+    per_token = _field(need, _FRAMES_PER_TOKEN_FIELDS)
+    if per_token and need.takes("input_ids"):
+        return (need.tokens or TOKENS_DEFAULT) * per_token
     frames = max(1, round(_seconds(need) * FRAME_RATE))
     factor = _field(need, _SUBSAMPLING_FIELDS)
     if factor and factor > 1:
@@ -298,12 +307,23 @@ def _layout_the_tower_reads(need: Need, candidates, name: str | None = "input_fe
         try:
             run_model(model, {"features": features, **companions},
                       lambda features, **kw: _call(tower, name, features, kw))
-        except Exception:        # noqa: BLE001 - a layout the tower refuses; try the next
-            continue
+        except Exception as exc:        # noqa: BLE001 - a layout the tower refuses; try the next
+            if not _needs_values(exc):
+                continue
+            # past the tower's shape checks, stopped where the meta run needs values (Qwen3-ASR's
+            # windows split by their lengths): the layout is taken, the profile runs it on real tensors
         need.feature_frames = frames
         return features
     need.feature_frames = first[1]
     return first[0]
+
+
+# what a meta kernel says when an op needs the values, not only the shapes
+_META_VALUES = ("cannot be called on meta tensors", "Cannot copy out of meta tensor", "data-independent implementation")
+
+
+def _needs_values(exc: BaseException) -> bool:
+    return any(text in str(exc) for text in _META_VALUES)
 
 
 # what a tower requires beside its features, made for the trial: the frames per sample, or a mask of them
@@ -430,10 +450,12 @@ def padding_mask(need: Need):
     """A waveform's padding mask, all samples valid: batch x samples of ones, made
     where the forward requires it or where the model's ``get_audio_features``
     (on the model or its inner ``model``) requires it (VibeVoice counts its audio
-    tokens from it); None elsewhere (a codec's optional mask stays unset)."""
+    tokens from it; MOSS Transcribe-Diarize, which takes features, maps its
+    chunks from it: the samples are then the frames times the hop); None
+    elsewhere (a codec's optional mask stays unset)."""
     import inspect
-    waveform = need.made.get("input_values")
-    if waveform is None:
+    waveform, features = need.made.get("input_values"), need.made.get("input_features")
+    if waveform is None and features is None:
         return None
     wanted = need.takes("padding_mask") and need.params["padding_mask"].default is inspect.Parameter.empty
     for holder in (need.model, getattr(need.model, "model", None)):
@@ -441,7 +463,11 @@ def padding_mask(need: Need):
         if fn is not None and not wanted:
             param = inspect.signature(fn).parameters.get("padding_mask")
             wanted = param is not None and param.default is inspect.Parameter.empty
-    return need.make.full((need.batch, waveform.shape[-1]), 1) if wanted else None
+    if not wanted:
+        return None
+    # beside features, the waveform they were cut from: frames x hop samples (MOSS's chunk mapping reads it)
+    samples = waveform.shape[-1] if waveform is not None else _features_frames(need, features) * _hop(need)
+    return need.make.full((need.batch, samples), 1)
 
 
 _AUDIO_INPUTS = ("input_values", "input_features")
@@ -525,5 +551,5 @@ RULES = {
     "latents": Rule(latents, "audio"),
     "spectrogram": Rule(spectrogram, "audio", primary=True),
     "mel_spectrogram": Rule(spectrogram, "audio", primary=True),
-    "padding_mask": Rule(padding_mask, "audio", after=("input_values",)),
+    "padding_mask": Rule(padding_mask, "audio", after=("input_values", "input_features")),
 }

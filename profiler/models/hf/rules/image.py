@@ -34,16 +34,56 @@ def _side(value) -> tuple[int, int] | None:
 
 def image_hw(need: Need) -> tuple[int, int]:
     """The image's height and width: ``image=``, else the config's image size
-    (vision config first), else IMAGE_DEFAULT."""
+    (vision config first; TVP's ``max_img_size``, the side its frame prompter pads
+    to), else its image encoder's (``backbone_config``, ``sam_config``: SAM 2's
+    1024 px, which its mask decoder's fixed sizes need), else a VQ tokenizer's
+    (``_vq_side``), else IMAGE_DEFAULT."""
     if need.image is not None:
         return need.image, need.image
     found = None
-    for config in (need.vision, need.config):
-        found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size"))
+    for config in (need.vision, need.config, *_image_encoders(need)):
+        found = _side(get(config, "image_size", "input_size", "img_size", "crop_size", "size", "max_img_size"))
         if found is not None:
             break
-    found = _projected(need) or found or timm_input_size(need.model) or (IMAGE_DEFAULT, IMAGE_DEFAULT)
-    return _shuffled(need, found)
+    found = _projected(need) or found or _vq_side(need) or timm_input_size(need.model) \
+        or (IMAGE_DEFAULT, IMAGE_DEFAULT)
+    return _windowed(need, _shuffled(need, found))
+
+
+def _vq_side(need: Need) -> tuple[int, int] | None:
+    """The image side of a VQ image tokenizer that names its tokens a side
+    (``num_patches``) and its encoder's stages (``channel_multiplier``, each after
+    the first halving the side): tokens x 2^(stages - 1) (Janus's: 32 x 16 = 512;
+    its decoder takes exactly num_patches² tokens)."""
+    tokens, stages = get(need.config, "num_patches", default=None), get(need.config, "channel_multiplier", default=None)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not isinstance(stages, (list, tuple)) or not stages:
+        return None
+    side = tokens * 2 ** (len(stages) - 1)
+    return side, side
+
+
+def _windowed(need: Need, hw: tuple[int, int]) -> tuple[int, int]:
+    """``hw`` rounded down to whole windows of patches where the image encoder cuts
+    the patch grid into ``num_windows`` windows a side (RF-DETR's DINOv2 backbone:
+    4; its 518-pixel default, 37 patches of 14, is refused, 504 = 36 patches taken);
+    at least one window of patches."""
+    for config in _image_encoders(need):
+        windows, patch = get(config, "num_windows", default=None), get(config, "patch_size", default=None)
+        if isinstance(windows, int) and not isinstance(windows, bool) and windows > 1 \
+                and isinstance(patch, int) and not isinstance(patch, bool) and patch > 0:
+            block = patch * windows
+            return tuple(max(block, side // block * block) for side in hw)
+    return hw
+
+
+# sub-configs of the image encoder that state the image size where the model's own config does not
+# (SAM 2's Hiera backbone, DeepSeek-OCR2's SAM encoder, RF-DETR's DINOv2 backbone)
+_ENCODER_CONFIGS = ("backbone_config", "sam_config")
+
+
+def _image_encoders(need: Need) -> list:
+    return [sub for config in (need.vision, need.config) for name in _ENCODER_CONFIGS
+            if (sub := get(config, name, default=None)) is not None and hasattr(sub, "to_dict")]
 
 
 def _projected(need: Need) -> tuple[int, int] | None:
@@ -151,15 +191,38 @@ def uses_image_lists(need: Need) -> bool:
 
 
 def feature_requires(need: Need, name: str) -> bool:
-    """Whether the model's own ``get_image_features`` requires ``name`` (no default):
-    an input the forward takes as optional but the image path needs."""
-    fn = getattr(need.model, "get_image_features", None)
+    """Whether the model's own image path requires ``name`` (no default): its
+    ``get_image_features``, or the method that embeds images into the prefix
+    (PI0's ``embed_prefix``, which reads the cameras' mask): an input the forward
+    takes as optional but the image path needs."""
+    for method in _IMAGE_PATHS:
+        fn = getattr(need.model, method, None)
+        try:
+            if fn is not None and name in required(inspect.signature(fn).parameters):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+_IMAGE_PATHS = ("get_image_features", "embed_prefix")
+_TRIAL_TOKENS = 8       # token ids beside the images in a trial of a method that requires them
+
+
+def _image_path(need: Need):
+    """(method, the inputs it requires beside the images, made for a trial): the
+    model's ``get_image_features`` (or its base model's), else ``embed_prefix``
+    (PI0's, which also requires token ids: a few, below the vocabulary)."""
+    fn = image_features_method(need.model)
+    if fn is not None:
+        return fn, {}
+    fn = getattr(need.model, "embed_prefix", None)
     if fn is None:
-        return False
-    try:
-        return name in required(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return False
+        return None, {}
+    from profiler.models.hf.make import vocab_size
+    extra = {n: need.make.ids((need.batch, _TRIAL_TOKENS), vocab_size(need.model, need.config))
+             for n in required(inspect.signature(fn).parameters) if n.endswith("input_ids")}
+    return fn, extra
 
 
 def padded_patch_grid(need: Need) -> tuple[int, int]:
@@ -217,7 +280,9 @@ def pixel_values(need: Need):
     EfficientLoFTR) where a model without text refuses single images before its
     first layer and runs on pairs; else another size (``other_sides``), or the image
     as rows of flattened patches, batch x patches x C·patch² (Fuyu, whose patch
-    embedding is a linear layer over them; Molmo2's vision tower), the first that
+    embedding is a linear layer over them; Molmo2's vision tower), or as temporal
+    patches, channels last, patches x temporal x patch x patch x C (Inkling's
+    vision tower, where the config names a temporal patch), the first that
     the image path (the forward, or ``get_image_features`` beside text) takes up to
     its first layer."""
     if no_vision_tower(need):
@@ -265,6 +330,10 @@ def pixel_values(need: Need):
         shapes = ([(need.batch, 2, c, h, w)] if not need.takes("input_ids") else []) \
             + [(need.batch, c, *hw) for hw in other_sides(need) if hw != (h, w)] \
             + [(need.batch, (h // patch) * (w // patch), c * patch * patch)]
+        temporal = patch_layout(need)["temporal"]
+        if temporal > 1:
+            # temporal patches, channels last, one per row (Inkling's vision tower folds them itself)
+            shapes.append((need.batch * (h // patch) * (w // patch), temporal, patch, patch, c))
         for shape in shapes:
             candidate = need.make.floats(shape)
             if _first_layer_runs(need, fn, {"pixel_values": candidate}):
@@ -308,10 +377,22 @@ def image(need: Need):
     return need.make.floats((need.batch, channels(need), *image_hw(need)))
 
 
-def grid_thw(need: Need):
-    """One image per sample: [1, h, w] patches (h and w multiples of the merge size)."""
+def grid_thw(need: Need, pixels=None):
+    """One image per sample: [1, h, w] patches (h and w multiples of the merge size);
+    in language-model tokens, [1, h / merge, w / merge], where the patches come as
+    merged blocks (``_token_blocks``)."""
     p = patch_layout(need)
-    return need.make.ints([[1, p["h"], p["w"]]] * need.batch)
+    pixels = pixels if pixels is not None else need.made.get("pixel_values", need.made.get("hidden_states"))
+    merge = p["merge"] if pixels is not None and _token_blocks(need, pixels) else 1
+    return need.make.ints([[1, p["h"] // merge, p["w"] // merge]] * need.batch)
+
+
+def _token_blocks(need: Need, pixels) -> bool:
+    """``pixels`` are one merged block of patches per language-model token, channels
+    last: tokens x patch·merge x patch·merge x C (Inkling2's)."""
+    p = patch_layout(need)
+    block = p["patch"] * p["merge"]
+    return pixels.dim() == 4 and p["merge"] > 1 and tuple(pixels.shape[1:]) == (block, block, channels(need))
 
 
 def hidden_states_patches(need: Need):
@@ -366,14 +447,21 @@ def patch_list(need: Need, name: str):
     temporal patch, as Qwen2-VL's processor makes them); one small image per
     patch (patches x C x patch x patch: Kimi-K2.5, whose patch convolution takes
     them as they are); or those with a batch of one (1 x patches x C x patch x
-    patch: PaddleOCR-VL's vision tower).  The layout is found by running the
+    patch: PaddleOCR-VL's vision tower); or one merged block of patches per
+    language-model token, channels last (tokens x patch·merge x patch·merge x C,
+    its grid then counted in tokens: Inkling2, ``_token_blocks``).  The layout is found by running the
     model's ``get_image_features`` (else its forward) on each, with the grid,
     until its first layer with a weight (``_first_layer_runs``); flat rows where
     none runs."""
     p = patch_layout(need)
     c, rows = channels(need), need.batch * p["h"] * p["w"]
     flat = (rows, c * p["temporal"] * p["patch"] ** 2)
-    layouts = [flat] + ([(rows, c, p["patch"], p["patch"]), (1, rows, c, p["patch"], p["patch"])]
+    block = p["patch"] * p["merge"]
+    # token blocks before single patches: a reshape can take both, a convolution over single patches
+    # refuses blocks (their channels are last)
+    layouts = [flat] + ([(rows // p["merge"] ** 2, block, block, c), (rows, c, p["patch"], p["patch"]),
+                         (1, rows, c, p["patch"], p["patch"])] if p["temporal"] == 1 and p["merge"] > 1
+                        else [(rows, c, p["patch"], p["patch"]), (1, rows, c, p["patch"], p["patch"])]
                         if p["temporal"] == 1 else [])
     fn = getattr(need.model, "get_image_features", None) if name == "pixel_values" else None
     fn = fn or need.model.forward
@@ -381,12 +469,12 @@ def patch_list(need: Need, name: str):
         takes = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return need.make.floats(flat)
-    grid = grid_thw(need)
-    extra = {g: grid for g in ("image_grid_thw", "grid_thw") if g in takes}
     if name not in takes or len(layouts) == 1:
         return need.make.floats(flat)
     for shape in layouts:
         pixels = need.make.floats(shape)
+        grid = grid_thw(need, pixels)
+        extra = {g: grid for g in ("image_grid_thw", "grid_thw") if g in takes}
         if _first_layer_runs(need, fn, {name: pixels, **extra}):
             return pixels
     return need.make.floats(flat)
@@ -507,11 +595,12 @@ def pixel_attention_mask(need: Need):
         return need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
     mask = need.make.full((*pixels.shape[:2], *pixels.shape[-2:]), True, dtype=bool_)
     # a mask of whole tiles, batch x tiles (Granite-Docling's), where the image path refuses one of pixels
-    fn = image_features_method(need.model)
+    # (or of whole cameras, batch x cameras: PI0's)
+    fn, extra = _image_path(need)
     if fn is not None and pixels.dim() == 5 and not _first_layer_runs(
-            need, fn, {"pixel_values": pixels, "pixel_attention_mask": mask}):
+            need, fn, {"pixel_values": pixels, "pixel_attention_mask": mask, **extra}):
         tiles = need.make.full(tuple(pixels.shape[:2]), True, dtype=bool_)
-        if _first_layer_runs(need, fn, {"pixel_values": pixels, "pixel_attention_mask": tiles}):
+        if _first_layer_runs(need, fn, {"pixel_values": pixels, "pixel_attention_mask": tiles, **extra}):
             return tiles
     return mask
 
@@ -538,8 +627,34 @@ def pixel_values_videos(need: Need):
     return need.make.floats((need.batch, frame_count(need), channels(need), h, w))
 
 
+FLAT_PATCHES_DEFAULT = 2048   # patches per image: Pix2Struct's processor's max_patches default
+
+
+def flattened_patches(need: Need):
+    """Pix2Struct's and Kosmos-2.5's image: variable-resolution patches, each row
+    its row and column index then the patch's pixels, batch x patches x (2 +
+    ``patch_embed_hidden_size``).  Patches: (image= / patch)² where image= is
+    given (patch = sqrt(patch_embed_hidden_size / channels), 16), else
+    FLAT_PATCHES_DEFAULT, at most the config's ``seq_len`` (``max_num_patches``),
+    the patches its position tables hold."""
+    width = get(need.vision, "patch_embed_hidden_size", default=None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        return None
+    most = get(need.vision, "seq_len", "max_num_patches", default=None)
+    count = FLAT_PATCHES_DEFAULT
+    if need.image is not None:
+        patch = max(1, math.isqrt(width // max(1, channels(need))))
+        count = max(1, (need.image // patch) ** 2)
+    if isinstance(most, int) and not isinstance(most, bool) and most > 0:
+        count = min(count, most)
+    patches = need.make.floats((need.batch, count, 2 + width))
+    patches[..., :2] = 0      # the index columns: row and column 0, valid on a real build (shapes only on meta)
+    return patches
+
+
 RULES = {
     "pixel_values": Rule(pixel_values, "image", primary=True),
+    "flattened_patches": Rule(flattened_patches, "image", primary=True),
     "hidden_states": Rule(hidden_states_patches, "image"),
     "image": Rule(image, "image"),                                      # required only: BridgeTower's tower              # required only: vision towers alone
     "image_grid_thw": Rule(grid_thw, "image", after=("pixel_values",)),

@@ -54,8 +54,17 @@ def query_embeds(need: Need):
 
 def encoder_hidden_states(need: Need):
     """What a Q-Former attends to: the image encoder's features, batch x patches x
-    ``encoder_hidden_size`` (patches: 257, a 224-pixel image at patch 14 and its class token)."""
-    width = get(need.config, "encoder_hidden_size")
+    ``encoder_hidden_size`` (patches: 257, a 224-pixel image at patch 14 and its class token);
+    what a decoder alone cross-attends to, batch x 257 x ``cross_hidden_size`` (Dia's
+    decoder: the text encoder's states, which its cross-attention cannot go without);
+    what a mask decoder alone requires beside its feature maps (SAM 3's): the
+    encoder's states over the coarsest map, batch x its height·width x ``hidden_size``."""
+    width = get(need.config, "encoder_hidden_size", "cross_hidden_size")
+    maps = need.made.get("backbone_features")
+    if width is None and need.requires("encoder_hidden_states") and isinstance(maps, list) and maps:
+        # SAM 3's mask decoder: the DETR encoder's states over its coarsest feature map, hidden_size wide
+        return need.make.floats((need.batch, maps[-1].shape[-2] * maps[-1].shape[-1],
+                                 int(get(need.config, "hidden_size", default=256))))
     if width is None:
         return None
     return need.make.floats((need.batch, 257, int(width)))
@@ -87,9 +96,28 @@ def perceiver_inputs(need: Need):
     return need.make.floats((need.batch, need.tokens or SEQUENCE_DEFAULT, width))
 
 
+IMAGE_START = 2     # Kosmos-2's processor: <s>, <image>, then the image's positions
+
+
+def image_embeds_position_mask(need: Need):
+    """Where the image's features go in the text (Kosmos-2): batch x tokens, 1 at the
+    ``latent_query_num`` positions after ``<s><image>`` (IMAGE_START), as its
+    processor lays them out, 0 elsewhere; made with images, where the config names
+    the count and the text holds it."""
+    ids, count = need.made.get("input_ids"), get(need.config, "latent_query_num")
+    if ids is None or "pixel_values" not in need.made or not isinstance(count, int) \
+            or ids.shape[1] < IMAGE_START + count:
+        return None
+    mask = need.make.full(tuple(ids.shape), 0)
+    mask[:, IMAGE_START:IMAGE_START + count] = 1
+    return mask
+
+
 RULES = {
+    "image_embeds_position_mask": Rule(image_embeds_position_mask, "vision-language", after=("input_ids",)),
     "query_embeds": Rule(query_embeds, "vision-language"),
-    "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language", after=("query_embeds", "input_ids")),
+    "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language",
+                                  after=("query_embeds", "input_ids", "backbone_features")),
     "bbox": Rule(bbox, "layout", after=("input_ids",)),
     "lang_ids": Rule(lang_ids, "text", after=("input_ids",)),
     "mm_token_type_ids": Rule(mm_token_type_ids, "vision-language", after=("input_ids",)),

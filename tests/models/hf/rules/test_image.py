@@ -210,3 +210,24 @@ def test_a_mask_of_whole_tiles_where_the_image_path_takes_one():
                     image=64)
     docling.made["pixel_values"] = pixel_values(docling)
     assert tuple(pixel_attention_mask(docling).shape) == (2, 1)
+
+
+def test_image_side_of_the_frame_prompter_or_the_image_encoder():
+    # TVP pads its frames to max_img_size; SAM 2 names its size only in its Hiera backbone's config
+    assert image_hw(_need("tvp", {"num_hidden_layers": 1})) == (448, 448)
+    sam2 = _need("sam2_vision_model", {"backbone_config.image_size": [512, 512]})
+    assert image_hw(sam2) == (512, 512)
+
+
+def test_image_side_whole_windows_of_patches():
+    # RF-DETR's backbone cuts the patch grid into 4 windows a side: 518 px (37 patches of 14) is
+    # refused, 504 (36) taken; image= is the caller's, taken as it is
+    rf = _need("rf_detr", {})
+    assert image_hw(rf) == (504, 504)
+    assert image_hw(_need("rf_detr", {}, image=560)) == (560, 560)
+
+
+def test_image_side_of_a_vq_tokenizer_is_its_tokens_times_its_downsampling():
+    # Janus's VQ model: 32 tokens a side, 5 stages (4 halvings): 512 px; its decoder takes 32² tokens
+    assert image_hw(_need("janus_vqgan")) == (512, 512)
+    assert image_hw(_need("janus_vqgan", {"num_patches": 8, "channel_multiplier": [1, 2]})) == (16, 16)

@@ -1,0 +1,199 @@
+"""Hidden states a sub-model reads from the model around it: the inputs of a part
+profiled alone (BLT's global transformer, Idefics2's perceiver, PI0's action
+expert, SAM 3's DETR decoder), made as batch x positions x width of the
+config's own sizes.  One entry per input name (``HIDDEN``), made only where the
+forward requires it (a model that takes ``inputs_embeds`` as an option gets
+its token ids instead).
+
+Widths and lengths are read from config fields (a dotted name reads a
+sub-config: ``dit_config.hidden_size``); a length no field states is
+``tokens=``, else SEQUENCE_DEFAULT.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from profiler.models.hf.make import get
+from profiler.models.hf.rules.base import Need, Rule
+
+SEQUENCE_DEFAULT = 128     # positions where no field states them (as the token ids' default)
+PROMPT_DEFAULT = 32        # text prompt positions beside image features (SAM 3's text encoder holds 32)
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """batch x positions x width: ``width`` and ``positions`` are config fields,
+    the first set one wins; ``times``: a list field whose length multiplies the
+    width (features of several layers concatenated); ``positions_of``: the
+    length of another input made (a position encoding as long as its features;
+    maps by level, as that input's); ``companion``: made with that input, though
+    the forward leaves it optional;
+    ``prompt``: a text prompt's length (PROMPT_DEFAULT)."""
+
+    width: tuple[str, ...] = ("hidden_size", "d_model")
+    positions: tuple[str, ...] = ()
+    times: str | None = None
+    positions_of: str | None = None
+    prompt: bool = False
+    companion: bool = False      # made whenever ``positions_of`` was, though optional (a position encoding)
+
+
+HIDDEN = {
+    # BLT's global transformer (patch embeddings), Nemotron 3.5's word-timestamp head (encoder
+    # frames), DeepSeek-OCR2's vision encoder (patches then as many queries)
+    "inputs_embeds": Hidden(),
+    "context": Hidden(),                                                   # Idefics2's perceiver
+    "noise_embeds": Hidden(positions=("block_size",)),                     # Muse Glimmer's drafter block
+    "context_hidden_states": Hidden(times="target_layer_ids"),             # the target model's layers
+    "action_embeds": Hidden(width=("dit_config.hidden_size", "hidden_size"), positions=("chunk_size",)),  # PI0
+    "image_features": Hidden(times="vision_feature_layer"),                # Molmo2's adapter: ViT layers joined
+    "vision_features": Hidden(),                                           # SAM 3's DETR decoder
+    "vision_pos_encoding": Hidden(positions_of="vision_features"),
+    "vision_pos_embeds": Hidden(positions_of="vision_features", companion=True),   # SAM 3's DETR encoder
+    "text_features": Hidden(prompt=True),
+}
+
+
+def _field(config, dotted: str):
+    value = config
+    for part in dotted.split("."):
+        value = get(value, part, default=None) if value is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _first(config, names) -> int | None:
+    return next((v for n in names if (v := _field(config, n)) is not None), None)
+
+
+def _hidden(name: str):
+    spec = HIDDEN[name]
+
+    def make(need: Need):
+        other = need.made.get(spec.positions_of) if spec.positions_of else None
+        if not (need.requires(name) or (spec.companion and other is not None)):
+            return None
+        width = _first(need.config, spec.width)
+        if width is None:
+            return None
+        if spec.times is not None:
+            width *= max(1, len(get(need.config, spec.times, default=None) or ()))
+        if isinstance(other, list) or _takes_maps(need, name):
+            # feature maps by level (SAM 3's DETR encoder): one level, batch x width x side x side
+            return [need.make.floats((need.batch, width, MAP_SIDE, MAP_SIDE))]
+        positions = other.shape[1] if other is not None else \
+            PROMPT_DEFAULT if spec.prompt else \
+            _first(need.config, spec.positions) or need.tokens or SEQUENCE_DEFAULT
+        return need.make.floats((need.batch, positions, width))
+    make.__doc__ = f"``{name}``, required: see HIDDEN."
+    return make
+
+
+MAP_SIDE = 16      # one feature map's side where a part takes maps by level (SAM 3's DETR encoder)
+
+
+def _takes_maps(need: Need, name: str) -> bool:
+    """The forward annotates ``name`` as a list of tensors: feature maps by level,
+    each batch x width x height x width."""
+    param = need.params.get(name)
+    return param is not None and "list" in str(param.annotation)
+
+
+POOL = 4     # patches pooled into one token where a part takes their indices (Molmo2's adapter: 2 x 2)
+
+
+def pooled_patches_idx(need: Need):
+    """Which patches each token pools (Molmo2's adapter): tokens x POOL indices
+    into the flattened patches of ``image_features``, each patch pooled once, in
+    order (no padding, which would be -1)."""
+    features = need.made.get("image_features")
+    if features is None or not need.requires("pooled_patches_idx"):
+        return None
+    patches = features.shape[0] * features.shape[1]
+    tokens = patches // POOL
+    return need.make.ints([[t * POOL + k for k in range(POOL)] for t in range(tokens)])
+
+
+QUERIES_DEFAULT = 200    # object queries a mask decoder reads where its config names none (SAM 3's DETR decoder: 200)
+
+
+def decoder_queries(need: Need):
+    """A mask decoder's object queries, made by the DETR decoder before it (SAM 3's):
+    batch x ``num_queries`` (QUERIES_DEFAULT) x ``hidden_size``."""
+    width = _first(need.config, ("hidden_size",))
+    if width is None or not need.requires("decoder_queries"):
+        return None
+    return need.make.floats((need.batch, _first(need.config, ("num_queries",)) or QUERIES_DEFAULT, width))
+
+
+def backbone_features(need: Need):
+    """A mask decoder's backbone feature maps (SAM 3's pixel decoder, an FPN):
+    ``num_upsampling_stages`` levels, finest first, each batch x ``hidden_size`` x
+    side x side, the coarsest MAP_SIDE a side and each finer one twice the last."""
+    width, stages = _first(need.config, ("hidden_size",)), _first(need.config, ("num_upsampling_stages",))
+    if width is None or not need.requires("backbone_features"):
+        return None
+    levels = stages or 1
+    return [need.make.floats((need.batch, width, MAP_SIDE * 2 ** k, MAP_SIDE * 2 ** k))
+            for k in reversed(range(levels))]
+
+
+def sequence(need: Need):
+    """A transformer over states another model made, called alone with its input
+    named ``hidden_states`` and no patch embedding of its own (FLAVA's multimodal
+    encoder, over the image's and the text's states): batch x positions (tokens=,
+    else SEQUENCE_DEFAULT) x ``hidden_size``."""
+    width = _first(need.config, ("hidden_size", "d_model"))
+    return None if width is None else need.make.floats((need.batch, need.tokens or SEQUENCE_DEFAULT, width))
+
+
+def has_convolution(model) -> bool:
+    """Whether the model has a convolution: a backbone or patch embedding that reads images."""
+    from torch import nn
+    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in model.modules())
+
+
+def sequence_mask(need: Need):
+    """A required mask over a made sequence (Idefics2's perceiver's ``attention_mask``
+    over its context): batch x positions of ones, every position valid."""
+    seq = next((need.made[n] for n in ("context", "inputs_embeds") if n in need.made), None)
+    if seq is None or not need.requires("attention_mask"):
+        return None
+    return need.make.full(tuple(seq.shape[:2]), 1)
+
+
+def num_patches(need: Need):
+    """Image patches at the start of ``inputs_embeds`` (DeepSeek-OCR2's vision encoder:
+    bidirectional over them, causal over the learned queries after them): half the
+    positions, as its vision model gives it (144 patches of a 768-pixel image, then
+    144 queries).  A Python int, as the forward takes it."""
+    embeds = need.made.get("inputs_embeds")
+    if embeds is None or not need.requires("num_patches"):
+        return None
+    return embeds.shape[1] // 2
+
+
+def patch_embeds(need: Need):
+    """A vision encoder's patch embeddings, made by the model around it
+    (Unlimited-OCR's): batch x ``hidden_size`` x grid x grid, the grid the image
+    over the patch size (image=, else the config's ``image_size``)."""
+    if not need.requires("patch_embeds"):
+        return None
+    width, patch = _first(need.config, ("hidden_size",)), _first(need.config, ("patch_size",))
+    side = need.image or _first(need.config, ("image_size",))
+    if width is None or patch is None or side is None:
+        return None
+    grid = max(1, math.floor(side / patch))
+    return need.make.floats((need.batch, width, grid, grid))
+
+
+RULES = {name: Rule(_hidden(name), "hidden states", after=(spec.positions_of,) if spec.companion else ())
+         for name, spec in HIDDEN.items()}
+RULES.update({
+    "attention_mask": Rule(sequence_mask, "hidden states", after=("context",)),
+    "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),
+    "patch_embeds": Rule(patch_embeds, "hidden states"),
+    "decoder_queries": Rule(decoder_queries, "hidden states"),
+    "pooled_patches_idx": Rule(pooled_patches_idx, "hidden states", after=("image_features",)),
+    "backbone_features": Rule(backbone_features, "hidden states"),
+})

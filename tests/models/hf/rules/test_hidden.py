@@ -1,0 +1,175 @@
+"""Inputs of parts profiled alone (profiler.models.hf.rules.hidden) and the inputs
+rules added with them (Pix2Struct's flattened patches, Voxtral Realtime's frames
+per token, MOSS Transcribe-Diarize's waveform mask beside its features,
+Kosmos-2's image positions, PI0's cameras' mask, Inkling's temporal patches, Inkling2's token blocks): each tiny model, built from its config, gets the inputs its forward
+requires, its layers are counted, and the total equals FlopCounterMode's on a
+real build fed the same inputs."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
+
+import pytest
+import torch
+from hf_tiny import macs_flop_counter, need
+
+import profiler
+from profiler.models import hf
+from profiler.models.resolve import resolve
+
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+TEXT = {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 16}
+
+
+def _sub(prefix: str, fields: dict) -> dict:
+    return {f"{prefix}.{k}": v for k, v in fields.items()}
+
+
+# type -> (overrides, the rows that must be counted, what the inputs must be)
+CASES = {
+    # patch embeddings of the config's width, 128 positions
+    "blt_global_transformer": (TEXT, "layers", ["inputs_embeds 1x128x64"]),
+    # the context the perceiver resamples, and its required mask (all valid)
+    "idefics2_perceiver": ({"hidden_size": 64, "resampler_depth": 1, "resampler_n_heads": 4,
+                            "resampler_head_dim": 16, "num_key_value_heads": 2, "resampler_n_latents": 8},
+                           "layers", ["context 1x128x64", "attention_mask 1x128"]),
+    # image features, their position encoding (as long) and a 32-token text prompt
+    "sam3_detr_decoder": ({"num_layers": 1, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64,
+                           "num_queries": 10}, "layers",
+                          ["vision_features 1x128x32", "vision_pos_encoding 1x128x32", "text_features 1x32x32"]),
+    # patch embeddings on the image's grid: 32 / 8 = 4 x 4
+    "unlimited_ocr_vision_encoder": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                                      "num_attention_heads": 4, "image_size": 32, "patch_size": 8},
+                                     "encoder", ["patch_embeds 1x64x4x4"]),
+    # patches with their row and column: 2 + 48 wide (patch 4: 3 x 4 x 4), as many as the table holds (64 < 2048)
+    "pix2struct_vision_model": ({"num_hidden_layers": 1, "hidden_size": 64, "d_ff": 128, "num_attention_heads": 4,
+                                 "d_kv": 16, "patch_embed_hidden_size": 48, "seq_len": 64},
+                                "encoder", ["flattened_patches 1x64x50"]),
+    # one audio embedding added to each of 128 tokens: 8 mel frames each
+    "voxtral_realtime": ({**_sub("audio_config", {**TEXT, "intermediate_size": 256, "num_key_value_heads": 4}),
+                          **_sub("text_config", {**TEXT, "vocab_size": 256})},
+                         "audio_tower", ["input_features 1x128x1024", "input_ids 1x128"]),
+    # features, and the waveform mask its base model's get_audio_features maps chunks from: 3000 frames
+    # x the 160-sample hop; 375 audio tokens (1500 encoder frames folded by 4)
+    "moss_transcribe_diarize": ({**_sub("audio_config", {"num_hidden_layers": 1, "hidden_size": 64,
+                                                          "intermediate_size": 128, "num_attention_heads": 4}),
+                                 **_sub("text_config", {**TEXT, "vocab_size": 151936})},
+                                "audio_tower", ["input_features 1x80x3000", "padding_mask 1x480000",
+                                                "375 audio tokens"]),
+    # where the image's 8 query features go: the positions after <s><image>
+    "kosmos-2": ({"text_config.embed_dim": 64, "text_config.layers": 1, "text_config.attention_heads": 4,
+                  "text_config.ffn_dim": 128, "text_config.vocab_size": 256, "text_config.max_position_embeddings": 64,
+                  **_sub("vision_config", {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                                           "num_attention_heads": 4, "image_size": 32, "patch_size": 8}),
+                  "latent_query_num": 8}, "vision_model",
+                 ["pixel_values 1x3x32x32", "input_ids 1x64", "image_embeds_position_mask 1x64"]),
+    # a transformer over the image's and the text's states, named hidden_states, no convolution
+    "flava_multimodal_model": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                                "num_attention_heads": 4}, "encoder", ["hidden_states 1x128x64"]),
+    # the action expert's suffix (chunk_size 50 x its width), and the cameras' mask its embed_prefix reads:
+    # batch x cameras, the image-list mask (batch x cameras x H x W) being refused
+    "pi0": ({"vlm_config": {"model_type": "paligemma", "image_token_id": 299, "projection_dim": 64,
+                            "text_config": {**TEXT, "num_key_value_heads": 1, "model_type": "gemma", "vocab_size": 300},
+                            "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 1,
+                                              "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                                              "image_size": 32, "patch_size": 8, "projection_dim": 64}},
+             **_sub("dit_config", {**TEXT, "num_key_value_heads": 1})},
+            "vision_tower", ["pixel_values 1x1x3x32x32", "pixel_attention_mask 1x1", "action_embeds 1x50x64",
+                             "16 image tokens"]),
+    # temporal patches, channels last: (224 / 56)² = 16 patches of 2 frames x 56 x 56 x 3
+    "inkling_vision": ({"n_layers": 2, "hidden_size": 64, "text_hidden_size": 64, "num_attention_heads": 4,
+                        "patch_size": 56}, "encoder_layers", ["pixel_values 16x2x56x56x3"]),
+    # one merged block of 2 x 2 patches of 8 per language-model token, channels last, and the grid in tokens:
+    # 448 px = 56 patches = 28 tokens a side
+    "inkling2_vision": ({"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                         "num_attention_heads": 4, "patch_size": 8, "text_hidden_size": 64,
+                         "projection_hidden_dim": 64, "posemb_grid_size": 8}, "layers",
+                        ["pixel_values 784x16x16x3", "image_grid_thw 1x3"]),
+    # feature maps by level (one 16 x 16 level) with their position maps, beside the prompt
+    "sam3_detr_encoder": ({"num_layers": 1, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64},
+                          "layers", ["vision_features [1x32x16x16]", "vision_pos_embeds [1x32x16x16]",
+                                     "text_features 1x32x32"]),
+    # object queries, three FPN levels (finest first, the coarsest 16 a side) and the encoder's states over
+    # the coarsest, 16 x 16
+    "sam3_mask_decoder": ({"hidden_size": 32, "num_attention_heads": 4}, "pixel_decoder",
+                          ["decoder_queries 1x200x32", "backbone_features [1x32x64x64, 1x32x32x32, 1x32x16x16]",
+                           "encoder_hidden_states 1x256x32"]),
+    # two ViT layers' features joined (2 x 32 wide), and 2 x 2 patches pooled per token: 128 / 4 = 32 tokens
+    "molmo2_adapter": ({"hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 8,
+                        "intermediate_size": 64, "text_hidden_size": 48, "vision_feature_layer": [-1, -2]},
+                       "image_projector", ["image_features 1x128x64", "pooled_patches_idx 32x4"]),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(CASES))
+def test_a_part_gets_its_hidden_inputs_and_equals_flop_counter(arch):
+    overrides, rows_of, shown = CASES[arch]
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    for text in shown:
+        assert text in desc, desc
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
+    layers = report.layers
+    rows = layers[layers["name"].str.contains(rf"(?:^|\.){rows_of}(?:\.|$)")]
+    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {rows_of} rows"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        # no gradients: FlopCounterMode's module tracker refuses Idefics2's perceiver otherwise
+        real = spec.build(meta=False).eval().requires_grad_(False)
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    assert set(real_kwargs) == set(kwargs)
+    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+
+def test_hidden_inputs_are_made_only_where_the_forward_requires_them():
+    from profiler.models.hf.rules import RULES
+    llama = need("llama", {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
+                           "num_attention_heads": 4, "num_key_value_heads": 2})
+    assert "inputs_embeds" in llama.params and RULES["inputs_embeds"].make(llama) is None
+    _, kwargs, _ = hf.example_inputs(llama.model, llama.config, 1)
+    assert set(kwargs) == {"input_ids"}
+
+
+def test_num_patches_is_half_the_sequence_as_the_vision_model_gives_it():
+    from profiler.models.hf.rules import RULES
+    part = need("deepseek_ocr2_encoder", {k: v for k, v in TEXT.items() if k != "head_dim"})
+    part.made["inputs_embeds"] = RULES["inputs_embeds"].make(part)
+    assert tuple(part.made["inputs_embeds"].shape) == (1, 128, 64)
+    assert RULES["num_patches"].make(part) == 64
+
+
+def test_flattened_patches_follow_image_and_the_table_bounds_them():
+    from profiler.models.hf.rules.image import flattened_patches
+    overrides = CASES["pix2struct_vision_model"][0]
+    assert tuple(flattened_patches(need("pix2struct_vision_model", overrides, image=16)).shape) == (1, 16, 50)
+    assert tuple(flattened_patches(need("pix2struct_vision_model", overrides, image=4096)).shape) == (1, 64, 50)
+
+
+def test_feature_layout_is_taken_where_only_the_meta_values_stop_the_tower():
+    from profiler.models.hf.rules.audio import input_features
+    encoder = need("qwen3_asr_encoder", {"num_hidden_layers": 1})
+    # mel bins first: 100 frames, a multiple of its 2 x n_window = 100 (frames first reads 128 as frames)
+    assert tuple(input_features(encoder).shape) == (1, 128, 100)
+
+
+def test_image_positions_follow_bos_and_the_image_tag():
+    spec = resolve("hf:kosmos-2", CASES["kosmos-2"][0])
+    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
+    mask = kwargs["image_embeds_position_mask"]
+    assert mask[0, 2:10].tolist() == [1] * 8 and int(mask.sum()) == 8
+
+
+def test_the_grid_of_token_blocks_counts_tokens():
+    from profiler.models.hf.rules.image import grid_thw
+    part = need("inkling2_vision", CASES["inkling2_vision"][0])
+    part.made["pixel_values"] = part.make.floats((784, 16, 16, 3))
+    assert grid_thw(part).tolist() == [[1, 28, 28]]
+    part.made["pixel_values"] = part.make.floats((3136, 192))          # flat patches: the grid in patches
+    assert grid_thw(part).tolist() == [[1, 56, 56]]
