@@ -202,6 +202,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     timing = measure or device is not None or peak_flops is not None or peak_bandwidth is not None
     if runs is not None and not measure:
         raise ProfilerError(f"runs={runs!r} goes with measure=True")
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        raise ProfilerError(f"runs={runs!r}: expected a positive integer")
     if timing and (tokens is not None or decode is not None or named
                    or image is not None or frames is not None or seconds is not None):
         raise ProfilerError("measure= and device= do not go with tokens=, decode=, named=, image=, frames= or "
