@@ -155,36 +155,40 @@ def _input_bytes(tree: Any, dtype: torch.dtype, ids: int | None) -> int:
     return sum(_bytes_of(t, dtype) for t in tensors_in(tree))
 
 
-def _weight_bytes(module: nn.Module | None, dtype: torch.dtype, built: bool) -> tuple[int, int]:
-    """(bytes of the model's tensors at ``dtype``, bytes of a build at their own dtype
-    that is then converted: 0 where nothing is converted).  Each tensor counted once
-    (tied weights); a lazy module's uninitialised ones have no size yet."""
-    if module is None:
-        return 0, 0
-    seen, at_dtype, own = set(), 0, 0
-    for m in module.modules():
+def _weight_bytes(module: nn.Module | None):
+    """A function of the dtype: (bytes of the model's tensors at that dtype, bytes at
+    their own dtype).  Each tensor counted once (tied weights); a lazy module's
+    uninitialised ones have no size yet."""
+    seen, tensors = set(), []
+    for m in (module.modules() if module is not None else ()):
         for t in (*m._parameters.values(), *m._buffers.values(),
                   *(v for v in vars(m).values() if isinstance(v, torch.Tensor))):
             if t is None or id(t) in seen or isinstance(t, UninitializedTensorMixin):
                 continue
             seen.add(id(t))
-            at_dtype += _bytes_of(t, dtype)
-            own += t.numel() * t.element_size()
-    return at_dtype, (own if built and own != at_dtype else 0)
+            tensors.append(t)
+    own = sum(t.numel() * t.element_size() for t in tensors)
+    return lambda dtype: (sum(_bytes_of(t, dtype) for t in tensors), own)
 
 
-def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None) -> dict[str, int]:
+def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
+                   device: str = "cpu") -> dict[str, int]:
     """A lower bound on the memory a measured run takes, from the profile alone, by
-    part: ``weights``: the model's tensors at the dtype (a built-by-name model, or a
-    copy of the caller's, whose forward may write them); ``build``: a by-name model
-    built at its own dtype and then converted holds both for a moment; ``inputs``;
+    part: ``weights``: the model's tensors at the dtype, on the device (a
+    built-by-name model, or a copy of the caller's, whose forward may write them);
+    ``build``: the model's tensors at their own dtype where they are built before
+    being converted or moved (a by-name model is built on the host, then converted
+    to the dtype: both held for a moment; a meta model's copy is made on the
+    device at its own dtype; 0 where the build is the weights); ``inputs``;
     ``activations``: the largest row's input and output bytes (at a time, a layer
     holds at least these; the report's, scaled to the run's batch); ``records``:
     the timing hooks' records, RECORD_BYTES per module call and timed run (the
     calls: a row or a module each at most once per row, ``MAX_RUNS`` runs unless
     ``runs`` is given)."""
-    weights, build = _weight_bytes(source.model, dtype, built=source.spec is not None or
-                                   (source.model is not None and _on_meta(source.model)))
+    weights, own = _weight_bytes(source.model)(dtype)
+    by_name, meta = source.spec is not None, source.model is not None and _on_meta(source.model)
+    moved = device != "cpu" and by_name          # built on the host, then moved to the device
+    build = own if (by_name or meta) and (own != weights or moved) else 0
     layers = report.layers
     largest = int((layers["in_bytes"] + layers["act_bytes"]).max()) if len(layers) else 0
     scale = source.batch / report.batch if report.batch else 1
@@ -230,10 +234,14 @@ def check_measured_size(report, source: Source, device: str, dtype: torch.dtype,
     and activations, and the host the build and the records; on the CPU, all of
     them.  Returns the parts."""
     from profiler.arguments import MEASURE_LIMIT_VARIABLE
-    parts = measured_bytes(report, source, dtype, runs)
-    on_device = ("weights", "inputs", "activations")
-    host = ("build", "records") if device.startswith("cuda") else (*on_device, "build", "records")
-    checks = [(host, "cpu")] + ([(on_device, device)] if device.startswith("cuda") else [])
+    parts = measured_bytes(report, source, dtype, runs, device)
+    if device.startswith("cuda"):
+        # a by-name model is built on the host; a meta model's copy is made on the device
+        built_on = "cpu" if source.spec is not None else device
+        checks = [(("records", *(("build",) if built_on == "cpu" else ())), "cpu"),
+                  (("weights", "inputs", "activations", *(("build",) if built_on != "cpu" else ())), device)]
+    else:
+        checks = [(("weights", "build", "inputs", "activations", "records"), "cpu")]
     for names, where in checks:
         need = sum(parts[n] for n in names)
         limit, why = measure_limit(where)
@@ -277,6 +285,10 @@ def real_model(source: Source, device: str, dtype: torch.dtype) -> Iterator[tupl
     twins or is put back, and its own tensors are never read by the forward."""
     from profiler.capture.session import _unwrap_children, on_meta
     from profiler.capture.twins import ModuleState, swap_in_twins
+    if source.spec is not None and source.model is not None and not on_meta(source.model):
+        # the profile built it for real (its builder cannot build on meta): ours, seeded, used as it is
+        yield source.model.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
+        return
     if source.spec is not None:
         try:
             built = source.spec.build_seeded()
@@ -644,6 +656,7 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
                 raw = _run_and_time(built, args, kw, run_device, runs,
                                     DEFAULT_WARMUP if warmup is None else warmup, seconds)
             del args, kw
+        built = None   # the real model goes before any microbenchmark is run again (below)
     except ProfilerError:
         raise
     except Exception as exc:

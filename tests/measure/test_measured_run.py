@@ -31,7 +31,7 @@ from torch import nn
 import profiler
 from profiler.arguments import MEASURE_LIMIT_VARIABLE, available_memory_bytes, measure_limit_bytes
 from profiler.errors import ProfilerError
-from profiler.measure.timing import RECORD_BYTES, MAX_RUNS, Source, measure, measured_bytes
+from profiler.measure.timing import RECORD_BYTES, MAX_RUNS, Source, measure, measured_bytes, source_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hf_tiny import TINY   # noqa: E402
@@ -110,6 +110,26 @@ def test_the_figure_is_weights_inputs_largest_layer_and_records():
                          activations=2 * 10 * 1000 * 4, records=(1 + 1) * MAX_RUNS * RECORD_BYTES)
     half = measured_bytes(report, source, torch.bfloat16, runs=3)
     assert half["weights"] == (1000 * 1000 + 1000) * 2 and half["records"] == 2 * 3 * RECORD_BYTES
+
+
+def test_a_model_built_by_name_at_another_dtype_holds_its_build_and_its_converted_copy():
+    import torchvision
+    reference = torchvision.models.resnet18()   # built by torchvision itself: the independent count
+    params = sum(p.numel() for p in reference.parameters())
+    assert params == 11_689_512                  # torchvision's published figure for ResNet-18
+    floating = params + sum(b.numel() for b in reference.buffers() if b.is_floating_point())
+    counters = sum(b.numel() for b in reference.buffers() if not b.is_floating_point())   # int64 batch counts
+    report = profiler.profile("resnet18", input_size=(3, 32, 32), dtype=torch.bfloat16)
+    source = source_of(report, "resnet18", None, 1, None, None, False, None)
+    parts = measured_bytes(report, source, torch.bfloat16, runs=1)
+    assert parts["weights"] == floating * 2 + counters * 8
+    assert parts["build"] == floating * 4 + counters * 8      # built at float32, then converted
+    assert parts["inputs"] == 3 * 32 * 32 * 2
+    at_own = measured_bytes(report, source, torch.float32, runs=1)
+    assert at_own["weights"] == floating * 4 + counters * 8 and at_own["build"] == 0   # nothing converted
+    # for CUDA it is built on the host and moved: the host holds the build, the device the weights
+    on_cuda = measured_bytes(report, source, torch.float32, runs=1, device="cuda")
+    assert on_cuda["build"] == on_cuda["weights"] == floating * 4 + counters * 8
 
 
 def test_the_limit_variable_caps_the_run_and_is_named(monkeypatch):
@@ -208,8 +228,11 @@ def test_measuring_while_another_thread_profiles_gives_the_sequential_results():
 
     def measuring():
         try:
-            for _ in range(3):
-                report = profiler.profile(model, input_size=(32,), batch=4, measure=True, runs=1)
+            for alone in (False, True, False):   # in the profile, and measure() on its own
+                if alone:
+                    report = measure(profiler.profile(model, input_size=(32,), batch=4), model, runs=1)
+                else:
+                    report = profiler.profile(model, input_size=(32,), batch=4, measure=True, runs=1)
                 measured.append((report.layers["flops"].tolist(), bool(report.layers["time_s"].notna().all())))
         except Exception as exc:   # noqa: BLE001: the test reports whatever a thread raised
             errors.append(exc)
