@@ -8,7 +8,14 @@ measuring produces a report.
 ``measure(report, model)`` runs the model for real (random weights, seeded, where
 it was given by name or sits on the meta device) on random inputs of the report's
 shapes, on a CPU or a CUDA device, and puts the measured time of every row of the
-report beside its exact counts:
+report beside its exact counts.  ``profile(..., measure=True)`` hands over the
+model it resolved and the inputs it made (a ``Source``: a transformers model's
+made inputs too), so nothing is resolved or made twice.  Before anything real is
+built, the run's memory is worked out from the profile and refused above the
+limit (``check_measured_size``).  The run holds the profile's lock and RNG
+snapshot (profiler.capture.session.exclusive, kept_rng), and a caller's model
+runs on copies of its tensors inside a snapshot of its modules, so the model and
+the process come back bit-identical.  The timing:
 
 - warm-up runs, then N timed runs (by default as many as fit in about
   ``DEFAULT_SECONDS``), each timed twice in turn: whole, without any hook, and with
