@@ -35,7 +35,7 @@ from profiler.count.language import summarize
 from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
-from profiler.capture.session import LOCK, forward_rows, kept_rng, on_meta, unwrapped
+from profiler.capture.session import exclusive, forward_rows, kept_rng, on_meta, unwrapped
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
@@ -128,7 +128,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             tokens: int | None = None, decode: int | None = None,
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
             device: str | None = None, named: dict[str, Any] | None = None, image: int | None = None,
-            frames: int | None = None, seconds: float | None = None, checkpointing: bool | str = False) -> Report:
+            frames: int | None = None, seconds: float | None = None, checkpointing: bool | str = False,
+            runs: int | None = None, peak_flops: float | None = None, peak_bandwidth: float | None = None) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -176,8 +177,18 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
     measure: also run the model for real and time every layer beside its roofline
-        bound (profiler.measure.timing); ``device``: where ("cpu", "cuda"), or a data-sheet
-        name ("H100") for a roofline prediction without ``measure``.
+        bound (profiler.measure.timing), on the model and inputs this profile built
+        or made (a transformers model's too), under the same lock and state
+        snapshot; refused in one line, before anything real is built, when its
+        memory is above the limit (the memory available, PROFILER_MEASURE_LIMIT_GB).
+        ``device``: where ("cpu", "cuda"), or a data-sheet name ("H100") for a
+        roofline prediction without ``measure``.  ``runs``: timed runs (default: as
+        many as fit in about 3 s); ``peak_flops``, ``peak_bandwidth``: the roofs
+        instead of a microbenchmark or a data sheet.
+
+    profile() runs one profile at a time in a process; one called from inside a
+    profile on the same thread (a forward hook that profiles) is refused with a
+    ProfilerError, never counted into the outer report.
 
     A language model's report has ``Report.language`` (see profiler.count.language).
     """
@@ -188,25 +199,35 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections = _detection.check_detections(detections)
     if not isinstance(measure, bool):
         raise ProfilerError(f"measure={measure!r}: expected True or False")
-    if (measure or device is not None) and (tokens is not None or decode is not None or named
-                                            or image is not None or frames is not None or seconds is not None):
+    timing = measure or device is not None or peak_flops is not None or peak_bandwidth is not None
+    if runs is not None and not measure:
+        raise ProfilerError(f"runs={runs!r} goes with measure=True")
+    if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+        raise ProfilerError(f"runs={runs!r}: expected a positive integer")
+    if timing and (tokens is not None or decode is not None or named
+                   or image is not None or frames is not None or seconds is not None):
         raise ProfilerError("measure= and device= do not go with tokens=, decode=, named=, image=, frames= or "
                             "seconds=: time such a model with profiler.measure.measure(report, model, "
                             "inputs=..., kwargs=...)")
-    with LOCK, kept_rng():
+    if measure and (device or "cpu").startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
+    kept: list = []
+    with exclusive(), kept_rng():
         try:
             report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                              tokens, decode, config, detections, named, (image, frames, seconds), checkpointing)
+                              tokens, decode, config, detections, named, (image, frames, seconds), checkpointing,
+                              kept if timing else None)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise
             # torch's own words: say what to lower
             raise ProfilerError(f"{exc}; the sizes overflow int64: "
                                 f"{_smaller(tokens, decode, inputs, kwargs)}") from exc
-    if measure or device is not None:
-        from profiler.measure.timing import measure as timed   # the model run for real: see profiler.measure.timing
-        timed(report, model, input_size=input_size, batch=batch, inputs=inputs, kwargs=kwargs, native=native,
-              config=config, device=device or "cpu", time=measure)
+        if timing:
+            # the model run for real, on what this profile ran (see profiler.measure.timing)
+            from profiler.measure.timing import measure_source
+            measure_source(report, kept[0], device=device or "cpu", runs=runs, peak_flops=peak_flops,
+                           peak_bandwidth=peak_bandwidth, time=measure)
     return report
 
 
@@ -286,7 +307,10 @@ def _hf_config(module: nn.Module) -> Any:
 
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
-             detections=_detection.BOUND, named=None, sizes=(None, None, None), checkpointing=None) -> Report:
+             detections=_detection.BOUND, named=None, sizes=(None, None, None), checkpointing=None,
+             kept: list | None = None) -> Report:
+    """The profile; ``kept`` receives what a measured run takes from it (a
+    profiler.measure.timing.Source: the model as resolved and the inputs as given or made)."""
     spec: ModelSpec | None = None
     notes: list[str] = []
     prepare = None
@@ -361,6 +385,9 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         notes.append(BOUND_NOTE if bound else DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
+    if kept is not None:
+        from profiler.measure.timing import Source   # below api: measure is a stage under it
+        kept.append(Source(module, spec, family, done.args, done.kwargs, ids, batch))
     report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=execution, notes=notes,
                               itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
                               input_size=done.input_size)

@@ -24,6 +24,7 @@ from profiler.errors import ProfilerError
 INT64_MAX = 2**63 - 1   # the most elements, and the most bytes, a tensor holds
 REAL_LIMIT_VARIABLE = "PROFILER_REAL_LIMIT_GB"
 REAL_LIMIT_DEFAULT_GB = 4   # the most memory a real-tensor fallback takes when the variable is unset
+MEASURE_LIMIT_VARIABLE = "PROFILER_MEASURE_LIMIT_GB"   # a cap on a measured run's memory (--measure)
 
 
 def _size_text(size) -> str:
@@ -204,7 +205,53 @@ def real_limit_bytes(environ: Mapping[str, str] | None = None) -> int:
     return int(value * 2**30)
 
 
+def measure_limit_bytes(environ: Mapping[str, str] | None = None) -> int | None:
+    """The cap on a measured run's memory (profiler.measure.timing) that the user
+    set: PROFILER_MEASURE_LIMIT_GB GiB, a positive finite number; None when it is
+    unset (or set to nothing): the run is then capped by the memory available
+    alone (``available_memory_bytes``).  Anything else is a one-line error naming
+    the variable and the fix."""
+    text = (os.environ if environ is None else environ).get(MEASURE_LIMIT_VARIABLE)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ProfilerError(f"{MEASURE_LIMIT_VARIABLE}={text!r}: expected a positive number of GiB, such as "
+                            f"{MEASURE_LIMIT_VARIABLE}=8; unset it to be limited by the memory available alone")
+    return int(value * 2**30)
+
+
+def available_memory_bytes(meminfo: str = "/proc/meminfo", cgroup: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes this process can still allocate without swapping, as the kernel
+    estimates it: ``MemAvailable`` of /proc/meminfo (free memory plus the page
+    cache it can drop), less where a cgroup v2 memory limit (``memory.max``, less
+    its ``memory.current``) is tighter, as in a container.  None where neither can
+    be read (not Linux): only PROFILER_MEASURE_LIMIT_GB limits a measured run there."""
+    found = []
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)   # stated in kB (KiB)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(os.path.join(cgroup, "memory.max")) as f:
+            cap = f.read().strip()
+        if cap != "max":
+            with open(os.path.join(cgroup, "memory.current")) as f:
+                found.append(max(0, int(cap) - int(f.read().strip())))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
 def check_environment(environ: Mapping[str, str] | None = None) -> None:
     """Every number the profiler reads from the environment, checked (the CLI calls
     this before anything is imported or profiled)."""
     real_limit_bytes(environ)
+    measure_limit_bytes(environ)

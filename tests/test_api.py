@@ -84,6 +84,8 @@ MORE_BAD_ARGUMENTS = [
     (dict(decode=True), "decode"),
     (dict(input_size=(32,), config={"hidden_size": 8}), "config"),
     (dict(tokens=8, measure=True), "measure"),
+    (dict(input_size=(32,), runs=3), "^runs=3 goes with measure=True"),
+    (dict(input_size=(32,), measure=True, runs=0), "^runs=0: expected a positive integer"),
     (dict(input_size=(32,), batch=10**30), "^batch=10+: more than 2\\*\\*63 - 1"),
     (dict(batch=2**62), "^batch=4611686018427387904 with input_size=3x227x227: .* lower batch= or input_size="),
     (dict(inputs=object()), "^inputs=<object object at .*> holds no tensor and no shape: expected a tensor"),
@@ -210,3 +212,64 @@ def test_a_size_that_overflows_inside_torch_says_what_to_lower():
     assert message.endswith("; the sizes overflow int64: lower batch= or input_size=")
     with pytest.raises(profiler.ProfilerError, match="the sizes overflow int64: give smaller inputs=$"):
         profiler.profile(Huge(), inputs=((1, 4),))
+
+
+# --- a profile started inside a profile -------------------------------------------------------
+
+def _profiling_hook(target, caught: list | None):
+    """A forward hook that profiles ``target`` (another model, or the hooked one):
+    the inner call is refused; ``caught`` keeps its error, else it propagates."""
+    def hook(module, args, output):
+        try:
+            profiler.profile(target, input_size=(4,))
+        except profiler.ProfilerError as exc:
+            if caught is None:
+                raise
+            caught.append(str(exc))
+    return hook
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["other model", "same model"])
+def test_a_profile_inside_a_forward_hook_is_refused_and_never_added_to_the_outer_report(same):
+    model = nn.Linear(4, 16)   # batch 1: 4 x 16 = 64 MACs
+    other = nn.Linear(4, 4)    # 16 MACs, which must not join the outer report
+    caught: list[str] = []
+    handle = model.register_forward_hook(_profiling_hook(model if same else other, caught))
+    try:
+        before = state.snapshot(model)
+        report = profiler.profile(model, input_size=(4,))
+        assert report.total["macs"] == 4 * 16
+        assert caught and all("while a profile runs on the same thread" in c for c in caught)
+        assert all(len(c.splitlines()) == 1 for c in caught)
+        state.assert_untouched(model, before)
+        # the hook's error left uncaught fails the outer profile, in one line, saying why
+        handle.remove()
+        handle = model.register_forward_hook(_profiling_hook(model if same else other, None))
+        with pytest.raises(profiler.ProfilerError, match="while a profile runs on the same thread") as info:
+            profiler.profile(model, input_size=(4,))
+        assert len(str(info.value).splitlines()) == 1
+        # outside any profile, the same call runs as ever
+        assert profiler.profile(other, input_size=(4,)).total["macs"] == 16
+    finally:
+        handle.remove()
+
+
+def test_profiles_on_other_threads_wait_their_turn_and_are_not_refused():
+    import threading
+    model = nn.Linear(4, 16)
+    got, errors = [], []
+
+    def hook(module, args, output):
+        # another thread's profile, started from inside this one's forward: it waits for the lock
+        thread = threading.Thread(target=lambda: got.append(profiler.profile(nn.Linear(4, 4), input_size=(4,))))
+        thread.start()
+        errors.append(thread)
+
+    handle = model.register_forward_hook(hook)
+    try:
+        assert profiler.profile(model, input_size=(4,)).total["macs"] == 64
+    finally:
+        handle.remove()
+    for thread in errors:
+        thread.join()
+    assert [r.total["macs"] for r in got] == [16] * len(errors) and got

@@ -146,3 +146,15 @@ def test_profiling_by_name_leaves_the_rng_alone():
     rng = torch.get_rng_state()
     profiler.profile("alexnet_homework")
     assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_a_measured_profile_leaves_the_whole_state_as_found():
+    """The measured run (profiler.measure.timing) runs the caller's model for real:
+    on copies of its tensors, inside a snapshot of its modules, under the
+    profile's RNG snapshot (tests/state.py compares everything)."""
+    import state
+    model = _mixed()
+    before = state.snapshot(model)
+    report = profiler.profile(model, input_size=(3, 4, 4), measure=True, runs=1)
+    assert report.measurement.measured
+    state.assert_untouched(model, before)

@@ -11,7 +11,11 @@ random numbers) around a whole profile.
 The process-wide part of that state (the fast-path flag, the RNGs, the
 fake-tensor logger) and a model shared between threads make concurrent profiles
 unsafe, so ``LOCK`` lets one profile run at a time in a process; ``profile()``
-holds it.
+and ``measure()`` hold it through ``exclusive``, the measured run included (it
+runs the caller's model too).  ``exclusive`` also refuses a profile started from
+inside one on the same thread (a forward hook that profiles a model): LOCK is
+re-entrant, and the inner forward would otherwise run under the outer capture
+and add its counts to the outer report.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
+from profiler.errors import ProfilerError
 from profiler.capture.record import Capture
 from profiler.capture.inputs import materialize
 from profiler.capture.known import KnownValues, carried
@@ -34,6 +39,28 @@ from profiler.count.rows import build_rows
 from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_maker, swap_in_twins
 
 LOCK = threading.RLock()
+_THIS_THREAD = threading.local()   # .inside: this thread is in a profile (see ``exclusive``)
+
+REENTRY_ERROR = ("profile() or measure() was called while a profile runs on the same thread (from a forward, "
+                 "a hook or a builder of the model being profiled): its forward would be counted into the "
+                 "outer report; profile after the outer call returns")
+
+
+@contextlib.contextmanager
+def exclusive():
+    """``LOCK`` held, for one profile (or measured run) at a time in the process;
+    a profile started inside one on the same thread is refused (``REENTRY_ERROR``).
+    Refusing is the simple safe choice: the outer capture's hooks and dispatch
+    mode are live for any forward the thread runs until it returns, and the
+    inner forward runs on the outer one's meta twins."""
+    with LOCK:
+        if getattr(_THIS_THREAD, "inside", False):
+            raise ProfilerError(REENTRY_ERROR)
+        _THIS_THREAD.inside = True
+        try:
+            yield
+        finally:
+            _THIS_THREAD.inside = False
 
 # FakeTensorMode logs a failed meta kernel with its whole traceback at ERROR level
 # before the error propagates; the caller reports the error in one line instead
@@ -174,7 +201,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
             with fake or contextlib.nullcontext():
                 if inputs_for is not None:
                     args, kwargs, description = inputs_for(model)
-                made = kwargs
+                made, made_args = kwargs, args
                 given = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
                 args = materialize(args, make, input_dtype, generator, device, ids, memo)
                 kwargs = materialize(kwargs, make, input_dtype, generator, device, ids, memo)
@@ -202,7 +229,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                     raise
             loose = [*capture.unpaired, *([capture.loose] if capture.loose is not None else [])]
             rows = build_rows(capture.calls, model, training, capture.modules, loose)
-        return Forward(rows, capture, description, made)
+        return Forward(rows, capture, description, made, args=made_args)
     finally:
         if saved is not None:
             saved.restore()
@@ -211,7 +238,9 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
 @dataclass
 class Forward:
     """What one forward gave: the rows, the capture, and, where ``inputs_for`` made
-    the inputs, their description and keyword arguments (as made, before twins).
+    the inputs, their description; the keyword and positional arguments the
+    forward was given or made (before twins: shapes, the caller's tensors, made
+    ones), which a measured run takes (profiler.measure.timing).
     The caller names the input it gave: ``input_desc`` (text) and ``input_size``
     (the per-sample size as a tuple, None for inputs not made from one)."""
 
@@ -221,3 +250,4 @@ class Forward:
     kwargs: dict
     input_desc: str = ""
     input_size: tuple[int, ...] | None = None
+    args: tuple = ()

@@ -293,15 +293,16 @@ def run(args) -> int:
         import torch
         # no --dtype: pass none, so that profile() keeps the model's own dtype
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
+        # the measured run (--measure, --device) is profile()'s: it times the model and the inputs
+        # the profile built and made (a transformers model's too), sized before anything is built
+        measured = {} if timing is None else dict(measure=timing["time"], device=timing["device"],
+                                                  runs=timing["runs"], peak_flops=timing["peak_flops"],
+                                                  peak_bandwidth=timing["peak_bandwidth"])
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
                                   checkpointing=args.checkpointing or False,
                                   detections=args.detections, **dtype, **language_options(args),
-                                  **input_options(args)), ""
-    if timing is not None:
-        from profiler.measure.timing import measure
-        measure(report, args.model, input_size=size, batch=args.batch, native=native,
-                config=language_options(args).get("config"), **timing)
+                                  **input_options(args), **measured), ""
     if usage is not None:   # shown in the text, Markdown and JSON below
         _utilisation(report, **usage)
     layers, note = view(report.layers, args.depth, args.sort, args.top)   # the per-layer table everywhere

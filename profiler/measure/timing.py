@@ -8,7 +8,14 @@ measuring produces a report.
 ``measure(report, model)`` runs the model for real (random weights, seeded, where
 it was given by name or sits on the meta device) on random inputs of the report's
 shapes, on a CPU or a CUDA device, and puts the measured time of every row of the
-report beside its exact counts:
+report beside its exact counts.  ``profile(..., measure=True)`` hands over the
+model it resolved and the inputs it made (a ``Source``: a transformers model's
+made inputs too), so nothing is resolved or made twice.  Before anything real is
+built, the run's memory is worked out from the profile and refused above the
+limit (``check_measured_size``).  The run holds the profile's lock and RNG
+snapshot (profiler.capture.session.exclusive, kept_rng), and a caller's model
+runs on copies of its tensors inside a snapshot of its modules, so the model and
+the process come back bit-identical.  The timing:
 
 - warm-up runs, then N timed runs (by default as many as fit in about
   ``DEFAULT_SECONDS``), each timed twice in turn: whole, without any hook, and with
@@ -52,14 +59,18 @@ counts), at most ``RECHECKS`` times, and a note says so if a row still beats it.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
+import math
 import time as _time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError, first_line
@@ -72,27 +83,230 @@ MIN_RUNS, MAX_RUNS = 3, 100
 RECHECKS = 2
 
 
+# --- what the measured run runs: the profile's model and inputs ---------------------------
+
+@dataclass
+class Source:
+    """The model and inputs a measured run takes from its profile (profile() hands
+    them over; ``source_of`` makes them for a report measured on its own).
+
+    model: the module the profile ran: a by-name model's meta build (None where the
+        builder cannot build on meta), or the caller's module out of any wrapper;
+    spec: the ModelSpec of a model built by name (its real build is seeded);
+    args, kwargs: the inputs as the profile had them: shapes (made random here),
+        the caller's tensors (copied), or made ones (a transformers model's token
+        ids; floating ones made on meta, drawn at random here);
+    ids: the vocabulary of a model whose first layer is an embedding (shapes become
+        token ids below it)."""
+
+    model: nn.Module | None
+    spec: Any
+    family: str
+    args: tuple
+    kwargs: dict
+    ids: int | None = None
+    batch: int = 1
+
+
+def source_of(report, model, input_size, batch, inputs, kwargs, native, config) -> Source:
+    """The Source of ``measure(report, model, ...)`` called on its own: the model
+    resolved again (built on meta: nothing real is built before the size check) and
+    the inputs made from the report's size, or given."""
+    from profiler.capture.inputs import example_args, normalize_args, token_vocab
+    from profiler.capture.session import unwrapped
+    from profiler.models.resolve import resolve
+    spec = None
+    if isinstance(model, str):
+        spec = resolve(model, config, native=native)
+        try:
+            module = spec.build(meta=True)
+        except Exception:
+            module = None      # its size is known only once built: the real build's own limit guards it
+        family = spec.family
+    elif isinstance(model, nn.Module):
+        module, family = unwrapped(model), "custom"
+    else:
+        raise ProfilerError(f"model: expected a model name or an nn.Module, got {type(model).__name__}")
+    ids = token_vocab(module) if module is not None else None
+    if inputs is not None:
+        args = normalize_args(inputs)
+    else:
+        size = input_size if input_size is not None else report.input_size
+        if size is None:   # the profile's inputs were given or made, not made from a size
+            raise ProfilerError(f"cannot make inputs of {report.input_desc!r} to time the model: pass inputs= "
+                                "(and kwargs=) as for profile(), or time it in the profile, which takes the "
+                                "inputs it made: profile(model, ..., measure=True)")
+        args = example_args(family, tuple(size), batch)
+    return Source(module, spec, family, args, dict(kwargs or {}), ids, batch)
+
+
+# --- its size, checked before anything real is built -----------------------------------------
+
+RECORD_BYTES = 128   # per module call and timed run: the hooks' two (index, clock) pairs, its self time, its row
+
+
+def _bytes_of(t: torch.Tensor, dtype: torch.dtype) -> int:
+    return t.numel() * (dtype.itemsize if t.is_floating_point() else t.element_size())
+
+
+def _input_bytes(tree: Any, dtype: torch.dtype, ids: int | None) -> int:
+    """Bytes of the real inputs made from ``tree`` (shapes at ``dtype``, or int64 token
+    ids; tensors at ``dtype`` when floating)."""
+    from profiler.capture.inputs import is_shape, tensors_in
+    if is_shape(tree):
+        return math.prod(tree) * (8 if ids is not None else dtype.itemsize)
+    if isinstance(tree, dict):
+        return sum(_input_bytes(v, dtype, ids) for v in tree.values())
+    if isinstance(tree, (list, tuple)):
+        return sum(_input_bytes(v, dtype, ids) for v in tree)
+    return sum(_bytes_of(t, dtype) for t in tensors_in(tree))
+
+
+def _weight_bytes(module: nn.Module | None):
+    """A function of the dtype: (bytes of the model's tensors at that dtype, bytes at
+    their own dtype).  Each tensor counted once (tied weights); a lazy module's
+    uninitialised ones have no size yet."""
+    seen, tensors = set(), []
+    for m in (module.modules() if module is not None else ()):
+        for t in (*m._parameters.values(), *m._buffers.values(),
+                  *(v for v in vars(m).values() if isinstance(v, torch.Tensor))):
+            if t is None or id(t) in seen or isinstance(t, UninitializedTensorMixin):
+                continue
+            seen.add(id(t))
+            tensors.append(t)
+    own = sum(t.numel() * t.element_size() for t in tensors)
+    return lambda dtype: (sum(_bytes_of(t, dtype) for t in tensors), own)
+
+
+def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
+                   device: str = "cpu") -> dict[str, int]:
+    """A lower bound on the memory a measured run takes, from the profile alone, by
+    part: ``weights``: the model's tensors at the dtype, on the device (a
+    built-by-name model, or a copy of the caller's, whose forward may write them);
+    ``build``: the model's tensors at their own dtype where they are built before
+    being converted or moved (a by-name model is built on the host, then converted
+    to the dtype: both held for a moment; a meta model's copy is made on the
+    device at its own dtype; 0 where the build is the weights); ``inputs``;
+    ``activations``: the largest row's input and output bytes (at a time, a layer
+    holds at least these; the report's, scaled to the run's batch); ``records``:
+    the timing hooks' records, RECORD_BYTES per module call and timed run (the
+    calls: a row or a module each at most once per row, ``MAX_RUNS`` runs unless
+    ``runs`` is given)."""
+    weights, own = _weight_bytes(source.model)(dtype)
+    by_name, meta = source.spec is not None, source.model is not None and _on_meta(source.model)
+    moved = device != "cpu" and by_name          # built on the host, then moved to the device
+    build = own if (by_name or meta) and (own != weights or moved) else 0
+    layers = report.layers
+    largest = int((layers["in_bytes"] + layers["act_bytes"]).max()) if len(layers) else 0
+    scale = source.batch / report.batch if report.batch else 1
+    modules = sum(1 for _ in source.model.modules()) if source.model is not None else 0
+    return dict(weights=weights, build=build, inputs=_input_bytes((source.args, source.kwargs), dtype, source.ids),
+                activations=int(largest * scale),
+                records=(len(layers) + modules) * (runs or MAX_RUNS) * RECORD_BYTES)
+
+
+def _on_meta(module: nn.Module) -> bool:
+    from profiler.capture.session import on_meta
+    return on_meta(module)
+
+
+def measure_limit(device: str) -> tuple[int | None, str]:
+    """(the most memory a measured run may take on ``device``, in bytes, or None for
+    no known limit; what sets it): the smaller of the memory available (the host's
+    for "cpu": ``available_memory_bytes``; a CUDA device's free memory,
+    torch.cuda.mem_get_info) and PROFILER_MEASURE_LIMIT_GB where it is set."""
+    from profiler.arguments import MEASURE_LIMIT_VARIABLE, available_memory_bytes, measure_limit_bytes
+    limits = []
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        limits.append((int(free), f"the free memory of {device}"))
+    else:
+        available = available_memory_bytes()
+        if available is not None:
+            limits.append((available, "the memory available"))
+    cap = measure_limit_bytes()
+    if cap is not None:
+        limits.append((cap, MEASURE_LIMIT_VARIABLE))
+    return min(limits, default=(None, "no limit known"), key=lambda pair: pair[0])
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_measured_size(report, source: Source, device: str, dtype: torch.dtype, runs: int | None) -> dict[str, int]:
+    """Refuse a measured run whose memory (``measured_bytes``) is above its limit
+    (``measure_limit``), in one line naming the bytes and how to lower them, before
+    anything real is built or drawn.  On CUDA the device holds the weights, inputs
+    and activations, and the host the build and the records; on the CPU, all of
+    them.  Returns the parts."""
+    from profiler.arguments import MEASURE_LIMIT_VARIABLE
+    parts = measured_bytes(report, source, dtype, runs, device)
+    if device.startswith("cuda"):
+        # a by-name model is built on the host; a meta model's copy is made on the device
+        built_on = "cpu" if source.spec is not None else device
+        checks = [(("records", *(("build",) if built_on == "cpu" else ())), "cpu"),
+                  (("weights", "inputs", "activations", *(("build",) if built_on != "cpu" else ())), device)]
+    else:
+        checks = [(("weights", "build", "inputs", "activations", "records"), "cpu")]
+    for names, where in checks:
+        need = sum(parts[n] for n in names)
+        limit, why = measure_limit(where)
+        if limit is None or need <= limit:
+            continue
+        words = {"weights": "weights", "build": "weights as built", "inputs": "inputs",
+                 "activations": "largest layer's input and output", "records": "timing records"}
+        detail = ", ".join(f"{words[n]} {_gib(parts[n])}" for n in names if parts[n])
+        fix = _smaller(report, source, parts["weights"] + parts["build"] > need / 2)
+        if why == MEASURE_LIMIT_VARIABLE:
+            fix += f", or raise {MEASURE_LIMIT_VARIABLE}"
+        raise ProfilerError(f"{report.model}: the measured run on {where} would take at least {need:,} bytes "
+                            f"({_gib(need)}: {detail}), above the {_gib(limit)} limit ({why}): {fix}")
+    return parts
+
+
+def _smaller(report, source: Source, weights: bool) -> str:
+    """How to lower a measured run's memory, in the arguments that set it."""
+    hf = source.spec is not None and source.spec.config is not None
+    if weights:
+        return "shrink the model (config= overrides such as num_hidden_layers=2)" if hf else "measure a smaller model"
+    if report.input_size is not None:
+        return "lower batch= or input_size="
+    return "lower batch=" if hf else "give smaller inputs="
+
+
 # --- building the real model and its inputs ----------------------------------------------
 
 def _torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-def _real_model(report, model, device: str, dtype: torch.dtype, native: bool, config) -> tuple[nn.Module, str, str]:
-    """(the model to time, its family, a note on its weights)."""
-    from profiler.models.resolve import resolve
-    from profiler.capture.session import on_meta, unwrapped
-    if isinstance(model, str):
-        spec = resolve(model, config, native=native)
+@contextlib.contextmanager
+def real_model(source: Source, device: str, dtype: torch.dtype) -> Iterator[tuple[nn.Module, str]]:
+    """(the model to time, a note on its weights), for the duration.  A by-name model
+    is built with real weights, seeded (within its build's own memory limit:
+    ModelSpec.build_seeded); a caller's model on meta is copied and given seeded
+    random weights; a caller's real model runs as it is, on copies of its tensors at
+    the device and dtype (its twins, profiler.capture.twins) inside a snapshot of
+    its modules: whatever its forward writes (an attribute, a buffer) goes to the
+    twins or is put back, and its own tensors are never read by the forward."""
+    from profiler.capture.session import _unwrap_children, on_meta
+    from profiler.capture.twins import ModuleState, swap_in_twins
+    if source.spec is not None and source.model is not None and not on_meta(source.model):
+        # the profile built it for real (its builder cannot build on meta): ours, seeded, used as it is
+        yield source.model.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
+        return
+    if source.spec is not None:
         try:
-            built = spec.build_seeded()
+            built = source.spec.build_seeded()
+        except ProfilerError:
+            raise
         except Exception as exc:
-            raise ProfilerError(f"cannot build '{spec.name}' with real weights to time it: "
-                                f"{type(exc).__name__}: {exc}") from exc
-        return built.to(device=device, dtype=dtype).eval(), spec.family, "random weights (seeded), built by name"
-    if not isinstance(model, nn.Module):
-        raise ProfilerError(f"model: expected a model name or an nn.Module, got {type(model).__name__}")
-    module = unwrapped(model)
+            raise ProfilerError(f"cannot build '{source.spec.name}' with real weights to time it: "
+                                f"{type(exc).__name__}: {first_line(exc)}") from exc
+        yield built.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
+        return
+    module = source.model
     if on_meta(module):
         module = copy.deepcopy(module).to_empty(device=device)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -100,32 +314,37 @@ def _real_model(report, model, device: str, dtype: torch.dtype, native: bool, co
             for m in module.modules():
                 if hasattr(m, "reset_parameters"):
                     m.reset_parameters()
-        return module.to(dtype=dtype).eval(), "custom", "random weights (seeded): the model was on the meta device"
-    tensors = [*module.parameters(), *module.buffers()]
-    if any(t.device != torch.device(device) or (t.is_floating_point() and t.dtype != dtype) for t in tensors):
-        module = copy.deepcopy(module).to(device=device, dtype=dtype)   # the caller's model stays as it is
-        return module.eval(), "custom", f"a copy of the given model's weights, on {device} at {dtype}"
-    return module, "custom", "the given model's own weights"
+        yield module.to(dtype=dtype).eval(), "random weights (seeded): the model was on the meta device"
+        return
+    modules = list(module.modules())
+    saved = ModuleState(modules)
+    try:
+        _unwrap_children(modules)
+
+        def make(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
+        swap_in_twins(modules, make, saved.tensor_attributes)
+        yield module, f"the given model's weights (a copy, on {device} at {str(dtype).removeprefix('torch.')})"
+    finally:
+        saved.restore()
 
 
-def _real_inputs(report, module, family, input_size, batch, inputs, kwargs, device, dtype):
-    from profiler.capture.inputs import example_args, materialize, normalize_args, token_vocab
-    if inputs is not None:
-        args = normalize_args(inputs)
-    else:
-        size = input_size if input_size is not None else report.input_size
-        if size is None:   # the profile's inputs were given, not made from a size
-            raise ProfilerError(f"cannot make inputs of {report.input_desc!r} to time the model: "
-                                "pass inputs= (and kwargs=) as for profile()")
-        args = example_args(family, tuple(size), batch)
+def real_inputs(source: Source, device: str, dtype: torch.dtype) -> tuple[tuple, dict]:
+    """The inputs of the timed forwards, drawn from seed 0: shapes and made meta
+    tensors become random tensors (token ids below the vocabulary, integers zeros,
+    booleans true), given and made real tensors copies on the device."""
+    from profiler.capture.inputs import materialize
     generator = torch.Generator().manual_seed(0)
 
-    def make(t):
+    def make(t: torch.Tensor) -> torch.Tensor:
+        if t.is_meta:
+            if t.is_floating_point():
+                return torch.randn(t.shape, dtype=dtype, generator=generator).to(device)
+            return torch.full(t.shape, t.dtype == torch.bool, dtype=t.dtype, device=device)
         return t.detach().to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
     memo: dict = {}
-    ids = token_vocab(module)
-    args = materialize(args, make, dtype, generator, device, ids, memo)
-    kwargs = materialize(kwargs or {}, make, dtype, generator, device, ids, memo)
+    args = materialize(source.args, make, dtype, generator, device, source.ids, memo)
+    kwargs = materialize(source.kwargs, make, dtype, generator, device, source.ids, memo)
     return args, kwargs
 
 
@@ -390,34 +609,61 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
         # profiling is profile()'s business (which calls this one): no import cycle
         raise ProfilerError("measure() takes the report of a profile: profiler.profile(model, ..., measure=True), "
                             "or measure(profiler.profile(model, ...), model, ...)")
+    from profiler.capture.session import exclusive, kept_rng
     model = report.model if model is None else model
+    batch = report.batch if batch is None else batch
+    _check_options(report, runs, warmup)
+    run_device, sheet = parse_device(device)
+    if time and run_device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
+    with exclusive(), kept_rng():
+        source = source_of(report, model, input_size, batch, inputs, kwargs, native, config) if time else None
+        return measure_source(report, source, device=device, runs=runs, warmup=warmup, seconds=seconds,
+                              peak_flops=peak_flops, peak_bandwidth=peak_bandwidth, time=time, batch=batch)
+
+
+def _check_options(report, runs, warmup) -> None:
     if "bwd_macs" in report.layers:
         raise ProfilerError("measuring times the inference forward: profile without training")
     for name, value in (("runs", runs), ("warmup", warmup)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (name == "runs")):
             raise ProfilerError(f"{name}={value!r}: expected a {'positive' if name == 'runs' else 'non-negative'} "
                                 "integer")
+
+
+def measure_source(report, source: Source | None, *, device: str = "cpu", runs: int | None = None,
+                   warmup: int | None = None, seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
+                   peak_bandwidth: float | None = None, time: bool = True, batch: int | None = None):
+    """``measure`` on the model and inputs of ``source`` (see Source): what profile()
+    calls with its own, under its lock and state snapshot (the caller holds them:
+    profiler.capture.session.exclusive and kept_rng).  The run's memory is checked
+    against its limit (``check_measured_size``) before anything real is built."""
+    _check_options(report, runs, warmup)
     run_device, sheet = parse_device(device)
     batch = report.batch if batch is None else batch
     if time or sheet is None:
         from profiler.measure.roofline import check_device
         check_device(run_device)
+    torch_dtype = _torch_dtype(report.dtype)
+    if time:   # before the microbenchmark and any real tensor
+        check_measured_size(report, source, run_device, torch_dtype, runs)
     peaks = resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
     info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
     if not time:
         attach(report, Measurement(False, info, peaks, batch))
         return report
 
-    torch_dtype = _torch_dtype(report.dtype)
-    with torch.random.fork_rng(devices=[]):
-        built, family, weights = _real_model(report, model, run_device, torch_dtype, native, config)
-        args, kw = _real_inputs(report, built, family, input_size, batch, inputs, kwargs, run_device, torch_dtype)
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
-        with eval_state(built):
-            per_call, inside = hook_cost(run_device)
-            raw = _run_and_time(built, args, kw, run_device, runs, DEFAULT_WARMUP if warmup is None else warmup,
-                                seconds)
+        with real_model(source, run_device, torch_dtype) as (built, weights):
+            args, kw = real_inputs(source, run_device, torch_dtype)
+            with eval_state(built):
+                per_call, inside = hook_cost(run_device)
+                torch.manual_seed(0)   # a forward that draws numbers draws the same ones each time
+                raw = _run_and_time(built, args, kw, run_device, runs,
+                                    DEFAULT_WARMUP if warmup is None else warmup, seconds)
+            del args, kw
+        built = None   # the real model goes before any microbenchmark is run again (below)
     except ProfilerError:
         raise
     except Exception as exc:
