@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 import time as _time
 from typing import Any
 
@@ -63,12 +64,14 @@ from torch import nn
 
 from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError, first_line
-from profiler.measure.roofline import describe_device, parse_device, resolve_peaks
+from profiler.measure.microbench import Bench, keep
+from profiler.measure.roofline import (Peaks, datasheet_of_gpu, describe_device, fmt_rate, parse_device,
+                                       resolve_peaks, table_peaks)
 from profiler.report.measured import Measurement, attach
 
 DEFAULT_SECONDS = 3.0      # the timed runs (with and without hooks) take about this long
 DEFAULT_WARMUP = 2
-MIN_RUNS, MAX_RUNS = 3, 100
+MIN_RUNS, MAX_RUNS = 10, 1000
 RECHECKS = 2
 
 
@@ -138,37 +141,48 @@ def _sync(device: str):
     return None
 
 
-def _timing_hooks(modules: list[nn.Module], events: list, sync) -> list:
-    """Pre and post hooks on every module appending (index, ns) and (~index, ns) to
-    ``events``: nothing but the bookkeeping."""
-    append, clock, handles = events.append, _time.perf_counter_ns, []
+def _timing_hooks(modules: list[nn.Module], events: list, device: str = "cpu") -> list:
+    """Pre and post hooks on every module appending (index, stamp) and (~index,
+    stamp) to ``events``: nothing but the bookkeeping.  On CPU the stamp is
+    ``time.perf_counter_ns()``; on CUDA a ``torch.cuda.Event`` recorded on the
+    current stream, read once the forward is done (``_stamps_ns``): the time between
+    two events is the device's, without a synchronisation per layer, so launches
+    overlap the work queued before them as in the plain forward."""
+    append, handles = events.append, []
+    if device.startswith("cuda"):
+        event = torch.cuda.Event
+
+        def stamp():
+            e = event(enable_timing=True)
+            e.record()
+            return e
+    else:
+        stamp = _time.perf_counter_ns
     for i, module in enumerate(modules):
-        if sync is None:
-            def pre(_module, _args, _i=i):
-                append(_i)
-                append(clock())
+        def pre(_module, _args, _i=i):
+            append(_i)
+            append(stamp())
 
-            def post(_module, _args, _out, _i=~i):
-                t = clock()
-                append(_i)
-                append(t)
-        else:
-            def pre(_module, _args, _i=i):
-                sync()
-                append(_i)
-                append(clock())
-
-            def post(_module, _args, _out, _i=~i):
-                sync()
-                t = clock()
-                append(_i)
-                append(t)
+        def post(_module, _args, _out, _i=~i):
+            t = stamp()
+            append(_i)
+            append(t)
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
     return handles
 
 
-def _walk(events: list) -> tuple[list[int], list[int], list[int], list[int]]:
+def _stamps_ns(events: list) -> list:
+    """``events`` with CUDA events turned into nanoseconds since the first (the
+    device is synchronised first); CPU stamps as they are."""
+    if not events or not isinstance(events[1], torch.cuda.Event):
+        return events
+    events[-1].synchronize()
+    first = events[1]
+    return [e if k % 2 == 0 else first.elapsed_time(e) * 1e6 for k, e in enumerate(events)]
+
+
+def _walk(events: list) -> tuple[list[int], list[int], list[float], list[float]]:
     """(module index, parent call, inclusive ns, self ns) per call, in call order."""
     mods, parents, incl, own, stack = [], [], [], [], []
     for k in range(0, len(events), 2):
@@ -219,12 +233,12 @@ def hook_cost(device: str = "cpu", fresh: bool = False) -> tuple[float, float]:
         for _ in range(200):
             plain.append(_timed(lambda: chain(x), sync))
             events.clear()
-            handles = _timing_hooks(modules, events, sync)
+            handles = _timing_hooks(modules, events, device)
             hooked.append(_timed(lambda: chain(x), sync))
             for h in handles:
                 h.remove()
             handles = []
-            mods, _, incl, _ = _walk(events)
+            mods, _, incl, _ = _walk(_stamps_ns(events))
             inside.extend(span for m, span in zip(mods, incl) if m > 0)
     finally:
         for h in handles:
@@ -313,38 +327,48 @@ def _match(layers, names: list[str], recorded: list[tuple[int, str, bool]],
     return target, primary, notes
 
 
-def _choose_runs(seconds: float, forward_s: float) -> int:
-    return int(min(MAX_RUNS, max(MIN_RUNS, seconds / max(2 * forward_s, 1e-6))))
+def _more_runs(done: int, runs: int | None, spent_s: float, seconds: float) -> bool:
+    """Whether to time another run: ``runs`` where given; else until the timed runs
+    (with and without hooks) have taken ``seconds``, and at least ``MIN_RUNS`` (a
+    spread of fewer is no spread), at most ``MAX_RUNS``."""
+    if runs is not None:
+        return done < runs
+    return done < MIN_RUNS or (spent_s < seconds and done < MAX_RUNS)
 
 
-def _run_and_time(model, args, kwargs, device, runs, warmup, seconds):
-    """Warm-up (the first run records shapes), then ``runs`` pairs of timed forwards,
-    without and with the timing hooks.  Returns a dict of raw figures."""
+def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None):
+    """Warm-up (the first run records shapes), then pairs of timed forwards, without
+    and with the timing hooks (``_more_runs`` says how many).  After each pair,
+    ``bench`` (a profiler.measure.microbench.Bench, or None) runs its trials for as
+    long as the pair took, until it has had ``seconds`` in all: the peaks are measured
+    between the runs, on the same machine.  Returns a dict of raw figures."""
     named = list(model.named_modules())
     modules = [m for _, m in named]
     names = [n or "(model)" for n, _ in named]
     sync = _sync(device)
     forward = (lambda: model(*args, **kwargs))
     recorded = _record(model, modules, args, kwargs, sync)
-    warm = [_timed(forward, sync) for _ in range(max(0, warmup - 1))] or [_timed(forward, sync)]
-    if runs is None:
-        runs = _choose_runs(seconds, min(warm) / 1e9)
+    for _ in range(max(1, warmup - 1)):
+        _timed(forward, sync)
     plain, hooked, owns = [], [], []
     events: list = []
     structure = None
+    spent = bench_spent = 0.0
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(runs):
+        while _more_runs(len(plain), runs, spent, seconds):
             plain.append(_timed(forward, sync))
             events.clear()
-            handles = _timing_hooks(modules, events, sync)
+            handles = _timing_hooks(modules, events, device)
             try:
                 hooked.append(_timed(forward, sync))
             finally:
                 for h in handles:
                     h.remove()
-            mods, parents, _, own = _walk(events)
+            pair = (plain[-1] + hooked[-1]) / 1e9
+            spent += pair
+            mods, parents, _, own = _walk(_stamps_ns(events))
             if structure is None:
                 structure = (mods, parents)
                 if [m for m, _, _ in recorded] != mods:
@@ -354,12 +378,36 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds):
                 raise ProfilerError("the forward called different modules from one run to the next: "
                                     "its per-layer times cannot be matched to rows")
             owns.append(own)
+            if bench is not None and bench_spent < seconds:
+                began = _time.perf_counter()
+                bench.step(min(pair, seconds - bench_spent))
+                bench_spent += _time.perf_counter() - began
     finally:
         if collecting:
             gc.enable()
     return dict(names=names, recorded=recorded, parents=structure[1], plain=np.array(plain, dtype=np.float64),
                 hooked=np.array(hooked, dtype=np.float64), own=np.array(owns, dtype=np.float64).T,
-                runs=runs)
+                runs=len(plain))
+
+
+def busy(load: float, cores: int) -> bool:
+    """Whether a machine whose 1-minute load average is ``load`` is busy: more
+    runnable processes than cores means some wait, and a timed run may be one."""
+    return load > cores
+
+
+def _load() -> float | None:
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):   # not on every platform
+        return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 # --- the public entry point ----------------------------------------------------------------
@@ -402,7 +450,8 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
     if time or sheet is None:
         from profiler.measure.roofline import check_device
         check_device(run_device)
-    peaks = resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
+    interleave = time and sheet is None and peak_flops is None and peak_bandwidth is None
+    peaks = None if interleave else resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
     info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
     if not time:
         attach(report, Measurement(False, info, peaks, batch))
@@ -413,17 +462,25 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
         built, family, weights = _real_model(report, model, run_device, torch_dtype, native, config)
         args, kw = _real_inputs(report, built, family, input_size, batch, inputs, kwargs, run_device, torch_dtype)
     fastpath = torch.backends.mha.get_fastpath_enabled()
+    bench = None
     try:
         with eval_state(built):
             per_call, inside = hook_cost(run_device)
+            bench = Bench(run_device, report.dtype) if interleave else None
+            load_before = _load()
             raw = _run_and_time(built, args, kw, run_device, runs, DEFAULT_WARMUP if warmup is None else warmup,
-                                seconds)
+                                seconds, bench)
+            load_after = _load()
+            if bench is not None:
+                peaks, peak_notes = _bench_peaks(bench, run_device, report.dtype, info)
     except ProfilerError:
         raise
     except Exception as exc:
         raise ProfilerError(f"{report.model}: the timed forward failed on {run_device}: {first_line(exc)}") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
+        if bench is not None:
+            bench.close()
 
     layers = report.layers
     target, primary, notes = _match(layers, raw["names"], raw["recorded"], raw["parents"])
@@ -444,9 +501,10 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
                     forward_iqr_s=_iqr(plain), hooked_s=float(np.mean(raw["hooked"])) / 1e9, hook_s=per_call,
                     hook_inside_s=inside,
                     calls=len(target), outside_s=float(np.mean(outside)), timer_resolution_s=timer_resolution(),
-                    per_run=per_run, nothing_moved=aliased, notes=[f"weights: {weights}", *notes])
+                    per_run=per_run, nothing_moved=aliased, load_before=load_before, load_after=load_after,
+                    cores=_cores(), notes=[f"weights: {weights}", *notes, *(peak_notes if interleave else [])])
     attach(report, m)
-    if sheet is None and peak_flops is None and peak_bandwidth is None:
+    if interleave and m.peaks.source.startswith("microbenchmark"):
         for attempt in range(RECHECKS):
             if not _beaten(report):
                 break
@@ -459,6 +517,26 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
                            + ", ".join(beaten[:5]))
             attach(report, m)
     return report
+
+
+def _bench_peaks(bench: Bench, device: str, dtype: str, info: dict) -> tuple[Peaks, list[str]]:
+    """The peaks of a measured run and notes on them: the interleaved
+    microbenchmark's (kept for the process as the best so far, see
+    profiler.measure.microbench.keep), or on a GPU the data sheet knows, the data
+    sheet's, a true upper limit, with the share of it the microbenchmark reached."""
+    measured = bench.peaks()
+    keep(measured, device, dtype)
+    sheet = datasheet_of_gpu(info["name"]) if info.get("kind") == "cuda" else None
+    if sheet is None:
+        return measured, []
+    try:
+        table = table_peaks(sheet, dtype)
+    except ProfilerError:   # a dtype the sheet has no figure for
+        return measured, []
+    return table, [f"microbenchmark on this GPU, between the runs: {fmt_rate(measured.flops, 'FLOP/s')} "
+                   f"({100 * measured.flops / table.flops:.0f}% of the data sheet's) and "
+                   f"{fmt_rate(measured.bandwidth, 'B/s')} ({100 * measured.bandwidth / table.bandwidth:.0f}%); "
+                   f"the bounds use the data sheet's peaks"]
 
 
 def _iqr(values: np.ndarray) -> float:
