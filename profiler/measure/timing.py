@@ -10,10 +10,15 @@ it was given by name or sits on the meta device) on random inputs of the report'
 shapes, on a CPU or a CUDA device, and puts the measured time of every row of the
 report beside its exact counts:
 
-- warm-up runs, then N timed runs (by default as many as fit in about
-  ``DEFAULT_SECONDS``), each timed twice in turn: whole, without any hook, and with
-  forward pre/post hooks on every module that read ``time.perf_counter_ns`` (after
-  ``torch.cuda.synchronize`` on CUDA);
+- warm-up runs, then N timed runs, each timed twice in turn: whole, without any
+  hook, and with forward pre/post hooks on every module that stamp the time
+  (``time.perf_counter_ns`` on CPU; a CUDA event on CUDA, see below).  N: ``runs``
+  where given, else as many as the pairs fit in about ``DEFAULT_SECONDS``, at least
+  ``MIN_RUNS`` (a spread over fewer runs says little) and at most ``MAX_RUNS``;
+- the peaks are measured in slices between the runs (profiler.measure.microbench,
+  ``Bench``), for about as long as the runs in all, so that the peaks and the
+  layers see the same machine; the 1-minute load average is read before and after
+  the runs, and the report says when it was above the core count (a busy machine);
 - every module call's self time is its time less its children's; a call that is no
   row of the report (a container that computes nothing of its own, a layer a
   formula module counts) adds its self time to the nearest enclosing row, so the
@@ -26,10 +31,14 @@ report beside its exact counts:
   parent.  The report also gives the difference between the forward with and
   without hooks on the model itself.
 
-On CUDA each hook synchronises, so every layer's time is its launches and its
-kernels, one layer after the other: the launches no longer overlap the work queued
-before them as they do in the plain forward, and where launches take longer than
-the kernels (small batches) the layers add up to more than the forward.
+On CUDA the hooks record CUDA events on the current stream instead of reading the
+host's clock, and the device is synchronised before and after each forward, not per
+layer: a layer's time is the device's time between its two events, so launches
+overlap the work queued before them as in the plain forward, and the layers add up
+to the forward's time on the device.  Where launches take longer than the kernels
+(small batches), the device idles between kernels, and that idle time goes to the
+layer whose launches it waits for.  The hooks' cost is calibrated the same way
+(events around empty modules).
 
 Per row (the columns ``attach`` adds): the mean time over the runs (the figure that
 adds up: the rows' means sum to the mean of the forward, which medians do not do on
@@ -45,10 +54,17 @@ nothing: its bound is 0.
 Without timing (``time=False``) the roofline alone predicts each row's least time
 from the peaks of the named device; the report says it is a bound.
 
-The peaks come from a microbenchmark in this process (profiler.measure.roofline).  If a
-row runs faster than its bound, the peaks were measured while the machine was
-busier than during the runs: the microbenchmark is run again (the best of all runs
-counts), at most ``RECHECKS`` times, and a note says so if a row still beats it.
+The peaks come from the microbenchmark run between the runs; on a GPU the data
+sheet knows (profiler.report.peaks.datasheet_of_gpu), from the data sheet, a true
+upper limit, with the share of it the microbenchmark reached in a note.  Given peaks
+or a named data sheet replace both.  If a row runs faster than its bound, the
+microbenchmark saw a busier moment than the runs did: it is run again in one go
+(the best of all runs counts), at most ``RECHECKS`` times, and a note says so if a
+row still beats it.
+
+Each kind's share of the time comes with its interquartile range across the runs,
+and a share whose IQR is wider than profiler.report.measured.NOISY_IQR_POINTS is
+marked noisy in the finding (the threshold's reasons are stated there).
 """
 from __future__ import annotations
 
@@ -64,7 +80,7 @@ from torch import nn
 
 from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError, first_line
-from profiler.measure.microbench import Bench, keep
+from profiler.measure.microbench import SLICE_S, Bench, keep
 from profiler.measure.roofline import (Peaks, datasheet_of_gpu, describe_device, fmt_rate, parse_device,
                                        resolve_peaks, table_peaks)
 from profiler.report.measured import Measurement, attach
@@ -338,10 +354,11 @@ def _more_runs(done: int, runs: int | None, spent_s: float, seconds: float) -> b
 
 def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None):
     """Warm-up (the first run records shapes), then pairs of timed forwards, without
-    and with the timing hooks (``_more_runs`` says how many).  After each pair,
+    and with the timing hooks (``_more_runs`` says how many).  Between pairs,
     ``bench`` (a profiler.measure.microbench.Bench, or None) runs its trials for as
-    long as the pair took, until it has had ``seconds`` in all: the peaks are measured
-    between the runs, on the same machine.  Returns a dict of raw figures."""
+    long as the pairs since its last turn took (once that is a slice, ``SLICE_S``),
+    until it has had ``seconds`` in all: the peaks are measured between the runs, on
+    the same machine, for about as long as the runs.  Returns a dict of raw figures."""
     named = list(model.named_modules())
     modules = [m for _, m in named]
     names = [n or "(model)" for n, _ in named]
@@ -353,7 +370,7 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
     plain, hooked, owns = [], [], []
     events: list = []
     structure = None
-    spent = bench_spent = 0.0
+    spent = bench_spent = owed = 0.0
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -378,10 +395,13 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
                 raise ProfilerError("the forward called different modules from one run to the next: "
                                     "its per-layer times cannot be matched to rows")
             owns.append(own)
-            if bench is not None and bench_spent < seconds:
+            owed += pair
+            if bench is not None and bench_spent < seconds and owed >= SLICE_S:
+                # as long as the runs since the last slices took (a slice at least)
                 began = _time.perf_counter()
-                bench.step(min(pair, seconds - bench_spent))
+                bench.step(min(owed, seconds - bench_spent))
                 bench_spent += _time.perf_counter() - began
+                owed = 0.0
     finally:
         if collecting:
             gc.enable()
@@ -427,7 +447,8 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
     device: where the forward runs, "cpu", "cuda" or "cuda:N"; or a data-sheet name
         (profiler.measure.roofline.DATASHEET: "A100", "H100", "H200", ...) whose peaks the
         roofline uses (the forward then runs on cuda).
-    runs: timed runs (default: as many as fit in about ``seconds``, 3 to 100);
+    runs: timed runs (default: as many as fit in about ``seconds``, at least
+        ``MIN_RUNS`` = 10, at most ``MAX_RUNS``);
         warmup: untimed runs first (default 2).
     peak_flops, peak_bandwidth: the roofs (FLOP/s, bytes/s) instead of a
         microbenchmark or a data sheet.
