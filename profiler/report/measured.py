@@ -10,10 +10,14 @@ torch:
   time over the runs, its median and interquartile range, the share of the forward,
   achieved FLOP/s and bytes/s, and the roofline (profiler.measure.roofline): the
   bound, the regime and the efficiency bound / time;
-- ``kind_columns`` (the time columns of ``Report.by_kind``) and ``view_columns``
+- ``kind_columns`` (the time columns of ``Report.by_kind``, each kind's share with
+  the quartiles of its per-run share and whether that spread is "noisy":
+  ``NOISY_IQR_POINTS``) and ``view_columns``
   (the columns of a grouped, sorted or cut view, made again from the per-run times);
 - the text and Markdown sections (``summary_lines``, ``text_section``,
-  ``markdown_section``, ``markdown_banner``) and the finding in time (``finding``);
+  ``markdown_section``, ``markdown_banner``; a busy machine, by its load average, is
+  named in the header: ``busy_lines``) and the finding in time (``finding``, each
+  share with its spread);
 - the JSON fields (``layer_fields``, ``kind_fields``);
 - a comparison's time columns (``COMPARE_MEASURED``, ``COMPARE_PREDICTED``,
   ``compare_row``, ``compare_note``).
@@ -174,8 +178,11 @@ def attach(report, m: Measurement) -> None:
 
 def kind_columns(report, out):
     """``by_kind`` plus the time columns: measured, ``time_s`` and ``time_%`` (each
-    kind's share of the per-layer times), ``flops_per_s``; predicted, ``bound_s`` and
-    ``bound_%``; both, the kind's ``regime`` (its FLOP term against its memory term)."""
+    kind's share of the per-layer times, from the means), ``flops_per_s``, and
+    ``time_%_q1``, ``time_%_q3`` (the quartiles of the kind's share run by run) and
+    ``noisy`` (their gap above ``NOISY_IQR_POINTS``); predicted, ``bound_s`` and
+    ``bound_%``; both, the kind's ``regime`` (its FLOP term against its memory term,
+    by the roofline rule ``limit``)."""
     m, layers = report.measurement, report.layers
     kinds = out["kind"] if "kind" in out else out.index
     flops = layers["flops"].to_numpy(dtype=np.float64)
