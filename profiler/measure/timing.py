@@ -410,13 +410,9 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
                 runs=len(plain))
 
 
-def busy(load: float, cores: int) -> bool:
-    """Whether a machine whose 1-minute load average is ``load`` is busy: more
-    runnable processes than cores means some wait, and a timed run may be one."""
-    return load > cores
-
-
 def _load() -> float | None:
+    """The 1-minute load average (profiler.report.measured.Measurement.busy reads it
+    against the core count), None where the platform has none."""
     try:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):   # not on every platform
