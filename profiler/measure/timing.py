@@ -167,10 +167,11 @@ def _timing_hooks(modules: list[nn.Module], events: list, device: str = "cpu") -
     append, handles = events.append, []
     if device.startswith("cuda"):
         event = torch.cuda.Event
+        stream = torch.cuda.current_stream(torch.device(device))   # the model's device's, not the current device's
 
         def stamp():
             e = event(enable_timing=True)
-            e.record()
+            e.record(stream)
             return e
     else:
         stamp = _time.perf_counter_ns
@@ -356,9 +357,10 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
     """Warm-up (the first run records shapes), then pairs of timed forwards, without
     and with the timing hooks (``_more_runs`` says how many).  Between pairs,
     ``bench`` (a profiler.measure.microbench.Bench, or None) runs its trials for as
-    long as the pairs since its last turn took (once that is a slice, ``SLICE_S``),
-    until it has had ``seconds`` in all: the peaks are measured between the runs, on
-    the same machine, for about as long as the runs.  Returns a dict of raw figures."""
+    long as the pairs since its last turn took (once that is a slice, ``SLICE_S``;
+    at most its share of ``seconds`` over the runs), until it has had ``seconds`` in
+    all: the peaks are measured between the runs, on the same machine, for about as
+    long as the runs.  Returns a dict of raw figures."""
     named = list(model.named_modules())
     modules = [m for _, m in named]
     names = [n or "(model)" for n, _ in named]
@@ -371,6 +373,7 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
     events: list = []
     structure = None
     spent = bench_spent = owed = 0.0
+    share = seconds / (runs or MIN_RUNS)   # the bench's most per turn: spread over the runs, not spent on the first
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -399,7 +402,7 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None
             if bench is not None and bench_spent < seconds and owed >= SLICE_S:
                 # as long as the runs since the last slices took (a slice at least)
                 began = _time.perf_counter()
-                bench.step(min(owed, seconds - bench_spent))
+                bench.step(min(owed, seconds - bench_spent, share))
                 bench_spent += _time.perf_counter() - began
                 owed = 0.0
     finally:
