@@ -140,3 +140,19 @@ def test_device_label():
     assert device_label({"kind": "cpu", "name": "Some CPU", "threads": 1}) == "Some CPU, 1 thread"
     assert device_label({"kind": "cpu", "name": "Some CPU", "threads": 8}) == "Some CPU, 8 threads"
     assert device_label({"kind": "cuda", "name": "NVIDIA H200", "index": 0}) == "NVIDIA H200 (cuda:0)"
+
+
+def test_the_report_stage_imports_nothing_from_measure():
+    """The stage order (report below measure): the peak model sits in the report
+    stage, so the report's views import it from here, not from profiler.measure."""
+    import ast
+    from pathlib import Path
+
+    import profiler.report
+    found = []
+    for path in Path(profiler.report.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found += [f"{path.name}: {n}" for n in names if n.startswith("profiler.measure")]
+    assert not found, found
