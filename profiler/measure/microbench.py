@@ -343,7 +343,10 @@ def keep(peaks: Peaks, device: str, dtype: str) -> Peaks:
     if old is not None:
         peaks = replace(peaks, flops=max(old.flops, peaks.flops), bandwidth=max(old.bandwidth, peaks.bandwidth),
                         dram_bandwidth=None if peaks.dram_bandwidth is None
-                        else max(old.dram_bandwidth or 0.0, peaks.dram_bandwidth))
+                        else max(old.dram_bandwidth or 0.0, peaks.dram_bandwidth),
+                        source=("the best of this process's microbenchmarks, the latest: " + peaks.source
+                                if not peaks.source.startswith("the best of") else peaks.source),
+                        detail=peaks.detail if peaks.flops >= old.flops else old.detail)
     _MEASURED[key] = peaks
     return peaks
 

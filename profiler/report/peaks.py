@@ -7,9 +7,9 @@ inputs and outputs once each) cannot take less than
 
 on a device, whatever its kernels do.  The bound is a lower bound only if the peaks
 are true peaks: the most the device does, by any kernel the model may run, at any
-data size.  So the peaks come from the best of several short microbenchmark trials
-(a noisy, shared machine slows trials down, never speeds them up), over several
-kernels:
+data size.  So the peaks come from the best of many short microbenchmark trials
+(profiler.measure.microbench; a noisy, shared machine slows trials down, never
+speeds them up), over several kernels:
 
 - FLOP/s at the model's dtype: a large GEMM and large 1x1 and 3x3 convolutions
   (on CPU, oneDNN's convolutions can beat the BLAS GEMM; on CUDA, cuDNN runs
@@ -19,8 +19,9 @@ kernels:
 
 A cache-resident layer moves its bytes at cache speed, far above DRAM's, so the
 memory roof has two levels.  ``bandwidth`` is the best rate seen at any size;
-``dram_bandwidth`` the best rate at sizes far beyond the last-level cache of
-``cache_bytes`` (C).  A layer that reads R bytes and writes W (B = R + W) finds at
+``dram_bandwidth`` the best rate at sizes beyond the last-level cache of
+``cache_bytes`` (C); a set too small to leave the cache entirely only raises that
+rate, which keeps the bound a lower bound.  A layer that reads R bytes and writes W (B = R + W) finds at
 most C of what it reads in the cache (what was there when it started) and leaves at
 most C of what it writes there when it ends, so at least (R - C)⁺ + (W - C)⁺ bytes
 cross to DRAM:

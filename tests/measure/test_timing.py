@@ -209,7 +209,10 @@ def test_default_runs_fill_the_budget_and_peaks_are_measured_between_them():
     assert 10 < m.runs < MAX_RUNS and m.per_run.shape == (2, m.runs)
     spent = m.runs * (m.forward_s + m.hooked_s)
     assert 0.3 <= spent < 0.3 + 2 * (m.forward_s + m.hooked_s) + 0.05
-    assert "between the model's timed runs" in m.peaks.source
+    # the peaks measured between the runs, unless a row beat their bound (a busier
+    # moment for the microbenchmark than for the runs): then the best of all its runs
+    assert ("between the model's timed runs" in m.peaks.source
+            or any("the microbenchmark ran again on its own" in n for n in m.notes))
     assert m.cores >= 1 and m.load_before is not None and m.load_after is not None
     assert m.busy == (max(m.load_before, m.load_after) > m.cores)
 
