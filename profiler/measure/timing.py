@@ -17,10 +17,15 @@ snapshot (profiler.capture.session.exclusive, kept_rng), and a caller's model
 runs on copies of its tensors inside a snapshot of its modules, so the model and
 the process come back bit-identical.  The timing:
 
-- warm-up runs, then N timed runs (by default as many as fit in about
-  ``DEFAULT_SECONDS``), each timed twice in turn: whole, without any hook, and with
-  forward pre/post hooks on every module that read ``time.perf_counter_ns`` (after
-  ``torch.cuda.synchronize`` on CUDA);
+- warm-up runs, then N timed runs, each timed twice in turn: whole, without any
+  hook, and with forward pre/post hooks on every module that stamp the time
+  (``time.perf_counter_ns`` on CPU; a CUDA event on CUDA, see below).  N: ``runs``
+  where given, else as many as the pairs fit in about ``DEFAULT_SECONDS``, at least
+  ``MIN_RUNS`` (a spread over fewer runs says little) and at most ``MAX_RUNS``;
+- the peaks are measured in slices between the runs (profiler.measure.microbench,
+  ``Bench``), for about as long as the runs in all, so that the peaks and the
+  layers see the same machine; the 1-minute load average is read before and after
+  the runs, and the report says when it was above the core count (a busy machine);
 - every module call's self time is its time less its children's; a call that is no
   row of the report (a container that computes nothing of its own, a layer a
   formula module counts) adds its self time to the nearest enclosing row, so the
@@ -33,10 +38,14 @@ the process come back bit-identical.  The timing:
   parent.  The report also gives the difference between the forward with and
   without hooks on the model itself.
 
-On CUDA each hook synchronises, so every layer's time is its launches and its
-kernels, one layer after the other: the launches no longer overlap the work queued
-before them as they do in the plain forward, and where launches take longer than
-the kernels (small batches) the layers add up to more than the forward.
+On CUDA the hooks record CUDA events on the current stream instead of reading the
+host's clock, and the device is synchronised before and after each forward, not per
+layer: a layer's time is the device's time between its two events, so launches
+overlap the work queued before them as in the plain forward, and the layers add up
+to the forward's time on the device.  Where launches take longer than the kernels
+(small batches), the device idles between kernels, and that idle time goes to the
+layer whose launches it waits for.  The hooks' cost is calibrated the same way
+(events around empty modules).
 
 Per row (the columns ``attach`` adds): the mean time over the runs (the figure that
 adds up: the rows' means sum to the mean of the forward, which medians do not do on
@@ -52,10 +61,17 @@ nothing: its bound is 0.
 Without timing (``time=False``) the roofline alone predicts each row's least time
 from the peaks of the named device; the report says it is a bound.
 
-The peaks come from a microbenchmark in this process (profiler.measure.roofline).  If a
-row runs faster than its bound, the peaks were measured while the machine was
-busier than during the runs: the microbenchmark is run again (the best of all runs
-counts), at most ``RECHECKS`` times, and a note says so if a row still beats it.
+The peaks come from the microbenchmark run between the runs; on a GPU the data
+sheet knows (profiler.report.peaks.datasheet_of_gpu), from the data sheet, a true
+upper limit, with the share of it the microbenchmark reached in a note.  Given peaks
+or a named data sheet replace both.  If a row runs faster than its bound, the
+microbenchmark saw a busier moment than the runs did: it is run again in one go
+(the best of all runs counts), at most ``RECHECKS`` times, and a note says so if a
+row still beats it.
+
+Each kind's share of the time comes with its interquartile range across the runs,
+and a share whose IQR is wider than profiler.report.measured.NOISY_IQR_POINTS is
+marked noisy in the finding (the threshold's reasons are stated there).
 """
 from __future__ import annotations
 
@@ -63,6 +79,7 @@ import contextlib
 import copy
 import gc
 import math
+import os
 import time as _time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -74,12 +91,14 @@ from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError, first_line
-from profiler.measure.roofline import describe_device, parse_device, resolve_peaks
+from profiler.measure.microbench import SLICE_S, Bench, keep
+from profiler.measure.roofline import (Peaks, datasheet_of_gpu, describe_device, fmt_rate, parse_device,
+                                       resolve_peaks, table_peaks)
 from profiler.report.measured import Measurement, attach
 
 DEFAULT_SECONDS = 3.0      # the timed runs (with and without hooks) take about this long
 DEFAULT_WARMUP = 2
-MIN_RUNS, MAX_RUNS = 3, 100
+MIN_RUNS, MAX_RUNS = 10, 1000
 RECHECKS = 2
 
 
@@ -357,37 +376,49 @@ def _sync(device: str):
     return None
 
 
-def _timing_hooks(modules: list[nn.Module], events: list, sync) -> list:
-    """Pre and post hooks on every module appending (index, ns) and (~index, ns) to
-    ``events``: nothing but the bookkeeping."""
-    append, clock, handles = events.append, _time.perf_counter_ns, []
+def _timing_hooks(modules: list[nn.Module], events: list, device: str = "cpu") -> list:
+    """Pre and post hooks on every module appending (index, stamp) and (~index,
+    stamp) to ``events``: nothing but the bookkeeping.  On CPU the stamp is
+    ``time.perf_counter_ns()``; on CUDA a ``torch.cuda.Event`` recorded on the
+    current stream, read once the forward is done (``_stamps_ns``): the time between
+    two events is the device's, without a synchronisation per layer, so launches
+    overlap the work queued before them as in the plain forward."""
+    append, handles = events.append, []
+    if device.startswith("cuda"):
+        event = torch.cuda.Event
+        stream = torch.cuda.current_stream(torch.device(device))   # the model's device's, not the current device's
+
+        def stamp():
+            e = event(enable_timing=True)
+            e.record(stream)
+            return e
+    else:
+        stamp = _time.perf_counter_ns
     for i, module in enumerate(modules):
-        if sync is None:
-            def pre(_module, _args, _i=i):
-                append(_i)
-                append(clock())
+        def pre(_module, _args, _i=i):
+            append(_i)
+            append(stamp())
 
-            def post(_module, _args, _out, _i=~i):
-                t = clock()
-                append(_i)
-                append(t)
-        else:
-            def pre(_module, _args, _i=i):
-                sync()
-                append(_i)
-                append(clock())
-
-            def post(_module, _args, _out, _i=~i):
-                sync()
-                t = clock()
-                append(_i)
-                append(t)
+        def post(_module, _args, _out, _i=~i):
+            t = stamp()
+            append(_i)
+            append(t)
         handles.append(module.register_forward_pre_hook(pre))
         handles.append(module.register_forward_hook(post))
     return handles
 
 
-def _walk(events: list) -> tuple[list[int], list[int], list[int], list[int]]:
+def _stamps_ns(events: list) -> list:
+    """``events`` with CUDA events turned into nanoseconds since the first (the
+    device is synchronised first); CPU stamps as they are."""
+    if not events or not isinstance(events[1], torch.cuda.Event):
+        return events
+    events[-1].synchronize()
+    first = events[1]
+    return [e if k % 2 == 0 else first.elapsed_time(e) * 1e6 for k, e in enumerate(events)]
+
+
+def _walk(events: list) -> tuple[list[int], list[int], list[float], list[float]]:
     """(module index, parent call, inclusive ns, self ns) per call, in call order."""
     mods, parents, incl, own, stack = [], [], [], [], []
     for k in range(0, len(events), 2):
@@ -438,12 +469,12 @@ def hook_cost(device: str = "cpu", fresh: bool = False) -> tuple[float, float]:
         for _ in range(200):
             plain.append(_timed(lambda: chain(x), sync))
             events.clear()
-            handles = _timing_hooks(modules, events, sync)
+            handles = _timing_hooks(modules, events, device)
             hooked.append(_timed(lambda: chain(x), sync))
             for h in handles:
                 h.remove()
             handles = []
-            mods, _, incl, _ = _walk(events)
+            mods, _, incl, _ = _walk(_stamps_ns(events))
             inside.extend(span for m, span in zip(mods, incl) if m > 0)
     finally:
         for h in handles:
@@ -532,38 +563,51 @@ def _match(layers, names: list[str], recorded: list[tuple[int, str, bool]],
     return target, primary, notes
 
 
-def _choose_runs(seconds: float, forward_s: float) -> int:
-    return int(min(MAX_RUNS, max(MIN_RUNS, seconds / max(2 * forward_s, 1e-6))))
+def _more_runs(done: int, runs: int | None, spent_s: float, seconds: float) -> bool:
+    """Whether to time another run: ``runs`` where given; else until the timed runs
+    (with and without hooks) have taken ``seconds``, and at least ``MIN_RUNS`` (a
+    spread of fewer is no spread), at most ``MAX_RUNS``."""
+    if runs is not None:
+        return done < runs
+    return done < MIN_RUNS or (spent_s < seconds and done < MAX_RUNS)
 
 
-def _run_and_time(model, args, kwargs, device, runs, warmup, seconds):
-    """Warm-up (the first run records shapes), then ``runs`` pairs of timed forwards,
-    without and with the timing hooks.  Returns a dict of raw figures."""
+def _run_and_time(model, args, kwargs, device, runs, warmup, seconds, bench=None):
+    """Warm-up (the first run records shapes), then pairs of timed forwards, without
+    and with the timing hooks (``_more_runs`` says how many).  Between pairs,
+    ``bench`` (a profiler.measure.microbench.Bench, or None) runs its trials for as
+    long as the pairs since its last turn took (once that is a slice, ``SLICE_S``;
+    at most its share of ``seconds`` over the runs), until it has had ``seconds`` in
+    all: the peaks are measured between the runs, on the same machine, for about as
+    long as the runs.  Returns a dict of raw figures."""
     named = list(model.named_modules())
     modules = [m for _, m in named]
     names = [n or "(model)" for n, _ in named]
     sync = _sync(device)
     forward = (lambda: model(*args, **kwargs))
     recorded = _record(model, modules, args, kwargs, sync)
-    warm = [_timed(forward, sync) for _ in range(max(0, warmup - 1))] or [_timed(forward, sync)]
-    if runs is None:
-        runs = _choose_runs(seconds, min(warm) / 1e9)
+    for _ in range(max(1, warmup - 1)):
+        _timed(forward, sync)
     plain, hooked, owns = [], [], []
     events: list = []
     structure = None
+    spent = bench_spent = owed = 0.0
+    share = seconds / (runs or MIN_RUNS)   # the bench's most per turn: spread over the runs, not spent on the first
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(runs):
+        while _more_runs(len(plain), runs, spent, seconds):
             plain.append(_timed(forward, sync))
             events.clear()
-            handles = _timing_hooks(modules, events, sync)
+            handles = _timing_hooks(modules, events, device)
             try:
                 hooked.append(_timed(forward, sync))
             finally:
                 for h in handles:
                     h.remove()
-            mods, parents, _, own = _walk(events)
+            pair = (plain[-1] + hooked[-1]) / 1e9
+            spent += pair
+            mods, parents, _, own = _walk(_stamps_ns(events))
             if structure is None:
                 structure = (mods, parents)
                 if [m for m, _, _ in recorded] != mods:
@@ -573,12 +617,35 @@ def _run_and_time(model, args, kwargs, device, runs, warmup, seconds):
                 raise ProfilerError("the forward called different modules from one run to the next: "
                                     "its per-layer times cannot be matched to rows")
             owns.append(own)
+            owed += pair
+            if bench is not None and bench_spent < seconds and owed >= SLICE_S:
+                # as long as the runs since the last slices took (a slice at least)
+                began = _time.perf_counter()
+                bench.step(min(owed, seconds - bench_spent, share))
+                bench_spent += _time.perf_counter() - began
+                owed = 0.0
     finally:
         if collecting:
             gc.enable()
     return dict(names=names, recorded=recorded, parents=structure[1], plain=np.array(plain, dtype=np.float64),
                 hooked=np.array(hooked, dtype=np.float64), own=np.array(owns, dtype=np.float64).T,
-                runs=runs)
+                runs=len(plain))
+
+
+def _load() -> float | None:
+    """The 1-minute load average (profiler.report.measured.Measurement.busy reads it
+    against the core count), None where the platform has none."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):   # not on every platform
+        return None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 # --- the public entry point ----------------------------------------------------------------
@@ -598,7 +665,8 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
     device: where the forward runs, "cpu", "cuda" or "cuda:N"; or a data-sheet name
         (profiler.measure.roofline.DATASHEET: "A100", "H100", "H200", ...) whose peaks the
         roofline uses (the forward then runs on cuda).
-    runs: timed runs (default: as many as fit in about ``seconds``, 3 to 100);
+    runs: timed runs (default: as many as fit in about ``seconds``, at least
+        ``MIN_RUNS`` = 10, at most ``MAX_RUNS``);
         warmup: untimed runs first (default 2).
     peak_flops, peak_bandwidth: the roofs (FLOP/s, bytes/s) instead of a
         microbenchmark or a data sheet.
@@ -647,29 +715,38 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
     torch_dtype = _torch_dtype(report.dtype)
     if time:   # before the microbenchmark and any real tensor
         check_measured_size(report, source, run_device, torch_dtype, runs)
-    peaks = resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
+    interleave = time and sheet is None and peak_flops is None and peak_bandwidth is None
+    peaks = None if interleave else resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
     info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
     if not time:
         attach(report, Measurement(False, info, peaks, batch))
         return report
 
     fastpath = torch.backends.mha.get_fastpath_enabled()
+    bench = None
     try:
         with real_model(source, run_device, torch_dtype) as (built, weights):
             args, kw = real_inputs(source, run_device, torch_dtype)
             with eval_state(built):
                 per_call, inside = hook_cost(run_device)
+                bench = Bench(run_device, report.dtype) if interleave else None
+                load_before = _load()
                 torch.manual_seed(0)   # a forward that draws numbers draws the same ones each time
                 raw = _run_and_time(built, args, kw, run_device, runs,
-                                    DEFAULT_WARMUP if warmup is None else warmup, seconds)
+                                    DEFAULT_WARMUP if warmup is None else warmup, seconds, bench)
+                load_after = _load()
             del args, kw
         built = None   # the real model goes before any microbenchmark is run again (below)
+        if bench is not None:
+            peaks, peak_notes = _bench_peaks(bench, run_device, report.dtype, info)
     except ProfilerError:
         raise
     except Exception as exc:
         raise ProfilerError(f"{report.model}: the timed forward failed on {run_device}: {first_line(exc)}") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
+        if bench is not None:
+            bench.close()
 
     layers = report.layers
     target, primary, notes = _match(layers, raw["names"], raw["recorded"], raw["parents"])
@@ -690,14 +767,20 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
                     forward_iqr_s=_iqr(plain), hooked_s=float(np.mean(raw["hooked"])) / 1e9, hook_s=per_call,
                     hook_inside_s=inside,
                     calls=len(target), outside_s=float(np.mean(outside)), timer_resolution_s=timer_resolution(),
-                    per_run=per_run, nothing_moved=aliased, notes=[f"weights: {weights}", *notes])
+                    per_run=per_run, nothing_moved=aliased, load_before=load_before, load_after=load_after,
+                    cores=_cores(), notes=[f"weights: {weights}", *notes, *(peak_notes if interleave else [])])
     attach(report, m)
-    if sheet is None and peak_flops is None and peak_bandwidth is None:
+    if interleave and m.peaks.source.startswith("microbenchmark"):
+        first = _beaten(report)
         for attempt in range(RECHECKS):
             if not _beaten(report):
                 break
             m.peaks = resolve_peaks(run_device, report.dtype, fresh=True)
             attach(report, m)
+        if first:
+            m.notes.append(f"{len(first)} row(s) ran faster than the bound from the peaks measured between the "
+                           "runs: the microbenchmark ran again on its own, and the bounds use the best of all its "
+                           "runs in this process")
         beaten = _beaten(report)
         if beaten:
             m.notes.append(f"{len(beaten)} row(s) ran faster than their roofline bound even after the "
@@ -705,6 +788,26 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
                            + ", ".join(beaten[:5]))
             attach(report, m)
     return report
+
+
+def _bench_peaks(bench: Bench, device: str, dtype: str, info: dict) -> tuple[Peaks, list[str]]:
+    """The peaks of a measured run and notes on them: the interleaved
+    microbenchmark's (kept for the process as the best so far, see
+    profiler.measure.microbench.keep), or on a GPU the data sheet knows, the data
+    sheet's, a true upper limit, with the share of it the microbenchmark reached."""
+    measured = bench.peaks()
+    keep(measured, device, dtype)
+    sheet = datasheet_of_gpu(info["name"]) if info.get("kind") == "cuda" else None
+    if sheet is None:
+        return measured, []
+    try:
+        table = table_peaks(sheet, dtype)
+    except ProfilerError:   # a dtype the sheet has no figure for
+        return measured, []
+    return table, [f"microbenchmark on this GPU, between the runs: {fmt_rate(measured.flops, 'FLOP/s')} "
+                   f"({100 * measured.flops / table.flops:.0f}% of the data sheet's) and "
+                   f"{fmt_rate(measured.bandwidth, 'B/s')} ({100 * measured.bandwidth / table.bandwidth:.0f}%); "
+                   f"the bounds use the data sheet's peaks"]
 
 
 def _iqr(values: np.ndarray) -> float:

@@ -10,10 +10,14 @@ torch:
   time over the runs, its median and interquartile range, the share of the forward,
   achieved FLOP/s and bytes/s, and the roofline (profiler.measure.roofline): the
   bound, the regime and the efficiency bound / time;
-- ``kind_columns`` (the time columns of ``Report.by_kind``) and ``view_columns``
+- ``kind_columns`` (the time columns of ``Report.by_kind``, each kind's share with
+  the quartiles of its per-run share and whether that spread is "noisy":
+  ``NOISY_IQR_POINTS``) and ``view_columns``
   (the columns of a grouped, sorted or cut view, made again from the per-run times);
 - the text and Markdown sections (``summary_lines``, ``text_section``,
-  ``markdown_section``, ``markdown_banner``) and the finding in time (``finding``);
+  ``markdown_section``, ``markdown_banner``; a busy machine, by its load average, is
+  named in the header: ``busy_lines``) and the finding in time (``finding``, each
+  share with its spread);
 - the JSON fields (``layer_fields``, ``kind_fields``);
 - a comparison's time columns (``COMPARE_MEASURED``, ``COMPARE_PREDICTED``,
   ``compare_row``, ``compare_note``).
@@ -28,11 +32,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from profiler.measure.roofline import Peaks, device_label, fmt_rate
+from profiler.report.peaks import Peaks, device_label, fmt_rate, limit
 
 MEASURED_COLUMNS = ["time_s", "time_median_s", "time_iqr_s", "time_%", "flops_per_s", "bytes_per_s", "bound_s",
                     "regime", "efficiency"]
 PREDICTED_COLUMNS = ["bound_s", "bound_%", "regime"]
+# A kind's share of the time is "noisy" when the interquartile range of its per-run
+# share is above this many percentage points.  Why 5: the finding in time sets a
+# kind's share of the time beside its share of the multiplications, and the
+# contrasts it exists to show are tens of points wide (AlexNet's linear layers: 8%
+# of the multiplications, 18-40% of the time at batch 1).  Half the runs fall inside
+# the IQR; a band wider than 5 points is as wide as the smaller of those contrasts'
+# margins, and the share may move that much between two measurements, so the reader
+# is told.  An absolute threshold, not one relative to the share: a kind with 1% of
+# the time whose share doubles does not change what the finding says.  The IQR, not
+# the range: one run interrupted by another process (common on a shared machine)
+# moves the range, not the IQR.
+NOISY_IQR_POINTS = 5.0
 MACHINE_NOTE = ("machine-specific: measured on this machine, in this process; times differ on another "
                 "machine, and between runs on a busy one")
 
@@ -61,7 +77,18 @@ class Measurement:
     timer_resolution_s: float = math.nan
     per_run: np.ndarray | None = None     # rows × runs, seconds
     nothing_moved: np.ndarray | None = None   # per row: computes nothing, its output is its input
+    load_before: float | None = None      # 1-minute load average before the timed runs, and after
+    load_after: float | None = None
+    cores: int | None = None              # cores this process may run on
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """The machine was busy: its load average, before or after the runs, above its
+        core count (more runnable processes than cores: some wait, and a timed run
+        may be one of them)."""
+        loads = [x for x in (self.load_before, self.load_after) if x is not None]
+        return bool(self.cores) and any(x > self.cores for x in loads)
 
     @property
     def overhead_s(self) -> float:
@@ -81,7 +108,9 @@ class Measurement:
                        hooked_s=_num(self.hooked_s),
                        hook_per_call_s=_num(self.hook_s), calls=self.calls,
                        hooks_total_s=_num(self.hook_s * self.calls), overhead_s=_num(self.overhead_s),
-                       outside_rows_s=_num(self.outside_s), timer_resolution_s=_num(self.timer_resolution_s))
+                       outside_rows_s=_num(self.outside_s), timer_resolution_s=_num(self.timer_resolution_s),
+                       load_before=_num(self.load_before), load_after=_num(self.load_after), cores=self.cores,
+                       busy=self.busy, noisy_iqr_points=NOISY_IQR_POINTS)
         out["notes"] = list(self.notes)
         return out
 
@@ -94,14 +123,22 @@ def _num(x: float) -> float | None:
 
 def _bounds(flops: np.ndarray, moved: np.ndarray, written: np.ndarray, peaks: Peaks,
             nothing_moved: np.ndarray | None = None):
-    """(bound seconds, regime, compute seconds, memory seconds) per row."""
-    compute = flops / peaks.flops
-    memory = np.array([peaks.memory_time(float(b), float(w)) for b, w in zip(moved, written)])
+    """(bound seconds, regime, compute seconds, memory seconds) per row: each row's
+    two terms from ``Peaks.terms``, joined by the roofline rule (``limit``)."""
+    terms = [peaks.terms(float(f), float(b), float(w)) for f, b, w in zip(flops, moved, written)]
+    compute = np.array([c for c, _ in terms], dtype=np.float64)
+    memory = np.array([m for _, m in terms], dtype=np.float64)
     if nothing_moved is not None:
         memory = np.where(nothing_moved & (flops == 0), 0.0, memory)
-    bound = np.maximum(compute, memory)
-    regime = np.where(bound <= 0, "", np.where(compute >= memory, "compute", "memory"))
+    bound, regime = _limits(compute, memory)
     return bound, regime, compute, memory
+
+
+def _limits(compute: np.ndarray, memory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``limit`` per element."""
+    pairs = [limit(float(c), float(m)) for c, m in zip(compute, memory)]
+    return (np.array([b for b, _ in pairs], dtype=np.float64),
+            np.array([r for _, r in pairs], dtype=str))
 
 
 def attach(report, m: Measurement) -> None:
@@ -141,8 +178,11 @@ def attach(report, m: Measurement) -> None:
 
 def kind_columns(report, out):
     """``by_kind`` plus the time columns: measured, ``time_s`` and ``time_%`` (each
-    kind's share of the per-layer times), ``flops_per_s``; predicted, ``bound_s`` and
-    ``bound_%``; both, the kind's ``regime`` (its FLOP term against its memory term)."""
+    kind's share of the per-layer times, from the means), ``flops_per_s``, and
+    ``time_%_q1``, ``time_%_q3`` (the quartiles of the kind's share run by run) and
+    ``noisy`` (their gap above ``NOISY_IQR_POINTS``); predicted, ``bound_s`` and
+    ``bound_%``; both, the kind's ``regime`` (its FLOP term against its memory term,
+    by the roofline rule ``limit``)."""
     m, layers = report.measurement, report.layers
     kinds = out["kind"] if "kind" in out else out.index
     flops = layers["flops"].to_numpy(dtype=np.float64)
@@ -154,15 +194,36 @@ def kind_columns(report, out):
     values = layers[column].to_numpy(dtype=np.float64)
     total = np.nansum(values)
     sums = {k: float(np.nansum(values[by == k])) for k in kinds}
-    regime = {k: ("" if not (compute[by == k].sum() or memory[by == k].sum()) else
-                  "compute" if compute[by == k].sum() >= memory[by == k].sum() else "memory") for k in kinds}
+    regime = {k: limit(float(compute[by == k].sum()), float(memory[by == k].sum()))[1] for k in kinds}
     share = column.replace("_s", "_%")
     out[column] = [sums[k] for k in kinds]
     out[share] = [100.0 * sums[k] / total if total else 0.0 for k in kinds]
     if m.measured:
         out["flops_per_s"] = [out["flops"].iloc[i] / sums[k] if sums[k] else math.nan for i, k in enumerate(kinds)]
+        spread = {k: share_spread(m.per_run, by == k) for k in kinds}
+        out["time_%_q1"] = [spread[k][0] for k in kinds]
+        out["time_%_q3"] = [spread[k][1] for k in kinds]
+        out["noisy"] = [spread[k][1] - spread[k][0] > NOISY_IQR_POINTS for k in kinds]
     out["regime"] = [regime[k] for k in kinds]
     return out
+
+
+def run_shares(per_run: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The share (%) of each run's per-layer time that the ``members`` rows took."""
+    totals = np.nansum(per_run, axis=0)
+    part = np.nansum(per_run[members], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(totals > 0, 100.0 * part / totals, np.nan)
+
+
+def share_spread(per_run: np.ndarray, members: np.ndarray) -> tuple[float, float]:
+    """(first quartile, third quartile) of the rows' per-run share, in %."""
+    shares = run_shares(per_run, members)
+    shares = shares[np.isfinite(shares)]
+    if not len(shares):
+        return math.nan, math.nan
+    q1, q3 = np.percentile(shares, [25, 75])
+    return float(q1), float(q3)
 
 
 def view_columns(report, layers=None):
@@ -204,7 +265,7 @@ def view_columns(report, layers=None):
     np.add.at(bound, group[ok], member_bound[ok])   # layers run one after the other: bounds add up
     np.add.at(comp, group[ok], member_compute[ok])
     np.add.at(mem, group[ok], member_memory[ok])
-    regime = np.where(bound <= 0, "", np.where(comp >= mem, "compute", "memory"))
+    _, regime = _limits(comp, mem)
     if m.measured:
         per_run = np.zeros((len(out), m.per_run.shape[1]))
         np.add.at(per_run, group[ok], m.per_run[ok])
@@ -249,6 +310,13 @@ def _pct(x) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.2f}%"
 
 
+def _spread(q1, q3) -> str:
+    """'15.1-21.0%': a share's interquartile range across the runs."""
+    if q1 is None or not (math.isfinite(q1) and math.isfinite(q3)):
+        return ""
+    return f"{q1:.1f}-{q3:.1f}%"
+
+
 def _layer_table(report, layers, units: str, markdown: bool) -> str:
     from profiler.report.render import fmt_count
     from tabulate import tabulate
@@ -286,11 +354,13 @@ def _kind_table(report, markdown: bool) -> str:
     for r in kinds.to_dict("records"):
         if m.measured:
             rows.append([r["kind"], _pct(r["flops_%"]), _pct(r["mults_%"]), _pct(r["time_%"]),
+                         _spread(r["time_%_q1"], r["time_%_q3"]) + (" noisy" if r["noisy"] else ""),
                          _t(r["time_s"], scale), _g(r["flops_per_s"]), f"{r['intensity']:.2f}", r["regime"]])
         else:
             rows.append([r["kind"], _pct(r["flops_%"]), _pct(r["mults_%"]), _pct(r["bound_%"]),
                          _t(r["bound_s"], scale), f"{r['intensity']:.2f}", r["regime"]])
-    head = (["kind", "flops_%", "mults_%", "time_%", f"time_{unit}", "GFLOP/s", "intensity", "regime"] if m.measured
+    head = (["kind", "flops_%", "mults_%", "time_%", "time_%_iqr", f"time_{unit}", "GFLOP/s", "intensity", "regime"]
+            if m.measured
             else ["kind", "flops_%", "mults_%", "bound_%", f"bound_{unit}", "intensity", "regime"])
     align = ["left"] + ["right"] * (len(head) - 2) + ["left"]
     return tabulate(rows, headers=head, tablefmt="github" if markdown else "simple", colalign=align,
@@ -310,18 +380,35 @@ def summary_lines(report) -> list[str]:
         return lines
     rows_sum = float(report.layers["time_s"].sum())
     lines = [f"measured on {p.device} at {report.dtype}, batch {m.batch}: {m.runs} timed runs after {m.warmup} "
-             f"warm-up runs; {MACHINE_NOTE}", *p.lines(),
+             f"warm-up runs; {MACHINE_NOTE}" + ("; BUSY MACHINE (see below)" if m.busy else ""), *p.lines(),
              f"forward: {_ms(m.forward_s)} ms without hooks (mean; median {_ms(m.forward_median_s)} ms, IQR "
              f"{_ms(m.forward_iqr_s)} ms), {_ms(m.hooked_s)} ms with the timing hooks",
              f"timing hooks: {m.hook_s * 1e6:.2f} µs per module call (calibrated on empty modules) × {m.calls} calls "
              f"= {_ms(m.hook_s * m.calls)} ms, taken out of the per-layer times; on this model the forward with "
              f"hooks took {_ms(abs(m.overhead_s))} ms ({100.0 * abs(m.overhead_s) / m.forward_s:.1f}%) "
              + ("more than without" if m.overhead_s >= 0 else "less than without, which is noise"),
+             *busy_lines(m),
              f"per-layer times sum to {_ms(rows_sum)} ms ({100.0 * rows_sum / m.forward_s:.1f}% of the forward "
              f"without hooks); {_ms(m.outside_s)} ms ran in containers that are no row; timer resolution "
              f"{m.timer_resolution_s * 1e9:.0f} ns",
              *m.notes]
     return lines
+
+
+def busy_lines(m: Measurement) -> list[str]:
+    """The machine's load, where known; a warning where it was busy."""
+    if m.load_before is None and m.load_after is None:
+        return []
+    loads = (f"load average {_load(m.load_before)} before the runs and {_load(m.load_after)} after, "
+             f"on {m.cores} core{'s' if m.cores != 1 else ''}")
+    if m.busy:
+        return [f"BUSY MACHINE: {loads}: other processes competed for the cores, so the times are longer and "
+                "spread wider than on a quiet machine"]
+    return [loads]
+
+
+def _load(x) -> str:
+    return "unknown" if x is None else f"{x:.2f}"
 
 
 def text_section(report, units: str = "grouped", layers=None) -> list[str]:
@@ -373,12 +460,18 @@ def finding(report) -> str:
     parts = []
     for kind, label in KIND_LABELS.items():
         if kind in kinds.index and (kinds.loc[kind, "mults"] or kinds.loc[kind, share]):
+            spread = ""
+            if m.measured:
+                spread = f" (IQR across runs {_spread(kinds.loc[kind, 'time_%_q1'], kinds.loc[kind, 'time_%_q3'])}"
+                spread += (f"; noisy: wider than {NOISY_IQR_POINTS:g} points, the share is not settled)"
+                           if kinds.loc[kind, "noisy"] else ")")
             parts.append(f"{label}: {kinds.loc[kind, 'mults_%']:.1f}% of multiplications, "
-                         f"{kinds.loc[kind, share]:.1f}% {what}{'' if len(parts) else ' ' + where}; "
+                         f"{kinds.loc[kind, share]:.1f}%{spread} {what}{'' if len(parts) else ' ' + where}; "
                          f"{kinds.loc[kind, 'regime']}-bound at {kinds.loc[kind, 'intensity']:.1f} FLOPs per byte")
     if m.measured:
         parts.append(f"the forward took {_ms(m.forward_s)} ms on {device_label(m.device)} "
-                     f"({fmt_rate(report.totals['flops'] / m.forward_s, 'FLOP/s')})")
+                     f"({fmt_rate(report.totals['flops'] / m.forward_s, 'FLOP/s')})"
+                     + (" on a busy machine" if m.busy else ""))
     else:
         parts.append(f"the forward takes at least {_ms(float(report.layers['bound_s'].sum()))} ms "
                      f"(the sum of the per-layer bounds{'' if parts else ' ' + where})")
@@ -399,8 +492,10 @@ def layer_fields(report, layers=None) -> list[dict]:
 
 
 def kind_fields(row: dict, measured: bool) -> dict:
-    columns = ["time_s", "time_%", "flops_per_s", "regime"] if measured else ["bound_s", "bound_%", "regime"]
-    return {c: (row[c] if isinstance(row[c], str) else _num(float(row[c]))) for c in columns}
+    columns = (["time_s", "time_%", "time_%_q1", "time_%_q3", "noisy", "flops_per_s", "regime"] if measured
+               else ["bound_s", "bound_%", "regime"])
+    return {c: (row[c] if isinstance(row[c], str) else bool(row[c]) if c == "noisy" else _num(float(row[c])))
+            for c in columns}
 
 
 # --- compare -------------------------------------------------------------------------------

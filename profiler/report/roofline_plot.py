@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from profiler.report.plots import KIND_COLORS, _figure
-from profiler.measure.roofline import fmt_rate
+from profiler.report.peaks import fmt_rate
 
 
 def roofline_figure(report, layers=None):

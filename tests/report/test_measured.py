@@ -133,3 +133,64 @@ def test_predicted_words_say_bound_not_measured(predicted_linear):
 def test_measurement_overhead_is_hooked_less_plain():
     m = Measurement(True, {"kind": "cpu"}, None, 1, forward_s=0.010, hooked_s=0.012)
     assert m.overhead_s == pytest.approx(0.002)
+
+
+# --- the spread of the shares, a noisy finding, a busy machine ----------------------------------
+
+def _hand_measured(per_run, load_before=0.5, load_after=0.5, cores=2):
+    """Linear(8, 8), ReLU, Linear(8, 4) at batch 2 with per-run times set by hand
+    (rows: linear, activation, linear)."""
+    import numpy as np
+    from profiler.measure.roofline import Peaks
+    from profiler.report.measured import attach
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    report = profiler.profile(model, inputs=((2, 8),))
+    assert list(report.layers["kind"]) == ["linear", "activation", "linear"]
+    per_run = np.array(per_run, dtype=float).T * 1e-3          # runs x rows in ms, to rows x runs in s
+    forward = float(per_run.sum(axis=0).mean())
+    m = Measurement(True, {"kind": "cpu", "name": "a CPU", "threads": 1}, Peaks("given", "float32", 1e12, 1e11,
+                    source="given"), 2, runs=per_run.shape[1], warmup=2, forward_s=forward,
+                    forward_median_s=forward, forward_iqr_s=0.0, hooked_s=forward, hook_s=1e-6, hook_inside_s=5e-7,
+                    calls=4, outside_s=0.0, timer_resolution_s=1e-7, per_run=per_run,
+                    nothing_moved=np.zeros(3, dtype=bool), load_before=load_before, load_after=load_after,
+                    cores=cores)
+    attach(report, m)
+    return report
+
+
+def test_each_kinds_share_has_its_spread_across_runs_and_a_wide_one_is_noisy():
+    from profiler.report.measured import NOISY_IQR_POINTS
+    # linear layers' share of each run: 4/5, 4/6, 5/6, 4/6
+    report = _hand_measured([[3, 1, 1], [3, 2, 1], [4, 1, 1], [2, 2, 2]])
+    shares = sorted([80.0, 400 / 6, 500 / 6, 400 / 6])
+    q1 = shares[0] + 0.75 * (shares[1] - shares[0])        # numpy's linear interpolation, by hand
+    q3 = shares[2] + 0.25 * (shares[3] - shares[2])
+    linear = report.by_kind.set_index("kind").loc["linear"]
+    assert linear["time_%_q1"] == pytest.approx(q1) and linear["time_%_q3"] == pytest.approx(q3)
+    assert q3 - q1 > NOISY_IQR_POINTS and bool(linear["noisy"])
+    assert linear["time_%"] == pytest.approx(100 * 17 / 23)   # the share of the means: 17 of 23 ms
+    text = report.to_string()
+    assert "time_%_iqr" in text and f"{q1:.1f}-{q3:.1f}% noisy" in text
+    assert f"(IQR across runs {q1:.1f}-{q3:.1f}%; noisy: wider than 5 points" in report._time_finding()
+    fields = kind_fields(report.by_kind.to_dict("records")[0], measured=True)
+    assert fields["noisy"] is True and fields["time_%_q3"] == pytest.approx(q3)
+
+
+def test_a_steady_share_is_not_noisy():
+    report = _hand_measured([[2, 1, 2], [4, 2, 4], [3, 1.5, 3], [2.2, 1.1, 2.2]])   # every run 80% linear
+    linear = report.by_kind.set_index("kind").loc["linear"]
+    assert linear["time_%_q1"] == pytest.approx(80.0) and linear["time_%_q3"] == pytest.approx(80.0)
+    assert not linear["noisy"] and "noisy" not in report._time_finding()
+
+
+def test_a_busy_machine_is_named_in_the_header():
+    quiet = _hand_measured([[2, 1, 2]] * 3, load_before=1.5, load_after=1.9, cores=2)
+    assert not quiet.measurement.busy
+    lines = summary_lines(quiet)
+    assert "BUSY" not in lines[0]
+    assert "load average 1.50 before the runs and 1.90 after, on 2 cores" in lines
+    busy = _hand_measured([[2, 1, 2]] * 3, load_before=1.5, load_after=3.2, cores=2)
+    assert busy.measurement.busy and summary_lines(busy)[0].endswith("BUSY MACHINE (see below)")
+    assert any(line.startswith("BUSY MACHINE: load average 1.50 before the runs and 3.20 after")
+               for line in summary_lines(busy))
+    assert busy.measurement.to_dict()["busy"] is True and "on a busy machine" in busy._time_finding()
