@@ -191,16 +191,17 @@ def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
+            # timed where asked, in the profile itself: on the model and inputs it resolved and made
+            timed = {} if timing is None else dict(measure=timing["time"], device=timing["device"],
+                                                   runs=timing["runs"], peak_flops=timing["peak_flops"],
+                                                   peak_bandwidth=timing["peak_bandwidth"])
             if isinstance(size, Tokens):
                 report = profile(model, batch=batch, **{size[0]: size[1]}, **(options or {}))
             else:
                 report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
-                                 batch=batch, native=size == NATIVE, **(options or {}))
+                                 batch=batch, native=size == NATIVE, **(options or {}), **timed)
             if timing is not None:
-                from profiler.measure.timing import measure
                 from profiler.report.measured import compare_note, compare_row
-                measure(report, model, input_size=None if size in (None, NATIVE) else tuple(size), batch=batch,
-                        native=size == NATIVE, config=(options or {}).get("config"), **timing)
                 if roofline is not None:
                     roofline[:] = compare_note(report)
                 return {**row_of(report), **compare_row(report)}, None

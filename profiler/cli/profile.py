@@ -92,7 +92,7 @@ def add_measure_arguments(p) -> None:
     p.add_argument("--peak-bandwidth", type=rate, metavar="B/s",
                    help="the roofline's memory bandwidth (e.g. 3.35T) instead of a microbenchmark")
     p.add_argument("--runs", type=int, metavar="N",
-                   help="with --measure: timed runs (default: as many as fit in about 3 seconds)")
+                   help="with --measure: timed runs (default: as many as fit in about 3 seconds, at least 10)")
 
 
 def measure_options(args) -> dict | None:

@@ -225,6 +225,27 @@ def _memory_trials(device: str, size: int, role: str, seconds: float, threads: i
             for name, make in kinds]
 
 
+def _working_sets(device: str, cache: int | None) -> tuple[list[int], int]:
+    """The memory trials' working sets in bytes: (the sizes within the cache, the
+    one far beyond it)."""
+    if device.startswith("cuda"):   # sizes within L2 that take longer than a kernel launch
+        return [(cache or 40 * MIB) // 8, (cache or 40 * MIB) // 2], max(1 << 30, 8 * (cache or 0))
+    # 8 times the last-level cache, at most 1 GiB: a VM may report its host's whole
+    # cache (hundreds of MiB); a smaller set can only raise the rate seen, so the
+    # bound stays a lower bound
+    return [128 << 10, 512 << 10, 2 * MIB, 8 * MIB], min(max(256 * MIB, 8 * (cache or 0)), 1 << 30)
+
+
+def bench_bytes(device: str) -> int:
+    """The most memory a ``Bench`` on ``device`` holds at once, for the measured run's
+    size check (it runs between the timed runs, beside the model): its memory
+    trials' buffers (one per working set, kept until ``close``) and one compute
+    trial's operands (the largest GEMM's three n×n float32 matrices, at most)."""
+    small, big = _working_sets(device, describe_device(device)["cache_bytes"])
+    n = 8192 if device.startswith("cuda") else 768
+    return sum(small) + big + 3 * n * n * 4
+
+
 class Bench:
     """The microbenchmark's trials on ``device`` at ``dtype``, run a slice at a time
     (``step``) or all at once (``run_all``); ``peaks()`` from the best rates so far.
@@ -238,16 +259,7 @@ class Bench:
         self.info = describe_device(device)
         self.sync = sync_for(device)
         torch_dtype = getattr(torch, dtype)
-        cache = self.info["cache_bytes"]
-        if device.startswith("cuda"):   # sizes within L2 that take longer than a kernel launch
-            self.small = [(cache or 40 * MIB) // 8, (cache or 40 * MIB) // 2]
-            self.big = max(1 << 30, 8 * (cache or 0))
-        else:
-            self.small = [128 << 10, 512 << 10, 2 * MIB, 8 * MIB]
-            # 8 times the last-level cache, at most 1 GiB: a VM may report its host's
-            # whole cache (hundreds of MiB); a smaller set can only raise the rate seen,
-            # so the bound stays a lower bound
-            self.big = min(max(256 * MIB, 8 * (cache or 0)), 1 << 30)
+        self.small, self.big = _working_sets(device, self.info["cache_bytes"])
         self.threads = torch.get_num_threads()
         settings: list[int | None] = [None]
         share = seconds

@@ -91,7 +91,7 @@ from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.capture.modes import eval_state
 from profiler.errors import ProfilerError, first_line
-from profiler.measure.microbench import SLICE_S, Bench, keep
+from profiler.measure.microbench import SLICE_S, Bench, bench_bytes, keep
 from profiler.measure.roofline import (Peaks, datasheet_of_gpu, describe_device, fmt_rate, parse_device,
                                        resolve_peaks, table_peaks)
 from profiler.report.measured import Measurement, attach
@@ -198,7 +198,7 @@ def _weight_bytes(module: nn.Module | None):
 
 
 def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
-                   device: str = "cpu") -> dict[str, int]:
+                   device: str = "cpu", bench: bool = False) -> dict[str, int]:
     """A lower bound on the memory a measured run takes, from the profile alone, by
     part: ``weights``: the model's tensors at the dtype, on the device (a
     built-by-name model, or a copy of the caller's, whose forward may write them);
@@ -210,7 +210,8 @@ def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
     holds at least these; the report's, scaled to the run's batch); ``records``:
     the timing hooks' records, RECORD_BYTES per module call and timed run (the
     calls: a row or a module each at most once per row, ``MAX_RUNS`` runs unless
-    ``runs`` is given)."""
+    ``runs`` is given); ``bench``: the microbenchmark's buffers where it runs between
+    the timed runs (``microbench.bench_bytes``), else 0."""
     weights, own = _weight_bytes(source.model)(dtype)
     by_name, meta = source.spec is not None, source.model is not None and _on_meta(source.model)
     moved = device != "cpu" and by_name          # built on the host, then moved to the device
@@ -221,7 +222,8 @@ def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
     modules = sum(1 for _ in source.model.modules()) if source.model is not None else 0
     return dict(weights=weights, build=build, inputs=_input_bytes((source.args, source.kwargs), dtype, source.ids),
                 activations=int(largest * scale),
-                records=(len(layers) + modules) * (runs or MAX_RUNS) * RECORD_BYTES)
+                records=(len(layers) + modules) * (runs or MAX_RUNS) * RECORD_BYTES,
+                bench=bench_bytes(device) if bench else 0)
 
 
 def _on_meta(module: nn.Module) -> bool:
@@ -253,30 +255,37 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_measured_size(report, source: Source, device: str, dtype: torch.dtype, runs: int | None) -> dict[str, int]:
+def check_measured_size(report, source: Source, device: str, dtype: torch.dtype, runs: int | None,
+                        bench: bool = False) -> dict[str, int]:
     """Refuse a measured run whose memory (``measured_bytes``) is above its limit
     (``measure_limit``), in one line naming the bytes and how to lower them, before
     anything real is built or drawn.  On CUDA the device holds the weights, inputs
     and activations, and the host the build and the records; on the CPU, all of
     them.  Returns the parts."""
     from profiler.arguments import MEASURE_LIMIT_VARIABLE
-    parts = measured_bytes(report, source, dtype, runs, device)
+    parts = measured_bytes(report, source, dtype, runs, device, bench)
     if device.startswith("cuda"):
         # a by-name model is built on the host; a meta model's copy is made on the device
         built_on = "cpu" if source.spec is not None else device
         checks = [(("records", *(("build",) if built_on == "cpu" else ())), "cpu"),
-                  (("weights", "inputs", "activations", *(("build",) if built_on != "cpu" else ())), device)]
+                  (("weights", "inputs", "activations", "bench", *(("build",) if built_on != "cpu" else ())),
+                   device)]
     else:
-        checks = [(("weights", "build", "inputs", "activations", "records"), "cpu")]
+        checks = [(("weights", "build", "inputs", "activations", "records", "bench"), "cpu")]
     for names, where in checks:
         need = sum(parts[n] for n in names)
         limit, why = measure_limit(where)
         if limit is None or need <= limit:
             continue
         words = {"weights": "weights", "build": "weights as built", "inputs": "inputs",
-                 "activations": "largest layer's input and output", "records": "timing records"}
+                 "activations": "largest layer's input and output", "records": "timing records",
+                 "bench": "the microbenchmark's buffers between the runs"}
         detail = ", ".join(f"{words[n]} {_gib(parts[n])}" for n in names if parts[n])
-        fix = _smaller(report, source, parts["weights"] + parts["build"] > need / 2)
+        if "bench" in names and parts["bench"] > need / 2:   # the microbenchmark, not the model
+            fix = ("give the peaks instead of measuring them beside the model (device= a data sheet's name, "
+                   "or peak_flops= and peak_bandwidth=)")
+        else:
+            fix = _smaller(report, source, parts["weights"] + parts["build"] > need / 2)
         if why == MEASURE_LIMIT_VARIABLE:
             fix += f", or raise {MEASURE_LIMIT_VARIABLE}"
         raise ProfilerError(f"{report.model}: the measured run on {where} would take at least {need:,} bytes "
@@ -713,9 +722,9 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
         from profiler.measure.roofline import check_device
         check_device(run_device)
     torch_dtype = _torch_dtype(report.dtype)
-    if time:   # before the microbenchmark and any real tensor
-        check_measured_size(report, source, run_device, torch_dtype, runs)
     interleave = time and sheet is None and peak_flops is None and peak_bandwidth is None
+    if time:   # before the microbenchmark and any real tensor
+        check_measured_size(report, source, run_device, torch_dtype, runs, interleave)
     peaks = None if interleave else resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
     info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
     if not time:

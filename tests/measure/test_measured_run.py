@@ -107,7 +107,7 @@ def test_the_figure_is_weights_inputs_largest_layer_and_records():
     # by hand: a float32 copy of W (1000x1000) and b; a 10x1000 input; the layer holds its
     # input and its output (10x1000 each); 2 rows or modules, MAX_RUNS runs
     assert parts == dict(weights=(1000 * 1000 + 1000) * 4, build=0, inputs=10 * 1000 * 4,
-                         activations=2 * 10 * 1000 * 4, records=(1 + 1) * MAX_RUNS * RECORD_BYTES)
+                         activations=2 * 10 * 1000 * 4, records=(1 + 1) * MAX_RUNS * RECORD_BYTES, bench=0)
     half = measured_bytes(report, source, torch.bfloat16, runs=3)
     assert half["weights"] == (1000 * 1000 + 1000) * 2 and half["records"] == 2 * 3 * RECORD_BYTES
 
@@ -138,8 +138,12 @@ def test_the_limit_variable_caps_the_run_and_is_named(monkeypatch):
     before = snapshot(model)
     with pytest.raises(ProfilerError, match=f"above the 0.0 GiB limit \\({MEASURE_LIMIT_VARIABLE}\\): "
                                             f"measure a smaller model, or raise {MEASURE_LIMIT_VARIABLE}"):
-        profiler.profile(model, input_size=(1000,), measure=True, runs=1)
+        profiler.profile(model, input_size=(1000,), measure=True, runs=1, peak_flops=1e12, peak_bandwidth=1e11)
     assert_untouched(model, before)
+    # with the peaks measured between the runs, their buffers (1 GiB here) are most of the need
+    monkeypatch.setenv(MEASURE_LIMIT_VARIABLE, "0.5")
+    with pytest.raises(ProfilerError, match="the microbenchmark's buffers between the runs .*give the peaks"):
+        profiler.profile(model, input_size=(1000,), measure=True, runs=1)
     monkeypatch.setenv(MEASURE_LIMIT_VARIABLE, "lots")
     with pytest.raises(ProfilerError, match=f"{MEASURE_LIMIT_VARIABLE}='lots': expected a positive number"):
         measure_limit_bytes()
@@ -253,3 +257,19 @@ def test_measuring_while_another_thread_profiles_gives_the_sequential_results():
     assert measured == [(expected, True)] * 3
     assert counted == [expected] * 20
     assert_untouched(model, before)
+
+
+def test_the_interleaved_microbenchmark_is_counted_at_what_it_really_holds():
+    """The peaks are measured between the timed runs, beside the model: its buffers
+    count.  Checked against what a Bench really allocates (its memory trials' buffers,
+    one per working set) plus the largest CPU GEMM's three 768x768 float32 operands."""
+    from profiler.measure.microbench import Bench, bench_bytes
+    _, report, source = _linear_case()
+    bench = Bench("cpu", "float32", seconds=0.005)
+    try:
+        bench.run_all()
+        held = sum(t.numel() * t.element_size() for t in bench._buffers.values())
+    finally:
+        bench.close()
+    assert bench_bytes("cpu") == held + 3 * 768 * 768 * 4
+    assert measured_bytes(report, source, torch.float32, runs=1, bench=True)["bench"] == bench_bytes("cpu")

@@ -78,6 +78,18 @@ def test_cli_compare_measure_batches(capsys):
     assert "times measured on cpu" in out
 
 
+def test_compare_measures_a_transformers_model_by_name():
+    """compare --measure times what each profile resolved and made (a transformers
+    model's token ids), as profile --measure does: its counts are the profile's."""
+    from profiler.compare import compare
+    config = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+                  num_key_value_heads=2, vocab_size=128)
+    frame = compare(["hf:llama"], input_sizes=[(16,)], config=config, measure=True, runs=1,
+                    peak_flops=1e12, peak_bandwidth=1e11)
+    unmeasured = profiler.profile("hf:llama", input_size=(16,), config=config)
+    assert frame["macs"].tolist() == [unmeasured.totals["macs"]] and frame["forward_ms"].iloc[0] > 0
+
+
 def test_compare_shows_where_linear_layers_turn_compute_bound():
     """With given roofs (ridge at 10 FLOPs per byte) the regimes follow from the counts alone."""
     from profiler.compare import compare
