@@ -69,6 +69,39 @@ def macs_flop_counter(model, kwargs) -> int:
     return counter.get_total_flops() // 2
 
 
+def check_part_and_flop_counter(arch: str, overrides: dict, rows_of: str, shown, frozen: bool = False) -> None:
+    """``hf:arch`` with the inputs ``example_inputs`` makes for it: the description
+    shows each of ``shown``; on meta nothing is uncounted and the rows under
+    ``rows_of`` (a tower, a part) count MACs; the total equals FlopCounterMode's on a
+    seeded real build fed the same inputs (``frozen``: with no gradients, where
+    FlopCounterMode's module tracker refuses the model otherwise), and the params
+    the real build's."""
+    import profiler
+    from profiler.models import hf
+    spec = resolve(f"hf:{arch}", overrides)
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    for text in shown:
+        assert text in desc, desc
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
+    layers = report.layers
+    rows = layers[layers["name"].str.contains(rf"(?:^|\.){rows_of}(?:\.|$)")]
+    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {rows_of} rows"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+        if frozen:
+            real.requires_grad_(False)
+    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    assert set(real_kwargs) == set(kwargs)
+    for key, value in kwargs.items():
+        if isinstance(value, torch.Tensor) and value.device.type == "cpu":
+            assert torch.equal(value, real_kwargs[key]), key       # the same ids, grids and masks
+    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+
 def builder():
     """arch -> (spec, meta model, real model), built once."""
     cache = {}

@@ -11,10 +11,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
 
 import pytest
-import torch
-from hf_tiny import macs_flop_counter, need
+from hf_tiny import check_part_and_flop_counter, need
 
-import profiler
 from profiler.models import hf
 from profiler.models.resolve import resolve
 
@@ -108,24 +106,8 @@ CASES = {
 @pytest.mark.parametrize("arch", sorted(CASES))
 def test_a_part_gets_its_hidden_inputs_and_equals_flop_counter(arch):
     overrides, rows_of, shown = CASES[arch]
-    spec = resolve(f"hf:{arch}", overrides)
-    meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
-    for text in shown:
-        assert text in desc, desc
-    report = profiler.profile(meta, kwargs=kwargs)
-    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
-    layers = report.layers
-    rows = layers[layers["name"].str.contains(rf"(?:^|\.){rows_of}(?:\.|$)")]
-    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {rows_of} rows"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        # no gradients: FlopCounterMode's module tracker refuses Idefics2's perceiver otherwise
-        real = spec.build(meta=False).eval().requires_grad_(False)
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
-    assert set(real_kwargs) == set(kwargs)
-    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
-    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+    # no gradients: FlopCounterMode's module tracker refuses Idefics2's perceiver otherwise
+    check_part_and_flop_counter(arch, overrides, rows_of, shown, frozen=True)
 
 
 def test_hidden_inputs_are_made_only_where_the_forward_requires_them():

@@ -11,11 +11,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
 import pytest
 import torch
 
-import profiler
 from profiler.errors import ProfilerError
 from profiler.models import hf
 from profiler.models.resolve import resolve
-from hf_tiny import macs_flop_counter
+from hf_tiny import check_part_and_flop_counter
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -81,26 +80,7 @@ CASES = {
 @pytest.mark.parametrize("arch", sorted(CASES))
 def test_each_modality_counts_its_tower_and_equals_flop_counter(arch):
     overrides, tower, shown = CASES[arch]
-    spec = resolve(f"hf:{arch}", overrides)
-    meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
-    for text in shown:
-        assert text in desc, desc
-    report = profiler.profile(meta, kwargs=kwargs)
-    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
-    layers = report.layers
-    rows = layers[layers["name"].str.contains(rf"(?:^|\.){tower}(?:\.|$)")]
-    assert len(rows) and int(rows["macs"].sum()) > 0, f"no {tower} rows"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        real = spec.build(meta=False).eval()
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
-    assert set(real_kwargs) == set(kwargs)
-    for key, value in kwargs.items():
-        if isinstance(value, torch.Tensor) and value.device.type == "cpu":
-            assert torch.equal(value, real_kwargs[key]), key       # the same ids, grids and masks
-    assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs), desc
-    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+    check_part_and_flop_counter(arch, overrides, tower, shown)
 
 
 def test_sizes_from_image_frames_and_seconds():
