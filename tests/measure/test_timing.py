@@ -268,16 +268,19 @@ def test_per_module_times_agree_with_torch_profiler(one_thread):
     report = profiler.profile(model, inputs=((64, 512),))
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         measure(report, model, inputs=((64, 512),), runs=runs, peak_flops=1e12, peak_bandwidth=1e11)
-    theirs = _hooked_spans(prof, runs, "cpu_time_total")
+    share, their_share = _shares(report, _hooked_spans(prof, runs, "cpu_time_total"))
+    print(dict(zip("abcd", zip(share.round(1), their_share.round(1)))))
+    assert np.abs(share - their_share).max() <= 5.0, (share, their_share)
+
+
+def _shares(report, theirs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The median per-run share (%) of layers a to d, ours and torch.profiler's."""
     assert sorted(theirs) == list("abcd")
     per_run = report.measurement.per_run
     rows = {k: list(report.layers["name"]).index(k) for k in "abcd"}
     ours = np.array([per_run[rows[k]] for k in "abcd"])
     other = np.array([theirs[k] for k in "abcd"])
-    share = np.median(100 * ours / ours.sum(axis=0), axis=1)
-    their_share = np.median(100 * other / other.sum(axis=0), axis=1)
-    print(dict(zip("abcd", zip(share.round(1), their_share.round(1)))))
-    assert np.abs(share - their_share).max() <= 5.0, (share, their_share)
+    return np.median(100 * ours / ours.sum(axis=0), axis=1), np.median(100 * other / other.sum(axis=0), axis=1)
 
 
 @pytest.mark.skipif(not CUDA, reason="no CUDA device: torch.cuda.is_available() is False")
@@ -296,13 +299,6 @@ def test_cuda_event_times_agree_with_torch_profiler_cuda_time():
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
                                             torch.profiler.ProfilerActivity.CUDA]) as prof:
         measure(report, model, inputs=x, device="cuda", runs=runs, peak_flops=1e15, peak_bandwidth=1e12)
-    theirs = _hooked_spans(prof, runs, "device_time_total")
-    assert sorted(theirs) == list("abcd")
-    per_run = report.measurement.per_run
-    rows = {k: list(report.layers["name"]).index(k) for k in "abcd"}
-    ours = np.array([per_run[rows[k]] for k in "abcd"])
-    other = np.array([theirs[k] for k in "abcd"])
-    share = np.median(100 * ours / ours.sum(axis=0), axis=1)
-    their_share = np.median(100 * other / other.sum(axis=0), axis=1)
+    share, their_share = _shares(report, _hooked_spans(prof, runs, "device_time_total"))
     assert np.abs(share - their_share).max() <= 5.0, (share, their_share)
     assert all(p.device.type == "cuda" for p in model.parameters())
