@@ -272,3 +272,24 @@ def test_bad_arguments_are_timed_as_refusals_and_claimed_under_half_a_second():
     failed = {"profiler profile alexnet --input 3x22a": {"error": "exit code 0", "returncode": 0}}
     assert [met for _, met, _ in claims(data(failed))] == [False]
     assert "refused (exit code 2, one line on stderr)" in render(data(refusals))
+
+
+def test_measure_repeatability_claim_reads_the_stated_spreads():
+    """Two runs agree where, for each kind at 1 % or more, their quartile ranges of the
+    per-run share overlap; a busy machine is not evaluated (and is no miss of the run's
+    exit status)."""
+    repeat = load("bench_repeat")
+    run = load("run")
+
+    def found(load, second_conv):
+        first = {"kinds": {"conv": [60.0, 58.0, 62.0], "linear": [30.0, 29.0, 31.0], "pool": [0.5, 0.1, 3.0]}}
+        second = {"kinds": {"conv": [63.0, *second_conv], "linear": [30.5, 29.5, 31.5], "pool": [0.4, 0.0, 0.9]}}
+        return {"runs": {"resnet18": [first, second]}, "cores": 2, "load": [load, load]}
+    (_, met, figures), = repeat.claims(found(0.5, (62.0, 65.0)))      # they meet at 62
+    assert met is True and "pool" not in figures
+    (_, met, figures), = repeat.claims(found(0.5, (62.5, 65.0)))
+    assert met is False and "conv 60.0% [58.0, 62.0] / 63.0% [62.5, 65.0] (apart)" in figures
+    (_, met, figures), = repeat.claims(found(3.0, (62.5, 65.0)))
+    assert met is None and figures.startswith("not evaluated, a busy machine")
+    assert run.exit_status(repeat.claims(found(3.0, (62.5, 65.0)))) == 0
+    assert run.exit_status(repeat.claims(found(0.5, (62.5, 65.0)))) == 1
