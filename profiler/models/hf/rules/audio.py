@@ -539,8 +539,19 @@ def _whisper_like(need: Need) -> bool:
     return get(need.audio, "max_source_positions", default=get(need.config, "max_source_positions")) is not None
 
 
+def audio_input_ids(need: Need):
+    """Quantised mel frames read as token ids (Inkling's audio embedder: one
+    embedding table per mel bin, summed over the bins): batch x frames (FRAME_RATE
+    a second, default 1 s) x ``n_mel_bins``, each id below ``mel_vocab_size``."""
+    bins, levels = _field(need, ("n_mel_bins",)), _field(need, ("mel_vocab_size",))
+    if bins is None or levels is None or not need.requires("audio_input_ids"):
+        return None
+    return need.make.ids((need.batch, _frames(need), bins), levels)
+
+
 RULES = {
     "input_values": Rule(input_values, "audio", primary=True),
+    "audio_input_ids": Rule(audio_input_ids, "speech"),
     "input_features": Rule(input_features, "speech", primary=True),
     "input_features_mask": Rule(feature_mask, "speech", after=("input_features",)),
     "feature_attention_mask": Rule(feature_mask, "speech", after=("input_features",)),

@@ -113,7 +113,26 @@ def image_embeds_position_mask(need: Need):
     return mask
 
 
+OPTIONS = 2      # options of the question a decision head scores (JEV's first type, "noul": false, true)
+
+
+def _question(value: int):
+    def make(need: Need):
+        ids = need.made.get("input_ids")
+        if ids is None or not all(need.requires(n) for n in ("marks", "num_options", "question_type_ids")):
+            return None
+        return need.make.ints([[ids.shape[1] if value is None else value]])
+    return make
+
+
+# One question asked of a prompt (JEV's decision head): scored at its mark, the 1-based position
+# of the prompt's last token (the head reads the state before the mark), of the first question
+# type (index 0), with OPTIONS options.  Each batch x 1, as the forward reads one prompt.
+QUESTION = {"marks": None, "num_options": OPTIONS, "question_type_ids": 0}
+
+
 RULES = {
+    **{name: Rule(_question(value), "text", after=("input_ids",)) for name, value in QUESTION.items()},
     "image_embeds_position_mask": Rule(image_embeds_position_mask, "vision-language", after=("input_ids",)),
     "query_embeds": Rule(query_embeds, "vision-language"),
     "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language",

@@ -100,6 +100,9 @@ CASES = {
     "molmo2_adapter": ({"hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 8,
                         "intermediate_size": 64, "text_hidden_size": 48, "vision_feature_layer": [-1, -2]},
                        "image_projector", ["image_features 1x128x64", "pooled_patches_idx 32x4"]),
+    # one question scored at the prompt's last token (mark 128), of the first type, with 2 options
+    "jev": ({**_sub("text_config", {**TEXT, "vocab_size": 256}), "hidden_size": 64}, "layers",
+            ["input_ids 1x128, marks 1x1, num_options 1x1, question_type_ids 1x1"]),
 }
 
 
@@ -155,3 +158,21 @@ def test_the_grid_of_token_blocks_counts_tokens():
     assert grid_thw(part).tolist() == [[1, 28, 28]]
     part.made["pixel_values"] = part.make.floats((3136, 192))          # flat patches: the grid in patches
     assert grid_thw(part).tolist() == [[1, 56, 56]]
+
+
+def test_quantised_mel_frames_are_ids_below_the_levels_and_equal_flop_counter():
+    # Inkling's audio embedder: 100 frames (1 s) x 8 bins of ids below 16 levels; it only embeds and
+    # normalises, so its MACs are FlopCounterMode's (none), and its other ops are counted
+    import profiler
+    from hf_tiny import macs_flop_counter
+    spec = resolve("hf:inkling_audio", {"n_mel_bins": 8, "mel_vocab_size": 16, "text_hidden_size": 32})
+    meta = spec.build(meta=True)
+    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    assert "audio_input_ids 1x100x8" in desc
+    ids = kwargs["audio_input_ids"]
+    assert int(ids.min()) >= 0 and int(ids.max()) < 16
+    report = profiler.profile(meta, kwargs=kwargs)
+    assert len(report.uncounted) == 0 and int(report.total["other"]) > 0
+    real = spec.build(meta=False).eval()
+    assert int(report.total["macs"]) == macs_flop_counter(real, kwargs) == 0
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
