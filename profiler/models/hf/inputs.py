@@ -116,7 +116,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         # tokenizers encode and decode): nothing to run, whatever the inputs
         raise ProfilerError(f"{type(model).__name__}: transformers defines no forward for this class (only "
                             "methods such as generate, encode or decode): profile one of its parts instead")
-    params = inspect.signature(model.forward).parameters
+    params = _passed_on(model, inspect.signature(model.forward).parameters)
     make = Maker(model)
     name = type(model).__name__
     enc_dec = bool(getattr(config, "is_encoder_decoder", False))
@@ -173,6 +173,30 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         kwargs["cache_position"] = make.positions(decode, new, 1)[0]
     kwargs["use_cache"] = True
     return (), kwargs, f"input_ids {shape_text(kwargs['input_ids'])} after a KV cache of {decode} ({cache_desc(cache)})"
+
+
+# arguments a forward hands on through its **kwargs to a part that requires them, made as its own
+# required arguments (PI0.5's base model passes the timestep embedding its head computes to the
+# action expert); only these names, so no other forward's inputs change
+_PASSED_ON = ("timestep_embeds",)
+
+
+def _passed_on(model, params):
+    """``params``, plus each _PASSED_ON name a direct child's forward requires that
+    the forward does not name but takes through ``**kwargs``, as a required
+    keyword argument."""
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return params
+    extra = {}
+    for child in model.children():
+        try:
+            takes = inspect.signature(child.forward).parameters
+        except (TypeError, ValueError):
+            continue
+        for name in required(takes):
+            if name in _PASSED_ON and name not in params:
+                extra[name] = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY)
+    return {**params, **extra} if extra else params
 
 
 _POSITION_TABLES = ("wpe", "position_embeddings", "position_embedding", "embed_positions")

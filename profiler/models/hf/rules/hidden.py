@@ -138,6 +138,16 @@ def backbone_features(need: Need):
             for k in reversed(range(levels))]
 
 
+def timestep_embeds(need: Need):
+    """A diffusion step's embedding an action expert is conditioned on (PI0.5's,
+    handed on by the model around it): batch x the expert's width
+    (``dit_config.hidden_size``, else ``hidden_size``)."""
+    width = _first(need.config, ("dit_config.hidden_size", "hidden_size"))
+    if width is None or not need.requires("timestep_embeds"):
+        return None
+    return need.make.floats((need.batch, width))
+
+
 def sequence(need: Need):
     """A transformer over states another model made, called alone with its input
     named ``hidden_states`` and no patch embedding of its own (FLAVA's multimodal
@@ -194,6 +204,7 @@ RULES.update({
     "num_patches": Rule(num_patches, "hidden states", after=("inputs_embeds",)),
     "patch_embeds": Rule(patch_embeds, "hidden states"),
     "decoder_queries": Rule(decoder_queries, "hidden states"),
+    "timestep_embeds": Rule(timestep_embeds, "hidden states"),
     "pooled_patches_idx": Rule(pooled_patches_idx, "hidden states", after=("image_features",)),
     "backbone_features": Rule(backbone_features, "hidden states"),
 })

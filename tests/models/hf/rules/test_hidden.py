@@ -78,6 +78,14 @@ CASES = {
              **_sub("dit_config", {**TEXT, "num_key_value_heads": 1})},
             "vision_tower", ["pixel_values 1x1x3x32x32", "pixel_attention_mask 1x1", "action_embeds 1x50x64",
                              "16 image tokens"]),
+    # as PI0, and the timestep embedding its base model hands on to the action expert through **kwargs
+    "pi05": ({"vlm_config": {"model_type": "paligemma", "image_token_id": 299, "projection_dim": 64,
+                             "text_config": {**TEXT, "num_key_value_heads": 1, "model_type": "gemma", "vocab_size": 300},
+                             "vision_config": {"model_type": "siglip_vision_model", "num_hidden_layers": 1,
+                                               "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                                               "image_size": 32, "patch_size": 8, "projection_dim": 64}},
+              **_sub("dit_config", {**TEXT, "num_key_value_heads": 1})},
+             "dit", ["action_embeds 1x50x64", "timestep_embeds 1x64", "16 image tokens"]),
     # temporal patches, channels last: (224 / 56)² = 16 patches of 2 frames x 56 x 56 x 3
     "inkling_vision": ({"n_layers": 2, "hidden_size": 64, "text_hidden_size": 64, "num_attention_heads": 4,
                         "patch_size": 56}, "encoder_layers", ["pixel_values 16x2x56x56x3"]),
@@ -176,3 +184,21 @@ def test_quantised_mel_frames_are_ids_below_the_levels_and_equal_flop_counter():
     real = spec.build(meta=False).eval()
     assert int(report.total["macs"]) == macs_flop_counter(real, kwargs) == 0
     assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
+
+
+def test_only_the_named_pass_on_arguments_are_added_to_a_forward():
+    # PI0.5's base model takes **kwargs and its action expert requires timestep_embeds: added; its
+    # expert also requires inputs_embeds, which the forward names (left as it is), and a decoder
+    # layer's hidden_states is never added (only _PASSED_ON names)
+    import inspect
+
+    from profiler.models.hf.inputs import _passed_on
+    spec = resolve("hf:pi05", CASES["pi05"][0])
+    model = spec.build(meta=True)
+    params = inspect.signature(model.forward).parameters
+    added = _passed_on(model, params)
+    assert set(added) - set(params) == {"timestep_embeds"}
+    assert added["timestep_embeds"].default is inspect.Parameter.empty
+    layers = spec.build(meta=True).dit
+    assert set(_passed_on(layers, inspect.signature(layers.forward).parameters)) == \
+        set(inspect.signature(layers.forward).parameters)
