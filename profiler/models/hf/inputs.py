@@ -504,6 +504,21 @@ def _streams(model) -> int:
     return 0
 
 
+def _position_tables(model) -> tuple[int, int] | None:
+    """Where the model embeds each position's id with a table of its own
+    (``embed_tokens``, a list of embeddings: Moshi's depth decoder, the text token
+    in its own table, then one audio codebook per position): the smallest table,
+    so every id is valid wherever it lands, and the positions there are tables for
+    (the list's, after the model's own single tables).  None for a model with one
+    table."""
+    from torch import nn
+    tables = getattr(model, "embed_tokens", None)
+    if isinstance(tables, nn.ModuleList) and len(tables) and all(isinstance(t, nn.Embedding) for t in tables):
+        single = [t for t in model.children() if isinstance(t, nn.Embedding)]
+        return min(t.num_embeddings for t in (*tables, *single)), len(tables) + len(single)
+    return None
+
+
 def _text_ids(need: Need, check) -> Any:
     """``input_ids``: media placeholders first (between their start and end
     tokens), then the text."""
@@ -544,6 +559,9 @@ def _text_ids(need: Need, check) -> Any:
         # every stream's ids below the smallest stream vocabulary (Kyutai's audio codebooks: 2049)
         last = streams
         vocab = min(vocab, int(get(config, "codebook_vocab_size", default=vocab) or vocab))
+    tables = _position_tables(model)
+    if tables is not None and not prefix:
+        vocab, length = min(vocab, tables[0]), min(length, tables[1]) if need.tokens is None else length
     ids = make.ids((need.batch * rows, length + len(prefix)) + ((last,) if last else ()), vocab, avoid)
     if prefix:
         ids[:, :len(prefix)] = make.torch.tensor(prefix, dtype=ids.dtype, device=ids.device)

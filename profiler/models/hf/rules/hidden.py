@@ -52,6 +52,9 @@ HIDDEN = {
     "vision_pos_encoding": Hidden(positions_of="vision_features"),
     "vision_pos_embeds": Hidden(positions_of="vision_features", companion=True),   # SAM 3's DETR encoder
     "text_features": Hidden(prompt=True),
+    # the main decoder's last states, one per id, that Moshi's depth decoder projects onto its own
+    # (the forward leaves them optional, and reads them regardless)
+    "last_hidden_state": Hidden(width=("input_size",), positions_of="input_ids", companion=True),
 }
 
 

@@ -108,6 +108,12 @@ CASES = {
     "molmo2_adapter": ({"hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 4, "head_dim": 8,
                         "intermediate_size": 64, "text_hidden_size": 48, "vision_feature_layer": [-1, -2]},
                        "image_projector", ["image_features 1x128x64", "pooled_patches_idx 32x4"]),
+    # Moshi's depth decoder: one id per table (the text token's, then 2 codebooks'), each below the
+    # smallest table (17 audio codes, not the 100-token text vocabulary), and the main decoder's states
+    "moshi_depth": ({"num_hidden_layers": 1, "hidden_size": 64, "ffn_dim": 128, "num_attention_heads": 4,
+                     "num_key_value_heads": 4, "head_dim": 16, "input_size": 32, "num_codebooks": 3,
+                     "vocab_size": 100, "audio_vocab_size": 16}, "layers",
+                    ["input_ids 1x3", "last_hidden_state 1x3x32"]),
     # one question scored at the prompt's last token (mark 128), of the first type, with 2 options
     "jev": ({**_sub("text_config", {**TEXT, "vocab_size": 256}), "hidden_size": 64}, "layers",
             ["input_ids 1x128, marks 1x1, num_options 1x1, question_type_ids 1x1"]),
@@ -202,3 +208,9 @@ def test_only_the_named_pass_on_arguments_are_added_to_a_forward():
     layers = spec.build(meta=True).dit
     assert set(_passed_on(layers, inspect.signature(layers.forward).parameters)) == \
         set(inspect.signature(layers.forward).parameters)
+
+
+def test_ids_of_a_table_per_position_are_valid_in_every_table():
+    spec = resolve("hf:moshi_depth", CASES["moshi_depth"][0])
+    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
+    assert int(kwargs["input_ids"].max()) < 17
