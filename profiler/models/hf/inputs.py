@@ -251,9 +251,12 @@ def _prefill(need: Need, given: dict, refuse, limit, check) -> dict[str, Any]:
                     made[name] = value
     if need.tokens is not None and not {"input_ids", "decoder_input_ids"} & set(params) and "input_values" not in made:
         refuse(f"tokens= applies to text inputs; this model takes {', '.join(made) or 'no token ids'}")
-    if "input_ids" in params and "input_ids" not in made:
-        made["input_ids"] = _text_ids(need, check)
     enc_dec = bool(getattr(config, "is_encoder_decoder", False))
+    # an encoder-decoder whose encoder reads the features made, with no placeholder for them in the
+    # text (Pop2Piano: the features are its encoder's embeddings, and ids beside them are refused)
+    features_encode = enc_dec and "input_features" in made and not _media_tokens(config)
+    if "input_ids" in params and "input_ids" not in made and not features_encode:
+        made["input_ids"] = _text_ids(need, check)
     if "decoder_input_ids" in params and "decoder_input_ids" not in made and (enc_dec or "input_features" in made):
         if need.tokens is not None:
             length = need.tokens

@@ -153,8 +153,18 @@ def feature_width(need: Need) -> int:
     stated = _field(need, _STACKED_WIDTH_FIELDS)
     if stated is not None:
         return stated
-    width = _field(need, _MEL_FIELDS) or 80
-    return int(width) * (_field(need, _STACK_FIELDS) or 1)
+    width = _field(need, _MEL_FIELDS)
+    if width is None and _features_embed(need):
+        return int(get(need.config, "d_model"))
+    return int(width or 80) * (_field(need, _STACK_FIELDS) or 1)
+
+
+def _features_embed(need: Need) -> bool:
+    """An encoder-decoder taking both token ids and features, whose config names no
+    mel bins: the features are its encoder's embeddings in place of the ids
+    (Pop2Piano: a log-mel spectrogram of ``d_model`` bins), as wide as the encoder."""
+    return bool(get(need.config, "is_encoder_decoder")) and need.takes("input_ids") \
+        and isinstance(get(need.config, "d_model"), int)
 
 
 def input_features(need: Need):

@@ -114,6 +114,9 @@ CASES = {
                      "num_key_value_heads": 4, "head_dim": 16, "input_size": 32, "num_codebooks": 3,
                      "vocab_size": 100, "audio_vocab_size": 16}, "layers",
                     ["input_ids 1x3", "last_hidden_state 1x3x32"]),
+    # Pop2Piano: its features are the encoder's embeddings (d_model wide), and no token ids beside them
+    "pop2piano": ({"num_layers": 1, "num_decoder_layers": 1, "d_model": 32, "d_kv": 8, "num_heads": 4, "d_ff": 64},
+                  "encoder", ["input_features 1x100x32, decoder_input_ids 1x128"]),
     # one question scored at the prompt's last token (mark 128), of the first type, with 2 options
     "jev": ({**_sub("text_config", {**TEXT, "vocab_size": 256}), "hidden_size": 64}, "layers",
             ["input_ids 1x128, marks 1x1, num_options 1x1, question_type_ids 1x1"]),
