@@ -37,6 +37,9 @@ def _hidden_states(need: Need):
     """A tower called alone reads ``hidden_states``: an audio tower its audio, a vision tower its images
     (patches of a patch-list encoder, or images for a convolution), a transformer over other models'
     states (no convolution: FLAVA's multimodal encoder) a sequence of its width."""
+    mel = hidden.dit_mel(need)        # a code-to-mel DiT (Qwen2.5-Omni's): its noisy mel spectrogram
+    if mel is not None:
+        return mel
     if audio.reads_audio(need):
         return audio.hidden_states(need)
     if image.uses_patch_list(need) or hidden.has_convolution(need.model):

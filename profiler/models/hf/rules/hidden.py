@@ -151,6 +151,50 @@ def timestep_embeds(need: Need):
     return need.make.floats((need.batch, width))
 
 
+CODES_DEFAULT = 48     # codec codes a code-to-mel DiT is given (x ``repeats`` 2: 96 mel frames, 4 blocks of 24)
+
+
+def _dit(need: Need) -> tuple[int, int, int, int] | None:
+    """A code-to-mel DiT (Qwen2.5-Omni's token2wav DiT): its codes, mel frames
+    (codes x ``repeats``), mel bins (``mel_dim``) and code vocabulary
+    (``num_embeds``), where the forward requires ``quantized_code``."""
+    repeats, mels, vocab = (_first(need.config, (f,)) for f in ("repeats", "mel_dim", "num_embeds"))
+    if None in (repeats, mels, vocab) or not need.requires("quantized_code"):
+        return None
+    codes = need.tokens or CODES_DEFAULT
+    return codes, codes * repeats, mels, vocab
+
+
+def dit_mel(need: Need):
+    """The noisy mel spectrogram a code-to-mel DiT denoises (its ``hidden_states``):
+    batch x frames x ``mel_dim``; None for any other model."""
+    dit = _dit(need)
+    return None if dit is None else need.make.floats((need.batch, dit[1], dit[2]))
+
+
+def _dit_input(name: str):
+    def make(need: Need):
+        dit = _dit(need)
+        if dit is None or not need.requires(name):
+            return None
+        codes, frames, mels, vocab = dit
+        if name == "quantized_code":
+            return need.make.ids((need.batch, codes), vocab)
+        if name == "condition_vector":                   # the reference speech's mel, as long
+            return need.make.floats((need.batch, frames, mels))
+        if name == "speaker_embedding":                  # one speaker vector per frame, concatenated
+            return need.make.floats((need.batch, frames, _first(need.config, ("enc_emb_dim",)) or 1))
+        return need.make.floats((need.batch,))           # time_step: one diffusion time per sample
+    make.__doc__ = f"``{name}`` of a code-to-mel DiT: see DIT_INPUTS."
+    return make
+
+
+# A code-to-mel DiT's conditions (Qwen2.5-Omni's token2wav DiT), each made where required:
+# quantized_code: batch x codes, ids below num_embeds; condition_vector: the reference mel, batch x
+# frames x mel_dim; speaker_embedding: batch x frames x enc_emb_dim; time_step: batch floats.
+DIT_INPUTS = ("quantized_code", "condition_vector", "speaker_embedding", "time_step")
+
+
 def sequence(need: Need):
     """A transformer over states another model made, called alone with its input
     named ``hidden_states`` and no patch embedding of its own (FLAVA's multimodal
@@ -210,4 +254,5 @@ RULES.update({
     "timestep_embeds": Rule(timestep_embeds, "hidden states"),
     "pooled_patches_idx": Rule(pooled_patches_idx, "hidden states", after=("image_features",)),
     "backbone_features": Rule(backbone_features, "hidden states"),
+    **{name: Rule(_dit_input(name), "audio") for name in DIT_INPUTS},
 })

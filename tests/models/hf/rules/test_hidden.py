@@ -117,6 +117,15 @@ CASES = {
     # Pop2Piano: its features are the encoder's embeddings (d_model wide), and no token ids beside them
     "pop2piano": ({"num_layers": 1, "num_decoder_layers": 1, "d_model": 32, "d_kv": 8, "num_heads": 4, "d_ff": 64},
                   "encoder", ["input_features 1x100x32, decoder_input_ids 1x128"]),
+    # Qwen2.5-Omni's code-to-mel DiT: 48 codes below 20, 96 noisy mel frames (x repeats 2), the reference
+    # mel as long, a speaker vector per frame, one diffusion time
+    "qwen2_5_omni_dit": ({"num_hidden_layers": 1, "hidden_size": 64, "num_attention_heads": 4, "head_dim": 16,
+                          "emb_dim": 32, "num_embeds": 20, "mel_dim": 8, "enc_emb_dim": 16, "enc_dim": 16,
+                          "enc_channels": [32, 32, 32, 32, 96], "enc_attention_channels": 16,
+                          "enc_se_channels": 16, "look_ahead_layers": [0], "look_backward_layers": [0]},
+                         "transformer_blocks",
+                         ["hidden_states 1x96x8, quantized_code 1x48, condition_vector 1x96x8, "
+                          "speaker_embedding 1x96x16, time_step 1"]),
     # one question scored at the prompt's last token (mark 128), of the first type, with 2 options
     "jev": ({**_sub("text_config", {**TEXT, "vocab_size": 256}), "hidden_size": 64}, "layers",
             ["input_ids 1x128, marks 1x1, num_options 1x1, question_type_ids 1x1"]),

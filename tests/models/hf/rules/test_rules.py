@@ -104,8 +104,8 @@ def test_given_inputs_are_merged_over_the_made_ones():
 
 
 def test_a_required_input_no_rule_makes_is_named_with_how_to_give_it():
-    spec = resolve("hf:inkling_audio", {})
+    spec = resolve("hf:sam2_video", {})
     meta = spec.build(meta=True)
-    with pytest.raises(ProfilerError, match=r"cannot make audio_input_ids \(no rule for it\): give it by name, "
-                                            r"e\.g\. --arg audio_input_ids=SHAPE\[:dtype\]"):
+    with pytest.raises(ProfilerError, match=r"cannot make inference_session \(no rule for it\): give it by name, "
+                                            r"e\.g\. --arg inference_session=SHAPE\[:dtype\]"):
         hf.example_inputs(meta, spec.config, 1)
