@@ -155,11 +155,12 @@ CODES_DEFAULT = 48     # codec codes a code-to-mel DiT is given (x ``repeats`` 2
 
 
 def _dit(need: Need) -> tuple[int, int, int, int] | None:
-    """A code-to-mel DiT (Qwen2.5-Omni's token2wav DiT): its codes, mel frames
-    (codes x ``repeats``), mel bins (``mel_dim``) and code vocabulary
-    (``num_embeds``), where the forward requires ``quantized_code``."""
-    repeats, mels, vocab = (_first(need.config, (f,)) for f in ("repeats", "mel_dim", "num_embeds"))
-    if None in (repeats, mels, vocab) or not need.requires("quantized_code"):
+    """A code-to-mel DiT (Qwen2.5-Omni's token2wav DiT, alone or inside the token2wav
+    model, whose ``dit_config`` it reads): its codes, mel frames (codes x
+    ``repeats``), mel bins (``mel_dim``) and code vocabulary (``num_embeds``), where
+    the forward requires ``quantized_code`` (``code``)."""
+    repeats, mels, vocab = (_first(need.config, (f, f"dit_config.{f}")) for f in ("repeats", "mel_dim", "num_embeds"))
+    if None in (repeats, mels, vocab) or not (need.requires("quantized_code") or need.requires("code")):
         return None
     codes = need.tokens or CODES_DEFAULT
     return codes, codes * repeats, mels, vocab
@@ -178,12 +179,15 @@ def _dit_input(name: str):
         if dit is None or not need.requires(name):
             return None
         codes, frames, mels, vocab = dit
-        if name == "quantized_code":
+        speaker = _first(need.config, ("enc_emb_dim", "dit_config.enc_emb_dim")) or 1
+        if name in ("quantized_code", "code"):
             return need.make.ids((need.batch, codes), vocab)
-        if name == "condition_vector":                   # the reference speech's mel, as long
+        if name in ("condition_vector", "reference_mel"):  # the reference speech's mel, as long
             return need.make.floats((need.batch, frames, mels))
         if name == "speaker_embedding":                  # one speaker vector per frame, concatenated
-            return need.make.floats((need.batch, frames, _first(need.config, ("enc_emb_dim",)) or 1))
+            return need.make.floats((need.batch, frames, speaker))
+        if name == "conditioning":                       # the speaker vector, which the sampler repeats per frame
+            return need.make.floats((need.batch, speaker))
         return need.make.floats((need.batch,))           # time_step: one diffusion time per sample
     make.__doc__ = f"``{name}`` of a code-to-mel DiT: see DIT_INPUTS."
     return make
@@ -191,8 +195,11 @@ def _dit_input(name: str):
 
 # A code-to-mel DiT's conditions (Qwen2.5-Omni's token2wav DiT), each made where required:
 # quantized_code: batch x codes, ids below num_embeds; condition_vector: the reference mel, batch x
-# frames x mel_dim; speaker_embedding: batch x frames x enc_emb_dim; time_step: batch floats.
-DIT_INPUTS = ("quantized_code", "condition_vector", "speaker_embedding", "time_step")
+# frames x mel_dim; speaker_embedding: batch x frames x enc_emb_dim; time_step: batch floats.  The
+# token2wav model around it (DiT sampler, then vocoder) takes code, reference_mel (as those) and
+# conditioning: batch x enc_emb_dim.
+DIT_INPUTS = ("quantized_code", "condition_vector", "speaker_embedding", "time_step",
+              "code", "reference_mel", "conditioning")
 
 
 def sequence(need: Need):

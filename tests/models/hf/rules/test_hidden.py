@@ -226,3 +226,34 @@ def test_ids_of_a_table_per_position_are_valid_in_every_table():
     spec = resolve("hf:moshi_depth", CASES["moshi_depth"][0])
     _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
     assert int(kwargs["input_ids"].max()) < 17
+
+
+TOKEN2WAV = {"dit_config": {"num_hidden_layers": 1, "hidden_size": 64, "num_attention_heads": 4, "head_dim": 16,
+                             "emb_dim": 32, "num_embeds": 20, "mel_dim": 8, "enc_emb_dim": 16, "enc_dim": 16,
+                             "enc_channels": [32, 32, 32, 32, 96], "enc_attention_channels": 16, "enc_se_channels": 16,
+                             "look_ahead_layers": [0], "look_backward_layers": [0]},
+             "bigvgan_config": {"mel_dim": 8, "upsample_initial_channel": 32, "upsample_rates": [2, 2],
+                                "upsample_kernel_sizes": [4, 4], "resblock_kernel_sizes": [3],
+                                "resblock_dilation_sizes": [[1, 3, 5]]}}
+
+
+@pytest.mark.slow          # the sampler's 10 DiT steps run on real tensors, twice (ours, FlopCounterMode)
+def test_the_token2wav_model_gets_codes_reference_mel_and_speaker_and_equals_flop_counter():
+    # Qwen2.5-Omni's token2wav: codes, the reference mel and one speaker vector; its DiT sampler reads
+    # values (ODE steps) and its vocoder copies tensors out, so it is profiled on a real build, whose
+    # total equals FlopCounterMode's and whose DiT rows count
+    import profiler
+    from hf_tiny import macs_flop_counter
+    import torch
+    spec = resolve("hf:qwen2_5_omni_token2wav", TOKEN2WAV)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = spec.build(meta=False).eval()
+    _, kwargs, desc = hf.example_inputs(real, spec.config, 1)
+    assert "code 1x48, reference_mel 1x96x8, conditioning 1x16" in desc
+    report = profiler.profile(real, kwargs=kwargs)
+    assert len(report.uncounted) == 0
+    layers = report.layers
+    assert int(layers[layers["name"].str.contains("code2wav_dit_model")]["macs"].sum()) > 0
+    assert int(report.total["macs"]) == macs_flop_counter(real, kwargs)
+    assert int(report.total["params"]) == sum(p.numel() for p in real.parameters())
