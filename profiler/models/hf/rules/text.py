@@ -131,8 +131,41 @@ def _question(value: int):
 QUESTION = {"marks": None, "num_options": OPTIONS, "question_type_ids": 0}
 
 
+CLASSES = 4          # class names an open-vocabulary detector is prompted with, per image
+PROMPT_LENGTH = 77   # positions of each prompt where the text config states none (CLIP's context)
+
+
+def _prompt(name: str):
+    """An open-vocabulary detector's text prompts (OmDet-Turbo), made where required:
+    ``classes_input_ids`` batch·CLASSES x positions (the text config's
+    ``max_position_embeddings``, else PROMPT_LENGTH), ids below its vocabulary;
+    ``tasks_input_ids`` batch x positions; their attention masks all ones; and
+    ``classes_structure``, CLASSES per image."""
+    def make(need: Need):
+        if not need.requires(name):
+            return None
+        vocab = get(need.text, "vocab_size")
+        if not isinstance(vocab, int):
+            return None
+        length = get(need.text, "max_position_embeddings")
+        length = length if isinstance(length, int) and 0 < length <= PROMPT_LENGTH else PROMPT_LENGTH
+        rows = need.batch * CLASSES if name.startswith("classes") else need.batch
+        if name == "classes_structure":
+            return need.make.ints([CLASSES] * need.batch)
+        if name.endswith("input_ids"):
+            return need.make.ids((rows, length), vocab)
+        return need.make.full((rows, length), 1)
+    make.__doc__ = _prompt.__doc__
+    return make
+
+
+PROMPTS = ("classes_input_ids", "classes_attention_mask", "tasks_input_ids", "tasks_attention_mask",
+           "classes_structure")
+
+
 RULES = {
     **{name: Rule(_question(value), "text", after=("input_ids",)) for name, value in QUESTION.items()},
+    **{name: Rule(_prompt(name), "detection") for name in PROMPTS},
     "image_embeds_position_mask": Rule(image_embeds_position_mask, "vision-language", after=("input_ids",)),
     "query_embeds": Rule(query_embeds, "vision-language"),
     "encoder_hidden_states": Rule(encoder_hidden_states, "vision-language",

@@ -126,6 +126,11 @@ CASES = {
                          "transformer_blocks",
                          ["hidden_states 1x96x8, quantized_code 1x48, condition_vector 1x96x8, "
                           "speaker_embedding 1x96x16, time_step 1"]),
+    # OmDet-Turbo: 4 class prompts and one task prompt, 77 positions each (CLIP's context), all valid
+    "omdet-turbo": ({"decoder_num_layers": 1, "encoder_layers": 1, "text_config.num_hidden_layers": 1},
+                    "decoder",
+                    ["classes_input_ids 4x77, classes_attention_mask 4x77, tasks_input_ids 1x77, "
+                     "tasks_attention_mask 1x77, classes_structure 1"]),
     # one question scored at the prompt's last token (mark 128), of the first type, with 2 options
     "jev": ({**_sub("text_config", {**TEXT, "vocab_size": 256}), "hidden_size": 64}, "layers",
             ["input_ids 1x128, marks 1x1, num_options 1x1, question_type_ids 1x1"]),
