@@ -17,6 +17,8 @@ def test_the_cli_rewords_arguments_into_its_flags():
         "--batch 0: expected a positive integer, such as --batch 8"
     assert in_flags("classifier: give the window (window=(C, H, W))") == "classifier: give the window (--window CxHxW)"
     assert in_flags("num_hidden_layers=2; inputs= is given") == "num_hidden_layers=2; inputs= is given"
+    assert in_flags("resnet18: checkpointing= switches it on; add training=True") == \
+        "resnet18: --checkpointing switches it on; add --training"
 
 
 @pytest.mark.parametrize("argv,flag", [(["--depth", "-1"], "--depth"), (["--top", "0"], "--top"),
