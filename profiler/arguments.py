@@ -187,22 +187,30 @@ def check_made_sizes(image: Any = None, frames: Any = None, seconds: Any = None)
 # --- environment variables -----------------------------------------------------------
 
 
-def real_limit_bytes(environ: Mapping[str, str] | None = None) -> int:
-    """The most memory a real-tensor fallback may take (profiler.api), in bytes:
-    PROFILER_REAL_LIMIT_GB GiB, a positive finite number, or REAL_LIMIT_DEFAULT_GB
-    when it is unset (or set to nothing); anything else is a one-line error naming
-    the variable and the fix."""
-    text = (os.environ if environ is None else environ).get(REAL_LIMIT_VARIABLE)
+def _gib(variable: str, environ: Mapping[str, str] | None, unset: str) -> int | None:
+    """Environment variable ``variable`` read as GiB, in bytes: a positive finite
+    number, or None when it is unset (or set to nothing); anything else is a
+    one-line error naming the variable and the fix (``unset``: what unsetting it does)."""
+    text = (os.environ if environ is None else environ).get(variable)
     if text is None or not text.strip():
-        return REAL_LIMIT_DEFAULT_GB << 30
+        return None
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ProfilerError(f"{REAL_LIMIT_VARIABLE}={text!r}: expected a positive number of GiB, such as "
-                            f"{REAL_LIMIT_VARIABLE}=8; unset it for the default ({REAL_LIMIT_DEFAULT_GB})")
+        raise ProfilerError(f"{variable}={text!r}: expected a positive number of GiB, such as "
+                            f"{variable}=8; unset it {unset}")
     return int(value * 2**30)
+
+
+def real_limit_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The most memory a real-tensor fallback may take (profiler.api), in bytes:
+    PROFILER_REAL_LIMIT_GB GiB, a positive finite number, or REAL_LIMIT_DEFAULT_GB
+    when it is unset (or set to nothing); anything else is a one-line error naming
+    the variable and the fix."""
+    found = _gib(REAL_LIMIT_VARIABLE, environ, f"for the default ({REAL_LIMIT_DEFAULT_GB})")
+    return REAL_LIMIT_DEFAULT_GB << 30 if found is None else found
 
 
 def measure_limit_bytes(environ: Mapping[str, str] | None = None) -> int | None:
@@ -211,17 +219,7 @@ def measure_limit_bytes(environ: Mapping[str, str] | None = None) -> int | None:
     unset (or set to nothing): the run is then capped by the memory available
     alone (``available_memory_bytes``).  Anything else is a one-line error naming
     the variable and the fix."""
-    text = (os.environ if environ is None else environ).get(MEASURE_LIMIT_VARIABLE)
-    if text is None or not text.strip():
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ProfilerError(f"{MEASURE_LIMIT_VARIABLE}={text!r}: expected a positive number of GiB, such as "
-                            f"{MEASURE_LIMIT_VARIABLE}=8; unset it to be limited by the memory available alone")
-    return int(value * 2**30)
+    return _gib(MEASURE_LIMIT_VARIABLE, environ, "to be limited by the memory available alone")
 
 
 def available_memory_bytes(meminfo: str = "/proc/meminfo", cgroup: str = "/sys/fs/cgroup") -> int | None:
