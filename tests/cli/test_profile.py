@@ -237,8 +237,9 @@ def test_named_inputs_and_made_sizes_from_the_command_line(cli):
     for argv, says in ((["hf:llava", "--arg", "input_ids=1x6:int65"], "unknown dtype 'int65'"),
                        (["hf:wav2vec2", "--seconds", "0"], "--seconds 0.0: expected a positive number"),
                        (["alexnet", "--image", "300"], "--image, --frames and --seconds size the inputs made"),
-                       (["hf:inkling_audio"], "cannot make audio_input_ids (no rule for it): give it by name, "
-                                                 "e.g. --arg audio_input_ids=")):
+                       (["hf:esmfold2"], "cannot make token_index, residue_index, asym_id, sym_id, entity_id, "
+                                         "mol_type, res_type, token_bonds, attention_mask, atom_inputs (no rule "
+                                         "for them): give each by name, e.g. --arg token_index=")):
         code, out, err = cli("profile", *argv)
         assert code == 2 and err.startswith("profiler: error: ") and says in err and "Traceback" not in err, err
 
