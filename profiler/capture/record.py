@@ -290,11 +290,9 @@ class Capture:
         # training profiles: what the autograd graph runs beyond the formulas (profiler.capture.autograd)
         self.claims = autograd.Claims(self._window) if record_ops else None
         self.hooked = False         # some call ran under saved-tensor hooks (non-reentrant checkpointing)
-        self.recomputed: list[ModuleCall] = []   # the calls the backward reran (paired: ``twin``)
         self.unpaired: list[ModuleCall] = []     # recompute calls with no original found
         self.loose: ModuleCall | None = None     # recomputed ops outside any module call
-        self.replay_error = ""
-        self._open: dict[Any, ModuleCall] = {}   # Function nodes whose backward is running
+        self._open: dict[Any, tuple[ModuleCall, ModuleCall]] = {}   # running Function backwards: (window, owner)
         self._ran: set = set()
 
     def __enter__(self) -> "Capture":
@@ -344,11 +342,11 @@ class Capture:
     def _enter(self, node: Any, owner: ModuleCall) -> None:
         self._ran.add(node)
         window = ModuleCall(owner.name, owner.module, owner.depth, None, False)
-        self._open[node] = window
+        self._open[node] = window, owner
         self.stack.append(window)
 
     def _leave(self, node: Any, owner: ModuleCall) -> None:
-        window = self._open.pop(node)
+        window, _ = self._open.pop(node)
         while self.stack and self.stack.pop() is not window:
             pass
         owner.custom_bwd += window.op_cost
@@ -373,12 +371,10 @@ class Capture:
         finally:
             del stack[depth:]
             mode.sink = None
-        for node, window in list(self._open.items()):   # the backward that raised
-            owner = next(o for n, o in self.claims.nodes if n is node)
+        for _, owner in self._open.values():   # the backward that raised
             owner.custom_error = error or "its backward did not finish"
-            self._open.pop(node)
+        self._open.clear()
         if error:   # the Functions the failed replay never reached: each backward alone
-            self.replay_error = error
             for node, owner in self.claims.nodes:
                 if node in self._ran or autograd.is_reentrant_checkpoint(node) or owner.custom_error:
                     continue
@@ -389,9 +385,9 @@ class Capture:
                     self._leave(node, owner)
                 if failed:
                     owner.custom_error = failed
-        self.recomputed = self.calls[first:]
+        recomputed = self.calls[first:]   # the calls the backward reran (paired: ``twin``)
         del self.calls[first:]
-        self.unpaired = autograd.pair(self.calls, self.recomputed)
+        self.unpaired = autograd.pair(self.calls, recomputed)
         self.loose = sink
 
     def _recording(self, module: nn.Module, name: str, depth: int):
