@@ -273,3 +273,29 @@ def test_the_interleaved_microbenchmark_is_counted_at_what_it_really_holds():
         bench.close()
     assert bench_bytes("cpu") == held + 3 * 768 * 768 * 4
     assert measured_bytes(report, source, torch.float32, runs=1, bench=True)["bench"] == bench_bytes("cpu")
+
+
+class Caching(nn.Module):
+    """Real bf16 weights and a cache the forward appends to (a list of past inputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self.cache: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.cache.append(x)
+        return self.fc(x)
+
+
+def test_a_bf16_compiled_model_holding_a_cache_comes_back_bit_identical_after_a_measured_profile():
+    torch.manual_seed(0)
+    model = Caching().to(torch.bfloat16)
+    model.cache.append(torch.ones(2, 16, dtype=torch.bfloat16))
+    compiled = torch.compile(model)
+    before, wrapped = snapshot(model), snapshot(compiled)
+    report = profiler.profile(compiled, input_size=(16,), batch=2, measure=True, runs=1)
+    assert report.measurement.measured and report.dtype == "bfloat16"
+    assert_untouched(model, before)
+    assert_untouched(compiled, wrapped)
+    assert len(model.cache) == 1
