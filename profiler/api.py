@@ -35,7 +35,9 @@ from profiler.count.language import summarize
 from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
-from profiler.capture.session import exclusive, forward_rows, kept_rng, on_meta, unwrapped
+from profiler.capture.run import Run
+from profiler.capture.session import Forward, captured, exclusive, kept_rng, on_meta, unwrapped
+from profiler.count.rows import build_rows
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
@@ -211,12 +213,11 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                             "inputs=..., kwargs=...)")
     if measure and (device or "cpu").startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
-    kept: list = []
     with exclusive(), kept_rng():
         try:
-            report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                              tokens, decode, config, detections, named, (image, frames, seconds), checkpointing,
-                              kept if timing else None)
+            report, run = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
+                                   tokens, decode, config, detections, named, (image, frames, seconds),
+                                   checkpointing)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise
@@ -225,9 +226,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                                 f"{_smaller(tokens, decode, inputs, kwargs)}") from exc
         if timing:
             # the model run for real, on what this profile ran (see profiler.measure.timing)
-            from profiler.measure.timing import measure_source
-            measure_source(report, kept[0], device=device or "cpu", runs=runs, peak_flops=peak_flops,
-                           peak_bandwidth=peak_bandwidth, time=measure)
+            from profiler.measure.timing import measure_run
+            measure_run(report, run, device=device or "cpu", runs=runs, peak_flops=peak_flops,
+                        peak_bandwidth=peak_bandwidth, time=measure)
     return report
 
 
@@ -307,10 +308,10 @@ def _hf_config(module: nn.Module) -> Any:
 
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
-             detections=_detection.BOUND, named=None, sizes=(None, None, None), checkpointing=None,
-             kept: list | None = None) -> Report:
-    """The profile; ``kept`` receives what a measured run takes from it (a
-    profiler.measure.timing.Source: the model as resolved and the inputs as given or made)."""
+             detections=_detection.BOUND, named=None, sizes=(None, None, None),
+             checkpointing=None) -> tuple[Report, Run]:
+    """The profile, and its run as resolved and run (a measured run times the same:
+    profiler.measure.timing)."""
     spec: ModelSpec | None = None
     notes: list[str] = []
     prepare = None
@@ -344,7 +345,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         kwargs = {**kwargs, **_named_inputs(named, ids)}
     if makes:
         from profiler.models.hf import example_inputs
-        # made from the model as it runs (its twins in place): see session.forward_rows
+        # made from the model as it runs (its twins in place): see session.captured
         image, frames, seconds = sizes
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode,
                              image=image, frames=frames, seconds=seconds, given=named or None)
@@ -376,113 +377,116 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
                     candidates.append((example_args(family, fixed, batch), desc, tuple(fixed)))
 
     is_detection = family == "detection" or (family == "custom" and _detection.is_detection_model(module))
-    bound = is_detection and detections == _detection.BOUND
-    done, execution = _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids,
-                               training, notes, inputs_for, bound, prepare)
-    desc, rows = done.description or done.input_desc, done.rows
+    run = Run(label, module, spec=spec, owned=owned, family=family, candidates=candidates, args=candidates[0][0],
+              kwargs=kwargs, inputs_for=inputs_for, dtype=dtype, input_dtype=input_dtype, ids=ids, batch=batch,
+              training=training, bound=is_detection and detections == _detection.BOUND, prepare=prepare,
+              notes=notes)
+    rows, done = _forward(run)
+    desc = run.input_desc
     _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))
     if is_detection:
-        notes.append(BOUND_NOTE if bound else DATA_DEPENDENT_NOTE)
+        notes.append(BOUND_NOTE if run.bound else DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
-    if kept is not None:
-        from profiler.measure.timing import Source   # below api: measure is a stage under it
-        kept.append(Source(module, spec, family, done.args, done.kwargs, ids, batch))
-    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=execution, notes=notes,
+    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=run.execution, notes=notes,
                               itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
-                              input_size=done.input_size)
+                              input_size=run.input_size)
     if family == "language" or (family == "custom" and ids):
-        report.language = _language(module, report, done, decode, training,
+        report.language = _language(run, report, rows, done.capture.calls, decode,
                                     size[-1] if inputs_for is None and inputs is None and not kwargs else None)
-    return report
+    return report, run
 
 
-def _language(module, report, done, decode, training, tokens):
+def _language(run: Run, report: Report, rows: list[dict], calls, decode, tokens):
     """The language-model summary of this profile (see profiler.count.language): new
     tokens per sequence from the ids made for the forward (``tokens`` where they
     were made from input_size)."""
-    ids = next((done.kwargs[k] for k in ("decoder_input_ids", "input_ids") if k in done.kwargs), None)
+    ids = next((run.kwargs[k] for k in ("decoder_input_ids", "input_ids") if k in run.kwargs), None)
     if ids is None and tokens is None:
         return None   # inputs the caller gave: no telling which dimension holds the tokens
     new = ids.shape[-1] if ids is not None else tokens
-    rows = done.rows
     training_flops = hardware_flops = None
-    if training:
+    if run.training:
         # model FLOPs: the passes' "forward+backward" row; hardware FLOPs add a
         # "recompute" row (a checkpointed forward run again) where there is one
         passes = dict(zip(report.passes["pass"], report.passes["flops"]))
         training_flops = int(passes["forward+backward"])
         hardware_flops = training_flops + int(passes.get("recompute", 0))
-    return summarize(module, rows, report.totals, report.batch, report.itemsize,
+    return summarize(run.module, rows, report.totals, report.batch, report.itemsize,
                      "decode" if decode else "prefill", new, (decode or 0) + new, training_flops,
-                     done.capture.calls, hardware_flops)
+                     calls, hardware_flops)
 
 
-def _forward(label, spec, module, owned, candidates, kwargs, dtype, input_dtype, ids, training, notes,
-             inputs_for=None, bound=False, prepare=None):
-    """The first forward that runs: meta on each input candidate, then fake, then
-    real (data-dependent ops only, within the memory limit).  ``bound``: a detection
-    model on meta, its data-dependent steps answered by profiler.models.detection's
-    assumption, with no fallback.  ``candidates``: (args, description, per-sample
-    size or None).  ``prepare``: what a by-name model's real build gets, as the meta
-    one did (checkpointing switched on).  Returns (the ``session.Forward`` with ``input_desc`` and
-    ``input_size`` set, the execution it ran on: "meta", "fake" or "real")."""
-    def attempt(execution, args, desc, size, model=module, model_owned=owned):
-        with _detection.bounded(model) if bound and execution == "meta" else contextlib.nullcontext():
-            done = forward_rows(model, args, kwargs, execution, dtype, input_dtype, ids, training, model_owned,
-                                inputs_for)
-        done.input_desc, done.input_size = desc, size
-        return done
+def _forward(run: Run) -> tuple[list[dict], Forward]:
+    """Run ``run`` through the first forward that runs and count it: meta on each
+    input candidate, then fake, then real (data-dependent ops only, within the
+    memory limit).  ``run.bound``: a detection model on meta, its data-dependent
+    steps answered by profiler.models.detection's assumption, with no fallback.
+    Returns the report rows and what the forward recorded, and sets what ran on ``run``: its ``execution``
+    ("meta", "fake" or "real"), its inputs (``args``, and ``kwargs`` as made),
+    ``input_desc`` and ``input_size``; notes go to ``run.notes``."""
+    label, notes = run.label, run.notes
 
+    def attempt(execution, args, desc, size, model=run.module):
+        with _detection.bounded(model) if run.bound and execution == "meta" else contextlib.nullcontext():
+            with captured(run, execution, args, model) as done:
+                capture = done.capture
+                rows = build_rows(capture.calls, model, run.training, capture.modules, done.loose)
+        run.execution, run.args, run.kwargs = execution, done.args, done.kwargs
+        run.input_desc, run.input_size = done.description or desc, size
+        return rows, done
+
+    candidates = run.candidates
     first = None
     for args, desc, size in candidates:
         try:
-            done = attempt("meta", args, desc, size)
+            counted = attempt("meta", args, desc, size)
         except Exception as exc:
             first = first or exc
             continue
         if desc != candidates[0][1]:
             notes.append(f"input {candidates[0][1]} rejected ({first_line(first)}); "
                          f"used {desc}, a size the model takes")
-        return done, "meta"
+        return counted
 
     if isinstance(first, ProfilerError) and not hasattr(first, "capture"):
         raise first   # refused while making the inputs (profiler.models.hf.example_inputs): its own words
     args, desc, size = candidates[0]
-    if bound:
+    if run.bound:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(first, 'failed_call', None))}: "
                             f"{first_line(first)}") from first
     failed, failed_on = first, "meta"
     if not _data_dependent(first, "meta"):
         # a forward that makes CPU tensors of its own cannot mix them with meta ones
         try:
-            done = attempt("fake", args, desc, size)
+            counted = attempt("fake", args, desc, size)
         except Exception as exc:
             # inputs that could not be made on fake tensors say nothing of the forward: keep the meta error
             if not (isinstance(exc, ProfilerError) and not hasattr(exc, "capture")):
                 failed, failed_on = exc, "fake"
         else:
             notes.append(f"ran on fake tensors: the meta device was not enough ({first_line(first)})")
-            return done, "fake"
+            return counted
     if not _data_dependent(failed, failed_on):
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(failed, 'failed_call', None))}: "
                             f"{first_line(failed)}") from failed
 
-    if not owned and on_meta(module):
+    module = run.module
+    if not run.owned and on_meta(module):
         raise ProfilerError(f"{label}: the forward needs real tensors{_describe(getattr(failed, 'failed_call', None))} "
                             f"({first_line(failed)}), but the model's weights are on the meta device: "
                             "pass it built with real weights")
     # the limit is checked before a by-name model is built for real: its meta build has the sizes
-    _check_real_size(label, module, args, input_dtype, getattr(failed, "capture", None),
+    _check_real_size(label, module, args, run.input_dtype, getattr(failed, "capture", None),
                      f"{_describe(getattr(failed, 'failed_call', None))} ({first_line(failed)})")
-    real = (prepare or (lambda m: m))(_build_real(spec)) if owned and on_meta(module) else module
+    real = (run.prepare or (lambda m: m))(_build_real(run.spec)) if run.owned and on_meta(module) else module
     try:
-        done = attempt("real", args, desc, size, real)
+        counted = attempt("real", args, desc, size, real)
     except Exception as exc:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{first_line(exc)}") from exc
     notes.append(f"ran on real CPU tensors: shapes alone were not enough ({first_line(failed)})")
-    return done, "real"
+    return counted
 
 
 def _smaller(tokens, decode, inputs, kwargs) -> str:

@@ -273,3 +273,20 @@ def test_profiles_on_other_threads_wait_their_turn_and_are_not_refused():
     for thread in errors:
         thread.join()
     assert [r.total["macs"] for r in got] == [16] * len(errors) and got
+
+
+def test_a_measured_profile_resolves_its_model_once_and_times_what_it_counted(tmp_path):
+    """One resolved run: the name is resolved once (the file executed once), built on
+    meta for the count and once more, seeded with real weights, for the timed run;
+    the timed run takes the profile's input."""
+    log = tmp_path / "log.txt"
+    source = tmp_path / "tiny.py"
+    source.write_text(f"from torch import nn\n"
+                      f"open({str(log)!r}, 'a').write('resolved\\n')\n"
+                      f"def make():\n"
+                      f"    open({str(log)!r}, 'a').write('built\\n')\n"
+                      f"    return nn.Sequential(nn.Linear(8, 4), nn.ReLU())\n")
+    report = profiler.profile(f"{source}:make", input_size=(8,), batch=2, measure=True, runs=1)
+    assert log.read_text().split() == ["resolved", "built", "built"]
+    assert report.input_desc == "8" and report.measurement.runs == 1
+    assert report.layers.loc[report.layers["name"] == "0", "macs"].item() == 2 * 8 * 4

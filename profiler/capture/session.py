@@ -1,8 +1,9 @@
 """One profiling forward and the state around it: entered, run, and put back.
 
-``forward_rows`` runs the model once under the capture on one execution (meta,
-fake or real tensors), on twins of its tensors (see profiler.capture.twins), and builds
-the report rows while the forward's modes still hold (the formulas read them).
+``captured`` runs a profile's model (a ``Run``) once under the capture on one
+execution (meta, fake or real tensors), on twins of its tensors (see
+profiler.capture.twins), and hands what it recorded to the caller while the
+forward's modes still hold (the formulas read them when the caller counts).
 Everything it changes is restored on every exit path: the model's modules
 (``ModuleState``), the grad mode and the attention fast-path flag; ``kept_rng``
 keeps the torch, Python and NumPy random states (a builder or a forward may draw
@@ -24,8 +25,8 @@ import logging
 import random
 import sys
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -35,7 +36,7 @@ from profiler.errors import ProfilerError
 from profiler.capture.record import Capture
 from profiler.capture.inputs import materialize
 from profiler.capture.known import KnownValues, carried
-from profiler.count.rows import build_rows
+from profiler.capture.run import Run
 from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_maker, swap_in_twins
 
 LOCK = threading.RLock()
@@ -161,21 +162,29 @@ def unwrapped(model: nn.Module) -> nn.Module:
             return model
 
 
-def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtype: torch.dtype | None,
-                 input_dtype: torch.dtype, ids: int | None, training: bool, owned: bool,
-                 inputs_for: Callable[[nn.Module], tuple[tuple, dict, str]] | None = None) -> Forward:
-    """Run ``model(*args, **kwargs)`` once on ``execution`` ("meta", "fake" or
-    "real" tensors) under the capture, and make
-    the report rows.  Shapes in ``args``/``kwargs`` become dummy tensors (of
-    ``input_dtype``, or token ids below ``ids``), given tensors twins; the model's
-    own tensors are replaced by twins (meta, fake or cloned real), floating ones of
-    ``dtype`` when given.  ``inputs_for(model)``, when given, makes (args, kwargs,
+@contextlib.contextmanager
+def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None = None) -> Iterator[Forward]:
+    """Run ``run``'s model once on ``execution`` ("meta", "fake" or "real" tensors)
+    under the capture, and yield what it recorded (a ``Forward``) while the
+    forward's state still holds: its twins, its train/eval modes and grad mode,
+    which the formulas read when the caller counts the calls
+    (profiler.count.rows.build_rows); on leaving, everything is put back.
+
+    ``args``: the positional inputs (default ``run.args``); ``model``: the module
+    to run (default ``run.module``; a real build in its place for a real run).
+    Shapes in the inputs become dummy tensors (of ``run.input_dtype``, or token
+    ids below ``run.ids``), given tensors twins; the model's own tensors are
+    replaced by twins (meta, fake or cloned real), floating ones of ``run.dtype``
+    when given.  ``run.inputs_for(model)``, when given, makes (args, kwargs,
     description) from the model as it runs, twins in place (a language model's
-    KV cache comes from its own prefill), and replaces ``args``/``kwargs``.
-    ``owned``: a model built here for this profile, whose state needs no restoring
-    and whose tensors need no twins when it is on the meta device already (or, for
-    a real run, real).  On failure the exception carries ``failed_call`` (the
-    innermost unfinished module call) and ``capture``."""
+    KV cache comes from its own prefill), and replaces the inputs.  ``run.owned``:
+    a model built here for this profile, whose state needs no restoring and whose
+    tensors need no twins when it is on the meta device already (or, for a real
+    run, real).  On failure the exception carries ``failed_call`` (the innermost
+    unfinished module call) and ``capture``."""
+    model = run.module if model is None else model
+    args = run.args if args is None else args
+    kwargs, dtype, training, owned = run.kwargs, run.dtype, run.training, run.owned
     fake = None
     if execution == "fake":
         from torch._subclasses.fake_tensor import FakeTensorMode
@@ -199,12 +208,12 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():
-                if inputs_for is not None:
-                    args, kwargs, description = inputs_for(model)
+                if run.inputs_for is not None:
+                    args, kwargs, description = run.inputs_for(model)
                 made, made_args = kwargs, args
                 given = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
-                args = materialize(args, make, input_dtype, generator, device, ids, memo)
-                kwargs = materialize(kwargs, make, input_dtype, generator, device, ids, memo)
+                args = materialize(args, make, run.input_dtype, generator, device, run.ids, memo)
+                kwargs = materialize(kwargs, make, run.input_dtype, generator, device, run.ids, memo)
                 known = None
                 if execution == "meta":   # small real inputs (token ids, grid sizes) keep their values
                     known = KnownValues(None)
@@ -228,8 +237,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                     exc.capture = capture
                     raise
             loose = [*capture.unpaired, *([capture.loose] if capture.loose is not None else [])]
-            rows = build_rows(capture.calls, model, training, capture.modules, loose)
-        return Forward(rows, capture, description, made, args=made_args)
+            yield Forward(capture, description, made, made_args, loose)
     finally:
         if saved is not None:
             saved.restore()
@@ -237,17 +245,15 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
 
 @dataclass
 class Forward:
-    """What one forward gave: the rows, the capture, and, where ``inputs_for`` made
-    the inputs, their description; the keyword and positional arguments the
-    forward was given or made (before twins: shapes, the caller's tensors, made
-    ones), which a measured run takes (profiler.measure.timing).
-    The caller names the input it gave: ``input_desc`` (text) and ``input_size``
-    (the per-sample size as a tuple, None for inputs not made from one)."""
+    """What one forward recorded: the capture (its module calls), and, where
+    ``inputs_for`` made the inputs, their description; the keyword and positional
+    arguments the forward was given or made (before twins: shapes, the caller's
+    tensors, made ones), which a measured run takes (profiler.measure.timing);
+    ``loose``: recomputed work attributed to no call (activation checkpointing's
+    rerun outside any module call, and recompute calls with no original)."""
 
-    rows: list[dict]
     capture: Capture
     description: str | None
     kwargs: dict
-    input_desc: str = ""
-    input_size: tuple[int, ...] | None = None
     args: tuple = ()
+    loose: list = field(default_factory=list)

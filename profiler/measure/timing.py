@@ -1,77 +1,18 @@
-"""Measured time beside counted work: the model run and every layer timed (torch).
+"""Run the model for real and time every layer (torch).  What it finds, a
+``Measurement``, goes on the report through ``attach`` (profiler.report.measured,
+which holds every view of a measured report, without torch).
 
-This module runs and times the model; what it finds, a ``Measurement``, is put on
-the report by ``attach``.  Both live in profiler.report.measured, with every view of
-a measured report (its columns, text, Markdown, JSON and comparison), without torch:
-measuring produces a report.
-
-``measure(report, model)`` runs the model for real (random weights, seeded, where
-it was given by name or sits on the meta device) on random inputs of the report's
-shapes, on a CPU or a CUDA device, and puts the measured time of every row of the
-report beside its exact counts.  ``profile(..., measure=True)`` hands over the
-model it resolved and the inputs it made (a ``Source``: a transformers model's
-made inputs too), so nothing is resolved or made twice.  Before anything real is
-built, the run's memory is worked out from the profile and refused above the
-limit (``check_measured_size``).  The run holds the profile's lock and RNG
-snapshot (profiler.capture.session.exclusive, kept_rng), and a caller's model
-runs on copies of its tensors inside a snapshot of its modules, so the model and
-the process come back bit-identical.  The timing:
-
-- warm-up runs, then N timed runs, each timed twice in turn: whole, without any
-  hook, and with forward pre/post hooks on every module that stamp the time
-  (``time.perf_counter_ns`` on CPU; a CUDA event on CUDA, see below).  N: ``runs``
-  where given, else as many as the pairs fit in about ``DEFAULT_SECONDS``, at least
-  ``MIN_RUNS`` (a spread over fewer runs says little) and at most ``MAX_RUNS``;
-- the peaks are measured in slices between the runs (profiler.measure.microbench,
-  ``Bench``), for about as long as the runs in all, so that the peaks and the
-  layers see the same machine; the 1-minute load average is read before and after
-  the runs, and the report says when it was above the core count (a busy machine);
-- every module call's self time is its time less its children's; a call that is no
-  row of the report (a container that computes nothing of its own, a layer a
-  formula module counts) adds its self time to the nearest enclosing row, so the
-  rows' times add up to the forward;
-- calls are matched to rows by module name, in call order (the report has one row
-  per module call that costs or owns something, see profiler.count.rows);
-- the timing hooks cost a little per call.  That cost is measured on a chain of
-  empty modules with and without the same hooks (``hook_cost``), and taken out of
-  the times: the part inside a call from the call, the part around it from its
-  parent.  The report also gives the difference between the forward with and
-  without hooks on the model itself.
-
-On CUDA the hooks record CUDA events on the current stream instead of reading the
-host's clock, and the device is synchronised before and after each forward, not per
-layer: a layer's time is the device's time between its two events, so launches
-overlap the work queued before them as in the plain forward, and the layers add up
-to the forward's time on the device.  Where launches take longer than the kernels
-(small batches), the device idles between kernels, and that idle time goes to the
-layer whose launches it waits for.  The hooks' cost is calibrated the same way
-(events around empty modules).
-
-Per row (the columns ``attach`` adds): the mean time over the runs (the figure that
-adds up: the rows' means sum to the mean of the forward, which medians do not do on
-a busy machine, where each run loses time to other processes in a few layers,
-different ones each time), its
-median and interquartile range, the share of the forward, achieved FLOP/s and
-bytes/s (``Report.moved_bytes``), all from the mean, and the roofline
-(profiler.measure.roofline): the bound max(FLOPs / peak, memory time of the bytes), the
-regime (compute- or memory-bound), and the efficiency bound / time.  A row whose
-output is its input (a view, eval-mode dropout) and that computes nothing moves
-nothing: its bound is 0.
-
-Without timing (``time=False``) the roofline alone predicts each row's least time
-from the peaks of the named device; the report says it is a bound.
-
-The peaks come from the microbenchmark run between the runs; on a GPU the data
-sheet knows (profiler.report.peaks.datasheet_of_gpu), from the data sheet, a true
-upper limit, with the share of it the microbenchmark reached in a note.  Given peaks
-or a named data sheet replace both.  If a row runs faster than its bound, the
-microbenchmark saw a busier moment than the runs did: it is run again in one go
-(the best of all runs counts), at most ``RECHECKS`` times, and a note says so if a
-row still beats it.
-
-Each kind's share of the time comes with its interquartile range across the runs,
-and a share whose IQR is wider than profiler.report.measured.NOISY_IQR_POINTS is
-marked noisy in the finding (the threshold's reasons are stated there).
+The run takes a profile's ``Run`` (profiler.capture.run): ``profile(...,
+measure=True)`` hands over its own, so nothing is resolved or made twice, and
+``measure(report, model)`` on its own makes one (``run_of``).  Its memory is
+checked before anything real is built (``check_measured_size``); it holds the
+profile's lock and RNG snapshot, and a caller's model runs on copies of its
+tensors inside a snapshot of its modules (``real_model``).  The timing: warm-up,
+then pairs of forwards without and with hooks (``_run_and_time``); each call's self
+time goes to its row, or to the nearest enclosing row (``_match``), less the hooks'
+own cost (``hook_cost``); the peaks are measured between the runs
+(profiler.measure.microbench), again where a row beats its bound (``RECHECKS``).
+The method and its figures: docs/measured-time.md.
 """
 from __future__ import annotations
 
@@ -81,7 +22,6 @@ import gc
 import math
 import os
 import time as _time
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -90,6 +30,7 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.capture.modes import eval_state
+from profiler.capture.run import Run
 from profiler.errors import ProfilerError, first_line
 from profiler.measure.microbench import SLICE_S, Bench, bench_bytes, keep
 from profiler.measure.roofline import (Peaks, datasheet_of_gpu, describe_device, fmt_rate, parse_device,
@@ -102,35 +43,12 @@ MIN_RUNS, MAX_RUNS = 10, 1000
 RECHECKS = 2
 
 
-# --- what the measured run runs: the profile's model and inputs ---------------------------
+# --- what the measured run runs: the profile's model and inputs (a Run) --------------------
 
-@dataclass
-class Source:
-    """The model and inputs a measured run takes from its profile (profile() hands
-    them over; ``source_of`` makes them for a report measured on its own).
-
-    model: the module the profile ran: a by-name model's meta build (None where the
-        builder cannot build on meta), or the caller's module out of any wrapper;
-    spec: the ModelSpec of a model built by name (its real build is seeded);
-    args, kwargs: the inputs as the profile had them: shapes (made random here),
-        the caller's tensors (copied), or made ones (a transformers model's token
-        ids; floating ones made on meta, drawn at random here);
-    ids: the vocabulary of a model whose first layer is an embedding (shapes become
-        token ids below it)."""
-
-    model: nn.Module | None
-    spec: Any
-    family: str
-    args: tuple
-    kwargs: dict
-    ids: int | None = None
-    batch: int = 1
-
-
-def source_of(report, model, input_size, batch, inputs, kwargs, native, config) -> Source:
-    """The Source of ``measure(report, model, ...)`` called on its own: the model
-    resolved again (built on meta: nothing real is built before the size check) and
-    the inputs made from the report's size, or given."""
+def run_of(report, model, input_size, batch, inputs, kwargs, native, config) -> Run:
+    """The Run of ``measure(report, model, ...)`` called on its own, where no profile
+    hands one over: the model resolved (built on meta: nothing real is built before
+    the size check) and the inputs made from the report's size, or given."""
     from profiler.capture.inputs import example_args, normalize_args, token_vocab
     from profiler.capture.session import unwrapped
     from profiler.models.resolve import resolve
@@ -156,7 +74,8 @@ def source_of(report, model, input_size, batch, inputs, kwargs, native, config) 
                                 "(and kwargs=) as for profile(), or time it in the profile, which takes the "
                                 "inputs it made: profile(model, ..., measure=True)")
         args = example_args(family, tuple(size), batch)
-    return Source(module, spec, family, args, dict(kwargs or {}), ids, batch)
+    label = spec.name if spec is not None else type(module).__name__
+    return Run(label, module, spec=spec, family=family, args=args, kwargs=dict(kwargs or {}), ids=ids, batch=batch)
 
 
 # --- its size, checked before anything real is built -----------------------------------------
@@ -197,7 +116,7 @@ def _weight_bytes(module: nn.Module | None):
     return lambda dtype: (sum(_bytes_of(t, dtype) for t in tensors), own)
 
 
-def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
+def measured_bytes(report, run: Run, dtype: torch.dtype, runs: int | None,
                    device: str = "cpu", bench: bool = False) -> dict[str, int]:
     """A lower bound on the memory a measured run takes, from the profile alone, by
     part: ``weights``: the model's tensors at the dtype, on the device (a
@@ -212,15 +131,15 @@ def measured_bytes(report, source: Source, dtype: torch.dtype, runs: int | None,
     calls: a row or a module each at most once per row, ``MAX_RUNS`` runs unless
     ``runs`` is given); ``bench``: the microbenchmark's buffers where it runs between
     the timed runs (``microbench.bench_bytes``), else 0."""
-    weights, own = _weight_bytes(source.model)(dtype)
-    by_name, meta = source.spec is not None, source.model is not None and _on_meta(source.model)
+    weights, own = _weight_bytes(run.module)(dtype)
+    by_name, meta = run.spec is not None, run.module is not None and _on_meta(run.module)
     moved = device != "cpu" and by_name          # built on the host, then moved to the device
     build = own if (by_name or meta) and (own != weights or moved) else 0
     layers = report.layers
     largest = int((layers["in_bytes"] + layers["act_bytes"]).max()) if len(layers) else 0
-    scale = source.batch / report.batch if report.batch else 1
-    modules = sum(1 for _ in source.model.modules()) if source.model is not None else 0
-    return dict(weights=weights, build=build, inputs=_input_bytes((source.args, source.kwargs), dtype, source.ids),
+    scale = run.batch / report.batch if report.batch else 1
+    modules = sum(1 for _ in run.module.modules()) if run.module is not None else 0
+    return dict(weights=weights, build=build, inputs=_input_bytes((run.args, run.kwargs), dtype, run.ids),
                 activations=int(largest * scale),
                 records=(len(layers) + modules) * (runs or MAX_RUNS) * RECORD_BYTES,
                 bench=bench_bytes(device) if bench else 0)
@@ -255,7 +174,7 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_measured_size(report, source: Source, device: str, dtype: torch.dtype, runs: int | None,
+def check_measured_size(report, run: Run, device: str, dtype: torch.dtype, runs: int | None,
                         bench: bool = False) -> dict[str, int]:
     """Refuse a measured run whose memory (``measured_bytes``) is above its limit
     (``measure_limit``), in one line naming the bytes and how to lower them, before
@@ -263,10 +182,10 @@ def check_measured_size(report, source: Source, device: str, dtype: torch.dtype,
     and activations, and the host the build and the records; on the CPU, all of
     them.  Returns the parts."""
     from profiler.arguments import MEASURE_LIMIT_VARIABLE
-    parts = measured_bytes(report, source, dtype, runs, device, bench)
+    parts = measured_bytes(report, run, dtype, runs, device, bench)
     if device.startswith("cuda"):
         # a by-name model is built on the host; a meta model's copy is made on the device
-        built_on = "cpu" if source.spec is not None else device
+        built_on = "cpu" if run.spec is not None else device
         checks = [(("records", *(("build",) if built_on == "cpu" else ())), "cpu"),
                   (("weights", "inputs", "activations", "bench", *(("build",) if built_on != "cpu" else ())),
                    device)]
@@ -285,7 +204,7 @@ def check_measured_size(report, source: Source, device: str, dtype: torch.dtype,
             fix = ("give the peaks instead of measuring them beside the model (device= a data sheet's name, "
                    "or peak_flops= and peak_bandwidth=)")
         else:
-            fix = _smaller(report, source, parts["weights"] + parts["build"] > need / 2)
+            fix = _smaller(report, run, parts["weights"] + parts["build"] > need / 2)
         if why == MEASURE_LIMIT_VARIABLE:
             fix += f", or raise {MEASURE_LIMIT_VARIABLE}"
         raise ProfilerError(f"{report.model}: the measured run on {where} would take at least {need:,} bytes "
@@ -293,9 +212,9 @@ def check_measured_size(report, source: Source, device: str, dtype: torch.dtype,
     return parts
 
 
-def _smaller(report, source: Source, weights: bool) -> str:
+def _smaller(report, run: Run, weights: bool) -> str:
     """How to lower a measured run's memory, in the arguments that set it."""
-    hf = source.spec is not None and source.spec.config is not None
+    hf = run.spec is not None and run.spec.config is not None
     if weights:
         return "shrink the model (config= overrides such as num_hidden_layers=2)" if hf else "measure a smaller model"
     if report.input_size is not None:
@@ -310,7 +229,7 @@ def _torch_dtype(name: str) -> torch.dtype:
 
 
 @contextlib.contextmanager
-def real_model(source: Source, device: str, dtype: torch.dtype) -> Iterator[tuple[nn.Module, str]]:
+def real_model(run: Run, device: str, dtype: torch.dtype) -> Iterator[tuple[nn.Module, str]]:
     """(the model to time, a note on its weights), for the duration.  A by-name model
     is built with real weights, seeded (within its build's own memory limit:
     ModelSpec.build_seeded); a caller's model on meta is copied and given seeded
@@ -320,21 +239,21 @@ def real_model(source: Source, device: str, dtype: torch.dtype) -> Iterator[tupl
     twins or is put back, and its own tensors are never read by the forward."""
     from profiler.capture.session import _unwrap_children, on_meta
     from profiler.capture.twins import ModuleState, swap_in_twins
-    if source.spec is not None and source.model is not None and not on_meta(source.model):
+    if run.spec is not None and run.module is not None and not on_meta(run.module):
         # the profile built it for real (its builder cannot build on meta): ours, seeded, used as it is
-        yield source.model.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
+        yield run.module.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
         return
-    if source.spec is not None:
+    if run.spec is not None:
         try:
-            built = source.spec.build_seeded()
+            built = run.spec.build_seeded()
         except ProfilerError:
             raise
         except Exception as exc:
-            raise ProfilerError(f"cannot build '{source.spec.name}' with real weights to time it: "
+            raise ProfilerError(f"cannot build '{run.spec.name}' with real weights to time it: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
         yield built.to(device=device, dtype=dtype).eval(), "random weights (seeded), built by name"
         return
-    module = source.model
+    module = run.module
     if on_meta(module):
         module = copy.deepcopy(module).to_empty(device=device)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -357,7 +276,7 @@ def real_model(source: Source, device: str, dtype: torch.dtype) -> Iterator[tupl
         saved.restore()
 
 
-def real_inputs(source: Source, device: str, dtype: torch.dtype) -> tuple[tuple, dict]:
+def real_inputs(run: Run, device: str, dtype: torch.dtype) -> tuple[tuple, dict]:
     """The inputs of the timed forwards, drawn from seed 0: shapes and made meta
     tensors become random tensors (token ids below the vocabulary, integers zeros,
     booleans true), given and made real tensors copies on the device."""
@@ -371,8 +290,8 @@ def real_inputs(source: Source, device: str, dtype: torch.dtype) -> tuple[tuple,
             return torch.full(t.shape, t.dtype == torch.bool, dtype=t.dtype, device=device)
         return t.detach().to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
     memo: dict = {}
-    args = materialize(source.args, make, dtype, generator, device, source.ids, memo)
-    kwargs = materialize(source.kwargs, make, dtype, generator, device, source.ids, memo)
+    args = materialize(run.args, make, dtype, generator, device, run.ids, memo)
+    kwargs = materialize(run.kwargs, make, dtype, generator, device, run.ids, memo)
     return args, kwargs
 
 
@@ -391,7 +310,9 @@ def _timing_hooks(modules: list[nn.Module], events: list, device: str = "cpu") -
     ``time.perf_counter_ns()``; on CUDA a ``torch.cuda.Event`` recorded on the
     current stream, read once the forward is done (``_stamps_ns``): the time between
     two events is the device's, without a synchronisation per layer, so launches
-    overlap the work queued before them as in the plain forward."""
+    overlap the work queued before them as in the plain forward (where launches
+    take longer than the kernels, the device's idle time goes to the layer whose
+    launches it waits for)."""
     append, handles = events.append, []
     if device.startswith("cuda"):
         event = torch.cuda.Event
@@ -694,8 +615,8 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
     if time and run_device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
     with exclusive(), kept_rng():
-        source = source_of(report, model, input_size, batch, inputs, kwargs, native, config) if time else None
-        return measure_source(report, source, device=device, runs=runs, warmup=warmup, seconds=seconds,
+        run = run_of(report, model, input_size, batch, inputs, kwargs, native, config) if time else None
+        return measure_run(report, run, device=device, runs=runs, warmup=warmup, seconds=seconds,
                               peak_flops=peak_flops, peak_bandwidth=peak_bandwidth, time=time, batch=batch)
 
 
@@ -708,11 +629,11 @@ def _check_options(report, runs, warmup) -> None:
                                 "integer")
 
 
-def measure_source(report, source: Source | None, *, device: str = "cpu", runs: int | None = None,
-                   warmup: int | None = None, seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
-                   peak_bandwidth: float | None = None, time: bool = True, batch: int | None = None):
-    """``measure`` on the model and inputs of ``source`` (see Source): what profile()
-    calls with its own, under its lock and state snapshot (the caller holds them:
+def measure_run(report, run: Run | None, *, device: str = "cpu", runs: int | None = None,
+                warmup: int | None = None, seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
+                peak_bandwidth: float | None = None, time: bool = True, batch: int | None = None):
+    """``measure`` on the model and inputs of ``run`` (profiler.capture.run.Run; None
+    without timing): what profile() calls with its own run, under its lock and state snapshot (the caller holds them:
     profiler.capture.session.exclusive and kept_rng).  The run's memory is checked
     against its limit (``check_measured_size``) before anything real is built."""
     _check_options(report, runs, warmup)
@@ -724,7 +645,7 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
     torch_dtype = _torch_dtype(report.dtype)
     interleave = time and sheet is None and peak_flops is None and peak_bandwidth is None
     if time:   # before the microbenchmark and any real tensor
-        check_measured_size(report, source, run_device, torch_dtype, runs, interleave)
+        check_measured_size(report, run, run_device, torch_dtype, runs, interleave)
     peaks = None if interleave else resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
     info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
     if not time:
@@ -734,8 +655,8 @@ def measure_source(report, source: Source | None, *, device: str = "cpu", runs: 
     fastpath = torch.backends.mha.get_fastpath_enabled()
     bench = None
     try:
-        with real_model(source, run_device, torch_dtype) as (built, weights):
-            args, kw = real_inputs(source, run_device, torch_dtype)
+        with real_model(run, run_device, torch_dtype) as (built, weights):
+            args, kw = real_inputs(run, run_device, torch_dtype)
             with eval_state(built):
                 per_call, inside = hook_cost(run_device)
                 bench = Bench(run_device, report.dtype) if interleave else None

@@ -1,7 +1,8 @@
-"""profiler.capture.session: one profiling forward (forward_rows) on meta, fake or
-real tensors, with its rows and capture; the state around it put back (the
-model's modules, grad mode, the attention fast-path flag, the random states);
-a model's device, whether it is all on meta, and the module inside a wrapper."""
+"""profiler.capture.session: one profiling forward (``captured``) of a Run on meta,
+fake or real tensors, yielding its capture while the forward's state holds (the
+rows are counted there); the state put back on leaving (the model's modules,
+grad mode, the attention fast-path flag, the random states); a model's device,
+whether it is all on meta, and the module inside a wrapper."""
 from __future__ import annotations
 
 import importlib
@@ -14,13 +15,24 @@ import torch
 from torch import nn
 
 import state
-from profiler.capture.session import (LOCK, Forward, forward_rows, kept_rng, model_device, on_meta, process_state,
+from profiler.capture.run import Run
+from profiler.capture.session import (LOCK, Forward, captured, kept_rng, model_device, on_meta, process_state,
                                       unwrapped)
+from profiler.count.rows import build_rows
 
 
 def _net() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+
+
+def _forward_rows(model, args, execution="meta", dtype=None, input_dtype=torch.float32, training=False):
+    """(the rows counted inside ``captured``, as profile() counts them; the Forward)."""
+    run = Run("model", model, args=args, dtype=dtype, input_dtype=input_dtype, training=training)
+    with captured(run, execution) as done:
+        assert torch.is_grad_enabled() is training                  # the forward's grad mode still holds
+        rows = build_rows(done.capture.calls, model, training, done.capture.modules, done.loose)
+    return rows, done
 
 
 def _data_parallel(model, monkeypatch):
@@ -73,12 +85,13 @@ def test_unwrapped_sees_through_data_parallel_repeatedly(monkeypatch):
     assert unwrapped(twice) is model
 
 
-def test_forward_rows_on_meta_counts_and_leaves_the_model_as_found():
+def test_captured_on_meta_counts_and_leaves_the_model_as_found():
     model = _net()
     before = state.snapshot(model)
-    done = forward_rows(model, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False)
+    rows, done = _forward_rows(model, ((3, 6),))
     assert isinstance(done, Forward) and done.description is None and done.kwargs == {}
-    rows = {row["name"]: row for row in done.rows}
+    assert done.args == ((3, 6),) and done.loose == []
+    rows = {row["name"]: row for row in rows}
     assert rows["0"]["macs"] == 3 * 6 * 5 and rows["2"]["macs"] == 3 * 5 * 2
     assert rows["0"]["input_shapes"] == ((3, 6),) and rows["2"]["output_shape"] == ((3, 2),)
     assert [call.name for call in done.capture.calls] == ["", "0", "1", "2"]
@@ -86,32 +99,32 @@ def test_forward_rows_on_meta_counts_and_leaves_the_model_as_found():
 
 
 @pytest.mark.parametrize("execution", ["fake", "real"])
-def test_forward_rows_on_fake_or_real_tensors_gives_the_meta_rows(execution):
+def test_captured_on_fake_or_real_tensors_gives_the_meta_rows(execution):
     model = _net()
     before = state.snapshot(model)
-    meta = forward_rows(model, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False).rows
-    other = forward_rows(model, ((3, 6),), {}, execution, None, torch.float32, None, False, owned=False).rows
+    meta, _ = _forward_rows(model, ((3, 6),))
+    other, _ = _forward_rows(model, ((3, 6),), execution)
     assert other == meta
     state.assert_untouched(model, before)
 
 
-def test_forward_rows_training_adds_backward_columns_and_grad_is_put_back():
+def test_captured_training_adds_backward_columns_and_grad_is_put_back():
     model = _net()
     with torch.no_grad():
-        done = forward_rows(model, ((3, 6),), {}, "meta", torch.float16, torch.float16, None, True, owned=False)
+        rows, _ = _forward_rows(model, ((3, 6),), "meta", torch.float16, torch.float16, training=True)
         assert not torch.is_grad_enabled()
-    first = {row["name"]: row for row in done.rows}["0"]
+    first = {row["name"]: row for row in rows}["0"]
     assert "bwd_macs" in first
     assert first["act_bytes"] == 3 * 5 * 2                          # counted at float16
     assert model[0].weight.dtype == torch.float32
 
 
-def test_forward_rows_unwraps_a_wrapper_inside_the_model_and_puts_it_back(monkeypatch):
+def test_captured_unwraps_a_wrapper_inside_the_model_and_puts_it_back(monkeypatch):
     inner = _net()
     outer = nn.Sequential(_data_parallel(inner, monkeypatch), nn.Tanh())
     before = state.snapshot(outer)
-    done = forward_rows(outer, ((3, 6),), {}, "meta", None, torch.float32, None, False, owned=False)
-    assert "0.0" in {row["name"] for row in done.rows}            # the wrapped Linear, not DataParallel's .module
+    rows, _ = _forward_rows(outer, ((3, 6),))
+    assert "0.0" in {row["name"] for row in rows}            # the wrapped Linear, not DataParallel's .module
     assert isinstance(outer[0], nn.DataParallel)
     state.assert_untouched(outer, before)
 
@@ -120,7 +133,7 @@ def test_a_failed_forward_carries_the_failing_call_and_the_capture():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(5, 4))
     before = state.snapshot(model)
     with pytest.raises(RuntimeError) as info:
-        forward_rows(model, ((1, 4),), {}, "meta", None, torch.float32, None, False, owned=False)
+        _forward_rows(model, ((1, 4),))
     assert info.value.failed_call.name == "1" and len(info.value.capture.calls) == 3
     state.assert_untouched(model, before)
 
@@ -156,3 +169,20 @@ def test_the_forward_is_seeded_so_a_drawn_length_counts_the_same_every_run():
         reports = [profiler.profile(model, inputs=(x,), device=device) for _ in range(3)]
         assert len({int(r.total["macs"]) for r in reports}) == 1, [r.total["macs"] for r in reports]
     assert torch.equal(torch.get_rng_state(), before)     # the caller's state comes back
+
+
+def test_the_forwards_state_holds_inside_captured_and_comes_back_even_when_counting_fails():
+    """The formulas read the modules as the forward ran them (train mode, twins of
+    the weights) when the caller counts inside ``captured``; leaving it, by an
+    exception too, puts the caller's model back."""
+    model = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5)).eval()
+    before = state.snapshot(model)
+    weight = model[0].weight
+    run = Run("model", model, args=((3, 6),), training=True)
+    with pytest.raises(ZeroDivisionError):
+        with captured(run, "meta") as done:
+            assert model[1].training and model[0].weight is not weight and model[0].weight.is_meta
+            assert [call.name for call in done.capture.calls] == ["", "0", "1"]
+            1 / 0                                                   # a count that fails
+    assert not model[1].training and model[0].weight is weight
+    state.assert_untouched(model, before)

@@ -31,7 +31,8 @@ from torch import nn
 import profiler
 from profiler.arguments import MEASURE_LIMIT_VARIABLE, available_memory_bytes, measure_limit_bytes
 from profiler.errors import ProfilerError
-from profiler.measure.timing import RECORD_BYTES, MAX_RUNS, Source, measure, measured_bytes, source_of
+from profiler.capture.run import Run
+from profiler.measure.timing import RECORD_BYTES, MAX_RUNS, measure, measured_bytes, run_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hf_tiny import TINY   # noqa: E402
@@ -98,17 +99,17 @@ def test_a_run_too_large_is_refused_at_once_without_allocating(case, fix):
 def _linear_case(batch=10, width=1000):
     model = nn.Linear(width, width)
     report = profiler.profile(model, input_size=(width,), batch=batch)
-    return model, report, Source(model, None, "custom", ((batch, width),), {}, None, batch)
+    return model, report, Run("Linear", model, args=((batch, width),), batch=batch)
 
 
 def test_the_figure_is_weights_inputs_largest_layer_and_records():
-    model, report, source = _linear_case()
-    parts = measured_bytes(report, source, torch.float32, runs=None)
+    model, report, run = _linear_case()
+    parts = measured_bytes(report, run, torch.float32, runs=None)
     # by hand: a float32 copy of W (1000x1000) and b; a 10x1000 input; the layer holds its
     # input and its output (10x1000 each); 2 rows or modules, MAX_RUNS runs
     assert parts == dict(weights=(1000 * 1000 + 1000) * 4, build=0, inputs=10 * 1000 * 4,
                          activations=2 * 10 * 1000 * 4, records=(1 + 1) * MAX_RUNS * RECORD_BYTES, bench=0)
-    half = measured_bytes(report, source, torch.bfloat16, runs=3)
+    half = measured_bytes(report, run, torch.bfloat16, runs=3)
     assert half["weights"] == (1000 * 1000 + 1000) * 2 and half["records"] == 2 * 3 * RECORD_BYTES
 
 
@@ -120,15 +121,15 @@ def test_a_model_built_by_name_at_another_dtype_holds_its_build_and_its_converte
     floating = params + sum(b.numel() for b in reference.buffers() if b.is_floating_point())
     counters = sum(b.numel() for b in reference.buffers() if not b.is_floating_point())   # int64 batch counts
     report = profiler.profile("resnet18", input_size=(3, 32, 32), dtype=torch.bfloat16)
-    source = source_of(report, "resnet18", None, 1, None, None, False, None)
-    parts = measured_bytes(report, source, torch.bfloat16, runs=1)
+    run = run_of(report, "resnet18", None, 1, None, None, False, None)
+    parts = measured_bytes(report, run, torch.bfloat16, runs=1)
     assert parts["weights"] == floating * 2 + counters * 8
     assert parts["build"] == floating * 4 + counters * 8      # built at float32, then converted
     assert parts["inputs"] == 3 * 32 * 32 * 2
-    at_own = measured_bytes(report, source, torch.float32, runs=1)
+    at_own = measured_bytes(report, run, torch.float32, runs=1)
     assert at_own["weights"] == floating * 4 + counters * 8 and at_own["build"] == 0   # nothing converted
     # for CUDA it is built on the host and moved: the host holds the build, the device the weights
-    on_cuda = measured_bytes(report, source, torch.float32, runs=1, device="cuda")
+    on_cuda = measured_bytes(report, run, torch.float32, runs=1, device="cuda")
     assert on_cuda["build"] == on_cuda["weights"] == floating * 4 + counters * 8
 
 
@@ -264,7 +265,7 @@ def test_the_interleaved_microbenchmark_is_counted_at_what_it_really_holds():
     count.  Checked against what a Bench really allocates (its memory trials' buffers,
     one per working set) plus the largest CPU GEMM's three 768x768 float32 operands."""
     from profiler.measure.microbench import Bench, bench_bytes
-    _, report, source = _linear_case()
+    _, report, run = _linear_case()
     bench = Bench("cpu", "float32", seconds=0.005)
     try:
         bench.run_all()
@@ -272,7 +273,7 @@ def test_the_interleaved_microbenchmark_is_counted_at_what_it_really_holds():
     finally:
         bench.close()
     assert bench_bytes("cpu") == held + 3 * 768 * 768 * 4
-    assert measured_bytes(report, source, torch.float32, runs=1, bench=True)["bench"] == bench_bytes("cpu")
+    assert measured_bytes(report, run, torch.float32, runs=1, bench=True)["bench"] == bench_bytes("cpu")
 
 
 class Caching(nn.Module):
