@@ -392,12 +392,12 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
                               itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
                               input_size=run.input_size)
     if family == "language" or (family == "custom" and ids):
-        report.language = _language(run, report, rows, done.capture.calls, decode,
+        report.language = _language(module, run, report, rows, done.capture.calls, decode,
                                     size[-1] if inputs_for is None and inputs is None and not kwargs else None)
     return report, run
 
 
-def _language(run: Run, report: Report, rows: list[dict], calls, decode, tokens):
+def _language(module: nn.Module, run: Run, report: Report, rows: list[dict], calls, decode, tokens):
     """The language-model summary of this profile (see profiler.count.language): new
     tokens per sequence from the ids made for the forward (``tokens`` where they
     were made from input_size)."""
@@ -412,7 +412,7 @@ def _language(run: Run, report: Report, rows: list[dict], calls, decode, tokens)
         passes = dict(zip(report.passes["pass"], report.passes["flops"]))
         training_flops = int(passes["forward+backward"])
         hardware_flops = training_flops + int(passes.get("recompute", 0))
-    return summarize(run.module, rows, report.totals, report.batch, report.itemsize,
+    return summarize(module, rows, report.totals, report.batch, report.itemsize,
                      "decode" if decode else "prefill", new, (decode or 0) + new, training_flops,
                      calls, hardware_flops)
 
@@ -424,7 +424,8 @@ def _forward(run: Run) -> tuple[list[dict], Forward]:
     steps answered by profiler.models.detection's assumption, with no fallback.
     Returns the report rows and what the forward recorded, and sets what ran on ``run``: its ``execution``
     ("meta", "fake" or "real"), its inputs (``args``, and ``kwargs`` as made),
-    ``input_desc`` and ``input_size``; notes go to ``run.notes``."""
+    ``input_desc`` and ``input_size``, and ``module`` where a by-name model was built
+    for real to run; notes go to ``run.notes``."""
     label, notes = run.label, run.notes
 
     def attempt(execution, args, desc, size, model=run.module):
@@ -486,6 +487,7 @@ def _forward(run: Run) -> tuple[list[dict], Forward]:
         raise ProfilerError(f"{label}: forward failed{_describe(getattr(exc, 'failed_call', None))}: "
                             f"{first_line(exc)}") from exc
     notes.append(f"ran on real CPU tensors: shapes alone were not enough ({first_line(failed)})")
+    run.module = real   # a by-name model built for real here: a measured run times it, built once
     return counted
 
 

@@ -290,3 +290,24 @@ def test_a_measured_profile_resolves_its_model_once_and_times_what_it_counted(tm
     assert log.read_text().split() == ["resolved", "built", "built"]
     assert report.input_desc == "8" and report.measurement.runs == 1
     assert report.layers.loc[report.layers["name"] == "0", "macs"].item() == 2 * 8 * 4
+
+
+def test_a_model_built_for_real_by_its_profile_is_timed_without_a_second_build(tmp_path):
+    """A by-name model whose forward needs real values (a boolean mask) is built for
+    real once, for the real-tensor forward, and the measured run times that build."""
+    log = tmp_path / "log.txt"
+    source = tmp_path / "masked.py"
+    source.write_text(f"import torch\nfrom torch import nn\n"
+                      f"class Masked(nn.Module):\n"
+                      f"    def __init__(self):\n"
+                      f"        super().__init__()\n"
+                      f"        self.lin = nn.Linear(8, 4)\n"
+                      f"    def forward(self, x):\n"
+                      f"        return self.lin(x[x.sum(-1) > -1e9])\n"
+                      f"def make():\n"
+                      f"    open({str(log)!r}, 'a').write('built\\n')\n"
+                      f"    return Masked()\n")
+    report = profiler.profile(f"{source}:make", input_size=(8,), batch=3, measure=True, runs=1)
+    assert report.mode == "real" and report.measurement.runs == 1
+    assert log.read_text().split() == ["built", "built"]        # on meta, then for real: not again to time it
+    assert report.layers.loc[report.layers["name"] == "lin", "macs"].item() == 3 * 8 * 4
