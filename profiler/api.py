@@ -9,7 +9,7 @@ tensors, and that only for a data-dependent op (``nonzero``, ``.item()``), and
 only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
 
 A torchvision detection model runs on meta with its data-dependent steps fixed
-by a stated assumption (``detections="bound"``, see profiler.models.detection), never
+by a stated assumption (``detections="bound"``, see profiler.capture.bounded), never
 falling back; ``detections="real"`` runs it as any other model, which for a
 detection model means on real CPU tensors.
 """
@@ -27,7 +27,7 @@ from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
 from profiler.models import checkpointing as checkpoints
-from profiler.models import detection as _detection
+from profiler.capture import bounded as _detection
 from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
                                      normalize_args, token_vocab)
@@ -39,7 +39,7 @@ from profiler.capture.session import exclusive, forward_rows, kept_rng, on_meta,
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
-# the note of each way a detection model's forward runs (profiler.models.detection)
+# the note of each way a detection model's forward runs (profiler.capture.bounded)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
@@ -173,7 +173,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
-        upper bound, the same everywhere (profiler.models.detection); "real": one forward
+        upper bound, the same everywhere (profiler.capture.bounded); "real": one forward
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
     measure: also run the model for real and time every layer beside its roofline
