@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.models import checkpointing as checkpoints
 from profiler.capture import bounded as _detection
 from profiler.errors import ProfilerError, first_line
@@ -48,7 +49,6 @@ TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch stati
 # tensors, and the largest layer call seen before the shapes-only forward stopped);
 # PROFILER_REAL_LIMIT_GB overrides it (read by profiler.arguments.real_limit_bytes)
 REAL_LIMIT_BYTES = REAL_LIMIT_DEFAULT_GB << 30
-TOKENS_DEFAULT = (128,)   # the per-sample input of a model whose first layer is an embedding
 
 # what torch says when a size or an element count does not fit int64
 _SIZE_OVERFLOW = ("Storage size calculation overflowed", "Overflow when unpacking long", "without overflow")
@@ -364,7 +364,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
             raise ProfilerError(f"{label}: tokens= applies to a model whose first layer is an embedding; "
                                 "use input_size= for this one")
         size = input_size or ((tokens,) if tokens else None) or (spec.input_size if spec else None) \
-            or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
+            or ((TOKENS_DEFAULT,) if ids and spec is None else default_input_size(spec, native))
         check_input_fits(batch, size, 8 if ids else input_dtype.itemsize)   # fits a tensor, in bytes
         candidates = [(example_args(family, size, batch), "x".join(map(str, size)), tuple(size))]
         if spec and family == "classification" and not (input_size or native or spec.input_size):

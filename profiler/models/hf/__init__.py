@@ -30,8 +30,7 @@ Attention is the model's default implementation (``sdpa`` where the class
 supports it, else eager); MoE experts transformers' default (``grouped_mm``).
 """
 from profiler.models.hf.classes import HF_FAMILIES, choose_class, resolve_hf
-from profiler.models.hf.inputs import TOKENS_DEFAULT, example_inputs
+from profiler.models.hf.inputs import example_inputs
 from profiler.models.hf.names import hf_model_types, hf_names
 
-__all__ = ["HF_FAMILIES", "TOKENS_DEFAULT", "choose_class", "example_inputs", "hf_model_types",
-           "hf_names", "resolve_hf"]
+__all__ = ["HF_FAMILIES", "choose_class", "example_inputs", "hf_model_types", "hf_names", "resolve_hf"]

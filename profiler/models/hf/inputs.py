@@ -7,13 +7,13 @@ import re
 from typing import Any
 
 from profiler.arguments import INT64_MAX, check_positive
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.errors import ProfilerError
 from profiler.models.hf.decode import cache_desc, cache_name, decode_enc_dec, output_cache
 from profiler.models.hf.make import Maker, describe, get, run_model, shape_text, vocab_size
 from profiler.models.hf.rules import RULES, Need, required
 from profiler.models.hf.rules.audio import input_features
 
-TOKENS_DEFAULT = 128          # prefill length when tokens= is not given (text models)
 AUDIO_SAMPLES_DEFAULT = 16000  # one second at 16 kHz for raw-waveform models (wav2vec2, HuBERT)
 
 

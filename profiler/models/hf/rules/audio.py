@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.models.hf.make import get
 from profiler.models.hf.rules.base import Need, Rule
 
@@ -26,7 +27,6 @@ _SUBSAMPLING_FIELDS = ("subsampling_factor",)
 # mel frames per text token of a streaming speech model that adds one audio embedding to each token
 # (Voxtral Realtime: 8, a stride of 2 then 4 frames folded into one)
 _FRAMES_PER_TOKEN_FIELDS = ("audio_length_per_tok",)
-TOKENS_DEFAULT = 128       # the token ids' default length (profiler.models.hf.inputs)
 
 
 def _seconds(need: Need) -> float:
