@@ -279,7 +279,7 @@ def _named_inputs(named: dict[str, Any], ids: int | None) -> dict[str, Any]:
     shapes as shapes (dummy tensors of the profile's dtype); integer and boolean
     ones real tensors, small ones holding values (ids below the vocabulary, zeros,
     true), which a meta forward carries (profiler.capture.known)."""
-    from profiler.capture.known import VALUE_LIMIT
+    from profiler.defaults import VALUE_LIMIT
     out: dict[str, Any] = {}
     for name, value in named.items():
         if isinstance(value, torch.Tensor):
@@ -343,11 +343,12 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if named and not makes:    # no inputs are made: the named ones are keyword inputs
         kwargs = {**kwargs, **_named_inputs(named, ids)}
     if makes:
+        from profiler.capture.known import run_forward
         from profiler.models.hf import example_inputs
         # made from the model as it runs (its twins in place): see session.forward_rows
         image, frames, seconds = sizes
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode,
-                             image=image, frames=frames, seconds=seconds, given=named or None)
+                             image=image, frames=frames, seconds=seconds, given=named or None, run=run_forward)
         candidates = [((), "example inputs", None)]
     elif any(s is not None for s in sizes):
         raise ProfilerError(f"{label}: image=, frames= and seconds= size the inputs made for a transformers "

@@ -16,6 +16,11 @@ FAMILY_DEFAULTS = {
 # 512x512 image (which the model's transform resizes, to 800x800 for most)
 NATIVE_DETECTION = (3, 512, 512)
 
+# elements: the largest input made with values on a meta model (real CPU tensors that
+# the meta forward carries: profiler.capture.known), e.g. a 2048 x 2048 mask; larger
+# floating inputs are made as meta tensors, with no values
+VALUE_LIMIT = 1 << 22
+
 # token ids per sample: an hf: text model's prefill when tokens= is not given, and the
 # input of a model whose first layer is an embedding
 TOKENS_DEFAULT = 128
