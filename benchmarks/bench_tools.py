@@ -355,10 +355,11 @@ class LMCase:
 
     def inputs(self, model: nn.Module) -> list[tuple[str, dict[str, Any]]]:
         """(label, keyword arguments) per length, made as profile(..., tokens=/decode=) makes them."""
+        from profiler.capture.known import run_forward
         from profiler.models.hf import example_inputs
         out = []
         for n in self.lengths:
-            _args, kwargs, _desc = example_inputs(model, model.config, 1, **{self.mode: n})
+            _args, kwargs, _desc = example_inputs(model, model.config, 1, run=run_forward, **{self.mode: n})
             out.append((self.label(n), _on_device_of(model, kwargs)))
         return out
 

@@ -9,7 +9,7 @@ tensors, and that only for a data-dependent op (``nonzero``, ``.item()``), and
 only below ``REAL_LIMIT_BYTES``.  The report's notes say which ran and why.
 
 A torchvision detection model runs on meta with its data-dependent steps fixed
-by a stated assumption (``detections="bound"``, see profiler.models.detection), never
+by a stated assumption (``detections="bound"``, see profiler.capture.bounded), never
 falling back; ``detections="real"`` runs it as any other model, which for a
 detection model means on real CPU tensors.
 """
@@ -26,8 +26,9 @@ from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.models import checkpointing as checkpoints
-from profiler.models import detection as _detection
+from profiler.capture import bounded as _detection
 from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
                                      normalize_args, token_vocab)
@@ -41,7 +42,7 @@ from profiler.count.rows import build_rows
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
-# the note of each way a detection model's forward runs (profiler.models.detection)
+# the note of each way a detection model's forward runs (profiler.capture.bounded)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
@@ -50,7 +51,6 @@ TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch stati
 # tensors, and the largest layer call seen before the shapes-only forward stopped);
 # PROFILER_REAL_LIMIT_GB overrides it (read by profiler.arguments.real_limit_bytes)
 REAL_LIMIT_BYTES = REAL_LIMIT_DEFAULT_GB << 30
-TOKENS_DEFAULT = (128,)   # the per-sample input of a model whose first layer is an embedding
 
 # what torch says when a size or an element count does not fit int64
 _SIZE_OVERFLOW = ("Storage size calculation overflowed", "Overflow when unpacking long", "without overflow")
@@ -175,7 +175,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
-        upper bound, the same everywhere (profiler.models.detection); "real": one forward
+        upper bound, the same everywhere (profiler.capture.bounded); "real": one forward
         on real CPU tensors, whose count depends on the image, the weights and the
         thread count.
     measure: also run the model for real and time every layer beside its roofline
@@ -280,7 +280,7 @@ def _named_inputs(named: dict[str, Any], ids: int | None) -> dict[str, Any]:
     shapes as shapes (dummy tensors of the profile's dtype); integer and boolean
     ones real tensors, small ones holding values (ids below the vocabulary, zeros,
     true), which a meta forward carries (profiler.capture.known)."""
-    from profiler.capture.known import VALUE_LIMIT
+    from profiler.defaults import VALUE_LIMIT
     out: dict[str, Any] = {}
     for name, value in named.items():
         if isinstance(value, torch.Tensor):
@@ -344,11 +344,12 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     if named and not makes:    # no inputs are made: the named ones are keyword inputs
         kwargs = {**kwargs, **_named_inputs(named, ids)}
     if makes:
+        from profiler.capture.known import run_forward
         from profiler.models.hf import example_inputs
         # made from the model as it runs (its twins in place): see session.captured
         image, frames, seconds = sizes
         inputs_for = partial(example_inputs, config=hf_config, batch=batch, tokens=tokens, decode=decode,
-                             image=image, frames=frames, seconds=seconds, given=named or None)
+                             image=image, frames=frames, seconds=seconds, given=named or None, run=run_forward)
         candidates = [((), "example inputs", None)]
     elif any(s is not None for s in sizes):
         raise ProfilerError(f"{label}: image=, frames= and seconds= size the inputs made for a transformers "
@@ -365,7 +366,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
             raise ProfilerError(f"{label}: tokens= applies to a model whose first layer is an embedding; "
                                 "use input_size= for this one")
         size = input_size or ((tokens,) if tokens else None) or (spec.input_size if spec else None) \
-            or (TOKENS_DEFAULT if ids and spec is None else default_input_size(spec, native))
+            or ((TOKENS_DEFAULT,) if ids and spec is None else default_input_size(spec, native))
         check_input_fits(batch, size, 8 if ids else input_dtype.itemsize)   # fits a tensor, in bytes
         candidates = [(example_args(family, size, batch), "x".join(map(str, size)), tuple(size))]
         if spec and family == "classification" and not (input_size or native or spec.input_size):

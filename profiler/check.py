@@ -207,10 +207,12 @@ def check(model, input_size=None, batch: int = 1, native: bool = False, tokens: 
     with kept_modes(real):
         real.eval()
         if hf:
+            from profiler.capture.known import run_forward
             from profiler.models.hf import example_inputs
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
-                args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode)
+                args, kwargs, _ = example_inputs(real, spec.config, batch, tokens=tokens, decode=decode,
+                                                 run=run_forward)
         else:
             args = materialize(example_args(family, size, batch), real_maker(), torch.float32,
                                torch.Generator().manual_seed(0), device="cpu")

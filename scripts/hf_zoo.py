@@ -57,6 +57,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import functools
 import io
 import json
 import os
@@ -257,10 +258,12 @@ def append_row(cache: Path, row: dict) -> None:
 
 def _example_inputs():
     try:
+        from profiler.capture.known import run_forward
         from profiler.models.hf import example_inputs
     except ImportError:
         from profiler.models.hub import example_inputs
-    return example_inputs
+        return example_inputs
+    return functools.partial(example_inputs, run=run_forward)
 
 
 def flop_counter(spec, real: bool = False) -> tuple[int, float, tuple[dict[str, set[str]], Counter]]:

@@ -16,12 +16,18 @@ os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
 
 import copy
 import time
+from functools import partial
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from profiler.capture.known import run_forward
+from profiler.models import hf
 from profiler.models.resolve import resolve
+
+# example inputs as profile() makes them: with the capture's runner for the forwards that make inputs
+example_inputs = partial(hf.example_inputs, run=run_forward)
 
 DECODER = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                num_key_value_heads=2, vocab_size=128)
@@ -77,10 +83,9 @@ def check_part_and_flop_counter(arch: str, overrides: dict, rows_of: str, shown,
     FlopCounterMode's module tracker refuses the model otherwise), and the params
     the real build's."""
     import profiler
-    from profiler.models import hf
     spec = resolve(f"hf:{arch}", overrides)
     meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    _, kwargs, desc = example_inputs(meta, spec.config, 1)
     for text in shown:
         assert text in desc, desc
     report = profiler.profile(meta, kwargs=kwargs)
@@ -93,7 +98,7 @@ def check_part_and_flop_counter(arch: str, overrides: dict, rows_of: str, shown,
         real = spec.build(meta=False).eval()
         if frozen:
             real.requires_grad_(False)
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1)
+    _, real_kwargs, _ = example_inputs(real, spec.config, 1)
     assert set(real_kwargs) == set(kwargs)
     for key, value in kwargs.items():
         if isinstance(value, torch.Tensor) and value.device.type == "cpu":
@@ -131,4 +136,4 @@ def need(arch: str, overrides=None, batch: int = 1, **sizes):
     from profiler.models.hf.rules.base import Need
     spec = resolve(f"hf:{arch}", overrides or {})
     model = spec.build(meta=True)
-    return Need(model, spec.config, batch, Maker(model), dict(inspect.signature(model.forward).parameters), **sizes)
+    return Need(model, spec.config, batch, Maker(model, run_forward), dict(inspect.signature(model.forward).parameters), **sizes)

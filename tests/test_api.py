@@ -12,7 +12,8 @@ from torch import nn
 
 import profiler
 import state
-from profiler.api import TOKENS_DEFAULT, TRAINING_NOTE
+from profiler.api import TRAINING_NOTE
+from profiler.defaults import TOKENS_DEFAULT
 
 
 def _seeded(build, seed: int = 0):
@@ -144,8 +145,8 @@ def test_an_embedding_first_model_gets_token_ids_of_the_default_length():
     vocab, dim, out = 100, 8, 4
     model = nn.Sequential(nn.Embedding(vocab, dim), nn.Linear(dim, out))
     report = profiler.profile(model)
-    (tokens,) = TOKENS_DEFAULT
-    assert report.input_size == TOKENS_DEFAULT
+    tokens = TOKENS_DEFAULT
+    assert report.input_size == (tokens,)
     assert report.totals["macs"] == tokens * dim * out   # the lookup itself multiplies nothing
     assert report.totals["in_bytes"] == tokens * 8 + tokens * dim * 4   # int64 ids, then float32 embeddings
     assert report.language is not None and report.language.tokens == tokens

@@ -1,4 +1,5 @@
-"""How the package's modules import each other: no cycles, and a report without torch."""
+"""How the package's modules import each other: no cycles, each stage only from the stages
+below it, and a report without torch."""
 from __future__ import annotations
 
 import ast
@@ -80,6 +81,62 @@ def test_no_module_imports_itself_through_others():
         if name not in state:
             visit(name)
     assert "profiler.api" in graph and graph["profiler.cli"] >= {"profiler.cli.profile"}
+
+
+# The stages, lowest first.  A module imports from its own stage and the ones below,
+# never from a later one (inside a function too: that is where an upward import hides).
+# Modules of one stage may import one another; the cycle test above keeps that acyclic.
+STAGES = [
+    # ground: imported by every stage, importing nothing of the package but each other.
+    # ``arguments`` sits here because models (spec, hf inputs) and capture check the
+    # caller's arguments with it, and it reads nothing but the arguments (errors only).
+    ("ground", ["profiler.errors", "profiler.columns", "profiler.defaults", "profiler.arguments"]),
+    ("formulas", ["profiler.formulas"]),
+    ("models", ["profiler.models"]),
+    ("capture", ["profiler.capture"]),
+    ("count", ["profiler.count"]),
+    ("report", ["profiler.report"]),
+    ("measure", ["profiler.measure"]),
+    ("entry points", ["profiler.api", "profiler.compare", "profiler.check", "profiler.transforms"]),
+    # the package's lazy exports (``profiler.profile``) reach the stages by name only
+    ("cli", ["profiler.cli", "profiler.__main__", "profiler"]),
+]
+
+# (importer, imported): the reason the upward import stays.  An entry no import needs
+# any more fails the test, so the list only shrinks.
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _stage(module: str) -> int:
+    for level, (_, prefixes) in enumerate(STAGES):
+        if any(module == p or (p != "profiler" and module.startswith(p + ".")) for p in prefixes):
+            return level
+    raise AssertionError(f"{module} is in no stage: add it to STAGES in tests/test_imports.py")
+
+
+def _upward(modules: dict[str, Path]) -> list[tuple[str, str]]:
+    """(importer, imported) for each import of a later stage."""
+    return [(name, target) for name, path in sorted(modules.items())
+            for target in sorted(_imports(name, path, modules)) if _stage(target) > _stage(name)]
+
+
+def test_each_stage_imports_only_from_the_stages_below():
+    found = _upward(_modules())
+    upward = [f"{name} ({STAGES[_stage(name)][0]}) imports {target} ({STAGES[_stage(target)][0]})"
+              for name, target in found if (name, target) not in UPWARD_ALLOWED]
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+    stale = sorted(set(UPWARD_ALLOWED) - set(found))
+    assert not stale, f"allowed upward imports that no module makes any more: {stale}"
+
+
+def test_the_stage_check_sees_an_upward_import_inside_a_function(tmp_path):
+    modules = {"profiler.models.x": tmp_path / "x.py", "profiler.capture.record": tmp_path / "record.py",
+               "profiler.errors": tmp_path / "errors.py"}
+    modules["profiler.models.x"].write_text("from profiler.errors import ProfilerError\n\n\n"
+                                            "def f():\n    from profiler.capture.record import tensor_leaves\n")
+    modules["profiler.capture.record"].write_text("")
+    modules["profiler.errors"].write_text("")
+    assert _upward(modules) == [("profiler.models.x", "profiler.capture.record")]
 
 
 def test_importing_the_report_imports_neither_torch_nor_pandas():

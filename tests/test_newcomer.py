@@ -35,8 +35,8 @@ def test_a_bare_profiler_prints_the_help_and_exits_0(cli):
 # --- default inputs in `profile --help` -------------------------------------------------
 
 def test_profile_help_states_each_familys_default_input(cli):
-    from profiler.models.hf import TOKENS_DEFAULT
     from profiler.capture.inputs import default_input_size
+    from profiler.defaults import TOKENS_DEFAULT
     from profiler.models.resolve import resolve
     code, out, _ = cli("profile", "--help")
     assert code == 0

@@ -31,7 +31,7 @@ PUBLISHED_FLOW_FRAME = (3, 512, 512)
 
 # Detection figures come from the pretrained weights on that random image, which let fewer
 # proposals or detections through than the caps the profiler's bound counts (every candidate
-# passes, profiler.models.detection).  Setting the cap to what those weights let through gives the
+# passes, profiler.capture.bounded).  Setting the cap to what those weights let through gives the
 # published figure exactly.
 PUBLISHED_WITH_FEWER_BOXES = {
     # the RPN scores no anchor of a noise image above its rpn_score_thresh=0.05: no proposal

@@ -18,20 +18,11 @@ from typing import Any
 import torch
 
 from profiler.arguments import check_batch
+from profiler.defaults import DEFAULT_IMAGE, FAMILY_DEFAULTS, NATIVE_DETECTION
 from profiler.errors import ProfilerError
-from profiler.models.resolve import DEFAULT_IMAGE
 from profiler.models.spec import ModelSpec
 from profiler.models.weights import weights_meta
 from profiler.capture.twins import twin
-
-FAMILY_DEFAULTS = {
-    "segmentation": (3, 520, 520),   # the published weights' resize size
-    "detection": (3, 480, 640),      # one VGA image; the model's transform resizes it
-    "optical_flow": (3, 368, 496),   # a Sintel-sized frame pair, divisible by 8
-}
-# detection weights have no crop size: their published _ops were counted on one
-# 512x512 image (which the model's transform resizes, to 800x800 for most)
-NATIVE_DETECTION = (3, 512, 512)
 
 
 def is_shape(x: Any) -> bool:

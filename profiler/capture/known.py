@@ -35,14 +35,19 @@ is kept across forwards: one ``KnownValues`` per forward.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any, Callable
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-VALUE_LIMIT = 1 << 22          # elements: the largest value carried (a 2048 x 2048 mask)
+from profiler.capture.metacache import MetaReplay
+from profiler.capture.modes import eval_state
+from profiler.defaults import VALUE_LIMIT   # the largest value carried
+
 ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a value-less argument
 _DYNAMIC = torch.Tag.dynamic_output_shape
 _SEEDED = torch.Tag.nondeterministic_seeded
@@ -297,3 +302,26 @@ class _FromData(TorchFunctionMode):
         else:
             self.known.know(target, value)     # the dispatch level dropped it (an index it could not see)
         return out
+
+
+def run_forward(model, kwargs: dict, fn: Callable[..., Any] | None = None):
+    """``fn(**kwargs)`` (default: the model's own forward) under no_grad and in eval
+    mode (the modes restored); on a meta model, under a meta replay that lets meta
+    MoE experts run (torch._grouped_mm) and carries the values of the small real
+    inputs.  The runner that profiler.models.hf's input rules are given, to make
+    inputs from the model's own outputs (a KV cache, a tower's feature count)."""
+    fn = fn or model
+    replay = contextlib.nullcontext()
+    if all(t.device.type == "meta" for t in model.parameters()):
+        known = KnownValues(MetaReplay())
+        kwargs = with_values(kwargs, known)
+
+        class _Replay(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kw=None):
+                return known(func, args, kw or {})
+        replay = _Replay()
+        functions = known.functions()
+    else:
+        functions = contextlib.nullcontext()
+    with eval_state(model), functions, replay:
+        return fn(**kwargs)

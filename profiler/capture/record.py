@@ -35,12 +35,12 @@ from profiler.capture import autograd
 
 
 def shapes_of(tree: Any) -> tuple[Shape, ...]:
-    return tuple(tuple(t.shape) for t in _tensor_leaves(tree))
+    return tuple(tuple(t.shape) for t in tensor_leaves(tree))
 
 
 def bytes_of(tree: Any) -> tuple[int, int]:
     """(elements, bytes) of the tensors in a nested structure."""
-    tensors = _tensor_leaves(tree)
+    tensors = tensor_leaves(tree)
     return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -64,7 +64,7 @@ def _as_shapes(tree: Any) -> Any:
     return tree
 
 
-def _tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+def tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """The tensors among tree_leaves(tree), in order.  Hook arguments and op arguments
     are tensors and plain tuples, lists and dicts of them, walked directly: pytree's
     flatten costs more than the hook or the op's formula (see _as_shapes)."""
@@ -72,12 +72,12 @@ def _tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[t
     kind = type(tree)
     if kind is tuple or kind is list:
         for x in tree:
-            _tensor_leaves(x, found)
+            tensor_leaves(x, found)
     elif isinstance(tree, torch.Tensor):
         found.append(tree)
     elif kind is dict:
         for x in tree.values():
-            _tensor_leaves(x, found)
+            tensor_leaves(x, found)
     elif isinstance(tree, (tuple, list, dict)):
         found.extend(t for t in tree_leaves(tree) if isinstance(t, torch.Tensor))
     return found
@@ -86,7 +86,7 @@ def _tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[t
 def grads_of(tree: Any) -> tuple[bool, ...]:
     """Per tensor leaf: whether autograd will want its gradient."""
     on = torch.is_grad_enabled()
-    return tuple(on and t.requires_grad for t in _tensor_leaves(tree))
+    return tuple(on and t.requires_grad for t in tensor_leaves(tree))
 
 
 @dataclass
@@ -203,7 +203,7 @@ class _OpCounter(TorchDispatchMode):
         if mark is None:
             return kind
         if mark == ACT_MATMUL:
-            keys = {storage_key(t) for t in _tensor_leaves((args, kwargs))}
+            keys = {storage_key(t) for t in tensor_leaves((args, kwargs))}
             own = call.module._parameters
             if own and any(p is not None and storage_key(p) in keys for p in own.values()):
                 return "linear"
@@ -260,11 +260,11 @@ class _OpCounter(TorchDispatchMode):
         if kind == "matmul" or kind == "activation":  # matmuls and softmax: evidence for the row's kind
             kind = self._mark(call, func, kind, args, kwargs)
         call.op_kind_flops[kind] = call.op_kind_flops.get(kind, 0) + cost.flops
-        for t in _tensor_leaves(out):
+        for t in tensor_leaves(out):
             n = t.numel()
             call.op_elems += n
             call.op_bytes += n * t.element_size()
-        call.op_in_bytes += sum([t.numel() * t.element_size() for t in _tensor_leaves((args, kwargs))])
+        call.op_in_bytes += sum([t.numel() * t.element_size() for t in tensor_leaves((args, kwargs))])
         return out
 
 
@@ -359,7 +359,7 @@ class Capture:
         runs that the backward formulas cannot see (profiler.capture.autograd)."""
         if self.claims is None or not (self.claims.nodes or self.hooked):
             return
-        roots = autograd.roots(output, _tensor_leaves)
+        roots = autograd.roots(output, tensor_leaves)
         if not roots:
             return
         mode, stack, first = self._mode, self.stack, len(self.calls)
@@ -398,7 +398,7 @@ class Capture:
         def forward(*args, **kwargs):
             kind = type(module)
             formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
-            tensors = _tensor_leaves((args, kwargs))
+            tensors = tensor_leaves((args, kwargs))
             call = ModuleCall(
                 name, module, depth, formula, absorbed=bool(stack) and stack[-1].counts_inside,
                 inputs=tuple([tuple(t.shape) for t in tensors]),
@@ -426,7 +426,7 @@ class Capture:
                         pass
                 raise
             stack.pop()
-            tensors = _tensor_leaves(output)
+            tensors = tensor_leaves(output)
             if record:
                 self.claims.claim(tensors, call)
             call.outputs = tuple([tuple(t.shape) for t in tensors])

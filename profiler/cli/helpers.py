@@ -2,14 +2,12 @@
 profile runs, and the default inputs stated in `profile --help`."""
 from __future__ import annotations
 
-import ast
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent
+from profiler.defaults import DEFAULT_IMAGE, FAMILY_DEFAULTS, TOKENS_DEFAULT
 
 
 # --- output paths ------------------------------------------------------------------
@@ -175,29 +173,14 @@ def _problem(path: str) -> str | None:
 # --- default inputs, for `profile --help` -------------------------------------------
 
 
-def _constant(module: str, name: str):
-    """A literal constant of a profiler module, read from its source: the modules
-    that define the defaults import torch, which --help must not."""
-    text = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
-    match = re.search(rf"^{name}\s*=", text, re.M)
-    lines = text[match.end():].splitlines() if match else []
-    for end in range(1, min(len(lines), 40) + 1):   # the shortest run of lines that is a literal
-        try:
-            return ast.literal_eval("\n".join(lines[:end]).strip())
-        except (SyntaxError, ValueError):
-            continue
-    raise LookupError(f"no literal {name} in profiler/{module}.py")
-
-
 def _size(shape) -> str:
     return "x".join(map(str, shape))
 
 
 def default_inputs() -> list[tuple[str, str]]:
     """(family, default input) pairs, as profile() chooses them."""
-    image = _size(_constant("models/resolve", "DEFAULT_IMAGE"))
-    family = {k: _size(v) for k, v in _constant("capture/inputs", "FAMILY_DEFAULTS").items()}
-    tokens = _constant("models/hf/inputs", "TOKENS_DEFAULT")
+    image, tokens = _size(DEFAULT_IMAGE), TOKENS_DEFAULT
+    family = {k: _size(v) for k, v in FAMILY_DEFAULTS.items()}
     return [
         ("classification", f"{image} (ViT and MaxViT, which take one size only: the published crop size)"),
         ("segmentation", family["segmentation"]),
@@ -207,8 +190,7 @@ def default_inputs() -> list[tuple[str, str]]:
         ("hf: text", f"{tokens} token ids (--tokens N; fewer where a learned position table holds fewer)"),
         ("hf: vision, speech", "the sizes in the model's config (ViT: image_size; Whisper: 80x3000 features)"),
         ("timm:", "the input_size of the model's pretrained_cfg (most: 3x224x224)"),
-        ("your own model", f"{image}; {_constant('api', 'TOKENS_DEFAULT')[0]} token ids when its first "
-                           "layer is an nn.Embedding"),
+        ("your own model", f"{image}; {tokens} token ids when its first layer is an nn.Embedding"),
     ]
 
 

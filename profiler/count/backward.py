@@ -1,5 +1,6 @@
 """Backward counts per captured call (module formulas by class, functional ops by
-aten op) and the forward / backward / total table.  The formulas: the
+aten op); the forward / backward / total table is the report's
+(profiler.report.utilisation.pass_totals).  The formulas: the
 ``backward/<kind>.py`` files of ``profiler.formulas``, their conventions in
 ``profiler.formulas.backward``."""
 from __future__ import annotations
@@ -7,10 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pandas as pd
-
 from profiler.capture.record import ModuleCall, OpRecord
-from profiler.columns import BWD_COLUMNS, RC_COLUMNS
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.forward.zero import ZERO_COST_OPS
 from profiler.formulas.registry import Call, find_module_backward, find_op_backward
@@ -87,20 +85,3 @@ def op_backward(record: OpRecord) -> Cost | None:
 def backward_columns(cost: Cost) -> dict[str, Any]:
     return dict(bwd_mults=cost.mults, bwd_adds=cost.adds, bwd_other=cost.other, bwd_macs=cost.macs)
 
-
-def pass_totals(layers: pd.DataFrame) -> pd.DataFrame:
-    """Totals of the forward, the backward and both: mults, adds, other, macs, flops.
-    "forward+backward" is what Megatron and PaLM call *model FLOPs* (the basis of
-    MFU).  Where activation checkpointing reran forward work in the backward (the
-    ``rc_*`` columns), two more rows: "recompute", and "forward+backward+recompute",
-    the *hardware FLOPs* the device did (the basis of HFU)."""
-    fwd = [int(layers[c].sum()) for c in ("mults", "adds", "other", "macs")]
-    bwd = [int(layers[c].sum()) for c in BWD_COLUMNS]
-    both = [a + b for a, b in zip(fwd, bwd)]
-    rows = [("forward", *fwd), ("backward", *bwd), ("forward+backward", *both)]
-    if "rc_macs" in layers:
-        rc = [int(layers[c].sum()) for c in RC_COLUMNS]
-        rows += [("recompute", *rc), ("forward+backward+recompute", *[a + b for a, b in zip(both, rc)])]
-    frame = pd.DataFrame(rows, columns=["pass", "mults", "adds", "other", "macs"])
-    frame["flops"] = frame["mults"] + frame["adds"] + frame["other"]
-    return frame

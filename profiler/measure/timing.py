@@ -431,16 +431,16 @@ def _record(model, modules, args, kwargs, sync) -> list[tuple[int, str, bool]]:
     """One forward with hooks that see the tensors: per call (module index, its
     input shapes as the report writes them, whether it computed nothing new: every
     output shares storage with an input)."""
-    from profiler.capture.record import _tensor_leaves
+    from profiler.capture.record import tensor_leaves
     from profiler.columns import fmt_shapes
     calls, stack, handles = [], [], []
 
     def storages(tree) -> set[int]:
-        return {t.untyped_storage().data_ptr() for t in _tensor_leaves(tree) if t.numel()}
+        return {t.untyped_storage().data_ptr() for t in tensor_leaves(tree) if t.numel()}
 
     for i, module in enumerate(modules):
         def pre(_module, a, kw, _i=i):
-            tensors = _tensor_leaves((a, kw))
+            tensors = tensor_leaves((a, kw))
             stack.append(len(calls))
             calls.append([_i, fmt_shapes(tuple(tuple(t.shape) for t in tensors)), storages((a, kw)), False])
 

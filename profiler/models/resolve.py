@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from profiler.defaults import DEFAULT_IMAGE  # noqa: F401 (re-exported: the default per-sample image)
 from profiler.errors import ProfilerError
 from profiler.models.names import torchvision_names
 from profiler.models.spec import ModelSpec
 from profiler.models.weights import _with_frozen_batchnorm, native_build_kwargs
-
-DEFAULT_IMAGE = (3, 227, 227)
 
 
 def family_of(name: str) -> str:

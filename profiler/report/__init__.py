@@ -152,7 +152,7 @@ class Report:
     def _make_passes(self) -> pd.DataFrame | None:
         if "bwd_macs" not in self.layers:
             return None
-        from profiler.count.backward import pass_totals
+        from profiler.report.utilisation import pass_totals
         return pass_totals(self.layers)
 
     @property

@@ -8,7 +8,7 @@ torch:
 - ``attach``: sets ``report.measurement`` and the measured (``MEASURED_COLUMNS``) or
   predicted (``PREDICTED_COLUMNS``) columns of ``report.layers``: per row the mean
   time over the runs, its median and interquartile range, the share of the forward,
-  achieved FLOP/s and bytes/s, and the roofline (profiler.measure.roofline): the
+  achieved FLOP/s and bytes/s, and the roofline (profiler.report.peaks): the
   bound, the regime and the efficiency bound / time;
 - ``kind_columns`` (the time columns of ``Report.by_kind``, each kind's share with
   the quartiles of its per-run share and whether that spread is "noisy":
@@ -61,7 +61,7 @@ class Measurement:
     the per-layer columns and any grouped view are made."""
 
     measured: bool                        # False: the roofline's prediction alone (a bound)
-    device: dict                          # profiler.measure.roofline.describe_device, or the data sheet's name
+    device: dict                          # the device as measure describes it, or the data sheet's name
     peaks: Peaks
     batch: int
     runs: int = 0

@@ -32,8 +32,8 @@ tokens per second, with tokens per step = batch × new tokens per sequence, read
 from a language model's profile (``Report.language``).
 
 The peak is a number (FLOP/s, taken to be at the profile's dtype), or a
-``profiler.measure.roofline.Peaks`` (``table_peaks("H100", "bfloat16")``: a data
-sheet's dense peak; or a microbenchmark's), whose dtype, device and source are
+``profiler.report.peaks.Peaks`` (``profiler.measure.roofline.table_peaks("H100",
+"bfloat16")``: a data sheet's dense peak; or a microbenchmark's), whose dtype, device and source are
 stated beside the result; by default, the peaks of the report's measurement
 (``profile(..., device="H100")``).  This module reads them by attribute and
 imports nothing from ``profiler.measure`` (a later stage).
@@ -44,14 +44,36 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from profiler.columns import BWD_COLUMNS, RC_COLUMNS
 from profiler.errors import ProfilerError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from profiler.report import Report
 
-MODEL_PASS = "forward+backward"   # Report.passes rows (profiler.count.backward.pass_totals)
+MODEL_PASS = "forward+backward"   # Report.passes rows (pass_totals)
 RECOMPUTE_PASS = "recompute"
 PALM = "at 2 FLOPs per MAC (PaLM, nanoGPT)"
+
+
+def pass_totals(layers: pd.DataFrame) -> pd.DataFrame:
+    """Totals of the forward, the backward and both: mults, adds, other, macs, flops.
+    "forward+backward" is what Megatron and PaLM call *model FLOPs* (the basis of
+    MFU).  Where activation checkpointing reran forward work in the backward (the
+    ``rc_*`` columns), two more rows: "recompute", and "forward+backward+recompute",
+    the *hardware FLOPs* the device did (the basis of HFU)."""
+    import pandas as pd
+    fwd = [int(layers[c].sum()) for c in ("mults", "adds", "other", "macs")]
+    bwd = [int(layers[c].sum()) for c in BWD_COLUMNS]
+    both = [a + b for a, b in zip(fwd, bwd)]
+    rows = [("forward", *fwd), ("backward", *bwd), (MODEL_PASS, *both)]
+    if "rc_macs" in layers:
+        rc = [int(layers[c].sum()) for c in RC_COLUMNS]
+        rows += [(RECOMPUTE_PASS, *rc), (f"{MODEL_PASS}+{RECOMPUTE_PASS}", *[a + b for a, b in zip(both, rc)])]
+    frame = pd.DataFrame(rows, columns=["pass", "mults", "adds", "other", "macs"])
+    frame["flops"] = frame["mults"] + frame["adds"] + frame["other"]
+    return frame
 
 
 @dataclass(frozen=True)

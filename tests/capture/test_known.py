@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import profiler
-from profiler.capture.known import VALUE_LIMIT, KnownValues, carried, with_values
+from profiler.capture.known import VALUE_LIMIT, KnownValues, carried, run_forward, with_values
 from profiler.capture.metacache import MetaReplay
 
 
@@ -106,3 +106,21 @@ def test_indexing_with_python_lists_keeps_the_values():
     meta = profiler.profile(PadCheck().to("meta"), kwargs={"input_ids": ids})
     real = profiler.profile(PadCheck(), kwargs={"input_ids": ids})
     assert meta.mode == "meta" and int(meta.total["macs"]) == int(real.total["macs"])
+
+
+def test_run_forward_runs_a_meta_model_on_its_inputs_values_in_eval_mode_and_restores_the_mode():
+    class Picks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 2, device="meta")
+
+        def forward(self, ids):
+            assert not self.training and not torch.is_grad_enabled()
+            picked = int((ids > 2).sum().item())          # a value: only the carried input has it
+            return self.linear(torch.zeros(picked, 4, device="meta"))
+
+    model = Picks().train()
+    out = run_forward(model, {"ids": torch.tensor([1, 3, 5, 7])})
+    assert out.is_meta and tuple(out.shape) == (3, 2)
+    assert model.training
+    assert run_forward(model, {"ids": torch.tensor([9])}, lambda ids: ids.shape[0] + 1) == 2   # fn, not the model

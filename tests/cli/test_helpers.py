@@ -46,11 +46,8 @@ def test_devices_pass():
     check_output_paths(csv="/dev/null", md="/dev/stdout")
 
 
-def test_default_inputs_are_the_constants_of_their_modules():
-    from profiler.api import TOKENS_DEFAULT as API_TOKENS
-    from profiler.capture.inputs import FAMILY_DEFAULTS
-    from profiler.models.hf import TOKENS_DEFAULT
-    from profiler.models.resolve import DEFAULT_IMAGE
+def test_default_inputs_are_the_constants_of_profiler_defaults():
+    from profiler.defaults import DEFAULT_IMAGE, FAMILY_DEFAULTS, TOKENS_DEFAULT
     rows = dict(default_inputs())
     size = "x".join
     assert rows["classification"].startswith(size(map(str, DEFAULT_IMAGE)) + " ")
@@ -58,7 +55,7 @@ def test_default_inputs_are_the_constants_of_their_modules():
     assert rows["detection"] == f"a list of one {size(map(str, FAMILY_DEFAULTS['detection']))} image"
     assert rows["optical flow"] == f"two {size(map(str, FAMILY_DEFAULTS['optical_flow']))} frames"
     assert rows["hf: text"].startswith(f"{TOKENS_DEFAULT} token ids")
-    assert f"{API_TOKENS[0]} token ids" in rows["your own model"]
+    assert f"{TOKENS_DEFAULT} token ids" in rows["your own model"]
 
 
 def test_default_inputs_text_is_one_aligned_line_per_family():

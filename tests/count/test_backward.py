@@ -4,7 +4,6 @@ that only move data, "uncounted" for an op without one), the bwd_* columns, and
 the forward / backward / total table of a training profile (Report.passes)."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -12,7 +11,7 @@ from torch import nn
 import profiler
 from profiler.capture.record import Capture
 from profiler.columns import BWD_COLUMNS, COLUMNS
-from profiler.count.backward import backward_columns, call_backward, op_backward, pass_totals
+from profiler.count.backward import backward_columns, call_backward, op_backward
 from profiler.formulas.cost import ZERO, Cost
 
 
@@ -104,16 +103,6 @@ def test_backward_columns_name_the_cost():
     cost = Cost(mults=3, adds=5, other=7, macs=2)
     assert backward_columns(cost) == dict(bwd_mults=3, bwd_adds=5, bwd_other=7, bwd_macs=2)
     assert list(backward_columns(cost)) == BWD_COLUMNS
-
-
-def test_pass_totals_sums_forward_backward_and_both():
-    layers = pd.DataFrame(dict(mults=[1, 10], adds=[2, 20], other=[3, 30], macs=[1, 10],
-                               bwd_mults=[4, 40], bwd_adds=[5, 50], bwd_other=[6, 60], bwd_macs=[4, 40]))
-    table = pass_totals(layers).set_index("pass")
-    assert list(table.index) == ["forward", "backward", "forward+backward"]
-    assert table.loc["forward"].tolist() == [11, 22, 33, 11, 66]
-    assert table.loc["backward"].tolist() == [44, 55, 66, 44, 165]
-    assert table.loc["forward+backward"].tolist() == [55, 77, 99, 55, 231]
 
 
 @pytest.mark.parametrize("batch", [1, 3])

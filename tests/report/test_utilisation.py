@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -14,11 +15,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import profiler
-from profiler.count.backward import pass_totals
 from profiler.errors import ProfilerError
 from profiler.measure.roofline import DATASHEET, table_peaks
 from profiler.report.json_report import to_dict
-from profiler.report.utilisation import Utilisation, step_counts
+from profiler.report.utilisation import Utilisation, pass_totals, step_counts
 
 BATCH, IN, HIDDEN, OUT = 8, 64, 128, 32
 STEP, PEAK = 2.5e-6, 1.0e12          # a made-up step time and peak: the arithmetic is what is tested
@@ -210,3 +210,13 @@ def test_a_language_model_under_math_attention_matches_flop_counter_at_2_flops_p
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         model(ids).logits.sum().backward()
     assert u.mfu_2macs == pytest.approx(counter.get_total_flops() / (STEP * PEAK), rel=1e-12)
+
+
+def test_pass_totals_sums_forward_backward_and_both():
+    layers = pd.DataFrame(dict(mults=[1, 10], adds=[2, 20], other=[3, 30], macs=[1, 10],
+                               bwd_mults=[4, 40], bwd_adds=[5, 50], bwd_other=[6, 60], bwd_macs=[4, 40]))
+    table = pass_totals(layers).set_index("pass")
+    assert list(table.index) == ["forward", "backward", "forward+backward"]
+    assert table.loc["forward"].tolist() == [11, 22, 33, 11, 66]
+    assert table.loc["backward"].tolist() == [44, 55, 66, 44, 165]
+    assert table.loc["forward+backward"].tolist() == [55, 77, 99, 55, 231]

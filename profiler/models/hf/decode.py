@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from profiler.errors import ProfilerError
-from profiler.models.hf.make import run_model, shape_text, vocab_size
+from profiler.models.hf.make import shape_text, vocab_size
 
 
 def cache_name(params) -> str:
@@ -20,7 +20,7 @@ def output_cache(out):
 
 def decode_enc_dec(model, params, make, config, batch, new, decode, encoder_input, encoder_desc):
     vocab = vocab_size(model, config)
-    out = run_model(model, {**encoder_input, "decoder_input_ids": make.ids((batch, decode), vocab), "use_cache": True})
+    out = make.run(model, {**encoder_input, "decoder_input_ids": make.ids((batch, decode), vocab), "use_cache": True})
     cache = output_cache(out)
     encoder = getattr(out, "encoder_last_hidden_state", None)
     if cache is None or encoder is None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 import inspect
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from profiler.arguments import INT64_MAX, check_positive
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.errors import ProfilerError
 from profiler.models.hf.decode import cache_desc, cache_name, decode_enc_dec, output_cache
-from profiler.models.hf.make import Maker, describe, get, run_model, shape_text, vocab_size
+from profiler.models.hf.make import Maker, describe, get, shape_text, vocab_size
 from profiler.models.hf.rules import RULES, Need, required
 from profiler.models.hf.rules.audio import input_features
 
-TOKENS_DEFAULT = 128          # prefill length when tokens= is not given (text models)
 AUDIO_SAMPLES_DEFAULT = 16000  # one second at 16 kHz for raw-waveform models (wav2vec2, HuBERT)
 
 
@@ -47,8 +47,8 @@ def _check_scores(name: str, config, itemsize: int, batch: int, tokens: int | No
 
 def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None,
                    decode: int | None = None, *, image: int | None = None, frames: int | None = None,
-                   seconds: float | None = None, given: dict[str, Any] | None = None
-                   ) -> tuple[tuple, dict[str, Any], str]:
+                   seconds: float | None = None, given: dict[str, Any] | None = None,
+                   run: Callable[..., Any]) -> tuple[tuple, dict[str, Any], str]:
     """(args, kwargs, description) for one forward of a transformers ``model``: all
     keyword arguments (args is empty), tensors on the model's device (meta for a
     model built by ``ModelSpec.build(meta=True)``; a real model gets seeded random
@@ -61,7 +61,9 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
     ``image`` (side in pixels), ``frames`` (video) and ``seconds`` (audio) where
     the caller sets them.  ``given``: inputs by name (tensors, or shapes:
     ``(1, 3, 336, 336)`` or ``((1, 600), torch.int64)``), used as they are and
-    merged over the made ones.
+    merged over the made ones.  ``run(model, kwargs, fn=None)``: how to run the
+    model's forward where an input is made from its outputs (the caller's:
+    ``profiler.capture.known.run_forward``, see ``make.Maker``).
 
     * text (``input_ids``): batch×tokens, int64 (tokens default 128, or fewer where a
       learned position table holds fewer; more than it holds, which a real model
@@ -117,7 +119,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
         raise ProfilerError(f"{type(model).__name__}: transformers defines no forward for this class (only "
                             "methods such as generate, encode or decode): profile one of its parts instead")
     params = _passed_on(model, inspect.signature(model.forward).parameters)
-    make = Maker(model)
+    make = Maker(model, run)
     name = type(model).__name__
     enc_dec = bool(getattr(config, "is_encoder_decoder", False))
     text_config = get(config, "text_config", default=config)
@@ -160,7 +162,7 @@ def example_inputs(model, config=None, batch: int = 1, tokens: int | None = None
                                f"{decode}-token")
     if cache_name(params) not in params:
         refuse("decode applies to models that generate with a KV cache; the forward takes none")
-    out = run_model(model, {"input_ids": make.ids((batch, decode), vocab), "use_cache": True})
+    out = make.run(model, {"input_ids": make.ids((batch, decode), vocab), "use_cache": True})
     cache = output_cache(out)
     if cache is None:
         refuse("decode applies to models that generate with a KV cache; the forward returned none "
@@ -431,7 +433,7 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
         unmade = [n for n in required(takes) if n not in kwargs]
         if any(c in kwargs for c in carriers) and not unmade:
             try:
-                return _feature_rows(run_model(need.model, kwargs, fn)) // need.batch, method
+                return _feature_rows(need.make.run(need.model, kwargs, fn)) // need.batch, method
             except Exception as exc:   # noqa: BLE001 - said in the refusal below, or another source answers
                 error = exc
     configs = _config_tree(need.config)
@@ -445,7 +447,7 @@ def _media_count(need: Need, media: str, carriers, method: str) -> tuple[int, st
         try:
             needs = {n: need.made[n] for n in inspect.signature(tower.forward).parameters
                      if n in need.made and n not in carriers}     # its companions made (a mask)
-            return _feature_rows(run_model(need.model, {carrier: need.made[carrier], **needs}, tower)) \
+            return _feature_rows(need.make.run(need.model, {carrier: need.made[carrier], **needs}, tower)) \
                 // need.batch, f"its {type(tower).__name__}"
         except Exception as exc:   # noqa: BLE001 - said in the refusal below
             error = exc

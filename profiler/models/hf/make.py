@@ -1,9 +1,10 @@
-"""Example tensors for a transformers model, the model's own forward run to make
-more of them, and the small readers the input rules share: config fields by any
-of their names, the token vocabulary, shapes as text."""
+"""Example tensors for a transformers model, and the small readers the input rules
+share: config fields by any of their names, the token vocabulary, shapes as text."""
 from __future__ import annotations
 
 from typing import Any, Callable
+
+from profiler.defaults import VALUE_LIMIT
 
 
 def get(config, *names, default=None):
@@ -26,11 +27,17 @@ class Maker:
     """Tensors for the model, holding seeded values: on a meta model they stay real
     CPU tensors, which the meta forward carries as values (profiler.capture.known),
     so that the model can read them (find its image tokens, cut its patches by grid
-    sizes); floating inputs too large to carry are uninitialised meta tensors."""
+    sizes); floating inputs too large to carry are uninitialised meta tensors.
 
-    def __init__(self, model):
+    ``run(model, kwargs, fn=None)`` runs the model's forward (or ``fn``) to make
+    inputs from its outputs (a KV cache, a tower's feature count).  It is the
+    caller's (profiler.capture.known.run_forward: on a meta model, the capture's
+    meta replay), since models sit below capture and import nothing from it."""
+
+    def __init__(self, model, run: Callable[..., Any]):
         import torch
         self.torch = torch
+        self.run = run
         params = [*model.parameters(), *model.buffers()]
         self.device = params[0].device if params else torch.device("cpu")
         self.dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
@@ -61,7 +68,7 @@ class Maker:
 
     def floats(self, shape, dtype=None):
         """Seeded random values; on a meta model, uninitialised meta tensors, but for
-        inputs small enough to carry (profiler.capture.known.VALUE_LIMIT elements),
+        inputs small enough to carry (profiler.defaults.VALUE_LIMIT elements),
         which stay real CPU tensors: a model may test its pixels' values (Idefics
         drops all-zero padding images), and the values cost nothing past the first
         layer (an op with a weight has none)."""
@@ -73,7 +80,6 @@ class Maker:
         return values if self.meta else values.to(self.device)
 
     def _small(self, shape) -> bool:
-        from profiler.capture.known import VALUE_LIMIT
         count = 1
         for d in shape:
             count *= int(d)
@@ -82,35 +88,6 @@ class Maker:
     def positions(self, start: int, count: int, batch: int):
         torch = self.torch
         return torch.arange(start, start + count, device=self._int_device).unsqueeze(0).expand(batch, count)
-
-
-def run_model(model, kwargs: dict, fn: Callable[..., Any] | None = None):
-    """``fn(**kwargs)`` (default: the model's own forward) under no_grad and in eval
-    mode (the modes restored); on a meta model, under the profiler's meta replay,
-    which lets meta MoE experts run (torch._grouped_mm) and carries the values of
-    the small real inputs (profiler.capture.known)."""
-    import contextlib
-
-    from profiler.capture.modes import eval_state
-    fn = fn or model
-    replay = contextlib.nullcontext()
-    if all(t.device.type == "meta" for t in model.parameters()):
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        from profiler.capture.known import KnownValues, with_values
-        from profiler.capture.metacache import MetaReplay
-        known = KnownValues(MetaReplay())
-        kwargs = with_values(kwargs, known)
-
-        class _Replay(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kw=None):
-                return known(func, args, kw or {})
-        replay = _Replay()
-        functions = known.functions()
-    else:
-        functions = contextlib.nullcontext()
-    with eval_state(model), functions, replay:
-        return fn(**kwargs)
 
 
 def shape_text(t) -> str:

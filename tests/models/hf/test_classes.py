@@ -13,7 +13,7 @@ import profiler
 from profiler.errors import ProfilerError
 from profiler.models import hf
 from profiler.models.resolve import resolve
-from hf_tiny import CLASSES, MOE, TINY
+from hf_tiny import CLASSES, MOE, TINY, example_inputs
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -34,7 +34,7 @@ def test_spec_builds_on_meta(arch, built):
 def test_tied_weights_counted_once(built):
     spec, meta, real, _ = built("gpt2")
     assert meta.lm_head.weight is meta.transformer.wte.weight
-    args, kwargs, _ = hf.example_inputs(meta, spec.config, 1, tokens=4)
+    args, kwargs, _ = example_inputs(meta, spec.config, 1, tokens=4)
     report = profiler.profile(meta, inputs=args, kwargs=kwargs)
     assert int(report.total["params"]) == sum(p.numel() for p in meta.parameters()) \
         == sum(p.numel() for n, p in meta.named_parameters() if n != "lm_head.weight")
@@ -95,4 +95,4 @@ def test_a_config_that_reuses_another_model_s_class_builds_it():
 def test_a_class_without_a_forward_is_refused_in_one_line():
     spec = resolve("hf:chameleon_vqgan", {})
     with pytest.raises(ProfilerError, match=r"^ChameleonVQVAE: transformers defines no forward for this class"):
-        hf.example_inputs(spec.build(meta=True), spec.config, 1)
+        example_inputs(spec.build(meta=True), spec.config, 1)

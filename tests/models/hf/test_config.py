@@ -12,10 +12,9 @@ import torch
 
 import profiler
 from profiler.arguments import parse_config_overrides
-from profiler.models import hf
 from profiler.errors import ProfilerError
 from profiler.models.resolve import resolve
-from hf_tiny import DECODER
+from hf_tiny import DECODER, example_inputs
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -33,7 +32,7 @@ def test_local_config_folder(tmp_path):
     spec = resolve(str(folder), {"num_hidden_layers": 1})
     meta = spec.build(meta=True)
     assert type(meta).__name__ == "LlamaForCausalLM" and len(meta.model.layers) == 1
-    args, kwargs, _ = hf.example_inputs(meta, spec.config, 1, tokens=8)
+    args, kwargs, _ = example_inputs(meta, spec.config, 1, tokens=8)
     assert len(profiler.profile(meta, inputs=args, kwargs=kwargs).uncounted) == 0
     # the checkpoint's own head and dtype
     data = json.loads(config.to_json_string())

@@ -11,9 +11,8 @@ import pytest
 import torch
 
 import profiler
-from profiler.models import hf
 from profiler.models.resolve import resolve
-from hf_tiny import BATCH, CONTEXT, DECODER, TOKENS, macs_flop_counter
+from hf_tiny import BATCH, CONTEXT, DECODER, TOKENS, example_inputs, macs_flop_counter
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -28,7 +27,7 @@ def test_decode_cache(arch, kv_heads, kept, built):
     layer keeps window - 1), attention then sees the new token too, and the
     caller's cache is not changed by a profile."""
     spec, meta, real, _ = built(arch)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, BATCH, decode=CONTEXT)
+    _, kwargs, desc = example_inputs(meta, spec.config, BATCH, decode=CONTEXT)
     cache = kwargs["cache"] if "cache" in kwargs else kwargs["past_key_values"]
     assert f"KV cache of {CONTEXT}" in desc
     layers = _layers(cache)
@@ -48,7 +47,7 @@ def test_decode_attends_to_cache_and_new_token(built):
     spec, meta, _, _ = built("llama")
 
     def macs(n):
-        args, kwargs, _ = hf.example_inputs(meta, spec.config, BATCH, decode=n)
+        args, kwargs, _ = example_inputs(meta, spec.config, BATCH, decode=n)
         return int(profiler.profile(meta, inputs=args, kwargs=kwargs).total["macs"])
     layers, heads, head_dim = 2, 4, 16
     assert macs(CONTEXT + 1) - macs(CONTEXT) == layers * BATCH * heads * head_dim * 2
@@ -58,8 +57,8 @@ def test_speculative_decode_and_sliding_window_prefill(built):
     against FlopCounterMode."""
     spec, meta, real, _ = built("mistral")
     for tokens, decode in ((3, CONTEXT), (CONTEXT + 4, None)):
-        args, kwargs, _ = hf.example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
-        _, real_kwargs, _ = hf.example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
+        args, kwargs, _ = example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
+        _, real_kwargs, _ = example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
         report = profiler.profile(meta, inputs=args, kwargs=kwargs)
         assert len(report.uncounted) == 0
         assert int(report.total["macs"]) == macs_flop_counter(real, real_kwargs)
@@ -71,7 +70,7 @@ def test_sdpa_and_eager_count_the_same_macs(decode):
         spec = resolve("hf:llama", {**DECODER, "attn_implementation": implementation})
         meta = spec.build(meta=True)
         assert meta.config._attn_implementation == implementation
-        args, kwargs, _ = hf.example_inputs(meta, spec.config, BATCH, tokens=None if decode else TOKENS,
+        args, kwargs, _ = example_inputs(meta, spec.config, BATCH, tokens=None if decode else TOKENS,
                                              decode=decode)
         report = profiler.profile(meta, inputs=args, kwargs=kwargs)
         assert len(report.uncounted) == 0
@@ -85,8 +84,8 @@ def test_a_decoder_that_makes_its_own_mask_of_ones_runs_on_meta(built):
     and counts what FlopCounterMode counts on it."""
     spec, meta, real, _ = built("bart")
     for decode in (None, 6):
-        _, kwargs, _ = hf.example_inputs(meta, spec.config, BATCH, tokens=None if decode else TOKENS, decode=decode)
-        _, real_kwargs, _ = hf.example_inputs(real, spec.config, BATCH, tokens=None if decode else TOKENS,
+        _, kwargs, _ = example_inputs(meta, spec.config, BATCH, tokens=None if decode else TOKENS, decode=decode)
+        _, real_kwargs, _ = example_inputs(real, spec.config, BATCH, tokens=None if decode else TOKENS,
                                               decode=decode)
         assert "decoder_attention_mask" not in kwargs and set(kwargs) == set(real_kwargs)
         report = profiler.profile(meta, kwargs=kwargs)

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 import profiler
-from profiler.models import hf
 from profiler.errors import ProfilerError
 from profiler.models.resolve import resolve
-from hf_tiny import BATCH, CONTEXT, DECODER, GENERATES, TINY, TOKENS, macs_flop_counter
+from hf_tiny import BATCH, CONTEXT, DECODER, GENERATES, TINY, TOKENS, example_inputs, macs_flop_counter
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -28,11 +27,11 @@ def test_counts_match_flop_counter(arch, decode, built):
     spec, meta, real, _ = built(arch)
     if decode and arch not in GENERATES:
         with pytest.raises(ProfilerError, match="decode"):
-            hf.example_inputs(meta, spec.config, BATCH, decode=decode)
+            example_inputs(meta, spec.config, BATCH, decode=decode)
         return
     tokens = None if spec.family == "vision" or decode else TOKENS
-    args, kwargs, desc = hf.example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
-    real_args, real_kwargs, _ = hf.example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
+    args, kwargs, desc = example_inputs(meta, spec.config, BATCH, tokens=tokens, decode=decode)
+    real_args, real_kwargs, _ = example_inputs(real, spec.config, BATCH, tokens=tokens, decode=decode)
     assert args == () == real_args and "attention_mask" not in kwargs
     assert set(real_kwargs) == set(kwargs)
     for key, value in kwargs.items():
@@ -50,30 +49,30 @@ def test_counts_match_flop_counter(arch, decode, built):
 
 def test_example_inputs_shapes(built):
     spec, meta, _, _ = built("whisper")
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 3)
+    _, kwargs, _ = example_inputs(meta, spec.config, 3)
     assert tuple(kwargs["input_features"].shape) == (3, 80, 128)      # 2 x max_source_positions frames
     assert tuple(kwargs["decoder_input_ids"].shape) == (3, 64)      # 128 is more than its 64 positions
     spec, meta, _, _ = built("clip")
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2)
+    _, kwargs, _ = example_inputs(meta, spec.config, 2)
     assert tuple(kwargs["input_ids"].shape) == (2, 77) and tuple(kwargs["pixel_values"].shape) == (2, 3, 32, 32)
     assert kwargs["input_ids"].dtype == torch.int64
     spec, meta, _, _ = built("t5")
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 2, decode=6)
+    _, kwargs, desc = example_inputs(meta, spec.config, 2, decode=6)
     assert tuple(kwargs["encoder_outputs"][0].shape) == (2, 6, 64)
     assert tuple(kwargs["decoder_input_ids"].shape) == (2, 1) and "input_ids" not in kwargs
     spec, meta, _, _ = built("vit")
     with pytest.raises(ProfilerError, match="tokens"):
-        hf.example_inputs(meta, spec.config, 1, tokens=4)
+        example_inputs(meta, spec.config, 1, tokens=4)
     spec, meta, _, _ = built("gpt2")                                 # 64 learned positions
-    assert tuple(hf.example_inputs(meta, spec.config, 1)[1]["input_ids"].shape) == (1, 64)
+    assert tuple(example_inputs(meta, spec.config, 1)[1]["input_ids"].shape) == (1, 64)
     with pytest.raises(ProfilerError, match="hold 64 positions, and tokens = 65"):
-        hf.example_inputs(meta, spec.config, 1, tokens=65)
+        example_inputs(meta, spec.config, 1, tokens=65)
     with pytest.raises(ProfilerError, match="hold 64 positions, and decode \\+ tokens = 66"):
-        hf.example_inputs(meta, spec.config, 1, tokens=2, decode=64)
+        example_inputs(meta, spec.config, 1, tokens=2, decode=64)
     spec, meta, _, _ = built("vit")
     for bad in (dict(batch=0), dict(tokens=-1), dict(decode=True)):
         with pytest.raises(ProfilerError):
-            hf.example_inputs(meta, spec.config, **{"batch": 1, **bad})
+            example_inputs(meta, spec.config, **{"batch": 1, **bad})
 
 def test_meta_model_with_attention_mask_and_without():
     """transformers' SDPA mask reads the padding mask's values: on meta that fails,
@@ -124,12 +123,12 @@ def test_a_decoder_of_audio_codes_reads_one_row_per_codebook():
     spec = resolve("hf:musicgen_decoder", {"num_hidden_layers": 1, "hidden_size": 64, "ffn_dim": 128,
                                            "num_attention_heads": 4, "vocab_size": 100, "num_codebooks": 3})
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    _, kwargs, _ = example_inputs(meta, spec.config, 2, tokens=5)
     assert tuple(kwargs["input_ids"].shape) == (2 * 3, 5)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         real = spec.build(meta=False).eval()
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    _, real_kwargs, _ = example_inputs(real, spec.config, 2, tokens=5)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
 
 
@@ -152,12 +151,12 @@ DIA = {"encoder_config.num_hidden_layers": 1, "encoder_config.hidden_size": 64, 
 def test_a_decoder_of_audio_codes_reads_a_last_axis_of_codebooks(arch, overrides, name, shape):
     spec = resolve(f"hf:{arch}", overrides)
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    _, kwargs, _ = example_inputs(meta, spec.config, 2, tokens=5)
     assert tuple(kwargs[name].shape) == shape
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         real = spec.build(meta=False).eval()
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    _, real_kwargs, _ = example_inputs(real, spec.config, 2, tokens=5)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
 
 
@@ -170,12 +169,12 @@ def test_a_multi_stream_embedding_reads_a_last_axis_of_streams():
                                                 "vocab_size": 100, "codebook_vocab_size": 50, "num_codebooks": 3,
                                                 "audio_pad_token_id": 250, "audio_bos_token_id": 49, "bos_token_id": 1})
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, tokens=5)
+    _, kwargs, _ = example_inputs(meta, spec.config, 2, tokens=5)
     assert tuple(kwargs["input_ids"].shape) == (2, 5, 4) and int(kwargs["input_ids"].max()) < 50
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         real = spec.build(meta=False).eval()
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 2, tokens=5)
+    _, real_kwargs, _ = example_inputs(real, spec.config, 2, tokens=5)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)
 
 
@@ -184,8 +183,8 @@ def test_text_fits_the_positions_the_config_states():
     rows (no nn.Embedding table shows the limit): the text is that long at most."""
     spec = resolve("hf:tipsv2_text_model", {"num_hidden_layers": 1})
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config)
+    _, kwargs, _ = example_inputs(meta, spec.config)
     assert tuple(kwargs["input_ids"].shape) == (1, spec.config.max_position_embeddings)
     spec = resolve("hf:llama", DECODER)                 # rotary, 2048 positions: the default 128
-    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config)
+    _, kwargs, _ = example_inputs(spec.build(meta=True), spec.config)
     assert tuple(kwargs["input_ids"].shape) == (1, 128)

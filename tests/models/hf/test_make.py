@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from profiler.capture.known import VALUE_LIMIT
+from profiler.capture.known import run_forward
+from profiler.defaults import VALUE_LIMIT
 from profiler.models.hf.make import Maker, describe, get, shape_text, vocab_size
 
 
@@ -32,18 +33,18 @@ def test_vocab_is_the_input_embeddings_size_else_the_config():
 
 
 def test_meta_model_gets_meta_floats_and_real_integers_and_a_real_one_seeded_values():
-    meta = Maker(nn.Linear(2, 2, device="meta", dtype=torch.float16))
+    meta = Maker(nn.Linear(2, 2, device="meta", dtype=torch.float16), run_forward)
     ids, floats = meta.ids((2, 3), 10), meta.floats((2, 3))
     assert floats.device.type == "cpu" and floats.dtype == torch.float16      # small: values the forward carries
-    assert torch.equal(floats, Maker(nn.Linear(2, 2, dtype=torch.float16)).floats((2, 3)))
+    assert torch.equal(floats, Maker(nn.Linear(2, 2, dtype=torch.float16), run_forward).floats((2, 3)))
     big = meta.floats((VALUE_LIMIT + 1,))
     assert big.device.type == "meta"                                         # too large to carry
     assert ids.device.type == "cpu" and ids.dtype == torch.int64       # values the meta forward carries
-    assert torch.equal(ids, Maker(nn.Linear(2, 2)).ids((2, 3), 10))    # the same values a real model gets
+    assert torch.equal(ids, Maker(nn.Linear(2, 2), run_forward).ids((2, 3), 10))    # the same values a real model gets
     assert meta.ints([[1, 4, 4]]).tolist() == [[1, 4, 4]]
-    avoided = Maker(nn.Linear(2, 2)).ids((1000,), 5, avoid=frozenset({0, 1}))
+    avoided = Maker(nn.Linear(2, 2), run_forward).ids((1000,), 5, avoid=frozenset({0, 1}))
     assert set(avoided.tolist()) <= {2, 3, 4}
-    first, second = Maker(nn.Linear(2, 2)), Maker(nn.Linear(2, 2))
+    first, second = Maker(nn.Linear(2, 2), run_forward), Maker(nn.Linear(2, 2), run_forward)
     assert torch.equal(first.floats((4,)), second.floats((4,)))       # seeded: the same every time
     ids = first.ids((100,), 7)
     assert int(ids.min()) >= 0 and int(ids.max()) < 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from profiler.defaults import TOKENS_DEFAULT
 from profiler.models.hf.make import get
 from profiler.models.hf.rules.base import Need, Rule
 
@@ -26,7 +27,6 @@ _SUBSAMPLING_FIELDS = ("subsampling_factor",)
 # mel frames per text token of a streaming speech model that adds one audio embedding to each token
 # (Voxtral Realtime: 8, a stride of 2 then 4 frames folded into one)
 _FRAMES_PER_TOKEN_FIELDS = ("audio_length_per_tok",)
-TOKENS_DEFAULT = 128       # the token ids' default length (profiler.models.hf.inputs)
 
 
 def _seconds(need: Need) -> float:
@@ -307,7 +307,6 @@ def _layout_the_tower_reads(need: Need, candidates, name: str | None = "input_fe
     config field says whether features come frames first (Speech2Text, Parakeet)
     or mel bins first (GLM-ASR, CLVP, which feed them to a Conv1d), nor, for
     some, their width.  The first candidate when none runs (the forward's own error is then the reason)."""
-    from profiler.models.hf.make import run_model
     model = need.model
     tower = _audio_tower(model)
     candidates = iter(candidates)
@@ -315,8 +314,8 @@ def _layout_the_tower_reads(need: Need, candidates, name: str | None = "input_fe
     for features, frames in (first, *candidates):
         companions = _tower_companions(need, tower, frames) if frames is not None else {}
         try:
-            run_model(model, {"features": features, **companions},
-                      lambda features, **kw: _call(tower, name, features, kw))
+            need.make.run(model, {"features": features, **companions},
+                          lambda features, **kw: _call(tower, name, features, kw))
         except Exception as exc:        # noqa: BLE001 - a layout the tower refuses; try the next
             if not _needs_values(exc):
                 continue

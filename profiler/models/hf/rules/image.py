@@ -421,15 +421,13 @@ def _first_layer_runs(need: Need, fn, kwargs: dict) -> bool:
     it calls (the patch embedding); stopped there, so it costs next to nothing."""
     from torch import nn
 
-    from profiler.models.hf.make import run_model
-
     def reached(module, args, out):
         raise _Reached
 
     hooks = [m.register_forward_hook(reached) for m in need.model.modules()
              if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))]
     try:
-        run_model(need.model, kwargs, fn)
+        need.make.run(need.model, kwargs, fn)
     except _Reached:
         return True
     except Exception:   # noqa: BLE001 - a layout the model does not take

@@ -8,7 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 import pytest
-from hf_tiny import need
+from hf_tiny import example_inputs, need
 
 from profiler.models.hf.rules.audio import input_features, input_values
 from profiler.models.hf.rules.base import Need
@@ -153,7 +153,6 @@ def _ours_and_flop_counter(arch: str, overrides: dict):
     import torch
 
     import profiler
-    from profiler.models.hf import example_inputs
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from hf_tiny import macs_flop_counter
     spec = resolve(f"hf:{arch}", overrides)

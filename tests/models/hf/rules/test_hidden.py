@@ -11,9 +11,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"       # never fetch a config or weights
 
 import pytest
-from hf_tiny import check_part_and_flop_counter, need
+from hf_tiny import check_part_and_flop_counter, example_inputs, need
 
-from profiler.models import hf
 from profiler.models.resolve import resolve
 
 transformers = pytest.importorskip("transformers")
@@ -149,7 +148,7 @@ def test_hidden_inputs_are_made_only_where_the_forward_requires_them():
     llama = need("llama", {"num_hidden_layers": 1, "hidden_size": 64, "intermediate_size": 128,
                            "num_attention_heads": 4, "num_key_value_heads": 2})
     assert "inputs_embeds" in llama.params and RULES["inputs_embeds"].make(llama) is None
-    _, kwargs, _ = hf.example_inputs(llama.model, llama.config, 1)
+    _, kwargs, _ = example_inputs(llama.model, llama.config, 1)
     assert set(kwargs) == {"input_ids"}
 
 
@@ -177,7 +176,7 @@ def test_feature_layout_is_taken_where_only_the_meta_values_stop_the_tower():
 
 def test_image_positions_follow_bos_and_the_image_tag():
     spec = resolve("hf:kosmos-2", CASES["kosmos-2"][0])
-    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
+    _, kwargs, _ = example_inputs(spec.build(meta=True), spec.config, 1)
     mask = kwargs["image_embeds_position_mask"]
     assert mask[0, 2:10].tolist() == [1] * 8 and int(mask.sum()) == 8
 
@@ -198,7 +197,7 @@ def test_quantised_mel_frames_are_ids_below_the_levels_and_equal_flop_counter():
     from hf_tiny import macs_flop_counter
     spec = resolve("hf:inkling_audio", {"n_mel_bins": 8, "mel_vocab_size": 16, "text_hidden_size": 32})
     meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1)
+    _, kwargs, desc = example_inputs(meta, spec.config, 1)
     assert "audio_input_ids 1x100x8" in desc
     ids = kwargs["audio_input_ids"]
     assert int(ids.min()) >= 0 and int(ids.max()) < 16
@@ -229,7 +228,7 @@ def test_only_the_named_pass_on_arguments_are_added_to_a_forward():
 
 def test_ids_of_a_table_per_position_are_valid_in_every_table():
     spec = resolve("hf:moshi_depth", CASES["moshi_depth"][0])
-    _, kwargs, _ = hf.example_inputs(spec.build(meta=True), spec.config, 1)
+    _, kwargs, _ = example_inputs(spec.build(meta=True), spec.config, 1)
     assert int(kwargs["input_ids"].max()) < 17
 
 
@@ -254,7 +253,7 @@ def test_the_token2wav_model_gets_codes_reference_mel_and_speaker_and_equals_flo
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         real = spec.build(meta=False).eval()
-    _, kwargs, desc = hf.example_inputs(real, spec.config, 1)
+    _, kwargs, desc = example_inputs(real, spec.config, 1)
     assert "code 1x48, reference_mel 1x96x8, conditioning 1x16" in desc
     report = profiler.profile(real, kwargs=kwargs)
     assert len(report.uncounted) == 0

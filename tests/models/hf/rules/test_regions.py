@@ -10,9 +10,8 @@ import pytest
 import torch
 
 import profiler
-from profiler.models import hf
 from profiler.models.resolve import resolve
-from hf_tiny import macs_flop_counter
+from hf_tiny import example_inputs, macs_flop_counter
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -28,10 +27,10 @@ transformers.logging.set_verbosity_error()
 def test_region_features_at_the_config_widths(arch, overrides, shown):
     spec = resolve(f"hf:{arch}", overrides)
     meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1, tokens=8)
+    _, kwargs, desc = example_inputs(meta, spec.config, 1, tokens=8)
     assert all(text in desc for text in shown), desc
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         real = spec.build(meta=False).eval()
-    _, real_kwargs, _ = hf.example_inputs(real, spec.config, 1, tokens=8)
+    _, real_kwargs, _ = example_inputs(real, spec.config, 1, tokens=8)
     assert int(profiler.profile(meta, kwargs=kwargs).total["macs"]) == macs_flop_counter(real, real_kwargs)

@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from profiler.errors import ProfilerError
-from profiler.models import hf
 from profiler.models.resolve import resolve
-from hf_tiny import check_part_and_flop_counter
+from hf_tiny import check_part_and_flop_counter, example_inputs
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -86,11 +85,11 @@ def test_each_modality_counts_its_tower_and_equals_flop_counter(arch):
 def test_sizes_from_image_frames_and_seconds():
     spec = resolve("hf:videomae", {**VISION, "image_size": 32, "patch_size": 8, "num_frames": 4})
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 2, image=64, frames=8)
+    _, kwargs, _ = example_inputs(meta, spec.config, 2, image=64, frames=8)
     assert tuple(kwargs["pixel_values"].shape) == (2, 8, 3, 64, 64)
     spec = resolve("hf:wav2vec2", {"num_hidden_layers": 1})
     meta = spec.build(meta=True)
-    _, kwargs, _ = hf.example_inputs(meta, spec.config, 1, seconds=2.5)
+    _, kwargs, _ = example_inputs(meta, spec.config, 1, seconds=2.5)
     assert tuple(kwargs["input_values"].shape) == (1, 40000)           # 2.5 s at 16 kHz
 
 
@@ -98,7 +97,7 @@ def test_given_inputs_are_merged_over_the_made_ones():
     overrides, _, _ = CASES["llava"]
     spec = resolve("hf:llava", overrides)
     meta = spec.build(meta=True)
-    _, kwargs, desc = hf.example_inputs(meta, spec.config, 1, given={"input_ids": ((1, 600), torch.int64)})
+    _, kwargs, desc = example_inputs(meta, spec.config, 1, given={"input_ids": ((1, 600), torch.int64)})
     assert tuple(kwargs["input_ids"].shape) == (1, 600) and "pixel_values" in kwargs
     assert "image tokens" not in desc                                  # given ids are taken as they are
 
@@ -108,4 +107,4 @@ def test_a_required_input_no_rule_makes_is_named_with_how_to_give_it():
     meta = spec.build(meta=True)
     with pytest.raises(ProfilerError, match=r"cannot make inference_session \(no rule for it\): give it by name, "
                                             r"e\.g\. --arg inference_session=SHAPE\[:dtype\]"):
-        hf.example_inputs(meta, spec.config, 1)
+        example_inputs(meta, spec.config, 1)

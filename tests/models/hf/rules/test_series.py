@@ -8,7 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 import pytest
-from hf_tiny import need
+from hf_tiny import example_inputs, need
 
 from profiler.models.hf.rules.series import past_values
 from profiler.models.resolve import resolve
@@ -43,7 +43,6 @@ def test_lagged_forecaster_without_time_features_gets_none_and_counts_as_flop_co
     from hf_tiny import macs_flop_counter
 
     import profiler
-    from profiler.models.hf import example_inputs
     spec = resolve("hf:time_series_transformer", {"d_model": 16, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32})
     assert spec.config.prediction_length == 24 and spec.config.num_time_features == 0
     meta = spec.build(meta=True)

@@ -1,4 +1,4 @@
-"""Detection models on shapes (profiler.models.detection): the count is an upper bound
+"""Detection models on shapes (profiler.capture.bounded): the count is an upper bound
 fixed by a stated assumption, the same at any thread count and in every run; each
 answer the assumption gives equals what the real op gives on an example where the
 assumption holds; and where it holds for a whole model, the bound equals a real
@@ -20,7 +20,7 @@ from torchvision.models.detection.ssd import SSD, SSDHead
 from torchvision.ops import MultiScaleRoIAlign, batched_nms, nms
 
 import profiler
-from profiler.models import detection
+from profiler.capture import bounded
 from profiler.api import BOUND_NOTE, DATA_DEPENDENT_NOTE
 
 DETECTION = sorted(torchvision.models.list_models(module=torchvision.models.detection))
@@ -41,7 +41,7 @@ def _meta(*shape, dtype=torch.float32) -> torch.Tensor:
 
 class _Calls(TorchDispatchMode):
     """Records the ops named in ``watch`` with their output shapes (entered inside
-    ``detection.bounded``, it sees each op with the answer given below it)."""
+    ``bounded.bounded``, it sees each op with the answer given below it)."""
 
     def __init__(self, *watch):
         super().__init__()
@@ -113,8 +113,8 @@ def test_detections_is_checked():
 
 
 def test_an_unknown_model_is_a_detection_model_by_its_class():
-    assert detection.is_detection_model(_tiny_models()["faster"])
-    assert not detection.is_detection_model(nn.Linear(2, 2))
+    assert bounded.is_detection_model(_tiny_models()["faster"])
+    assert not bounded.is_detection_model(nn.Linear(2, 2))
 
 
 # --- whole models where the assumption holds: bound == real ---------------------
@@ -189,7 +189,7 @@ def test_a_model_with_real_weights_is_left_as_it_was():
 
 def test_nonzero_of_an_unknown_mask_is_every_element_as_for_an_all_true_mask():
     real = torch.ones(4, 3, dtype=torch.bool)
-    with detection.bounded(nn.Module()) as d:
+    with bounded.bounded(nn.Module()) as d:
         mask = _meta(4, 3, dtype=torch.bool)
         found = torch.nonzero(mask)
         assert found.is_meta and found.shape == real.nonzero().shape
@@ -203,7 +203,7 @@ def test_nonzero_of_an_unknown_mask_is_every_element_as_for_an_all_true_mask():
 
 def test_boolean_indexing_and_masked_select_take_every_element():
     x_real, m_real = torch.randn(5, 3), torch.ones(5, 3, dtype=torch.bool)
-    with detection.bounded(nn.Module()):
+    with bounded.bounded(nn.Module()):
         x = _meta(5, 3)
         assert x[_meta(5, 3, dtype=torch.bool)].shape == x_real[m_real].shape
         assert x[_meta(5, dtype=torch.bool)].shape == x_real[m_real[:, 0]].shape
@@ -224,7 +224,7 @@ def test_nms_keeps_every_box_in_order_as_real_nms_of_separate_boxes():
     boxes, scores = _separate_boxes(7)
     real = nms(boxes, scores, 0.5)
     assert torch.equal(real, torch.arange(7))
-    with detection.bounded(nn.Module()) as d:
+    with bounded.bounded(nn.Module()) as d:
         kept = nms(_meta(7, 4), _meta(7), 0.5)
         assert kept.shape == real.shape and torch.equal(d.value(kept), real)
 
@@ -238,7 +238,7 @@ def test_batched_nms_runs_one_nms_per_class_of_known_labels_as_the_real_one(n, p
     labels = torch.arange(n) // per_class
     with _Calls("nms") as real_calls:
         real = batched_nms(boxes, scores, labels, 0.5)
-    with detection.bounded(nn.Module()):
+    with bounded.bounded(nn.Module()):
         with _Calls("nms") as calls:
             kept = batched_nms(_meta(n, 4), _meta(n), torch.arange(n, device="meta") // per_class, 0.5)
     assert kept.shape == real.shape == (n,)
@@ -248,7 +248,7 @@ def test_batched_nms_runs_one_nms_per_class_of_known_labels_as_the_real_one(n, p
 
 def test_unique_of_unknown_labels_is_one_value_as_for_constant_labels():
     real = torch.unique(torch.zeros(9, dtype=torch.int64), return_inverse=True, return_counts=True)
-    with detection.bounded(nn.Module()) as d:
+    with bounded.bounded(nn.Module()) as d:
         labels = _meta(9, dtype=torch.int64)
         values, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
         assert [t.shape for t in (values, inverse, counts)] == [t.shape for t in real]
@@ -257,7 +257,7 @@ def test_unique_of_unknown_labels_is_one_value_as_for_constant_labels():
 
 def test_a_value_the_shapes_decide_is_read_as_the_real_one():
     real = torch.arange(6).reshape(2, 3) * 2 + 1
-    with detection.bounded(nn.Module()):
+    with bounded.bounded(nn.Module()):
         t = torch.arange(6, device="meta").reshape(2, 3) * 2 + 1
         assert t[1, 2].item() == real[1, 2].item() == 11
         assert int(t[0, 1]) == 3 and bool(t[0, 0] == 1) and t.tolist() == real.tolist()
@@ -265,9 +265,9 @@ def test_a_value_the_shapes_decide_is_read_as_the_real_one():
 
 
 def test_reading_a_value_the_data_decides_fails_naming_the_line():
-    with detection.bounded(nn.Module()):
+    with bounded.bounded(nn.Module()):
         score = _meta(3)
-        with pytest.raises(detection.UnstatedValue, match=r"test_detection\.py:\d+ .*detections='real'"):
+        with pytest.raises(bounded.UnstatedValue, match=r"test_bounded\.py:\d+ .*detections='real'"):
             score[0].item()
 
 
@@ -275,7 +275,7 @@ def test_an_unknown_level_compared_with_levels_is_the_first_level_as_for_constan
     """MultiScaleRoIAlign's loop ``torch.where(levels == level)``: the boxes are
     split over the levels once, all to the first asked, as with constant levels."""
     real = [torch.where(torch.zeros(10, dtype=torch.int64) == k)[0].shape[0] for k in range(4)]
-    with detection.bounded(nn.Module()):
+    with bounded.bounded(nn.Module()):
         levels = _meta(10, dtype=torch.int64)
         ours = [torch.where(levels == k)[0].shape[0] for k in range(4)]
     assert ours == real == [10, 0, 0, 0]
@@ -289,7 +289,7 @@ def test_boxes_given_to_roi_pooling_cover_the_image_as_real_whole_image_boxes():
     with _Calls("roi_align") as real_calls:
         pool(OrderedDict((str(i), torch.randn(s)) for i, s in enumerate(sizes)), whole, image_shapes)
     pool = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2)
-    with detection.bounded(pool):
+    with bounded.bounded(pool):
         with _Calls("roi_align") as calls:
             pool(OrderedDict((str(i), _meta(*s)) for i, s in enumerate(sizes)), [_meta(5, 4), _meta(3, 4)],
                  image_shapes)
@@ -303,7 +303,7 @@ def test_masks_are_pasted_at_the_size_of_whole_image_boxes():
     boxes_real = torch.tensor([[0.0, 0.0, 64.0, 48.0]] * 2)
     with _Calls("upsample_bilinear2d") as real_calls:
         real = paste_masks_in_image(masks_real, boxes_real, (48, 64))
-    with detection.bounded(nn.Module()) as d:
+    with bounded.bounded(nn.Module()) as d:
         boxes = _meta(2, 4)
         d.whole_image_boxes([boxes], [(48, 64)])
         with _Calls("upsample_bilinear2d") as calls:
@@ -312,7 +312,7 @@ def test_masks_are_pasted_at_the_size_of_whole_image_boxes():
 
 
 def test_values_are_forgotten_when_unknown_data_is_written():
-    with detection.bounded(nn.Module()) as d:
+    with bounded.bounded(nn.Module()) as d:
         known = torch.zeros(4, dtype=torch.int64, device="meta")
         view = known[1:]
         assert d.value(known) is not None and d.value(view) is not None

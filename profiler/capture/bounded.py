@@ -66,7 +66,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
-from profiler.capture.record import _tensor_leaves
+from profiler.capture.record import tensor_leaves
 from profiler.errors import ProfilerError
 
 BOUND, REAL = "bound", "real"
@@ -332,7 +332,7 @@ class _Answers(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = self._handlers.get(func)
-        if handler is not None and any(t.is_meta for t in _tensor_leaves((args, kwargs))):
+        if handler is not None and any(t.is_meta for t in tensor_leaves((args, kwargs))):
             return handler(func, args, kwargs)
         if func in _RESAMPLE and not kwargs and isinstance(args[0], torch.Tensor) and args[0].is_meta:
             return self._resample(func, args)
@@ -352,7 +352,7 @@ class _Answers(TorchDispatchMode):
                 views = func(value, *args[1:], **kwargs)
         except Exception:
             return
-        for meta, view in zip(_tensor_leaves(out), _tensor_leaves(views)):
+        for meta, view in zip(tensor_leaves(out), tensor_leaves(views)):
             if meta.is_meta and view.shape == meta.shape and not self.d.known(meta):
                 self.d.store.set(meta, view)
 
@@ -502,7 +502,7 @@ class _Values(TorchFunctionMode):
             self._carry(func, name, args, kwargs, out)
         except Exception:
             # a value that cannot be computed is not known: the assumption then decides
-            for t in _tensor_leaves(out):
+            for t in tensor_leaves(out):
                 if t.is_meta:
                     self.d.store.forget(t)
         return out
@@ -525,7 +525,7 @@ class _Values(TorchFunctionMode):
             return
 
     def _carry(self, func, name, args, kwargs, out) -> None:
-        inputs = [t for t in _tensor_leaves((args, kwargs)) if t.is_meta]
+        inputs = [t for t in tensor_leaves((args, kwargs)) if t.is_meta]
         written = self._written(func, name, args, kwargs, out)
         if written is not None:
             if not all(self.d.known(t) for t in inputs):
@@ -541,11 +541,11 @@ class _Values(TorchFunctionMode):
             inputs = [t for t in inputs if t is not donor]   # only its metadata matters
         if not all(self.d.known(t) for t in inputs):
             return
-        metas = _tensor_leaves(out)
+        metas = tensor_leaves(out)
         if not any(t.is_meta and not self.d.known(t) for t in metas) \
                 or any(t.is_meta and t.numel() > _cap(t) for t in metas):
             return
-        values = _tensor_leaves(self._compute(func, name, args, kwargs))
+        values = tensor_leaves(self._compute(func, name, args, kwargs))
         if len(metas) != len(values):
             return
         for meta, value in zip(metas, values):
