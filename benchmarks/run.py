@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from bench_claims import CAP_S, MIN_ROUNDS, RESOLUTION_BASE, RESOLUTION_KEY  # noqa: E402
 from bench_measure import measured_call, median, timed_call, traced_peak  # noqa: E402
 
 REPORT = ROOT / "reports" / "benchmark.md"
@@ -56,6 +57,7 @@ ALL_TOOLS = ("ours", "fvcore", "fcm", "fcm_grad", "ptflops", "ptflops_aten", "th
 
 # key: (torchvision name, image side, build kwargs)
 CASES = {
+    "linear@4": ("linear", 4, {}),    # a single nn.Linear(4, 4): the fixed cost of a profile call itself
     "resnet50@224": ("resnet50", 224, {}),
     "vit_b_16@224": ("vit_b_16", 224, {}),
     "swin_t@224": ("swin_t", 224, {}),
@@ -87,7 +89,9 @@ LM_CLI = {
                                                              "--tokens", "4096"],
 }
 CLI_REPEATS = 3
-REPEATS = 15   # a 2 ms call's median needs more than a handful: one cold-cache call moves it
+REPEATS = MIN_ROUNDS   # rounds before any decision: a 2 ms call's median needs more than a handful
+# the fixed cost per call, ours alone in a fresh process (bench_fixed_cost): its key among the cases
+FIXED_COST = "fixed-cost"
 LM_REPEATS = 7  # the LLaMA-7B calls take 0.1 to 2 s each: less noise to average out
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
 # calls (at least one), so fvcore on real vit_h_14 weights does not take the run
@@ -106,12 +110,20 @@ def make_case(key: str, lm_config: dict | None = None):
 
 
 def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = BUDGET_S,
-               cold_only: tuple[str, ...] = ()) -> dict:
+               cold_only: tuple[str, ...] = (), cap_s: float = 0.0, lm: bool = False) -> dict:
     """Time, meter and read the MACs of each tool on one case.  Returns one dict per tool:
-    runs, times (s), median_s, mem_bytes (peak RSS above the call's start, from one
-    extra call after the timed ones, or the warm-up call for a tool too slow for that),
-    first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.  Tools in
-    ``cold_only`` are called once, and that cold call is their figure."""
+    runs, times (s), rounds (the round of each timed call), median_s, mem_bytes (peak RSS
+    above the call's start, from one extra call after the timed ones, or the warm-up call
+    for a tool too slow for that), first_s/first_mem_bytes (the warm-up call), macs,
+    breakdown, or error.  Tools in ``cold_only`` are called once, and that cold call is
+    their figure.
+
+    After ``repeats`` rounds, while a timed claim of the case (bench_claims.specs) is
+    inconclusive or its interval is wider than bench_claims.WIDTH of its figure, rounds
+    are added bench_claims.BATCH at a time, for at most ``cap_s`` seconds; an added round
+    calls only the tools of the claims still open.  The case's result then holds, under
+    "_rounds", the rounds run and whether the cap ran out."""
+    from bench_claims import BATCH, SLOW_S, decide, specs
     from bench_tools import Absent, prepare, quiet
     model = case.model()  # meta-built, or the real weights of a real-weight case
     out: dict[str, dict] = {}
@@ -134,29 +146,48 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             del prepared[tool]
             continue
         out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
-                     "breakdown": _jsonable(breakdown), "times": []}
+                     "breakdown": _jsonable(breakdown), "times": [], "rounds": []}
         if tool in ("ours", "ours_meta") and hasattr(result, "layers"):
             out[tool]["rows"] = len(result.layers)
             out[tool]["mode"] = result.mode
         if tool in cold_only:
-            out[tool].update(times=[seconds], cold=True)
+            out[tool].update(times=[seconds], rounds=[0], cold=True)
             allowed[tool] = 0
         else:
             allowed[tool] = max(1, min(repeats, int(budget_s // max(seconds, 1e-9))))
     shuffle = random.Random(0).shuffle
-    for _ in range(repeats):
+
+    def one_round(number: int, wanted) -> None:
         # a new order each round (seeded), so no tool always runs right after the same
         # one: a call that allocates gigabytes (fvcore on real tensors at 2270 px) leaves
         # the caches cold for whichever call comes next, and a 2 ms call feels that
-        order = list(prepared)
+        order = [tool for tool in prepared if tool in wanted]
         shuffle(order)
         for tool in order:
             prep = prepared[tool]
-            if len(out[tool]["times"]) < allowed[tool]:
-                with quiet():
-                    _setup(prep)
-                    _, seconds = timed_call(prep.call)
-                out[tool]["times"].append(seconds)
+            with quiet():
+                _setup(prep)
+                _, seconds = timed_call(prep.call)
+            out[tool]["times"].append(seconds)
+            out[tool]["rounds"].append(number)
+
+    for number in range(repeats):
+        one_round(number, [t for t in prepared if len(out[t]["times"]) < allowed[t]])
+    number, capped, started = repeats, False, time.perf_counter()
+    while cap_s > 0:
+        open_claims = [s for s in specs(case.key, out, lm=lm) if not _settled(decide(s, out))]
+        if not open_claims:
+            break
+        if time.perf_counter() - started >= cap_s:
+            capped = True
+            break
+        wanted = {t for s in open_claims for t in s.tools
+                  if t in prepared and not out[t].get("cold") and out[t]["first_s"] <= SLOW_S}
+        if not wanted:
+            break
+        for _ in range(BATCH):
+            one_round(number, wanted)
+            number += 1
     for tool, prep in prepared.items():  # memory: one more call each, unless too slow
         if out[tool].get("cold") or out[tool]["first_s"] > budget_s / repeats:
             out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
@@ -172,14 +203,62 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             row["runs"] = len(row["times"])
             row["median_s"] = median(row["times"])
             row["median_mem_bytes"] = row["mem_bytes"][0]
+    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s,
+                      "added_s": time.perf_counter() - started}
     return out
 
 
-def bench_lm_case(case, tools=LM_TOOLS, repeats: int = LM_REPEATS, budget_s: float = BUDGET_S) -> dict:
+def _settled(decision) -> bool:
+    return decision is None or decision.settled
+
+
+def bench_fixed_cost(rounds: int | None = None, cap_s: float = 0.0) -> dict:
+    """Ours alone, in this (quiet) process: a single nn.Linear(4, 4) and alexnet at 227,
+    both built on meta, one warm-up each, then ``rounds`` rounds (FIXED_COST_ROUNDS)
+    of one call each, and more (BATCH at a time) while a fixed-cost claim is open, for
+    at most ``cap_s`` seconds.  Per model: times, rounds, median_s, macs."""
+    from bench_claims import BATCH, FIXED_COST_BASELINE_S, FIXED_COST_ROUNDS, decide, fixed_cost_specs
+    from bench_tools import prepare, quiet
+    rounds = rounds or FIXED_COST_ROUNDS
+    prepared, out = {}, {}
+    for key in FIXED_COST_BASELINE_S:
+        case = make_case(key)
+        prepared[key] = prepare("ours", case, case.build(meta=True))
+        with quiet():
+            out[key] = {"macs": prepared[key].macs(prepared[key].call()), "times": [], "rounds": []}
+    shuffle = random.Random(0).shuffle
+
+    def one_round(number: int) -> None:
+        order = list(prepared)
+        shuffle(order)
+        for key in order:
+            _, seconds = timed_call(prepared[key].call)
+            out[key]["times"].append(seconds)
+            out[key]["rounds"].append(number)
+
+    for number in range(rounds):
+        one_round(number)
+    number, capped, started = rounds, False, time.perf_counter()
+    while cap_s > 0 and not all(_settled(decide(s, out)) for s in fixed_cost_specs(out)):
+        if time.perf_counter() - started >= cap_s:
+            capped = True
+            break
+        for _ in range(BATCH):
+            one_round(number)
+            number += 1
+    for row in out.values():
+        row["runs"], row["median_s"] = len(row["times"]), median(row["times"])
+    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s,
+                      "added_s": time.perf_counter() - started}
+    return out
+
+
+def bench_lm_case(case, tools=LM_TOOLS, repeats: int = LM_REPEATS, budget_s: float = BUDGET_S,
+                  cap_s: float = 0.0) -> dict:
     """``bench_case`` on a language-model case, with the case itself under "_case"
     (its mode, lengths and LlamaConfig overrides: None is LLaMA-7B, which the
     report's exact-count claim is about)."""
-    result = bench_case(case, tools, repeats=repeats, budget_s=budget_s)
+    result = bench_case(case, tools, repeats=repeats, budget_s=budget_s, cap_s=cap_s, lm=True)
     result["_case"] = {"mode": case.mode, "lengths": list(case.lengths), "config": case.config,
                        "labels": case.labels}
     return result
@@ -351,6 +430,8 @@ def run_worker(key: str, args) -> dict:
             cmd += ["--repeats", str(args.repeats)]
         if args.quick:
             cmd.append("--quick")
+        if args.cap is not None:
+            cmd += ["--cap", str(args.cap)]
         if key in DEPTH_CASES and key not in CASES:  # the depth series times ours alone (resnet50 is both)
             cmd += ["--tools", "ours"]
         start = time.perf_counter()
@@ -364,19 +445,25 @@ def run_worker(key: str, args) -> dict:
 
 
 def worker_main(args) -> None:
+    cap_s = CAP_S if args.cap is None else args.cap
+    if args.worker == FIXED_COST:
+        Path(args.out).write_text(json.dumps(bench_fixed_cost(cap_s=cap_s)))
+        return
     case = make_case(args.worker)
     if args.worker in LM_CASES:
         tools = tuple(args.tools.split(",")) if args.tools else LM_TOOLS
-        result = bench_lm_case(case, tools, repeats=args.repeats or LM_REPEATS)
+        result = bench_lm_case(case, tools, repeats=args.repeats or LM_REPEATS, cap_s=cap_s)
         Path(args.out).write_text(json.dumps(result))
         return
     default = REAL_TOOLS if case.real_weights else ALL_TOOLS
     tools = tuple(args.tools.split(",")) if args.tools else default
     if args.quick and case.key == "vit_h_14@518":
         tools = tuple(t for t in tools if t != "fvcore")
+    if case.key == RESOLUTION_KEY and not args.tools:  # ours at 227 in the same rounds: the resolution ratio
+        tools = (*tools, RESOLUTION_BASE)
     # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
     cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
-    result = bench_case(case, tools, repeats=args.repeats or REPEATS, cold_only=cold)
+    result = bench_case(case, tools, repeats=args.repeats or REPEATS, cold_only=cold, cap_s=cap_s)
     if case.name == "vit_b_16" and "fcm" in tools and not case.real_weights:
         from bench_tools import fcm_on_real_tensors, quiet
         with quiet():
@@ -415,6 +502,8 @@ def main(argv=None) -> int:
                         f"{LM_REPEATS} on the language-model cases)")
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
+    parser.add_argument("--cap", type=float, help=f"seconds of added rounds per case while a claim is "
+                        f"inconclusive or its interval wide (default {CAP_S:g}; 0: none)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
     parser.add_argument("--save-json", help="also save the raw figures as JSON here")
     parser.add_argument("--from-json", help="render a report from saved figures instead of running")
@@ -464,9 +553,9 @@ def collect(args) -> dict:
     import bench_repeat
     import bench_zoo
     keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES,
-                                                                      *LM_CASES, bench_zoo.KEY]))
-    zoo = bench_zoo.KEY in keys
-    keys = [key for key in keys if key != bench_zoo.KEY]
+                                                                      *LM_CASES, FIXED_COST, bench_zoo.KEY]))
+    zoo, fixed = bench_zoo.KEY in keys, FIXED_COST in keys
+    keys = [key for key in keys if key not in (bench_zoo.KEY, FIXED_COST)]
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
@@ -474,6 +563,9 @@ def collect(args) -> dict:
     # the fresh-process probes that go with the cases run: the vision ones with any
     # vision case, the hf:llama CLI ones with any language-model case
     probes = {}
+    if fixed:
+        print(f"[{time.perf_counter() - started:6.0f} s] {FIXED_COST} ...", flush=True)
+        probes[FIXED_COST] = run_worker(FIXED_COST, args)
     if any(key not in LM_CASES for key in keys):
         print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
         probes.update({"vit_h_14@518 by name": probe_vit_h_518("name"),
@@ -494,7 +586,7 @@ def collect(args) -> dict:
     machine["total_s"] = time.perf_counter() - started
     return {"results": results, "probes": probes, "machine": machine,
             "settings": {"repeats": args.repeats or REPEATS, "lm_repeats": args.repeats or LM_REPEATS,
-                         "budget_s": BUDGET_S, "quick": args.quick}}
+                         "budget_s": BUDGET_S, "quick": args.quick, "cap_s": CAP_S if args.cap is None else args.cap}}
 
 
 if __name__ == "__main__":
