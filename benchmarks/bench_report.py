@@ -42,9 +42,10 @@ HOW_TO_READ = """\
   for whichever call comes next).  `runs` is the number of timed calls; fvcore on real weights gets
   fewer when one call takes long (see the settings line).  A case runs a minimum of rounds, and more
   while one of its claims is undecided (see the claims): the tools of its open claims get added rounds.
-- **Ratios** are peer time / our time on the medians, with a 95 % interval in brackets: a
-  bootstrap over the rounds (whole rounds resampled, seeded), so a busy spell that slowed
-  every tool in a round moves both sides together.
+- **Ratios** are peer time / our time: the median, over the rounds, of the round's ratio
+  (a round's two calls run moments apart, on the same state of the machine; a tool with
+  only a few slow calls is compared by the ratio of the medians), with a 95 % interval in
+  brackets: a bootstrap over the rounds (whole rounds resampled, seeded).
 - **Memory** is the peak resident set size (RSS) during one call above the RSS just
   before it (the kernel's high-water mark is reset through `/proc/self/clear_refs` and
   freed heap handed back first): what the call needs on top of the built model.  It is
@@ -166,7 +167,7 @@ def _timed_claim(decision, figures: str, info: dict | None = None) -> tuple[str,
     """(claim, met, figures) of a decided claim: the figure with its interval first; an
     inconclusive one says so first (met None: reported, no miss of the run)."""
     text = f"{describe(decision)}; {figures}" if figures else describe(decision)
-    if info and info.get("capped"):
+    if info and info.get("capped") and not decision.settled:
         text += f"; the cap of {info.get('cap_s', 0):g} s of added rounds ran out"
     if decision.met is None:
         text = f"inconclusive: {text}"
@@ -504,7 +505,7 @@ def _lm_claims(results: dict, probes: dict) -> list[tuple[str, bool | None, str]
         d = _decisions(results, key, lm=True).get("lm_peers")
         if d:
             peers = [(t, rows[t]) for t in LM_PEERS if _ok(rows.get(t))]
-            out.append(_timed_claim(d, f"slowest-ratio peer {LM_TOOLS[d.argmin][0]}; ours {_ms(ours['median_s'])} "
+            out.append(_timed_claim(d, f"closest peer {LM_TOOLS[d.argmin][0]}; ours {_ms(ours['median_s'])} "
                                        "ms; " + ", ".join(f"{LM_TOOLS[t][0]} {_ms(r['median_s'])} ms "
                                                           f"({_ratio_cell(rows, t, 'ours')}×)" for t, r in peers),
                                     results[key].get("_rounds")))
@@ -942,13 +943,13 @@ def _load(load) -> str:
 
 def summary_lines(data: dict) -> list[str]:
     results = data["results"]
-    lines = ["", "peer time / our time (median):"]
+    lines = ["", "peer time / our time (median over the rounds [95 % interval]):"]
     for key in MAIN:
         tools = _tools(results, key)
         ours = tools.get("ours")
         if not _ok(ours):
             continue
-        ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}" for t in PEERS if _ok(tools.get(t)))
+        ratios = ", ".join(f"{t} {_ratio_cell(tools, t, 'ours')}" for t in PEERS if _ok(tools.get(t)))
         lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms | {ratios}")
     for key in real_keys(results):
         tools = _tools(results, key)

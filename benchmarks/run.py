@@ -1,12 +1,19 @@
 """Benchmark: our profiler against fvcore, FlopCounterMode, ptflops, thop and torchinfo.
 
-    python benchmarks/run.py            # everything, a few minutes; writes reports/benchmark.md
+    python benchmarks/run.py            # everything, 15 to 45 minutes; writes reports/benchmark.md
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
+    python benchmarks/run.py --cap 0    # no added rounds: each claim decided on the first rounds
+    python benchmarks/run.py --only linear@4,fixed-cost   # the fixed cost: nn.Linear(4, 4), and ours alone
     python benchmarks/run.py --only resnet50@224:real   # one real-weight case
     python benchmarks/run.py --only llama-7b@tokens2048   # one language-model case
     python benchmarks/run.py --only hf-zoo-sample   # transformers types: ours against FlopCounterMode
 
-The run exits with status 1 when any claim in its claims table is not met.
+The run exits with status 1 when any claim in its claims table is not met.  A timed
+claim (a ratio of medians, or the fixed cost per call) is decided on its 95 %
+interval, a bootstrap over the rounds (bench_claims.py, where every threshold is):
+met, not met, or inconclusive; while one of a case's claims is inconclusive or its
+interval wider than 10 % of its figure, the case adds rounds up to its time cap
+(``--cap``, seconds of added rounds per case).  Inconclusive is no miss.
 
 Each model runs in its own fresh worker process (``--worker KEY``), so one
 model's memory and one tool's side effects never reach the next.  Inside a
@@ -14,7 +21,11 @@ worker every tool gets the same model and input; the model is built before any
 clock starts.  Each tool is called once to warm up, then the tools take turns,
 round by round in a new (seeded) order each round, so the machine's noise falls
 on all of them alike.  A figure is
-the median of those timed calls of the profile call alone.
+the median of those timed calls of the profile call alone.  Each timed call keeps
+its round's number, so a claim's interval resamples whole rounds.
+
+The fixed cost (``fixed-cost``) is ours alone in a fresh process: nn.Linear(4, 4)
+and alexnet at 227 on meta, taking turns, 60 rounds and more while undecided.
 
 The meta cases give every tool a meta-built model (fvcore a real one: it needs
 real tensors).  The real-weight cases (``KEY:real``) are the user's model: a
@@ -185,9 +196,11 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
                   if t in prepared and not out[t].get("cold") and out[t]["first_s"] <= SLOW_S}
         if not wanted:
             break
-        for _ in range(BATCH):
+        for _ in range(BATCH):   # the cap is also checked between the rounds of a batch
             one_round(number, wanted)
             number += 1
+            if time.perf_counter() - started >= cap_s:
+                break
     for tool, prep in prepared.items():  # memory: one more call each, unless too slow
         if out[tool].get("cold") or out[tool]["first_s"] > budget_s / repeats:
             out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
@@ -246,6 +259,8 @@ def bench_fixed_cost(rounds: int | None = None, cap_s: float = 0.0) -> dict:
         for _ in range(BATCH):
             one_round(number)
             number += 1
+            if time.perf_counter() - started >= cap_s:
+                break
     for row in out.values():
         row["runs"], row["median_s"] = len(row["times"]), median(row["times"])
     out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s,

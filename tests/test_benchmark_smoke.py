@@ -424,3 +424,32 @@ def test_only_a_claim_not_met_fails_the_run_and_the_report_says_inconclusive(tmp
     assert "3 met, 0 not met, 1 inconclusive" in text
     assert "### Thresholds" in text and "## Fixed cost per call" in text and "FASTEST_PEER" in text
     assert "ms per call (median) [95 % interval]" in text
+
+
+def test_the_linear_case_adds_rounds_only_while_its_claim_is_open_and_the_fixed_cost_runs():
+    """nn.Linear(4, 4) (linear@4): every tool gets the model and a 1×4 input, the counts
+    agree (16 MACs; ptflops' aten backend adds the 4 bias outputs); with a cap, rounds are
+    added after the first ones (its 2× claim is far from met or wide on 2 rounds), each
+    timed call keeping its round; the fixed-cost probe times ours alone on linear@4 and
+    alexnet.  No timing is asserted."""
+    run = load("run")
+    claims = _claims()
+    case = run.make_case("linear@4")
+    assert case.shape == (4,) and tuple(case.input("meta").shape) == (1, 4)
+    result = run.bench_case(case, tools=("ours", "fcm", "ptflops_aten"), repeats=2, cap_s=0.5)
+    assert result["ours"]["macs"] == result["fcm"]["macs"] == 16
+    assert result["ptflops_aten"]["macs"] - 16 == result["ptflops_aten"]["breakdown"][
+        "bias outputs (addmm, convolution)"] == 4
+    rounds = result["_rounds"]
+    for tool in ("ours", "fcm", "ptflops_aten"):
+        row = result[tool]
+        assert row["rounds"] == sorted(set(row["rounds"])) and len(row["rounds"]) == row["runs"] == len(row["times"])
+        assert row["rounds"][:2] == [0, 1] and row["rounds"][-1] < rounds["rounds"]
+    spec, = claims.specs("linear@4", result)
+    decision = claims.decide(spec, result)
+    assert rounds["rounds"] > 2 or decision.settled   # an open claim got more rounds
+    assert rounds["capped"] or decision.settled
+    fixed = run.bench_fixed_cost(rounds=3)
+    assert fixed["linear@4"]["macs"] == 16 and fixed["alexnet@227"]["macs"] > 0
+    assert fixed["linear@4"]["runs"] == fixed["alexnet@227"]["runs"] == 3 == fixed["_rounds"]["rounds"]
+    assert [s.num for s in claims.fixed_cost_specs(fixed)] == [("linear@4",), ("alexnet@227",)]
