@@ -530,7 +530,7 @@ def main(argv=None) -> int:
         worker_main(args)
         return 0
 
-    from bench_report import claims, render, summary_lines
+    from bench_report import claims, met_word, render, summary_lines
 
     from profiler.report import atomic
     import bench_repeat
@@ -548,15 +548,19 @@ def main(argv=None) -> int:
     atomic.write_text(args.report, text)
     print("\n".join(summary_lines(data)))
     for claim, ok, fig in bench_zoo.claims(zoo) + bench_repeat.claims(repeat):
-        print(f"  [{'not evaluated' if ok is None else 'met' if ok else 'NOT met'}] {claim}: {fig}")
+        print(f"  [{met_word(ok, fig, 'met', 'NOT met')}] {claim}: {fig}")
     print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
     return exit_status(claims(data) + bench_zoo.claims(zoo) + bench_repeat.claims(repeat))
 
 
 def exit_status(claim_rows) -> int:
     """1 when any claim of the claims table (``bench_report.claims``) is not met, else 0.
-    A claim about a quiet machine on a busy one is not evaluated (met None): not a miss."""
+    A timed claim whose interval does not decide it (inconclusive), or a claim about a
+    quiet machine on a busy one (not evaluated), has met None: not a miss."""
     missed = [claim for claim, met, _ in claim_rows if met is False]
+    undecided = [claim for claim, met, fig in claim_rows if met is None and fig.startswith("inconclusive")]
+    if undecided:
+        print(f"{len(undecided)} claim(s) inconclusive (no miss)", file=sys.stderr)
     if missed:
         print(f"{len(missed)} claim(s) NOT met: exit status 1", file=sys.stderr)
     return 1 if missed else 0

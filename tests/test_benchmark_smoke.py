@@ -453,3 +453,29 @@ def test_the_linear_case_adds_rounds_only_while_its_claim_is_open_and_the_fixed_
     assert fixed["linear@4"]["macs"] == 16 and fixed["alexnet@227"]["macs"] > 0
     assert fixed["linear@4"]["runs"] == fixed["alexnet@227"]["runs"] == 3 == fixed["_rounds"]["rounds"]
     assert [s.num for s in claims.fixed_cost_specs(fixed)] == [("linear@4",), ("alexnet@227",)]
+
+
+def test_zoo_sample_claim_is_decided_on_its_interval():
+    """The transformers zoo sample's time claim (median over the types of ours /
+    FlopCounterMode) is met, not met or inconclusive by its bootstrap interval; its section
+    says which (constructed rounds, no model is built)."""
+    zoo = load("bench_zoo")
+    run = load("run")
+
+    def data(factor):
+        types = {}
+        for i, name in enumerate(("llama", "bert", "vit", "t5", "gpt2")):
+            fcm = _noisy(10e-3, 8, 0.05, i)
+            types[name] = {"ours": {"macs": 5, "times": [f * factor for f in _noisy(10e-3, 8, 0.05, 50 + i)]},
+                           "fcm": {"macs": 5, "times": fcm}}
+            for row in types[name].values():
+                row["median_s"] = sorted(row["times"])[4]
+        return {"types": types, "repeats": 8, "seconds": 1.0, "versions": {"transformers": "x", "torch": "y"}}
+    for factor, met in ((0.6, True), (1.6, False), (1.0, None)):
+        (claim, ok, figures), (_, same, _) = zoo.claims(data(factor))
+        assert ok is met, (factor, figures)
+        assert same and "over 8 rounds of each type" in figures and ("[" in figures)
+        assert figures.startswith("inconclusive: ") == (met is None)
+    text = "\n".join(zoo.section(data(1.0)))
+    assert "| inconclusive | inconclusive: " in text
+    assert run.exit_status(zoo.claims(data(1.0))) == 0 and run.exit_status(zoo.claims(data(1.6))) == 1
