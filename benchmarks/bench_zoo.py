@@ -128,14 +128,15 @@ def run_sample(types=SAMPLE, repeats: int = REPEATS) -> dict:
             "versions": {"transformers": transformers.__version__, "torch": torch.__version__}}
 
 
-def probe(repeats: int = REPEATS, timeout_s: float = 1200, cap_s: float | None = None) -> dict:
+def probe(repeats: int = REPEATS, timeout_s: float = 1200, cap_s: float | None = None, types=None) -> dict:
     """The sample in a fresh interpreter; its JSON, or the error.  While the time claim is
     inconclusive or its interval wider than bench_claims.WIDTH of its figure, the sample
     runs again in another fresh interpreter and its rounds are added to each type's, for
-    at most ``cap_s`` seconds (CAP_S) after the first run."""
+    at most ``cap_s`` seconds (CAP_S) after the first run.  ``types``: the model types
+    (default: the sample)."""
     from bench_claims import CAP_S
     cap_s = CAP_S if cap_s is None else cap_s
-    data = _probe_once(repeats, timeout_s)
+    data = _probe_once(repeats, timeout_s, types)
     started, runs = time.perf_counter(), 1
     while "error" not in data and cap_s > 0:
         decision = ratio_decision(data)
@@ -144,7 +145,7 @@ def probe(repeats: int = REPEATS, timeout_s: float = 1200, cap_s: float | None =
         if time.perf_counter() - started >= cap_s:
             data["capped"] = True
             break
-        more = _probe_once(repeats, timeout_s)
+        more = _probe_once(repeats, timeout_s, types)
         if "error" in more:
             break
         runs += 1
@@ -159,9 +160,12 @@ def probe(repeats: int = REPEATS, timeout_s: float = 1200, cap_s: float | None =
     return data
 
 
-def _probe_once(repeats: int, timeout_s: float) -> dict:
+def _probe_once(repeats: int, timeout_s: float, types=None) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--repeats", str(repeats)]
+    if types:
+        command += ["--types", ",".join(types)]
     try:
-        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--repeats", str(repeats)],
+        done = subprocess.run(command,
                               capture_output=True, text=True, timeout=timeout_s, cwd=str(ROOT))
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {timeout_s:.0f} s"}

@@ -600,7 +600,7 @@ def collect(args) -> dict:
         probes["lm_cli"] = probe_lm_cli()
     if zoo:
         print(f"[{time.perf_counter() - started:6.0f} s] {bench_zoo.KEY} ...", flush=True)
-        probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS)
+        probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS, cap_s=args.cap)
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
     return {"results": results, "probes": probes, "machine": machine,
