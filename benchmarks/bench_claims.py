@@ -286,5 +286,6 @@ def method_line(cap_s: float = CAP_S, min_rounds: int = MIN_ROUNDS) -> str:
             f"the threshold, not met when it lies wholly on the other side, inconclusive otherwise.  A case "
             f"runs {min_rounds} rounds, then {BATCH} more at a time while one of its claims is inconclusive or "
             f"its interval is wider than {WIDTH:.0%} of its figure, for at most {cap_s:g} s of added rounds "
-            f"(the time cap; a tool whose warm-up took over {SLOW_S:g} s gets no added rounds).  The run exits 1 "
+            f"(the time cap; a tool whose warm-up took over {SLOW_S:g} s gets no added rounds, nor does a claim "
+            "whose figure rests on one).  The run exits 1 "
             "only on a claim not met; an inconclusive claim is reported as such.")

@@ -185,17 +185,24 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
     for number in range(repeats):
         one_round(number, [t for t in prepared if len(out[t]["times"]) < allowed[t]])
     number, capped, started = repeats, False, time.perf_counter()
+
+    def more_rounds_help(tool: str) -> bool:   # a cold or slow tool gets no added rounds
+        return tool in prepared and not out[tool].get("cold") and out[tool]["first_s"] <= SLOW_S
+
     while cap_s > 0:
-        open_claims = [s for s in specs(case.key, out, lm=lm) if not _settled(decide(s, out))]
+        open_claims = []
+        for spec in specs(case.key, out, lm=lm):
+            decision = decide(spec, out)
+            # open: undecided or wide, and the tools of its figure (ours and the peer that
+            # gives it) can get more rounds; a claim on fvcore's single slow call cannot
+            if not _settled(decision) and all(more_rounds_help(t) for t in (decision.argmin, spec.den) if t):
+                open_claims.append(spec)
         if not open_claims:
             break
         if time.perf_counter() - started >= cap_s:
             capped = True
             break
-        wanted = {t for s in open_claims for t in s.tools
-                  if t in prepared and not out[t].get("cold") and out[t]["first_s"] <= SLOW_S}
-        if not wanted:
-            break
+        wanted = {t for s in open_claims for t in s.tools if more_rounds_help(t)}
         for _ in range(BATCH):   # the cap is also checked between the rounds of a batch
             one_round(number, wanted)
             number += 1
