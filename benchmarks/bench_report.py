@@ -576,7 +576,6 @@ def _lm_table(results: dict, key: str) -> list[str]:
     rows, info = _tools(results, key), results[key]["_case"]
     labels = info.get("labels") or []
     ref = rows.get(LM_REFERENCE, {}).get("macs")
-    ours = rows.get("ours")
     table, errors = [], []
     for tool in LM_TOOLS:
         r = rows.get(tool)
@@ -588,8 +587,7 @@ def _lm_table(results: dict, key: str) -> list[str]:
             continue
         by = r.get("breakdown", {}).get("by input", {})
         cells = [f"{by[label]:,}" if label in by else "–" for label in labels]
-        ratio = ("–" if tool == "ours" or not (_ok(r) and _ok(ours))
-                 else f"{r['median_s'] / ours['median_s']:.2f}×")
+        ratio = "–" if tool == "ours" else _ratio_cell(rows, tool, "ours")
         table.append([LM_TOOLS[tool][0], *cells, _pct(r["macs"], ref),
                       f"{_ms(r.get('median_s'))} ({r.get('runs', 0)})", ratio])
     head = ["tool", *[f"MACs, {label}" for label in labels], "vs exact", "ms (timed calls)",
@@ -956,8 +954,7 @@ def summary_lines(data: dict) -> list[str]:
         ours, meta = tools.get("ours"), tools.get("ours_meta")
         if not _ok(ours):
             continue
-        ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}"
-                           for t in PEERS if _ok(tools.get(t)))
+        ratios = ", ".join(f"{t} {_ratio_cell(tools, t, 'ours')}" for t in PEERS if _ok(tools.get(t)))
         lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms (meta build "
                      f"{_ms(meta['median_s']) if _ok(meta) else '–'} ms) | {ratios}")
     for key in lm_keys(results):
@@ -965,8 +962,8 @@ def summary_lines(data: dict) -> list[str]:
         ours = tools.get("ours")
         if not _ok(ours):
             continue
-        ratios = ", ".join(f"{t} {tools[t]['median_s'] / ours['median_s']:.2f}"
-                           for t in ("ours_name", *LM_PEERS) if _ok(tools.get(t)))
+        ratios = ", ".join(f"{t} {_ratio_cell(tools, t, 'ours')}" for t in ("ours_name", *LM_PEERS)
+                           if _ok(tools.get(t)))
         lines.append(f"  {key:20s} ours {_ms(ours['median_s']):>8s} ms | {ratios}")
     found = claims(data)
     lines.append(f"claims ({verdict_counts(found)}):")

@@ -208,6 +208,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             number += 1
             if time.perf_counter() - started >= cap_s:
                 break
+    added_s = time.perf_counter() - started
     for tool, prep in prepared.items():  # memory: one more call each, unless too slow
         if out[tool].get("cold") or out[tool]["first_s"] > budget_s / repeats:
             out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
@@ -223,8 +224,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             row["runs"] = len(row["times"])
             row["median_s"] = median(row["times"])
             row["median_mem_bytes"] = row["mem_bytes"][0]
-    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s,
-                      "added_s": time.perf_counter() - started}
+    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s, "added_s": added_s}
     return out
 
 
