@@ -280,12 +280,16 @@ def threshold_lines() -> list[str]:
     return lines
 
 
-def method_line(cap_s: float = CAP_S, min_rounds: int = MIN_ROUNDS) -> str:
-    return (f"Each timed claim is decided on a {LEVEL:.0%} percentile-bootstrap interval over the rounds "
+def method_line(cap_s: float = CAP_S, min_rounds: int = MIN_ROUNDS, lm_rounds: int | None = None) -> str:
+    return ("A ratio of two tools timed in the same rounds is the median, over the rounds, of the round's ratio "
+            "(a tool with fewer than {MIN_PAIRED} calls: the ratio of the medians).  ".format(MIN_PAIRED=MIN_PAIRED)
+            + f"Each timed claim is decided on a {LEVEL:.0%} percentile-bootstrap interval over the rounds "
             f"({BOOTSTRAP} resamples of whole rounds, seed {SEED}): met when the whole interval clears "
             f"the threshold, not met when it lies wholly on the other side, inconclusive otherwise.  A case "
-            f"runs {min_rounds} rounds, then {BATCH} more at a time while one of its claims is inconclusive or "
+            f"runs {min_rounds} rounds" + (f" ({lm_rounds} for a language model)" if lm_rounds else "")
+            + f", then {BATCH} more at a time while one of its claims is inconclusive or "
             f"its interval is wider than {WIDTH:.0%} of its figure, for at most {cap_s:g} s of added rounds "
             f"(the time cap; a tool whose warm-up took over {SLOW_S:g} s gets no added rounds, nor does a claim "
             "whose figure rests on one).  The run exits 1 "
-            "only on a claim not met; an inconclusive claim is reported as such.")
+            "only on a claim not met; an inconclusive claim is reported as such.  The fixed-cost probe runs "
+            f"{FIXED_COST_ROUNDS} rounds before any decision, the same way.")

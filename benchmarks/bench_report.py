@@ -879,7 +879,8 @@ def render(data: dict) -> str:
         parts += ["Failed cases: " + "; ".join(f"{k}: {v}" for k, v in failed.items()), ""]
     found = claims(data)
     parts += ["## Claims", "", bench_claims.method_line(settings.get("cap_s", bench_claims.CAP_S),
-                                                       settings.get("repeats", bench_claims.MIN_ROUNDS)), "",
+                                                       settings.get("repeats", bench_claims.MIN_ROUNDS),
+                                                       settings.get("lm_repeats") if lm_keys(results) else None), "",
               "A timed claim's figure is its point figure (on all the rounds) with its 95 % interval in "
               "brackets.  " + verdict_counts(found) + ".", "",
               "| claim | met | figures |", "|---|---|---|"]

@@ -520,7 +520,7 @@ def machine_note() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, help=f"timed calls per tool (default {REPEATS}; "
+    parser.add_argument("--repeats", type=int, help=f"rounds of timed calls before any decision (default {REPEATS}; "
                         f"{LM_REPEATS} on the language-model cases)")
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
