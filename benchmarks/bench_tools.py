@@ -52,6 +52,10 @@ REAL_TOOLS = {
 }
 
 
+# models that are not torchvision's: name -> builder (the case's size is the input's one dimension)
+SMALL_MODELS: dict[str, Callable[[], nn.Module]] = {"linear": lambda: nn.Linear(4, 4)}
+
+
 class Absent(Exception):
     """The tool is not installed."""
 
@@ -69,13 +73,24 @@ class Case:
     _real: nn.Module | None = None
 
     def build(self, meta: bool) -> nn.Module:
-        from torchvision.models import get_model
+        if self.name in SMALL_MODELS:
+            make = SMALL_MODELS[self.name]
+        else:
+            from torchvision.models import get_model
+
+            def make():
+                return get_model(self.name, weights=None, **self.build_kwargs)
         if meta:
             with torch.device("meta"):
-                return get_model(self.name, weights=None, **self.build_kwargs).eval()
+                return make().eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return get_model(self.name, weights=None, **self.build_kwargs).eval()
+            return make().eval()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One sample's input shape (no batch): (3, size, size), or (size,) for a small model."""
+        return (self.size,) if self.name in SMALL_MODELS else (3, self.size, self.size)
 
     def real(self) -> nn.Module:
         if self._real is None:
@@ -84,8 +99,8 @@ class Case:
 
     def input(self, device: str) -> torch.Tensor:
         if device == "meta":
-            return torch.empty(1, 3, self.size, self.size, device="meta")
-        return torch.randn(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(0))
+            return torch.empty(1, *self.shape, device="meta")
+        return torch.randn(1, *self.shape, generator=torch.Generator().manual_seed(0))
 
     @property
     def device(self) -> str:
@@ -133,12 +148,15 @@ def prepare(tool: str, case: Case, model: nn.Module) -> Prepared:
         return _LM_PREPARERS[tool](case, copy.deepcopy(model))
     if tool == "ours_meta":
         return _ours(case, case.build(meta=True))
+    if tool == "ours_227":  # ours on alexnet at 227, timed in the rounds of another case (alexnet at 2270)
+        low = Case("alexnet@227", "alexnet", 227)
+        return _ours(low, low.build(meta=True))
     return _PREPARERS[tool](case, copy.deepcopy(model))
 
 
 def _ours(case: Case, model: nn.Module) -> Prepared:
     import profiler
-    size = (3, case.size, case.size)
+    size = case.shape
 
     def by_kind(report):
         kinds = report.by_kind.set_index("kind")["macs"]
@@ -189,7 +207,7 @@ def _fvcore(case: Case, model: nn.Module) -> Prepared:
 def _ptflops(backend: str):
     def prep(case: Case, model: nn.Module) -> Prepared:
         ptflops = _import("ptflops")
-        res = (3, case.size, case.size)
+        res = case.shape
 
         def run(config=None):
             macs, _params = ptflops.get_model_complexity_info(
@@ -231,7 +249,7 @@ def _thop(case: Case, model: nn.Module) -> Prepared:
 
 def _torchinfo(case: Case, model: nn.Module) -> Prepared:
     torchinfo = _import("torchinfo")
-    size = (1, 3, case.size, case.size)
+    size = (1, *case.shape)
     # on a real model, as its users call it: torchinfo makes the input on the model's device
     where = {} if case.real_weights else {"device": "meta"}
 

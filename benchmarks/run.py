@@ -1,12 +1,19 @@
 """Benchmark: our profiler against fvcore, FlopCounterMode, ptflops, thop and torchinfo.
 
-    python benchmarks/run.py            # everything, a few minutes; writes reports/benchmark.md
+    python benchmarks/run.py            # everything, 15 to 45 minutes; writes reports/benchmark.md
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
+    python benchmarks/run.py --cap 0    # no added rounds: each claim decided on the first rounds
+    python benchmarks/run.py --only linear@4,fixed-cost   # the fixed cost: nn.Linear(4, 4), and ours alone
     python benchmarks/run.py --only resnet50@224:real   # one real-weight case
     python benchmarks/run.py --only llama-7b@tokens2048   # one language-model case
     python benchmarks/run.py --only hf-zoo-sample   # transformers types: ours against FlopCounterMode
 
-The run exits with status 1 when any claim in its claims table is not met.
+The run exits with status 1 when any claim in its claims table is not met.  A timed
+claim (a ratio of medians, or the fixed cost per call) is decided on its 95 %
+interval, a bootstrap over the rounds (bench_claims.py, where every threshold is):
+met, not met, or inconclusive; while one of a case's claims is inconclusive or its
+interval wider than 10 % of its figure, the case adds rounds up to its time cap
+(``--cap``, seconds of added rounds per case).  Inconclusive is no miss.
 
 Each model runs in its own fresh worker process (``--worker KEY``), so one
 model's memory and one tool's side effects never reach the next.  Inside a
@@ -14,7 +21,11 @@ worker every tool gets the same model and input; the model is built before any
 clock starts.  Each tool is called once to warm up, then the tools take turns,
 round by round in a new (seeded) order each round, so the machine's noise falls
 on all of them alike.  A figure is
-the median of those timed calls of the profile call alone.
+the median of those timed calls of the profile call alone.  Each timed call keeps
+its round's number, so a claim's interval resamples whole rounds.
+
+The fixed cost (``fixed-cost``) is ours alone in a fresh process: nn.Linear(4, 4)
+and alexnet at 227 on meta, taking turns, 60 rounds and more while undecided.
 
 The meta cases give every tool a meta-built model (fvcore a real one: it needs
 real tensors).  The real-weight cases (``KEY:real``) are the user's model: a
@@ -49,6 +60,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from bench_claims import CAP_S, MIN_ROUNDS, RESOLUTION_BASE, RESOLUTION_KEY  # noqa: E402
 from bench_measure import measured_call, median, timed_call, traced_peak  # noqa: E402
 
 REPORT = ROOT / "reports" / "benchmark.md"
@@ -56,6 +68,7 @@ ALL_TOOLS = ("ours", "fvcore", "fcm", "fcm_grad", "ptflops", "ptflops_aten", "th
 
 # key: (torchvision name, image side, build kwargs)
 CASES = {
+    "linear@4": ("linear", 4, {}),    # a single nn.Linear(4, 4): the fixed cost of a profile call itself
     "resnet50@224": ("resnet50", 224, {}),
     "vit_b_16@224": ("vit_b_16", 224, {}),
     "swin_t@224": ("swin_t", 224, {}),
@@ -87,7 +100,9 @@ LM_CLI = {
                                                              "--tokens", "4096"],
 }
 CLI_REPEATS = 3
-REPEATS = 15   # a 2 ms call's median needs more than a handful: one cold-cache call moves it
+REPEATS = MIN_ROUNDS   # rounds before any decision: a 2 ms call's median needs more than a handful
+# the fixed cost per call, ours alone in a fresh process (bench_fixed_cost): its key among the cases
+FIXED_COST = "fixed-cost"
 LM_REPEATS = 7  # the LLaMA-7B calls take 0.1 to 2 s each: less noise to average out
 # a tool whose warm-up call took longer than this many seconds gets fewer timed
 # calls (at least one), so fvcore on real vit_h_14 weights does not take the run
@@ -106,12 +121,20 @@ def make_case(key: str, lm_config: dict | None = None):
 
 
 def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = BUDGET_S,
-               cold_only: tuple[str, ...] = ()) -> dict:
+               cold_only: tuple[str, ...] = (), cap_s: float = 0.0, lm: bool = False) -> dict:
     """Time, meter and read the MACs of each tool on one case.  Returns one dict per tool:
-    runs, times (s), median_s, mem_bytes (peak RSS above the call's start, from one
-    extra call after the timed ones, or the warm-up call for a tool too slow for that),
-    first_s/first_mem_bytes (the warm-up call), macs, breakdown, or error.  Tools in
-    ``cold_only`` are called once, and that cold call is their figure."""
+    runs, times (s), rounds (the round of each timed call), median_s, mem_bytes (peak RSS
+    above the call's start, from one extra call after the timed ones, or the warm-up call
+    for a tool too slow for that), first_s/first_mem_bytes (the warm-up call), macs,
+    breakdown, or error.  Tools in ``cold_only`` are called once, and that cold call is
+    their figure.
+
+    After ``repeats`` rounds, while a timed claim of the case (bench_claims.specs) is
+    inconclusive or its interval is wider than bench_claims.WIDTH of its figure, rounds
+    are added bench_claims.BATCH at a time, for at most ``cap_s`` seconds; an added round
+    calls only the tools of the claims still open.  The case's result then holds, under
+    "_rounds", the rounds run and whether the cap ran out."""
+    from bench_claims import BATCH, SLOW_S, decide, specs
     from bench_tools import Absent, prepare, quiet
     model = case.model()  # meta-built, or the real weights of a real-weight case
     out: dict[str, dict] = {}
@@ -134,29 +157,58 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             del prepared[tool]
             continue
         out[tool] = {"first_s": seconds, "first_mem_bytes": mem, "macs": macs,
-                     "breakdown": _jsonable(breakdown), "times": []}
+                     "breakdown": _jsonable(breakdown), "times": [], "rounds": []}
         if tool in ("ours", "ours_meta") and hasattr(result, "layers"):
             out[tool]["rows"] = len(result.layers)
             out[tool]["mode"] = result.mode
         if tool in cold_only:
-            out[tool].update(times=[seconds], cold=True)
+            out[tool].update(times=[seconds], rounds=[0], cold=True)
             allowed[tool] = 0
         else:
             allowed[tool] = max(1, min(repeats, int(budget_s // max(seconds, 1e-9))))
     shuffle = random.Random(0).shuffle
-    for _ in range(repeats):
+
+    def one_round(number: int, wanted) -> None:
         # a new order each round (seeded), so no tool always runs right after the same
         # one: a call that allocates gigabytes (fvcore on real tensors at 2270 px) leaves
         # the caches cold for whichever call comes next, and a 2 ms call feels that
-        order = list(prepared)
+        order = [tool for tool in prepared if tool in wanted]
         shuffle(order)
         for tool in order:
             prep = prepared[tool]
-            if len(out[tool]["times"]) < allowed[tool]:
-                with quiet():
-                    _setup(prep)
-                    _, seconds = timed_call(prep.call)
-                out[tool]["times"].append(seconds)
+            with quiet():
+                _setup(prep)
+                _, seconds = timed_call(prep.call)
+            out[tool]["times"].append(seconds)
+            out[tool]["rounds"].append(number)
+
+    for number in range(repeats):
+        one_round(number, [t for t in prepared if len(out[t]["times"]) < allowed[t]])
+    number, capped, started = repeats, False, time.perf_counter()
+
+    def more_rounds_help(tool: str) -> bool:   # a cold or slow tool gets no added rounds
+        return tool in prepared and not out[tool].get("cold") and out[tool]["first_s"] <= SLOW_S
+
+    while cap_s > 0:
+        open_claims = []
+        for spec in specs(case.key, out, lm=lm):
+            decision = decide(spec, out)
+            # open: undecided or wide, and the tools of its figure (ours and the peer that
+            # gives it) can get more rounds; a claim on fvcore's single slow call cannot
+            if not _settled(decision) and all(more_rounds_help(t) for t in (decision.argmin, spec.den) if t):
+                open_claims.append(spec)
+        if not open_claims:
+            break
+        if time.perf_counter() - started >= cap_s:
+            capped = True
+            break
+        wanted = {t for s in open_claims for t in s.tools if more_rounds_help(t)}
+        for _ in range(BATCH):   # the cap is also checked between the rounds of a batch
+            one_round(number, wanted)
+            number += 1
+            if time.perf_counter() - started >= cap_s:
+                break
+    added_s = time.perf_counter() - started
     for tool, prep in prepared.items():  # memory: one more call each, unless too slow
         if out[tool].get("cold") or out[tool]["first_s"] > budget_s / repeats:
             out[tool]["mem_bytes"], out[tool]["mem_from"] = [out[tool]["first_mem_bytes"]], "warm-up"
@@ -172,14 +224,63 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
             row["runs"] = len(row["times"])
             row["median_s"] = median(row["times"])
             row["median_mem_bytes"] = row["mem_bytes"][0]
+    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s, "added_s": added_s}
     return out
 
 
-def bench_lm_case(case, tools=LM_TOOLS, repeats: int = LM_REPEATS, budget_s: float = BUDGET_S) -> dict:
+def _settled(decision) -> bool:
+    return decision is None or decision.settled
+
+
+def bench_fixed_cost(rounds: int | None = None, cap_s: float = 0.0) -> dict:
+    """Ours alone, in this (quiet) process: a single nn.Linear(4, 4) and alexnet at 227,
+    both built on meta, one warm-up each, then ``rounds`` rounds (FIXED_COST_ROUNDS)
+    of one call each, and more (BATCH at a time) while a fixed-cost claim is open, for
+    at most ``cap_s`` seconds.  Per model: times, rounds, median_s, macs."""
+    from bench_claims import BATCH, FIXED_COST_BASELINE_S, FIXED_COST_ROUNDS, decide, fixed_cost_specs
+    from bench_tools import prepare, quiet
+    rounds = rounds or FIXED_COST_ROUNDS
+    prepared, out = {}, {}
+    for key in FIXED_COST_BASELINE_S:
+        case = make_case(key)
+        prepared[key] = prepare("ours", case, case.build(meta=True))
+        with quiet():
+            out[key] = {"macs": prepared[key].macs(prepared[key].call()), "times": [], "rounds": []}
+    shuffle = random.Random(0).shuffle
+
+    def one_round(number: int) -> None:
+        order = list(prepared)
+        shuffle(order)
+        for key in order:
+            _, seconds = timed_call(prepared[key].call)
+            out[key]["times"].append(seconds)
+            out[key]["rounds"].append(number)
+
+    for number in range(rounds):
+        one_round(number)
+    number, capped, started = rounds, False, time.perf_counter()
+    while cap_s > 0 and not all(_settled(decide(s, out)) for s in fixed_cost_specs(out)):
+        if time.perf_counter() - started >= cap_s:
+            capped = True
+            break
+        for _ in range(BATCH):
+            one_round(number)
+            number += 1
+            if time.perf_counter() - started >= cap_s:
+                break
+    for row in out.values():
+        row["runs"], row["median_s"] = len(row["times"]), median(row["times"])
+    out["_rounds"] = {"rounds": number, "capped": capped, "cap_s": cap_s,
+                      "added_s": time.perf_counter() - started}
+    return out
+
+
+def bench_lm_case(case, tools=LM_TOOLS, repeats: int = LM_REPEATS, budget_s: float = BUDGET_S,
+                  cap_s: float = 0.0) -> dict:
     """``bench_case`` on a language-model case, with the case itself under "_case"
     (its mode, lengths and LlamaConfig overrides: None is LLaMA-7B, which the
     report's exact-count claim is about)."""
-    result = bench_case(case, tools, repeats=repeats, budget_s=budget_s)
+    result = bench_case(case, tools, repeats=repeats, budget_s=budget_s, cap_s=cap_s, lm=True)
     result["_case"] = {"mode": case.mode, "lengths": list(case.lengths), "config": case.config,
                        "labels": case.labels}
     return result
@@ -351,6 +452,8 @@ def run_worker(key: str, args) -> dict:
             cmd += ["--repeats", str(args.repeats)]
         if args.quick:
             cmd.append("--quick")
+        if args.cap is not None:
+            cmd += ["--cap", str(args.cap)]
         if key in DEPTH_CASES and key not in CASES:  # the depth series times ours alone (resnet50 is both)
             cmd += ["--tools", "ours"]
         start = time.perf_counter()
@@ -364,19 +467,25 @@ def run_worker(key: str, args) -> dict:
 
 
 def worker_main(args) -> None:
+    cap_s = CAP_S if args.cap is None else args.cap
+    if args.worker == FIXED_COST:
+        Path(args.out).write_text(json.dumps(bench_fixed_cost(cap_s=cap_s)))
+        return
     case = make_case(args.worker)
     if args.worker in LM_CASES:
         tools = tuple(args.tools.split(",")) if args.tools else LM_TOOLS
-        result = bench_lm_case(case, tools, repeats=args.repeats or LM_REPEATS)
+        result = bench_lm_case(case, tools, repeats=args.repeats or LM_REPEATS, cap_s=cap_s)
         Path(args.out).write_text(json.dumps(result))
         return
     default = REAL_TOOLS if case.real_weights else ALL_TOOLS
     tools = tuple(args.tools.split(",")) if args.tools else default
     if args.quick and case.key == "vit_h_14@518":
         tools = tuple(t for t in tools if t != "fvcore")
+    if case.key == RESOLUTION_KEY and not args.tools:  # ours at 227 in the same rounds: the resolution ratio
+        tools = (*tools, RESOLUTION_BASE)
     # fvcore's one call on real vit_h_14 weights at 518 takes minutes: call it once, cold
     cold = ("fvcore",) if case.key == "vit_h_14@518" else ()
-    result = bench_case(case, tools, repeats=args.repeats or REPEATS, cold_only=cold)
+    result = bench_case(case, tools, repeats=args.repeats or REPEATS, cold_only=cold, cap_s=cap_s)
     if case.name == "vit_b_16" and "fcm" in tools and not case.real_weights:
         from bench_tools import fcm_on_real_tensors, quiet
         with quiet():
@@ -411,10 +520,12 @@ def machine_note() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, help=f"timed calls per tool (default {REPEATS}; "
+    parser.add_argument("--repeats", type=int, help=f"rounds of timed calls before any decision (default {REPEATS}; "
                         f"{LM_REPEATS} on the language-model cases)")
     parser.add_argument("--quick", action="store_true", help="skip fvcore on vit_h_14 at 518")
     parser.add_argument("--only", help="comma-separated case keys (default: all)")
+    parser.add_argument("--cap", type=float, help=f"seconds of added rounds per case while a claim is "
+                        f"inconclusive or its interval wide (default {CAP_S:g}; 0: none)")
     parser.add_argument("--report", default=str(REPORT), help="where to write the markdown report")
     parser.add_argument("--save-json", help="also save the raw figures as JSON here")
     parser.add_argument("--from-json", help="render a report from saved figures instead of running")
@@ -426,7 +537,7 @@ def main(argv=None) -> int:
         worker_main(args)
         return 0
 
-    from bench_report import claims, render, summary_lines
+    from bench_report import claims, met_word, render, summary_lines
 
     from profiler.report import atomic
     import bench_repeat
@@ -444,15 +555,19 @@ def main(argv=None) -> int:
     atomic.write_text(args.report, text)
     print("\n".join(summary_lines(data)))
     for claim, ok, fig in bench_zoo.claims(zoo) + bench_repeat.claims(repeat):
-        print(f"  [{'not evaluated' if ok is None else 'met' if ok else 'NOT met'}] {claim}: {fig}")
+        print(f"  [{met_word(ok, fig, 'met', 'NOT met')}] {claim}: {fig}")
     print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
     return exit_status(claims(data) + bench_zoo.claims(zoo) + bench_repeat.claims(repeat))
 
 
 def exit_status(claim_rows) -> int:
     """1 when any claim of the claims table (``bench_report.claims``) is not met, else 0.
-    A claim about a quiet machine on a busy one is not evaluated (met None): not a miss."""
+    A timed claim whose interval does not decide it (inconclusive), or a claim about a
+    quiet machine on a busy one (not evaluated), has met None: not a miss."""
     missed = [claim for claim, met, _ in claim_rows if met is False]
+    undecided = [claim for claim, met, fig in claim_rows if met is None and fig.startswith("inconclusive")]
+    if undecided:
+        print(f"{len(undecided)} claim(s) inconclusive (no miss)", file=sys.stderr)
     if missed:
         print(f"{len(missed)} claim(s) NOT met: exit status 1", file=sys.stderr)
     return 1 if missed else 0
@@ -464,9 +579,9 @@ def collect(args) -> dict:
     import bench_repeat
     import bench_zoo
     keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES,
-                                                                      *LM_CASES, bench_zoo.KEY]))
-    zoo = bench_zoo.KEY in keys
-    keys = [key for key in keys if key != bench_zoo.KEY]
+                                                                      *LM_CASES, FIXED_COST, bench_zoo.KEY]))
+    zoo, fixed = bench_zoo.KEY in keys, FIXED_COST in keys
+    keys = [key for key in keys if key not in (bench_zoo.KEY, FIXED_COST)]
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
@@ -474,6 +589,9 @@ def collect(args) -> dict:
     # the fresh-process probes that go with the cases run: the vision ones with any
     # vision case, the hf:llama CLI ones with any language-model case
     probes = {}
+    if fixed:
+        print(f"[{time.perf_counter() - started:6.0f} s] {FIXED_COST} ...", flush=True)
+        probes[FIXED_COST] = run_worker(FIXED_COST, args)
     if any(key not in LM_CASES for key in keys):
         print(f"[{time.perf_counter() - started:6.0f} s] fresh-process probes ...", flush=True)
         probes.update({"vit_h_14@518 by name": probe_vit_h_518("name"),
@@ -489,12 +607,12 @@ def collect(args) -> dict:
         probes["lm_cli"] = probe_lm_cli()
     if zoo:
         print(f"[{time.perf_counter() - started:6.0f} s] {bench_zoo.KEY} ...", flush=True)
-        probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS)
+        probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS, cap_s=args.cap)
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
     return {"results": results, "probes": probes, "machine": machine,
             "settings": {"repeats": args.repeats or REPEATS, "lm_repeats": args.repeats or LM_REPEATS,
-                         "budget_s": BUDGET_S, "quick": args.quick}}
+                         "budget_s": BUDGET_S, "quick": args.quick, "cap_s": CAP_S if args.cap is None else args.cap}}
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def test_report_renders_the_claims_and_tables_from_figures():
     run = load("run")
     from bench_report import claims, render
     case = run.make_case("alexnet@227")
-    figures = run.bench_case(case, tools=("ours", "fcm"), repeats=1)
+    figures = run.bench_case(case, tools=("ours", "fcm"), repeats=1)   # no cap: no added rounds
+    assert figures["_rounds"]["rounds"] == 1 and figures["ours"]["rounds"] == [0]
     data = {"results": {"alexnet@227": figures}, "probes": {"profiler --help": {"times": [0.1], "median_s": 0.1}},
             "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
             "settings": {"repeats": 1, "budget_s": 20.0, "quick": True}}
@@ -117,7 +118,7 @@ def test_real_weight_case_runs_every_tool_on_the_real_model():
             "settings": {"repeats": 1, "budget_s": 20.0, "quick": True}}
     found = {claim: (met, fig) for claim, met, fig in claims(data)}
     ratio_claim = "resnet18@32:real: ours on real weights ≤ 1.5× ours on a meta build"
-    assert ratio_claim in found and "ratio" in found[ratio_claim][1]
+    assert ratio_claim in found and " rounds; real " in found[ratio_claim][1]   # the figure, its interval
     assert found["real-weight cases: ours counts the same MACs on real weights as on a meta build"][0]
     text = render(data)
     assert "## User model with real weights" in text and "ours, meta build" in text
@@ -293,3 +294,188 @@ def test_measure_repeatability_claim_reads_the_stated_spreads():
     assert met is None and figures.startswith("not evaluated, a busy machine")
     assert run.exit_status(repeat.claims(found(3.0, (62.5, 65.0)))) == 0
     assert run.exit_status(repeat.claims(found(0.5, (62.5, 65.0)))) == 1
+
+
+# --- the decision of a timed claim (bench_claims): constructed rounds, no clock ----------------
+
+def _claims():
+    """benchmarks/bench_claims.py, as run.py imports it (a module of its own: its dataclasses need one)."""
+    load("run")
+    return sys.modules["bench_claims"]
+
+
+def _rows(**times):
+    """Rows of timed calls, one per round: tool -> seconds per round."""
+    return {tool: {"times": list(values), "rounds": list(range(len(values)))} for tool, values in times.items()}
+
+
+def _noisy(base, n, spread, seed):
+    import random
+    rng = random.Random(seed)
+    return [base * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def test_a_timed_claim_is_met_not_met_or_inconclusive_by_its_interval():
+    """Met when the whole 95 % interval clears the threshold, not met when it lies wholly on
+    the other side, inconclusive when it straddles it; for both directions of a claim."""
+    claims = _claims()
+    ours = _noisy(1e-3, 40, 0.05, 1)
+    at_least_two = claims.Spec("peer ≥ 2× ours", ("peer",), "ours", ">=", 2.0)
+    cases = {3.0: claims.MET, 1.5: claims.NOT_MET, 2.0: claims.INCONCLUSIVE}
+    for factor, expected in cases.items():
+        d = claims.decide(at_least_two, _rows(ours=ours, peer=_noisy(factor * 1e-3, 40, 0.05, 2)))
+        assert d.verdict == expected, (factor, d)
+        assert d.low <= d.point <= d.high and d.rounds == 40
+        assert d.met is {claims.MET: True, claims.NOT_MET: False, claims.INCONCLUSIVE: None}[expected]
+    at_most = claims.Spec("real ≤ 1.5× meta", ("real",), "meta", "<=", 1.5)
+    meta = _noisy(10e-3, 30, 0.05, 3)
+    assert claims.decide(at_most, _rows(real=_noisy(11e-3, 30, 0.05, 4), meta=meta)).verdict == claims.MET
+    assert claims.decide(at_most, _rows(real=_noisy(20e-3, 30, 0.05, 4), meta=meta)).verdict == claims.NOT_MET
+    assert claims.decide(at_most, _rows(real=_noisy(15e-3, 30, 0.05, 4), meta=meta)).verdict == claims.INCONCLUSIVE
+    # the verdict alone, at the edges: an interval touching the threshold from the right side clears it
+    assert claims.verdict(">=", 2.0, 2.0, 2.5) == claims.MET and claims.verdict(">=", 2.0, 1.5, 1.99) == claims.NOT_MET
+    assert claims.verdict("<=", 1.2, 1.0, 1.2) == claims.MET and claims.verdict("<=", 1.2, 1.21, 1.3) == claims.NOT_MET
+    assert claims.verdict("<=", 1.2, 1.1, 1.3) == claims.INCONCLUSIVE
+
+
+def test_the_interval_is_over_whole_rounds_seeded_and_its_width_decides_more_rounds():
+    """A busy spell that slows every tool of a round alike leaves the ratio's interval
+    narrow (rounds are resampled whole); the same times give the same interval; a claim
+    with an interval wider than WIDTH of its figure is decided but not settled (the run
+    adds rounds); the statistic is the smallest ratio over the numerator tools."""
+    claims = _claims()
+    load_factor = [1.0, 3.0, 1.2, 5.0, 1.1, 2.0, 1.0, 4.0, 1.3, 1.0] * 3   # a very busy machine, round by round
+    ours = [f * 1e-3 for f in load_factor]
+    peers = {"slow": [f * 4e-3 for f in load_factor], "fast": [f * 2.5e-3 for f in load_factor]}
+    spec = claims.Spec("every peer ≥ 2× ours", ("slow", "fast"), "ours", ">=", 2.0)
+    d = claims.decide(spec, _rows(ours=ours, **peers))
+    import pytest
+    assert d.point == pytest.approx(2.5) and d.low == pytest.approx(2.5) and d.high == pytest.approx(2.5)
+    assert d.argmin == "fast" and d.verdict == claims.MET and d.settled
+    # unpaired, the same calls would give a wide interval: shuffle the peer's rounds
+    shuffled = {"slow": peers["slow"], "fast": peers["fast"][5:] + peers["fast"][:5]}
+    wide = claims.decide(spec, _rows(ours=ours, **shuffled))
+    assert wide.high - wide.low > 0.5 and not wide.narrow and not wide.settled
+    assert claims.decide(spec, _rows(ours=ours, **shuffled)) == wide   # seeded
+    # a slow tool with a single call is resampled alone: the interval is ours' spread only
+    once = claims.decide(claims.Spec("fvcore ≥ 10×", ("fvcore",), "ours", ">=", 10.0),
+                         {"fvcore": {"times": [9.0]}, "ours": {"times": _noisy(0.06, 15, 0.02, 5)}})
+    assert once.verdict == claims.MET and 145 < once.low <= once.point <= once.high < 155
+    # no timed call of a tool: no decision
+    assert claims.decide(spec, {"ours": {"times": [1.0]}, "slow": {"times": [2.0]}, "fast": {"error": "x"}}) is None
+    # an absolute claim: the median seconds of one tool
+    fixed = claims.Spec("≤ 0.135 ms", ("linear@4",), None, "<=", 0.135e-3)
+    d = claims.decide(fixed, _rows(**{"linear@4": _noisy(0.27e-3, 60, 0.05, 6)}))
+    assert d.verdict == claims.NOT_MET and "ms [" in claims.describe(d) and "over 60 calls" in claims.describe(d)
+
+
+def test_the_cases_claims_and_thresholds_come_from_one_table():
+    """bench_claims.specs gives each case its timed claims with the thresholds of
+    FASTEST_PEER / THRESHOLDS: nn.Linear(4, 4) at 2× every peer, the alexnet resolution
+    ratio from ours at 227 in the 2270 case's rounds, the fixed cost at half its baseline."""
+    claims = _claims()
+    row = {"times": [1.0]}
+    linear = claims.specs("linear@4", {"ours": row, "fcm": row, "thop": row, "ptflops": {"error": "x"}})
+    assert [(s.kind, s.num, s.threshold) for s in linear] == [("fastest_peer", ("fcm", "thop"), 2.0)]
+    assert linear[0].claim == "linear@4: ours ≥ 2× faster than every peer"
+    alex = claims.specs("alexnet@2270", {"ours": row, "ours_227": row, "fcm": row})
+    assert [(s.kind, s.num, s.den) for s in alex] == [("fastest_peer", ("fcm",), "ours"),
+                                                      ("alexnet_resolution", ("ours",), "ours_227")]
+    assert alex[0].claim == "alexnet@2270: ours ≤ fastest peer"
+    real = claims.specs("resnet50@224:real", {"ours": row, "ours_meta": row, "fvcore": row})
+    assert [(s.kind, s.op, s.threshold) for s in real] == [("real_over_meta", "<=", 1.5), ("real_fvcore", ">=", 10.0)]
+    fixed = claims.fixed_cost_specs({"linear@4": row, "alexnet@227": row})
+    assert [s.threshold for s in fixed] == [0.135e-3, 0.79e-3]
+    assert len(claims.threshold_lines()) == 7 and "0.27 ms" in claims.threshold_lines()[-1]
+
+
+def test_only_a_claim_not_met_fails_the_run_and_the_report_says_inconclusive(tmp_path):
+    """Round data rendered through the report: a met, a not met and an inconclusive claim
+    appear with their intervals; the run's exit status is 1 only for the not met one."""
+    import json
+    run = load("run")
+    from bench_report import claims, render
+
+    def case(peer_factor):
+        ours = _noisy(1e-3, 30, 0.05, 7)
+        rows = _rows(ours=ours, fcm=_noisy(peer_factor * 1e-3, 30, 0.05, 8))
+        for row in rows.values():
+            row.update(median_s=sorted(row["times"])[15], runs=30)
+        rows["_rounds"] = {"rounds": 30, "capped": True, "cap_s": 5.0}
+        return rows
+
+    def data(linear_factor):
+        fixed = _rows(**{"linear@4": _noisy(0.1e-3, 60, 0.05, 9), "alexnet@227": _noisy(0.7e-3, 60, 0.05, 10)})
+        return {"results": {"linear@4": case(linear_factor), "alexnet@227": case(3.0)},
+                "probes": {"fixed-cost": fixed}, "machine": {"cores": 2, "versions": {}, "total_s": 1.0},
+                "settings": {"repeats": 30, "budget_s": 20.0, "quick": True, "cap_s": 5.0}}
+    found = {claim: (met, fig) for claim, met, fig in claims(data(2.0))}
+    met, fig = found["linear@4: ours ≥ 2× faster than every peer"]
+    assert met is None and fig.startswith("inconclusive: ") and "the cap of 5 s of added rounds ran out" in fig
+    assert found["alexnet@227: ours ≤ fastest peer"][0] is True
+    assert all(found[c][0] is True for c in found if c.startswith("fixed cost per call"))
+    assert run.exit_status(claims(data(2.0))) == 0          # inconclusive is no miss
+    assert run.exit_status(claims(data(1.2))) == 1          # not met is
+    saved, report = tmp_path / "figures.json", tmp_path / "b.md"
+    saved.write_text(json.dumps(data(2.0)))
+    assert run.main(["--from-json", str(saved), "--report", str(report)]) == 0
+    text = report.read_text()
+    assert "| linear@4: ours ≥ 2× faster than every peer | inconclusive | inconclusive: " in text
+    assert "3 met, 0 not met, 1 inconclusive" in text
+    assert "### Thresholds" in text and "## Fixed cost per call" in text and "FASTEST_PEER" in text
+    assert "ms per call (median) [95 % interval]" in text
+
+
+def test_the_linear_case_adds_rounds_only_while_its_claim_is_open_and_the_fixed_cost_runs():
+    """nn.Linear(4, 4) (linear@4): every tool gets the model and a 1×4 input, the counts
+    agree (16 MACs; ptflops' aten backend adds the 4 bias outputs); with a cap, rounds are
+    added after the first ones (its 2× claim is far from met or wide on 2 rounds), each
+    timed call keeping its round; the fixed-cost probe times ours alone on linear@4 and
+    alexnet.  No timing is asserted."""
+    run = load("run")
+    claims = _claims()
+    case = run.make_case("linear@4")
+    assert case.shape == (4,) and tuple(case.input("meta").shape) == (1, 4)
+    result = run.bench_case(case, tools=("ours", "fcm", "ptflops_aten"), repeats=2, cap_s=0.5)
+    assert result["ours"]["macs"] == result["fcm"]["macs"] == 16
+    assert result["ptflops_aten"]["macs"] - 16 == result["ptflops_aten"]["breakdown"][
+        "bias outputs (addmm, convolution)"] == 4
+    rounds = result["_rounds"]
+    for tool in ("ours", "fcm", "ptflops_aten"):
+        row = result[tool]
+        assert row["rounds"] == sorted(set(row["rounds"])) and len(row["rounds"]) == row["runs"] == len(row["times"])
+        assert row["rounds"][:2] == [0, 1] and row["rounds"][-1] < rounds["rounds"]
+    spec, = claims.specs("linear@4", result)
+    decision = claims.decide(spec, result)
+    assert rounds["rounds"] > 2 or decision.settled   # an open claim got more rounds
+    assert rounds["capped"] or decision.settled
+    fixed = run.bench_fixed_cost(rounds=3)
+    assert fixed["linear@4"]["macs"] == 16 and fixed["alexnet@227"]["macs"] > 0
+    assert fixed["linear@4"]["runs"] == fixed["alexnet@227"]["runs"] == 3 == fixed["_rounds"]["rounds"]
+    assert [s.num for s in claims.fixed_cost_specs(fixed)] == [("linear@4",), ("alexnet@227",)]
+
+
+def test_zoo_sample_claim_is_decided_on_its_interval():
+    """The transformers zoo sample's time claim (median over the types of ours /
+    FlopCounterMode) is met, not met or inconclusive by its bootstrap interval; its section
+    says which (constructed rounds, no model is built)."""
+    zoo = load("bench_zoo")
+    run = load("run")
+
+    def data(factor):
+        types = {}
+        for i, name in enumerate(("llama", "bert", "vit", "t5", "gpt2")):
+            fcm = _noisy(10e-3, 8, 0.05, i)
+            types[name] = {"ours": {"macs": 5, "times": [f * factor for f in _noisy(10e-3, 8, 0.05, 50 + i)]},
+                           "fcm": {"macs": 5, "times": fcm}}
+            for row in types[name].values():
+                row["median_s"] = sorted(row["times"])[4]
+        return {"types": types, "repeats": 8, "seconds": 1.0, "versions": {"transformers": "x", "torch": "y"}}
+    for factor, met in ((0.6, True), (1.6, False), (1.0, None)):
+        (claim, ok, figures), (_, same, _) = zoo.claims(data(factor))
+        assert ok is met, (factor, figures)
+        assert same and "over 8 rounds of each type" in figures and ("[" in figures)
+        assert figures.startswith("inconclusive: ") == (met is None)
+    text = "\n".join(zoo.section(data(1.0)))
+    assert "| inconclusive | inconclusive: " in text
+    assert run.exit_status(zoo.claims(data(1.0))) == 0 and run.exit_status(zoo.claims(data(1.6))) == 1
