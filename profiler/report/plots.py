@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from profiler.report import atomic
-from profiler.formulas.registry import KINDS
+from profiler.columns import KINDS
 
 # tab10 then tab20 tones: one fixed colour per kind, the same in every plot
 _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
