@@ -32,6 +32,7 @@ import profiler
 from profiler.arguments import MEASURE_LIMIT_VARIABLE, available_memory_bytes, measure_limit_bytes
 from profiler.errors import ProfilerError
 from profiler.capture.run import Run
+from profiler.measure.microbench import bench_bytes
 from profiler.measure.timing import RECORD_BYTES, MAX_RUNS, measure, measured_bytes, run_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -141,8 +142,9 @@ def test_the_limit_variable_caps_the_run_and_is_named(monkeypatch):
                                             f"measure a smaller model, or raise {MEASURE_LIMIT_VARIABLE}"):
         profiler.profile(model, input_size=(1000,), measure=True, runs=1, peak_flops=1e12, peak_bandwidth=1e11)
     assert_untouched(model, before)
-    # with the peaks measured between the runs, their buffers (1 GiB here) are most of the need
-    monkeypatch.setenv(MEASURE_LIMIT_VARIABLE, "0.5")
+    # with the peaks measured between the runs, their buffers (sized by this machine's caches)
+    # are most of the need: a limit of half of them, far above the model's 4 MB, refuses the run
+    monkeypatch.setenv(MEASURE_LIMIT_VARIABLE, str(bench_bytes("cpu") / 2 / 2**30))
     with pytest.raises(ProfilerError, match="the microbenchmark's buffers between the runs .*give the peaks"):
         profiler.profile(model, input_size=(1000,), measure=True, runs=1)
     monkeypatch.setenv(MEASURE_LIMIT_VARIABLE, "lots")
