@@ -37,8 +37,6 @@ from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.session import exclusive, forward_rows, kept_rng, on_meta, unwrapped
 
-_on_meta = on_meta   # the name tests and benchmarks knew it by
-
 # the note of each way a detection model's forward runs (profiler.models.detection)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE

@@ -185,19 +185,7 @@ def find_op_backward(packet: Any) -> OpBackward | None:
     return _OP_BACKWARDS.get(packet)
 
 
-# --- the tables, read-only: what is registered (coverage tests, profiler.count.kinds) ---
-
-def module_formulas() -> Mapping[type, ModuleFormula]:
-    return MappingProxyType(_MODULE_FORMULAS)
-
+# --- the op table, read-only: what is registered (profiler.count.kinds) ---
 
 def aten_formulas() -> Mapping[Any, AtenFormula]:
     return MappingProxyType(_ATEN_FORMULAS)
-
-
-def module_backwards() -> Mapping[type, ModuleBackward]:
-    return MappingProxyType(_MODULE_BACKWARDS)
-
-
-def op_backwards() -> Mapping[Any, OpBackward]:
-    return MappingProxyType(_OP_BACKWARDS)
