@@ -40,13 +40,14 @@ Adding a layer kind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import wraps
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
-from profiler.formulas.cost import Cost, Shape
+from profiler.formulas.cost import ZERO, Cost, Shape
 
 from profiler.columns import KINDS  # noqa: F401 (re-exported: the kinds a formula may name)
 
@@ -150,11 +151,32 @@ def find_aten_formula(packet: Any) -> AtenFormula | None:
 
 # --- backward --------------------------------------------------------------------
 
-def module_backward(*types: type) -> Callable[[ModuleBackward], ModuleBackward]:
+def _needing(fn: Callable, inputs: tuple[int, ...], at: int) -> Callable:
+    """``fn``, or where ``inputs`` names the only inputs whose gradients it counts,
+    ``fn`` called only when one of them needs a gradient, ZERO otherwise (``needs``
+    is its argument number ``at``)."""
+    if not inputs:
+        return fn
+
+    @wraps(fn)
+    def needing(*args: Any, **kwargs: Any) -> Any:
+        needs = args[at]
+        if not any(len(needs) > i and needs[i] for i in inputs):
+            return ZERO
+        return fn(*args, **kwargs)
+
+    return needing
+
+
+def module_backward(*types: type, inputs: tuple[int, ...] = ()) -> Callable[[ModuleBackward], ModuleBackward]:
     """Register ``fn(module, call, needs) -> Cost`` for these module classes and
     their subclasses; ``needs[i]``: whether the i-th input tensor of the call
-    requires grad (the module's own parameters say so themselves)."""
+    requires grad (the module's own parameters say so themselves).  ``inputs``:
+    for a module whose backward computes the gradients of these inputs and nothing
+    else, the backward is ZERO where none of them needs one, without calling fn.
+    Returns what the registry calls."""
     def register(fn: ModuleBackward) -> ModuleBackward:
+        fn = _needing(fn, inputs, 2)
         for t in types:
             _add(_MODULE_BACKWARDS, t, fn, "backward formula")
         return fn
@@ -166,11 +188,13 @@ def find_module_backward(module: nn.Module) -> ModuleBackward | None:
     return _along_mro(_MODULE_BACKWARDS, module)
 
 
-def op_backward(*ops: Any) -> Callable[[OpBackward], OpBackward]:
+def op_backward(*ops: Any, inputs: tuple[int, ...] = ()) -> Callable[[OpBackward], OpBackward]:
     """Register ``fn(needs, out, *args, **kwargs) -> Cost | None`` for aten op
     packets and their in-place variants; ``needs[i]``: whether the i-th argument
-    requires grad."""
+    requires grad.  ``inputs``: as for ``module_backward``, the arguments whose
+    gradients alone fn counts.  Returns what the registry calls."""
     def register(fn: OpBackward) -> OpBackward:
+        fn = _needing(fn, inputs, 0)
         for op in ops:
             _add(_OP_BACKWARDS, op, fn, "backward formula")
             inplace = _inplace_variant(op)

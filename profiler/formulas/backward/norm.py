@@ -128,7 +128,7 @@ def rms_norm_backward(needs, out, x, normalized_shape, weight=None, eps=None) ->
                                   need(needs, 0), need(needs, 2))
 
 
-def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
+def lrn_backward_cost(n: int, size: int) -> Cost:
     """b = a / d, d = s^β, s = k + α/n·Σ_window a² (channel windows of ``size``),
     with a, s and d saved (the operands of the forward's division and power):
     ∂b_c/∂a_j = δ_cj/d_c − 2αβ/n·a_j·b_c/s_c for j in c's window, so
@@ -137,9 +137,9 @@ def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
     over ``size`` channels (size−1 additions; windows padded with zeros at the
     channel edges count as full, as in the forward), ×(2αβ/n) and ×a_j (2 mults),
     + q_j (1 addition):  mults 3, adds size, other 2."""
-    return per_element(n, mults=3, adds=size, other=2) if need_x else ZERO
+    return per_element(n, mults=3, adds=size, other=2)
 
 
-@module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d)
+@module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d, inputs=(0,))
 def lrn_module_backward(m, call: Call, needs) -> Cost:
-    return lrn_backward_cost(numel(call.out), m.size, need(needs, 0))
+    return lrn_backward_cost(numel(call.out), m.size)
