@@ -40,8 +40,6 @@ from profiler.capture.run import Run
 from profiler.capture.session import Forward, captured, exclusive, kept_rng, on_meta, unwrapped
 from profiler.count.rows import build_rows
 
-_on_meta = on_meta   # the name tests and benchmarks knew it by
-
 # the note of each way a detection model's forward runs (profiler.capture.bounded)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE

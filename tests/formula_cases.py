@@ -2,7 +2,8 @@
 share: a module case (``Case``: a module, its call, its expected cost written out as
 literal arithmetic, optionally an independent tally) and an op case (``Op``: aten or
 torchvision packets, their arguments, the expected cost), the checks each test runs
-on them, and the coverage rule: every module class and op packet whose forward
+on them, and the coverage rule (checked for every kind file by
+tests/formulas/test_registry.py): every module class and op packet whose forward
 formula a kind file defines has a literal case in that kind's test file.
 
 Formulas are reached only through tests/formula_access.py.  A module case's Call
@@ -109,17 +110,6 @@ def assert_module_macs_equal_flop_counter_half(case: Case):
     assert flop_counter_macs(m, case.args(), None) == case.expected[3]
 
 
-def assert_every_module_class_has_a_case(cases: list[Case], kind_module: str):
-    """Every module class whose forward formula ``kind_module`` defines has a case."""
-    covered = {registered_class_of(_double(c.make())) for c in cases}
-    keys = module_classes_defined_in(kind_module)
-    assert keys, f"{kind_module} registers no module formula: drop this coverage test"
-    missing = [f"{k.__module__}.{k.__qualname__}" for k in keys if k not in covered]
-    assert not missing, f"module formulas of {kind_module} without a literal case: {missing}"
-    stale = sorted(c.id for c in cases if registered_class_of(_double(c.make())) not in keys)
-    assert not stale, f"cases here whose formula is not in {kind_module}: {stale}"
-
-
 # --- op cases ---------------------------------------------------------------------
 
 def M(*shape, dtype=torch.float32):
@@ -212,12 +202,20 @@ def assert_op_macs_equal_flop_counter_half(op: Op, name: str):
     assert counter.get_total_flops() == 2 * op.expected[3]
 
 
-def assert_every_op_packet_has_a_case(ops: list[Op], kind_module: str):
-    """Every op packet whose forward formula ``kind_module`` defines has a case."""
+# --- coverage -----------------------------------------------------------------------
+
+def assert_every_formula_has_a_case(cases: list[Case], ops: list[Op], kind_module: str):
+    """Every module class and op packet whose forward formula ``kind_module`` defines
+    has a case in ``cases`` or ``ops``, and every case's formula is one of them."""
+    classes = module_classes_defined_in(kind_module)
+    covered = {registered_class_of(_double(c.make())) for c in cases}
+    missing = [f"{k.__module__}.{k.__qualname__}" for k in classes if k not in covered]
+    assert not missing, f"module formulas of {kind_module} without a literal case: {missing}"
+    stale = sorted(c.id for c in cases if registered_class_of(_double(c.make())) not in classes)
+    assert not stale, f"cases whose formula is not in {kind_module}: {stale}"
+    packets = aten_packets_defined_in(kind_module)
     covered = {packet(op, name) for op in ops for name in op.names}
-    keys = aten_packets_defined_in(kind_module)
-    assert keys, f"{kind_module} registers no op formula: drop this coverage test"
-    missing = sorted(str(p) for p in keys if p not in covered)
+    missing = sorted(str(p) for p in packets if p not in covered)
     assert not missing, f"op formulas of {kind_module} without a literal case: {missing}"
-    stale = sorted(str(p) for p in covered if p not in set(keys))
-    assert not stale, f"cases here whose formula is not in {kind_module}: {stale}"
+    stale = sorted(str(p) for p in covered if p not in set(packets))
+    assert not stale, f"op cases whose formula is not in {kind_module}: {stale}"

@@ -53,12 +53,3 @@ def advance(pattern: str, mark: str) -> str:
     if pattern in ATTENTION:
         return pattern
     return SDPA if mark == SDPA else _NEXT.get((pattern, mark), pattern)
-
-
-def has_attention(marks: str) -> bool:
-    """Whether marks, in order, hold the attention product: an SDPA op, or an
-    activation matmul, then a softmax, then another activation matmul."""
-    pattern = ""
-    for mark in marks:
-        pattern = advance(pattern, mark)
-    return pattern in ATTENTION

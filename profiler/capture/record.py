@@ -34,16 +34,6 @@ from profiler.capture.metacache import MetaReplay
 from profiler.capture import autograd
 
 
-def shapes_of(tree: Any) -> tuple[Shape, ...]:
-    return tuple(tuple(t.shape) for t in tensor_leaves(tree))
-
-
-def bytes_of(tree: Any) -> tuple[int, int]:
-    """(elements, bytes) of the tensors in a nested structure."""
-    tensors = tensor_leaves(tree)
-    return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
-
-
 def _as_shape(x: Any) -> Any:
     return tuple(x.shape) if isinstance(x, torch.Tensor) else x
 

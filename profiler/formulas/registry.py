@@ -1,52 +1,39 @@
 """The formula registry: module formulas and op formulas, forward and backward.
 
-Four tables, one per (key, direction):
+Four tables, one per (key, direction).  Module formulas are keyed by module class
+and looked up along the class MRO, so a subclass (LayerNorm2d, a user's Conv2d
+subclass) inherits its parent's: ``module_formula(*types, kind=...)`` registers
+``fn(module, call) -> Cost``, ``module_backward(*types)`` ``fn(module, call, needs)
+-> Cost``.  Op formulas count functional ops that run outside any formula module,
+keyed by aten op overload packet (``torch.ops.aten.mm``): ``aten_formula(*ops,
+kind=...)`` registers ``fn(out, *args, **kwargs) -> Cost``, ``op_backward(*ops)``
+``fn(needs, out, *args, **kwargs) -> Cost`` (or None where it cannot count the
+call), which an op's in-place variant shares (the forward lists in-place variants
+itself).  Tensors arrive as shapes, everything else as given; ``needs[i]``: whether
+the i-th input tensor requires grad.  ``find_*`` finds each.  A key registers once
+per table (a second registration raises), so which formula counts an op never
+depends on the order the files load in.
 
-* module formulas, keyed by module class and looked up along the class MRO, so a
-  subclass (LayerNorm2d, NonDynamicallyQuantizableLinear, a user's Conv2d
-  subclass) inherits its parent's formula.  Forward: ``module_formula(*types,
-  kind=...)`` registers ``fn(module, call) -> Cost``, ``find_module_formula``
-  finds it.  Backward: ``module_backward(*types)`` registers ``fn(module, call,
-  needs) -> Cost``, ``find_module_backward`` finds it;
-* op formulas, keyed by aten op overload packet (``torch.ops.aten.mm``) in both
-  directions: they count functional ops that run outside any formula module.
-  Forward: ``aten_formula(*ops, kind=...)`` registers ``fn(out, *args,
-  **kwargs) -> Cost``, ``find_aten_formula`` finds it.  Backward:
-  ``op_backward(*ops)`` registers ``fn(needs, out, *args, **kwargs) -> Cost``
-  (or None where the formula cannot count the call), ``find_op_backward`` finds
-  it.  Tensor arguments and outputs arrive as shapes, everything else as given;
-  ``needs[i]`` says whether the i-th input tensor requires grad.
-
-An op's in-place variant (``add_`` of ``add``) shares its backward formula: the
-gradient is the same.  The forward lists in-place variants explicitly, op by op.
-A key is registered at most once per table (a second registration raises), so
-which formula counts an op never depends on the order the kind files load in.
-
-Adding a layer kind
--------------------
-1. ``forward/<kind>.py``: the pure cost functions, each docstring stating its
-   convention (what is a mult, an add, an ``other``; what is counted and what is
-   not), and their registrations with ``module_formula`` / ``aten_formula``.
-   Quantities the backward needs too (window sizes, taps, row lengths, parsed
-   shapes) are computed here, once, by a public function.
-2. ``backward/<kind>.py``, the same file name: the backward cost functions and
-   their ``module_backward`` / ``op_backward`` registrations, importing the
-   forward file's shared quantities by name (a kind with no backward has no file).
-3. Nothing else: ``profiler.formulas`` loads every file of ``forward/`` and
-   ``backward/`` when it is imported.
-4. Tests against an independent count (brute-force scalar counting,
-   FlopCounterMode, fvcore, hand counts), never against our own output.
+The rules for a kind's files (docs/contributing.md, "Adding a layer kind", walks
+through one): ``forward/<kind>.py`` holds the cost functions, each docstring stating
+its convention (what is a mult, an add, an ``other``; what is counted and what is
+not), and computes, once, by a public function, the quantities its backward needs
+too (window sizes, taps, group sizes, parsed shapes); ``backward/<kind>.py``, the
+same name, imports them.  ``profiler.formulas`` loads every file of both folders.
+Tests count independently (brute-force scalars, FlopCounterMode, fvcore, by hand),
+never against our own output.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import wraps
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
-from profiler.formulas.cost import Cost, Shape
+from profiler.formulas.cost import ZERO, Cost, Shape
 
 from profiler.columns import KINDS  # noqa: F401 (re-exported: the kinds a formula may name)
 
@@ -106,6 +93,16 @@ def _along_mro(table: dict, module: nn.Module) -> Any:
     return None
 
 
+def _registering(table: dict, keys: Any, what: str, entry: Callable = lambda fn: fn) -> Callable:
+    """A decorator that registers ``entry(fn)`` under each of ``keys`` and returns fn."""
+    def register(fn: Callable) -> Callable:
+        for key in keys:
+            _add(table, key, entry(fn), what)
+        return fn
+
+    return register
+
+
 def _inplace_variant(op: Any) -> Any:
     """``aten.add_`` for ``aten.add``, or None where aten has no in-place variant."""
     name = op.__name__
@@ -118,13 +115,7 @@ def _inplace_variant(op: Any) -> Any:
 def module_formula(*types: type, kind: str) -> Callable[[ModuleFn], ModuleFn]:
     """Register ``fn(module, call) -> Cost`` for these module classes and their subclasses."""
     assert kind in KINDS, kind
-
-    def register(fn: ModuleFn) -> ModuleFn:
-        for t in types:
-            _add(_MODULE_FORMULAS, t, ModuleFormula(fn, kind), "forward formula")
-        return fn
-
-    return register
+    return _registering(_MODULE_FORMULAS, types, "forward formula", lambda fn: ModuleFormula(fn, kind))
 
 
 def find_module_formula(module: nn.Module) -> ModuleFormula | None:
@@ -135,13 +126,7 @@ def aten_formula(*ops: Any, kind: str) -> Callable[[AtenFn], AtenFn]:
     """Register ``fn(out, *args, **kwargs) -> Cost`` for aten op packets.  Tensor
     arguments and the output arrive as shapes; everything else as given."""
     assert kind in KINDS, kind
-
-    def register(fn: AtenFn) -> AtenFn:
-        for op in ops:
-            _add(_ATEN_FORMULAS, op, AtenFormula(fn, kind), "forward formula")
-        return fn
-
-    return register
+    return _registering(_ATEN_FORMULAS, ops, "forward formula", lambda fn: AtenFormula(fn, kind))
 
 
 def find_aten_formula(packet: Any) -> AtenFormula | None:
@@ -150,54 +135,53 @@ def find_aten_formula(packet: Any) -> AtenFormula | None:
 
 # --- backward --------------------------------------------------------------------
 
-def module_backward(*types: type) -> Callable[[ModuleBackward], ModuleBackward]:
-    """Register ``fn(module, call, needs) -> Cost`` for these module classes and
-    their subclasses; ``needs[i]``: whether the i-th input tensor of the call
-    requires grad (the module's own parameters say so themselves)."""
-    def register(fn: ModuleBackward) -> ModuleBackward:
-        for t in types:
-            _add(_MODULE_BACKWARDS, t, fn, "backward formula")
+def _needing(fn: Callable, inputs: tuple[int, ...], at: int) -> Callable:
+    """``fn``, or where ``inputs`` names the only inputs whose gradients it counts,
+    ``fn`` called only when one of them needs a gradient, ZERO otherwise (``needs``
+    is its argument number ``at``)."""
+    if not inputs:
         return fn
 
-    return register
+    @wraps(fn)
+    def needing(*args: Any, **kwargs: Any) -> Any:
+        needs = args[at]
+        if not any(len(needs) > i and needs[i] for i in inputs):
+            return ZERO
+        return fn(*args, **kwargs)
+
+    return needing
+
+
+def module_backward(*types: type, inputs: tuple[int, ...] = ()) -> Callable[[ModuleBackward], ModuleBackward]:
+    """Register ``fn(module, call, needs) -> Cost`` for these module classes and
+    their subclasses; ``needs[i]``: whether the i-th input tensor of the call
+    requires grad (the module's own parameters say so themselves).  ``inputs``:
+    for a module whose backward computes the gradients of these inputs and nothing
+    else, the backward is ZERO where none of them needs one, without calling fn.
+    Returns what the registry calls."""
+    register = _registering(_MODULE_BACKWARDS, types, "backward formula")
+    return lambda fn: register(_needing(fn, inputs, 2))
 
 
 def find_module_backward(module: nn.Module) -> ModuleBackward | None:
     return _along_mro(_MODULE_BACKWARDS, module)
 
 
-def op_backward(*ops: Any) -> Callable[[OpBackward], OpBackward]:
+def op_backward(*ops: Any, inputs: tuple[int, ...] = ()) -> Callable[[OpBackward], OpBackward]:
     """Register ``fn(needs, out, *args, **kwargs) -> Cost | None`` for aten op
     packets and their in-place variants; ``needs[i]``: whether the i-th argument
-    requires grad."""
-    def register(fn: OpBackward) -> OpBackward:
-        for op in ops:
-            _add(_OP_BACKWARDS, op, fn, "backward formula")
-            inplace = _inplace_variant(op)
-            if inplace is not None:
-                _add(_OP_BACKWARDS, inplace, fn, "backward formula")
-        return fn
-
-    return register
+    requires grad.  ``inputs``: as for ``module_backward``, the arguments whose
+    gradients alone fn counts.  Returns what the registry calls."""
+    keys = [key for op in ops for key in (op, _inplace_variant(op)) if key is not None]
+    register = _registering(_OP_BACKWARDS, keys, "backward formula")
+    return lambda fn: register(_needing(fn, inputs, 0))
 
 
 def find_op_backward(packet: Any) -> OpBackward | None:
     return _OP_BACKWARDS.get(packet)
 
 
-# --- the tables, read-only: what is registered (coverage tests, profiler.count.kinds) ---
-
-def module_formulas() -> Mapping[type, ModuleFormula]:
-    return MappingProxyType(_MODULE_FORMULAS)
-
+# --- the op table, read-only: what is registered (profiler.count.kinds) ---
 
 def aten_formulas() -> Mapping[Any, AtenFormula]:
     return MappingProxyType(_ATEN_FORMULAS)
-
-
-def module_backwards() -> Mapping[type, ModuleBackward]:
-    return MappingProxyType(_MODULE_BACKWARDS)
-
-
-def op_backwards() -> Mapping[Any, OpBackward]:
-    return MappingProxyType(_OP_BACKWARDS)

@@ -9,7 +9,6 @@ the published weights say, profiler.models.weights'.
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -19,6 +18,7 @@ from typing import Any, Callable
 
 from profiler.defaults import DEFAULT_IMAGE  # noqa: F401 (re-exported: the default per-sample image)
 from profiler.errors import ProfilerError
+from profiler.models.hub import suggest
 from profiler.models.names import torchvision_names
 from profiler.models.spec import ModelSpec
 from profiler.models.weights import _with_frozen_batchnorm, native_build_kwargs
@@ -32,11 +32,6 @@ def family_of(name: str) -> str:
         if name in tvm.list_models(module=module):
             return family
     return "classification"
-
-
-def _suggest(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(close)}?" if close else "; see 'profiler list'"
 
 
 def resolve(spec: str, overrides: dict[str, Any] | None = None, native: bool = False) -> ModelSpec:
@@ -74,7 +69,7 @@ def _resolve(spec: str, overrides: dict[str, Any] | None) -> ModelSpec:
     if spec not in names:
         if hub.local_config(spec) is not None:
             return _resolve_hub(spec, overrides)
-        raise ProfilerError(f"unknown model '{spec}'{_suggest(spec, names + sorted(BUILTIN))}")
+        raise ProfilerError(f"unknown model '{spec}'{suggest(spec, names + sorted(BUILTIN), 'models')}")
     _no_overrides(spec, overrides)
     from torchvision.models import get_model_builder
     builder = get_model_builder(spec)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from profiler.capture.record import Capture, ModuleCall, OpRecord, bytes_of, grads_of, shapes_of
+from profiler.capture.record import Capture, ModuleCall, OpRecord, grads_of
 
 
 class Block(nn.Module):
@@ -28,12 +28,27 @@ def _meta(build):
         return build()
 
 
-def test_shapes_bytes_and_grads_of_nested_structures():
+class Nested(nn.Module):
+    """Takes a nested structure and gives one back."""
+
+    def forward(self, tree):
+        a, (b, _) = tree["x"]
+        return {"doubled": a * 2, "rest": (b, 7, torch.Size([5]))}
+
+
+def test_a_calls_shapes_and_bytes_are_those_of_the_tensors_in_its_nested_arguments_and_output():
+    a, b = torch.empty(2, 3, device="meta"), torch.empty(4, dtype=torch.float16, device="meta")
+    model = Nested()
+    with Capture(model) as capture:
+        model({"x": [a, (b, 7)], "y": "text", "size": torch.Size([5])})   # a size holds ints, not tensors
+    (call,) = capture.calls
+    assert call.inputs == call.outputs == ((2, 3), (4,))
+    assert call.in_bytes == call.out_bytes == 2 * 3 * 4 + 4 * 2 and call.out_elems == 2 * 3 + 4
+
+
+def test_grads_of_a_nested_structure():
     a, b = torch.empty(2, 3), torch.empty(4, dtype=torch.float16, requires_grad=True)
     tree = {"x": [a, (b, 7)], "y": "text"}
-    assert shapes_of(tree) == ((2, 3), (4,))
-    assert bytes_of(tree) == (2 * 3 + 4, 2 * 3 * 4 + 4 * 2)
-    assert shapes_of(torch.Size([5])) == ()                    # a size holds ints, not tensors
     with torch.enable_grad():
         assert grads_of(tree) == (False, True)
     with torch.no_grad():

@@ -2,15 +2,18 @@
 class MRO (a subclass inherits its parent's, forward and backward); op formulas by
 packet, an op's in-place variant sharing its backward; an unknown module or op
 finds None; a key registers once per table (a second registration raises); a kind
-must be one of the known kinds; every registered formula lives in a kind file of
-its direction (so the per-kind coverage tests of tests/formulas/forward/ cover
-them all).  Registrations of new keys run in a subprocess, leaving this process's
+must be one of the known kinds; a backward registered with ``inputs`` costs
+nothing where none of them needs a gradient; every registered formula lives in a
+kind file of its direction, and every forward one has a literal case in the test
+file of its kind (tests/formulas/forward/test_<kind>.py).  Registrations of new keys run in a subprocess, leaving this process's
 registry as it was."""
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +22,7 @@ from torch import nn
 from formula_access import (Call, aten_formulas_by_packet, find_aten_formula, find_module_backward,
                             find_module_formula, find_op_backward, module_backwards_by_class,
                             module_formulas_by_class, op_backwards_by_packet)
+from formula_cases import assert_every_formula_has_a_case
 from profiler.formulas import registry
 
 aten = torch.ops.aten
@@ -108,6 +112,22 @@ _REGISTER = textwrap.dedent("""
             pass
         else:
             raise SystemExit("a second registration of a key was accepted")
+
+    # inputs=: the formula counts only these inputs' gradients; where none needs one, ZERO, uncalled
+    called = []
+    igamma = registry.op_backward(aten.igamma, inputs=(1,))(lambda needs, out, a, x: called.append(needs) or Cost(mults=3))
+    assert registry.find_op_backward(aten.igamma) is igamma and igamma.__name__ == "<lambda>"
+    assert igamma((True, False), (2,), (2,), (2,)) == Cost() and igamma((True,), (2,), (2,), (2,)) == Cost()
+    assert igamma((False, True), (2,), (2,), (2,)) == Cost(mults=3) and called == [(False, True)]
+
+    class Gated(nn.Module):
+        pass
+
+    gated = registry.module_backward(Gated, inputs=(0, 1))(lambda m, call, needs: Cost(adds=5))
+    call = registry.Call(inputs=((2,), (2,)), outputs=((2,),))
+    assert registry.find_module_backward(Gated()) is gated
+    assert gated(Gated(), call, (False, False)) == Cost() and gated(Gated(), call, ()) == Cost()
+    assert gated(Gated(), call, (False, True)) == gated(Gated(), call, (True, False)) == Cost(adds=5)
     print("ok")
 """)
 
@@ -115,7 +135,9 @@ _REGISTER = textwrap.dedent("""
 def test_registering_a_new_key_and_a_second_registration_of_a_key():
     """In a subprocess: a fresh module class registers and its subclass inherits it;
     registering the class, an op's backward or an op's forward again raises ValueError
-    and keeps the first; an op's backward covers its in-place variant."""
+    and keeps the first; an op's backward covers its in-place variant; a backward
+    registered with ``inputs`` costs nothing, uncalled, where none of them needs a
+    gradient."""
     done = subprocess.run([sys.executable, "-c", _REGISTER], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
@@ -127,6 +149,30 @@ def test_every_registered_formula_lives_in_a_kind_file_of_its_direction():
     for fns, direction in ((forward, "forward"), (backward, "backward")):
         stray = sorted({f.__module__ for f in fns if not f.__module__.startswith(f"profiler.formulas.{direction}.")})
         assert not stray, f"{direction} formulas defined outside profiler/formulas/{direction}/: {stray}"
+
+
+FORWARD = Path(registry.__file__).parent / "forward"
+KIND_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__")
+
+
+def _literal_cases(kind: str):
+    """The test file of a forward kind file, tests/formulas/forward/test_<kind>.py,
+    loaded apart (for its ``CASES`` and ``OPS``)."""
+    name = f"_literal_cases_of_{kind}"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{kind}.py")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)   # as an import would (dataclasses read it)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", KIND_FILES)
+def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_kind(kind):
+    """Every module class and op packet whose forward formula forward/<kind>.py
+    defines has a case in tests/formulas/forward/test_<kind>.py, and no case there
+    is counted by another file's formula."""
+    cases = _literal_cases(kind)
+    assert_every_formula_has_a_case(getattr(cases, "CASES", []), getattr(cases, "OPS", []),
+                                    f"profiler.formulas.forward.{kind}")
 
 
 def test_call_names_its_first_input_and_output():

@@ -81,7 +81,7 @@ def test_the_old_name_alexnet_paper_is_alexnet_homework_with_a_note():
 def test_an_unknown_name_suggests_close_ones_or_the_list():
     with pytest.raises(ProfilerError, match=r"^unknown model 'resnet5'; did you mean resnet50"):
         resolve("resnet5")
-    with pytest.raises(ProfilerError, match=r"^unknown model 'qqqzzz'; see 'profiler list'$"):
+    with pytest.raises(ProfilerError, match=r"^unknown model 'qqqzzz'; see 'profiler list' for the models$"):
         resolve("qqqzzz")
 
 

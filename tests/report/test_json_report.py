@@ -10,6 +10,7 @@ from torch import nn
 
 import profiler
 from profiler.columns import COUNT_COLUMNS
+from profiler.report.grouping import view
 from profiler.report.json_report import SCHEMA_VERSION, to_dict, to_json, write_json
 
 
@@ -99,5 +100,5 @@ def test_a_training_profile_has_its_backward_recompute_and_passes():
     assert passes == {"forward": 256, "backward": 512, "forward+backward": 768, "recompute": 256,
                       "forward+backward+recompute": 1024}
     assert "passes" not in to_dict(profiler.profile(nn.Linear(8, 8), input_size=(8,)))
-    grouped = profiler.report.grouping.view(report.layers, 0, None, None)[0]
+    grouped = view(report.layers, 0, None, None)[0]
     assert int(grouped["rc_macs"].sum()) == 256

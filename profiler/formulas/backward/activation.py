@@ -43,48 +43,44 @@ def activation_module_backward(m, call: Call, needs) -> Cost:
     return cost
 
 
-@module_backward(nn.GELU)
+@module_backward(nn.GELU, inputs=(0,))
 def gelu_module_backward(m, call: Call, needs) -> Cost:
-    return pointwise_backward_cost(gelu_name(m.approximate), numel(call.out)) if need(needs, 0) else ZERO
+    return pointwise_backward_cost(gelu_name(m.approximate), numel(call.out))
 
 
-@module_backward(nn.Softmax, nn.Softmin, nn.Softmax2d)
+@module_backward(nn.Softmax, nn.Softmin, nn.Softmax2d, inputs=(0,))
 def softmax_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     return softmax_backward_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
-@module_backward(nn.LogSoftmax)
+@module_backward(nn.LogSoftmax, inputs=(0,))
 def log_softmax_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     return log_softmax_backward_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
-@module_backward(nn.GLU)
+@module_backward(nn.GLU, inputs=(0,))
 def glu_module_backward(m, call: Call, needs) -> Cost:
     """out = a·σ(b): grad a = g·σ(b) (σ again: 1 add, exp, div; 1 mult); grad b =
     g·a·σ·(1−σ) (1 add, 3 mults) per output element."""
-    return per_element(numel(call.out), mults=4, adds=2, other=2) if need(needs, 0) else ZERO
+    return per_element(numel(call.out), mults=4, adds=2, other=2)
 
 
-@op_backward(aten.glu)
+@op_backward(aten.glu, inputs=(0,))
 def glu_backward(needs, out, x, dim=-1) -> Cost:
     """As the GLU module's backward, per output element."""
-    return per_element(numel(out), mults=4, adds=2, other=2) if need(needs, 0) else ZERO
+    return per_element(numel(out), mults=4, adds=2, other=2)
 
 
-@op_backward(aten.gelu)
+@op_backward(aten.gelu, inputs=(0,))
 def gelu_backward(needs, out, x, approximate="none") -> Cost:
-    return pointwise_backward_cost(gelu_name(approximate), numel(out)) if need(needs, 0) else ZERO
+    return pointwise_backward_cost(gelu_name(approximate), numel(out))
 
 
-@op_backward(aten._softmax, aten._safe_softmax, aten.softmax)
+@op_backward(aten._softmax, aten._safe_softmax, aten.softmax, inputs=(0,))
 def softmax_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
-    return softmax_backward_cost(numel(x), softmax_row(x, dim)) if need(needs, 0) else ZERO
+    return softmax_backward_cost(numel(x), softmax_row(x, dim))
 
 
-@op_backward(aten._log_softmax, aten.log_softmax)
+@op_backward(aten._log_softmax, aten.log_softmax, inputs=(0,))
 def log_softmax_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
-    return log_softmax_backward_cost(numel(x), softmax_row(x, dim)) if need(needs, 0) else ZERO
+    return log_softmax_backward_cost(numel(x), softmax_row(x, dim))

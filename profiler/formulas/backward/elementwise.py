@@ -86,14 +86,14 @@ UNARY_OPS.update({"log10": "log2", "log_sigmoid_forward": "logsigmoid", "rrelu_w
 
 def _unary(name: str) -> OpBackward:
     def count(needs, out, x, *args, **kwargs) -> Cost:
-        return pointwise_backward_cost(name, numel(first_output(out))) if need(needs, 0) else ZERO
+        return pointwise_backward_cost(name, numel(first_output(out)))
     count.__doc__ = f"Per output element, as '{name}' in POINTWISE_BACKWARD."
     return count
 
 
 for _op, _name in UNARY_OPS.items():
     if hasattr(aten, _op):
-        op_backward(getattr(aten, _op))(_unary(_name))
+        op_backward(getattr(aten, _op), inputs=(0,))(_unary(_name))
 
 
 @op_backward(aten.pow)

@@ -76,15 +76,13 @@ def grouped_mm_backward(needs, out, a, b, offs=None, *args, **kwargs) -> Cost:
     return cost
 
 
-@op_backward(aten._euclidean_dist)
+@op_backward(aten._euclidean_dist, inputs=(0, 1))
 def euclidean_dist_backward(needs, out, x1, x2) -> Cost:
     """ATen's _euclidean_dist_backward, which makes both gradients in one call:
     ratio = g / d (n = B·r1·r2 divisions), zeroed where d = 0 (n comparisons);
     grad x1 = x1·Σ_j ratio − ratio·x2 (B·r1·(r2 − 1) adds for the row sums, B·r1·m
     mults, B·r1·m dot products of r2 terms, B·r1·m subtractions), grad x2 the same
     with the roles swapped (column sums of ratio, ratioᵀ·x1)."""
-    if not (need(needs, 0) or need(needs, 1)):
-        return ZERO
     b, r1, r2, m = euclidean_dist_sizes(out, x1, x2)
     n = numel(out)
     cost = Cost(other=2 * n)
@@ -113,17 +111,14 @@ def dot_backward(needs, out, a, b) -> Cost:
     return sum((dot_products(numel(a), 1) for i in (0, 1) if need(needs, i)), ZERO)
 
 
-@op_backward(aten.linalg_solve_triangular)
+@op_backward(aten.linalg_solve_triangular, inputs=(0, 1))
 def linalg_solve_triangular_backward(needs, out, a, b, *, upper, left=True, unitriangular=False) -> Cost:
     """X = A⁻¹B (left) or B·A⁻¹: autograd solves with Aᵀ for G_B (the forward's
     count, needed for either gradient); grad A = −G_B·Xᵀ (left) or −Xᵀ·G_B, an n×n
     product of dot products of k terms per batch, masked to its triangle (free),
     reduced over a broadcast batch of A."""
-    need_a, need_b = need(needs, 0), need(needs, 1)
-    if not (need_a or need_b):
-        return ZERO
     cost = triangular_solve_cost(a, out, unitriangular)
-    if need_a:
+    if need(needs, 0):
         n = a[-1]
         k = out[-1] if left else out[-2]
         full = numel(out[:-2]) * n * n

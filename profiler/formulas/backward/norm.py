@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
+from profiler.formulas.forward.norm import (batch_statistics, batchnorm_group, groupnorm_group, norm_channels,
+                                            stored_statistics)
 from profiler.formulas.registry import Call, module_backward, op_backward
 from profiler.formulas.shapes import module_params_need, need
 
@@ -68,15 +70,10 @@ def rms_norm_backward_cost(n: int, group: int, params: int, need_x: bool, need_w
 def batchnorm_module_backward(m, call: Call, needs) -> Cost:
     n, need_x = numel(call.out), need(needs, 0)
     need_w, need_b = module_params_need(m, "weight", "bias")
-    channel_dim = 1 if len(call.x) > 1 else 0
-    channels = call.x[channel_dim]
-    params = channels if m.affine else 0
-    if m.track_running_stats and m.running_mean is not None and not m.training:
+    params = norm_channels(call.x) if m.affine else 0
+    if stored_statistics(m):
         return stored_norm_backward_cost(n, params, need_x, need_w, need_b)
-    group = n // channels
-    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
-        group = prod(call.x[channel_dim + 1:])
-    return normalize_backward_cost(n, group, params, need_x, need_w, need_b)
+    return normalize_backward_cost(n, batchnorm_group(m, call.x, n), params, need_x, need_w, need_b)
 
 
 @module_backward(nn.LayerNorm)
@@ -89,8 +86,7 @@ def layernorm_module_backward(m, call: Call, needs) -> Cost:
 @module_backward(nn.GroupNorm)
 def groupnorm_module_backward(m, call: Call, needs) -> Cost:
     n = numel(call.out)
-    batch = call.x[0] if len(call.x) > 1 else 1
-    return normalize_backward_cost(n, n // (batch * m.num_groups), m.num_channels if m.affine else 0,
+    return normalize_backward_cost(n, groupnorm_group(call.x, n, m.num_groups), m.num_channels if m.affine else 0,
                                    need(needs, 0), *module_params_need(m, "weight", "bias"))
 
 
@@ -110,17 +106,16 @@ def layer_norm_backward(needs, out, x, normalized_shape, weight, bias, eps) -> C
 
 @op_backward(aten.native_group_norm)
 def group_norm_backward(needs, out, x, weight, bias, n, c, hw, groups, eps) -> Cost:
-    return normalize_backward_cost(numel(x), numel(x) // (n * groups), c if weight is not None else 0,
+    return normalize_backward_cost(numel(x), groupnorm_group(x, numel(x), groups), c if weight is not None else 0,
                                    need(needs, 0), need(needs, 1), need(needs, 2))
 
 
 @op_backward(aten.native_batch_norm, aten._native_batch_norm_legit, aten._native_batch_norm_legit_no_training,
              aten.batch_norm)
 def batch_norm_backward(needs, out, x, weight, bias, *args) -> Cost:
-    training = next((a for a in args if isinstance(a, bool)), False)
-    channels = x[1] if len(x) > 1 else x[0]
+    channels = norm_channels(x)
     params = channels if weight is not None else 0
-    if training:
+    if batch_statistics(args):
         return normalize_backward_cost(numel(x), numel(x) // channels, params, need(needs, 0),
                                        need(needs, 1), need(needs, 2))
     return stored_norm_backward_cost(numel(x), params, need(needs, 0), need(needs, 1), need(needs, 2))
@@ -133,7 +128,7 @@ def rms_norm_backward(needs, out, x, normalized_shape, weight=None, eps=None) ->
                                   need(needs, 0), need(needs, 2))
 
 
-def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
+def lrn_backward_cost(n: int, size: int) -> Cost:
     """b = a / d, d = s^β, s = k + α/n·Σ_window a² (channel windows of ``size``),
     with a, s and d saved (the operands of the forward's division and power):
     ∂b_c/∂a_j = δ_cj/d_c − 2αβ/n·a_j·b_c/s_c for j in c's window, so
@@ -142,9 +137,9 @@ def lrn_backward_cost(n: int, size: int, need_x: bool) -> Cost:
     over ``size`` channels (size−1 additions; windows padded with zeros at the
     channel edges count as full, as in the forward), ×(2αβ/n) and ×a_j (2 mults),
     + q_j (1 addition):  mults 3, adds size, other 2."""
-    return per_element(n, mults=3, adds=size, other=2) if need_x else ZERO
+    return per_element(n, mults=3, adds=size, other=2)
 
 
-@module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d)
+@module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d, inputs=(0,))
 def lrn_module_backward(m, call: Call, needs) -> Cost:
-    return lrn_backward_cost(numel(call.out), m.size, need(needs, 0))
+    return lrn_backward_cost(numel(call.out), m.size)

@@ -11,7 +11,7 @@ from profiler.formulas.forward.conv import conv_transpose_cost
 from profiler.formulas.forward.pool import (adaptive_totals, adaptive_windows_overlap, kernel_and_stride, pool_dims,
                                             windows_overlap)
 from profiler.formulas.registry import Call, module_backward, op_backward
-from profiler.formulas.shapes import first_output, need, per_dim
+from profiler.formulas.shapes import first_output, per_dim
 
 aten = torch.ops.aten
 
@@ -42,34 +42,30 @@ def adaptive_avg_pool_backward_cost(x: Shape, out: Shape, window_total: int) -> 
     return Cost(mults=numel(out), adds=max(window_total - numel(x), 0))
 
 
-@module_backward(nn.modules.pooling._MaxPoolNd)
+@module_backward(nn.modules.pooling._MaxPoolNd, inputs=(0,))
 def max_pool_module_backward(m, call: Call, needs) -> Cost:
     kernel, stride = kernel_and_stride(m)
     overlapping = windows_overlap(kernel, stride, per_dim(m.dilation, pool_dims(m)))
-    return max_pool_backward_cost(numel(call.out), overlapping) if need(needs, 0) else ZERO
+    return max_pool_backward_cost(numel(call.out), overlapping)
 
 
-@module_backward(nn.modules.pooling._AvgPoolNd)
+@module_backward(nn.modules.pooling._AvgPoolNd, inputs=(0,))
 def avg_pool_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     kernel, stride = kernel_and_stride(m)
     return avg_pool_backward_cost(call.x, call.out, kernel, stride, per_dim(m.padding, pool_dims(m)))
 
 
-@module_backward(nn.modules.pooling._AdaptiveAvgPoolNd)
+@module_backward(nn.modules.pooling._AdaptiveAvgPoolNd, inputs=(0,))
 def adaptive_avg_pool_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     total, _ = adaptive_totals(call.x, call.out, pool_dims(m))
     return adaptive_avg_pool_backward_cost(call.x, call.out, total)
 
 
-@module_backward(nn.modules.pooling._AdaptiveMaxPoolNd)
+@module_backward(nn.modules.pooling._AdaptiveMaxPoolNd, inputs=(0,))
 def adaptive_max_pool_module_backward(m, call: Call, needs) -> Cost:
     d = pool_dims(m)
     overlapping = adaptive_windows_overlap(call.x[-d:], call.out[-d:])
-    return max_pool_backward_cost(numel(call.out), overlapping) if need(needs, 0) else ZERO
+    return max_pool_backward_cost(numel(call.out), overlapping)
 
 
 @module_backward(nn.modules.pooling._MaxUnpoolNd)
@@ -78,39 +74,35 @@ def max_unpool_module_backward(m, call: Call, needs) -> Cost:
 
 
 @op_backward(aten.max_pool1d, aten.max_pool2d, aten.max_pool3d, aten.max_pool2d_with_indices,
-             aten.max_pool3d_with_indices)
+             aten.max_pool3d_with_indices, inputs=(0,))
 def max_pool_backward(needs, out, x, kernel, stride=(), padding=0, dilation=1, *args) -> Cost:
     o = first_output(out)
     d = len(kernel) if len(kernel) > 1 else len(o) - 2
     kernel, dilation = per_dim(kernel, d), per_dim(dilation, d)
     stride = per_dim(stride, d) if stride else kernel
     overlapping = windows_overlap(kernel, stride, dilation)
-    return max_pool_backward_cost(numel(o), overlapping) if need(needs, 0) else ZERO
+    return max_pool_backward_cost(numel(o), overlapping)
 
 
-@op_backward(aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d)
+@op_backward(aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d, inputs=(0,))
 def avg_pool_backward(needs, out, x, kernel, stride=(), padding=0, *args) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     d = len(out) - 2
     kernel = per_dim(kernel, d)
     return avg_pool_backward_cost(x, out, kernel, per_dim(stride, d) if stride else kernel,
                                   per_dim(padding, d))
 
 
-@op_backward(aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d, aten.adaptive_avg_pool1d)
+@op_backward(aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d, aten.adaptive_avg_pool1d, inputs=(0,))
 def adaptive_avg_pool_backward(needs, out, x, output_size) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     total, _ = adaptive_totals(x, out, len(output_size))
     return adaptive_avg_pool_backward_cost(x, out, total)
 
 
-@op_backward(aten.adaptive_max_pool2d, aten.adaptive_max_pool3d)
+@op_backward(aten.adaptive_max_pool2d, aten.adaptive_max_pool3d, inputs=(0,))
 def adaptive_max_pool_backward(needs, out, x, output_size) -> Cost:
     o = first_output(out)
     overlapping = adaptive_windows_overlap(x[-len(output_size):], o[-len(output_size):])
-    return max_pool_backward_cost(numel(o), overlapping) if need(needs, 0) else ZERO
+    return max_pool_backward_cost(numel(o), overlapping)
 
 
 def lp_pool_backward_cost(x: Shape, out: Shape, kernel, stride) -> Cost:
@@ -143,15 +135,11 @@ def fractional_max_pool_backward_cost(x: Shape, out: Shape, kernel) -> Cost:
     return max_pool_backward_cost(numel(out), fractional_windows_overlap(x[-d:], out[-d:], kernel))
 
 
-@module_backward(nn.modules.pooling._LPPoolNd)
+@module_backward(nn.modules.pooling._LPPoolNd, inputs=(0,))
 def lp_pool_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     return lp_pool_backward_cost(call.x, call.out, *kernel_and_stride(m))
 
 
-@module_backward(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d)
+@module_backward(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d, inputs=(0,))
 def fractional_max_pool_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     return fractional_max_pool_backward_cost(call.x, call.out, per_dim(m.kernel_size, pool_dims(m)))

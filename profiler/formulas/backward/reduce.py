@@ -20,9 +20,9 @@ def sum_backward(needs, out, x, *args, **kwargs) -> Cost:
     return ZERO  # the gradient is broadcast back
 
 
-@op_backward(aten.mean)
+@op_backward(aten.mean, inputs=(0,))
 def mean_backward(needs, out, x, *args, **kwargs) -> Cost:
-    return Cost(mults=numel(out)) if need(needs, 0) else ZERO  # g/count, then broadcast
+    return Cost(mults=numel(out))  # g/count, then broadcast
 
 
 @op_backward(aten.mse_loss)
@@ -34,31 +34,31 @@ def mse_loss_backward(needs, out, x, target, reduction=1) -> Cost:
     return per_element(n, mults=2, adds=1).times(need(needs, 0) + need(needs, 1))
 
 
-@op_backward(aten.cumsum)
+@op_backward(aten.cumsum, inputs=(0,))
 def cumsum_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
     """A reversed cumulative sum: numel − rows additions."""
-    return Cost(adds=numel(x) - numel(x) // x[dim]) if need(needs, 0) and x else ZERO
+    return Cost(adds=numel(x) - numel(x) // x[dim]) if x else ZERO
 
 
-@op_backward(aten.prod)
+@op_backward(aten.prod, inputs=(0,))
 def prod_backward(needs, out, x, *args, **kwargs) -> Cost:
     """Autograd's formula on an input with no zeros (its zero-safe path runs only
     where one is, so counts do not depend on the data): the zero test x = 0, n
     comparisons (prod(): their nonzero() moves data; prod(dim): the zeros counted
     per slice and in all, n − m and m − 1 additions), then g·(y/x) per element: n
     divisions, n mults (g and y broadcast back).  A 0-d input takes g as it is."""
-    if not need(needs, 0) or not x:
+    if not x:
         return ZERO
     n, m = reduced_sizes(out, x)
     counts = n - 1 if args and isinstance(args[0], int) else 0
     return Cost(mults=n, adds=counts, other=2 * n)
 
 
-@op_backward(aten.cummax, aten.cummin)
+@op_backward(aten.cummax, aten.cummin, inputs=(0,))
 def cummax_backward(needs, out, x, dim, *args, **kwargs) -> Cost:
     """g scatter-added into zeros at the running extremum's indices: one addition
     per element (scatter_add's convention, numel(index) additions)."""
-    return Cost(adds=numel(x)) if need(needs, 0) else ZERO
+    return Cost(adds=numel(x))
 
 
 @op_backward(aten.amax, aten.amin, aten.max, aten.min)
@@ -73,13 +73,11 @@ def extremum_backward(needs, out, x, *args, **kwargs) -> Cost:
     return Cost(other=numel(x)) if need(needs, 0) else ZERO
 
 
-@op_backward(aten.aminmax)
+@op_backward(aten.aminmax, inputs=(0,))
 def aminmax_backward(needs, out, x, *args, **kwargs) -> Cost:
     """Autograd's formula, for the minimum and for the maximum: the mask x = y
     (n comparisons), its count of ties (n − m additions), g/count (m divisions)
     and the masked gradient (n mults); the two gradients summed (n additions)."""
-    if not need(needs, 0):
-        return ZERO
     n, m = reduced_sizes(out, x)
     return Cost(mults=2 * n, adds=2 * (n - m) + n, other=2 * (n + m))
 
@@ -90,20 +88,18 @@ def _variance(std: bool, with_mean: bool) -> OpBackward:
         centring (n adds), the per-output scale (m mults), the product (n mults);
         std first divides g by 2σ (m mults, m divisions); *_mean adds the mean's
         gradient, g/count (m mults)."""
-        if not need(needs, 0):
-            return ZERO
         n, m = reduced_sizes(out, x)
         return Cost(mults=n + 2 * m + m * std + m * with_mean, adds=2 * n - m, other=m * std)
     return count
 
 
-op_backward(aten.var)(_variance(False, False))
-op_backward(aten.var_mean)(_variance(False, True))
-op_backward(aten.std)(_variance(True, False))
-op_backward(aten.std_mean)(_variance(True, True))
+op_backward(aten.var, inputs=(0,))(_variance(False, False))
+op_backward(aten.var_mean, inputs=(0,))(_variance(False, True))
+op_backward(aten.std, inputs=(0,))(_variance(True, False))
+op_backward(aten.std_mean, inputs=(0,))(_variance(True, True))
 
 
-@op_backward(aten.linalg_vector_norm, aten.norm)
+@op_backward(aten.linalg_vector_norm, aten.norm, inputs=(0,))
 def vector_norm_backward(needs, out, x, *args, **kwargs) -> Cost:
     """By the order p (``norm_order``, as the forward reads it), as autograd
     computes it, for n inputs reduced to m outputs:
@@ -116,8 +112,6 @@ def vector_norm_backward(needs, out, x, *args, **kwargs) -> Cost:
       2n mults (sign · share · mask);
     * any other p: g·x·|x|^(p−2) / ‖x‖^(p−1): per output a power and a division,
       per element an abs, a power and 2 mults."""
-    if not need(needs, 0):
-        return ZERO
     n, m = reduced_sizes(out, x)
     p = norm_order(args, kwargs)
     if p == 2:
@@ -131,10 +125,10 @@ def vector_norm_backward(needs, out, x, *args, **kwargs) -> Cost:
     return Cost(mults=2 * n, other=2 * n + 2 * m)
 
 
-@op_backward(aten.logsumexp)
+@op_backward(aten.logsumexp, inputs=(0,))
 def logsumexp_backward(needs, out, x, *args, **kwargs) -> Cost:
     """g·exp(x − y): n subtractions, n exps, n mults."""
-    return per_element(numel(x), 1, 1, 1) if need(needs, 0) else ZERO
+    return per_element(numel(x), 1, 1, 1)
 
 
 # selections: the gradient is scattered back to the chosen elements

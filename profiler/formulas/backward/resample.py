@@ -10,7 +10,6 @@ from torch import nn
 from profiler.formulas.cost import ZERO, Cost, Shape, numel
 from profiler.formulas.forward.resample import INTERPOLATION_OPS, fold_additions, interpolation_taps
 from profiler.formulas.registry import Call, OpBackward, module_backward, op_backward
-from profiler.formulas.shapes import need
 
 
 def interpolate_backward_cost(x: Shape, out: Shape, taps: int) -> Cost:
@@ -22,24 +21,20 @@ def interpolate_backward_cost(x: Shape, out: Shape, taps: int) -> Cost:
     return Cost(mults=products if taps > 1 else 0, adds=max(products - numel(x), 0))
 
 
-@module_backward(nn.Upsample)
+@module_backward(nn.Upsample, inputs=(0,))
 def upsample_module_backward(m, call: Call, needs) -> Cost:
-    if not need(needs, 0):
-        return ZERO
     return interpolate_backward_cost(call.x, call.out, interpolation_taps(m.mode, len(call.out) - 2))
 
 
 def _interpolation(mode: str) -> OpBackward:
     def count(needs, out, x, *args, **kwargs) -> Cost:
-        if not need(needs, 0):
-            return ZERO
         return interpolate_backward_cost(x, out, interpolation_taps(mode, len(out) - 2))
     count.__doc__ = f"F.interpolate(mode='{mode}'): see interpolate_backward_cost."
     return count
 
 
 for _op, _mode in INTERPOLATION_OPS.items():
-    op_backward(getattr(torch.ops.aten, _op))(_interpolation(_mode))
+    op_backward(getattr(torch.ops.aten, _op), inputs=(0,))(_interpolation(_mode))
 
 
 @op_backward(torch.ops.aten.col2im)
@@ -48,8 +43,8 @@ def col2im_backward(needs, out, x, *args, **kwargs) -> Cost:
     return ZERO
 
 
-@op_backward(torch.ops.aten.im2col)
+@op_backward(torch.ops.aten.im2col, inputs=(0,))
 def im2col_backward(needs, out, x, kernel_size, dilation, padding, stride) -> Cost:
     """F.unfold copies (a zero-cost op forward); its gradient is col2im of g, the
     blocks' gradients summed back into the image: ``fold_additions``."""
-    return Cost(adds=fold_additions(x, kernel_size, dilation, padding, stride)) if need(needs, 0) else ZERO
+    return Cost(adds=fold_additions(x, kernel_size, dilation, padding, stride))

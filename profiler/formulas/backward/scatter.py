@@ -12,10 +12,10 @@ from profiler.formulas.shapes import need
 aten = torch.ops.aten
 
 
-@op_backward(aten.index_add)
+@op_backward(aten.index_add, inputs=(3,))
 def index_add_backward(needs, out, x, dim, index, source, alpha=1) -> Cost:
     """grad x = g; grad source = g selected at index (times alpha ≠ 1: 1 mult each)."""
-    return Cost(mults=numel(source) * (alpha != 1)) if need(needs, 3) else ZERO
+    return Cost(mults=numel(source) * (alpha != 1))
 
 
 @op_backward(aten.scatter_add, aten.scatter, aten.masked_scatter)

@@ -19,11 +19,10 @@ def frozen_batchnorm_module_backward(m, call: Call, needs) -> Cost:
     return stored_norm_backward_cost(numel(call.out), 0, need(needs, 0), False, False)
 
 
-@module_backward(StochasticDepth)
+@module_backward(StochasticDepth, inputs=(0,))
 def stochastic_depth_module_backward(m, call: Call, needs) -> Cost:
     """Training: g times the saved, pre-scaled per-sample noise: 1 mult per element."""
-    active = m.training and m.p > 0 and need(needs, 0)
-    return Cost(mults=numel(call.out)) if active else ZERO
+    return Cost(mults=numel(call.out)) if m.training and m.p > 0 else ZERO
 
 
 module_backward(Permute, SwapAxes, WindowPartition, WindowDepartition)(zero_module_backward)

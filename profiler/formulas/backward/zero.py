@@ -23,14 +23,12 @@ def no_gradient(needs, out, *args, **kwargs) -> Cost:
     return ZERO
 
 
-@module_backward(*ZERO_COST_MODULES)
+@module_backward(*ZERO_COST_MODULES, inputs=(0,))
 def zero_module_backward(m, call: Call, needs) -> Cost:
     """Reshapes, copies and constant padding route the gradient back: 0.  Dropout
     in training scales the kept gradients by 1/(1−p): 1 mult per element (the
     mask is a selection); reflection, replication and circular padding sum the
     border's gradients back in: numel(out) − numel(x) additions."""
-    if not need(needs, 0):
-        return ZERO
     if isinstance(m, nn.modules.dropout._DropoutNd):
         return Cost(mults=numel(call.out)) if m.training and m.p > 0 else ZERO
     if isinstance(m, (nn.modules.padding._ReflectionPadNd, nn.modules.padding._ReplicationPadNd,
@@ -39,10 +37,10 @@ def zero_module_backward(m, call: Call, needs) -> Cost:
     return ZERO
 
 
-@op_backward(aten.expand, aten.repeat)
+@op_backward(aten.expand, aten.repeat, inputs=(0,))
 def expand_backward(needs, out, x, *args, **kwargs) -> Cost:
     """The gradient is summed over the expanded or repeated copies."""
-    return sum_to_cost(numel(out), x) if need(needs, 0) else ZERO
+    return sum_to_cost(numel(out), x)
 
 
 @op_backward(aten.where)
@@ -52,14 +50,14 @@ def where_backward(needs, out, cond, a, b) -> Cost:
     return sum((sum_to_cost(n, x) for i, x in ((1, a), (2, b)) if need(needs, i) and is_shape(x)), ZERO)
 
 
-@op_backward(aten.native_dropout)
+@op_backward(aten.native_dropout, inputs=(0,))
 def dropout_backward(needs, out, x, p, train=None) -> Cost:
     """Kept gradients scaled by 1/(1−p): 1 mult per element (the mask selects)."""
-    return Cost(mults=numel(first_output(out))) if need(needs, 0) and train and p > 0 else ZERO
+    return Cost(mults=numel(first_output(out))) if train and p > 0 else ZERO
 
 
 @op_backward(aten.reflection_pad1d, aten.reflection_pad2d, aten.reflection_pad3d,
-             aten.replication_pad1d, aten.replication_pad2d, aten.replication_pad3d)
+             aten.replication_pad1d, aten.replication_pad2d, aten.replication_pad3d, inputs=(0,))
 def pad_backward(needs, out, x, *args) -> Cost:
     """The border's gradients summed back in: numel(out) − numel(x) additions."""
-    return Cost(adds=numel(out) - numel(x)) if need(needs, 0) else ZERO
+    return Cost(adds=numel(out) - numel(x))

@@ -17,7 +17,7 @@ from math import prod
 import torch
 from torch import nn
 
-from profiler.formulas.cost import Cost, numel, per_element
+from profiler.formulas.cost import Cost, Shape, numel, per_element
 from profiler.formulas.registry import Call, aten_formula, module_formula
 
 aten = torch.ops.aten
@@ -51,19 +51,60 @@ def rms_normalize_cost(n_total: int, group: int, affine: bool) -> Cost:
     return cost + per_element(n_total, mults=1) if affine else cost
 
 
+# --- the shared quantities (the backward reads them too) ---------------------------
+
+def stored_statistics(m: nn.modules.batchnorm._NormBase) -> bool:
+    """Whether a BatchNorm or InstanceNorm normalises with its stored statistics.  The
+    formulas run with each module in the mode its forward ran in: eval for an inference
+    profile (stored statistics whenever the module has them), train for a training
+    profile (batch statistics)."""
+    return m.track_running_stats and m.running_mean is not None and not m.training
+
+
+def norm_channels(x: Shape) -> int:
+    """The channels of an (N, C, ...) input, or of an unbatched (C,) one."""
+    return x[1] if len(x) > 1 else x[0]
+
+
+def batchnorm_group(m: nn.modules.batchnorm._NormBase, x: Shape, n: int) -> int:
+    """The elements each statistic is taken over, of ``n`` in all: those of one
+    channel (BatchNorm), of one channel of one sample (InstanceNorm)."""
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+        return prod(x[(1 if len(x) > 1 else 0) + 1:])
+    return n // norm_channels(x)
+
+
+def groupnorm_group(x: Shape, n: int, groups: int) -> int:
+    """The elements of one group of one sample, of ``n`` in all (an input of one
+    dimension is one sample)."""
+    batch = x[0] if len(x) > 1 else 1
+    return n // (batch * groups)
+
+
+def batch_statistics(args: tuple) -> bool:
+    """Whether a batch_norm op (its arguments after input, weight and bias) normalises
+    with the batch's statistics: when training or when there are no running
+    statistics.  The overloads: (…, running_mean, running_var, training, momentum,
+    eps[, cudnn]) for native_batch_norm, _native_batch_norm_legit and batch_norm;
+    (…, running_mean, running_var, momentum, eps) for _no_training (stored);
+    (…, training, momentum, eps) for _native_batch_norm_legit.no_stats, which has
+    no running statistics, so always uses the batch's (torch has no eval path there)."""
+    if args and isinstance(args[0], bool):  # no_stats: the bool is training, not running_mean
+        return True
+    running_mean = args[0] if args else None
+    rest = args[2:]
+    training = rest[0] if rest and isinstance(rest[0], bool) else False
+    return training or running_mean is None
+
+
+# --- the formulas --------------------------------------------------------------------
+
 @module_formula(nn.modules.batchnorm._NormBase, kind="norm")
 def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
     n = numel(call.out)
-    # The formulas run with each module in the mode its forward ran in: eval for an
-    # inference profile (stored statistics whenever the module has them), train
-    # for a training profile (batch statistics).
-    if m.track_running_stats and m.running_mean is not None and not m.training:
+    if stored_statistics(m):
         return folded_affine_cost(n)
-    channel_dim = 1 if len(call.x) > 1 else 0
-    per_channel = n // call.x[channel_dim]
-    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
-        per_channel = prod(call.x[channel_dim + 1:])
-    return normalize_cost(n, per_channel, m.affine)
+    return normalize_cost(n, batchnorm_group(m, call.x, n), m.affine)
 
 
 @module_formula(nn.LayerNorm, kind="norm")
@@ -80,8 +121,7 @@ def rmsnorm_module(m: nn.RMSNorm, call: Call) -> Cost:
 @module_formula(nn.GroupNorm, kind="norm")
 def groupnorm_module(m: nn.GroupNorm, call: Call) -> Cost:
     n = numel(call.out)
-    batch = call.x[0] if len(call.x) > 1 else 1
-    return normalize_cost(n, n // (batch * m.num_groups), m.affine)
+    return normalize_cost(n, groupnorm_group(call.x, n, m.num_groups), m.affine)
 
 
 @module_formula(nn.LocalResponseNorm, nn.CrossMapLRN2d, kind="norm")
@@ -99,7 +139,7 @@ def layer_norm(out, x, normalized_shape, weight, bias, eps) -> Cost:
 
 @aten_formula(aten.native_group_norm, kind="norm")
 def group_norm(out, x, weight, bias, n, c, hw, groups, eps) -> Cost:
-    return normalize_cost(numel(x), numel(x) // (n * groups), weight is not None, bias is not None)
+    return normalize_cost(numel(x), groupnorm_group(x, numel(x), groups), weight is not None, bias is not None)
 
 
 @aten_formula(aten._fused_rms_norm, aten.rms_norm, kind="norm")
@@ -110,19 +150,8 @@ def rms_norm(out, x, normalized_shape, weight=None, eps=None) -> Cost:
 @aten_formula(aten.native_batch_norm, aten._native_batch_norm_legit,
               aten._native_batch_norm_legit_no_training, aten.batch_norm, kind="norm")
 def batch_norm(out, x, weight, bias, *args) -> Cost:
-    """Batch statistics (``normalize_cost`` over each channel) when training or when
-    there are no running statistics; else stored ones (``folded_affine_cost``).
-    The overloads: (…, running_mean, running_var, training, momentum, eps[, cudnn])
-    for native_batch_norm, _native_batch_norm_legit and batch_norm;
-    (…, running_mean, running_var, momentum, eps) for _no_training (stored);
-    (…, training, momentum, eps) for _native_batch_norm_legit.no_stats, which has
-    no running statistics, so always uses the batch's (torch has no eval path there)."""
-    if args and isinstance(args[0], bool):  # no_stats: the bool is training, not running_mean
-        running_mean, training = None, True
-    else:
-        running_mean = args[0] if args else None
-        rest = args[2:]
-        training = rest[0] if rest and isinstance(rest[0], bool) else False
-    if training or running_mean is None:
-        return normalize_cost(numel(x), numel(x) // x[1], weight is not None, bias is not None)
+    """Batch statistics (``normalize_cost`` over each channel, ``batch_statistics``),
+    else stored ones (``folded_affine_cost``)."""
+    if batch_statistics(args):
+        return normalize_cost(numel(x), numel(x) // norm_channels(x), weight is not None, bias is not None)
     return folded_affine_cost(numel(x))

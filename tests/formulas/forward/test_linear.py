@@ -1,5 +1,5 @@
-"""profiler.formulas.forward.linear: Linear, Bilinear, Embedding and EmbeddingBag.
-Literal arithmetic for one small call of each, checked by naive loops that tally
+"""profiler.formulas.forward.linear: Linear, Bilinear, Embedding and EmbeddingBag,
+and F.embedding_bag's ops.  Literal arithmetic for one small call of each, checked by naive loops that tally
 their own arithmetic (tests/bruteforce.py, values checked against torch); Linear
 over every leading shape by a naive loop, and generated Linears against
 FlopCounterMode and fvcore."""
@@ -15,13 +15,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 import bruteforce as bf
-from formula_cases import (Case, assert_every_module_class_has_a_case, assert_module_literal_cost,
-                           assert_module_literal_equals_tally, assert_module_macs_equal_flop_counter_half,
-                           case_ids, checked, close, np_, t)
+from formula_cases import (LM, M, Case, Op, assert_module_literal_cost, assert_module_literal_equals_tally,
+                           assert_module_macs_equal_flop_counter_half, assert_op_literal_cost, case_ids, checked,
+                           close, np_, op_params, t)
 from peers import flop_counter_macs, fvcore_macs
 from layer_cases import BIASES, LINEAR_SHAPES
-
-KIND = "profiler.formulas.forward.linear"
 
 
 # --- literal cases: independent tallies ---------------------------------------------
@@ -118,6 +116,22 @@ CASES: list[Case] = [
          (2 * 3, (6 - 2) * 3, 0, 0), embedding_bag_check),   # the sum's adds, 2·3 mults by 1/3
 ]
 
+# F.embedding_bag as an op: 6 indices in 2 bags, width 3, as the module cases above;
+# the arguments (weight, indices, offsets, scale_grad_by_freq, mode, sparse, per_sample_weights)
+BAG_OPS = ["_embedding_bag", "_embedding_bag_forward_only"]
+
+
+def bag(mode, *weights):
+    return lambda: (M(10, 3), LM(6), LM(2), False, mode, False, *weights)
+
+
+OPS: list[Op] = [
+    Op(BAG_OPS, bag(0), (0, (6 - 2) * 3, 0, 0), id="sum"),
+    Op(BAG_OPS, bag(1), (2 * 3, (6 - 2) * 3, 0, 0), id="mean"),        # and 2·3 mults by 1/size
+    Op(BAG_OPS, bag(2), (0, 0, (6 - 2) * 3, 0), id="max"),              # (6 − 2)·3 comparisons
+    Op(BAG_OPS, bag(0, M(6)), (6 * 3, (6 - 2) * 3, 0, 0), id="weights"),  # and 6·3 weight mults
+]
+
 
 # --- the module cases' tests --------------------------------------------------------
 
@@ -139,9 +153,9 @@ def test_module_macs_equal_flop_counter_half(case: Case):
     assert_module_macs_equal_flop_counter_half(case)
 
 
-def test_every_module_class_registered_here_has_a_literal_case():
-    """Every module class registered by profiler.formulas.forward.linear has a case in this file."""
-    assert_every_module_class_has_a_case(CASES, KIND)
+@pytest.mark.parametrize("op,name", list(op_params(OPS)))
+def test_op_literal_cost(op: Op, name: str):
+    assert_op_literal_cost(op, name)
 
 
 # --- a naive loop over all leading dimensions ------------------------------------------

@@ -12,11 +12,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import bruteforce as bf
-from formula_cases import (Case, assert_every_module_class_has_a_case, assert_module_literal_cost,
-                           assert_module_literal_equals_tally, case_ids, checked, close, np_, t)
+from formula_cases import (Case, assert_module_literal_cost, assert_module_literal_equals_tally, case_ids, checked,
+                           close, np_, t)
 from layer_cases import CELL_SHAPES, CELLS, RNNS
-
-KIND = "profiler.formulas.forward.recurrent"
 
 
 # --- literal cases: independent tallies ---------------------------------------------
@@ -81,11 +79,6 @@ def test_module_literal_cost_equals_an_independent_tally(case: Case):
     """The naive loop computes the module's output (values checked inside the
     check) and tallies the same mults, adds and other as the literal."""
     assert_module_literal_equals_tally(case)
-
-
-def test_every_module_class_registered_here_has_a_literal_case():
-    """Every module class registered by profiler.formulas.forward.recurrent has a case in this file."""
-    assert_every_module_class_has_a_case(CASES, KIND)
 
 
 # --- naive step loops and FlopCounterMode ----------------------------------------------------

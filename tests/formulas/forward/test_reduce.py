@@ -8,9 +8,8 @@ from math import ceil, log2
 
 import pytest
 
-from formula_cases import B, M, Op, assert_every_op_packet_has_a_case, assert_op_literal_cost, op_params
+from formula_cases import B, M, Op, assert_op_literal_cost, op_params
 
-KIND = "profiler.formulas.forward.reduce"
 
 X = (2, 3, 4)   # the reductions' input: n = 24
 # sort of lines of n: n·⌈log₂ n⌉ comparisons a line; a heap of k: n·⌈log₂ max(k, 2)⌉
@@ -79,8 +78,3 @@ OPS: list[Op] = [
 @pytest.mark.parametrize("op,name", list(op_params(OPS)))
 def test_op_literal_cost(op: Op, name: str):
     assert_op_literal_cost(op, name)
-
-
-def test_every_op_packet_registered_here_has_a_literal_case():
-    """Every op packet registered by profiler.formulas.forward.reduce has a case in this file."""
-    assert_every_op_packet_has_a_case(OPS, KIND)
