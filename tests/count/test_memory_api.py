@@ -66,6 +66,26 @@ def test_counts_are_the_same_with_memory_resnet18():
     assert _counts(with_memory) == _counts(plain)
 
 
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_counts_are_the_same_with_memory_llama(checkpointed):
+    """The fused-attention accounting (profiler.capture.saved._Fused) changes no count,
+    with transformers' checkpointing recomputing the attention in the backward too."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, vocab_size=128)
+    model = transformers.LlamaForCausalLM(config)
+    if checkpointed:
+        from profiler.models.checkpointing import enable   # transformers' own switch, by version
+        enable(model, "non-reentrant", "llama")
+    ids = torch.zeros(2, 16, dtype=torch.long)
+    plain = profiler.profile(model, inputs=(ids,), kwargs={"use_cache": False}, training=True)
+    with_memory = profiler.profile(model, inputs=(ids,), kwargs={"use_cache": False}, training=True,
+                                   optimizer="adamw")
+    assert _counts(with_memory) == _counts(plain)
+    assert with_memory.passes.equals(plain.passes)
+    assert with_memory.memory.totals["saved"] > 0
+
+
 def test_checkpointing_saves_less_and_its_region_is_recomputed_in_the_backward():
     x = torch.randn(16, 64, requires_grad=True)   # the reentrant kind needs an input requiring grad
     plain = profiler.profile(Region(None), inputs=(x,), training=True, memory=True).memory
