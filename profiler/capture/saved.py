@@ -164,6 +164,7 @@ class Trace(TorchDispatchMode):
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0
         self.simulate = True
+        self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
         self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
         self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
@@ -236,22 +237,22 @@ class Trace(TorchDispatchMode):
 
     # -- saved tensors ----------------------------------------------------------------
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        call = self._where()
+        self._savers[id(t)] = call.name if call is not None else ""   # the backward reading it is call's
         try:
             entry = self.entries.get(id(t.untyped_storage()))
         except (NotImplementedError, RuntimeError):
             return t
         if entry is not None and entry.category == "activations" and entry.sub is None:
-            entry.sub, entry.saver = "saved", self._where()
+            entry.sub, entry.saver = "saved", call
         return t
 
     def _unpack(self, t: torch.Tensor) -> torch.Tensor:
+        """A backward node reads what it saved: the backward of the module that saved it runs."""
         if self.phase == "backward":
-            try:
-                entry = self.entries.get(id(t.untyped_storage()))
-            except (NotImplementedError, RuntimeError):
-                entry = None
-            if entry is not None and entry.saver is not None:
-                self.at = entry.saver.name
+            name = self._savers.get(id(t))
+            if name is not None:
+                self.at = name
         return t
 
     # -- the step -----------------------------------------------------------------------
