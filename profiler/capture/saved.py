@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import weakref
 from typing import Any
 
@@ -36,6 +37,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
+_MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 _REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -101,9 +103,37 @@ def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) ->
     return Following(trace, model, inputs)
 
 
+@contextlib.contextmanager
+def _plain_runner(capture: Any):
+    """The backward's ops run without the meta forward's known values
+    (profiler.capture.known), whose per-op check cost a third of a language model's
+    backward: a backward reads no token id's value.  Where the capture replays its
+    backward of its own accord (a custom Function, checkpointing's recompute reruns
+    forward code), the runner stays as it is."""
+    mode = getattr(capture, "_mode", None)
+    run = getattr(mode, "_run", None)
+    inner = getattr(run, "run", None)
+    claims = getattr(capture, "claims", None)
+    if inner is None or claims is None or claims.nodes or capture.hooked:
+        yield
+        return
+    mode._run = inner
+    try:
+        yield
+    finally:
+        mode._run = run
+
+
 def _storages(tree: Any) -> list:
+    """(storage, tensor) of each tensor in an op's result (a tensor, a tuple or list of
+    tensors, or anything pytree flattens)."""
+    if type(tree) is torch.Tensor or type(tree) is torch.nn.Parameter:
+        return [(tree.untyped_storage(), tree)]
     found = []
-    for t in tree_flatten(tree)[0]:
+    flat = (type(tree) is tuple or type(tree) is list) and all(
+        type(x) is torch.Tensor or x is None for x in tree)
+    leaves = tree if flat else tree_flatten(tree)[0]
+    for t in leaves:
         if isinstance(t, torch.Tensor):
             try:
                 found.append((t.untyped_storage(), t))
@@ -192,8 +222,13 @@ class Trace(TorchDispatchMode):
         self.all.append(entry)
         self.events.append((1, entry, category))
         self.live += entry.nbytes
-        self._finalizers.append(weakref.finalize(storage, self._free, key))
+        # a weak reference whose callback frees it (weakref.finalize costs three times as much)
+        self._finalizers.append(weakref.ref(storage, functools.partial(self._dead, key)))
         return entry
+
+    def _dead(self, key: int, ref: Any) -> None:
+        if self._finalizers is not None:
+            self._free(key)
 
     def _free(self, key: int) -> None:
         entry = self.entries.pop(key, None)
@@ -228,10 +263,13 @@ class Trace(TorchDispatchMode):
         out = func(*args, **(kwargs or {}))
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
-        category = {"forward": "activations", "backward": "temporaries"}.get(self.phase, "optimizer")
-        owner = self._where() if self.phase == "forward" else None
+        phase = self.phase
+        category = _MADE.get(phase, "optimizer")
+        owner = self._where() if phase == "forward" else None
+        entries = self.entries
         for storage, _ in _storages(out):
-            self.add(storage, category, owner)
+            if id(storage) not in entries:
+                self.add(storage, category, owner)
         self._after_op()
         return out
 
@@ -304,7 +342,8 @@ class Trace(TorchDispatchMode):
             self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
             self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
         self.phase, self.at, self._frozen = "backward", "", True
-        self.capture.replay(output, loss=loss)
+        with _plain_runner(self.capture):
+            self.capture.replay(output, loss=loss)
         del loss, roots
         grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
                  for p in self.params if p.grad is not None}
@@ -402,9 +441,7 @@ class Trace(TorchDispatchMode):
 
     def close(self) -> None:
         """Stop following: no callback from here on."""
-        for fin in self._finalizers:
-            fin.detach()
-        self._finalizers.clear()
+        self._finalizers = None   # no callback acts from here on
         self.optimizer_state = None
 
 
