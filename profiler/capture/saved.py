@@ -124,6 +124,21 @@ def _plain_runner(capture: Any):
         mode._run = run
 
 
+def _is_cache(value: Any) -> bool:
+    """A transformers KV cache (a Cache, whose ``layers`` hold keys and values)."""
+    return any(c.__name__.endswith("Cache") for c in type(value).__mro__) and hasattr(value, "layers")
+
+
+def _cache_tensors(cache: Any) -> list[torch.Tensor]:
+    """The tensors a KV cache holds: its layers' keys and values, and whatever pytree finds."""
+    tensors = []
+    for layer in getattr(cache, "layers", ()) or ():
+        tensors.extend(t for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                       if isinstance(t, torch.Tensor))
+    tensors.extend(t for t in tree_flatten(cache)[0] if isinstance(t, torch.Tensor))
+    return tensors
+
+
 def _storages(tree: Any) -> list:
     """(storage, tensor) of each tensor in an op's result (a tensor, a tuple or list of
     tensors, or anything pytree flattens)."""
@@ -305,6 +320,11 @@ class Trace(TorchDispatchMode):
             for b in module._buffers.values():
                 if b is not None:
                     self.add(b.untyped_storage(), "buffers")
+        args, kwargs = inputs
+        for value in (*args, *kwargs.values()):   # a KV cache given (decode): live from the start
+            if _is_cache(value):
+                for t in _cache_tensors(value):
+                    self.add(t.untyped_storage(), "kv_cache")
         for storage, _ in _storages(inputs):
             self.add(storage, "inputs")
         training = self.training
@@ -429,12 +449,7 @@ class Trace(TorchDispatchMode):
             cache = output.get("past_key_values")
         if cache is None:
             return
-        tensors = []
-        for layer in getattr(cache, "layers", ()) or ():
-            tensors.extend(t for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
-                           if isinstance(t, torch.Tensor))
-        tensors.extend(t for t in tree_flatten(cache)[0] if isinstance(t, torch.Tensor))
-        for t in tensors:
+        for t in _cache_tensors(cache):
             entry = self.entries.get(id(t.untyped_storage()))
             if entry is not None and entry.category == "activations":
                 entry.sub = "kv_cache"

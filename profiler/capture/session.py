@@ -212,6 +212,7 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                     for t in given:
                         if carried(t) and id(t) in memo and memo[id(t)].is_meta:
                             known.know(memo[id(t)], t.detach().clone())
+                memo.clear()   # no reference beyond the inputs' own: a decode's old cache dies at its update
                 capture = Capture(model, record_ops=training, known=known)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)

@@ -186,3 +186,34 @@ def test_engine_on_real_tensors(name, training):
         forward_rows(model, args, kwargs, "real", None, torch.float32, None, training, False)
     memory = summarize(request.trace)
     _check(by_memtracker(memory), ref, SEED if training and memory.peak_phase == "backward" else {})
+
+
+def test_decode_with_a_kv_cache():
+    """One decode step of the tiny LLaMA after a 64-token cache, batch 2: the given
+    cache is live from the start (``kv_cache``), each layer's old keys and values die
+    as the layer's update makes the new ones.  MemTracker sees the given cache's
+    tensors as Other (given with ``track_external``); at the peak both sides hold the
+    same 16,384 bytes of the old cache (one (2, 2, 64, 16) float32 tensor: the last
+    layer's values, being replaced) and all four new ones (65 tokens).  The rest differs by
+    2,568 bytes (0.6%): transformers' mask code runs other ops on meta than on the CPU
+    (see test_inference_on_meta)."""
+    import copy
+    model, _, _ = _llama()
+    model.eval()
+    with torch.no_grad():
+        cache = model(torch.randint(0, 128, (2, 64))).past_key_values
+    ids = torch.randint(0, 128, (2, 1))
+    given = copy.deepcopy(cache)   # the step updates its cache in place
+    tracker = MemTracker()
+    tracker.track_external(model, ids, *[t for layer in given.layers for t in (layer.keys, layer.values)])
+    with tracker, torch.no_grad():
+        out = model(ids, past_key_values=given)
+    ref = {getattr(k, "value", k): v for k, v in tracker.get_tracker_snapshot("peak")[torch.device("cpu")].items()}
+    del out
+    memory = profiler.profile(model, inputs=(ids,), kwargs={"past_key_values": cache}, memory=True).memory
+    old, new = 2 * 2 * 64 * 16 * 4, 4 * (2 * 2 * 65 * 16 * 4)
+    assert ref["Other"] == old + ids.numel() * 8
+    assert memory.at_peak["kv_cache"] == old + new
+    assert memory.totals["kv_cache"] == new   # the cache returned
+    assert memory.at_peak["parameters"] == ref["Parameter"] and memory.at_peak["buffers"] == ref["Buffer"]
+    assert memory.peak_bytes - ref["Total"] == 2568
