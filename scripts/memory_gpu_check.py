@@ -24,7 +24,6 @@ from __future__ import annotations
 import sys
 
 import torch
-from torch import nn
 
 import profiler
 

@@ -6,8 +6,8 @@ A ``Trace`` is a TorchDispatchMode entered inside the profile's capture for the 
 forward (meta, fake or real tensors: the profile's own, never the caller's).  Every
 op's output storages it has not seen are *allocated* then, in the category of the
 phase (forward: activations, backward: temporaries, optimizer: optimizer), charged
-to the innermost module call running (``Capture.stack``), and ``weakref.finalize``
-on the storage *frees* them when the last tensor viewing it dies.  The parameters,
+to the innermost module call running (``Capture.stack``), and a weak reference to
+the storage *frees* them when the last tensor viewing it dies.  The parameters,
 buffers and inputs are live from the start.  Around the forward,
 ``torch.autograd.graph.saved_tensors_hooks`` sees every tensor autograd saves:
 an activation storage saved becomes ``saved`` (a parameter, buffer or input saved
@@ -16,8 +16,11 @@ For a training step the trace then makes the loss (the sum of the outputs' sums)
 runs the backward through the capture's replay (so a custom Function's backward and
 checkpointing's recompute are counted as in any training profile), marks each
 parameter's gradient as it arrives (a hook on the parameter, and one after its
-accumulation, as MemTracker does), and runs one step of a torch optimizer on the
-parameters (its states are made at this first step).
+accumulation, as MemTracker does), and takes the optimizer's first step (its states
+are made then): simulated storage by storage for SGD and Adam(W) (``_simulated_step``),
+torch's own step for Adafactor.  Attention is counted as the fused kernel that runs
+it, not the math decomposition the meta device runs (``_Fused``).  A KV cache given
+(decode) is live from the start; one returned is marked ``kv_cache``.
 
 The record is an event list: +storage, -storage, and a storage changing category
 (a backward temporary that becomes a parameter's gradient), with the index of the
@@ -168,10 +171,6 @@ class Entry:
         self.sub = None
         self.saver = None
 
-    @property
-    def label(self) -> str:
-        return self.sub if self.category == "activations" and self.sub else self.category
-
 
 def _mark(method):
     """A function calling ``method``, marked as the trace's own saved-tensor hook
@@ -203,8 +202,7 @@ class Trace(TorchDispatchMode):
         self.timeline: list[list] = []               # [phase, name, live after], one per run of ops
         self._frozen = True                          # the next op starts a new timeline step
         self.params: list[torch.nn.Parameter] = []
-        self.kv: list[torch.Tensor] = []
-        self._finalizers: list = []
+        self._finalizers: list | None = []          # the storages' weak references (None: closed)
         self._handles: list = []
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0

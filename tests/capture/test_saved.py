@@ -9,7 +9,6 @@ storage charged to the first module that saved it.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
