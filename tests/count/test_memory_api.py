@@ -148,3 +148,13 @@ def test_the_callers_model_is_left_as_it_was():
 def test_refusals(kwargs, words):
     with pytest.raises(ProfilerError, match=words):
         profiler.profile(nn.Linear(4, 4), input_size=(4,), **kwargs)
+
+
+def test_adafactor_states_by_hand():
+    """Adafactor (torch's own step, on the profile's meta parameters): a matrix keeps a
+    row and a column second moment (float32 like the parameter), a vector a full one,
+    each parameter a 4-byte step count."""
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 8))
+    memory = profiler.profile(model, input_size=(32,), batch=4, training=True, optimizer="adafactor").memory
+    assert memory.totals["optimizer"] == ((64 + 32) + 64 + (8 + 64) + 8) * 4 + 4 * 4
+    assert memory.optimizer == "adafactor"
