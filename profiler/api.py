@@ -39,6 +39,7 @@ from profiler.report import Report
 from profiler.capture.run import Run
 from profiler.capture.session import Forward, captured, exclusive, kept_rng, on_meta, unwrapped
 from profiler.count.rows import build_rows
+from profiler.count import memory as _memory
 
 # the note of each way a detection model's forward runs (profiler.capture.bounded)
 DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
@@ -129,7 +130,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
             device: str | None = None, named: dict[str, Any] | None = None, image: int | None = None,
             frames: int | None = None, seconds: float | None = None, checkpointing: bool | str = False,
-            runs: int | None = None, peak_flops: float | None = None, peak_bandwidth: float | None = None) -> Report:
+            runs: int | None = None, peak_flops: float | None = None, peak_bandwidth: float | None = None,
+            memory: bool = False, optimizer: str | None = None) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -191,6 +193,12 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     ProfilerError, never counted into the outer report.
 
     A language model's report has ``Report.language`` (see profiler.count.language).
+
+    memory: also follow the memory of the step (``Report.memory``, a
+        profiler.count.memory.Memory, and the rows' memory columns): the live bytes by
+        category op by op, and the peak.  ``optimizer`` ("sgd", "sgd-momentum",
+        "adam", "adamw", "adafactor"), with ``training``, adds its first step and
+        implies ``memory``.
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch)
@@ -211,11 +219,13 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                             "inputs=..., kwargs=...)")
     if measure and (device or "cpu").startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
-    with exclusive(), kept_rng():
+    memory = _memory.check(memory, optimizer, training)
+    with exclusive(), kept_rng(), _memory.asked(memory, optimizer) as fill_memory:
         try:
             report, run = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
                                    tokens, decode, config, detections, named, (image, frames, seconds),
                                    checkpointing)
+            fill_memory(report)   # report.memory and the memory columns (profiler.count.memory)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise

@@ -343,13 +343,14 @@ class Capture:
         for op, n in window.uncounted_ops.items():
             owner.custom_missing[op] = owner.custom_missing.get(op, 0) + n
 
-    def replay(self, output: Any) -> None:
+    def replay(self, output: Any, loss: torch.Tensor | None = None) -> None:
         """After the forward of a training profile that made custom Function nodes or
         ran under saved-tensor hooks: run the graph's backward once, counting what it
-        runs that the backward formulas cannot see (profiler.capture.autograd)."""
-        if self.claims is None or not (self.claims.nodes or self.hooked):
+        runs that the backward formulas cannot see (profiler.capture.autograd).
+        ``loss`` (a memory profile, profiler.capture.saved): run it in any case, from this scalar."""
+        if self.claims is None or not (self.claims.nodes or self.hooked or loss is not None):
             return
-        roots = autograd.roots(output, tensor_leaves)
+        roots = autograd.roots(output, tensor_leaves) if loss is None else [loss]
         if not roots:
             return
         mode, stack, first = self._mode, self.stack, len(self.calls)
@@ -394,7 +395,7 @@ class Capture:
                 inputs=tuple([tuple(t.shape) for t in tensors]),
                 in_bytes=sum([t.numel() * t.element_size() for t in tensors]),
                 input_grads=grads_of((args, kwargs)) if record else (),
-                kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
+                kwargs={k: _as_shapes(v) for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
             calls.append(call)
             if record:   # training: autograd's view of the call (profiler.capture.autograd)
                 call.grad_on = torch.is_grad_enabled()

@@ -1,0 +1,547 @@
+"""The live set of one profiled step, storage by storage: what the forward makes,
+what autograd saves for the backward, what the backward and the optimizer make, and
+when each storage's last reference dies (issue 23; summarised by profiler.count.memory).
+
+A ``Trace`` is a TorchDispatchMode entered inside the profile's capture for the one
+forward (meta, fake or real tensors: the profile's own, never the caller's).  Every
+op's output storages it has not seen are *allocated* then, in the category of the
+phase (forward: activations, backward: temporaries, optimizer: optimizer), charged
+to the innermost module call running (``Capture.stack``), and a weak reference to
+the storage *frees* them when the last tensor viewing it dies.  The parameters,
+buffers and inputs are live from the start.  Around the forward,
+``torch.autograd.graph.saved_tensors_hooks`` sees every tensor autograd saves:
+an activation storage saved becomes ``saved`` (a parameter, buffer or input saved
+stays what it is: no new memory), charged to the module whose forward saved it.
+For a training step the trace then makes the loss (the sum of the outputs' sums),
+runs the backward through the capture's replay (so a custom Function's backward and
+checkpointing's recompute are counted as in any training profile), marks each
+parameter's gradient as it arrives (a hook on the parameter, and one after its
+accumulation, as MemTracker does), and takes the optimizer's first step (its states
+are made then): simulated storage by storage for SGD and Adam(W) (``_simulated_step``),
+torch's own step for Adafactor.  Attention is counted as the fused kernel that runs
+it, not the math decomposition the meta device runs (``_Fused``).  A KV cache given
+(decode) is live from the start; one returned is marked ``kv_cache``.
+
+The record is an event list: +storage, -storage, and a storage changing category
+(a backward temporary that becomes a parameter's gradient), with the index of the
+event after which the live total peaked; profiler.count.memory replays it.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import weakref
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+_SDPA = torch.nn.functional.scaled_dot_product_attention
+_MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
+_REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
+
+# the torch optimizer of each name, with the settings that decide its states
+OPTIMIZER_CLASSES = {
+    "sgd": ("SGD", {"lr": 0.01}),
+    "sgd-momentum": ("SGD", {"lr": 0.01, "momentum": 0.9}),
+    "adam": ("Adam", {}),
+    "adamw": ("AdamW", {}),
+    "adafactor": ("Adafactor", {}),
+}
+SIMULATED = ("sgd", "sgd-momentum", "adam", "adamw")   # stepped by Trace._simulated_step
+
+
+class Request:
+    """A memory profile asked for (``requested``): the optimizer to step (or None),
+    and, once the profile's forward has run, its ``trace``."""
+
+    def __init__(self, optimizer: str | None, simulate: bool = True):
+        self.optimizer = optimizer
+        self.simulate = simulate   # False: run the torch optimizer itself (the tests' reference)
+        self.trace: Trace | None = None
+
+
+@contextlib.contextmanager
+def requested(optimizer: str | None, simulate: bool = True):
+    """Ask the profile run inside for its memory; yields the ``Request``."""
+    request = Request(optimizer, simulate)
+    token = _REQUEST.set(request)
+    try:
+        yield request
+    finally:
+        _REQUEST.reset(token)
+
+
+def request() -> Request | None:
+    """The memory profile asked for around this call, or None."""
+    return _REQUEST.get()
+
+
+class Following:
+    """``follow``'s context manager: enters ``trace.follow`` around the forward."""
+
+    def __init__(self, trace: "Trace", model: torch.nn.Module, inputs: Any):
+        self.trace, self._cm = trace, trace.follow(model, inputs)
+
+    def __enter__(self) -> "Trace":
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc) -> Any:
+        return self._cm.__exit__(*exc)
+
+
+def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) -> Following | None:
+    """Where a memory profile was asked for (``requested``): a new ``Trace`` of this
+    forward (kept on the request: the last forward attempted is the profile's), to be
+    entered inside ``capture``; else None."""
+    asked = _REQUEST.get()
+    if asked is None:
+        return None
+    trace = Trace(capture, asked.optimizer if training else None, training)
+    trace.simulate = asked.simulate
+    asked.trace = trace
+    return Following(trace, model, inputs)
+
+
+@contextlib.contextmanager
+def _plain_runner(capture: Any):
+    """The backward's ops run without the meta forward's known values
+    (profiler.capture.known), whose per-op check cost a third of a language model's
+    backward: a backward reads no token id's value.  Where the capture replays its
+    backward of its own accord (a custom Function, checkpointing's recompute reruns
+    forward code), the runner stays as it is."""
+    mode = getattr(capture, "_mode", None)
+    run = getattr(mode, "_run", None)
+    inner = getattr(run, "run", None)
+    claims = getattr(capture, "claims", None)
+    if inner is None or claims is None or claims.nodes or capture.hooked:
+        yield
+        return
+    mode._run = inner
+    try:
+        yield
+    finally:
+        mode._run = run
+
+
+def _is_cache(value: Any) -> bool:
+    """A transformers KV cache (a Cache, whose ``layers`` hold keys and values)."""
+    return any(c.__name__.endswith("Cache") for c in type(value).__mro__) and hasattr(value, "layers")
+
+
+def _cache_tensors(cache: Any) -> list[torch.Tensor]:
+    """The tensors a KV cache holds: its layers' keys and values, and whatever pytree finds."""
+    tensors = []
+    for layer in getattr(cache, "layers", ()) or ():
+        tensors.extend(t for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                       if isinstance(t, torch.Tensor))
+    tensors.extend(t for t in tree_flatten(cache)[0] if isinstance(t, torch.Tensor))
+    return tensors
+
+
+def _storages(tree: Any) -> list:
+    """(storage, tensor) of each tensor in an op's result (a tensor, a tuple or list of
+    tensors, or anything pytree flattens)."""
+    if type(tree) is torch.Tensor or type(tree) is torch.nn.Parameter:
+        return [(tree.untyped_storage(), tree)]
+    found = []
+    flat = (type(tree) is tuple or type(tree) is list) and all(
+        type(x) is torch.Tensor or x is None for x in tree)
+    leaves = tree if flat else tree_flatten(tree)[0]
+    for t in leaves:
+        if isinstance(t, torch.Tensor):
+            try:
+                found.append((t.untyped_storage(), t))
+            except (NotImplementedError, RuntimeError):   # a tensor with no storage (a subclass)
+                pass
+    return found
+
+
+class Entry:
+    """One storage: its bytes, category (at the moment), refinement ("saved",
+    "kv_cache" for an activation), the call it was made in, the call that saved it."""
+
+    __slots__ = ("key", "nbytes", "category", "sub", "owner", "saver", "phase")
+
+    def __init__(self, key: int, nbytes: int, category: str, owner: Any, phase: str):
+        self.key, self.nbytes, self.category, self.owner, self.phase = key, nbytes, category, owner, phase
+        self.sub = None
+        self.saver = None
+
+
+def _mark(method):
+    """A function calling ``method``, marked as the trace's own saved-tensor hook
+    (profiler.capture.autograd.hooks_active does not take it for checkpointing's)."""
+    def hook(t):
+        return method(t)
+    hook.profiler_memory = True
+    return hook
+
+
+class Trace(TorchDispatchMode):
+    """The live set of one step (see the module docstring).  Use ``follow`` around the
+    forward and ``step`` after it."""
+
+    def __init__(self, capture: Any, optimizer: str | None, training: bool):
+        super().__init__()
+        self.capture = capture
+        self.training = training
+        self.optimizer = optimizer
+        self.entries: dict[int, Entry] = {}         # live storages by id(storage)
+        self.all: list[Entry] = []                   # every storage ever seen, in order
+        self.events: list[tuple[int, Entry, Any]] = []   # (+1 made | -1 freed | 0 retagged, entry, category)
+        self.live = 0
+        self.peak = 0
+        self.peak_event = 0                          # events[:peak_event] make the peak
+        self.peak_where: tuple[str, str] = ("forward", "")
+        self.phase = "forward"
+        self.at = ""                                 # the module running (backward: whose saved tensors it reads)
+        self.timeline: list[list] = []               # [phase, name, live after], one per run of ops
+        self._frozen = True                          # the next op starts a new timeline step
+        self.params: list[torch.nn.Parameter] = []
+        self._finalizers: list | None = []          # the storages' weak references (None: closed)
+        self._handles: list = []
+        self.optimizer_state = None
+        self.grad_bytes = self.state_bytes = 0
+        self.simulate = True
+        self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
+        self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
+        self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
+
+    # -- the live set ---------------------------------------------------------------
+    def _where(self) -> Any:
+        stack = self.capture.stack
+        for call in reversed(stack):
+            if not call.absorbed:
+                return call
+        return None
+
+    def _name(self) -> str:
+        if self.phase == "forward":
+            call = self._where()
+            return call.name if call is not None else ""
+        return self.at
+
+    def add(self, storage, category: str, owner: Any = None) -> Entry | None:
+        key = id(storage)
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        entry = Entry(key, storage.nbytes(), category, owner, self.phase)
+        self.entries[key] = entry
+        self.all.append(entry)
+        self.events.append((1, entry, category))
+        self.live += entry.nbytes
+        # a weak reference whose callback frees it (weakref.finalize costs three times as much)
+        self._finalizers.append(weakref.ref(storage, functools.partial(self._dead, key)))
+        return entry
+
+    def _dead(self, key: int, ref: Any) -> None:
+        if self._finalizers is not None:
+            self._free(key)
+
+    def _free(self, key: int) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.events.append((-1, entry, None))
+            self.live -= entry.nbytes
+
+    def retag(self, tensor: torch.Tensor, category: str) -> None:
+        entry = self.entries.get(id(tensor.untyped_storage()))
+        if entry is None:
+            self.add(tensor.untyped_storage(), category)
+        elif entry.category != category:
+            self.events.append((0, entry, category))
+            entry.category = category
+
+    def _after_op(self) -> None:
+        name = self._name()
+        if self._frozen or self.timeline[-1][0] != self.phase or self.timeline[-1][1] != name:
+            self.timeline.append([self.phase, name, self.live])
+            self._frozen = False
+        else:
+            self.timeline[-1][2] = self.live
+        if self.live > self.peak:
+            self.peak, self.peak_event, self.peak_where = self.live, len(self.events), (self.phase, name)
+            self._frozen = True
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
+            return out
+        phase = self.phase
+        category = _MADE.get(phase, "optimizer")
+        owner = self._where() if phase == "forward" else None
+        entries = self.entries
+        for storage, _ in _storages(out):
+            if id(storage) not in entries:
+                self.add(storage, category, owner)
+        self._after_op()
+        return out
+
+    # -- saved tensors ----------------------------------------------------------------
+    def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        call = self._where()
+        self._savers[id(t)] = call.name if call is not None else ""   # the backward reading it is call's
+        try:
+            entry = self.entries.get(id(t.untyped_storage()))
+        except (NotImplementedError, RuntimeError):
+            return t
+        if entry is not None and entry.category == "activations" and entry.sub is None:
+            entry.sub, entry.saver = "saved", call
+        return t
+
+    def _unpack(self, t: torch.Tensor) -> torch.Tensor:
+        """A backward node reads what it saved: the backward of the module that saved it runs."""
+        if self.phase == "backward":
+            name = self._savers.get(id(t))
+            if name is not None:
+                self.at = name
+        return t
+
+    # -- the step -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def follow(self, model: torch.nn.Module, inputs: Any):
+        """Around the forward: the model's parameters, buffers and ``inputs`` live, every
+        op traced, saved tensors seen (training)."""
+        for module in model.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    self.add(p.untyped_storage(), "parameters")
+            for b in module._buffers.values():
+                if b is not None:
+                    self.add(b.untyped_storage(), "buffers")
+        args, kwargs = inputs
+        for value in (*args, *kwargs.values()):   # a KV cache given (decode): live from the start
+            if _is_cache(value):
+                for t in _cache_tensors(value):
+                    self.add(t.untyped_storage(), "kv_cache")
+        for storage, _ in _storages(inputs):
+            self.add(storage, "inputs")
+        training = self.training
+        self.params = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad] if training else []
+        self.timeline.append(["forward", "", self.live])
+        self.peak, self.peak_event = self.live, len(self.events)
+        hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
+                 if training else contextlib.nullcontext())
+        try:
+            with self, hooks, _Fused(self):
+                yield self
+        finally:
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+            for p in self.params:
+                p.grad = None
+            self.close()
+
+    def step(self, output: Any) -> None:
+        """After the forward, inside ``follow``: a KV cache in ``output`` marked; for a
+        training step the loss, the backward (the capture's replay) and the optimizer's
+        first step."""
+        self._mark_cache(output)
+        if not self.training:
+            self.capture.replay(output)
+            return
+        roots = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)
+                 and t.requires_grad and t.grad_fn is not None]
+        # the loss: the sum of the outputs' sums, a scalar (its few bytes in the forward)
+        loss = None
+        for t in roots:
+            loss = t.sum() if loss is None else loss + t.sum()
+        for p in self.params:   # a parameter's gradient as it arrives, and once accumulated
+            self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
+            self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
+        self.phase, self.at, self._frozen = "backward", "", True
+        with _plain_runner(self.capture):
+            self.capture.replay(output, loss=loss)
+        del loss, roots
+        grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
+                 for p in self.params if p.grad is not None}
+        self.grad_bytes = sum(grads.values())
+        if self.optimizer is not None and self.params:
+            self.phase, self.at, self._frozen = "optimizer", "optimizer", True
+            if self.simulate and self.optimizer in SIMULATED:
+                self._simulated_step()
+            else:
+                self._real_step()
+            self._frozen = True
+            self._after_op()   # the timeline's last step: what the step leaves
+        self.phase = "done"
+
+    # -- the optimizer's first step ------------------------------------------------------
+    def _alloc(self, nbytes: int) -> Entry:
+        """A storage the (simulated) optimizer makes: live until ``_drop``."""
+        self._virtual -= 1
+        entry = Entry(self._virtual, nbytes, "optimizer", None, self.phase)
+        self.entries[entry.key] = entry
+        self.all.append(entry)
+        self.events.append((1, entry, "optimizer"))
+        self.live += nbytes
+        self._after_op()
+        return entry
+
+    def _drop(self, entry: Entry | None) -> None:
+        if entry is not None:
+            self._free(entry.key)
+
+    def _simulated_step(self) -> None:
+        """The first step of torch's single-tensor (``foreach=False``: the CPU default)
+        SGD, SGD with momentum, Adam or AdamW at their default settings, storage by
+        storage as its code makes and drops them (torch/optim/adam.py, sgd.py), without
+        running it: on meta, the real step costs more than the whole forward.
+        ``tests/count/test_memory_optimizer.py`` checks it against the real step.
+
+        * Adam, AdamW: ``_init_group`` makes, parameter by parameter, the step count
+          (a float32 scalar on the CPU: 4 bytes), ``exp_avg`` and ``exp_avg_sq`` (each
+          like the parameter); then per parameter ``denom = (exp_avg_sq.sqrt() / c).add_(eps)``
+          makes sqrt's result and the quotient, drops sqrt's, and the previous
+          parameter's ``denom`` goes when the name is rebound; everything else is in place.
+        * SGD: in place, nothing made.  SGD with momentum: ``buf = grad.detach().clone()``
+          per parameter at the first step, kept as the state.
+        """
+        params = [p for p in self.params if p.grad is not None]
+        size = [p.numel() * p.element_size() for p in params]
+        if self.optimizer in ("adam", "adamw"):
+            step = torch.empty((), dtype=torch.get_default_dtype()).element_size()   # _get_scalar_dtype()
+            for n in size:
+                self._alloc(step), self._alloc(n), self._alloc(n)
+            self.state_bytes = sum(2 * n + step for n in size)
+            denom = None
+            for n in size:
+                root = self._alloc(n)
+                quotient = self._alloc(n)
+                self._drop(root)
+                self._drop(denom)
+                denom = quotient
+            self._drop(denom)
+        elif self.optimizer == "sgd-momentum":
+            for n in size:
+                self._alloc(n)
+            self.state_bytes = sum(size)
+
+    def _real_step(self) -> None:
+        """The first step of the torch optimizer itself, on the profile's parameters."""
+        name, settings = OPTIMIZER_CLASSES[self.optimizer]
+        optimizer = getattr(torch.optim, name)(self.params, **settings)
+        optimizer.step()
+        for state in optimizer.state.values():   # states made outside any op (a CPU step count)
+            for value in state.values():
+                if isinstance(value, torch.Tensor) and id(value.untyped_storage()) not in self.entries:
+                    self.add(value.untyped_storage(), "optimizer")
+                    self._after_op()
+        self.optimizer_state = optimizer.state   # held to the end: the states are live after the step
+        self.state_bytes = sum(e.nbytes for e in self.entries.values() if e.category == "optimizer")
+
+    def _mark_cache(self, output: Any) -> None:
+        """The tensors of a KV cache the model returned (``past_key_values``)."""
+        cache = getattr(output, "past_key_values", None)
+        if cache is None and isinstance(output, dict):
+            cache = output.get("past_key_values")
+        if cache is None:
+            return
+        for t in _cache_tensors(cache):
+            entry = self.entries.get(id(t.untyped_storage()))
+            if entry is not None and entry.category == "activations":
+                entry.sub = "kv_cache"
+
+    def close(self) -> None:
+        """Stop following: no callback from here on."""
+        self._finalizers = None   # no callback acts from here on
+        self.optimizer_state = None
+
+
+def _fused_layout(out: torch.Tensor) -> torch.Tensor:
+    """The math result in the fused kernels' layout: (B, H, L, D) viewing (B, L, H, D)
+    memory (flash and memory-efficient attention write it so, on a GPU and a CPU), so
+    that the ops after it copy (or not) as they would after the fused kernel.  A copy
+    kept from the capture's sight (it counts nothing), within the autograd graph."""
+    if out.dim() != 4 or out.transpose(1, 2).is_contiguous():
+        return out
+    with torch._C._DisableTorchDispatch():
+        return out.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def fused_enabled() -> bool:
+    """Some fused SDPA backend is allowed (not ``sdpa_kernel(SDPBackend.MATH)`` alone):
+    attention is then counted as the fused kernel, else as its math decomposition."""
+    cuda = torch.backends.cuda
+    return cuda.flash_sdp_enabled() or cuda.mem_efficient_sdp_enabled() or cuda.cudnn_sdp_enabled()
+
+
+class _Fused(TorchFunctionMode):
+    """``F.scaled_dot_product_attention`` as the fused kernel that runs it on a GPU (flash,
+    memory-efficient) or a CPU (flash for CPU), not as the math decomposition the meta
+    device runs (whose (B, H, L, L) scores would be saved for the backward): the call
+    runs as it is (the capture counts it as ever), but what its ops make is hidden
+    from the trace but the output; for a training step the fused kernel's saved set
+    is held instead: query, key, value, the output and a log-sum-exp per query row
+    (float32, or the inputs' dtype where wider), until the gradients of query, key
+    and value are made; the math backward's own temporaries are hidden too, its
+    gradients of query, key and value counted."""
+
+    def __init__(self, trace: Trace):
+        super().__init__()
+        self.trace = trace
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not _SDPA or len(args) < 3 or not fused_enabled():
+            return func(*args, **kwargs)
+        trace = self.trace
+        trace.hide += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            trace.hide -= 1
+        if isinstance(out, torch.Tensor):
+            # torch functions called here are the trace's own: no function mode (the
+            # capture's known values) may take them for the model's
+            with torch._C.DisableTorchFunction():
+                out = _fused_layout(out)
+                self._fused(out, *args[:3])
+        return out
+
+    def _fused(self, out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        trace = self.trace
+        trace.add(out.untyped_storage(), "activations", trace._where())
+        trace._after_op()
+        inputs = [t for t in (q, k, v) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if trace.phase != "forward" or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
+            return
+        held = [q, k, v, out]
+        for t in held:
+            trace._pack(t)
+        size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
+        rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
+        trace._virtual -= 1
+        lse = Entry(trace._virtual, rows * size, "activations", trace._where(), trace.phase)
+        lse.sub, lse.saver = "saved", lse.owner
+        trace.entries[lse.key] = lse
+        trace.all.append(lse)
+        trace.events.append((1, lse, "activations"))
+        trace.live += lse.nbytes
+        trace._after_op()
+
+        def started(grads):   # the math backward begins: hidden until q, k, v have gradients,
+            trace.hide += 1   # the output's gradient held by the kernel till then
+            held.extend(g for g in grads if isinstance(g, torch.Tensor))
+
+        def done(grads):   # the kernel's gradients made, then its saved set released
+            trace.hide -= 1
+            for g in grads:
+                if isinstance(g, torch.Tensor):
+                    trace.add(g.untyped_storage(), "temporaries")
+            trace._after_op()
+            held.clear()
+            trace._free(lse.key)
+
+        out.grad_fn.register_prehook(started)
+        torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")
