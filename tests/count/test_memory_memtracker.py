@@ -44,7 +44,8 @@ from torch.distributed._tools.mem_tracker import MemTracker  # noqa: E402
 
 import profiler  # noqa: E402
 from profiler.capture.saved import requested  # noqa: E402
-from profiler.capture.session import forward_rows  # noqa: E402
+from profiler.capture.run import Run  # noqa: E402
+from profiler.capture.session import captured  # noqa: E402
 from profiler.count.memory import summarize  # noqa: E402
 
 OURS = {"Parameter": ("parameters",), "Buffer": ("buffers",), "Gradient": ("gradients",),
@@ -183,7 +184,8 @@ def test_engine_on_real_tensors(name, training):
     model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training)
     with requested("adamw" if training else None) as request:
-        forward_rows(model, args, kwargs, "real", None, torch.float32, None, training, False)
+        with captured(Run("model", model, args=args, kwargs=kwargs, training=training), "real"):
+            pass
     memory = summarize(request.trace)
     _check(by_memtracker(memory), ref, SEED if training and memory.peak_phase == "backward" else {})
 
