@@ -129,7 +129,8 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
             device: str | None = None, named: dict[str, Any] | None = None, image: int | None = None,
             frames: int | None = None, seconds: float | None = None, checkpointing: bool | str = False,
-            runs: int | None = None, peak_flops: float | None = None, peak_bandwidth: float | None = None) -> Report:
+            runs: int | None = None, peak_flops: float | None = None, peak_bandwidth: float | None = None,
+            memory: bool = False, optimizer: str | None = None) -> Report:
     """Profile ``model`` (a torchvision or built-in name, ``hf:ARCH``, ``timm:NAME``,
     a local transformers config, ``file.py:Attr``, or any nn.Module, as it is: real
     weights, any dtype, wrapped by torch.compile or DataParallel, lazy) on one dummy
@@ -191,6 +192,12 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     ProfilerError, never counted into the outer report.
 
     A language model's report has ``Report.language`` (see profiler.count.language).
+
+    memory: also follow the memory of the step (``Report.memory``, a
+        profiler.count.memory.Memory, and the rows' memory columns): the live bytes by
+        category op by op, and the peak.  ``optimizer`` ("sgd", "sgd-momentum",
+        "adam", "adamw", "adafactor"), with ``training``, adds its first step and
+        implies ``memory``.
     """
     input_size, dtype = _check_arguments(input_size, batch, inputs, kwargs, dtype, native, training)
     _check_language_arguments(model, input_size, inputs, native, tokens, decode, config, batch)

@@ -72,6 +72,7 @@ class Report:
         self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
         self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
         self.language = None               # a language model's LanguageSummary (profiler.count.language)
+        self.memory = None                 # a memory profile's Memory (profiler.count.memory), else None
         self._memo: dict[str, Any] = {}    # derived tables, each computed once (see the module docstring)
         self._measurement = None
         self._layers = layers
