@@ -34,6 +34,10 @@ meaning; new fields may be added within a version.  Schema version 1::
       # "recompute", "forward+backward+recompute" = hardware FLOPs):
       "passes": [{"pass": "forward", "mults": 1, "adds": 1, "other": 0, "macs": 1, "flops": 2}],
       "finding": "linear layers: 96.0% of parameters, ...",
+      # memory profiles only (profiler.report.memory.to_dict): peak_bytes, peak_phase, peak_at,
+      # at_peak and totals (bytes by category), optimizer, timeline ([phase, module, live bytes]),
+      # assumptions, finding, plan (the what-ifs: recipe, step_peak, stages, fit, ...; or null)
+      "memory": {...},
       # measured reports (profiler.report.measured) only, also in each "by_kind" entry (time_s,
       # time_%, flops_per_s, regime) and each "layers" entry (time_s: the mean over the
       # runs, time_median_s, time_iqr_s, time_%, flops_per_s, bytes_per_s, bound_s, regime,
@@ -108,6 +112,9 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
         "finding": report.finding(),
     }
+    if report.memory is not None:   # memory profiles: profiler.report.memory.to_dict
+        from profiler.report.memory import to_dict as memory_dict
+        document["memory"] = memory_dict(report)
     passes = report.passes
     if passes is not None:
         document["passes"] = [{"pass": r["pass"], **{c: int(r[c]) for c in ("mults", "adds", "other", "macs",
