@@ -36,6 +36,7 @@ from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.session import exclusive, forward_rows, kept_rng, on_meta, unwrapped
+from profiler.count import memory as _memory
 
 _on_meta = on_meta   # the name tests and benchmarks knew it by
 
@@ -218,12 +219,14 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
                             "inputs=..., kwargs=...)")
     if measure and (device or "cpu").startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
+    memory = _memory.check(memory, optimizer, training)
     kept: list = []
-    with exclusive(), kept_rng():
+    with exclusive(), kept_rng(), _memory.asked(memory, optimizer) as fill_memory:
         try:
             report = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
                               tokens, decode, config, detections, named, (image, frames, seconds), checkpointing,
                               kept if timing else None)
+            fill_memory(report)   # report.memory and the memory columns (profiler.count.memory)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise

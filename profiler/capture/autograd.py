@@ -43,7 +43,9 @@ except ImportError:  # pragma: no cover - every supported torch has it
 
 def hooks_active() -> bool:
     """Saved-tensor hooks (non-reentrant checkpointing, CPU offloading) are on."""
-    return torch._C._autograd._top_saved_tensors_default_hooks(False) is not None
+    hooks = torch._C._autograd._top_saved_tensors_default_hooks(False)
+    # a memory profile's own hooks (profiler.capture.saved) only look
+    return hooks is not None and not getattr(hooks[0], "profiler_memory", False)
 
 
 def is_function_node(node: Any) -> bool:

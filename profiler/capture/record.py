@@ -353,13 +353,14 @@ class Capture:
         for op, n in window.uncounted_ops.items():
             owner.custom_missing[op] = owner.custom_missing.get(op, 0) + n
 
-    def replay(self, output: Any) -> None:
+    def replay(self, output: Any, loss: torch.Tensor | None = None) -> None:
         """After the forward of a training profile that made custom Function nodes or
         ran under saved-tensor hooks: run the graph's backward once, counting what it
-        runs that the backward formulas cannot see (profiler.capture.autograd)."""
-        if self.claims is None or not (self.claims.nodes or self.hooked):
+        runs that the backward formulas cannot see (profiler.capture.autograd).
+        ``loss`` (a memory profile, profiler.capture.saved): run it in any case, from this scalar."""
+        if self.claims is None or not (self.claims.nodes or self.hooked or loss is not None):
             return
-        roots = autograd.roots(output, _tensor_leaves)
+        roots = autograd.roots(output, _tensor_leaves) if loss is None else [loss]
         if not roots:
             return
         mode, stack, first = self._mode, self.stack, len(self.calls)

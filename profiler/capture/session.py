@@ -35,6 +35,7 @@ from profiler.errors import ProfilerError
 from profiler.capture.record import Capture
 from profiler.capture.inputs import materialize
 from profiler.capture.known import KnownValues, carried
+from profiler.capture import saved as _saved
 from profiler.count.rows import build_rows
 from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_maker, swap_in_twins
 
@@ -214,14 +215,16 @@ def forward_rows(model: nn.Module, args: Any, kwargs: dict, execution: str, dtyp
                 capture = Capture(model, record_ops=training, known=known)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
+                memory = _saved.follow(capture, model, (args, kwargs), training)   # a memory profile's, or None
                 try:
                     # seeded: a forward that draws numbers (VITS: noise in its durations sets the
                     # waveform's length) counts the same every run; the caller's state comes back
-                    with kept_rng(), capture:
+                    with kept_rng(), capture, memory or contextlib.nullcontext():
                         torch.manual_seed(0)
                         output = model(*args, **kwargs)
-                        # custom Functions' backward, checkpointing's recompute (profiler.capture.autograd)
-                        capture.replay(output)
+                        # custom Functions' backward, checkpointing's recompute (profiler.capture.autograd);
+                        # a memory profile's step (profiler.capture.saved) replays it
+                        (memory.trace.step if memory else capture.replay)(output)
                         del output
                 except Exception as exc:
                     exc.failed_call = capture.failed_call

@@ -37,7 +37,9 @@ Categories (``CATEGORIES``), and MemTracker's names for them:
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 CATEGORIES = ("parameters", "buffers", "gradients", "optimizer", "inputs", "saved", "activations",
               "temporaries", "kv_cache")
@@ -85,3 +87,110 @@ class Memory:
     def share(self, category: str) -> float:
         """``category``'s share of the peak (0..1)."""
         return self.at_peak.get(category, 0) / self.peak_bytes if self.peak_bytes else 0.0
+
+
+def _label(entry, category: str) -> str:
+    """An entry's category for the summary: an activation refined as saved or KV cache."""
+    return entry.sub if category == "activations" and entry.sub else category
+
+
+def summarize(trace) -> Memory:
+    """The ``Memory`` of a profiler.capture.saved.Trace: the live set replayed up to
+    the peak's event, each storage in the category it had then (a saved or cached
+    activation as such from its making on)."""
+    at_peak = dict.fromkeys(CATEGORIES, 0)
+    now: dict = {}   # live entry -> its category at that moment
+    for kind, entry, category in trace.events[:trace.peak_event]:
+        if kind == 1:
+            now[entry] = category
+        elif kind == -1:
+            now.pop(entry, None)
+        elif entry in now:
+            now[entry] = category
+    for entry, category in now.items():
+        at_peak[_label(entry, category)] += entry.nbytes
+    totals = dict.fromkeys(CATEGORIES, 0)
+    for entry in trace.all:
+        first = entry.phase
+        if entry.category in ("parameters", "buffers", "inputs"):
+            totals[entry.category] += entry.nbytes
+        elif entry.sub is not None:
+            totals[entry.sub] += entry.nbytes
+        elif first == "forward" and entry.category == "activations":
+            totals["activations"] += entry.nbytes
+        elif first == "backward" and entry.category == "temporaries":
+            totals["temporaries"] += entry.nbytes
+    totals["gradients"] = trace.grad_bytes
+    totals["optimizer"] = trace.state_bytes
+    phase, at = trace.peak_where
+    rows: dict[int, dict[str, int]] = {}   # by id of the module call: the bytes it saved
+    for entry in trace.all:
+        if entry.sub == "saved" and entry.saver is not None:
+            row = rows.setdefault(id(entry.saver), {"saved_bytes": 0})
+            row["saved_bytes"] += entry.nbytes
+    return Memory(peak_bytes=trace.peak, peak_phase=phase if phase in PHASES else "optimizer",
+                  peak_at=at, at_peak=at_peak, totals=totals,
+                  timeline=tuple((p, n, b) for p, n, b in trace.timeline if p in PHASES),
+                  optimizer=trace.optimizer, rows=rows)
+
+
+def attach(report, memory: Memory, calls, model, training: bool) -> None:
+    """``report.memory`` and the rows' memory columns (``MEMORY_COLUMNS``): each row's
+    parameters at their element size, their gradients (training: those that
+    require grad), and what autograd saved in the row's module call.  ``calls``:
+    the capture's module calls, in the order the rows were made from them."""
+    report.memory = memory
+    layers = report.layers
+    modules = dict(model.named_modules())
+    saved_by_call = memory.rows
+    # the rows made from calls come first, in call order (profiler.count.rows.build_rows)
+    saved, cursor, names, types = [], 0, list(layers["name"]), list(layers["type"])
+    for call in calls:
+        if call.absorbed or cursor >= len(names):
+            continue
+        if names[cursor] == (call.name or "(model)") and types[cursor] == type(call.module).__name__:
+            saved.append(saved_by_call.get(id(call), {}).get("saved_bytes", 0))
+            cursor += 1
+    saved.extend([0] * (len(names) - len(saved)))
+    params, grads = [], []
+    for name, count in zip(names, layers["params"]):
+        module = modules.get("" if name == "(model)" else name)
+        first = next((p for p in module.parameters()), None) if module is not None else None
+        # floating parameters at the profile's dtype (``dtype=`` converts the twins)
+        size = 0 if first is None else report.itemsize if first.is_floating_point() else first.element_size()
+        params.append(int(count) * size)
+        grads.append(int(count) * size if training and first is not None and first.requires_grad else 0)
+    layers["param_bytes"] = params
+    layers["grad_bytes"] = grads
+    layers["saved_bytes"] = saved
+
+
+def check(memory: Any, optimizer: Any, training: bool) -> bool:
+    """Whether ``profile(memory=, optimizer=, training=)`` asks for memory; a
+    ProfilerError for a wrong value."""
+    from profiler.errors import ProfilerError
+    if not isinstance(memory, bool):
+        raise ProfilerError(f"memory={memory!r}: expected True or False")
+    if optimizer is None:
+        return memory
+    if optimizer not in OPTIMIZERS:
+        raise ProfilerError(f"optimizer={optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if not training:
+        raise ProfilerError(f"optimizer={optimizer!r} steps a training step: add training=True")
+    return True
+
+
+@contextlib.contextmanager
+def asked(memory: bool, optimizer: str | None):
+    """Around a profile: the memory asked for (profiler.capture.saved.requested), or
+    nothing; yields a function that fills ``report.memory`` and the columns."""
+    if not memory:
+        yield lambda report: None
+        return
+    from profiler.capture.saved import requested
+    with requested(optimizer) as request:
+        def fill(report) -> None:
+            trace = request.trace
+            if trace is not None:
+                attach(report, summarize(trace), trace.capture.calls, trace.capture.model, trace.training)
+        yield fill

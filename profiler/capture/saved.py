@@ -1,0 +1,337 @@
+"""The live set of one profiled step, storage by storage: what the forward makes,
+what autograd saves for the backward, what the backward and the optimizer make, and
+when each storage's last reference dies (issue 23; summarised by profiler.count.memory).
+
+A ``Trace`` is a TorchDispatchMode entered inside the profile's capture for the one
+forward (meta, fake or real tensors: the profile's own, never the caller's).  Every
+op's output storages it has not seen are *allocated* then, in the category of the
+phase (forward: activations, backward: temporaries, optimizer: optimizer), charged
+to the innermost module call running (``Capture.stack``), and ``weakref.finalize``
+on the storage *frees* them when the last tensor viewing it dies.  The parameters,
+buffers and inputs are live from the start.  Around the forward,
+``torch.autograd.graph.saved_tensors_hooks`` sees every tensor autograd saves:
+an activation storage saved becomes ``saved`` (a parameter, buffer or input saved
+stays what it is: no new memory), charged to the module whose forward saved it.
+For a training step the trace then makes the loss (the sum of the outputs' sums),
+runs the backward through the capture's replay (so a custom Function's backward and
+checkpointing's recompute are counted as in any training profile), marks each
+parameter's gradient as it arrives (a hook on the parameter, and one after its
+accumulation, as MemTracker does), and runs one step of a torch optimizer on the
+parameters (its states are made at this first step).
+
+The record is an event list: +storage, -storage, and a storage changing category
+(a backward temporary that becomes a parameter's gradient), with the index of the
+event after which the live total peaked; profiler.count.memory replays it.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import weakref
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+_REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
+
+# the torch optimizer of each name, with the settings that decide its states
+OPTIMIZER_CLASSES = {
+    "sgd": ("SGD", {"lr": 0.01}),
+    "sgd-momentum": ("SGD", {"lr": 0.01, "momentum": 0.9}),
+    "adam": ("Adam", {}),
+    "adamw": ("AdamW", {}),
+    "adafactor": ("Adafactor", {}),
+}
+
+
+class Request:
+    """A memory profile asked for (``requested``): the optimizer to step (or None),
+    and, once the profile's forward has run, its ``trace``."""
+
+    def __init__(self, optimizer: str | None):
+        self.optimizer = optimizer
+        self.trace: Trace | None = None
+
+
+@contextlib.contextmanager
+def requested(optimizer: str | None):
+    """Ask the profile run inside for its memory; yields the ``Request``."""
+    request = Request(optimizer)
+    token = _REQUEST.set(request)
+    try:
+        yield request
+    finally:
+        _REQUEST.reset(token)
+
+
+def request() -> Request | None:
+    """The memory profile asked for around this call, or None."""
+    return _REQUEST.get()
+
+
+class Following:
+    """``follow``'s context manager: enters ``trace.follow`` around the forward."""
+
+    def __init__(self, trace: "Trace", model: torch.nn.Module, inputs: Any):
+        self.trace, self._cm = trace, trace.follow(model, inputs)
+
+    def __enter__(self) -> "Trace":
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc) -> Any:
+        return self._cm.__exit__(*exc)
+
+
+def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) -> Following | None:
+    """Where a memory profile was asked for (``requested``): a new ``Trace`` of this
+    forward (kept on the request: the last forward attempted is the profile's), to be
+    entered inside ``capture``; else None."""
+    asked = _REQUEST.get()
+    if asked is None:
+        return None
+    trace = Trace(capture, asked.optimizer if training else None, training)
+    asked.trace = trace
+    return Following(trace, model, inputs)
+
+
+def _storages(tree: Any) -> list:
+    found = []
+    for t in tree_flatten(tree)[0]:
+        if isinstance(t, torch.Tensor):
+            try:
+                found.append((t.untyped_storage(), t))
+            except (NotImplementedError, RuntimeError):   # a tensor with no storage (a subclass)
+                pass
+    return found
+
+
+class Entry:
+    """One storage: its bytes, category (at the moment), refinement ("saved",
+    "kv_cache" for an activation), the call it was made in, the call that saved it."""
+
+    __slots__ = ("key", "nbytes", "category", "sub", "owner", "saver", "phase")
+
+    def __init__(self, key: int, nbytes: int, category: str, owner: Any, phase: str):
+        self.key, self.nbytes, self.category, self.owner, self.phase = key, nbytes, category, owner, phase
+        self.sub = None
+        self.saver = None
+
+    @property
+    def label(self) -> str:
+        return self.sub if self.category == "activations" and self.sub else self.category
+
+
+def _mark(method):
+    """A function calling ``method``, marked as the trace's own saved-tensor hook
+    (profiler.capture.autograd.hooks_active does not take it for checkpointing's)."""
+    def hook(t):
+        return method(t)
+    hook.profiler_memory = True
+    return hook
+
+
+class Trace(TorchDispatchMode):
+    """The live set of one step (see the module docstring).  Use ``follow`` around the
+    forward and ``step`` after it."""
+
+    def __init__(self, capture: Any, optimizer: str | None, training: bool):
+        super().__init__()
+        self.capture = capture
+        self.training = training
+        self.optimizer = optimizer
+        self.entries: dict[int, Entry] = {}         # live storages by id(storage)
+        self.all: list[Entry] = []                   # every storage ever seen, in order
+        self.events: list[tuple[int, Entry, Any]] = []   # (+1 made | -1 freed | 0 retagged, entry, category)
+        self.live = 0
+        self.peak = 0
+        self.peak_event = 0                          # events[:peak_event] make the peak
+        self.peak_where: tuple[str, str] = ("forward", "")
+        self.phase = "forward"
+        self.at = ""                                 # the module running (backward: whose saved tensors it reads)
+        self.timeline: list[list] = []               # [phase, name, live after], one per run of ops
+        self._frozen = True                          # the next op starts a new timeline step
+        self.params: list[torch.nn.Parameter] = []
+        self.kv: list[torch.Tensor] = []
+        self._finalizers: list = []
+        self._handles: list = []
+        self.optimizer_state = None
+        self.grad_bytes = self.state_bytes = 0
+
+    # -- the live set ---------------------------------------------------------------
+    def _where(self) -> Any:
+        stack = self.capture.stack
+        for call in reversed(stack):
+            if not call.absorbed:
+                return call
+        return None
+
+    def _name(self) -> str:
+        if self.phase == "forward":
+            call = self._where()
+            return call.name if call is not None else ""
+        return self.at
+
+    def add(self, storage, category: str, owner: Any = None) -> Entry | None:
+        key = id(storage)
+        entry = self.entries.get(key)
+        if entry is not None:
+            return entry
+        entry = Entry(key, storage.nbytes(), category, owner, self.phase)
+        self.entries[key] = entry
+        self.all.append(entry)
+        self.events.append((1, entry, category))
+        self.live += entry.nbytes
+        self._finalizers.append(weakref.finalize(storage, self._free, key))
+        return entry
+
+    def _free(self, key: int) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.events.append((-1, entry, None))
+            self.live -= entry.nbytes
+
+    def retag(self, tensor: torch.Tensor, category: str) -> None:
+        entry = self.entries.get(id(tensor.untyped_storage()))
+        if entry is None:
+            self.add(tensor.untyped_storage(), category)
+        elif entry.category != category:
+            self.events.append((0, entry, category))
+            entry.category = category
+
+    def _after_op(self) -> None:
+        name = self._name()
+        if self._frozen or self.timeline[-1][0] != self.phase or self.timeline[-1][1] != name:
+            self.timeline.append([self.phase, name, self.live])
+            self._frozen = False
+        else:
+            self.timeline[-1][2] = self.live
+        if self.live > self.peak:
+            self.peak, self.peak_event, self.peak_where = self.live, len(self.events), (self.phase, name)
+            self._frozen = True
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        category = {"forward": "activations", "backward": "temporaries"}.get(self.phase, "optimizer")
+        owner = self._where() if self.phase == "forward" else None
+        for storage, _ in _storages(out):
+            self.add(storage, category, owner)
+        self._after_op()
+        return out
+
+    # -- saved tensors ----------------------------------------------------------------
+    def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        try:
+            entry = self.entries.get(id(t.untyped_storage()))
+        except (NotImplementedError, RuntimeError):
+            return t
+        if entry is not None and entry.category == "activations" and entry.sub is None:
+            entry.sub, entry.saver = "saved", self._where()
+        return t
+
+    def _unpack(self, t: torch.Tensor) -> torch.Tensor:
+        if self.phase == "backward":
+            try:
+                entry = self.entries.get(id(t.untyped_storage()))
+            except (NotImplementedError, RuntimeError):
+                entry = None
+            if entry is not None and entry.saver is not None:
+                self.at = entry.saver.name
+        return t
+
+    # -- the step -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def follow(self, model: torch.nn.Module, inputs: Any):
+        """Around the forward: the model's parameters, buffers and ``inputs`` live, every
+        op traced, saved tensors seen (training)."""
+        for module in model.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    self.add(p.untyped_storage(), "parameters")
+            for b in module._buffers.values():
+                if b is not None:
+                    self.add(b.untyped_storage(), "buffers")
+        for storage, _ in _storages(inputs):
+            self.add(storage, "inputs")
+        training = self.training
+        self.params = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad] if training else []
+        self.timeline.append(["forward", "", self.live])
+        self.peak, self.peak_event = self.live, len(self.events)
+        hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
+                 if training else contextlib.nullcontext())
+        try:
+            with self, hooks:
+                yield self
+        finally:
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+            for p in self.params:
+                p.grad = None
+            self.close()
+
+    def step(self, output: Any) -> None:
+        """After the forward, inside ``follow``: a KV cache in ``output`` marked; for a
+        training step the loss, the backward (the capture's replay) and the optimizer's
+        first step."""
+        self._mark_cache(output)
+        if not self.training:
+            self.capture.replay(output)
+            return
+        roots = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)
+                 and t.requires_grad and t.grad_fn is not None]
+        # the loss: the sum of the outputs' sums, a scalar (its few bytes in the forward)
+        loss = None
+        for t in roots:
+            loss = t.sum() if loss is None else loss + t.sum()
+        for p in self.params:   # a parameter's gradient as it arrives, and once accumulated
+            self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
+            self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
+        self.phase, self.at, self._frozen = "backward", "", True
+        self.capture.replay(output, loss=loss)
+        del loss, roots
+        grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
+                 for p in self.params if p.grad is not None}
+        self.grad_bytes = sum(grads.values())
+        if self.optimizer is not None and self.params:
+            self.phase, self.at, self._frozen = "optimizer", "optimizer", True
+            name, settings = OPTIMIZER_CLASSES[self.optimizer]
+            optimizer = getattr(torch.optim, name)(self.params, **settings)
+            optimizer.step()
+            for state in optimizer.state.values():   # states made outside any op (a CPU step count)
+                for value in state.values():
+                    if isinstance(value, torch.Tensor) and id(value.untyped_storage()) not in self.entries:
+                        self.add(value.untyped_storage(), "optimizer")
+                        self._after_op()
+            self.optimizer_state = optimizer.state   # held to the end: the states are live after the step
+            self.state_bytes = sum(e.nbytes for e in self.entries.values() if e.category == "optimizer")
+        self.phase = "done"
+
+    def _mark_cache(self, output: Any) -> None:
+        """The tensors of a KV cache the model returned (``past_key_values``)."""
+        cache = getattr(output, "past_key_values", None)
+        if cache is None and isinstance(output, dict):
+            cache = output.get("past_key_values")
+        if cache is None:
+            return
+        tensors = []
+        for layer in getattr(cache, "layers", ()) or ():
+            tensors.extend(t for t in (getattr(layer, "keys", None), getattr(layer, "values", None))
+                           if isinstance(t, torch.Tensor))
+        tensors.extend(t for t in tree_flatten(cache)[0] if isinstance(t, torch.Tensor))
+        for t in tensors:
+            entry = self.entries.get(id(t.untyped_storage()))
+            if entry is not None and entry.category == "activations":
+                entry.sub = "kv_cache"
+
+    def close(self) -> None:
+        """Stop following: no callback from here on."""
+        for fin in self._finalizers:
+            fin.detach()
+        self._finalizers.clear()
+        self.optimizer_state = None
