@@ -239,11 +239,20 @@ def lines(memory, plan: MemoryPlan | None = None, markdown: bool = False) -> lis
         if fit.largest_batch is not None:
             text += f"; largest batch that fits: {_largest(fit)}"
             if fit.tried:
-                text += " (searched: " + ", ".join(f"{b}: {fmt_bytes(p)}" for b, p in fit.tried) + ")"
+                text += f" ({_tried(fit.tried)})"
         out.append(f"- **{text}**" if markdown else f"  {text}")
     note = f"assumptions: {memory.assumptions}"
     out.append(f"- {note}" if markdown else f"  {note}")
     return out
+
+
+def _tried(tried: tuple[tuple[int, int], ...], shown: int = 8) -> str:
+    """'searched: 1: 21 GB, 2: 22 GB, ...': every batch tried, or the first and last
+    few of a long search (JSON has them all)."""
+    pairs = [f"{b}: {fmt_bytes(p)}" for b, p in tried]
+    if len(pairs) > shown:
+        pairs = [*pairs[:shown // 2], "…", *pairs[-(shown // 2):]]
+    return f"{len(tried)} profile{'s' * (len(tried) != 1)} searched: " + ", ".join(pairs)
 
 
 def _largest(fit: Fit) -> str:

@@ -307,7 +307,10 @@ def parse_capacity(text: str) -> tuple[int, str]:
     if value is None or not 0 < value < float("inf"):
         raise ProfilerError(f"fits={text!r}: expected a memory size such as 80GB, 24GiB or 8e10 (bytes), or a "
                             f"device: {', '.join(CAPACITY)}")
-    return int(value), str(text).strip()
+    if unit in ("", "B"):
+        return int(value), fmt_bytes(int(value))
+    units = {"KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB", "KB": "kB"}
+    return int(value), f"{number} {units.get(unit, unit)}"
 
 
 def fmt_bytes(n: float) -> str:

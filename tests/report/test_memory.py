@@ -87,7 +87,7 @@ def test_the_text_section_has_the_peak_the_categories_the_stages_and_the_fit():
     assert "step peak from the second step on: 29.3 GB" in section
     assert "→ ZeRO-3" in section and "(4Ψ + 4Ψ + 8Ψ) / N" in section
     assert "step peak per device under ZeRO-3 over 8 devices: 15.3 GB" in section
-    assert "largest batch that fits: 3 (searched: 1: 21 GB, 2: 22 GB, 4: 25 GB, 3: 23 GB)" in section
+    assert "largest batch that fits: 3 (4 profiles searched: 1: 21 GB, 2: 22 GB, 4: 25 GB, 3: 23 GB)" in section
     assert "assumptions: each storage counted once" in section
     assert text.rstrip().splitlines()[-1].endswith("fits on 24 GB at batch ≤ 3")   # the finding, last
 
