@@ -333,33 +333,40 @@ def memory_figure(report: Report, capacity: int | None = None):
     fig = Figure(figsize=(12, 5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     points = list(memory.timeline)
+    highest = max([memory.peak_bytes, *(b for _, _, b in points),
+                   plan.step_peak if plan is not None else 0])
+    unit, scale = ("GB", GB) if highest >= GB else ("MB", 10 ** 6)
     xs = list(range(len(points)))
-    ys = [b / GB for _, _, b in points]
+    ys = [b / scale for _, _, b in points]
     ax.plot(xs, ys, color="#555555", linewidth=0.8, zorder=1)
     for phase, color in PHASE_COLORS.items():
         chosen = [i for i, (p, _, _) in enumerate(points) if p == phase]
         if chosen:
-            ax.fill_between(chosen, [ys[i] for i in chosen], color=color, alpha=0.25, step=None, linewidth=0)
+            ax.fill_between(chosen, [ys[i] for i in chosen], color=color, alpha=0.25, linewidth=0)
             ax.scatter(chosen, [ys[i] for i in chosen], s=6, color=color, label=phase, zorder=2)
     peak = next((i for i, (p, m, b) in enumerate(points)
                  if b == memory.peak_bytes and p == memory.peak_phase), None)
     if peak is None and points:
         peak = max(xs, key=lambda i: ys[i])
     if peak is not None:
-        ax.scatter([peak], [memory.peak_bytes / GB], s=60, marker="v", color="black", zorder=3)
-        ax.annotate(f"peak {fmt_bytes(memory.peak_bytes)}\n{where(memory)}", (peak, memory.peak_bytes / GB),
+        ax.scatter([peak], [memory.peak_bytes / scale], s=60, marker="v", color="black", zorder=3)
+        ax.annotate(f"peak {fmt_bytes(memory.peak_bytes)}\n{where(memory)}", (peak, memory.peak_bytes / scale),
                     textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8)
-    if capacity is not None:
-        ax.axhline(capacity / GB, color="#c00", linestyle="--", linewidth=1,
-                   label=f"capacity {fmt_bytes(capacity)}")
     if plan is not None and plan.step_peak != memory.peak_bytes:
-        ax.axhline(plan.step_peak / GB, color="#9467bd", linestyle=":", linewidth=1,
+        ax.axhline(plan.step_peak / scale, color="#9467bd", linestyle=":", linewidth=1,
                    label=f"step peak from the 2nd step {fmt_bytes(plan.step_peak)}")
+    top = highest
+    if capacity is not None:
+        if capacity <= 2 * highest:   # a capacity far above would flatten the curve: named only
+            ax.axhline(capacity / scale, color="#c00", linestyle="--", linewidth=1,
+                       label=f"capacity {fmt_bytes(capacity)}")
+            top = max(top, capacity)
+        else:
+            ax.plot([], [], color="#c00", linestyle="--", linewidth=1,
+                    label=f"capacity {fmt_bytes(capacity)} (above the plot)")
     ax.set_xlim(-0.5, max(len(points) - 0.5, 0.5))
-    top = max([*ys, memory.peak_bytes / GB, (capacity or 0) / GB,
-               (plan.step_peak if plan is not None else 0) / GB]) or 1.0
-    ax.set_ylim(0, top * 1.18)
-    ax.set_ylabel("live memory (GB = 10^9 bytes)")
+    ax.set_ylim(0, (top / scale or 1.0) * 1.18)
+    ax.set_ylabel(f"live memory ({unit} = 10^{9 if unit == 'GB' else 6} bytes)")
     ax.set_xlabel("step of the run: each module's end in the forward, its backward, then the optimizer")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
