@@ -238,7 +238,7 @@ def lines(memory, plan: MemoryPlan | None = None, markdown: bool = False) -> lis
                 f"({fmt_bytes(fit.peak)} of {fmt_bytes(fit.capacity)})")
         if fit.largest_batch is not None:
             text += f"; largest batch that fits: {_largest(fit)}"
-            if fit.tried:
+            if len(fit.tried) > 1:
                 text += f" ({_tried(fit.tried)})"
         out.append(f"- **{text}**" if markdown else f"  {text}")
     note = f"assumptions: {memory.assumptions}"
@@ -257,7 +257,7 @@ def _tried(tried: tuple[tuple[int, int], ...], shown: int = 8) -> str:
 
 def _largest(fit: Fit) -> str:
     if fit.largest_batch == 0:
-        return "none (batch 1 does not fit)"
+        return "none, not even batch 1"
     if fit.ceiling is not None:
         return f"at least {fit.ceiling} (the search stops there)"
     return str(fit.largest_batch)
