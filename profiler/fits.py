@@ -28,8 +28,9 @@ Conventions (each stated in the report):
   batch and the model states at their sharded size (the gradients live at the
   peak, when the peak is the profile's own).
 * The largest batch: the step peak is taken to grow with the batch; batches are
-  tried doubling from 1 until one does not fit, then bisected, each a full
-  profile at that batch.  The search stops at ``max_batch``.
+  tried doubling from the profile's own batch while they fit, then bisected
+  between the last that fit and the first that did not, each a full profile at
+  that batch.  The search stops at ``max_batch``.
 """
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def make_plan(report, optimizer: str | None = None, amp: str | None = None,
         raise ProfilerError("the report has no memory profile: profile with memory=True")
     held, grown = _terms(memory, amp)
     peak = step_peak(memory, held, grown)
-    plan = dict(recipe=recipe(memory.optimizer or optimizer, amp, report.dtype), step_peak=peak, held=held,
+    training = any(phase == "backward" for phase, _, _ in memory.timeline)
+    words = recipe(memory.optimizer or optimizer, amp, report.dtype) if training else report.dtype
+    plan = dict(recipe=words, step_peak=peak, held=held,
                 grown=grown, fit=fit)
     if shard is None:
         return MemoryPlan(**plan)
@@ -102,33 +105,32 @@ def make_plan(report, optimizer: str | None = None, amp: str | None = None,
                       device_peak=peak - in_peak + per_device)
 
 
-def search(peak_at: Callable[[int], int], capacity: int, max_batch: int = MAX_BATCH,
+def search(peak_at: Callable[[int], int], capacity: int, max_batch: int = MAX_BATCH, start: int = 1,
            known: dict[int, int] | None = None) -> tuple[int, tuple[tuple[int, int], ...], int | None]:
     """The largest batch b ≤ max_batch with peak_at(b) ≤ capacity: (b, the (batch,
     peak) pairs tried in order, max_batch if the search stopped there still
-    fitting, else None).  Doubling from 1, then bisecting between the last batch
-    that fit and the first that did not; ``known`` peaks are not asked again."""
+    fitting, else None).  From ``start`` (the profile's own batch, which runs
+    anyway), doubling while the batch fits, then bisecting between the last batch
+    that fit (0: none) and the first that did not; ``known`` peaks are not asked
+    again.  The peak is taken to grow with the batch."""
     known = dict(known or {})
     tried: list[tuple[int, int]] = []
 
-    def peak(b: int) -> int:
+    def fits(b: int) -> bool:
         if b not in known:
             known[b] = peak_at(b)
         tried.append((b, known[b]))
-        return known[b]
+        return known[b] <= capacity
 
-    fits, batch = 0, 1
-    while True:
-        if peak(batch) > capacity:
-            break
-        fits = batch
-        if batch >= max_batch:
-            return fits, tuple(tried), max_batch
-        batch = min(2 * batch, max_batch)
-    low, high = fits, batch
+    low, high = 0, min(max(start, 1), max_batch)
+    while fits(high):
+        low = high
+        if high >= max_batch:
+            return low, tuple(tried), max_batch
+        high = min(2 * high, max_batch)
     while high - low > 1:
         middle = (low + high) // 2
-        if peak(middle) <= capacity:
+        if fits(middle):
             low = middle
         else:
             high = middle
@@ -184,10 +186,10 @@ def plan(model: Any, fits: str | int | None = None, optimizer: str | None = None
             except ProfilerError as exc:   # e.g. a size past what a tensor holds: stop there
                 raise _Stop(b, exc) from None
         try:
-            largest, tried, ceiling = search(peak_at, capacity, max_batch, {batch: per_device(first)})
+            largest, tried, ceiling = search(peak_at, capacity, max_batch, batch, {batch: per_device(first)})
         except _Stop as stop:
-            raise ProfilerError(f"fits=: the profile at batch {stop.batch} failed ({stop.error}); "
-                                f"give max_batch= below it") from None
+            raise ProfilerError(f"fits=: searching the largest batch, the profile at batch {stop.batch} "
+                                f"failed: {stop.error}") from None
         fit = Fit(capacity=capacity, capacity_label=label, batch=batch, peak=per_device(first),
                   largest_batch=largest, tried=tried, ceiling=ceiling)
     report.memory_plan = make_plan(report, optimizer, amp, shard, fit)

@@ -27,16 +27,15 @@ def _linear_scan(peak_at, capacity: int, max_batch: int) -> int:
 
 @settings(max_examples=200, deadline=None)
 @given(base=st.integers(0, 10 ** 6), per=st.integers(1, 10 ** 4), square=st.integers(0, 50),
-       capacity=st.integers(1, 3 * 10 ** 6), max_batch=st.integers(1, 300))
-def test_the_search_finds_what_a_linear_scan_finds(base, per, square, capacity, max_batch):
+       capacity=st.integers(1, 3 * 10 ** 6), max_batch=st.integers(1, 300), start=st.integers(1, 400))
+def test_the_search_finds_what_a_linear_scan_finds(base, per, square, capacity, max_batch, start):
     peak_at = lambda b: base + per * b + square * b * b   # noqa: E731  (grows with the batch)
-    largest, tried, ceiling = search(peak_at, capacity, max_batch)
+    largest, tried, ceiling = search(peak_at, capacity, max_batch, start)
     assert largest == _linear_scan(peak_at, capacity, max_batch)
     assert ceiling == (max_batch if largest == max_batch else None)
     assert all(p == peak_at(b) for b, p in tried)
-    assert len(tried) <= 2 * max_batch.bit_length() + 1          # doubling, then bisecting
-    if largest == 0:
-        assert tried == ((1, peak_at(1)),)
+    assert len(tried) <= 2 * max_batch.bit_length() + 2          # doubling, then bisecting
+    assert tried[0][0] == min(start, max_batch)                   # the profile's own batch first
 
 
 def test_known_peaks_are_not_asked_again():
@@ -44,6 +43,8 @@ def test_known_peaks_are_not_asked_again():
     largest, tried, _ = search(lambda b: asked.append(b) or 10 * b, 55, known={1: 10, 8: 80})
     assert largest == 5 and 1 not in asked and 8 not in asked
     assert [b for b, _ in tried] == [1, 2, 4, 8, 6, 5]
+    # from a batch that does not fit: bisecting below it
+    assert [b for b, _ in search(lambda b: 10 * b, 55, start=16)[1]] == [16, 8, 4, 6, 5]
 
 
 def _mlp():

@@ -87,18 +87,26 @@ def add_memory_arguments(p, compare: bool = False) -> None:
                         "STAGE ddp, zero1, zero2, zero3 or fsdp (= zero3), on paper (implies --memory)")
 
 
+def _memory_asked(args) -> bool:
+    return any(getattr(args, flag, None) for flag in ("memory", "optimizer", "amp", "fits", "shard"))
+
+
 def memory_options(args) -> dict | None:
     """profiler.fits.plan()'s options from the memory flags, checked without torch;
     None when no memory flag is given."""
     from profiler.errors import ProfilerError
     asked = [f for f, v in (("--optimizer", args.optimizer), ("--amp", args.amp), ("--fits", args.fits),
                              ("--shard", args.shard)) if v]
-    device_capacity = None
-    if args.device and not args.measure:
-        from profiler.report.peaks import capacity_name
-        device_capacity = capacity_name(args.device)
     if not (asked or args.memory):
         return None
+    device_capacity = None
+    if args.device and not args.measure:
+        from profiler.report.peaks import CAPACITY, capacity_name
+        device_capacity = capacity_name(args.device)
+        if device_capacity is None:
+            raise ProfilerError(f"--device {args.device!r}: with --memory, --optimizer, --amp, --fits or --shard, "
+                                f"--device names the device whose memory the step must fit: one of "
+                                f"{', '.join(CAPACITY)}")
     for flag in ("--optimizer", "--amp", "--shard"):
         if flag in asked and not args.training:
             raise ProfilerError(f"{flag} applies to a training step: add --training")
@@ -165,6 +173,8 @@ def measure_options(args) -> dict | None:
         raise ProfilerError("--runs goes with --measure and takes a positive integer")
     if _utilisation_asked(args):
         return None
+    if args.device and not (args.measure or args.peak_flops or args.peak_bandwidth) and _memory_asked(args):
+        return None   # --device NAME beside the memory flags: the capacity --fits takes (memory_options)
     if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
         return None
     if args.device:
