@@ -405,7 +405,7 @@ class Capture:
                 inputs=tuple([tuple(t.shape) for t in tensors]),
                 in_bytes=sum([t.numel() * t.element_size() for t in tensors]),
                 input_grads=grads_of((args, kwargs)) if record else (),
-                kwargs={k: v for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
+                kwargs={k: _as_shapes(v) for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
             calls.append(call)
             if record:   # training: autograd's view of the call (profiler.capture.autograd)
                 call.grad_on = torch.is_grad_enabled()

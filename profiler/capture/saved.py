@@ -44,21 +44,23 @@ OPTIMIZER_CLASSES = {
     "adamw": ("AdamW", {}),
     "adafactor": ("Adafactor", {}),
 }
+SIMULATED = ("sgd", "sgd-momentum", "adam", "adamw")   # stepped by Trace._simulated_step
 
 
 class Request:
     """A memory profile asked for (``requested``): the optimizer to step (or None),
     and, once the profile's forward has run, its ``trace``."""
 
-    def __init__(self, optimizer: str | None):
+    def __init__(self, optimizer: str | None, simulate: bool = True):
         self.optimizer = optimizer
+        self.simulate = simulate   # False: run the torch optimizer itself (the tests' reference)
         self.trace: Trace | None = None
 
 
 @contextlib.contextmanager
-def requested(optimizer: str | None):
+def requested(optimizer: str | None, simulate: bool = True):
     """Ask the profile run inside for its memory; yields the ``Request``."""
-    request = Request(optimizer)
+    request = Request(optimizer, simulate)
     token = _REQUEST.set(request)
     try:
         yield request
@@ -92,6 +94,7 @@ def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) ->
     if asked is None:
         return None
     trace = Trace(capture, asked.optimizer if training else None, training)
+    trace.simulate = asked.simulate
     asked.trace = trace
     return Following(trace, model, inputs)
 
@@ -158,6 +161,8 @@ class Trace(TorchDispatchMode):
         self._handles: list = []
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0
+        self.simulate = True
+        self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
     # -- the live set ---------------------------------------------------------------
     def _where(self) -> Any:
@@ -300,17 +305,77 @@ class Trace(TorchDispatchMode):
         self.grad_bytes = sum(grads.values())
         if self.optimizer is not None and self.params:
             self.phase, self.at, self._frozen = "optimizer", "optimizer", True
-            name, settings = OPTIMIZER_CLASSES[self.optimizer]
-            optimizer = getattr(torch.optim, name)(self.params, **settings)
-            optimizer.step()
-            for state in optimizer.state.values():   # states made outside any op (a CPU step count)
-                for value in state.values():
-                    if isinstance(value, torch.Tensor) and id(value.untyped_storage()) not in self.entries:
-                        self.add(value.untyped_storage(), "optimizer")
-                        self._after_op()
-            self.optimizer_state = optimizer.state   # held to the end: the states are live after the step
-            self.state_bytes = sum(e.nbytes for e in self.entries.values() if e.category == "optimizer")
+            if self.simulate and self.optimizer in SIMULATED:
+                self._simulated_step()
+            else:
+                self._real_step()
+            self._frozen = True
+            self._after_op()   # the timeline's last step: what the step leaves
         self.phase = "done"
+
+    # -- the optimizer's first step ------------------------------------------------------
+    def _alloc(self, nbytes: int) -> Entry:
+        """A storage the (simulated) optimizer makes: live until ``_drop``."""
+        self._virtual -= 1
+        entry = Entry(self._virtual, nbytes, "optimizer", None, self.phase)
+        self.entries[entry.key] = entry
+        self.all.append(entry)
+        self.events.append((1, entry, "optimizer"))
+        self.live += nbytes
+        self._after_op()
+        return entry
+
+    def _drop(self, entry: Entry | None) -> None:
+        if entry is not None:
+            self._free(entry.key)
+
+    def _simulated_step(self) -> None:
+        """The first step of torch's single-tensor (``foreach=False``: the CPU default)
+        SGD, SGD with momentum, Adam or AdamW at their default settings, storage by
+        storage as its code makes and drops them (torch/optim/adam.py, sgd.py), without
+        running it: on meta, the real step costs more than the whole forward.
+        ``tests/count/test_memory_optimizer.py`` checks it against the real step.
+
+        * Adam, AdamW: ``_init_group`` makes, parameter by parameter, the step count
+          (a float32 scalar on the CPU: 4 bytes), ``exp_avg`` and ``exp_avg_sq`` (each
+          like the parameter); then per parameter ``denom = (exp_avg_sq.sqrt() / c).add_(eps)``
+          makes sqrt's result and the quotient, drops sqrt's, and the previous
+          parameter's ``denom`` goes when the name is rebound; everything else is in place.
+        * SGD: in place, nothing made.  SGD with momentum: ``buf = grad.detach().clone()``
+          per parameter at the first step, kept as the state.
+        """
+        params = [p for p in self.params if p.grad is not None]
+        size = [p.numel() * p.element_size() for p in params]
+        if self.optimizer in ("adam", "adamw"):
+            step = torch.empty((), dtype=torch.get_default_dtype()).element_size()   # _get_scalar_dtype()
+            for n in size:
+                self._alloc(step), self._alloc(n), self._alloc(n)
+            self.state_bytes = sum(2 * n + step for n in size)
+            denom = None
+            for n in size:
+                root = self._alloc(n)
+                quotient = self._alloc(n)
+                self._drop(root)
+                self._drop(denom)
+                denom = quotient
+            self._drop(denom)
+        elif self.optimizer == "sgd-momentum":
+            for n in size:
+                self._alloc(n)
+            self.state_bytes = sum(size)
+
+    def _real_step(self) -> None:
+        """The first step of the torch optimizer itself, on the profile's parameters."""
+        name, settings = OPTIMIZER_CLASSES[self.optimizer]
+        optimizer = getattr(torch.optim, name)(self.params, **settings)
+        optimizer.step()
+        for state in optimizer.state.values():   # states made outside any op (a CPU step count)
+            for value in state.values():
+                if isinstance(value, torch.Tensor) and id(value.untyped_storage()) not in self.entries:
+                    self.add(value.untyped_storage(), "optimizer")
+                    self._after_op()
+        self.optimizer_state = optimizer.state   # held to the end: the states are live after the step
+        self.state_bytes = sum(e.nbytes for e in self.entries.values() if e.category == "optimizer")
 
     def _mark_cache(self, output: Any) -> None:
         """The tensors of a KV cache the model returned (``past_key_values``)."""
