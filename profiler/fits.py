@@ -39,7 +39,7 @@ from typing import Any, Callable
 from profiler.errors import ProfilerError
 from profiler.formulas.optimizers import check_optimizer
 from profiler.formulas.sharding import every_stage, parse_shard
-from profiler.report.memory import Fit, MemoryPlan, step_peak
+from profiler.report.memory import Fit, MemoryPlan, step_peak, step_peaks
 from profiler.report.peaks import parse_capacity
 
 AMP = {"bf16": "bfloat16", "fp16": "float16"}
@@ -92,17 +92,23 @@ def make_plan(report, optimizer: str | None = None, amp: str | None = None,
     optimizer_bytes = (totals.get("optimizer", 0) if memory.optimizer else 0) + held + grown
     numel = gradients // report.itemsize if report.itemsize else 0
     stages = every_stage(parameters, gradients, optimizer_bytes, numel, devices)
-    chosen = stages[stage]
-    # the model states in the step peak: all states and the master copy; the parameters; the
-    # gradients live at the peak where the step peak is the profile's own peak, else all of them
+    # per device, each side of the step peak with its model states sharded; the activations
+    # (and the optimizer's temporaries) unchanged.  The forward/backward side holds every
+    # state and the master copy, the parameters, and the gradients live at its peak: those of
+    # the profile's own peak where that is its peak, else none (the side's per-device peak is
+    # then an upper bound); the optimizer side holds every gradient.
+    cut = lambda b, sharded: -(-b // devices) if sharded else b   # noqa: E731
+    sides = step_peaks(memory, held, grown)
     states = totals.get("optimizer", 0) if memory.optimizer else 0
-    own = memory.peak_phase != "optimizer" and peak == memory.peak_bytes + states + held
-    live_grads = memory.at_peak.get("gradients", 0) if own else gradients
-    in_peak = parameters + live_grads + optimizer_bytes
-    per_device = (chosen.parameters + (-(-live_grads // devices) if stage >= 2 else live_grads)
-                  + chosen.optimizer)
+    own = memory.peak_phase != "optimizer" and sides["forward/backward"] == memory.peak_bytes + states + held
+    per_device = []
+    for side, bytes_ in sides.items():
+        grads = gradients if side == "optimizer" else memory.at_peak.get("gradients", 0) if own else 0
+        model = parameters + grads + optimizer_bytes
+        sharded = cut(parameters, stage >= 3) + cut(grads, stage >= 2) + cut(optimizer_bytes, stage >= 1)
+        per_device.append(bytes_ - model + sharded)
     return MemoryPlan(**plan, stages=tuple(s.to_dict() for s in stages), stage=stage, devices=devices,
-                      device_peak=peak - in_peak + per_device)
+                      device_peak=max(per_device))
 
 
 def search(peak_at: Callable[[int], int], capacity: int, max_batch: int = MAX_BATCH, start: int = 1,

@@ -13,7 +13,7 @@ from torch import nn
 import profiler
 from profiler.errors import ProfilerError
 from profiler.fits import MAX_BATCH, make_plan, plan, search
-from profiler.report.memory import step_peak
+from profiler.report.memory import step_peak, step_peaks
 
 
 def _linear_scan(peak_at, capacity: int, max_batch: int) -> int:
@@ -74,9 +74,48 @@ def test_zero3_per_device_keeps_the_activations_and_shards_the_model_states():
     assert (zero3["parameters"], zero3["gradients"], zero3["optimizer"]) == (
         -(-4 * PSI // 4), -(-4 * PSI // 4), -(-states // 4))
     assert p.stages[0]["total"] == 8 * PSI + states and p.stage == 3 and p.devices == 4
-    # the MLP's peak is in the optimizer's step: every gradient is live there
+    # the MLP's step peak is in the optimizer's step: every gradient is live there, and that side
+    # stays the larger per device (the forward/backward side holds no gradient at its peak)
     model_states = 4 * PSI + 4 * PSI + states
     assert p.device_peak == p.step_peak - model_states + zero3["total"]
+    sides = step_peaks(memory)
+    assert sides["optimizer"] == p.step_peak > sides["forward/backward"]
+
+
+def test_per_device_takes_the_larger_side_once_sharded():
+    """A step whose peak is in the optimizer's step (model states) can peak per device in
+    the backward (activations, unsharded): both sides are sharded, the larger kept.
+    Hand-chosen figures, in GB, of a 16-bit step with AdamW under the amp recipe:
+    parameters 10, gradients 10, 16-bit states 20 (so a master copy of 20 held and the
+    states grown by 20); the backward's peak 30 (at a module other than the profile's
+    peak), the optimizer's 65."""
+    from profiler.count.memory import Memory
+    from profiler.report import Report
+    gb = 10 ** 9
+    memory = Memory(peak_bytes=65 * gb, peak_phase="optimizer", peak_at="optimizer",
+                    at_peak={"parameters": 10 * gb, "gradients": 10 * gb, "optimizer": 20 * gb,
+                             "activations": 25 * gb},
+                    totals={"parameters": 10 * gb, "gradients": 10 * gb, "optimizer": 20 * gb},
+                    timeline=(("forward", "a", 20 * gb), ("backward", "a", 30 * gb), ("optimizer", "optimizer", 65 * gb)),
+                    optimizer="adamw")
+    report = Report.from_rows("hand", [], input_desc="", batch=1, mode="meta", itemsize=2, dtype="bfloat16")
+    report.memory = memory
+    p = make_plan(report, "adamw", "bf16", (3, 10))
+    assert (p.held, p.grown) == (20 * gb, 20 * gb)
+    # unsharded: backward 30 + 20 + 20 + 20 = 90; optimizer 65 + 20 + 20 = 105
+    assert step_peaks(memory, p.held, p.grown) == {"forward/backward": 90 * gb, "optimizer": 105 * gb}
+    assert p.step_peak == 105 * gb
+    # ZeRO-3 over 10: model states 10 + 10 + 60 = 80 GB become 8 GB on the optimizer's side
+    # (105 - 80 + 8 = 33); the backward's side holds 10 + 60 of them (no gradient counted at
+    # a peak that is not the profile's own): 90 - 70 + 1 + 6 = 27
+    assert p.device_peak == 33 * gb
+    assert p.stages[3]["total"] == 8 * gb and p.stages[3]["formula"] == "(2Ψ + 2Ψ + 12Ψ) / N"
+    # the activations of the optimizer's side shrunk: the backward's side is the larger
+    memory2 = Memory(**{**memory.__dict__, "peak_bytes": 50 * gb, "at_peak": {**memory.at_peak, "activations": 10 * gb},
+                        "timeline": memory.timeline[:2] + (("optimizer", "optimizer", 50 * gb),)})
+    report.memory = memory2
+    p2 = make_plan(report, "adamw", "bf16", (3, 10))
+    assert p2.step_peak == 90 * gb and p2.device_peak == 27 * gb          # 50 + 40 - 80 + 8 = 18 < 27
 
 
 def test_the_largest_batch_fits_and_the_next_does_not():

@@ -14,7 +14,7 @@ second step on they are held through the forward and backward too, so the step
 that must fit is::
 
     step peak = max(largest live bytes in the forward and backward + optimizer states
-                    + held,
+                    + held + grown,
                     largest live bytes in the optimizer's step + held + grown)
 
 where ``held`` is memory held through the whole step that the profile did not
@@ -127,16 +127,23 @@ def phase_peaks(memory) -> dict[str, int]:
     return out
 
 
+def step_peaks(memory, held: int = 0, grown: int = 0) -> dict[str, int]:
+    """The two sides of ``step_peak``: {"forward/backward": ..., "optimizer": ...}
+    (the second absent without an optimizer's step); without an optimizer, the
+    profile's peak plus ``held`` as "forward/backward"."""
+    if not getattr(memory, "optimizer", None):
+        return {"forward/backward": memory.peak_bytes + held}
+    peaks = phase_peaks(memory)
+    states = memory.totals.get("optimizer", 0)
+    return {"forward/backward": max(peaks.get("forward", 0), peaks.get("backward", 0)) + states + grown + held,
+            "optimizer": peaks.get("optimizer", 0) + held + grown}
+
+
 def step_peak(memory, held: int = 0, grown: int = 0) -> int:
     """The peak of a step from the second on (module docstring); without an
     optimizer (inference, or a training step with none), the profile's peak plus
     ``held``."""
-    if not getattr(memory, "optimizer", None):
-        return memory.peak_bytes + held
-    peaks = phase_peaks(memory)
-    states = memory.totals.get("optimizer", 0)
-    forward_backward = max(peaks.get("forward", 0), peaks.get("backward", 0)) + states + held
-    return max(forward_backward, peaks.get("optimizer", 0) + held + grown)
+    return max(step_peaks(memory, held, grown).values())
 
 
 def shares(memory) -> dict[str, float]:

@@ -11,7 +11,7 @@ import pytest
 from profiler.count.memory import Memory
 from profiler.report import Report
 from profiler.report.memory import (Fit, MemoryPlan, finding, memory_figure, phase_peaks, plot_path,
-                                    save_memory_plot, step_peak, to_dict)
+                                    save_memory_plot, step_peak, step_peaks, to_dict)
 
 GB = 10 ** 9
 
@@ -52,8 +52,11 @@ def test_the_step_that_must_fit_holds_the_states_through_the_forward_and_backwar
     assert phase_peaks(memory) == {"forward": 20 * GB, "backward": 21_300_000_000, "optimizer": 16 * GB}
     # second step on: the backward's 21.3 GB plus the 8 GB of states; the optimizer's 16 GB is less
     assert step_peak(memory) == 29_300_000_000
-    # an fp32 master copy (4 GB) held throughout; states grown 8 GB (fp32 instead of 16-bit)
-    assert step_peak(memory, held=4 * GB, grown=8 * GB) == 33_300_000_000
+    # an fp32 master copy (4 GB) held throughout; states grown 8 GB (fp32 instead of 16-bit), from
+    # the second step on held through the forward and backward too: 21.3 + 8 + 8 + 4
+    assert step_peak(memory, held=4 * GB, grown=8 * GB) == 41_300_000_000
+    assert step_peaks(memory, held=4 * GB, grown=8 * GB) == {"forward/backward": 41_300_000_000,
+                                                             "optimizer": 28 * GB}
     assert step_peak(_memory(optimizer=None)) == 21_300_000_000
 
 
