@@ -217,9 +217,11 @@ def lines(memory, plan: MemoryPlan | None = None, markdown: bool = False) -> lis
     extra: list[str] = []
     if plan is not None:
         if plan.step_peak != memory.peak_bytes or plan.held:
-            terms = ", ".join(t for t in (f"optimizer states held through it" if memory.optimizer else "",
-                                          f"{fmt_bytes(plan.held)} held throughout" if plan.held else "",
-                                          f"states grown by {fmt_bytes(plan.grown)}" if plan.grown else "") if t)
+            states = memory.totals.get("optimizer", 0) + plan.grown if memory.optimizer else 0
+            terms = "; ".join(t for t in (
+                f"the optimizer's states ({fmt_bytes(states)}{', fp32' if plan.grown else ''}) held through the "
+                f"forward and backward" if states else "",
+                f"the fp32 master weights ({fmt_bytes(plan.held)}) held throughout" if plan.held else "") if t)
             extra.append(f"step peak from the second step on: {fmt_bytes(plan.step_peak)} ({terms})")
         if plan.stages:
             extra.append(f"model states per device over N = {plan.devices} devices (activations per device "
