@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 
@@ -60,10 +61,15 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+# profiler.formulas.optimizers.OPTIMIZERS and the stages profiler.formulas.sharding.parse_shard
+# takes, named here so that the flags are checked without importing torch (profiler.formulas does)
+OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "adafactor")
+SHARD = re.compile(r"(ddp|dp|zero-?[0-3]|fsdp|full[-_]shard|shard[-_]grad[-_]op|[0-3]):0*[1-9]\d*", re.IGNORECASE)
+
+
 def add_memory_arguments(p, compare: bool = False) -> None:
     """--memory, --optimizer, --amp, --fits and --shard (profile); --memory and
     --optimizer (compare)."""
-    from profiler.formulas.optimizers import OPTIMIZERS
     p.add_argument("--memory", action="store_true",
                    help="follow the memory of the step: the peak and where it occurs, bytes by category "
                         "(parameters, gradients, optimizer states, saved activations, ...)"
@@ -122,9 +128,9 @@ def memory_options(args) -> dict | None:
     fits = args.fits or device_capacity
     if fits:
         parse_capacity(fits)
-    if args.shard:
-        from profiler.formulas.sharding import parse_shard
-        parse_shard(args.shard)
+    if args.shard and not SHARD.fullmatch(args.shard.strip()):
+        raise ProfilerError(f"--shard {args.shard!r}: expected STAGE:N, a stage (ddp, zero1, zero2, zero3 or fsdp) "
+                            "and a positive device count, e.g. zero3:8")
     return dict(fits=fits, optimizer=args.optimizer, amp=args.amp, shard=args.shard)
 
 

@@ -89,3 +89,31 @@ def test_compare_has_a_memory_column(cli):
 
 def test_compare_refuses_optimizer_without_training(cli):
     _one_line_error(*cli("compare", MODEL, "--optimizer", "adamw")[::2], "--optimizer applies to a training step")
+
+
+def test_the_flags_name_what_the_formulas_take_without_importing_torch():
+    """The CLI checks --optimizer and --shard before torch is imported, by names of its
+    own: the same as profiler.formulas.optimizers' and profiler.formulas.sharding's."""
+    from profiler.cli.profile import OPTIMIZERS, SHARD
+    from profiler.formulas import optimizers, sharding
+    assert OPTIMIZERS == optimizers.OPTIMIZERS
+    for text in ("zero3:8", "ZeRO-2:4", "fsdp:16", "ddp:2", "dp:2", "1:64", "full_shard:8", "shard-grad-op:8",
+                 "zero3:08"):
+        assert SHARD.fullmatch(text), text
+        sharding.parse_shard(text)
+    for text in ("zero4:8", "zero3", "zero3:0", "fsdp:-1", "zero3:x", "zero:8"):
+        assert not SHARD.fullmatch(text), text
+        with pytest.raises(Exception, match="expected STAGE:N"):
+            sharding.parse_shard(text)
+
+
+def test_bad_memory_flags_are_refused_before_torch_is_imported(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys\nfrom profiler.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    pass\n"
+            "print('torch' in sys.modules)")
+    for argv in (["--fits", "abc"], ["--training", "--shard", "zero9:2"], ["--optimizer", "adamw"]):
+        done = subprocess.run([sys.executable, "-c", code, "profile", MODEL, *argv], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)
+        assert done.stderr.startswith("profiler: error: ") and done.stdout.strip() == "False", (argv, done)
