@@ -27,13 +27,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import weakref
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+_SDPA = torch.nn.functional.scaled_dot_product_attention
+_MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 _REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -99,9 +103,37 @@ def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) ->
     return Following(trace, model, inputs)
 
 
+@contextlib.contextmanager
+def _plain_runner(capture: Any):
+    """The backward's ops run without the meta forward's known values
+    (profiler.capture.known), whose per-op check cost a third of a language model's
+    backward: a backward reads no token id's value.  Where the capture replays its
+    backward of its own accord (a custom Function, checkpointing's recompute reruns
+    forward code), the runner stays as it is."""
+    mode = getattr(capture, "_mode", None)
+    run = getattr(mode, "_run", None)
+    inner = getattr(run, "run", None)
+    claims = getattr(capture, "claims", None)
+    if inner is None or claims is None or claims.nodes or capture.hooked:
+        yield
+        return
+    mode._run = inner
+    try:
+        yield
+    finally:
+        mode._run = run
+
+
 def _storages(tree: Any) -> list:
+    """(storage, tensor) of each tensor in an op's result (a tensor, a tuple or list of
+    tensors, or anything pytree flattens)."""
+    if type(tree) is torch.Tensor or type(tree) is torch.nn.Parameter:
+        return [(tree.untyped_storage(), tree)]
     found = []
-    for t in tree_flatten(tree)[0]:
+    flat = (type(tree) is tuple or type(tree) is list) and all(
+        type(x) is torch.Tensor or x is None for x in tree)
+    leaves = tree if flat else tree_flatten(tree)[0]
+    for t in leaves:
         if isinstance(t, torch.Tensor):
             try:
                 found.append((t.untyped_storage(), t))
@@ -162,6 +194,8 @@ class Trace(TorchDispatchMode):
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0
         self.simulate = True
+        self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
+        self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
         self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
     # -- the live set ---------------------------------------------------------------
@@ -188,8 +222,13 @@ class Trace(TorchDispatchMode):
         self.all.append(entry)
         self.events.append((1, entry, category))
         self.live += entry.nbytes
-        self._finalizers.append(weakref.finalize(storage, self._free, key))
+        # a weak reference whose callback frees it (weakref.finalize costs three times as much)
+        self._finalizers.append(weakref.ref(storage, functools.partial(self._dead, key)))
         return entry
+
+    def _dead(self, key: int, ref: Any) -> None:
+        if self._finalizers is not None:
+            self._free(key)
 
     def _free(self, key: int) -> None:
         entry = self.entries.pop(key, None)
@@ -222,31 +261,36 @@ class Trace(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        category = {"forward": "activations", "backward": "temporaries"}.get(self.phase, "optimizer")
-        owner = self._where() if self.phase == "forward" else None
+        if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
+            return out
+        phase = self.phase
+        category = _MADE.get(phase, "optimizer")
+        owner = self._where() if phase == "forward" else None
+        entries = self.entries
         for storage, _ in _storages(out):
-            self.add(storage, category, owner)
+            if id(storage) not in entries:
+                self.add(storage, category, owner)
         self._after_op()
         return out
 
     # -- saved tensors ----------------------------------------------------------------
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        call = self._where()
+        self._savers[id(t)] = call.name if call is not None else ""   # the backward reading it is call's
         try:
             entry = self.entries.get(id(t.untyped_storage()))
         except (NotImplementedError, RuntimeError):
             return t
         if entry is not None and entry.category == "activations" and entry.sub is None:
-            entry.sub, entry.saver = "saved", self._where()
+            entry.sub, entry.saver = "saved", call
         return t
 
     def _unpack(self, t: torch.Tensor) -> torch.Tensor:
+        """A backward node reads what it saved: the backward of the module that saved it runs."""
         if self.phase == "backward":
-            try:
-                entry = self.entries.get(id(t.untyped_storage()))
-            except (NotImplementedError, RuntimeError):
-                entry = None
-            if entry is not None and entry.saver is not None:
-                self.at = entry.saver.name
+            name = self._savers.get(id(t))
+            if name is not None:
+                self.at = name
         return t
 
     # -- the step -----------------------------------------------------------------------
@@ -270,7 +314,7 @@ class Trace(TorchDispatchMode):
         hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
                  if training else contextlib.nullcontext())
         try:
-            with self, hooks:
+            with self, hooks, _Fused(self):
                 yield self
         finally:
             for handle in self._handles:
@@ -298,7 +342,8 @@ class Trace(TorchDispatchMode):
             self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
             self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
         self.phase, self.at, self._frozen = "backward", "", True
-        self.capture.replay(output, loss=loss)
+        with _plain_runner(self.capture):
+            self.capture.replay(output, loss=loss)
         del loss, roots
         grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
                  for p in self.params if p.grad is not None}
@@ -396,7 +441,94 @@ class Trace(TorchDispatchMode):
 
     def close(self) -> None:
         """Stop following: no callback from here on."""
-        for fin in self._finalizers:
-            fin.detach()
-        self._finalizers.clear()
+        self._finalizers = None   # no callback acts from here on
         self.optimizer_state = None
+
+
+def _fused_layout(out: torch.Tensor) -> torch.Tensor:
+    """The math result in the fused kernels' layout: (B, H, L, D) viewing (B, L, H, D)
+    memory (flash and memory-efficient attention write it so, on a GPU and a CPU), so
+    that the ops after it copy (or not) as they would after the fused kernel.  A copy
+    kept from the capture's sight (it counts nothing), within the autograd graph."""
+    if out.dim() != 4 or out.transpose(1, 2).is_contiguous():
+        return out
+    with torch._C._DisableTorchDispatch():
+        return out.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def fused_enabled() -> bool:
+    """Some fused SDPA backend is allowed (not ``sdpa_kernel(SDPBackend.MATH)`` alone):
+    attention is then counted as the fused kernel, else as its math decomposition."""
+    cuda = torch.backends.cuda
+    return cuda.flash_sdp_enabled() or cuda.mem_efficient_sdp_enabled() or cuda.cudnn_sdp_enabled()
+
+
+class _Fused(TorchFunctionMode):
+    """``F.scaled_dot_product_attention`` as the fused kernel that runs it on a GPU (flash,
+    memory-efficient) or a CPU (flash for CPU), not as the math decomposition the meta
+    device runs (whose (B, H, L, L) scores would be saved for the backward): the call
+    runs as it is (the capture counts it as ever), but what its ops make is hidden
+    from the trace but the output; for a training step the fused kernel's saved set
+    is held instead: query, key, value, the output and a log-sum-exp per query row
+    (float32, or the inputs' dtype where wider), until the gradients of query, key
+    and value are made; the math backward's own temporaries are hidden too, its
+    gradients of query, key and value counted."""
+
+    def __init__(self, trace: Trace):
+        super().__init__()
+        self.trace = trace
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is not _SDPA or len(args) < 3 or not fused_enabled():
+            return func(*args, **kwargs)
+        trace = self.trace
+        trace.hide += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            trace.hide -= 1
+        if isinstance(out, torch.Tensor):
+            # torch functions called here are the trace's own: no function mode (the
+            # capture's known values) may take them for the model's
+            with torch._C.DisableTorchFunction():
+                out = _fused_layout(out)
+                self._fused(out, *args[:3])
+        return out
+
+    def _fused(self, out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        trace = self.trace
+        trace.add(out.untyped_storage(), "activations", trace._where())
+        trace._after_op()
+        inputs = [t for t in (q, k, v) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if trace.phase != "forward" or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
+            return
+        held = [q, k, v, out]
+        for t in held:
+            trace._pack(t)
+        size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
+        rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
+        trace._virtual -= 1
+        lse = Entry(trace._virtual, rows * size, "activations", trace._where(), trace.phase)
+        lse.sub, lse.saver = "saved", lse.owner
+        trace.entries[lse.key] = lse
+        trace.all.append(lse)
+        trace.events.append((1, lse, "activations"))
+        trace.live += lse.nbytes
+        trace._after_op()
+
+        def started(grads):   # the math backward begins: hidden until q, k, v have gradients,
+            trace.hide += 1   # the output's gradient held by the kernel till then
+            held.extend(g for g in grads if isinstance(g, torch.Tensor))
+
+        def done(grads):   # the kernel's gradients made, then its saved set released
+            trace.hide -= 1
+            for g in grads:
+                if isinstance(g, torch.Tensor):
+                    trace.add(g.untyped_storage(), "temporaries")
+            trace._after_op()
+            held.clear()
+            trace._free(lse.key)
+
+        out.grad_fn.register_prehook(started)
+        torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")

@@ -19,7 +19,13 @@ which the tests check them):
 * a training step is ``out = model(*inputs); sum of out's sums.backward();
   optimizer.step()`` with the output held until the step is done, gradients none
   before the step (``zero_grad(set_to_none=True)``), and the optimizer's states made
-  at its first step.
+  at its first step, by torch's single-tensor implementation (``foreach=False``, the
+  CPU default; on CUDA torch picks ``foreach``, whose step makes temporaries for all
+  parameters at once);
+* ``F.scaled_dot_product_attention`` as the fused kernel that runs it on a GPU or a
+  CPU (flash, memory-efficient), not the math decomposition the meta device runs:
+  it saves query, key, value, the output and a float32 log-sum-exp per query row
+  (profiler.capture.saved._Fused); under ``sdpa_kernel(SDPBackend.MATH)`` as the math.
 
 Categories (``CATEGORIES``), and MemTracker's names for them:
 
@@ -46,7 +52,9 @@ CATEGORIES = ("parameters", "buffers", "gradients", "optimizer", "inputs", "save
 PHASES = ("forward", "backward", "optimizer")
 OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "adafactor")
 ASSUMPTIONS = ("each storage counted once at its exact bytes from the op that makes it until its last "
-               "reference dies, with no caching-allocator rounding and no fragmentation")
+               "reference dies, with no caching-allocator rounding and no fragmentation; attention as the "
+               "fused SDPA kernel (flash, memory-efficient), the optimizer as torch's single-tensor step "
+               "(foreach=False)")
 # the per-row columns a memory profile adds (``attach``): bytes of the row's module's own
 # parameters and their gradients, and of the tensors autograd saved in its forward
 # (each saved storage charged to the innermost module running when it was saved)

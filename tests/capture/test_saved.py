@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import profiler
 
@@ -62,9 +63,18 @@ class _Attention(nn.Module):
 
 
 def test_sdpa_math_saves_scaled_q_k_probabilities_and_v():
-    # math SDPA: q·√s and k·√s (two new (B,H,L,D) tensors, saved by the first bmm),
-    # softmax(q kᵀ) (B,H,L,L) saved by _safe_softmax and the second bmm, and v (the
-    # input's own storage, a view) saved by the second bmm
+    # math SDPA (sdpa_kernel(MATH)): q·√s and k·√s (two new (B,H,L,D) tensors, saved by
+    # the first bmm), softmax(q kᵀ) (B,H,L,L) saved by _safe_softmax and the second bmm,
+    # and v (the input's own storage, a view) saved by the second bmm
     h, length, d = 2, 4, 3
     qkv, probs = B * h * length * d * F32, B * h * length * length * F32
-    assert _saved(_Attention(h, length, d), n=h * length * d) == (2 * qkv + probs + qkv, 0)
+    with sdpa_kernel(SDPBackend.MATH):
+        assert _saved(_Attention(h, length, d), n=h * length * d) == (2 * qkv + probs + qkv, 0)
+
+
+def test_sdpa_fused_saves_q_k_v_output_and_logsumexp():
+    # a fused kernel (flash, memory-efficient: the default): q, k, v (here one storage,
+    # the input's), the output (B,H,L,D) and a float32 log-sum-exp per query row (B,H,L)
+    h, length, d = 2, 4, 3
+    qkv = B * h * length * d * F32
+    assert _saved(_Attention(h, length, d), n=h * length * d) == (qkv + qkv + B * h * length * F32, 0)

@@ -6,8 +6,6 @@ The step both sides run: ``out = model(*inputs); out.sum().backward();
 AdamW.step()`` (a first step: no gradients and no optimizer states before it), the
 output held to the end; inference: one forward under no_grad in eval mode.  The
 model's inputs are given to MemTracker with ``track_external`` (its "Other").
-MemTracker runs with the math SDPA backend: the meta device runs SDPA's math
-decomposition (see ``Memory.assumptions``).
 
 Categories: ours "saved" + "activations" + "kv_cache" are MemTracker's Activation,
 "temporaries" its Temp, "inputs" its Other; the rest match by name.
@@ -21,11 +19,16 @@ Differences, each asserted to the byte and explained where it is asserted:
 * resnet18 inference: +512 bytes of Activation at the peak (in bn1): on meta, eval-mode
   batch_norm returns its per-channel statistics (2 × 64 channels × 4 bytes), which
   the CPU kernel returns empty.
-* tiny LLaMA inference: transformers builds the causal mask differently on meta (it
-  cannot read the values that let it skip the mask on CPU), so the meta forward runs
-  other ops than the CPU one (+8,320 bytes, 1.8%).  The engine itself is exact on
-  the CPU's ops: ``test_engine_on_real_tensors`` runs it on real tensors and matches
-  MemTracker to the byte for every model and step.
+* tiny LLaMA inference: +128 bytes of Activation: transformers' mask code runs other
+  ops on meta than on the CPU (it cannot read values there), and one more 16-token
+  int64 index tensor made in the model's top level is live at the peak.  The engine
+  itself is exact on the CPU's ops: ``test_engine_on_real_tensors`` runs it on real
+  tensors and matches MemTracker to the byte for every model and step.
+
+Attention: MemTracker runs torch's default SDPA backend (the fused flash kernel for
+CPU); the meta device runs SDPA's math decomposition, which the trace counts as the
+fused kernel (profiler.capture.saved._Fused): the tiny LLaMA's figures match to the
+byte.  (Counted as the math path, inference would hold 8,192 bytes of scores more.)
 
 resnet18 runs at batch 8 and 112 px (224 px: 257,487,336 bytes on both sides at the
 training peak, the same 4 bytes filed apart; measured, too slow for the suite on 2 cores).
@@ -35,7 +38,6 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 pytest.importorskip("torch.distributed._tools.mem_tracker")
 from torch.distributed._tools.mem_tracker import MemTracker  # noqa: E402
@@ -70,7 +72,27 @@ def _llama():
     return transformers.LlamaForCausalLM(config), (torch.randint(0, 128, (2, 16)),), {"use_cache": False}
 
 
-MODELS = {"mlp": _mlp, "resnet18": _resnet18, "llama": _llama}
+class _Attention(nn.Module):
+    """Self-attention with q, k, v permuted views of one projection (not contiguous) and
+    a causal SDPA: the fused kernel's saved set, layout and backward matter."""
+
+    def __init__(self, dim: int = 64, heads: int = 4):
+        super().__init__()
+        self.qkv, self.out, self.heads = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim), heads
+
+    def forward(self, x):
+        b, length, dim = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(b, length, dim))
+
+
+def _attention():
+    torch.manual_seed(0)
+    return nn.Sequential(_Attention(), _Attention()), (torch.randn(2, 128, 64),), {}
+
+
+MODELS = {"mlp": _mlp, "resnet18": _resnet18, "llama": _llama, "attention": _attention}
 
 
 def _loss(out):
@@ -84,7 +106,7 @@ def memtracker(model, args, kwargs, training: bool, optimizer: str = "adamw") ->
     optimizer = kind(model.parameters(), lr=0.01) if training else None
     tracker = MemTracker()
     tracker.track_external(model, *([optimizer] if optimizer else []), *args)
-    with tracker, sdpa_kernel(SDPBackend.MATH):
+    with tracker:
         if training:
             out = model(*args, **kwargs)
             _loss(out).backward()
@@ -112,7 +134,8 @@ def _check(ours: dict, ref: dict, moved: dict[str, int]) -> None:
 # the differences explained in the module docstring: a training peak in the backward,
 # and inference by model
 SEED = {"Activation": -4, "Temp": +4}
-MOVED = {"mlp": {}, "resnet18": {"Activation": +512, "Total": +512}, "llama": None}
+MOVED = {"mlp": {}, "resnet18": {"Activation": +512, "Total": +512}, "llama": {"Activation": +128, "Total": +128},
+         "attention": {}}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -121,21 +144,24 @@ def test_training_step_on_meta(name):
     ref = memtracker(model, args, kwargs, training=True)
     report = profiler.profile(model, inputs=args, kwargs=kwargs, training=True, optimizer="adamw")
     # AdamW's two states per parameter, made at the first step, put the peak in the step
-    assert report.memory.peak_phase == "optimizer"
-    _check(by_memtracker(report.memory), ref, {})
+    # (but for the attention, whose (B, H, L, D) activations outweigh its parameters)
+    assert report.memory.peak_phase == ("backward" if name == "attention" else "optimizer")
+    _check(by_memtracker(report.memory), ref, SEED if report.memory.peak_phase == "backward" else {})
     assert report.memory.optimizer == "adamw"
 
 
-def test_training_peak_inside_the_backward():
-    """SGD keeps no state: resnet18's peak falls in the backward, where the saved
+@pytest.mark.parametrize("name", ["resnet18", "attention"])
+def test_training_peak_inside_the_backward(name):
+    """SGD keeps no state: the peak falls in the backward, where the saved
     activations of the layers not yet reached are live beside the gradients made so
     far: liveness, not a sum of categories, gives it."""
-    model, args, kwargs = _resnet18()
+    model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training=True, optimizer="sgd")
     memory = profiler.profile(model, inputs=args, kwargs=kwargs, training=True, optimizer="sgd").memory
     assert memory.peak_phase == "backward"
     assert 0 < memory.at_peak["gradients"] < memory.totals["gradients"]   # not all made yet
-    assert 0 < memory.at_peak["saved"] < memory.totals["saved"]           # some freed already
+    if name == "resnet18":
+        assert 0 < memory.at_peak["saved"] < memory.totals["saved"]       # some freed already
     _check(by_memtracker(memory), ref, SEED)
 
 
@@ -144,14 +170,7 @@ def test_inference_on_meta(name):
     model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training=False)
     report = profiler.profile(model, inputs=args, kwargs=kwargs, memory=True)
-    ours = by_memtracker(report.memory)
-    if MOVED[name] is None:   # tiny LLaMA: the mask made on meta (see the module docstring)
-        assert {k: v for k, v in ours.items() if k not in ("Activation", "Total")} == \
-            {k: ref.get(k, 0) for k in ours if k not in ("Activation", "Total")}
-        assert ours["Total"] - ref["Total"] == ours["Activation"] - ref["Activation"] == 8320
-        assert abs(ours["Total"] - ref["Total"]) < 0.02 * ref["Total"]
-    else:
-        _check(ours, ref, MOVED[name])
+    _check(by_memtracker(report.memory), ref, MOVED[name])
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
@@ -163,7 +182,7 @@ def test_engine_on_real_tensors(name, training):
     peak falls in the backward)."""
     model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training)
-    with requested("adamw" if training else None) as request, sdpa_kernel(SDPBackend.MATH):
+    with requested("adamw" if training else None) as request:
         forward_rows(model, args, kwargs, "real", None, torch.float32, None, training, False)
     memory = summarize(request.trace)
     _check(by_memtracker(memory), ref, SEED if training and memory.peak_phase == "backward" else {})
