@@ -359,8 +359,9 @@ def memory_figure(report: Report, capacity: int | None = None):
         peak = max(xs, key=lambda i: ys[i])
     if peak is not None:
         ax.scatter([peak], [memory.peak_bytes / scale], s=60, marker="v", color="black", zorder=3)
+        side = "right" if peak > 0.85 * len(points) else "left" if peak < 0.15 * len(points) else "center"
         ax.annotate(f"peak {fmt_bytes(memory.peak_bytes)}\n{where(memory)}", (peak, memory.peak_bytes / scale),
-                    textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8)
+                    textcoords="offset points", xytext=(0, 10), ha=side, fontsize=8)
     if plan is not None and plan.step_peak != memory.peak_bytes:
         ax.axhline(plan.step_peak / scale, color="#9467bd", linestyle=":", linewidth=1,
                    label=f"step peak from the 2nd step {fmt_bytes(plan.step_peak)}")
