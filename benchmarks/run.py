@@ -7,6 +7,7 @@
     python benchmarks/run.py --only resnet50@224:real   # one real-weight case
     python benchmarks/run.py --only llama-7b@tokens2048   # one language-model case
     python benchmarks/run.py --only hf-zoo-sample   # transformers types: ours against FlopCounterMode
+    python benchmarks/run.py --only memory   # peak memory of a training step: ours, torch-kitsune, MemTracker
 
 The run exits with status 1 when any claim in its claims table is not met.  A timed
 claim (a ratio of medians, or the fixed cost per call) is decided on its 95 %
@@ -548,16 +549,19 @@ def main(argv=None) -> int:
         data = collect(args)
         if args.save_json:
             atomic.write_text(args.save_json, json.dumps(data))
+    import bench_memory
     zoo, repeat = data["probes"].get(bench_zoo.KEY), data["probes"].get(bench_repeat.KEY)
+    memory = data["probes"].get(bench_memory.KEY)
     # the zoo sample's and the repeatability's sections and claims go before the closing "Rerun" section
-    sections = bench_zoo.section(zoo) + bench_repeat.section(repeat)
+    sections = bench_zoo.section(zoo) + bench_repeat.section(repeat) + bench_memory.section(memory)
     text = render(data).replace("\n## Rerun\n", "\n" + "\n".join(sections) + "\n## Rerun\n", 1)
     atomic.write_text(args.report, text)
     print("\n".join(summary_lines(data)))
-    for claim, ok, fig in bench_zoo.claims(zoo) + bench_repeat.claims(repeat):
+    for claim, ok, fig in bench_zoo.claims(zoo) + bench_repeat.claims(repeat) + bench_memory.claims(memory):
         print(f"  [{met_word(ok, fig, 'met', 'NOT met')}] {claim}: {fig}")
     print(f"wrote {args.report}; the run took {data['machine']['total_s']:.0f} s")
-    return exit_status(claims(data) + bench_zoo.claims(zoo) + bench_repeat.claims(repeat))
+    return exit_status(claims(data) + bench_zoo.claims(zoo) + bench_repeat.claims(repeat)
+                       + bench_memory.claims(memory))
 
 
 def exit_status(claim_rows) -> int:
@@ -576,12 +580,14 @@ def exit_status(claim_rows) -> int:
 def collect(args) -> dict:
     started = time.perf_counter()
     machine = machine_note()
+    import bench_memory
     import bench_repeat
     import bench_zoo
     keys = args.only.split(",") if args.only else list(dict.fromkeys([*CASES, *REAL_CASES, *DEPTH_CASES,
-                                                                      *LM_CASES, FIXED_COST, bench_zoo.KEY]))
-    zoo, fixed = bench_zoo.KEY in keys, FIXED_COST in keys
-    keys = [key for key in keys if key not in (bench_zoo.KEY, FIXED_COST)]
+                                                                      *LM_CASES, FIXED_COST, bench_zoo.KEY,
+                                                                      bench_memory.KEY]))
+    zoo, fixed, memory = bench_zoo.KEY in keys, FIXED_COST in keys, bench_memory.KEY in keys
+    keys = [key for key in keys if key not in (bench_zoo.KEY, FIXED_COST, bench_memory.KEY)]
     results = {}
     for key in keys:
         print(f"[{time.perf_counter() - started:6.0f} s] {key} ...", flush=True)
@@ -608,6 +614,9 @@ def collect(args) -> dict:
     if zoo:
         print(f"[{time.perf_counter() - started:6.0f} s] {bench_zoo.KEY} ...", flush=True)
         probes[bench_zoo.KEY] = bench_zoo.probe(args.repeats or bench_zoo.REPEATS, cap_s=args.cap)
+    if memory:   # benchmarks/bench_memory.py: peak memory against MemTracker and the peers
+        print(f"[{time.perf_counter() - started:6.0f} s] {bench_memory.KEY} ...", flush=True)
+        probes[bench_memory.KEY] = bench_memory.probe()
     machine["load_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine["total_s"] = time.perf_counter() - started
     return {"results": results, "probes": probes, "machine": machine,

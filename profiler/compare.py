@@ -53,7 +53,18 @@ def row_of(report) -> dict[str, Any]:
                 **{c: int(total[c]) for c in COUNTS},
                 **{f"{k}_{c}_%": report.share(k, c) for k in ("conv", "linear") for c in ("mults", "params")},
                 **{"attention_mults_%": report.share("attention", "mults")},
-                intensity=report.intensity, uncounted=len(report.uncounted))
+                intensity=report.intensity, uncounted=len(report.uncounted),
+                **(memory_row(report) if report.memory is not None else {}))
+
+
+MEMORY_COMPARE = ["peak_bytes", "step_peak_bytes"]   # a memory comparison's columns
+
+
+def memory_row(report) -> dict[str, int]:
+    """A memory profile's columns: its peak, and the peak of a step from the second
+    on (profiler.report.memory.step_peak: the optimizer's states held throughout)."""
+    from profiler.report.memory import step_peak
+    return {"peak_bytes": int(report.memory.peak_bytes), "step_peak_bytes": int(step_peak(report.memory))}
 
 
 def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
@@ -63,7 +74,8 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
             config: dict[str, Any] | None = None, detections: str = "bound", measure: bool = False,
             device: str | None = None,
             peak_flops: float | None = None, peak_bandwidth: float | None = None,
-            runs: int | None = None) -> pd.DataFrame:
+            runs: int | None = None, training: bool = False, memory: bool = False,
+            optimizer: str | None = None) -> pd.DataFrame:
     """Profile every model at every input size and batch size; one row each, in
     that nesting order, with the columns in ``COLUMNS``.
 
@@ -81,6 +93,9 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         point on the input axis (with or instead of input_sizes), so attention's
         growth with the context shows in one table.
     dtype, config, detections: passed to every ``profile`` (config: hf:/timm: overrides).
+    training, memory, optimizer: passed to every ``profile``: a training step; its
+        memory (columns ``MEMORY_COMPARE``: the peak and the step peak in bytes), with
+        ``optimizer``'s states (which implies ``memory``).
     measure: time every profile on ``device`` (profiler.measure.measure, with
         ``runs``, ``peak_flops`` and ``peak_bandwidth``), one after the other in this
         process (``jobs`` is then 1), adding the columns of
@@ -109,6 +124,8 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     options = {k: v for k, v in (("dtype", dtype), ("config", config)) if v is not None}
     if detections != "bound":
         options["detections"] = detections
+    memory = memory or optimizer is not None
+    options.update({k: v for k, v in (("training", training), ("memory", memory), ("optimizer", optimizer)) if v})
     timing = None
     if measure or device is not None or peak_flops is not None or peak_bandwidth is not None:
         if any(isinstance(s, Tokens) for s in sizes):
@@ -156,8 +173,10 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
     if timing is not None:
         from profiler.report.measured import COMPARE_MEASURED, COMPARE_PREDICTED
         extra = COMPARE_MEASURED if measure else COMPARE_PREDICTED
+    extra += MEMORY_COMPARE if memory else []
     frame = pd.DataFrame(rows, columns=COLUMNS + extra)
-    frame[COUNTS + ["batch", "uncounted"]] = frame[COUNTS + ["batch", "uncounted"]].astype("int64")
+    ints = COUNTS + ["batch", "uncounted"] + (MEMORY_COMPARE if memory else [])
+    frame[ints] = frame[ints].astype("int64")
     frame.attrs["failures"] = failures
     if roofline:
         frame.attrs["roofline"] = roofline

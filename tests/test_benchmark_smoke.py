@@ -479,3 +479,18 @@ def test_zoo_sample_claim_is_decided_on_its_interval():
     text = "\n".join(zoo.section(data(1.0)))
     assert "| inconclusive | inconclusive: " in text
     assert run.exit_status(zoo.claims(data(1.0))) == 0 and run.exit_status(zoo.claims(data(1.6))) == 1
+
+
+def test_the_memory_bench_renders_its_table_and_claims_from_figures():
+    """benchmarks/bench_memory.py: each tool's error against MemTracker, and the overhead claim."""
+    bench = load("bench_memory")
+    data = {"mlp": {"memtracker": {"Total": 1000}, "tools": {"ours": {"bytes": 1000}, "kitsune": {"bytes": 780},
+                                                             "deepspeed": {"error": "ImportError: absent"}}},
+            "resnet18": {"memtracker": {"Total": 2000},
+                         "tools": {"ours": {"bytes": 2010}, "kitsune": {"bytes": 4100}, "deepspeed": {"bytes": 1800}},
+                         "overhead": {"plain_s": 0.1, "liveness_s": 0.12, "memory_s": 0.14, "ratio": 1.4,
+                                      "liveness_ratio": 1.2}}}
+    text = "\n".join(bench.section(data))
+    assert "| mlp | 0.00 MB | 0.00 MB (+0.0%) | 0.00 MB (-22.0%) | fails: ImportError: absent |" in text
+    assert "| resnet18 | 100 ms | 120 ms (1.20×) | 140 ms | 1.40× |" in text
+    assert [ok for _, ok, _ in bench.claims(data)] == [True, True, True]

@@ -37,6 +37,9 @@ def register(sub) -> None:
     add_detections_argument(p)
     add_measure_arguments(p)
     p.add_argument("--dtype", choices=DTYPES, help="count every model at this dtype (default: each model's own)")
+    p.add_argument("--training", action="store_true", help="profile a training step: the forward and the backward")
+    from profiler.cli.profile import add_memory_arguments
+    add_memory_arguments(p, compare=True)   # --memory, --optimizer: the peak_bytes and step_peak_bytes columns
     p.add_argument("--csv", metavar="PATH", help="write the table as CSV (raw integers)")
     p.add_argument("--md", metavar="PATH", help="write the table as Markdown (embeds --plot if given)")
     p.add_argument("--plot", metavar="PATH", help="write MACs vs parameters (log-log) as PNG")
@@ -69,6 +72,10 @@ def check_arguments(args) -> dict:
         raise ProfilerError("give one or more model names, or --all")
     check_sizes(args, args.input or [], args.batch or [1])
     timing = measure_options(args) or {}
+    if args.optimizer and not args.training:
+        raise ProfilerError("--optimizer applies to a training step: add --training")
+    if (args.memory or args.optimizer) and timing:
+        raise ProfilerError("--memory and --optimizer do not go with --measure or --device")
     check_output_paths(args.models, csv=args.csv, md=args.md, plot=args.plot)
     return timing
 
@@ -109,7 +116,7 @@ def run(args) -> int:
         frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,
                         tokens=args.tokens, decode=args.decode, detections=args.detections,
                         dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args),
-                        **timing)
+                        training=args.training, memory=args.memory, optimizer=args.optimizer, **timing)
     finally:
         bar.close()
     print(to_text(frame, args.units))

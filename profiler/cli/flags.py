@@ -14,7 +14,8 @@ FLAGS = {"input_size": "--input", "input_sizes": "--input", "batch": "--batch", 
          "depth": "--depth", "sort": "--sort", "top": "--top", "tokens": "--tokens", "decode": "--decode",
          "config": "--config", "device": "--device", "runs": "--runs", "jobs": "--jobs", "window": "--window",
          "arg": "--arg", "named": "--arg", "image": "--image", "frames": "--frames", "seconds": "--seconds",
-         "step_time": "--step-time", "tokens_per_second": "--tokens-per-second", "checkpointing": "--checkpointing"}
+         "step_time": "--step-time", "tokens_per_second": "--tokens-per-second", "checkpointing": "--checkpointing",
+         "fits": "--fits", "optimizer": "--optimizer", "amp": "--amp", "shard": "--shard"}
 # values written the Python way in a message, and how the command takes them
 SPELLED = {"window=(C, H, W)": "--window CxHxW", "native=True": "--input native", "training=True": "--training",
            "checkpointing=True": "--checkpointing"}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 DTYPES = ("float32", "float16", "bfloat16", "float64")
 
@@ -44,6 +45,7 @@ def register(sub) -> None:
                    help="with --training: switch on a transformers or timm model's activation "
                         "checkpointing (default kind non-reentrant); its recomputed forward is "
                         "counted (rc_* columns; model and hardware FLOPs)")
+    add_memory_arguments(p)
     what_if = p.add_mutually_exclusive_group()
     what_if.add_argument("--fold-bn", action="store_true",
                          help="fold eval-mode BatchNorm into the conv/linear before it: counts before "
@@ -57,6 +59,79 @@ def register(sub) -> None:
                    help="with --fully-conv: the input the classifier was built for (default: the "
                         "published crop size, else the smallest input that fills the first Linear)")
     p.set_defaults(run=run)
+
+
+# profiler.formulas.optimizers.OPTIMIZERS and the stages profiler.formulas.sharding.parse_shard
+# takes, named here so that the flags are checked without importing torch (profiler.formulas does)
+OPTIMIZERS = ("sgd", "sgd-momentum", "adam", "adamw", "adafactor")
+SHARD = re.compile(r"(ddp|dp|zero-?[0-3]|fsdp|full[-_]shard|shard[-_]grad[-_]op|[0-3]):0*[1-9]\d*", re.IGNORECASE)
+
+
+def add_memory_arguments(p, compare: bool = False) -> None:
+    """--memory, --optimizer, --amp, --fits and --shard (profile); --memory and
+    --optimizer (compare)."""
+    p.add_argument("--memory", action="store_true",
+                   help="follow the memory of the step: the peak and where it occurs, bytes by category "
+                        "(parameters, gradients, optimizer states, saved activations, ...)"
+                        + ("" if compare else "; with --plot, live memory layer by layer (PATH_memory.png)")
+                        + " (implied by the flags below)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="with --training: the optimizer stepped after the backward, whose states are counted "
+                        "(implies --memory)")
+    if compare:
+        return
+    p.add_argument("--amp", choices=["bf16", "fp16"],
+                   help="with --training: mixed precision as DeepSpeed and Megatron train: 16-bit parameters, "
+                        "gradients and activations, fp32 master weights and optimizer states (implies --memory)")
+    p.add_argument("--fits", metavar="SIZE",
+                   help="a memory capacity (80GB, 24GiB; GB = 10^9 bytes) or a device (H100, A100-40GB, "
+                        "RTX-4090, ...): whether the step fits, and the largest batch that fits, searched by "
+                        "profiling again at each batch tried (implies --memory; --device NAME gives its "
+                        "capacity too)")
+    p.add_argument("--shard", metavar="STAGE:N",
+                   help="with --training: model states per device under data parallelism over N devices, "
+                        "STAGE ddp, zero1, zero2, zero3 or fsdp (= zero3), on paper (implies --memory)")
+
+
+def _memory_asked(args) -> bool:
+    return any(getattr(args, flag, None) for flag in ("memory", "optimizer", "amp", "fits", "shard"))
+
+
+def memory_options(args) -> dict | None:
+    """profiler.fits.plan()'s options from the memory flags, checked without torch;
+    None when no memory flag is given."""
+    from profiler.errors import ProfilerError
+    asked = [f for f, v in (("--optimizer", args.optimizer), ("--amp", args.amp), ("--fits", args.fits),
+                             ("--shard", args.shard)) if v]
+    if not (asked or args.memory):
+        return None
+    device_capacity = None
+    if args.device and not args.measure:
+        from profiler.report.peaks import CAPACITY, capacity_name
+        device_capacity = capacity_name(args.device)
+        if device_capacity is None:
+            raise ProfilerError(f"--device {args.device!r}: with --memory, --optimizer, --amp, --fits or --shard, "
+                                f"--device names the device whose memory the step must fit: one of "
+                                f"{', '.join(CAPACITY)}")
+    for flag in ("--optimizer", "--amp", "--shard"):
+        if flag in asked and not args.training:
+            raise ProfilerError(f"{flag} applies to a training step: add --training")
+    if args.amp and args.dtype:
+        raise ProfilerError(f"--amp {args.amp} runs the step in 16 bits: it does not go with --dtype")
+    if args.fold_bn or args.fully_conv or args.measure:
+        raise ProfilerError("--memory, --optimizer, --amp, --fits and --shard do not go with --fold-bn, "
+                            "--fully-conv or --measure")
+    if args.fits and args.arg:
+        raise ProfilerError("--fits searches the batch of the made inputs: it does not go with --arg, "
+                            "whose shapes include the batch")
+    from profiler.report.peaks import parse_capacity
+    fits = args.fits or device_capacity
+    if fits:
+        parse_capacity(fits)
+    if args.shard and not SHARD.fullmatch(args.shard.strip()):
+        raise ProfilerError(f"--shard {args.shard!r}: expected STAGE:N, a stage (ddp, zero1, zero2, zero3 or fsdp) "
+                            "and a positive device count, e.g. zero3:8")
+    return dict(fits=fits, optimizer=args.optimizer, amp=args.amp, shard=args.shard)
 
 
 def add_detections_argument(p) -> None:
@@ -104,6 +179,8 @@ def measure_options(args) -> dict | None:
         raise ProfilerError("--runs goes with --measure and takes a positive integer")
     if _utilisation_asked(args):
         return None
+    if args.device and not (args.measure or args.peak_flops or args.peak_bandwidth) and _memory_asked(args):
+        return None   # --device NAME beside the memory flags: the capacity --fits takes (memory_options)
     if not (args.measure or args.device or args.peak_flops or args.peak_bandwidth):
         return None
     if args.device:
@@ -274,8 +351,13 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
     if timing is not None and (args.fold_bn or args.fully_conv or args.training):
         raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
                             "drop --fold-bn, --fully-conv and --training")
+    memory_options(args)
     from profiler.cli.helpers import check_output_paths
-    check_output_paths(args.model, csv=args.csv, md=args.md, json=args.json, plot=args.plot)
+    plots = {"plot": args.plot}
+    if args.plot and (args.memory or args.optimizer or args.amp or args.fits or args.shard):
+        from profiler.report.memory import plot_path
+        plots["plot's memory plot"] = plot_path(args.plot)
+    check_output_paths(args.model, csv=args.csv, md=args.md, json=args.json, **plots)
     return size, native, timing
 
 
@@ -298,6 +380,10 @@ def run(args) -> int:
         measured = {} if timing is None else dict(measure=timing["time"], device=timing["device"],
                                                   runs=timing["runs"], peak_flops=timing["peak_flops"],
                                                   peak_bandwidth=timing["peak_bandwidth"])
+        memory = memory_options(args)
+        if memory is not None:   # the memory what-ifs: profiler.fits re-profiles for the largest batch
+            from profiler.fits import plan as profile   # noqa: F811
+            measured = {**measured, **memory}
         report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
                                   checkpointing=args.checkpointing or False,
@@ -314,6 +400,9 @@ def run(args) -> int:
     elif args.plot:
         from profiler.report.plots import report_figure, save
         print(f"wrote {save(report_figure(report, layers), args.plot)}")
+    if args.plot and report.memory is not None:
+        from profiler.report.memory import plot_path, save_memory_plot
+        print(f"wrote {save_memory_plot(report, plot_path(args.plot))}")
     if args.json:
         from profiler.report.json_report import write_json
         print(f"wrote {write_json(report, args.json, layers, note)}")

@@ -73,6 +73,7 @@ class Report:
         self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
         self.language = None               # a language model's LanguageSummary (profiler.count.language)
         self.memory = None                 # a memory profile's Memory (profiler.count.memory), else None
+        self.memory_plan = None            # its what-ifs (profiler.report.memory.MemoryPlan, made by profiler.fits)
         self._memo: dict[str, Any] = {}    # derived tables, each computed once (see the module docstring)
         self._measurement = None
         self._layers = layers
@@ -203,6 +204,14 @@ class Report:
             return ["## Utilisation", "", *(f"- **{k}**: {v}" for k, v in shown.lines()), ""]
         return ["utilisation:", *(f"  {k}: {v}" for k, v in shown.lines()), ""]
 
+    def _memory_lines(self, markdown: bool, plot: str | None = None) -> list[str]:
+        """The memory section (profiler.report.memory), linking the memory plot beside
+        ``plot``; nothing without ``memory``."""
+        if self.memory is None:
+            return []
+        from profiler.report.memory import markdown_section, plot_path, text_section
+        return markdown_section(self, plot_path(plot) if plot else None) if markdown else text_section(self)
+
     def moved_bytes(self, frame: pd.DataFrame | None = None) -> pd.Series:
         """Bytes each row moves in a no-reuse model of memory traffic:
         params × itemsize + in_bytes (inputs read) + act_bytes (outputs written)."""
@@ -272,6 +281,9 @@ class Report:
                      + (f" ({', '.join(rates)})" if rates else ""))
         if self.language is not None:
             parts.append(self.language.finding())
+        if self.memory is not None:
+            from profiler.report.memory import finding
+            parts.append(finding(self.memory, self.memory_plan))
         return "; ".join(parts)
 
     def _totals_frame(self) -> pd.DataFrame:
@@ -318,6 +330,7 @@ class Report:
                  *(["language model:", *(f"  {k}: {v}" for k, v in self.language.lines()), ""]
                    if self.language is not None else []),
                  *self._utilisation_lines(markdown=False),
+                 *self._memory_lines(markdown=False),
                  *(self._measured_lines(units, layers, markdown=False)),
                  f"finding: {self.finding()}",
                  *([f"finding in time: {self._time_finding()}"] if self.measurement is not None else [])]
@@ -349,6 +362,7 @@ class Report:
                   *(["## Language model", "", *(f"- **{k}**: {v}" for k, v in self.language.lines()), ""]
                     if self.language is not None else []),
                   *self._utilisation_lines(markdown=True),
+                  *self._memory_lines(markdown=True, plot=plot),
                   "## By kind", "", t["kinds"], "",
                   "Share of the total (%) and arithmetic intensity:", "", t["shares"], "",
                   INTENSITY_NOTE + ".", "", *self._measured_lines(units, layers, markdown=True)]

@@ -24,7 +24,8 @@ def to_text(frame: pd.DataFrame, units: str = "grouped", markdown: bool = False)
     if "bound_ms" in shown:
         shown["bound_ms"] = [f"{v:.4g}" for v in shown["bound_ms"]]
     shares = SHARES + [c for c in ("conv_time_%", "linear_time_%", "conv_bound_%", "linear_bound_%") if c in shown]
-    return table(shown, ["batch", *COUNTS, "intensity", "uncounted", *timed], shares, units, markdown)
+    memory = [c for c in ("peak_bytes", "step_peak_bytes") if c in shown]   # memory comparisons
+    return table(shown, ["batch", *COUNTS, "intensity", "uncounted", *timed, *memory], shares, units, markdown)
 
 
 INTENSITY_NOTE = ("intensity: FLOPs per byte moved, where each layer moves its parameters, "

@@ -152,6 +152,9 @@ def to_html(report: Report, units: str = "grouped", layers: pd.DataFrame | None 
               _table(report._kind_shares(), ["intensity"], [f"{c}_%" for c in SHOWN_SHARES], units, css="shares"),
               f'<p class="small">{escape(INTENSITY_NOTE)}.</p>',
               f'<p class="finding"><b>Finding:</b> {escape(report.finding())}.</p>']
+    if report.memory is not None:   # memory profiles (profiler.report.memory)
+        from profiler.report.memory import html_section
+        parts.append(html_section(report))
 
     view = layers[[c for c in LAYER_VIEW + BWD_COLUMNS + RC_COLUMNS if c in layers]]
     shown = shown_rows(layers, max_rows, keep)

@@ -55,6 +55,9 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
         "uncounted": [{"name": r.name, "type": r.type, "ops": r.ops} for r in report.uncounted.itertuples()],
         "finding": report.finding(),
     }
+    if report.memory is not None:   # memory profiles: profiler.report.memory.to_dict
+        from profiler.report.memory import to_dict as memory_dict
+        document["memory"] = memory_dict(report)
     passes = report.passes
     if passes is not None:
         document["passes"] = [{"pass": r["pass"], **{c: int(r[c]) for c in ("mults", "adds", "other", "macs",

@@ -85,6 +85,19 @@ DATASHEET = {
                      bf16=835.5 * _T, fp16=835.5 * _T, bandwidth=4800 * _G, l2=50 << 20,
                      source="NVIDIA H200 Tensor Core GPU data sheet"),
 }
+# Memory capacity per device, as its data sheet prints it (GB), read as 10^9 bytes: below
+# the device's physical memory (binary, 2^30-byte GiB), which leaves room for the CUDA
+# context and the caching allocator's reserve, so that "fits" errs on the safe side.
+#   A100: 80GB HBM2e (SXM and PCIe), 40GB HBM2; H100: SXM 80GB, PCIe 80GB, NVL 94GB;
+#   H200: SXM and NVL 141GB (the data sheets above); L4: 24GB ("NVIDIA L4 Tensor Core GPU"
+#   data sheet); L40S: 48GB ("NVIDIA L40S" data sheet); A10: 24GB ("NVIDIA A10 Tensor Core
+#   GPU" data sheet); T4: 16GB ("NVIDIA T4" data sheet); V100: 32GB and 16GB ("NVIDIA
+#   Tesla V100" data sheet); GeForce RTX 4090: 24GB, RTX 3090: 24GB, RTX 5090: 32GB (NVIDIA's
+#   GeForce specifications pages)
+CAPACITY = {"A100": 80, "A100-PCIE": 80, "A100-40GB": 40, "H100": 80, "H100-PCIE": 80, "H100-NVL": 94,
+            "H200": 141, "H200-NVL": 141, "L4": 24, "L40S": 48, "A10": 24, "T4": 16, "V100": 32,
+            "V100-16GB": 16, "RTX-4090": 24, "RTX-3090": 24, "RTX-5090": 32}
+GB = 10 ** 9
 _DTYPE_KEYS = {"float64": "fp64", "float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 MIB = 1 << 20
 
@@ -258,3 +271,51 @@ def device_label(info: dict) -> str:
     return f"{info['name']}, {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
 
 
+
+
+# --- memory capacity ---------------------------------------------------------------------
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10 ** 3, "MB": 10 ** 6, "GB": GB, "TB": 10 ** 12,
+               "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def capacity_name(text: str) -> str | None:
+    """The CAPACITY key ``text`` names ("h100", "NVIDIA H100 SXM", "rtx4090", "GeForce RTX 4090"), else None."""
+    key = text.strip().upper().replace("_", "-").replace(" ", "-")
+    for prefix in ("NVIDIA-", "GEFORCE-"):
+        key = key.removeprefix(prefix)
+    key = key.removesuffix("-SXM").removesuffix("-SXM5").removesuffix("-SXM4")
+    if key.startswith("RTX") and not key.startswith("RTX-"):
+        key = "RTX-" + key[3:]
+    return key if key in CAPACITY else None
+
+
+def parse_capacity(text: str) -> tuple[int, str]:
+    """A memory size or a device: (bytes, its label).  '80GB' (10^9 bytes a GB),
+    '24GiB' (2^30), '80e9' (bytes), or a device of ``CAPACITY`` ('H100': its data
+    sheet's 80 GB)."""
+    name = capacity_name(str(text))
+    if name is not None:
+        return CAPACITY[name] * GB, f"{name} ({CAPACITY[name]} GB)"
+    body = str(text).strip().upper().replace(" ", "")
+    number = body.rstrip("KMGTIB")
+    unit = body[len(number):]
+    try:
+        value = float(number) * _SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise ProfilerError(f"fits={text!r}: expected a memory size such as 80GB, 24GiB or 8e10 (bytes), or a "
+                            f"device: {', '.join(CAPACITY)}")
+    if unit in ("", "B"):
+        return int(value), fmt_bytes(int(value))
+    units = {"KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB", "KB": "kB"}
+    return int(value), f"{number} {units.get(unit, unit)}"
+
+
+def fmt_bytes(n: float) -> str:
+    """Bytes in decimal units: 21_300_000_000 → '21.3 GB', 512 → '512 B'."""
+    for size, unit in ((10 ** 12, "TB"), (GB, "GB"), (10 ** 6, "MB"), (10 ** 3, "kB")):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:g} B"
