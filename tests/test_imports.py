@@ -97,7 +97,7 @@ STAGES = [
     ("count", ["profiler.count"]),
     ("report", ["profiler.report"]),
     ("measure", ["profiler.measure"]),
-    ("entry points", ["profiler.api", "profiler.compare", "profiler.check", "profiler.transforms"]),
+    ("entry points", ["profiler.api", "profiler.compare", "profiler.check", "profiler.transforms", "profiler.fits"]),
     # the package's lazy exports (``profiler.profile``) reach the stages by name only
     ("cli", ["profiler.cli", "profiler.__main__", "profiler"]),
 ]

@@ -381,10 +381,11 @@ def run(args) -> int:
                                                   runs=timing["runs"], peak_flops=timing["peak_flops"],
                                                   peak_bandwidth=timing["peak_bandwidth"])
         memory = memory_options(args)
+        profiled = profile
         if memory is not None:   # the memory what-ifs: profiler.fits re-profiles for the largest batch
-            from profiler.fits import plan as profile   # noqa: F811
+            from profiler.fits import plan as profiled
             measured = {**measured, **memory}
-        report, summary = profile(args.model, input_size=size, batch=args.batch, native=native,
+        report, summary = profiled(args.model, input_size=size, batch=args.batch, native=native,
                                   training=args.training, tokens=args.tokens, decode=args.decode,
                                   checkpointing=args.checkpointing or False,
                                   detections=args.detections, **dtype, **language_options(args),
