@@ -13,7 +13,7 @@ that change metadata (t_, resize_), random or data-dependent ones; and only when
 every tensor argument is a dense meta tensor.  Anything else runs as usual.
 
 The first call of four common ops skips its slow kernel too: addmm's result has
-the metadata of mm's (a C++ kernel, 20x faster), a convolution's is a contiguous
+the metadata of mm's (a contiguous tensor of the operands' dtype), a convolution's is a contiguous
 tensor of the usual output size (what the Python meta kernel makes), and eval-mode batch_norm and
 layer_norm on a contiguous input give a contiguous output like the input plus
 per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
@@ -142,17 +142,16 @@ def _like(t: torch.Tensor, params) -> bool:
 
 
 def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
-    if not (self.dtype == mat1.dtype == mat2.dtype and mat1.dim() == 2 and mat2.dim() == 2):
-        return None
-    try:
-        out = torch.ops.aten.mm.default(mat1, mat2)
-    except Exception:  # the real kernel will raise its own error
-        return None
+    if not (self.dtype == mat1.dtype == mat2.dtype and mat1.dim() == 2 and mat2.dim() == 2) \
+            or mat1.shape[1] != mat2.shape[0]:
+        return None   # the kernel raises its own error
+    # mm's result, as its meta kernel (Python, 20-40 us) makes it: contiguous, of the operands' dtype
+    out = (mat1.shape[0], mat2.shape[1])
     # self must broadcast to the result (torch.broadcast_shapes, inlined: it is Python and slow)
     bias = tuple(self.shape)
-    if len(bias) > 2 or any(b not in (1, o) for b, o in zip(reversed(bias), reversed(out.shape))):
+    if len(bias) > 2 or any(b not in (1, o) for b, o in zip(reversed(bias), reversed(out))):
         return None
-    return out
+    return _contiguous(out, mat1.dtype)
 
 
 def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps):
