@@ -120,13 +120,12 @@ class KnownValues:
     def value(self, t: Any) -> torch.Tensor | None:
         return self._get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
 
-    def _plain(self, args: tuple, kwargs: dict) -> bool:
-        """Whether the op's tensor arguments are meta tensors, at least one, none of
-        which holds a value: what ``__call__`` then does is run the op (no value to
-        carry, no CPU scalar to turn into a meta one).  The arguments of an aten op
-        are tensors, scalars and lists or tuples of them, walked here; anything
-        else (a pytree container that may hold tensors) answers False, and
-        ``__call__`` flattens it as before."""
+    def _metas(self, args: tuple, kwargs: dict) -> int | None:
+        """How many tensors the op's arguments hold, when all are meta tensors none
+        of which holds a value; None otherwise.  The arguments of an aten op are
+        tensors, scalars and lists or tuples of them, walked here; anything else
+        (a pytree container that may hold tensors) answers None, and ``__call__``
+        flattens it as before."""
         metas = 0
         for arg in ((*args, *kwargs.values()) if kwargs else args):
             kind = type(arg)
@@ -134,25 +133,30 @@ class KnownValues:
                 for item in arg:
                     if isinstance(item, _Tensor):
                         if not item.is_meta or self._has(item):
-                            return False
+                            return None
                         metas += 1
                     elif type(item) not in _SCALARS:
-                        return False
+                        return None
             elif isinstance(arg, _Tensor):
                 if not arg.is_meta or self._has(arg):
-                    return False
+                    return None
                 metas += 1
             elif kind not in _SCALARS:
-                return False
-        return metas > 0
+                return None
+        return metas
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
         if not self:
             device = kwargs.get("device")
             if device is None or str(device) != "meta":
                 return self.run(func, args, kwargs)       # the usual case: nothing to carry
-        elif self._plain(args, kwargs):
-            return self.run(func, args, kwargs)           # values held elsewhere (an input), none here
+        else:
+            # values held elsewhere (an input), none here: the op runs as usual, as below
+            # (no value to carry, no CPU scalar to turn into a meta one), unless it makes
+            # a meta tensor with values from no tensor (a factory: ``_made_on_meta``)
+            metas = self._metas(args, kwargs)
+            if metas is not None and (metas or not _made_on_meta(func, kwargs)):
+                return self.run(func, args, kwargs)
         leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
         metas = [t for t in leaves if t.is_meta]
         if metas and any(not t.is_meta and t.dim() == 0 for t in leaves):

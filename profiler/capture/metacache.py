@@ -277,18 +277,20 @@ SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batc
              _aten._grouped_mm.default: _grouped_mm}
 
 
+_ELIGIBLE: dict[Any, str | None] = {}   # per op: _replayable(op), which its schema and tags decide
+
+
 class MetaReplay:
     """Runs ops, remembering meta results; use one per forward (nothing is kept
     across profiles, so every profile pays for its own kernels)."""
 
     def __init__(self):
         self._results: dict[tuple, tuple | list | str] = {}
-        self._eligible: dict[Any, str | None] = {}
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
-        kind = self._eligible.get(func, False)
+        kind = _ELIGIBLE.get(func, False)
         if kind is False:
-            kind = self._eligible[func] = _replayable(func)
+            kind = _ELIGIBLE[func] = _replayable(func)
         key = _key(func, args, kwargs) if kind is not None else None
         if key is not None:
             try:

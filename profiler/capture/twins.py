@@ -21,6 +21,7 @@ come back as they were.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from operator import is_
 from typing import Callable
 
@@ -29,6 +30,9 @@ from torch import nn
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 _CONTAINERS = (dict, list, set)
+# a module's attributes are mostly these: exact types, read without isinstance (ModuleState)
+_EXACT_CONTAINERS = frozenset((dict, OrderedDict, list, set))
+_PLAIN = frozenset((bool, int, float, str, tuple, type(None)))
 
 
 def _same(live, saved) -> bool:
@@ -56,7 +60,10 @@ class ModuleState:
             bindings = module.__dict__
             contents = []
             for name, value in bindings.items():
-                if isinstance(value, _CONTAINERS):
+                kind = type(value)
+                if kind in _PLAIN:
+                    continue
+                if kind in _EXACT_CONTAINERS or isinstance(value, _CONTAINERS):
                     contents.append((value, value.copy() if value else None))
                 elif isinstance(value, torch.Tensor):
                     self.tensor_attributes.append((bindings, name))
