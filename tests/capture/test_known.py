@@ -106,3 +106,16 @@ def test_indexing_with_python_lists_keeps_the_values():
     meta = profiler.profile(PadCheck().to("meta"), kwargs={"input_ids": ids})
     real = profiler.profile(PadCheck(), kwargs={"input_ids": ids})
     assert meta.mode == "meta" and int(meta.total["macs"]) == int(real.total["macs"])
+
+
+def test_a_carried_input_is_copied_when_its_value_is_first_read():
+    known = KnownValues(MetaReplay())
+    given = torch.tensor([3, 1, 2])
+    meta = torch.empty(3, dtype=torch.int64, device="meta")
+    known.know(meta, given, copy=True)
+    assert known
+    value = known.value(meta)
+    assert value.tolist() == [3, 1, 2]
+    assert value.untyped_storage().data_ptr() != given.untyped_storage().data_ptr()
+    value.add_(1)
+    assert given.tolist() == [3, 1, 2] and known.value(meta) is value

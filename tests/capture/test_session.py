@@ -156,3 +156,18 @@ def test_the_forward_is_seeded_so_a_drawn_length_counts_the_same_every_run():
         reports = [profiler.profile(model, inputs=(x,), device=device) for _ in range(3)]
         assert len({int(r.total["macs"]) for r in reports}) == 1, [r.total["macs"] for r in reports]
     assert torch.equal(torch.get_rng_state(), before)     # the caller's state comes back
+
+
+@pytest.mark.skipif(torch.cuda.is_initialized(), reason="CUDA is initialised: seeded at once, nothing is queued")
+def test_a_profile_queues_no_seed_for_an_accelerator_that_is_not_started():
+    # torch.manual_seed queues a seed for CUDA, XPU and MTIA until they start; a
+    # profile's own seed must not replace the caller's queued one
+    import profiler
+    model = _net()
+    torch.manual_seed(5)
+    trackers = [module._lazy_seed_tracker for module in (torch.cuda, torch.xpu, torch.mtia)
+                if hasattr(module, "_lazy_seed_tracker")]
+    before = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
+    profiler.profile(model, inputs=(torch.zeros(1, 6),))
+    after = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
+    assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b)) for a, b in zip(after, before))
