@@ -12,8 +12,9 @@ the same call has passed the kernel's checks; not views, out= ops, in-place ops
 that change metadata (t_, resize_), random or data-dependent ones; and only when
 every tensor argument is a dense meta tensor.  Anything else runs as usual.
 
-The first call of four common ops skips its slow kernel too: addmm's result has
-the metadata of mm's (a contiguous tensor of the operands' dtype), a convolution's is a contiguous
+The first call of five common ops skips its slow kernel too: addmm's result has
+the metadata of mm's (a contiguous tensor of the operands' dtype), max pooling's
+(output and indices) are contiguous tensors of the pooled size, a convolution's is a contiguous
 tensor of the usual output size (what the Python meta kernel makes), and eval-mode batch_norm and
 layer_norm on a contiguous input give a contiguous output like the input plus
 per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
@@ -196,6 +197,39 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
 
 
+def _int_pair(value) -> tuple[int, int] | None:
+    """A pooling argument of one or two ints as (height, width), as the kernel reads it."""
+    if type(value) in (list, tuple) and len(value) in (1, 2) and all(type(v) is int for v in value):
+        return (value[0], value[-1])
+    return None
+
+
+def _max_pool2d(x, kernel_size, stride=(), padding=(0,), dilation=(1,), ceil_mode=False):
+    """max_pool2d_with_indices on a dense 4D input of more than one channel and
+    more than one pixel (whose layout reads as contiguous, never channels-last):
+    the meta kernel (Python, about 40 us) gives the pooled output and its int64
+    indices, both contiguous, of the usual size.  Arguments it would refuse, or
+    any other form of them, are left to it."""
+    if x.dim() != 4 or not _dense(x) or x.shape[1] < 2 or x.shape[2] * x.shape[3] < 2 or type(ceil_mode) is not bool:
+        return None
+    kernel, padding, dilation = _int_pair(kernel_size), _int_pair(padding), _int_pair(dilation)
+    stride = kernel if type(stride) in (list, tuple) and len(stride) == 0 else _int_pair(stride)
+    if kernel is None or stride is None or padding is None or dilation is None:
+        return None
+    sizes = []
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
+        if k < 1 or s < 1 or d < 1 or p < 0 or p > k // 2 or p > ((k - 1) * d + 1) // 2:
+            return None
+        out = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:   # the last window must start inside the input or its padding
+            out -= 1
+        if out < 1:
+            return None
+        sizes.append(out)
+    shape = (x.shape[0], x.shape[1], *sizes)
+    return _contiguous(shape, x.dtype), _contiguous(shape, torch.int64)
+
+
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _C10_NAMES = {torch.float64: "Double", torch.float32: "Float", torch.float16: "Half", torch.bfloat16: "BFloat16",
               torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char",
@@ -274,7 +308,7 @@ def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
-             _aten._grouped_mm.default: _grouped_mm}
+             _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d}
 
 
 _ELIGIBLE: dict[Any, str | None] = {}   # per op: _replayable(op), which its schema and tags decide
