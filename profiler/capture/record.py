@@ -107,6 +107,10 @@ def _sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
 
 
 def _read_sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
+    if len(tensors) == 1:   # most calls
+        t = tensors[0]
+        n = t.numel()
+        return (tuple(t.shape),), n, n * t.element_size()
     sizes = [t.numel() for t in tensors]
     return (tuple([tuple(t.shape) for t in tensors]), sum(sizes),
             sum([n * t.element_size() for n, t in zip(sizes, tensors)]))
