@@ -74,7 +74,7 @@ def _tensor_key(t: torch.Tensor) -> tuple | None:
 def _key(func, args: tuple, kwargs: dict) -> tuple | None:
     """A hashable signature of the call, or None when it cannot be replayed.  Python
     scalars carry their type: mul(x, 2) and mul(x, 2.0) differ in result dtype."""
-    parts: list[Any] = [func, tuple(kwargs)]
+    parts: list[Any] = [id(func), tuple(kwargs)]   # the op by id: held in _OPS
     for arg in ((*args, *kwargs.values()) if kwargs else args):
         if isinstance(arg, _Tensor):
             if not arg.is_meta or arg.layout != _strided or arg.dtype.is_complex:
@@ -311,7 +311,9 @@ SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batc
              _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d}
 
 
-_ELIGIBLE: dict[Any, str | None] = {}   # per op: _replayable(op), which its schema and tags decide
+# per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which
+# its schema and tags decide; the op is held, so its id is never another op's
+_OPS: dict[int, tuple[Any, str | None, Any]] = {}
 
 
 class MetaReplay:
@@ -322,9 +324,10 @@ class MetaReplay:
         self._results: dict[tuple, tuple | list | str] = {}
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
-        kind = _ELIGIBLE.get(func, False)
-        if kind is False:
-            kind = _ELIGIBLE[func] = _replayable(func)
+        entry = _OPS.get(id(func))
+        if entry is None or entry[0] is not func:
+            entry = _OPS[id(func)] = (func, _replayable(func), SHORTCUTS.get(func))
+        _, kind, shortcut = entry
         key = _key(func, args, kwargs) if kind is not None else None
         if key is not None:
             try:
@@ -335,8 +338,8 @@ class MetaReplay:
                 if found is _INPLACE:
                     return args[0]
                 return _fresh(found) if type(found) is tuple else tuple(map(_fresh, found))
-        shortcut = SHORTCUTS.get(func) if key is not None else None  # key: all tensors dense meta
-        out = shortcut(*args, **kwargs) if shortcut is not None else None
+        # the shortcut only where there is a key: all tensors dense meta
+        out = shortcut(*args, **kwargs) if shortcut is not None and key is not None else None
         if out is None:
             out = func(*args, **kwargs)
         if key is None:
