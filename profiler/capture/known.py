@@ -82,6 +82,8 @@ class KnownValues:
         key = id(meta)
         if key not in self._values and key not in self._sources:
             weakref.finalize(meta, self._drop, key)
+        if copy and type(value) is not torch.Tensor:
+            value, copy = value.clone(), False    # a subclass is copied now, where its own dispatch runs
         if copy:
             self._sources[key] = value
             self._values.pop(key, None)
