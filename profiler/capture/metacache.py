@@ -12,9 +12,9 @@ the same call has passed the kernel's checks; not views, out= ops, in-place ops
 that change metadata (t_, resize_), random or data-dependent ones; and only when
 every tensor argument is a dense meta tensor.  Anything else runs as usual.
 
-The first call of five common ops skips its slow kernel too: addmm's result has
-the metadata of mm's (a contiguous tensor of the operands' dtype), max pooling's
-(output and indices) are contiguous tensors of the pooled size, a convolution's is a contiguous
+The first call of six common ops skips its slow kernel too: addmm's result has
+the metadata of mm's (a contiguous tensor of the operands' dtype), max and
+adaptive average pooling's are contiguous tensors of the pooled size, a convolution's is a contiguous
 tensor of the usual output size (what the Python meta kernel makes), and eval-mode batch_norm and
 layer_norm on a contiguous input give a contiguous output like the input plus
 per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
@@ -230,6 +230,17 @@ def _max_pool2d(x, kernel_size, stride=(), padding=(0,), dilation=(1,), ceil_mod
     return _contiguous(shape, x.dtype), _contiguous(shape, torch.int64)
 
 
+def _adaptive_avg_pool2d(x, output_size):
+    """_adaptive_avg_pool2d on a dense 4D input of more than one channel and more
+    than one pixel (contiguous, never read as channels-last): the meta kernel
+    (Python, about 20 us) gives a contiguous tensor of the input's dtype, the
+    input's leading sizes and ``output_size``."""
+    if x.dim() != 4 or not _dense(x) or x.shape[1] < 2 or x.shape[2] * x.shape[3] < 2 \
+            or not _int_list(output_size, 2) or min(output_size) < 0:
+        return None
+    return _contiguous((x.shape[0], x.shape[1], *output_size), x.dtype)
+
+
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _C10_NAMES = {torch.float64: "Double", torch.float32: "Float", torch.float16: "Half", torch.bfloat16: "BFloat16",
               torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char",
@@ -308,7 +319,8 @@ def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
-             _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d}
+             _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d,
+             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d}
 
 
 # per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which
