@@ -52,6 +52,10 @@ ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a v
 _DYNAMIC = torch.Tag.dynamic_output_shape
 _SEEDED = torch.Tag.nondeterministic_seeded
 _SCALAR = torch.ops.aten._local_scalar_dense.default
+_Tensor = torch.Tensor
+# the argument types of aten ops that hold no tensor (``KnownValues._plain``)
+_SCALARS = frozenset((int, float, bool, complex, str, type(None), torch.dtype, torch.device, torch.layout,
+                      torch.memory_format, torch.Size))
 
 
 def carried(t: torch.Tensor) -> bool:
@@ -70,16 +74,46 @@ class KnownValues:
     def __init__(self, run: Callable[[Any, tuple, dict], Any]):
         self.run = run
         self._values: dict[int, torch.Tensor] = {}
+        self._sources: dict[int, torch.Tensor] = {}   # values not yet read: the caller's tensors (``know``)
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._values) or bool(self._sources)
 
-    def know(self, meta: torch.Tensor, value: torch.Tensor) -> None:
-        """``meta`` holds ``value`` (a CPU tensor of its shape and dtype)."""
+    def know(self, meta: torch.Tensor, value: torch.Tensor, copy: bool = False) -> None:
+        """``meta`` holds ``value`` (a CPU tensor of its shape and dtype).  ``copy``:
+        ``value`` is the caller's tensor, copied when its value is first read (most
+        forwards never read it: an image's first op takes a weight, which has no
+        value).  Nothing in the forward writes it, which runs on meta twins."""
         key = id(meta)
-        if key not in self._values:
-            weakref.finalize(meta, self._values.pop, key, None)
-        self._values[key] = value
+        if key not in self._values and key not in self._sources:
+            weakref.finalize(meta, self._drop, key)
+        if copy and type(value) is not torch.Tensor:
+            value, copy = value.clone(), False    # a subclass is copied now, where its own dispatch runs
+        if copy:
+            self._sources[key] = value
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value
+            self._sources.pop(key, None)
+
+    def _drop(self, key: int) -> None:
+        self._values.pop(key, None)
+        self._sources.pop(key, None)
+
+    def _has(self, t: torch.Tensor) -> bool:
+        """Whether the meta tensor ``t`` holds a value (not copying one: see ``know``)."""
+        key = id(t)
+        return key in self._values or key in self._sources
+
+    def _get(self, key: int) -> torch.Tensor | None:
+        found = self._values.get(key)
+        if found is None:
+            source = self._sources.pop(key, None)
+            if source is not None:
+                # our copy, no op of the forward's: a function mode reads values under the dispatch mode
+                with torch._C._DisableTorchDispatch():
+                    found = self._values[key] = source.clone()
+        return found
 
     def functions(self) -> TorchFunctionMode:
         """A function mode, entered with the op runner's dispatch mode, that gives
@@ -88,15 +122,48 @@ class KnownValues:
 
     def forget(self, t: Any) -> None:
         """``t`` no longer holds a known value (written with unknown values)."""
-        self._values.pop(id(t), None)
+        self._drop(id(t))
 
     def value(self, t: Any) -> torch.Tensor | None:
-        return self._values.get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
+        return self._get(id(t)) if isinstance(t, torch.Tensor) and t.is_meta else None
+
+    def _metas(self, args: tuple, kwargs: dict) -> int | None:
+        """How many tensors the op's arguments hold, when all are meta tensors none
+        of which holds a value; None otherwise.  The arguments of an aten op are
+        tensors, scalars and lists or tuples of them, walked here; anything else
+        (a pytree container that may hold tensors) answers None, and ``__call__``
+        flattens it as before."""
+        metas = 0
+        for arg in ((*args, *kwargs.values()) if kwargs else args):
+            kind = type(arg)
+            if kind is list or kind is tuple:
+                for item in arg:
+                    if isinstance(item, _Tensor):
+                        if not item.is_meta or self._has(item):
+                            return None
+                        metas += 1
+                    elif type(item) not in _SCALARS:
+                        return None
+            elif isinstance(arg, _Tensor):
+                if not arg.is_meta or self._has(arg):
+                    return None
+                metas += 1
+            elif kind not in _SCALARS:
+                return None
+        return metas
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
-        device = kwargs.get("device")
-        if not self._values and (device is None or str(device) != "meta"):
-            return self.run(func, args, kwargs)           # the usual case: nothing to carry
+        if not self:
+            device = kwargs.get("device")
+            if device is None or str(device) != "meta":
+                return self.run(func, args, kwargs)       # the usual case: nothing to carry
+        else:
+            # values held elsewhere (an input), none here: the op runs as usual, as below
+            # (no value to carry, no CPU scalar to turn into a meta one), unless it makes
+            # a meta tensor with values from no tensor (a factory: ``_made_on_meta``)
+            metas = self._metas(args, kwargs)
+            if metas is not None and (metas or not _made_on_meta(func, kwargs)):
+                return self.run(func, args, kwargs)
         leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
         metas = [t for t in leaves if t.is_meta]
         if metas and any(not t.is_meta and t.dim() == 0 for t in leaves):
@@ -105,7 +172,7 @@ class KnownValues:
             args, kwargs = tree_map(self._scalar_to_meta, (args, kwargs))
             leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
             metas = [t for t in leaves if t.is_meta]
-        known = [self.value(t) is not None for t in metas]
+        known = [self._has(t) for t in metas]
         small = all(t.is_meta or (t.layout == torch.strided and t.numel() <= VALUE_LIMIT) for t in leaves)
         if small and "out" not in kwargs and (all(known) if metas else _made_on_meta(func, kwargs)):
             found = self._with_values(func, args, kwargs)
@@ -117,7 +184,7 @@ class KnownValues:
                 return sized
         out = self.run(func, args, kwargs)
         if metas and func._schema.is_mutable:
-            self._values.pop(id(metas[0]), None)   # written with value-less arguments: its value is gone
+            self._drop(id(metas[0]))   # written with value-less arguments: its value is gone
         return out
 
     def _scalar_to_meta(self, x):
@@ -130,7 +197,7 @@ class KnownValues:
     def _values_of(self, tree):
         def swap(x):
             if isinstance(x, torch.Tensor) and x.is_meta:
-                return self._values[id(x)]
+                return self._get(id(x))
             if isinstance(x, torch.device) and x.type == "meta":
                 return torch.device("cpu")
             if isinstance(x, str) and x == "meta":
@@ -161,12 +228,12 @@ class KnownValues:
             sizes = [t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
             if sum(sizes) > VALUE_LIMIT:
                 for t in tree_flatten(out)[0][:1]:
-                    self._values.pop(id(t), None)
+                    self._drop(id(t))
                 return out
             value = self._compute(func, args, kwargs)
             if value is _FAILED:
                 if func._schema.is_mutable and tree_flatten(out)[0]:
-                    self._values.pop(id(tree_flatten(out)[0][0]), None)
+                    self._drop(id(tree_flatten(out)[0][0]))
                 return out
         for meta, real in zip(tree_flatten(out)[0], tree_flatten(value)[0]):
             if isinstance(meta, torch.Tensor) and meta.is_meta and isinstance(real, torch.Tensor):

@@ -12,8 +12,9 @@ the same call has passed the kernel's checks; not views, out= ops, in-place ops
 that change metadata (t_, resize_), random or data-dependent ones; and only when
 every tensor argument is a dense meta tensor.  Anything else runs as usual.
 
-The first call of four common ops skips its slow kernel too: addmm's result has
-the metadata of mm's (a C++ kernel, 20x faster), a convolution's is a contiguous
+The first call of six common ops skips its slow kernel too: addmm's result has
+the metadata of mm's (a contiguous tensor of the operands' dtype), max and
+adaptive average pooling's are contiguous tensors of the pooled size, a convolution's is a contiguous
 tensor of the usual output size (what the Python meta kernel makes), and eval-mode batch_norm and
 layer_norm on a contiguous input give a contiguous output like the input plus
 per-channel (per-row) statistics in the op-math dtype.  New tensors are made with
@@ -73,7 +74,7 @@ def _tensor_key(t: torch.Tensor) -> tuple | None:
 def _key(func, args: tuple, kwargs: dict) -> tuple | None:
     """A hashable signature of the call, or None when it cannot be replayed.  Python
     scalars carry their type: mul(x, 2) and mul(x, 2.0) differ in result dtype."""
-    parts: list[Any] = [func, tuple(kwargs)]
+    parts: list[Any] = [id(func), tuple(kwargs)]   # the op by id: held in _OPS
     for arg in ((*args, *kwargs.values()) if kwargs else args):
         if isinstance(arg, _Tensor):
             if not arg.is_meta or arg.layout != _strided or arg.dtype.is_complex:
@@ -142,17 +143,16 @@ def _like(t: torch.Tensor, params) -> bool:
 
 
 def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
-    if not (self.dtype == mat1.dtype == mat2.dtype and mat1.dim() == 2 and mat2.dim() == 2):
-        return None
-    try:
-        out = torch.ops.aten.mm.default(mat1, mat2)
-    except Exception:  # the real kernel will raise its own error
-        return None
+    if not (self.dtype == mat1.dtype == mat2.dtype and mat1.dim() == 2 and mat2.dim() == 2) \
+            or mat1.shape[1] != mat2.shape[0]:
+        return None   # the kernel raises its own error
+    # mm's result, as its meta kernel (Python, 20-40 us) makes it: contiguous, of the operands' dtype
+    out = (mat1.shape[0], mat2.shape[1])
     # self must broadcast to the result (torch.broadcast_shapes, inlined: it is Python and slow)
     bias = tuple(self.shape)
-    if len(bias) > 2 or any(b not in (1, o) for b, o in zip(reversed(bias), reversed(out.shape))):
+    if len(bias) > 2 or any(b not in (1, o) for b, o in zip(reversed(bias), reversed(out))):
         return None
-    return out
+    return _contiguous(out, mat1.dtype)
 
 
 def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -195,6 +195,50 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     if any(s < 0 for s in (*stride, *padding)) or any(d < 1 for d in dilation) or any(n < 0 for n in sizes):
         return None
     return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
+
+
+def _int_pair(value) -> tuple[int, int] | None:
+    """A pooling argument of one or two ints as (height, width), as the kernel reads it."""
+    if type(value) in (list, tuple) and len(value) in (1, 2) and all(type(v) is int for v in value):
+        return (value[0], value[-1])
+    return None
+
+
+def _max_pool2d(x, kernel_size, stride=(), padding=(0,), dilation=(1,), ceil_mode=False):
+    """max_pool2d_with_indices on a dense 4D input of more than one channel and
+    more than one pixel (whose layout reads as contiguous, never channels-last):
+    the meta kernel (Python, about 40 us) gives the pooled output and its int64
+    indices, both contiguous, of the usual size.  Arguments it would refuse, or
+    any other form of them, are left to it."""
+    if x.dim() != 4 or not _dense(x) or x.shape[1] < 2 or x.shape[2] * x.shape[3] < 2 or type(ceil_mode) is not bool:
+        return None
+    kernel, padding, dilation = _int_pair(kernel_size), _int_pair(padding), _int_pair(dilation)
+    stride = kernel if type(stride) in (list, tuple) and len(stride) == 0 else _int_pair(stride)
+    if kernel is None or stride is None or padding is None or dilation is None:
+        return None
+    sizes = []
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
+        if k < 1 or s < 1 or d < 1 or p < 0 or p > k // 2 or p > ((k - 1) * d + 1) // 2:
+            return None
+        out = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:   # the last window must start inside the input or its padding
+            out -= 1
+        if out < 1:
+            return None
+        sizes.append(out)
+    shape = (x.shape[0], x.shape[1], *sizes)
+    return _contiguous(shape, x.dtype), _contiguous(shape, torch.int64)
+
+
+def _adaptive_avg_pool2d(x, output_size):
+    """_adaptive_avg_pool2d on a dense 4D input of more than one channel and more
+    than one pixel (contiguous, never read as channels-last): the meta kernel
+    (Python, about 20 us) gives a contiguous tensor of the input's dtype, the
+    input's leading sizes and ``output_size``."""
+    if x.dim() != 4 or not _dense(x) or x.shape[1] < 2 or x.shape[2] * x.shape[3] < 2 \
+            or not _int_list(output_size, 2) or min(output_size) < 0:
+        return None
+    return _contiguous((x.shape[0], x.shape[1], *output_size), x.dtype)
 
 
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -275,7 +319,13 @@ def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
-             _aten._grouped_mm.default: _grouped_mm}
+             _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d,
+             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d}
+
+
+# per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which
+# its schema and tags decide; the op is held, so its id is never another op's
+_OPS: dict[int, tuple[Any, str | None, Any]] = {}
 
 
 class MetaReplay:
@@ -284,12 +334,12 @@ class MetaReplay:
 
     def __init__(self):
         self._results: dict[tuple, tuple | list | str] = {}
-        self._eligible: dict[Any, str | None] = {}
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
-        kind = self._eligible.get(func, False)
-        if kind is False:
-            kind = self._eligible[func] = _replayable(func)
+        entry = _OPS.get(id(func))
+        if entry is None or entry[0] is not func:
+            entry = _OPS[id(func)] = (func, _replayable(func), SHORTCUTS.get(func))
+        _, kind, shortcut = entry
         key = _key(func, args, kwargs) if kind is not None else None
         if key is not None:
             try:
@@ -300,8 +350,8 @@ class MetaReplay:
                 if found is _INPLACE:
                     return args[0]
                 return _fresh(found) if type(found) is tuple else tuple(map(_fresh, found))
-        shortcut = SHORTCUTS.get(func) if key is not None else None  # key: all tensors dense meta
-        out = shortcut(*args, **kwargs) if shortcut is not None else None
+        # the shortcut only where there is a key: all tensors dense meta
+        out = shortcut(*args, **kwargs) if shortcut is not None and key is not None else None
         if out is None:
             out = func(*args, **kwargs)
         if key is None:

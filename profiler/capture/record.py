@@ -73,6 +73,39 @@ def tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[to
     return found
 
 
+_PLAIN_TYPES: dict[type, bool] = {}   # tensor class: whether torch function handling leaves it as it is
+
+
+def _sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
+    """(shapes, elements, bytes) of ``tensors``.  Read with torch function handling
+    off when every tensor is a plain one (whose ``shape``, ``numel`` and
+    ``element_size`` no ``__torch_function__`` of its class answers): a function
+    mode (profiler.capture.known's) otherwise takes each of those calls, three per
+    tensor of every module call, most of the mode's calls in a forward."""
+    for t in tensors:
+        kind = type(t)
+        plain = _PLAIN_TYPES.get(kind)
+        if plain is None:
+            plain = _PLAIN_TYPES[kind] = (kind is torch.Tensor
+                                          or kind.__torch_function__ is torch._C._disabled_torch_function_impl)
+        if not plain:
+            break
+    else:
+        with torch._C.DisableTorchFunction():
+            return _read_sizes(tensors)
+    return _read_sizes(tensors)
+
+
+def _read_sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
+    if len(tensors) == 1:   # most calls
+        t = tensors[0]
+        n = t.numel()
+        return (tuple(t.shape),), n, n * t.element_size()
+    sizes = [t.numel() for t in tensors]
+    return (tuple([tuple(t.shape) for t in tensors]), sum(sizes),
+            sum([n * t.element_size() for n, t in zip(sizes, tensors)]))
+
+
 def grads_of(tree: Any) -> tuple[bool, ...]:
     """Per tensor leaf: whether autograd will want its gradient."""
     on = torch.is_grad_enabled()
@@ -390,10 +423,10 @@ class Capture:
             kind = type(module)
             formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
             tensors = tensor_leaves((args, kwargs))
+            shapes, _, nbytes = _sizes(tensors)
             call = ModuleCall(
                 name, module, depth, formula, absorbed=bool(stack) and stack[-1].counts_inside,
-                inputs=tuple([tuple(t.shape) for t in tensors]),
-                in_bytes=sum([t.numel() * t.element_size() for t in tensors]),
+                inputs=shapes, in_bytes=nbytes,
                 input_grads=grads_of((args, kwargs)) if record else (),
                 kwargs={k: _as_shapes(v) for k, v in kwargs.items() if not isinstance(v, torch.Tensor)} if kwargs else None)
             calls.append(call)
@@ -420,10 +453,7 @@ class Capture:
             tensors = tensor_leaves(output)
             if record:
                 self.claims.claim(tensors, call)
-            call.outputs = tuple([tuple(t.shape) for t in tensors])
-            sizes = [t.numel() for t in tensors]
-            call.out_elems = sum(sizes)
-            call.out_bytes = sum([n * t.element_size() for n, t in zip(sizes, tensors)])
+            call.outputs, call.out_elems, call.out_bytes = _sizes(tensors)
             call.finished = True
             return output
 

@@ -21,6 +21,7 @@ come back as they were.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from operator import is_
 from typing import Callable
 
@@ -29,6 +30,9 @@ from torch import nn
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 _CONTAINERS = (dict, list, set)
+# a module's attributes are mostly these: exact types, read without isinstance (ModuleState)
+_EXACT_CONTAINERS = frozenset((dict, OrderedDict, list, set))
+_PLAIN = frozenset((bool, int, float, str, tuple, type(None)))
 
 
 def _same(live, saved) -> bool:
@@ -54,23 +58,30 @@ class ModuleState:
         self.tensor_attributes: list[tuple[dict, str]] = []   # plain tensor attributes, for swap_in_twins
         for module in modules:
             bindings = module.__dict__
-            contents = []
+            empty, filled = [], []
             for name, value in bindings.items():
-                if isinstance(value, _CONTAINERS):
-                    contents.append((value, value.copy() if value else None))
+                kind = type(value)
+                if kind in _PLAIN:
+                    continue
+                if kind in _EXACT_CONTAINERS or isinstance(value, _CONTAINERS):
+                    if value:
+                        filled.append((value, value.copy()))
+                    else:
+                        empty.append(value)
                 elif isinstance(value, torch.Tensor):
                     self.tensor_attributes.append((bindings, name))
-            self._saved.append((module, module.__class__, bindings.copy(), contents))
+            self._saved.append((module, module.__class__, bindings.copy(), tuple(empty), filled))
 
     def restore(self) -> None:
-        for module, cls, bindings, contents in self._saved:
+        for module, cls, bindings, empty, filled in self._saved:
             if module.__class__ is not cls:       # a lazy module became its cls_to_become
                 module.__class__ = cls
-            for container, copy in contents:
-                if copy is None:
+            if any(empty):                        # the hook dicts, mostly: one pass in C
+                for container in empty:
                     if container:
                         container.clear()
-                elif not _same(container, copy):
+            for container, copy in filled:
+                if not _same(container, copy):
                     container.clear()
                     if isinstance(container, list):
                         container.extend(copy)

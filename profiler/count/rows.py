@@ -34,14 +34,17 @@ def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
 def _is_leaf(module: nn.Module) -> bool:
     """No child modules: what ``next(module.children(), None) is None`` says, read
     from the module's slots (children() is a generator over named_children())."""
-    return all(m is None for m in module._modules.values())
+    children = module._modules
+    return not children or all(m is None for m in children.values())
 
 
-def _own_params(module: nn.Module, recurse: bool, seen: set[int]) -> int:
+def _own_params(module: nn.Module, recurse: bool, seen: set[int], is_leaf: bool | None = None) -> int:
     total = 0
     # a leaf's own slots hold what parameters() yields, without its generator
     # machinery (a third of build_rows' time); a container's subtree needs the walk
-    params = module.parameters() if recurse and not _is_leaf(module) else module._parameters.values()
+    if recurse and is_leaf is None:
+        is_leaf = _is_leaf(module)
+    params = module.parameters() if recurse and not is_leaf else module._parameters.values()
     for p in params:
         if p is not None and id(p) not in seen:
             seen.add(id(p))
@@ -110,8 +113,8 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
     for call in calls:
         if call.absorbed:
             continue
-        params = _own_params(call.module, call.formula is not None, seen)
         is_leaf = _is_leaf(call.module)
+        params = _own_params(call.module, call.formula is not None, seen, is_leaf)
         cost, kind, status, ops = _call_cost(call)
         bwd = call_backward(call) if training else None
         rc = _recompute_cost(call) if recompute else ZERO
@@ -124,11 +127,12 @@ def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False
             elems, nbytes, in_bytes = call.out_elems, call.out_bytes, call.in_bytes
         else:  # a container's output is some child's output: count only what it computed itself
             elems, nbytes, in_bytes = call.op_elems, call.op_bytes, call.op_in_bytes
-        rows.append(dict(
-            name=call.name or "(model)", type=type(call.module).__name__, kind=kind, depth=call.depth,
-            input_shapes=call.inputs, output_shape=call.outputs,
-            params=params, mults=cost.mults, adds=cost.adds, other=cost.other, macs=cost.macs,
-            flops=cost.flops, act_elems=elems, act_bytes=nbytes, in_bytes=in_bytes, status=status, ops=ops))
+        rows.append({   # a literal: dict(**keywords) costs twice as much, per row of every profile
+            "name": call.name or "(model)", "type": type(call.module).__name__, "kind": kind, "depth": call.depth,
+            "input_shapes": call.inputs, "output_shape": call.outputs,
+            "params": params, "mults": cost.mults, "adds": cost.adds, "other": cost.other, "macs": cost.macs,
+            "flops": cost.flops, "act_elems": elems, "act_bytes": nbytes, "in_bytes": in_bytes, "status": status,
+            "ops": ops})
         if bwd:
             _with_backward(rows[-1], bwd)
         if recompute:

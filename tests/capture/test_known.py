@@ -124,3 +124,16 @@ def test_run_forward_runs_a_meta_model_on_its_inputs_values_in_eval_mode_and_res
     assert out.is_meta and tuple(out.shape) == (3, 2)
     assert model.training
     assert run_forward(model, {"ids": torch.tensor([9])}, lambda ids: ids.shape[0] + 1) == 2   # fn, not the model
+
+
+def test_a_carried_input_is_copied_when_its_value_is_first_read():
+    known = KnownValues(MetaReplay())
+    given = torch.tensor([3, 1, 2])
+    meta = torch.empty(3, dtype=torch.int64, device="meta")
+    known.know(meta, given, copy=True)
+    assert known
+    value = known.value(meta)
+    assert value.tolist() == [3, 1, 2]
+    assert value.untyped_storage().data_ptr() != given.untyped_storage().data_ptr()
+    value.add_(1)
+    assert given.tolist() == [3, 1, 2] and known.value(meta) is value

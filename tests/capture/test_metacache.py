@@ -172,6 +172,54 @@ def test_convolution_shortcut_matches_the_kernel_or_declines():
     assert conv(x, w, torch.empty(5, device="meta"), [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
 
 
+def test_max_pool_shortcut_matches_the_kernel_or_declines():
+    pool = SHORTCUTS[aten.max_pool2d_with_indices.default]
+    checked = declined = 0
+    for shape, dtype, (k, s, p, d), ceil in itertools.product(
+            [(2, 4, 7, 6), (1, 3, 13, 13), (1, 1, 5, 5), (1, 4, 1, 1), (1, 4, 1, 6), (0, 4, 5, 5), (1, 4, 2, 2)],
+            DTYPES, [([3, 3], [2, 2], [0, 0], [1, 1]), ([2, 3], [], [1, 1], [1, 1]), ([3, 3], [1, 2], [1, 0], [2, 1]),
+                     ([3], [2], [0], [1]), ([3, 3], [2, 2], (0,), (1,)), ([3], [], [1], [2]),
+                     ([5, 5], [3, 3], [2, 2], [1, 1]), ([2, 2], [2, 2], [2, 0], [1, 1]), ([4, 4], [1, 1], [0, 0], [2, 2]),
+                     ([3, 3], [0, 1], [0, 0], [1, 1])], (False, True)):
+        for x in layouts(shape, dtype):
+            args = (x, k, s, p, d, ceil)
+            fast = pool(*args)
+            try:
+                real = aten.max_pool2d_with_indices.default(*args)
+            except RuntimeError:
+                assert fast is None, args
+                declined += 1
+                continue
+            if fast is None:
+                declined += 1
+                continue
+            assert metadata(fast) == metadata(real), args
+            checked += 1
+    assert checked > 100 and declined > 500
+    x = torch.empty(1, 4, 7, 7, device="meta")
+    assert metadata(pool(x, [3], [2])) == metadata(aten.max_pool2d_with_indices.default(x, [3], [2]))  # defaults
+    assert pool(x, [3, 3], [2, 2], [0, 0], [1, 1], 1) is None      # ceil_mode not a bool
+    assert pool(x, [3, 3, 3], [2, 2], [0, 0], [1, 1], False) is None
+
+
+def test_adaptive_average_pool_shortcut_matches_the_kernel_or_declines():
+    pool = SHORTCUTS[aten._adaptive_avg_pool2d.default]
+    checked = declined = 0
+    for shape, dtype, size in itertools.product(
+            [(2, 4, 7, 6), (1, 3, 13, 13), (1, 1, 5, 5), (1, 4, 1, 1), (1, 4, 1, 6), (0, 4, 5, 5)],
+            DTYPES, [[1, 1], [6, 6], [3, 2], [0, 4], [9, 9]]):
+        for x in layouts(shape, dtype):
+            fast = pool(x, size)
+            if fast is None:
+                declined += 1
+                continue
+            assert metadata(fast) == metadata(aten._adaptive_avg_pool2d.default(x, size)), (shape, size)
+            checked += 1
+    assert checked > 50 and declined > 300
+    x = torch.empty(1, 4, 7, 7, device="meta")
+    assert pool(x, [3]) is None and pool(x, [3, -1]) is None and pool(torch.empty(4, 7, 7, device="meta"), [3, 3]) is None
+
+
 def test_replay_runs_real_tensors_through_their_kernels():
     replay = MetaReplay()
     x = torch.ones(2, 2)

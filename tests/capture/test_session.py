@@ -186,3 +186,18 @@ def test_the_forwards_state_holds_inside_captured_and_comes_back_even_when_count
             1 / 0                                                   # a count that fails
     assert not model[1].training and model[0].weight is weight
     state.assert_untouched(model, before)
+
+
+@pytest.mark.skipif(torch.cuda.is_initialized(), reason="CUDA is initialised: seeded at once, nothing is queued")
+def test_a_profile_queues_no_seed_for_an_accelerator_that_is_not_started():
+    # torch.manual_seed queues a seed for CUDA, XPU and MTIA until they start; a
+    # profile's own seed must not replace the caller's queued one
+    import profiler
+    model = _net()
+    torch.manual_seed(5)
+    trackers = [module._lazy_seed_tracker for module in (torch.cuda, torch.xpu, torch.mtia)
+                if hasattr(module, "_lazy_seed_tracker")]
+    before = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
+    profiler.profile(model, inputs=(torch.zeros(1, 6),))
+    after = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
+    assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b)) for a, b in zip(after, before))
