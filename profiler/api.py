@@ -437,9 +437,9 @@ def _forward(run: Run) -> tuple[list[dict], Forward]:
     for real to run; notes go to ``run.notes``."""
     label, notes = run.label, run.notes
 
-    def attempt(execution, args, desc, size, model=run.module):
+    def attempt(execution, args, desc, size, model=run.module, values=False):
         with _detection.bounded(model) if run.bound and execution == "meta" else contextlib.nullcontext():
-            with captured(run, execution, args, model) as done:
+            with captured(run, execution, args, model, values) as done:
                 capture = done.capture
                 rows = build_rows(capture.calls, model, run.training, capture.modules, done.loose)
         run.execution, run.args, run.kwargs = execution, done.args, done.kwargs
@@ -450,7 +450,15 @@ def _forward(run: Run) -> tuple[list[dict], Forward]:
     first = None
     for args, desc, size in candidates:
         try:
-            counted = attempt("meta", args, desc, size)
+            try:
+                counted = attempt("meta", args, desc, size)
+            except Exception as exc:
+                if not (getattr(getattr(exc, "capture", None), "values_off", False)
+                        and _data_dependent(exc, "meta")):
+                    raise
+                # a value read: of a tensor made from Python data, maybe, whose value only the
+                # function mode gives (see session.captured); the same forward with it
+                counted = attempt("meta", args, desc, size, values=True)
         except Exception as exc:
             first = first or exc
             continue

@@ -300,7 +300,8 @@ class Capture:
     put back).
     """
 
-    def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None):
+    def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None,
+                 functions: bool = True):
         self.model = model
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[ModuleCall] = []
@@ -309,7 +310,11 @@ class Capture:
         self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
         self._mode = _OpCounter(self.stack, record_ops, model, known)
-        self._functions = known.functions() if known is not None else None   # tensors from Python data
+        # tensors made from Python data on meta (``torch.tensor(data, device=...)``), which no dispatch
+        # mode sees, given their values: a function mode, which takes every torch function of the forward
+        # (a sixth of a small profile); ``functions=False`` leaves it out (see session.captured)
+        self._functions = known.functions() if known is not None and functions else None
+        self.values_off = known is not None and not functions   # that mode was left out
         # training profiles: what the autograd graph runs beyond the formulas (profiler.capture.autograd)
         self.claims = autograd.Claims(self._window) if record_ops else None
         self.hooked = False         # some call ran under saved-tensor hooks (non-reentrant checkpointing)

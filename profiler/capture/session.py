@@ -184,7 +184,8 @@ def unwrapped(model: nn.Module) -> nn.Module:
 
 
 @contextlib.contextmanager
-def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None = None) -> Iterator[Forward]:
+def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None = None,
+             values: bool = False) -> Iterator[Forward]:
     """Run ``run``'s model once on ``execution`` ("meta", "fake" or "real" tensors)
     under the capture, and yield what it recorded (a ``Forward``) while the
     forward's state still holds: its twins, its train/eval modes and grad mode,
@@ -202,7 +203,17 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
     a model built here for this profile, whose state needs no restoring and whose
     tensors need no twins when it is on the meta device already (or, for a real
     run, real).  On failure the exception carries ``failed_call`` (the innermost
-    unfinished module call) and ``capture``."""
+    unfinished module call) and ``capture``.
+
+    A meta forward carries the values of small real inputs (profiler.capture.known).
+    Tensors made from Python data on meta (``torch.tensor(data, device=x.device)``)
+    get theirs from a torch function mode, which takes every torch function call of
+    the forward (a sixth of a small model's profile): it is entered when an input
+    carries a value, when the inputs are made from the model (``run.inputs_for``),
+    or with ``values``.  Left out, such a tensor has no value, and a forward that
+    reads one stops with a data-dependent error, on which profiler.api runs the meta
+    forward again with ``values`` (the same forward, value for value: a value-less
+    meta tensor never gives a wrong value, only that error)."""
     model = run.module if model is None else model
     args = run.args if args is None else args
     kwargs, dtype, training, owned = run.kwargs, run.dtype, run.training, run.owned
@@ -242,7 +253,8 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                         if carried(t) and id(t) in memo and memo[id(t)].is_meta:
                             known.know(memo[id(t)], t.detach(), copy=True)
                 memo.clear()   # no reference beyond the inputs' own: a decode's old cache dies at its update
-                capture = Capture(model, record_ops=training, known=known)
+                functions = values or run.inputs_for is not None or bool(known)
+                capture = Capture(model, record_ops=training, known=known, functions=functions)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
                 memory = _saved.follow(capture, model, (args, kwargs), training)   # a memory profile's, or None

@@ -137,3 +137,27 @@ def test_a_carried_input_is_copied_when_its_value_is_first_read():
     assert value.untyped_storage().data_ptr() != given.untyped_storage().data_ptr()
     value.add_(1)
     assert given.tolist() == [3, 1, 2] and known.value(meta) is value
+
+
+class FromData(nn.Module):
+    """A forward that reads the value of a tensor it made from Python data on the
+    input's device: no input carries a value, so the first meta forward runs without
+    the function mode that gives such a tensor its value, stops at the read, and runs
+    again with it (profiler.capture.session.captured)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        repeats = int(torch.tensor([1, 2], device=x.device).sum())
+        for _ in range(repeats):
+            x = self.linear(x)
+        return x
+
+
+def test_a_tensor_made_from_python_data_keeps_its_value_without_a_carried_input():
+    meta = profiler.profile(FromData().to("meta"), input_size=(4,))
+    real = profiler.profile(FromData(), input_size=(4,))
+    assert meta.mode == real.mode == "meta"
+    assert int(meta.total["macs"]) == int(real.total["macs"]) == 3 * 16
