@@ -301,12 +301,13 @@ class Capture:
     """
 
     def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None,
-                 functions: bool = True):
+                 functions: bool = True, named_modules: list[tuple[str, nn.Module]] | None = None):
         self.model = model
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[ModuleCall] = []
         self.stack: list[ModuleCall] = []
-        self.modules = list(model.named_modules())  # recorded on entry; build_rows and api reuse the list
+        # build_rows and api reuse the list; ``named_modules``: the caller's list(model.named_modules())
+        self.modules = list(model.named_modules()) if named_modules is None else named_modules
         self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
         self._mode = _OpCounter(self.stack, record_ops, model, known)

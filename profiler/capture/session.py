@@ -21,8 +21,10 @@ and add its counts to the outer report.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import random
+import struct
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -90,8 +92,8 @@ def kept_rng():
     as they were, whatever a builder or a forward draws.  (torch.random.fork_rng
     does the torch part with more checks, at twice the cost of a small profile's
     whole bookkeeping.)  Inside another ``kept_rng`` on the same thread (a forward
-    inside a profile) it does nothing: the outer one puts the states back (NumPy's
-    alone cost 50 us each way)."""
+    inside a profile) it does nothing: the outer one puts the states back.  NumPy's
+    is kept as raw bytes (``_numpy_state``): get_state() and set_state() took 50 us."""
     if getattr(_THIS_THREAD, "rng_kept", False):
         yield
         return
@@ -99,7 +101,7 @@ def kept_rng():
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     python_rng = random.getstate()
     numpy = sys.modules.get("numpy")
-    numpy_rng = numpy.random.get_state() if numpy is not None else None
+    numpy_rng = _numpy_state(numpy) if numpy is not None else None
     _THIS_THREAD.rng_kept = True
     try:
         yield
@@ -110,7 +112,90 @@ def kept_rng():
             torch.cuda.set_rng_state_all(cuda)
         random.setstate(python_rng)
         if numpy_rng is not None:
-            numpy.random.set_state(numpy_rng)
+            numpy_rng.restore()
+
+
+class _RawNumpyState:
+    """The global NumPy RandomState's state as raw bytes, put back only where a draw
+    changed it: its MT19937 key and position (the bit generator's C struct, at
+    ``ctypes.state_address``) and its cached Gaussian (``has_gauss``, ``gauss``, inside
+    the RandomState object, at ``_NUMPY_GAUSS``).  Everything ``get_state()`` holds,
+    read in 1 us where ``get_state()`` and ``set_state()`` take 25 us each (they copy
+    the key one word at a time)."""
+
+    __slots__ = ("rng", "address", "key", "gauss")
+
+    def __init__(self, rng):
+        self.rng, self.address = rng, rng._bit_generator.ctypes.state_address
+        with rng._bit_generator.lock:
+            self.key = ctypes.string_at(self.address, _MT_BYTES)
+            self.gauss = ctypes.string_at(id(rng) + _NUMPY_GAUSS, 16)
+
+    def restore(self) -> None:
+        rng = self.rng
+        with rng._bit_generator.lock:
+            if ctypes.string_at(self.address, _MT_BYTES) != self.key:
+                ctypes.memmove(self.address, self.key, _MT_BYTES)
+            if ctypes.string_at(id(rng) + _NUMPY_GAUSS, 16) != self.gauss:
+                ctypes.memmove(id(rng) + _NUMPY_GAUSS, self.gauss, 16)
+
+
+class _NumpyState:
+    """NumPy's global random state by ``get_state()``, put back by ``set_state()``."""
+
+    __slots__ = ("numpy", "state")
+
+    def __init__(self, numpy):
+        self.numpy, self.state = numpy, numpy.random.get_state()
+
+    def restore(self) -> None:
+        self.numpy.random.set_state(self.state)
+
+
+_MT_BYTES = 624 * 4 + 4      # MT19937's C state: uint32 key[624], int pos
+_UNKNOWN = -1                # no layout found: get_state() and set_state()
+_NUMPY_GAUSS: int | None = None   # where has_gauss (an int, padded to 8) and gauss (a double) sit
+
+
+def _numpy_state(numpy):
+    """A snapshot of NumPy's global random state (the RandomState that
+    ``numpy.random.get_state`` is bound to): raw bytes (``_RawNumpyState``) where the
+    layout was found and checked, else get_state()."""
+    global _NUMPY_GAUSS
+    rng = getattr(numpy.random.get_state, "__self__", None)
+    if _NUMPY_GAUSS is None:
+        found = _find_gauss(numpy)
+        _NUMPY_GAUSS = _UNKNOWN if found is None else found
+    if _NUMPY_GAUSS == _UNKNOWN or rng is None or type(rng) is not numpy.random.RandomState \
+            or type(rng._bit_generator) is not numpy.random.MT19937:
+        return _NumpyState(numpy)
+    return _RawNumpyState(rng)
+
+
+def _find_gauss(numpy) -> int | None:
+    """The offset of a RandomState's cached Gaussian (``has_gauss`` then ``gauss``) in
+    the object, found on a scratch RandomState set to two distinct cached values and
+    checked, with the MT19937 struct's bytes, against what get_state() says; None
+    where anything differs (another NumPy's layout)."""
+    try:
+        scratch = numpy.random.RandomState(12345)
+        size = type(scratch).__basicsize__
+        found = None
+        for has, gauss in ((1, 1.2345678901234567), (0, -0.0098765432109876), (1, 3.5)):
+            name, key, pos, _, _ = scratch.get_state()
+            scratch.set_state((name, key, pos, has, gauss))
+            raw = ctypes.string_at(id(scratch), size)
+            at = raw.find(struct.pack("d", gauss))
+            if at < 8 or (found is not None and at != found) or struct.unpack_from("i", raw, at - 8)[0] != has:
+                return None
+            found = at
+            mt = ctypes.string_at(scratch._bit_generator.ctypes.state_address, _MT_BYTES)
+            if mt != key.astype("<u4").tobytes() + struct.pack("<i", pos):
+                return None
+            scratch.random_sample(700)    # past a regeneration of the key: the next check reads a new one
+        return found - 8
+    except Exception:
+        return None
 
 
 def seed_forward() -> None:
@@ -145,12 +230,13 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def on_meta(model: nn.Module) -> bool:
+def on_meta(model: nn.Module, modules: list[nn.Module] | None = None) -> bool:
     """Every parameter and buffer (and at least one) on the meta device.  Read from
     each module's slots: parameters() and buffers() are generators over the whole
-    tree, 0.5 ms on a ResNet-50."""
+    tree, 0.5 ms on a ResNet-50.  ``modules``: ``list(model.modules())``, when the
+    caller has it."""
     found = False
-    for module in model.modules():
+    for module in (model.modules() if modules is None else modules):
         for t in (*module._parameters.values(), *module._buffers.values()):
             if t is not None:
                 if not t.is_meta:
@@ -159,16 +245,20 @@ def on_meta(model: nn.Module) -> bool:
     return found
 
 
-def _unwrap_children(modules: list[nn.Module]) -> None:
+def _unwrap_children(modules: list[nn.Module]) -> bool:
     """Put the module a torch.compile or DataParallel wrapper holds in the wrapper's
     place wherever one sits inside the model (inside a ``ModuleState``, which puts
-    the wrappers back): the profile runs the Python forward they wrap."""
+    the wrappers back): the profile runs the Python forward they wrap.  Whether
+    there was any."""
+    changed = False
     for module in modules:
         slots = module._modules
         for name, child in slots.items():
             inner = unwrapped(child) if child is not None else None
             if inner is not child:
                 slots[name] = inner
+                changed = True
+    return changed
 
 
 def unwrapped(model: nn.Module) -> nn.Module:
@@ -223,18 +313,20 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
         fake = FakeTensorMode(allow_non_fake_inputs=True)
     make = meta_maker(dtype) if execution == "meta" else fake_maker(fake, dtype) if fake else real_maker(dtype)
     device = "meta" if execution == "meta" else model_device(model)
-    modules = list(model.modules())
+    # the one walk of the module tree (the capture's, the checks'), again where a wrapper inside was unwrapped
+    named = list(model.named_modules())
+    modules = [m for _, m in named]
     saved = None if owned else ModuleState(modules)
     capture, description = None, None
     try:
         with process_state(training), (_quiet_fake_log() if fake else contextlib.nullcontext()):
-            if not owned:
-                _unwrap_children(modules)
+            if not owned and _unwrap_children(modules):
+                named = list(model.named_modules())
             # twins stand in for real tensors, or give the model another dtype; a model
             # already on meta (the caller's or ours) runs as it is in a meta forward
             # (and a training profile of the caller's model always: its backward may be run,
             # profiler.capture.autograd, and must write no gradient into the caller's tensors)
-            if (dtype is not None or (execution == "meta") != on_meta(model)
+            if (dtype is not None or (execution == "meta") != on_meta(model, [m for _, m in named])
                     or (not owned and (execution != "meta" or training))):
                 swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
@@ -254,7 +346,8 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                             known.know(memo[id(t)], t.detach(), copy=True)
                 memo.clear()   # no reference beyond the inputs' own: a decode's old cache dies at its update
                 functions = values or run.inputs_for is not None or bool(known)
-                capture = Capture(model, record_ops=training, known=known, functions=functions)
+                capture = Capture(model, record_ops=training, known=known, functions=functions,
+                                  named_modules=named if run.inputs_for is None else None)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
                 memory = _saved.follow(capture, model, (args, kwargs), training)   # a memory profile's, or None

@@ -52,6 +52,35 @@ def test_kept_rng_restores_torch_python_and_numpy_random_states():
     assert (torch.rand(1), random.random(), np.random.rand()) == expected
 
 
+def _numpy_state_equal(a, b) -> bool:
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+@pytest.mark.parametrize("raw", [True, False])
+def test_kept_rng_keeps_numpy_bit_for_bit_its_cached_gaussian_too(raw, monkeypatch):
+    """NumPy's state is kept as raw bytes (the key, its position, the cached Gaussian),
+    put back where a draw changed it; a forward that takes only the cached Gaussian
+    (an odd count drawn before) moves no key word, only ``has_gauss``.  Without the
+    layout (another NumPy), get_state() and set_state() as before."""
+    from profiler.capture import session
+    assert session._find_gauss(np) is not None            # this NumPy's layout is found and checked
+    if not raw:
+        monkeypatch.setattr(session, "_NUMPY_GAUSS", session._UNKNOWN)
+    np.random.seed(3)
+    np.random.randn(3)                                     # one Gaussian cached
+    before = np.random.get_state()
+    assert before[3] == 1
+    for draws in (lambda: np.random.randn(1), lambda: (np.random.rand(5000), np.random.randn(7)), lambda: None):
+        with kept_rng():
+            draws()
+        assert _numpy_state_equal(np.random.get_state(), before)
+    expected = np.random.randn(5)
+    np.random.set_state(before)
+    with kept_rng():
+        np.random.seed(11)                                 # a reseed inside: put back as well
+    assert np.array_equal(np.random.randn(5), expected)
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_process_state_sets_grad_and_turns_the_fast_path_off_then_restores_both(training):
     previous = torch.backends.mha.get_fastpath_enabled()
