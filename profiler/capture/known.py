@@ -154,9 +154,11 @@ class KnownValues:
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
         if not self:
+            # the usual case: nothing to carry, unless the op makes a meta tensor with values from
+            # no tensor (a factory; not the empty tensors composite ops make: a batch_norm's)
             device = kwargs.get("device")
-            if device is None or str(device) != "meta":
-                return self.run(func, args, kwargs)       # the usual case: nothing to carry
+            if device is None or str(device) != "meta" or not _made_on_meta(func, kwargs):
+                return self.run(func, args, kwargs)
         else:
             # values held elsewhere (an input), none here: the op runs as usual, as below
             # (no value to carry, no CPU scalar to turn into a meta one), unless it makes
@@ -276,8 +278,16 @@ def _made_on_meta(func, kwargs) -> bool:
     something: a factory (``arange``, ``full``, ``zeros``) or a copy of a real tensor
     to meta (``torch.tensor([...], device=...)``), not ``empty*`` or a random one."""
     device = kwargs.get("device")
-    return (device is not None and str(device) == "meta" and _SEEDED not in func.tags
-            and not func.overloadpacket.__name__.startswith(("empty", "new_empty")))
+    if device is None or str(device) != "meta":
+        return False
+    found = _VALUED.get(func)
+    if found is None:
+        found = _VALUED[func] = (_SEEDED not in func.tags
+                                 and not func.overloadpacket.__name__.startswith(("empty", "new_empty")))
+    return found
+
+
+_VALUED: dict[Any, bool] = {}   # per op: what _made_on_meta says of it on meta (its tags and name decide)
 
 
 def with_values(tree: Any, known: KnownValues) -> Any:
