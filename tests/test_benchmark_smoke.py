@@ -381,12 +381,22 @@ def test_the_cases_claims_and_thresholds_come_from_one_table():
     alex = claims.specs("alexnet@2270", {"ours": row, "ours_227": row, "fcm": row})
     assert [(s.kind, s.num, s.den) for s in alex] == [("fastest_peer", ("fcm",), "ours"),
                                                       ("alexnet_resolution", ("ours",), "ours_227")]
-    assert alex[0].claim == "alexnet@2270: ours ≤ fastest peer"
+    assert alex[0].claim == "alexnet@2270: ours ≥ 1.3× faster than every peer"
+    alex227 = claims.specs("alexnet@227", {"ours": row, "fcm": row})
+    assert [(s.kind, s.threshold) for s in alex227] == [("fastest_peer", 1.3)]
+    assert alex227[0].claim == "alexnet@227: ours ≥ 1.3× faster than every peer"
+    assert claims.specs("resnet50@224", {"ours": row, "fcm": row})[0].threshold == 1.0
+    # issue 24's levels on the real-weight ResNet-50; the other real-weight cases keep THRESHOLDS'
     real = claims.specs("resnet50@224:real", {"ours": row, "ours_meta": row, "fvcore": row})
-    assert [(s.kind, s.op, s.threshold) for s in real] == [("real_over_meta", "<=", 1.5), ("real_fvcore", ">=", 10.0)]
+    assert [(s.kind, s.op, s.threshold) for s in real] == [("real_over_meta", "<=", 1.15),
+                                                           ("real_fvcore", ">=", 15.0)]
+    assert real[1].claim == "resnet50@224:real: ours on real weights ≥ 15× faster than fvcore on them"
+    vit = claims.specs("vit_b_16@224:real", {"ours": row, "ours_meta": row, "fvcore": row})
+    assert [(s.kind, s.threshold) for s in vit] == [("real_over_meta", 1.5), ("real_fvcore", 10.0)]
     fixed = claims.fixed_cost_specs({"linear@4": row, "alexnet@227": row})
     assert [s.threshold for s in fixed] == [0.135e-3, 0.79e-3]
-    assert len(claims.threshold_lines()) == 7 and "0.27 ms" in claims.threshold_lines()[-1]
+    lines = claims.threshold_lines()
+    assert len(lines) == 8 and "0.27 ms" in lines[-1] and "resnet50@224:real: real_fvcore 15" in lines[-2]
 
 
 def test_only_a_claim_not_met_fails_the_run_and_the_report_says_inconclusive(tmp_path):
@@ -412,7 +422,7 @@ def test_only_a_claim_not_met_fails_the_run_and_the_report_says_inconclusive(tmp
     found = {claim: (met, fig) for claim, met, fig in claims(data(2.0))}
     met, fig = found["linear@4: ours ≥ 2× faster than every peer"]
     assert met is None and fig.startswith("inconclusive: ") and "the cap of 5 s of added rounds ran out" in fig
-    assert found["alexnet@227: ours ≤ fastest peer"][0] is True
+    assert found["alexnet@227: ours ≥ 1.3× faster than every peer"][0] is True
     assert all(found[c][0] is True for c in found if c.startswith("fixed cost per call"))
     assert run.exit_status(claims(data(2.0))) == 0          # inconclusive is no miss
     assert run.exit_status(claims(data(1.2))) == 1          # not met is
