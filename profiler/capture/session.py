@@ -328,7 +328,9 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
             # profiler.capture.autograd, and must write no gradient into the caller's tensors)
             if (dtype is not None or (execution == "meta") != on_meta(model, [m for _, m in named])
                     or (not owned and (execution != "meta" or training))):
-                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None)
+                # an inference forward on meta keeps its twins for the next profile (twins.kept_twin)
+                kept = execution == "meta" and dtype is None and not training and _saved.request() is None
+                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None, kept)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():

@@ -21,7 +21,9 @@ come back as they were.
 """
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
+from functools import partial
 from operator import is_
 from typing import Callable
 
@@ -131,6 +133,9 @@ def meta_maker(dtype: torch.dtype | None = None) -> Make:
     return lambda t: _empty(t, dtype_of(t), _META)
 
 
+_SAME_META = meta_maker()
+
+
 def fake_maker(fake_mode, dtype: torch.dtype | None = None) -> Make:
     """Twins as fake tensors on the tensor's own device, made under ``fake_mode``
     without reading the real data."""
@@ -237,20 +242,65 @@ def _as_non_leaf(leaf: torch.Tensor) -> torch.Tensor:
         return leaf.new_empty_strided(leaf.shape, leaf.stride()).copy_(leaf)
 
 
+# meta twins kept across profiles (``kept_twin``): id of the caller's tensor -> (a weak reference to
+# it, its twin); an entry goes when its tensor dies
+_KEPT: dict[int, tuple] = {}
+_KEEPABLE = frozenset((torch.Tensor, nn.Parameter))
+
+
+def _forget(key: int, ref) -> None:
+    entry = _KEPT.get(key)
+    if entry is not None and entry[0] is ref:
+        del _KEPT[key]
+
+
+def kept_twin(t: torch.Tensor) -> torch.Tensor:
+    """``twin(t, meta_maker())``, the same twin as the last profile's where it is
+    what a new one would be: a profile of a model with real weights makes a twin of
+    each of its tensors (a ResNet-50's 320).
+
+    A kept twin is reused only when the tensor is the same object (held by a weak
+    reference: nothing keeps the model alive) and the twin matches it as it is now
+    (``p.data = ...`` changes a tensor in place): the same class, dtype,
+    requires_grad, shape and strides; and the twin is as it was made: no gradient,
+    no hooks, no attributes (a forward may have written to its twin).  Anything
+    else makes a new twin.  Only plain tensors and Parameters, strided, leaves (a
+    non-leaf's twin is recorded by autograd: ``_as_non_leaf``); only for inference
+    forwards on meta (session.captured), whose twins no gradient reaches."""
+    kind = type(t)
+    if kind not in _KEEPABLE or t.layout is not torch.strided:
+        return twin(t, _SAME_META)
+    key = id(t)
+    entry = _KEPT.get(key)
+    if entry is not None and entry[0]() is t:
+        made = entry[1]
+        if (type(made) is kind and made.dtype == t.dtype and made.requires_grad == t.requires_grad
+                and made.shape == t.shape and made.stride() == t.stride() and made.grad is None
+                and made._backward_hooks is None and not made.__dict__):
+            return made
+    made = twin(t, _SAME_META)
+    if t.is_leaf:
+        _KEPT[key] = (weakref.ref(t, partial(_forget, key)), made)
+    return made
+
+
 def swap_in_twins(modules: list[nn.Module], make: Make,
-                  tensor_attributes: list[tuple[dict, str]] | None = None) -> dict[int, torch.Tensor]:
+                  tensor_attributes: list[tuple[dict, str]] | None = None,
+                  kept: bool = False) -> dict[int, torch.Tensor]:
     """Replace every parameter, buffer and tensor attribute of ``modules`` by its
     twin (one twin per tensor, so tied weights stay tied).  Call only inside a
     ``ModuleState`` snapshot, which puts the originals back; ``tensor_attributes``:
     the snapshot's list of plain tensor attributes (found while it read every
-    attribute), else they are looked for here.  Returns the twins by the id of the
-    tensor they stand for."""
+    attribute), else they are looked for here.  ``kept``: meta twins (``make`` is
+    ``meta_maker()``), kept across profiles (``kept_twin``).  Returns the twins by
+    the id of the tensor they stand for."""
     twins: dict[int, torch.Tensor] = {}
+    made_by = kept_twin if kept else (lambda t: twin(t, make))
 
     def of(t: torch.Tensor) -> torch.Tensor:
         found = twins.get(id(t))
         if found is None:
-            found = twins[id(t)] = twin(t, make)
+            found = twins[id(t)] = made_by(t)
         return found
 
     if tensor_attributes is None:    # plain tensor attributes: a mask, a table

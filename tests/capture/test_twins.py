@@ -361,3 +361,67 @@ def _flop_counter_step(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     backward = counter.get_total_flops()
     assert forward % 2 == 0 and backward % 2 == 0
     return forward // 2, backward // 2
+
+
+# --- twins kept across profiles (kept_twin) ----------------------------------------------------
+
+def _same_report(model, input_size=(6,)):
+    """The profile of ``model`` equals the profile of a fresh copy of it (whose tensors
+    no profile has seen): the kept twins are what new ones would be."""
+    import copy
+    kept = profiler.profile(model, input_size=input_size)
+    fresh = profiler.profile(copy.deepcopy(model), input_size=input_size)
+    assert kept.layers.equals(fresh.layers)
+    return kept
+
+
+def test_kept_twins_follow_every_edit_of_the_model_between_profiles():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+    first = _same_report(model)
+    model[2] = nn.Linear(5, 3)                                   # a submodule replaced
+    assert _same_report(model).layers["output_shape"].iloc[-1] == "1x3" != first.layers["output_shape"].iloc[-1]
+    model[0].weight.data = torch.randn(8, 6)                     # a weight's shape, in place (same Parameter)
+    model[0].bias.data = torch.randn(8)
+    model[2].weight.data = torch.randn(3, 8)
+    assert _same_report(model).layers.set_index("name").loc["0", "output_shape"] == "1x8"   # the twin's shape
+    model[2].weight.data = torch.randn(8, 3).t()                 # its strides
+    _same_report(model)
+    model.double()                                               # every dtype, in place
+    assert _same_report(model).layers.set_index("name").loc["0", "act_bytes"] == 8 * 8
+    model[0].weight.requires_grad_(False)
+    unhooked = _same_report(model)
+    model[0].register_forward_pre_hook(lambda module, args: (args[0] * 2,))   # a hook: a mul in the model
+    assert _same_report(model).total["mults"] == unhooked.total["mults"] + 6
+
+
+def test_a_twin_a_forward_wrote_to_is_not_kept():
+    from profiler.capture.twins import kept_twin
+    weight = nn.Parameter(torch.randn(3, 2))
+    made = kept_twin(weight)
+    assert made.is_meta and type(made) is nn.Parameter and kept_twin(weight) is made
+    made.note = 1                                                 # an attribute set on the twin
+    again = kept_twin(weight)
+    assert again is not made and kept_twin(weight) is again
+    again.requires_grad_(False)
+    third = kept_twin(weight)
+    assert third is not again and third.requires_grad
+    third.grad = torch.empty(3, 2, device="meta")
+    assert kept_twin(weight) is not third
+    plain = torch.randn(4)
+    assert kept_twin(plain) is kept_twin(plain) and kept_twin(plain.t()) is not kept_twin(plain)
+
+
+def test_kept_twins_keep_no_model_alive():
+    import gc
+    import weakref
+    from profiler.capture import twins
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Linear(5, 2)).eval()
+    before = len(twins._KEPT)
+    profiler.profile(model, input_size=(6,))
+    assert len(twins._KEPT) == before + len(list(model.parameters())) + len(list(model.buffers()))
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None and len(twins._KEPT) == before
