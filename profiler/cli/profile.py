@@ -34,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--top", type=int, metavar="K", help="show only the K largest rows (by --sort, default mults)")
     p.add_argument("--plot", metavar="PATH",
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/report/json_report.py)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: docs/reports.md, JSON)")
     add_measure_arguments(p)
     add_utilisation_arguments(p)
     add_detections_argument(p)

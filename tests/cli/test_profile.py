@@ -89,9 +89,9 @@ def test_profile_help_names_the_json_schemas_file_where_it_is(cli):
 
     import profiler
     code, out, _ = cli("profile", "--help")
-    named = re.search(r"schema: (profiler/\S+\.py)", " ".join(out.split())).group(1)
-    assert named == "profiler/report/json_report.py"
-    assert (Path(profiler.__file__).parent.parent / named).is_file()
+    named = re.search(r"schema: (docs/\S+\.md)", " ".join(out.split())).group(1)
+    assert named == "docs/reports.md"
+    assert "## JSON" in (Path(profiler.__file__).parent.parent / named).read_text(encoding="utf-8")
 
 
 def test_an_output_that_is_the_models_source_is_refused_and_left_as_it_was(cli, tmp_path):
