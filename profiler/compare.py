@@ -1,7 +1,7 @@
 """Several models, input sizes and batch sizes side by side: one row per profile.
 
 This module runs the profiles (here, or spread over worker processes); the table's
-columns and its rendering are profiler.report.comparison's (torch-free).
+columns and its rendering are profiler.report.profiles_table's (torch-free).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from profiler.errors import ProfilerError, first_line
-from profiler.report.comparison import COLUMNS, COUNTS
+from profiler.report.profiles_table import COLUMNS, COUNTS
 
 NATIVE = "native"
 

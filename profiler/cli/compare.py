@@ -89,7 +89,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from profiler.compare import compare, cpu_count
-    from profiler.report.comparison import markdown, to_text
+    from profiler.report.profiles_table import markdown, to_text
 
     models = list(args.models)
     if args.all:

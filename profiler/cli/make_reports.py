@@ -146,7 +146,7 @@ def comparison_report(out: Path, names=TWELVE, stem: str = "compare", title: str
     """The models at their published crop size (input "native"): CSV, Markdown, and
     MACs vs parameters when ``plot``.  Returns the paths and the failures."""
     from profiler.compare import compare
-    from profiler.report.comparison import markdown
+    from profiler.report.profiles_table import markdown
     bar, step = _progress(len(names))
     try:
         frame = compare(names, input_sizes=["native"], progress=step)
