@@ -57,7 +57,7 @@ def op_backwards_by_packet() -> dict:
 
 def module_classes_defined_in(module_name: str) -> list[type]:
     """The module classes whose forward formula function is defined in the module
-    ``module_name`` (``profiler.formulas.forward.<kind>``): by ``fn.__module__``."""
+    ``module_name`` (``profiler.formulas.forward.<group>``): by ``fn.__module__``."""
     return [k for k, f in module_formulas_by_class().items() if f.fn.__module__ == module_name]
 
 

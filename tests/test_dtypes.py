@@ -5,7 +5,7 @@ changing it; dummy inputs follow the model (its floating parameters' dtype, or
 int64 ids for a model that starts with an embedding).
 
 The layer cases are the formula tests' own parametrisation lists (tests/layer_cases.py,
-shared with tests/formulas/forward/test_<kind>.py), so that a case added there is
+shared with tests/formulas/forward/test_<group>.py), so that a case added there is
 covered here too."""
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _axis(names: str, values: list) -> list[dict[str, Any]]:
     return [dict(zip(keys, v if len(keys) > 1 else (v,))) for v in values]
 
 
-# per formula test (tests/formulas/forward/test_<kind>.py): its parametrisation axes, as its
+# per formula test (tests/formulas/forward/test_<group>.py): its parametrisation axes, as its
 # @pytest.mark.parametrize decorators give them from tests/layer_cases.py (innermost first), and
 # the module it profiles with the module's inputs
 ADAPTERS: dict[str, tuple[list[tuple[str, list]], Callable[..., Case]]] = {

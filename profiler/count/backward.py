@@ -1,7 +1,7 @@
 """Backward counts per captured call (module formulas by class, functional ops by
 aten op); the forward / backward / total table is the report's
 (profiler.report.utilisation.pass_totals).  The formulas: the
-``backward/<kind>.py`` files of ``profiler.formulas``, their conventions in
+``backward/<group>.py`` files of ``profiler.formulas``, their conventions in
 ``profiler.formulas.backward``."""
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ finds None; a key registers once per table (a second registration raises); a kin
 must be one of the known kinds; a backward registered with ``inputs`` costs
 nothing where none of them needs a gradient; every registered formula lives in a
 kind file of its direction, and every forward one has a literal case in the test
-file of its kind (tests/formulas/forward/test_<kind>.py).  Registrations of new keys run in a subprocess, leaving this process's
+file of its kind (tests/formulas/forward/test_<group>.py).  Registrations of new keys run in a subprocess, leaving this process's
 registry as it was."""
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_registering_a_new_key_and_a_second_registration_of_a_key():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
-def test_every_registered_formula_lives_in_a_kind_file_of_its_direction():
+def test_every_registered_formula_lives_in_a_group_file_of_its_direction():
     forward = [f.fn for f in [*module_formulas_by_class().values(), *aten_formulas_by_packet().values()]]
     backward = [*module_backwards_by_class().values(), *op_backwards_by_packet().values()]
     assert forward and backward
@@ -156,7 +156,7 @@ KIND_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__"
 
 
 def _literal_cases(kind: str):
-    """The test file of a forward kind file, tests/formulas/forward/test_<kind>.py,
+    """The test file of a forward kind file, tests/formulas/forward/test_<group>.py,
     loaded apart (for its ``CASES`` and ``OPS``)."""
     name = f"_literal_cases_of_{kind}"
     spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{kind}.py")
@@ -167,8 +167,8 @@ def _literal_cases(kind: str):
 
 @pytest.mark.parametrize("kind", KIND_FILES)
 def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_kind(kind):
-    """Every module class and op packet whose forward formula forward/<kind>.py
-    defines has a case in tests/formulas/forward/test_<kind>.py, and no case there
+    """Every module class and op packet whose forward formula forward/<group>.py
+    defines has a case in tests/formulas/forward/test_<group>.py, and no case there
     is counted by another file's formula."""
     cases = _literal_cases(kind)
     assert_every_formula_has_a_case(getattr(cases, "CASES", []), getattr(cases, "OPS", []),

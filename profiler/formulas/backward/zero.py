@@ -3,7 +3,7 @@
 cat, index or mask costs nothing; dropout in training scales it; reflection,
 replication and circular padding, expand, repeat and where sum it back onto their
 input's shape.  ``no_gradient`` is the backward of ops whose gradient is zero or
-a pure routing (comparisons, sorts, counts), registered by their kind's files."""
+a pure routing (comparisons, sorts, counts), registered by their groups' files."""
 from __future__ import annotations
 
 import torch
