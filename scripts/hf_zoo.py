@@ -311,7 +311,7 @@ def count_with_flop_counter(model, args, kwargs) -> tuple[int, tuple[dict[str, s
 def _unregistered_ops(counter):
     """A dispatch mode, inside ``counter``'s, that notes the aten ops FlopCounterMode has
     no formula for, leaving out what we count as no dot products: views, copies
-    (``ZERO_COST_OPS``) and ops our formulas count as pointwise or reductions
+    (``ZERO_COST_OPS``) and ops our formulas count as elementwise or reductions
     (``elementwise``).  An op with an aten formula of ours (mv, _euclidean_dist): its
     MACs by that formula, per op name (``macs``); one without (mkldnn_rnn_layer, which
     our nn.LSTM formula counts): its name under the innermost module it ran in

@@ -159,7 +159,7 @@ def cost_of(packet, args: tuple, kwargs: dict):
 
 
 def unary(names, per_element, make=lambda: (M(2, 3),), kwargs=None, id=""):
-    """A pointwise op on 6 elements (a (2, 3) tensor): 6 × its per-element cost."""
+    """An elementwise op on 6 elements (a (2, 3) tensor): 6 × its per-element cost."""
     m, a, o = per_element
     return Op(names, make, (6 * m, 6 * a, 6 * o, 0), kwargs, id)
 

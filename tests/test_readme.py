@@ -18,7 +18,7 @@ import torch
 import bruteforce as bf
 from docs_examples import (PAGES, Block, all_blocks, command_lines, print_matches, session_steps,
                            shown_in_order, shown_prints)
-from pointwise_scalars import sqrt
+from elementwise_scalars import sqrt
 
 README = Path(__file__).parent.parent / "README.md"
 CONTRIBUTING = README.parent / "docs" / "contributing.md"

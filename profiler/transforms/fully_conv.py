@@ -2,7 +2,7 @@
 
 The model is traced with torch.fx.  Everything before the last flatten (of all
 dimensions after the batch) is the feature extractor; everything after it must be
-a chain of Linear layers with pointwise activations, dropout, BatchNorm1d and a
+a chain of Linear layers with elementwise activations, dropout, BatchNorm1d and a
 final softmax over the classes between them.  At the window size the classifier
 was built for, the features are C×h×w and the first Linear, of C·h·w inputs,
 becomes Conv2d(C, n, kernel h×w) with its weight reshaped to (n, C, h, w) (the
@@ -36,7 +36,7 @@ from profiler.errors import ProfilerError, first_line
 from profiler.capture.modes import eval_state
 from profiler.transforms.outputs import model_dtype
 
-_POINTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
+_ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
               nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.SiLU,
               nn.Mish, nn.Softplus, nn.Hardswish, nn.Hardsigmoid, nn.Identity)
 _FUNCTIONS = {torch.relu: nn.ReLU, F.relu: nn.ReLU, F.relu6: nn.ReLU6, torch.sigmoid: nn.Sigmoid,
@@ -210,7 +210,7 @@ def _convert(node: fx.Node, modules, first: bool, flat_shape) -> nn.Module:
                 if m.bias is not None:
                     conv.bias.copy_(m.bias)
             return conv
-        if isinstance(m, _POINTWISE):
+        if isinstance(m, _ELEMENTWISE):
             return copy.deepcopy(m)
         if isinstance(m, nn.modules.dropout._DropoutNd):
             return nn.Dropout(m.p)
@@ -230,7 +230,7 @@ def _convert(node: fx.Node, modules, first: bool, flat_shape) -> nn.Module:
     elif node.op == "call_method" and node.target in _METHODS:
         return _METHODS[node.target]()
     raise ProfilerError(f"the classifier's '{_name(node)}' has no convolutional equivalent "
-                        f"(supported after the flatten: Linear, pointwise activations, dropout, "
+                        f"(supported after the flatten: Linear, elementwise activations, dropout, "
                         f"BatchNorm1d, softmax over the classes)")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel, per_element
-from profiler.formulas.forward.elementwise import pointwise_cost
+from profiler.formulas.forward.elementwise import elementwise_cost
 from profiler.formulas.registry import Call, module_formula
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -33,12 +33,12 @@ def step_cost(mode: str, rows: int, in_width: int, hidden: int, state_width: int
     if mode.startswith("RNN"):
         cost += per_element(h, other=1)
     elif mode == "LSTM":
-        cost += pointwise_cost("sigmoid", 3 * h) + pointwise_cost("tanh", 2 * h)
+        cost += elementwise_cost("sigmoid", 3 * h) + elementwise_cost("tanh", 2 * h)
         cost += per_element(h, mults=3, adds=1)
         if proj:
             cost += dot_products(proj * rows, hidden)
     else:  # GRU
-        cost += pointwise_cost("sigmoid", 2 * h) + pointwise_cost("tanh", h)
+        cost += elementwise_cost("sigmoid", 2 * h) + elementwise_cost("tanh", h)
         cost += per_element(h, mults=3, adds=2)
     return cost
 
