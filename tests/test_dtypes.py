@@ -217,7 +217,7 @@ def test_a_bfloat16_model_is_profiled_without_being_told_its_dtype(resnet18_floa
     before = state.snapshot(half)
     report = profiler.profile(half, input_size=SIZE)
     state.assert_untouched(half, before)
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     _same_counts(report, base, 2)
 
 
@@ -231,7 +231,7 @@ def test_dtype_profiles_a_float32_model_as_that_dtype_and_leaves_it_float32(resn
     report = profiler.profile(model, input_size=SIZE, dtype=dtype)
     state.assert_untouched(model, before)
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     _same_counts(report, base, itemsize)
 
 
