@@ -14,6 +14,7 @@ columns).  A frame edited in place must be assigned back (``report.layers = fram
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -96,6 +97,13 @@ class Report:
     def measurement(self, value) -> None:
         self._measurement = value
         self._memo = {}   # by_kind gains or changes its time columns
+
+    @property
+    def mode(self) -> str:
+        """Deprecated alias of ``execution`` (kept for one release)."""
+        warnings.warn("Report.mode is deprecated: use Report.execution (meta, fake or real)",
+                      DeprecationWarning, stacklevel=2)
+        return self.execution
 
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":

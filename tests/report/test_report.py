@@ -190,6 +190,13 @@ def test_a_report_from_rows_builds_its_frame_on_first_read():
     assert str(report) == report.to_string()
 
 
+def test_report_mode_is_a_deprecated_alias_of_execution():
+    report = profiler.profile(_mlp(), inputs=((3, 4),))
+    assert report.execution == "meta"
+    with pytest.warns(DeprecationWarning, match="Report.execution"):
+        assert report.mode == "meta"
+
+
 def test_the_header_names_a_dtype_other_than_float32():
     report = profiler.profile(nn.Linear(4, 2), inputs=((1, 4),), dtype=torch.float16)
     assert report.header().endswith(" · float16") and report.itemsize == 2
