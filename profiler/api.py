@@ -397,7 +397,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         notes.append(BOUND_NOTE if run.bound else DATA_DEPENDENT_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
-    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=run.execution, notes=notes,
+    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, execution=run.execution, notes=notes,
                               itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
                               input_size=run.input_size)
     if family == "language" or (family == "custom" and ids):
