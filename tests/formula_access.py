@@ -1,5 +1,5 @@
 """The formulas as the formula tests (tests/formulas/) reach them: only through the lookups
-``profiler.formulas`` promises (Call, find_module_formula, find_aten_formula), plus
+``profiler.formulas`` promises (CallShapes, find_module_formula, find_aten_formula), plus
 the registered keys and the elementwise table, found defensively here because the
 modules that hold them are being split and renamed.  If a lookup below fails, fix
 it here once rather than in every test."""
@@ -10,7 +10,7 @@ import pkgutil
 import sys
 
 import profiler.formulas as formulas
-from profiler.formulas import (Call, find_aten_formula, find_module_backward, find_module_formula,  # noqa: F401
+from profiler.formulas import (CallShapes, find_aten_formula, find_module_backward, find_module_formula,  # noqa: F401
                                find_op_backward)
 
 

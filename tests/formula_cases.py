@@ -6,7 +6,7 @@ on them, and the coverage rule (checked for every kind file by
 tests/formulas/test_registry.py): every module class and op packet whose forward
 formula a group file defines has a literal case in that group's test file.
 
-Formulas are reached only through tests/formula_access.py.  A module case's Call
+Formulas are reached only through tests/formula_access.py.  A module case's CallShapes
 is built by running the module on real tiny inputs, as the capture records it (the
 shapes of the tensor leaves of the arguments and of the output); an op case runs
 the op for real, on meta tensors (CPU tensors where its output shape depends on the
@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from formula_access import (Call, aten_packets_defined_in, find_aten_formula, find_module_formula,
+from formula_access import (CallShapes, aten_packets_defined_in, find_aten_formula, find_module_formula,
                             module_classes_defined_in, registered_class_of)
 
 # --- module cases -----------------------------------------------------------------
@@ -52,7 +52,7 @@ def run(m: nn.Module, args: tuple):
     with torch.no_grad():
         out = m(*args)
     leaves = lambda tree: [x for x in tree_leaves(tree) if isinstance(x, torch.Tensor)]
-    call = Call(inputs=tuple(tuple(x.shape) for x in leaves(args)),
+    call = CallShapes(inputs=tuple(tuple(x.shape) for x in leaves(args)),
                 outputs=tuple(tuple(x.shape) for x in leaves(out)), kwargs={})
     return call, out
 

@@ -11,7 +11,7 @@ from typing import Any
 from profiler.capture.record import ModuleCall, OpRecord
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.forward.zero import ZERO_COST_OPS
-from profiler.formulas.registry import Call, find_module_backward, find_op_backward
+from profiler.formulas.registry import CallShapes, find_module_backward, find_op_backward
 
 
 def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
@@ -52,7 +52,7 @@ def _own_backward(call: ModuleCall) -> tuple[Cost, str, str]:
         if fn is None:
             return ZERO, "uncounted", f"no backward formula for {type(call.module).__name__}"
         try:
-            return fn(call.module, Call(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
+            return fn(call.module, CallShapes(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
         except Exception as exc:  # a formula that cannot read this call is reported, not hidden
             return ZERO, "uncounted", f"backward formula failed: {exc}"
     cost, missing = ZERO, Counter()

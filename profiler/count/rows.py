@@ -8,7 +8,7 @@ from torch import nn
 
 from profiler.capture.record import ModuleCall
 from profiler.formulas.cost import ZERO, Cost
-from profiler.formulas.registry import Call
+from profiler.formulas.registry import CallShapes
 from profiler.count.kinds import row_kind
 
 
@@ -17,7 +17,7 @@ def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
     formula's kind, else the kind of what the call computed (profiler.count.kinds)."""
     if call.formula is not None:
         try:
-            cost = call.formula.fn(call.module, Call(call.inputs, call.outputs, call.kwargs))
+            cost = call.formula.fn(call.module, CallShapes(call.inputs, call.outputs, call.kwargs))
         except Exception as exc:  # a formula that cannot read this call is reported, not hidden
             return ZERO, call.formula.kind, "uncounted", f"formula failed: {exc}"
         return cost, call.formula.kind, "formula", ""

@@ -8,7 +8,7 @@ imports only torch (and torchvision), ``profiler.columns`` and itself."""
 from importlib import import_module
 from pkgutil import iter_modules
 
-from profiler.formulas.registry import (Call, find_aten_formula, find_module_backward, find_module_formula,
+from profiler.formulas.registry import (CallShapes, find_aten_formula, find_module_backward, find_module_formula,
                                         find_op_backward)
 
 for _direction in ("forward", "backward"):
@@ -16,4 +16,4 @@ for _direction in ("forward", "backward"):
     for _group in iter_modules(_package.__path__):   # in name order; the registry refuses a key twice
         import_module(f"profiler.formulas.{_direction}.{_group.name}")
 
-__all__ = ["Call", "find_aten_formula", "find_module_backward", "find_module_formula", "find_op_backward"]
+__all__ = ["CallShapes", "find_aten_formula", "find_module_backward", "find_module_formula", "find_op_backward"]

@@ -39,7 +39,7 @@ from profiler.columns import KINDS  # noqa: F401 (re-exported: the kinds a formu
 
 
 @dataclass(frozen=True)
-class Call:
+class CallShapes:
     """What a formula sees of one module call: shapes, not values."""
 
     inputs: tuple[Shape, ...]
@@ -55,9 +55,9 @@ class Call:
         return self.outputs[0]
 
 
-ModuleFn = Callable[[nn.Module, Call], Cost]
+ModuleFn = Callable[[nn.Module, CallShapes], Cost]
 AtenFn = Callable[..., Cost]  # fn(out_shape, *arg_shapes_or_values, **kwargs) -> Cost
-ModuleBackward = Callable[[nn.Module, Call, tuple], Cost]  # fn(module, call, needs) -> Cost
+ModuleBackward = Callable[[nn.Module, CallShapes, tuple], Cost]  # fn(module, call, needs) -> Cost
 OpBackward = Callable[..., "Cost | None"]  # fn(needs, out_shape, *arg_shapes_or_values, **kwargs)
 
 

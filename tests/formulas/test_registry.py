@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from formula_access import (Call, aten_formulas_by_packet, find_aten_formula, find_module_backward,
+from formula_access import (CallShapes, aten_formulas_by_packet, find_aten_formula, find_module_backward,
                             find_module_formula, find_op_backward, module_backwards_by_class,
                             module_formulas_by_class, op_backwards_by_packet)
 from formula_cases import assert_every_formula_has_a_case
@@ -45,7 +45,7 @@ def test_a_subclass_inherits_its_parents_formulas_along_the_mro():
 
 def test_inherited_formula_counts_the_subclass_call_as_the_parents():
     """Conv2d(2, 3, 3) on (1, 2, 5, 5): 27 outputs × 18 terms, + bias."""
-    call = Call(inputs=((1, 2, 5, 5),), outputs=((1, 3, 3, 3),))
+    call = CallShapes(inputs=((1, 2, 5, 5),), outputs=((1, 3, 3, 3),))
     cost = find_module_formula(MyConv(2, 3, 3)).fn(MyConv(2, 3, 3), call)
     assert (cost.mults, cost.adds, cost.macs) == (27 * 18, 27 * 17 + 27, 27 * 18)
 
@@ -124,7 +124,7 @@ _REGISTER = textwrap.dedent("""
         pass
 
     gated = registry.module_backward(Gated, inputs=(0, 1))(lambda m, call, needs: Cost(adds=5))
-    call = registry.Call(inputs=((2,), (2,)), outputs=((2,),))
+    call = registry.CallShapes(inputs=((2,), (2,)), outputs=((2,),))
     assert registry.find_module_backward(Gated()) is gated
     assert gated(Gated(), call, (False, False)) == Cost() and gated(Gated(), call, ()) == Cost()
     assert gated(Gated(), call, (False, True)) == gated(Gated(), call, (True, False)) == Cost(adds=5)
@@ -176,5 +176,5 @@ def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_kind(k
 
 
 def test_call_names_its_first_input_and_output():
-    call = Call(inputs=((2, 3), (4,)), outputs=((2, 5),))
+    call = CallShapes(inputs=((2, 3), (4,)), outputs=((2, 5),))
     assert call.x == (2, 3) and call.out == (2, 5) and call.kwargs == {}

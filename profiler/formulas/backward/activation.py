@@ -11,7 +11,7 @@ from profiler.formulas.backward.elementwise import elementwise_backward_cost
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
 from profiler.formulas.forward.activation import (ACTIVATIONS, activation_name, gelu_name,
                                                   module_softmax_row, softmax_row)
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import need
 
 aten = torch.ops.aten
@@ -34,7 +34,7 @@ def log_softmax_backward_cost(n_total: int, row: int) -> Cost:
 
 
 @module_backward(*ACTIVATIONS)
-def activation_module_backward(m, call: Call, needs) -> Cost:
+def activation_module_backward(m, call: CallShapes, needs) -> Cost:
     """g·f'(x) per element, from the table in ``backward/elementwise.py``; PReLU's
     weight gradient sums g·x over the positions sharing each slope."""
     cost = elementwise_backward_cost(activation_name(m), numel(call.out)) if need(needs, 0) else ZERO
@@ -44,22 +44,22 @@ def activation_module_backward(m, call: Call, needs) -> Cost:
 
 
 @module_backward(nn.GELU, inputs=(0,))
-def gelu_module_backward(m, call: Call, needs) -> Cost:
+def gelu_module_backward(m, call: CallShapes, needs) -> Cost:
     return elementwise_backward_cost(gelu_name(m.approximate), numel(call.out))
 
 
 @module_backward(nn.Softmax, nn.Softmin, nn.Softmax2d, inputs=(0,))
-def softmax_module_backward(m, call: Call, needs) -> Cost:
+def softmax_module_backward(m, call: CallShapes, needs) -> Cost:
     return softmax_backward_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
 @module_backward(nn.LogSoftmax, inputs=(0,))
-def log_softmax_module_backward(m, call: Call, needs) -> Cost:
+def log_softmax_module_backward(m, call: CallShapes, needs) -> Cost:
     return log_softmax_backward_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
 @module_backward(nn.GLU, inputs=(0,))
-def glu_module_backward(m, call: Call, needs) -> Cost:
+def glu_module_backward(m, call: CallShapes, needs) -> Cost:
     """out = a·σ(b): grad a = g·σ(b) (σ again: 1 add, exp, div; 1 mult); grad b =
     g·a·σ·(1−σ) (1 add, 3 mults) per output element."""
     return per_element(numel(call.out), mults=4, adds=2, other=2)

@@ -7,7 +7,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel
 from profiler.formulas.forward.linear import embedding_bag_weighted
-from profiler.formulas.registry import Call, module_backward
+from profiler.formulas.registry import CallShapes, module_backward
 from profiler.formulas.shapes import module_params_need, need
 
 
@@ -27,13 +27,13 @@ def linear_backward_cost(x: Shape, out: Shape, in_features: int, out_features: i
 
 
 @module_backward(nn.Linear)
-def linear_module_backward(m, call: Call, needs) -> Cost:
+def linear_module_backward(m, call: CallShapes, needs) -> Cost:
     return linear_backward_cost(call.x, call.out, m.in_features, m.out_features, need(needs, 0),
                                 *module_params_need(m, "weight", "bias"))
 
 
 @module_backward(nn.Embedding)
-def embedding_module_backward(m, call: Call, needs) -> Cost:
+def embedding_module_backward(m, call: CallShapes, needs) -> Cost:
     return ZERO  # rows of the gradient go back to their indices; repeated indices' sums are data-dependent
 
 
@@ -63,7 +63,7 @@ def bilinear_backward_cost(rows: int, in1: int, in2: int, out: int, need_x1: boo
 
 
 @module_backward(nn.Bilinear)
-def bilinear_module_backward(m, call: Call, needs) -> Cost:
+def bilinear_module_backward(m, call: CallShapes, needs) -> Cost:
     rows = numel(call.out) // m.out_features
     return bilinear_backward_cost(rows, m.in1_features, m.in2_features, m.out_features, need(needs, 0),
                                   need(needs, 1), *module_params_need(m, "weight", "bias"))
@@ -90,7 +90,7 @@ def embedding_bag_backward_cost(n: int, bags: int, width: int, mode: str, weight
 
 
 @module_backward(nn.EmbeddingBag)
-def embedding_bag_module_backward(m, call: Call, needs) -> Cost:
+def embedding_bag_module_backward(m, call: CallShapes, needs) -> Cost:
     """The bags and their width as the forward reads them; per-sample weights are
     the last input tensor: the third beside 1-D indices and offsets, the second
     beside 2-D indices (which take no offsets)."""

@@ -8,7 +8,7 @@ from torch import nn
 from profiler.formulas.backward.elementwise import elementwise_backward_cost
 from profiler.formulas.cost import ZERO, Cost, dot_products, numel, per_element
 from profiler.formulas.forward.recurrent import _GATES  # gates per mode, as the forward counts them
-from profiler.formulas.registry import Call, module_backward
+from profiler.formulas.registry import CallShapes, module_backward
 from profiler.formulas.shapes import module_params_need, need
 
 
@@ -158,7 +158,7 @@ def _state_needs(needs, lstm: bool) -> tuple[bool, bool]:
 
 
 @module_backward(nn.RNNBase)
-def rnn_module_backward(m: nn.RNNBase, call: Call, needs) -> Cost:
+def rnn_module_backward(m: nn.RNNBase, call: CallShapes, needs) -> Cost:
     """P (time step, sequence) pairs as the forward reads them (L·N, or Σ lengths
     for a PackedSequence); N sequences from the last output, h_n or c_n, of shape
     (layers·dirs, N, ·), or (layers·dirs, ·) unbatched."""
@@ -177,7 +177,7 @@ def rnn_module_backward(m: nn.RNNBase, call: Call, needs) -> Cost:
 
 
 @module_backward(nn.RNNCellBase)
-def rnn_cell_module_backward(m: nn.RNNCellBase, call: Call, needs) -> Cost:
+def rnn_cell_module_backward(m: nn.RNNCellBase, call: CallShapes, needs) -> Cost:
     if isinstance(m, nn.LSTMCell):
         mode = "LSTM"
     elif isinstance(m, nn.GRUCell):

@@ -9,7 +9,7 @@ from torch import nn
 
 from profiler.formulas.cost import Cost, numel, per_element
 from profiler.formulas.forward.elementwise import elementwise_cost
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 from profiler.formulas.shapes import dim_size
 
 aten = torch.ops.aten
@@ -25,7 +25,7 @@ ACTIVATIONS = {
 }
 
 
-def _activation(m: nn.Module, call: Call) -> Cost:
+def _activation(m: nn.Module, call: CallShapes) -> Cost:
     """Elementwise activation: a fixed cost per output element, from the table in
     ``profiler.formulas.forward.elementwise`` (ReLU is one comparison, SiLU is
     x·1/(1+exp(−x)): 1 mult, 1 add, 1 exp, 1 division, ...)."""
@@ -41,7 +41,7 @@ module_formula(*ACTIVATIONS, kind="activation")(_activation)
 
 
 @module_formula(nn.GELU, kind="activation")
-def gelu_module(m: nn.GELU, call: Call) -> Cost:
+def gelu_module(m: nn.GELU, call: CallShapes) -> Cost:
     """GELU: erf form 0.5·x·(1+erf(x/√2)) is 3 mults, 1 add, 1 erf per element;
     approximate='tanh' is 6 mults, 2 adds, 1 tanh."""
     return elementwise_cost(gelu_name(m.approximate), numel(call.out))
@@ -101,12 +101,12 @@ def module_softmax_row(m: nn.Module, shape) -> int:
 
 
 @module_formula(nn.Softmax, nn.Softmin, nn.Softmax2d, kind="activation")
-def softmax_module(m: nn.Module, call: Call) -> Cost:
+def softmax_module(m: nn.Module, call: CallShapes) -> Cost:
     return softmax_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
 @module_formula(nn.LogSoftmax, kind="activation")
-def log_softmax_module(m: nn.LogSoftmax, call: Call) -> Cost:
+def log_softmax_module(m: nn.LogSoftmax, call: CallShapes) -> Cost:
     return log_softmax_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
@@ -121,7 +121,7 @@ def log_softmax(out, x, dim, *args, **kwargs) -> Cost:
 
 
 @module_formula(nn.GLU, kind="activation")
-def glu_module(m: nn.GLU, call: Call) -> Cost:
+def glu_module(m: nn.GLU, call: CallShapes) -> Cost:
     """GLU a·σ(b): a sigmoid and a multiplication per output element."""
     n = numel(call.out)
     return elementwise_cost("sigmoid", n) + per_element(n, mults=1)

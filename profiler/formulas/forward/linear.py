@@ -6,13 +6,13 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, dot_products, numel
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 
 aten = torch.ops.aten
 
 
 @module_formula(nn.Linear, kind="linear")
-def linear_module(m: nn.Linear, call: Call) -> Cost:
+def linear_module(m: nn.Linear, call: CallShapes) -> Cost:
     """Linear: every output element is a dot product of K = in_features terms,
     over all leading dimensions.
         mults = MACs = K·N_out,   adds = (K−1)·N_out + N_out·[bias]
@@ -21,7 +21,7 @@ def linear_module(m: nn.Linear, call: Call) -> Cost:
 
 
 @module_formula(nn.Bilinear, kind="linear")
-def bilinear_module(m: nn.Bilinear, call: Call) -> Cost:
+def bilinear_module(m: nn.Bilinear, call: CallShapes) -> Cost:
     """Bilinear y_k = x1ᵀ·A_k·x2 + b_k, for each output element: the in2 dot products
     u_j = Σ_i x1_i·A_kij (in1 terms each), then Σ_j u_j·x2_j (in2 terms).
         mults = MACs = N_out·(in1·in2 + in2),   adds = N_out·(in2·(in1−1) + in2−1 + [bias])
@@ -31,13 +31,13 @@ def bilinear_module(m: nn.Bilinear, call: Call) -> Cost:
 
 
 @module_formula(nn.Embedding, kind="embedding")
-def embedding_module(m: nn.Embedding, call: Call) -> Cost:
+def embedding_module(m: nn.Embedding, call: CallShapes) -> Cost:
     """Embedding: a table lookup, no arithmetic (max_norm renormalisation is not counted)."""
     return ZERO
 
 
 @module_formula(nn.EmbeddingBag, kind="embedding")
-def embedding_bag_module(m: nn.EmbeddingBag, call: Call) -> Cost:
+def embedding_bag_module(m: nn.EmbeddingBag, call: CallShapes) -> Cost:
     """EmbeddingBag over B bags holding n looked-up rows of width D in all:
     sum: (n−B)·D additions; mean: the same plus B·D multiplications by 1/size;
     max: (n−B)·D comparisons; per_sample_weights add n·D multiplications."""
@@ -72,7 +72,7 @@ def embedding_bag(out, weight, indices, offsets, scale_grad_by_freq=False, mode=
     return cost
 
 
-def embedding_bag_weighted(call: Call) -> bool:
+def embedding_bag_weighted(call: CallShapes) -> bool:
     """Whether an EmbeddingBag call has per_sample_weights.  Its input tensors are
     the indices, then the offsets (1-D indices only; 2-D indices are one bag a row
     and take none), then the weights: a third tensor beside 1-D indices, a second
