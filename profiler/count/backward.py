@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from profiler.capture.record import ModuleCall, OpRecord
+from profiler.capture.record import CallRecord, OpRecord
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.forward.zero import ZERO_COST_OPS
 from profiler.formulas.registry import CallShapes, find_module_backward, find_op_backward
 
 
-def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+def call_backward(call: CallRecord) -> tuple[Cost, str, str]:
     """(cost, status, what is missing) of one row's backward.  Status: "formula"
     (a module backward formula), "functional" (its functional ops, and the
     backward of the custom autograd Functions it made, as that backward ran:
@@ -46,7 +46,7 @@ def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     return cost, status, missing
 
 
-def _own_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+def _own_backward(call: CallRecord) -> tuple[Cost, str, str]:
     if call.formula is not None:
         fn = find_module_backward(call.module)
         if fn is None:

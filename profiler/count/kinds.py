@@ -29,7 +29,7 @@ functional ops charged to it, by these rules, in this order:
 
 Counts never depend on the kind.  The capture gathers the evidence while the
 forward runs: the marks its matmul-family and softmax ops leave
-(profiler.capture.marks) and ``ModuleCall.pattern``, how far they came along the
+(profiler.capture.marks) and ``CallRecord.pattern``, how far they came along the
 attention pattern.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch
 from profiler.capture.marks import ATTENTION
 
 if TYPE_CHECKING:
-    from profiler.capture.record import ModuleCall
+    from profiler.capture.record import CallRecord
 
 STATISTICS = frozenset({"mean", "var", "std", "var_mean", "std_mean", "linalg_vector_norm", "norm"})
 NORMALISERS = frozenset({"rsqrt", "sqrt", "div", "true_divide", "reciprocal"})
@@ -83,7 +83,7 @@ def _base(name: str) -> str:
     return name[:-1] if name.endswith("_") and not name.endswith("__") else name
 
 
-def _is_norm(names: set[str], call: ModuleCall) -> bool:
+def _is_norm(names: set[str], call: CallRecord) -> bool:
     norm_ops = _norm_ops()
     if not all(n in STATISTICS or n in norm_ops or _elementwise(n) for n in names):
         return False
@@ -92,11 +92,11 @@ def _is_norm(names: set[str], call: ModuleCall) -> bool:
     return not call.inputs or not call.outputs or call.inputs[0] == call.outputs[0]
 
 
-def _holds_parameters(call: ModuleCall) -> bool:
+def _holds_parameters(call: CallRecord) -> bool:
     return next(call.module.parameters(), None) is not None
 
 
-def row_kind(call: ModuleCall) -> str:
+def row_kind(call: CallRecord) -> str:
     """The kind of a formula-less module call's row (see the module docstring)."""
     if call.pattern in ATTENTION:
         return "attention"
