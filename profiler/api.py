@@ -37,7 +37,7 @@ from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.run import Run
-from profiler.capture.session import Forward, captured, exclusive, kept_rng, on_meta, unwrapped
+from profiler.capture.session import ForwardRecord, captured, exclusive, kept_rng, on_meta, unwrapped
 from profiler.count.rows import build_rows
 from profiler.count import memory as _memory
 
@@ -426,7 +426,7 @@ def _language(module: nn.Module, run: Run, report: Report, rows: list[dict], cal
                      calls, hardware_flops)
 
 
-def _forward(run: Run) -> tuple[list[dict], Forward]:
+def _forward(run: Run) -> tuple[list[dict], ForwardRecord]:
     """Run ``run`` through the first forward that runs and count it: meta on each
     input candidate, then fake, then real (data-dependent ops only, within the
     memory limit).  ``run.bound``: a detection model on meta, its data-dependent
