@@ -327,7 +327,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         spec = resolve(model, config, native=native)
         label = spec.name
         notes.extend(spec.notes)
-        prepare = partial(_switched, kind=checkpointing, label=label, notes=notes)
+        prepare = partial(_switched, variant=checkpointing, label=label, notes=notes)
         try:
             module, owned = spec.build(meta=True), True
         except Exception as exc:
@@ -555,20 +555,20 @@ def _check_real_size(label, model, args, input_dtype, capture, why: str = "") ->
 
 
 def _check_checkpointing(value, model, training) -> str | None:
-    kind = checkpoints.check_kind(value)
-    if kind is not None and not training:
+    variant = checkpoints.check_variant(value)
+    if variant is not None and not training:
         raise ProfilerError(f"checkpointing={value!r} changes only a training step: add training=True")
-    if kind is not None and not isinstance(model, str):
+    if variant is not None and not isinstance(model, str):
         raise ProfilerError(f"checkpointing={value!r} switches it on in a model built by name; switch it on in "
                             "your model yourself (model.gradient_checkpointing_enable(), "
                             "model.set_grad_checkpointing(), torch.utils.checkpoint): its recompute is counted")
-    return kind
+    return variant
 
 
-def _switched(module: nn.Module, kind: str | None, label: str, notes: list[str]) -> nn.Module:
-    """``module`` with activation checkpointing on (``kind``), the note said once."""
-    if kind is not None:
-        note = checkpoints.enable(module, kind, label)
+def _switched(module: nn.Module, variant: str | None, label: str, notes: list[str]) -> nn.Module:
+    """``module`` with activation checkpointing on (``variant``), the note said once."""
+    if variant is not None:
+        note = checkpoints.enable(module, variant, label)
         if note not in notes:
             notes.append(note)
     return module

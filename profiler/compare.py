@@ -22,8 +22,8 @@ class Tokens(tuple):
     """A language model's input on the input axis: ("tokens", N) is a prefill of N
     tokens, ("decode", N) one new token after a KV cache of N."""
 
-    def __new__(cls, kind: str, n: int):
-        return super().__new__(cls, (kind, n))
+    def __new__(cls, step: str, n: int):
+        return super().__new__(cls, (step, n))
 
     def __getnewargs__(self):
         return tuple(self)

@@ -42,12 +42,12 @@ def _as_shapes(tree: Any) -> Any:
     """tree_map(_as_shape, tree).  An op's arguments are tensors, scalars and plain
     lists or tuples of them, which this maps directly: pytree's flatten and
     unflatten cost more than the op's formula.  Other containers go to pytree."""
-    kind = type(tree)
-    if kind is tuple or kind is list:
-        return kind([_as_shapes(x) for x in tree])
+    cls = type(tree)
+    if cls is tuple or cls is list:
+        return cls([_as_shapes(x) for x in tree])
     if isinstance(tree, torch.Tensor):
         return tuple(tree.shape)
-    if kind is dict:
+    if cls is dict:
         return {k: _as_shapes(v) for k, v in tree.items()}
     if isinstance(tree, (tuple, list, dict)):  # torch.Size, namedtuples, OrderedDict...
         return tree_map(_as_shape, tree)
@@ -59,13 +59,13 @@ def tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[to
     are tensors and plain tuples, lists and dicts of them, walked directly: pytree's
     flatten costs more than the hook or the op's formula (see _as_shapes)."""
     found = [] if found is None else found
-    kind = type(tree)
-    if kind is tuple or kind is list:
+    cls = type(tree)
+    if cls is tuple or cls is list:
         for x in tree:
             tensor_leaves(x, found)
     elif isinstance(tree, torch.Tensor):
         found.append(tree)
-    elif kind is dict:
+    elif cls is dict:
         for x in tree.values():
             tensor_leaves(x, found)
     elif isinstance(tree, (tuple, list, dict)):
@@ -83,11 +83,11 @@ def _sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
     mode (profiler.capture.known's) otherwise takes each of those calls, three per
     tensor of every module call, most of the mode's calls in a forward."""
     for t in tensors:
-        kind = type(t)
-        plain = _PLAIN_TYPES.get(kind)
+        cls = type(t)
+        plain = _PLAIN_TYPES.get(cls)
         if plain is None:
-            plain = _PLAIN_TYPES[kind] = (kind is torch.Tensor
-                                          or kind.__torch_function__ is torch._C._disabled_torch_function_impl)
+            plain = _PLAIN_TYPES[cls] = (cls is torch.Tensor
+                                          or cls.__torch_function__ is torch._C._disabled_torch_function_impl)
         if not plain:
             break
     else:

@@ -64,7 +64,7 @@ def _with_backward(row: dict[str, Any], bwd) -> None:
 def _recompute_cost(call: CallRecord) -> Cost:
     """What rerunning ``call`` cost, from its recompute twin (activation checkpointing:
     profiler.capture.autograd).  A twin the rerun left unfinished (the non-reentrant
-    kind stops once it has the last tensor it needs, which autograd saves before the
+    variant stops once it has the last tensor it needs, which autograd saves before the
     op that needs it runs) ran the ops it dispatched: its functional ops are counted
     as they came; a formula module's is counted whole if an op with a formula ran
     inside it (``ran``: its work done), else as nothing (stopped before its work:

@@ -100,7 +100,7 @@ def _shape(node) -> tuple[int, ...]:
     return tuple(node.meta["tensor_meta"].shape)
 
 
-def _fixed_pool(kind, x_shape, out_shape, where: str) -> nn.Module:
+def _fixed_pool(pool_class, x_shape, out_shape, where: str) -> nn.Module:
     """The fixed pool that an adaptive one equals at the window size."""
     kernel, stride = [], []
     for a, b in zip(x_shape[-2:], out_shape[-2:]):
@@ -113,23 +113,23 @@ def _fixed_pool(kind, x_shape, out_shape, where: str) -> nn.Module:
                                 f"no sliding pool reproduces; choose a window where it divides evenly")
     if kernel == [1, 1] and stride == [1, 1]:
         return nn.Identity()
-    return kind(kernel_size=tuple(kernel), stride=tuple(stride))
+    return pool_class(kernel_size=tuple(kernel), stride=tuple(stride))
 
 
 def _fix_adaptive_pools(gm: fx.GraphModule) -> None:
     modules = dict(gm.named_modules())
     for i, node in enumerate(list(gm.graph.nodes)):
         if node.op == "call_module" and isinstance(modules[node.target], nn.modules.pooling._AdaptiveAvgPoolNd):
-            kind = nn.AvgPool2d
+            pool_class = nn.AvgPool2d
         elif node.op == "call_module" and isinstance(modules[node.target], nn.modules.pooling._AdaptiveMaxPoolNd):
-            kind = nn.MaxPool2d
+            pool_class = nn.MaxPool2d
         elif node.op == "call_function" and _name(node) in _ADAPTIVE:
-            kind = _ADAPTIVE[_name(node)]
+            pool_class = _ADAPTIVE[_name(node)]
         else:
             continue
         if len(_shape(node)) != 4:
             raise ProfilerError(f"adaptive pool '{_name(node)}' is not 2-D: only 2-D feature maps can slide")
-        pool = _fixed_pool(kind, _shape(node.args[0]), _shape(node), _name(node))
+        pool = _fixed_pool(pool_class, _shape(node.args[0]), _shape(node), _name(node))
         target = f"sliding_pool_{i}"
         gm.add_submodule(target, pool)
         with gm.graph.inserting_before(node):
