@@ -236,7 +236,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             # the model run for real, on what this profile ran (see profiler.measure.timing)
             from profiler.measure.timing import measure_run
             measure_run(report, run, device=device or "cpu", runs=runs, peak_flops=peak_flops,
-                        peak_bandwidth=peak_bandwidth, time=measure)
+                        peak_bandwidth=peak_bandwidth, measure=measure)
     return report
 
 
