@@ -138,7 +138,8 @@ def add_detections_argument(p) -> None:
     p.add_argument("--detections", choices=["bound", "real"], default="bound",
                    help="detection models: 'bound' (default) counts on shapes with every candidate passing "
                         "and NMS keeping every box, the same everywhere; 'real' counts one forward on a "
-                        "random image (varies with the image, weights and thread count)")
+                        "random image on real CPU tensors, the real execution (varies with the image, "
+                        "weights and thread count)")
 
 
 def rate(text: str) -> float:
