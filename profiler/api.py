@@ -42,7 +42,7 @@ from profiler.count.rows import build_rows
 from profiler.count import memory as _memory
 
 # the note of each way a detection model's forward runs (profiler.capture.bounded)
-DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
+REAL_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
                  "active); bwd_* columns: the backward of a loss that depends on every output")
@@ -175,9 +175,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
-        upper bound, the same everywhere (profiler.capture.bounded); "real": one forward
-        on real CPU tensors, whose count depends on the image, the weights and the
-        thread count.
+        upper bound, the same everywhere (profiler.capture.bounded); "real": the real
+        execution, one forward on real CPU tensors (``Report.execution`` "real"), whose
+        count depends on the image, the weights and the thread count.
     measure: also run the model for real and time every layer beside its roofline
         bound (profiler.measure.timing), on the model and inputs this profile built
         or made (a transformers model's too), under the same lock and state
@@ -236,7 +236,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             # the model run for real, on what this profile ran (see profiler.measure.timing)
             from profiler.measure.timing import measure_run
             measure_run(report, run, device=device or "cpu", runs=runs, peak_flops=peak_flops,
-                        peak_bandwidth=peak_bandwidth, time=measure)
+                        peak_bandwidth=peak_bandwidth, measure=measure)
     return report
 
 
@@ -394,7 +394,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     desc = run.input_desc
     _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))
     if is_detection:
-        notes.append(BOUND_NOTE if run.bound else DATA_DEPENDENT_NOTE)
+        notes.append(BOUND_NOTE if run.bound else REAL_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
     report = Report.from_rows(label, rows, input_desc=desc, batch=batch, execution=run.execution, notes=notes,

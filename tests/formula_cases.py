@@ -2,7 +2,7 @@
 share: a module case (``Case``: a module, its call, its expected cost written out as
 literal arithmetic, optionally an independent tally) and an op case (``Op``: aten or
 torchvision packets, their arguments, the expected cost), the checks each test runs
-on them, and the coverage rule (checked for every kind file by
+on them, and the coverage rule (checked for every group file by
 tests/formulas/test_registry.py): every module class and op packet whose forward
 formula a group file defines has a literal case in that group's test file.
 

@@ -198,9 +198,9 @@ def test_a_bad_rate_is_an_argparse_type_error(text):
 def test_measure_options_only_when_a_flag_asks_for_time():
     assert measure_options(_args()) is None
     assert measure_options(_args("--device", "H100")) == dict(device="H100", runs=None, peak_flops=None,
-                                                              peak_bandwidth=None, time=False)
+                                                              peak_bandwidth=None, measure=False)
     assert measure_options(_args("--measure", "--runs", "3", "--peak-flops", "1T")) == dict(
-        device="cpu", runs=3, peak_flops=1e12, peak_bandwidth=None, time=True)
+        device="cpu", runs=3, peak_flops=1e12, peak_bandwidth=None, measure=True)
 
 
 @pytest.mark.parametrize("argv,message", [(["--runs", "3"], "--runs goes with --measure"),

@@ -4,9 +4,9 @@ packet, an op's in-place variant sharing its backward; an unknown module or op
 finds None; a key registers once per table (a second registration raises); a kind
 must be one of the known kinds; a backward registered with ``inputs`` costs
 nothing where none of them needs a gradient; every registered formula lives in a
-kind file of its direction, and every forward one has a literal case in the test
-file of its kind (tests/formulas/forward/test_<group>.py).  Registrations of new keys run in a subprocess, leaving this process's
-registry as it was."""
+group file of its direction, and every forward one has a literal case in the test
+file of its group (tests/formulas/forward/test_<group>.py).  Registrations of new
+keys run in a subprocess, leaving this process's registry as it was."""
 from __future__ import annotations
 
 import importlib.util
@@ -152,27 +152,27 @@ def test_every_registered_formula_lives_in_a_group_file_of_its_direction():
 
 
 FORWARD = Path(registry.__file__).parent / "forward"
-KIND_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__")
+GROUP_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__")
 
 
-def _literal_cases(kind: str):
-    """The test file of a forward kind file, tests/formulas/forward/test_<group>.py,
+def _literal_cases(group: str):
+    """The test file of a forward group file, tests/formulas/forward/test_<group>.py,
     loaded apart (for its ``CASES`` and ``OPS``)."""
-    name = f"_literal_cases_of_{kind}"
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{kind}.py")
+    name = f"_literal_cases_of_{group}"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{group}.py")
     module = sys.modules[name] = importlib.util.module_from_spec(spec)   # as an import would (dataclasses read it)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.mark.parametrize("kind", KIND_FILES)
-def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_kind(kind):
+@pytest.mark.parametrize("group", GROUP_FILES)
+def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_group(group):
     """Every module class and op packet whose forward formula forward/<group>.py
     defines has a case in tests/formulas/forward/test_<group>.py, and no case there
     is counted by another file's formula."""
-    cases = _literal_cases(kind)
+    cases = _literal_cases(group)
     assert_every_formula_has_a_case(getattr(cases, "CASES", []), getattr(cases, "OPS", []),
-                                    f"profiler.formulas.forward.{kind}")
+                                    f"profiler.formulas.forward.{group}")
 
 
 def test_call_names_its_first_input_and_output():

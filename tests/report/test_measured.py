@@ -106,7 +106,7 @@ def test_compare_shows_where_linear_layers_turn_compute_bound():
 def predicted_linear():
     """nn.Linear(64, 32) at batch 4, float32, under roofs of 1 TFLOP/s and 100 GB/s (no cache level)."""
     report = profiler.profile(nn.Linear(64, 32), inputs=((4, 64),))
-    return measure(report, peak_flops=1e12, peak_bandwidth=1e11, time=False)
+    return measure(report, peak_flops=1e12, peak_bandwidth=1e11, measure=False)
 
 
 # 4 x 32 outputs, each 64 mults, 63 adds and a bias add; moves its 64x32+32 parameters,
