@@ -360,14 +360,26 @@ class Trace(TorchDispatchMode):
             self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
             self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
         self.phase, self.at, self._frozen = "backward", "", True
-        with _plain_runner(self.capture):
-            self.capture.replay(output, loss=loss)
+        claims = getattr(self.capture, "claims", None)
+        if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
+            claims.mark = object()
+        try:
+            with _plain_runner(self.capture):
+                self.capture.replay(output, loss=loss)
+        finally:
+            if claims is not None:
+                claims.mark = None
+                claims.seen.clear()   # the forward's nodes: nothing walks the graph after the backward
         del loss, roots
         grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
                  for p in self.params if p.grad is not None}
         self.grad_bytes = sum(grads.values())
         if self.optimizer is not None and self.params:
-            self.phase, self.at, self._frozen = "optimizer", "optimizer", True
+            # the step's first timeline point: what it starts from (else the states made
+            # until the step passes the backward's peak would read as made before it)
+            self.phase, self.at = "optimizer", "optimizer"
+            self.timeline.append(["optimizer", "optimizer", self.live])
+            self._frozen = True
             if self.simulate and self.optimizer in SIMULATED:
                 self._simulated_step()
             else:

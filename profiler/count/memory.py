@@ -77,7 +77,9 @@ class Memory:
         ``temporaries`` every backward storage made, ``kv_cache`` the cache returned.
     timeline: (phase, module name, live bytes after that step), in order: one step
         per module call's end in the forward, per module's backward in the backward,
-        and one for the optimizer step, plus the peak's own step.
+        and for the optimizer one at its start (the live bytes it starts from) and
+        one for the step, plus a step of its own for each op that raises the peak
+        (in the optimizer's step, once it passes the backward's peak, each state made).
     assumptions: the allocator assumptions, one sentence.
     optimizer: the optimizer stepped ("adamw", ...) or None.
     """
