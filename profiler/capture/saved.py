@@ -29,7 +29,6 @@ event after which the live total peaked; profiler.count.memory replays it.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import weakref
 from typing import Any
@@ -41,7 +40,6 @@ from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
-_REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
 
 # the torch optimizer of each name, with the settings that decide its states
 OPTIMIZER_CLASSES = {
@@ -55,29 +53,14 @@ SIMULATED = ("sgd", "sgd-momentum", "adam", "adamw")   # stepped by Trace._simul
 
 
 class Request:
-    """A memory profile asked for (``requested``): the optimizer to step (or None),
-    and, once the profile's forward has run, its ``trace``."""
+    """A memory profile asked for: the optimizer to step (or None), and, once the
+    profile's forward has run, its ``trace``.  It rides on the profile's Run
+    (profiler.capture.run.Run.memory), which the capture's forward reads."""
 
     def __init__(self, optimizer: str | None, simulate: bool = True):
         self.optimizer = optimizer
         self.simulate = simulate   # False: run the torch optimizer itself (the tests' reference)
         self.trace: Trace | None = None
-
-
-@contextlib.contextmanager
-def requested(optimizer: str | None, simulate: bool = True):
-    """Ask the profile run inside for its memory; yields the ``Request``."""
-    request = Request(optimizer, simulate)
-    token = _REQUEST.set(request)
-    try:
-        yield request
-    finally:
-        _REQUEST.reset(token)
-
-
-def request() -> Request | None:
-    """The memory profile asked for around this call, or None."""
-    return _REQUEST.get()
 
 
 class Following:
@@ -93,16 +76,16 @@ class Following:
         return self._cm.__exit__(*exc)
 
 
-def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) -> Following | None:
-    """Where a memory profile was asked for (``requested``): a new ``Trace`` of this
+def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool,
+           request: Request | None) -> Following | None:
+    """Where a memory profile was asked for (``request``): a new ``Trace`` of this
     forward (kept on the request: the last forward attempted is the profile's), to be
     entered inside ``capture``; else None."""
-    asked = _REQUEST.get()
-    if asked is None:
+    if request is None:
         return None
-    trace = Trace(capture, asked.optimizer if training else None, training)
-    trace.simulate = asked.simulate
-    asked.trace = trace
+    trace = Trace(capture, request.optimizer if training else None, training)
+    trace.simulate = request.simulate
+    request.trace = trace
     return Following(trace, model, inputs)
 
 

@@ -43,7 +43,6 @@ Categories (``CATEGORIES``), and MemTracker's names for them:
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,17 +189,18 @@ def check(memory: Any, optimizer: Any, training: bool) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def asked(memory: bool, optimizer: str | None):
-    """Around a profile: the memory asked for (profiler.capture.saved.requested), or
-    nothing; yields a function that fills ``report.memory`` and the columns."""
+def request(memory: bool, optimizer: str | None):
+    """The memory request a profile carries on its Run (profiler.capture.saved.Request),
+    or None where no memory was asked for."""
     if not memory:
-        yield lambda report: None
-        return
-    from profiler.capture.saved import requested
-    with requested(optimizer) as request:
-        def fill(report) -> None:
-            trace = request.trace
-            if trace is not None:
-                attach(report, summarize(trace), trace.capture.calls, trace.capture.model, trace.training)
-        yield fill
+        return None
+    from profiler.capture.saved import Request
+    return Request(optimizer)
+
+
+def fill(report, request) -> None:
+    """``report.memory`` and the memory columns from the trace of the forward that ran
+    (nothing where no memory was asked for)."""
+    trace = request.trace if request is not None else None
+    if trace is not None:
+        attach(report, summarize(trace), trace.capture.calls, trace.capture.model, trace.training)

@@ -43,7 +43,7 @@ pytest.importorskip("torch.distributed._tools.mem_tracker")
 from torch.distributed._tools.mem_tracker import MemTracker  # noqa: E402
 
 import profiler  # noqa: E402
-from profiler.capture.saved import requested  # noqa: E402
+from profiler.capture.saved import Request  # noqa: E402
 from profiler.capture.run import Run  # noqa: E402
 from profiler.capture.session import captured  # noqa: E402
 from profiler.count.memory import summarize  # noqa: E402
@@ -183,9 +183,9 @@ def test_engine_on_real_tensors(name, training):
     peak falls in the backward)."""
     model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training)
-    with requested("adamw" if training else None) as request:
-        with captured(Run("model", model, args=args, kwargs=kwargs, training=training), "real"):
-            pass
+    request = Request("adamw" if training else None)
+    with captured(Run("model", model, args=args, kwargs=kwargs, training=training, memory=request), "real"):
+        pass
     memory = summarize(request.trace)
     _check(by_memtracker(memory), ref, SEED if training and memory.peak_phase == "backward" else {})
 
