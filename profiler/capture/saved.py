@@ -2,8 +2,9 @@
 what autograd saves for the backward, what the backward and the optimizer make, and
 when each storage's last reference dies (issue 23; summarised by profiler.count.memory).
 
-A ``Trace`` is a TorchDispatchMode entered inside the profile's capture for the one
-forward (meta, fake or real tensors: the profile's own, never the caller's).  Every
+A ``Trace`` follows the ops of the profile's capture for the one forward (meta, fake
+or real tensors: the profile's own, never the caller's), through the capture's own
+dispatch mode (it wraps the mode's runner: no second mode per op).  Every
 op's output storages it has not seen are *allocated* then, in the category of the
 phase (forward: activations, backward: temporaries, optimizer: optimizer), charged
 to the innermost module call running (``Capture.stack``), and a weak reference to
@@ -35,7 +36,6 @@ from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
@@ -90,24 +90,24 @@ def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool,
 
 
 @contextlib.contextmanager
-def _plain_runner(capture: Any):
+def _plain_runner(trace: "Trace"):
     """The backward's ops run without the meta forward's known values
     (profiler.capture.known), whose per-op check cost a third of a language model's
     backward: a backward reads no token id's value.  Where the capture replays its
     backward of its own accord (a custom Function, checkpointing's recompute reruns
     forward code), the runner stays as it is."""
-    mode = getattr(capture, "_mode", None)
-    run = getattr(mode, "_run", None)
+    capture = trace.capture
+    run = trace._inner
     inner = getattr(run, "run", None)
     claims = getattr(capture, "claims", None)
     if inner is None or claims is None or claims.nodes or capture.hooked:
         yield
         return
-    mode._run = inner
+    trace._inner = inner
     try:
         yield
     finally:
-        mode._run = run
+        trace._inner = run
 
 
 def _is_cache(value: Any) -> bool:
@@ -164,13 +164,18 @@ def _mark(method):
     return hook
 
 
-class Trace(TorchDispatchMode):
+class Trace:
     """The live set of one step (see the module docstring).  Use ``follow`` around the
-    forward and ``step`` after it."""
+    forward and ``step`` after it.
+
+    Not a dispatch mode of its own: every op the capture's mode
+    (profiler.capture.record) runs goes through its runner (``_mode._run``: the known
+    values' check, the meta replay), which ``follow`` wraps with ``_traced`` — one
+    Python mode per op instead of two, the same ops seen."""
 
     def __init__(self, capture: Any, optimizer: str | None, training: bool):
-        super().__init__()
         self.capture = capture
+        self._inner = None   # the capture's runner, which ``_traced`` calls
         self.training = training
         self.optimizer = optimizer
         self.entries: dict[int, Entry] = {}         # live storages by id(storage)
@@ -251,12 +256,9 @@ class Trace(TorchDispatchMode):
             self.peak, self.peak_event, self.peak_where = self.live, len(self.events), (self.phase, name)
             self._frozen = True
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        return False
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+    def _traced(self, func, args, kwargs):
+        """The capture's runner, then what the op made allocated."""
+        out = self._inner(func, args, kwargs)
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
         phase = self.phase
@@ -314,10 +316,13 @@ class Trace(TorchDispatchMode):
         self.peak, self.peak_event = self.live, len(self.events)
         hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
                  if training else contextlib.nullcontext())
+        mode = self.capture._mode
+        self._inner, mode._run = mode._run, self._traced
         try:
-            with self, hooks, _Fused(self):
+            with hooks, _Fused(self):
                 yield self
         finally:
+            mode._run = self._inner
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
@@ -347,7 +352,7 @@ class Trace(TorchDispatchMode):
         if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
             claims.mark = object()
         try:
-            with _plain_runner(self.capture):
+            with _plain_runner(self):
                 self.capture.replay(output, loss=loss)
         finally:
             if claims is not None:
