@@ -414,3 +414,22 @@ def test_replayed_training_step_matches_real_meta_kernels_op_by_op():
         model(torch.empty(2, 3, 64, 64, device="meta")).sum().backward()
     assert check.ops > 100
     assert check.mismatches == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64, torch.bool))
+def test_gradient_sum_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.add.Tensor, 0
+    for shape in [(5,), (2, 8), (1, 1), (2, 8, 5, 5), (2, 3, 4, 5, 6), (3, 1, 4)]:
+        for a, b in itertools.product(list(layouts(shape, dtype)), list(layouts(shape, dtype))):
+            for kwargs in ({}, {"alpha": 2}, {"alpha": 0.5}):
+                if dtype in (torch.int64, torch.bool) and kwargs:
+                    continue
+                fast = SHORTCUTS[op](a, b, **kwargs)
+                if fast is not None:
+                    assert metadata(fast) == metadata(op(a, b, **kwargs))
+                    used += 1
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, torch.empty(3, device="meta", dtype=dtype)) is None   # broadcast: the kernel
+    assert SHORTCUTS[op](x, 2) is None                                             # a scalar: the kernel
+    assert SHORTCUTS[op](x, x.to(torch.float64 if dtype != torch.float64 else torch.float32)) is None
