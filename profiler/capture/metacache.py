@@ -366,6 +366,15 @@ def _threshold_backward(grad_out, x, threshold):
     return _contiguous(grad_out.shape, grad_out.dtype)
 
 
+def _channels_last_like(t: torch.Tensor) -> bool:
+    """A dense tensor the kernel's ``suggest_memory_format`` would read as channels-last
+    (only a 4D or 5D one with a size-1 dimension can be; asked of torch then)."""
+    if t.dim() not in (4, 5) or min(t.shape) > 1:
+        return False
+    from torch._prims_common import suggest_memory_format
+    return suggest_memory_format(t) != torch.contiguous_format
+
+
 def _convolution_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, transposed,
                           output_padding, groups, output_mask):
     """convolution_backward with a dense input and weight that do not read as
@@ -373,10 +382,8 @@ def _convolution_backward(grad_out, x, weight, bias_sizes, stride, padding, dila
     asks, contiguous tensors of the gradient's dtype shaped like the input, the weight
     and ``bias_sizes``.  A channels-last layout, or any other form of the arguments,
     is left to it."""
-    from torch._prims_common import suggest_memory_format
     if not _bool_list(output_mask, 3) or not (_dense(x) and _dense(weight)) \
-            or suggest_memory_format(x) != torch.contiguous_format \
-            or suggest_memory_format(weight) != torch.contiguous_format \
+            or _channels_last_like(x) or _channels_last_like(weight) \
             or (output_mask[2] and not (type(bias_sizes) in (list, tuple)
                                         and all(type(v) is int and v >= 0 for v in bias_sizes))):
         return None

@@ -245,15 +245,18 @@ class Trace:
             self.events.append((0, entry, category))
             entry.category = category
 
-    def _after_op(self) -> None:
-        name = self._name()
-        if self._frozen or self.timeline[-1][0] != self.phase or self.timeline[-1][1] != name:
-            self.timeline.append([self.phase, name, self.live])
+    def _after_op(self, name: str | None = None) -> None:
+        """The timeline after an op (``name``: the module running, when known)."""
+        if name is None:
+            name = self._name()
+        phase, live, last = self.phase, self.live, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
             self._frozen = False
         else:
-            self.timeline[-1][2] = self.live
-        if self.live > self.peak:
-            self.peak, self.peak_event, self.peak_where = self.live, len(self.events), (self.phase, name)
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(self.events), (phase, name)
             self._frozen = True
 
     def _traced(self, func, args, kwargs):
@@ -262,13 +265,16 @@ class Trace:
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
         phase = self.phase
-        category = _MADE.get(phase, "optimizer")
-        owner = self._where() if phase == "forward" else None
+        if phase == "forward":
+            owner = self._where()
+            name = owner.name if owner is not None else ""
+        else:
+            owner, name = None, self.at
         entries = self.entries
         for storage, _ in _storages(out):
             if id(storage) not in entries:
-                self.add(storage, category, owner)
-        self._after_op()
+                self.add(storage, _MADE.get(phase, "optimizer"), owner)
+        self._after_op(name)
         return out
 
     # -- saved tensors ----------------------------------------------------------------
