@@ -32,10 +32,12 @@ optimizer="adamw")`` (the memory analysis: a backward run on meta op by op, whic
 training profile's counts do not need, and the optimizer's step), rounds
 alternating, on resnet18 and the tiny LLaMA; the claim is a ratio of at most 1.5.
 Measured on 2 shared cores (CPU time, interleaved): resnet18 (224 px, batch 8)
-about 1.6× (15 → 25 ms; it was 2.4× before the backward's meta shortcuts and the
-single dispatch mode), the tiny LLaMA about 1.4×, hf:llama (7B, 4,096 tokens,
-bfloat16) about 1.0×: a small model's training profile is cheap, and its backward on
-meta (the engine, one Python dispatch per op) is most of the difference.
+1.6× (15 → 25 ms; 2.2× before the backward's meta shortcuts, the single dispatch
+mode and the frame left unbuilt), the tiny LLaMA 1.25× (1.56× before), hf:llama
+(7B, 4,096 tokens, bfloat16) 0.9× (0.34 s → 0.30 s: its training profile replays the
+backward anyway).  A small convnet's training profile is cheap, and its backward on
+meta (the engine, one Python dispatch per op), which the counts do not need, is
+most of what remains.
 
     python benchmarks/bench_memory.py        # prints the figures as JSON
 """
