@@ -455,7 +455,7 @@ def _ours_detail(case: LMCase, reports) -> dict[str, Any]:
     return {"by input": _by_input(case, [r.totals["macs"] for r in reports]),
             "attention kind": _by_input(case, [kind_macs(r, "attention") for r in reports]),
             "linear kind": _by_input(case, [kind_macs(r, "linear") for r in reports]),
-            "inputs": [r.input_desc for r in reports], "mode": reports[0].mode}
+            "inputs": [r.input_desc for r in reports], "mode": reports[0].execution}
 
 
 def _lm_ours(case: LMCase, model: nn.Module) -> Prepared:

@@ -161,7 +161,7 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
                      "breakdown": _jsonable(breakdown), "times": [], "rounds": []}
         if tool in ("ours", "ours_meta") and hasattr(result, "layers"):
             out[tool]["rows"] = len(result.layers)
-            out[tool]["mode"] = result.mode
+            out[tool]["mode"] = result.execution
         if tool in cold_only:
             out[tool].update(times=[seconds], rounds=[0], cold=True)
             allowed[tool] = 0
@@ -321,7 +321,7 @@ reset_peak()
 macs = report.totals["macs"]  # the total, as a peer gives it; no DataFrame is built
 print(json.dumps(dict(torch_rss=torch_rss, tv_peak=tv_peak, import_peak=import_peak,
                       imports_rss=imports_rss, call_peak=peak_bytes(), macs=int(macs),
-                      input=report.input_desc, mode=report.mode, pandas="pandas" in sys.modules)))
+                      input=report.input_desc, mode=report.execution, pandas="pandas" in sys.modules)))
 """
 _BY_NAME = 'report = profiler.profile("vit_h_14", native=True)'
 _BY_MODULE = ('with torch.device("meta"):\n'

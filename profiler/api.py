@@ -37,12 +37,12 @@ from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.run import Run
-from profiler.capture.session import Forward, captured, exclusive, kept_rng, on_meta, unwrapped
+from profiler.capture.session import ForwardRecord, captured, exclusive, kept_rng, on_meta, unwrapped
 from profiler.count.rows import build_rows
 from profiler.count import memory as _memory
 
 # the note of each way a detection model's forward runs (profiler.capture.bounded)
-DATA_DEPENDENT_NOTE = _detection.REAL_NOTE
+REAL_NOTE = _detection.REAL_NOTE
 BOUND_NOTE = _detection.BOUND_NOTE
 TRAINING_NOTE = ("training step: forward in train mode (BatchNorm on batch statistics, dropout "
                  "active); bwd_* columns: the backward of a loss that depends on every output")
@@ -175,9 +175,9 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     detections: how a torchvision detection model's data-dependent steps (score
         tests, NMS, box sizes) are counted: "bound" (default) on shapes, with every
         candidate passing, NMS keeping every box and boxes covering the image: an
-        upper bound, the same everywhere (profiler.capture.bounded); "real": one forward
-        on real CPU tensors, whose count depends on the image, the weights and the
-        thread count.
+        upper bound, the same everywhere (profiler.capture.bounded); "real": the real
+        execution, one forward on real CPU tensors (``Report.execution`` "real"), whose
+        count depends on the image, the weights and the thread count.
     measure: also run the model for real and time every layer beside its roofline
         bound (profiler.measure.timing), on the model and inputs this profile built
         or made (a transformers model's too), under the same lock and state
@@ -237,7 +237,7 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
             # the model run for real, on what this profile ran (see profiler.measure.timing)
             from profiler.measure.timing import measure_run
             measure_run(report, run, device=device or "cpu", runs=runs, peak_flops=peak_flops,
-                        peak_bandwidth=peak_bandwidth, time=measure)
+                        peak_bandwidth=peak_bandwidth, measure=measure)
     return report
 
 
@@ -328,7 +328,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
         spec = resolve(model, config, native=native)
         label = spec.name
         notes.extend(spec.notes)
-        prepare = partial(_switched, kind=checkpointing, label=label, notes=notes)
+        prepare = partial(_switched, variant=checkpointing, label=label, notes=notes)
         try:
             module, owned = spec.build(meta=True), True
         except Exception as exc:
@@ -395,10 +395,10 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     desc = run.input_desc
     _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))
     if is_detection:
-        notes.append(BOUND_NOTE if run.bound else DATA_DEPENDENT_NOTE)
+        notes.append(BOUND_NOTE if run.bound else REAL_NOTE)
     if training:
         notes.append(TRAINING_NOTE)
-    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, mode=run.execution, notes=notes,
+    report = Report.from_rows(label, rows, input_desc=desc, batch=batch, execution=run.execution, notes=notes,
                               itemsize=input_dtype.itemsize, dtype=str(input_dtype).removeprefix("torch."),
                               input_size=run.input_size)
     if family == "language" or (family == "custom" and ids):
@@ -427,7 +427,7 @@ def _language(module: nn.Module, run: Run, report: Report, rows: list[dict], cal
                      calls, hardware_flops)
 
 
-def _forward(run: Run) -> tuple[list[dict], Forward]:
+def _forward(run: Run) -> tuple[list[dict], ForwardRecord]:
     """Run ``run`` through the first forward that runs and count it: meta on each
     input candidate, then fake, then real (data-dependent ops only, within the
     memory limit).  ``run.bound``: a detection model on meta, its data-dependent
@@ -556,20 +556,20 @@ def _check_real_size(label, model, args, input_dtype, capture, why: str = "") ->
 
 
 def _check_checkpointing(value, model, training) -> str | None:
-    kind = checkpoints.check_kind(value)
-    if kind is not None and not training:
+    variant = checkpoints.check_variant(value)
+    if variant is not None and not training:
         raise ProfilerError(f"checkpointing={value!r} changes only a training step: add training=True")
-    if kind is not None and not isinstance(model, str):
+    if variant is not None and not isinstance(model, str):
         raise ProfilerError(f"checkpointing={value!r} switches it on in a model built by name; switch it on in "
                             "your model yourself (model.gradient_checkpointing_enable(), "
                             "model.set_grad_checkpointing(), torch.utils.checkpoint): its recompute is counted")
-    return kind
+    return variant
 
 
-def _switched(module: nn.Module, kind: str | None, label: str, notes: list[str]) -> nn.Module:
-    """``module`` with activation checkpointing on (``kind``), the note said once."""
-    if kind is not None:
-        note = checkpoints.enable(module, kind, label)
+def _switched(module: nn.Module, variant: str | None, label: str, notes: list[str]) -> nn.Module:
+    """``module`` with activation checkpointing on (``variant``), the note said once."""
+    if variant is not None:
+        note = checkpoints.enable(module, variant, label)
         if note not in notes:
             notes.append(note)
     return module

@@ -1,7 +1,7 @@
 """Several models, input sizes and batch sizes side by side: one row per profile.
 
 This module runs the profiles (here, or spread over worker processes); the table's
-columns and its rendering are profiler.report.comparison's (torch-free).
+columns and its rendering are profiler.report.profiles_table's (torch-free).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from profiler.errors import ProfilerError, first_line
-from profiler.report.comparison import COLUMNS, COUNTS
+from profiler.report.profiles_table import COLUMNS, COUNTS
 
 NATIVE = "native"
 
@@ -22,8 +22,8 @@ class Tokens(tuple):
     """A language model's input on the input axis: ("tokens", N) is a prefill of N
     tokens, ("decode", N) one new token after a KV cache of N."""
 
-    def __new__(cls, kind: str, n: int):
-        return super().__new__(cls, (kind, n))
+    def __new__(cls, step: str, n: int):
+        return super().__new__(cls, (step, n))
 
     def __getnewargs__(self):
         return tuple(self)
@@ -126,13 +126,13 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         options["detections"] = detections
     memory = memory or optimizer is not None
     options.update({k: v for k, v in (("training", training), ("memory", memory), ("optimizer", optimizer)) if v})
-    timing = None
+    measuring = None
     if measure or device is not None or peak_flops is not None or peak_bandwidth is not None:
         if any(isinstance(s, Tokens) for s in sizes):
             raise ProfilerError("measuring does not go with tokens or decode: time a language model from Python "
                                 "with profiler.measure.measure(..., inputs=...)")
-        timing = dict(device=device or "cpu", runs=runs, peak_flops=peak_flops, peak_bandwidth=peak_bandwidth,
-                      time=measure)
+        measuring = dict(measure=measure, device=device or "cpu", runs=runs, peak_flops=peak_flops,
+                         peak_bandwidth=peak_bandwidth)
         jobs = 1   # timings in parallel processes would time each other
     batches = list(batches) if batches else [1]
     for batch in batches:
@@ -161,7 +161,8 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         _run_with_workers(tasks, named, min(jobs, len(named)), strict, finish, options)
     else:
         for i in range(len(tasks)):
-            finish(i, *_profile_row(*tasks[i], strict=strict, options=options, timing=timing, roofline=roofline))
+            finish(i, *_profile_row(*tasks[i], strict=strict, options=options, measuring=measuring,
+                                    roofline=roofline))
 
     rows, failures = [], []
     for (model, size, batch), (row, error) in zip(tasks, results):
@@ -170,7 +171,7 @@ def compare(models: Iterable[Any], input_sizes: Iterable[Any] | None = None,
         else:
             failures.append(dict(model=_label(model), input=_input_label(size), batch=batch, error=error))
     extra = []
-    if timing is not None:
+    if measuring is not None:
         from profiler.report.measured import COMPARE_MEASURED, COMPARE_PREDICTED
         extra = COMPARE_MEASURED if measure else COMPARE_PREDICTED
     extra += MEMORY_COMPARE if memory else []
@@ -202,24 +203,22 @@ class _Error:
 
 
 def _profile_row(model: Any, size: Any, batch: int, strict: bool = False,
-                 options: dict | None = None, timing: dict | None = None,
+                 options: dict | None = None, measuring: dict | None = None,
                  roofline: list | None = None) -> tuple[dict | None, _Error | None]:
-    """One profile's comparison row, or why it failed; ``timing``: measure()'s
-    options, whose columns join the row (``roofline`` receives the device's lines)."""
+    """One profile's comparison row, or why it failed; ``measuring``: profile()'s
+    measure, device, runs, peak_flops and peak_bandwidth, whose columns join the row
+    (``roofline`` receives the device's lines)."""
     from profiler.api import profile
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # uncounted rows are in the table's own column
-            # timed where asked, in the profile itself: on the model and inputs it resolved and made
-            timed = {} if timing is None else dict(measure=timing["time"], device=timing["device"],
-                                                   runs=timing["runs"], peak_flops=timing["peak_flops"],
-                                                   peak_bandwidth=timing["peak_bandwidth"])
+            # measured where asked, in the profile itself: on the model and inputs it resolved and made
             if isinstance(size, Tokens):
                 report = profile(model, batch=batch, **{size[0]: size[1]}, **(options or {}))
             else:
                 report = profile(model, input_size=None if size in (None, NATIVE) else tuple(size),
-                                 batch=batch, native=size == NATIVE, **(options or {}), **timed)
-            if timing is not None:
+                                 batch=batch, native=size == NATIVE, **(options or {}), **(measuring or {}))
+            if measuring is not None:
                 from profiler.report.measured import compare_note, compare_row
                 if roofline is not None:
                     roofline[:] = compare_note(report)

@@ -311,7 +311,7 @@ def count_with_flop_counter(model, args, kwargs) -> tuple[int, tuple[dict[str, s
 def _unregistered_ops(counter):
     """A dispatch mode, inside ``counter``'s, that notes the aten ops FlopCounterMode has
     no formula for, leaving out what we count as no dot products: views, copies
-    (``ZERO_COST_OPS``) and ops our formulas count as pointwise or reductions
+    (``ZERO_COST_OPS``) and ops our formulas count as elementwise or reductions
     (``elementwise``).  An op with an aten formula of ours (mv, _euclidean_dist): its
     MACs by that formula, per op name (``macs``); one without (mkldnn_rnn_layer, which
     our nn.LSTM formula counts): its name under the innermost module it ran in
@@ -450,13 +450,13 @@ def run_type(model_type: str, watchdog: Watchdog | None = None, extra: dict | No
             notes.append(f"layers kept: with them shrunk ({_plain(overrides)}) the profile failed: {first_failure}")
             row["shrunk"] = ""
         row.pop("reason", None)
-        row.update(status="ran", input=report.input_desc, mode=report.mode, params=int(report.totals["params"]),
+        row.update(status="ran", input=report.input_desc, mode=report.execution, params=int(report.totals["params"]),
                    macs=int(report.totals["macs"]), uncounted=_uncounted(report))
         row["stage"] = "FlopCounterMode"
         grouped = _calls_grouped_mm(report)
         # on meta unless our profile ran on real tensors; on a real build where the meta
         # forward reads values (.item()) that our capture answers and FlopCounterMode cannot
-        for real in ((False, True) if report.mode == "meta" else (True,)):
+        for real in ((False, True) if report.execution == "meta" else (True,)):
             row["fcm_on"] = "real" if real else "meta"
             try:
                 if real and row["params"] * 4 > REAL_BUILD_BYTES:

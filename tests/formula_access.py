@@ -1,6 +1,6 @@
 """The formulas as the formula tests (tests/formulas/) reach them: only through the lookups
-``profiler.formulas`` promises (Call, find_module_formula, find_aten_formula), plus
-the registered keys and the pointwise table, found defensively here because the
+``profiler.formulas`` promises (CallShapes, find_module_formula, find_aten_formula), plus
+the registered keys and the elementwise table, found defensively here because the
 modules that hold them are being split and renamed.  If a lookup below fails, fix
 it here once rather than in every test."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pkgutil
 import sys
 
 import profiler.formulas as formulas
-from profiler.formulas import (Call, find_aten_formula, find_module_backward, find_module_formula,  # noqa: F401
+from profiler.formulas import (CallShapes, find_aten_formula, find_module_backward, find_module_formula,  # noqa: F401
                                find_op_backward)
 
 
@@ -57,7 +57,7 @@ def op_backwards_by_packet() -> dict:
 
 def module_classes_defined_in(module_name: str) -> list[type]:
     """The module classes whose forward formula function is defined in the module
-    ``module_name`` (``profiler.formulas.forward.<kind>``): by ``fn.__module__``."""
+    ``module_name`` (``profiler.formulas.forward.<group>``): by ``fn.__module__``."""
     return [k for k, f in module_formulas_by_class().items() if f.fn.__module__ == module_name]
 
 
@@ -66,18 +66,18 @@ def aten_packets_defined_in(module_name: str) -> list:
     return [k for k, f in aten_formulas_by_packet().items() if f.fn.__module__ == module_name]
 
 
-def pointwise_table() -> dict[str, tuple[int, int, int]]:
-    """The per-element table: where it lives today, else the first ``POINTWISE``
+def elementwise_table() -> dict[str, tuple[int, int, int]]:
+    """The per-element table: where it lives today, else the first ``ELEMENTWISE``
     dict found in a submodule of profiler.formulas."""
     try:
-        return importlib.import_module("profiler.formulas.forward.elementwise").POINTWISE
+        return importlib.import_module("profiler.formulas.forward.elementwise").ELEMENTWISE
     except (ImportError, AttributeError):
         pass
     for info in pkgutil.walk_packages(formulas.__path__, formulas.__name__ + "."):
-        table = getattr(importlib.import_module(info.name), "POINTWISE", None)
+        table = getattr(importlib.import_module(info.name), "ELEMENTWISE", None)
         if isinstance(table, dict):
             return table
-    raise LookupError("no POINTWISE dict under profiler.formulas")
+    raise LookupError("no ELEMENTWISE dict under profiler.formulas")
 
 
 def registered_class_of(module) -> type | None:

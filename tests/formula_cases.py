@@ -1,12 +1,12 @@
-"""The literal-case machinery the forward kind tests (tests/formulas/forward/test_<kind>.py)
+"""The literal-case machinery the forward group tests (tests/formulas/forward/test_<group>.py)
 share: a module case (``Case``: a module, its call, its expected cost written out as
 literal arithmetic, optionally an independent tally) and an op case (``Op``: aten or
 torchvision packets, their arguments, the expected cost), the checks each test runs
-on them, and the coverage rule (checked for every kind file by
+on them, and the coverage rule (checked for every group file by
 tests/formulas/test_registry.py): every module class and op packet whose forward
-formula a kind file defines has a literal case in that kind's test file.
+formula a group file defines has a literal case in that group's test file.
 
-Formulas are reached only through tests/formula_access.py.  A module case's Call
+Formulas are reached only through tests/formula_access.py.  A module case's CallShapes
 is built by running the module on real tiny inputs, as the capture records it (the
 shapes of the tensor leaves of the arguments and of the output); an op case runs
 the op for real, on meta tensors (CPU tensors where its output shape depends on the
@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from formula_access import (Call, aten_packets_defined_in, find_aten_formula, find_module_formula,
+from formula_access import (CallShapes, aten_packets_defined_in, find_aten_formula, find_module_formula,
                             module_classes_defined_in, registered_class_of)
 
 # --- module cases -----------------------------------------------------------------
@@ -52,7 +52,7 @@ def run(m: nn.Module, args: tuple):
     with torch.no_grad():
         out = m(*args)
     leaves = lambda tree: [x for x in tree_leaves(tree) if isinstance(x, torch.Tensor)]
-    call = Call(inputs=tuple(tuple(x.shape) for x in leaves(args)),
+    call = CallShapes(inputs=tuple(tuple(x.shape) for x in leaves(args)),
                 outputs=tuple(tuple(x.shape) for x in leaves(out)), kwargs={})
     return call, out
 
@@ -159,7 +159,7 @@ def cost_of(packet, args: tuple, kwargs: dict):
 
 
 def unary(names, per_element, make=lambda: (M(2, 3),), kwargs=None, id=""):
-    """A pointwise op on 6 elements (a (2, 3) tensor): 6 × its per-element cost."""
+    """An elementwise op on 6 elements (a (2, 3) tensor): 6 × its per-element cost."""
     m, a, o = per_element
     return Op(names, make, (6 * m, 6 * a, 6 * o, 0), kwargs, id)
 
@@ -204,18 +204,18 @@ def assert_op_macs_equal_flop_counter_half(op: Op, name: str):
 
 # --- coverage -----------------------------------------------------------------------
 
-def assert_every_formula_has_a_case(cases: list[Case], ops: list[Op], kind_module: str):
-    """Every module class and op packet whose forward formula ``kind_module`` defines
+def assert_every_formula_has_a_case(cases: list[Case], ops: list[Op], group_module: str):
+    """Every module class and op packet whose forward formula ``group_module`` defines
     has a case in ``cases`` or ``ops``, and every case's formula is one of them."""
-    classes = module_classes_defined_in(kind_module)
+    classes = module_classes_defined_in(group_module)
     covered = {registered_class_of(_double(c.make())) for c in cases}
     missing = [f"{k.__module__}.{k.__qualname__}" for k in classes if k not in covered]
-    assert not missing, f"module formulas of {kind_module} without a literal case: {missing}"
+    assert not missing, f"module formulas of {group_module} without a literal case: {missing}"
     stale = sorted(c.id for c in cases if registered_class_of(_double(c.make())) not in classes)
-    assert not stale, f"cases whose formula is not in {kind_module}: {stale}"
-    packets = aten_packets_defined_in(kind_module)
+    assert not stale, f"cases whose formula is not in {group_module}: {stale}"
+    packets = aten_packets_defined_in(group_module)
     covered = {packet(op, name) for op in ops for name in op.names}
     missing = sorted(str(p) for p in packets if p not in covered)
-    assert not missing, f"op formulas of {kind_module} without a literal case: {missing}"
+    assert not missing, f"op formulas of {group_module} without a literal case: {missing}"
     stale = sorted(str(p) for p in covered if p not in set(packets))
-    assert not stale, f"op cases whose formula is not in {kind_module}: {stale}"
+    assert not stale, f"op cases whose formula is not in {group_module}: {stale}"

@@ -89,7 +89,7 @@ def check_part_and_flop_counter(arch: str, overrides: dict, rows_of: str, shown,
     for text in shown:
         assert text in desc, desc
     report = profiler.profile(meta, kwargs=kwargs)
-    assert report.mode == "meta" and len(report.uncounted) == 0, report.uncounted
+    assert report.execution == "meta" and len(report.uncounted) == 0, report.uncounted
     layers = report.layers
     rows = layers[layers["name"].str.contains(rf"(?:^|\.){rows_of}(?:\.|$)")]
     assert len(rows) and int(rows["macs"].sum()) > 0, f"no {rows_of} rows"

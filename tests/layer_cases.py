@@ -1,5 +1,5 @@
-"""The layer cases of the forward formula tests, shared: the kind tests
-(tests/formulas/forward/test_<kind>.py) parametrise their independent counts with
+"""The layer cases of the forward formula tests, shared: the group tests
+(tests/formulas/forward/test_<group>.py) parametrise their independent counts with
 these lists, and tests/test_dtypes.py profiles every case again at other dtypes, so
 that a case added here is covered there too (a new list needs an adapter there).
 

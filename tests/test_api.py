@@ -124,7 +124,7 @@ def test_a_linear_layer_counts_batch_times_in_times_out_macs():
     assert report.totals["macs"] == report.totals["mults"] == macs
     assert report.totals["adds"] == macs                 # 8 products summed (7 adds) plus the bias
     assert report.totals["params"] == 8 * 4 + 4
-    assert report.mode == "meta" and report.input_size == (8,) and report.input_desc == "8"
+    assert report.execution == "meta" and report.input_size == (8,) and report.input_desc == "8"
     assert report.batch == 3
 
 
@@ -309,6 +309,6 @@ def test_a_model_built_for_real_by_its_profile_is_timed_without_a_second_build(t
                       f"    open({str(log)!r}, 'a').write('built\\n')\n"
                       f"    return Masked()\n")
     report = profiler.profile(f"{source}:make", input_size=(8,), batch=3, measure=True, runs=1)
-    assert report.mode == "real" and report.measurement.runs == 1
+    assert report.execution == "real" and report.measurement.runs == 1
     assert log.read_text().split() == ["built", "built"]        # on meta, then for real: not again to time it
     assert report.layers.loc[report.layers["name"] == "lin", "macs"].item() == 3 * 8 * 4

@@ -4,8 +4,8 @@ math attention; where FlopCounterMode misses fused CPU attention or overcounts
 grouped convs, by exactly how much), gradients that are not computed (the first
 layer on the raw image, frozen layers), and the training profile's plumbing (no
 side effects, CLI; its columns and pass totals: tests/count/test_backward.py).
-Each layer kind's backward formulas against naive gradients and FlopCounterMode:
-tests/formulas/backward/test_<kind>.py."""
+Each group's backward formulas against naive gradients and FlopCounterMode:
+tests/formulas/backward/test_<group>.py."""
 from __future__ import annotations
 
 import pytest

@@ -106,7 +106,7 @@ def test_fused_grouped_query_attention_backward_counts_every_query_head():
     assert heads > kv_heads
     meta = profiler.profile(model, input_size=(TOKENS,), batch=BATCH, training=True)
     real = profiler.profile(DataDependent(model), input_size=(TOKENS,), batch=BATCH, training=True)
-    assert (meta.mode, real.mode) == ("meta", "real")
+    assert (meta.execution, real.execution) == ("meta", "real")
     expected = _flop_counter_macs(model, _ids())
     assert _profile_macs(real) == _profile_macs(meta) == expected
     # the fused op's row: dP = dO·Vᵀ, dV, dQ, dK, each B·H·T²·E MACs, with the

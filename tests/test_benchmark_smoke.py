@@ -394,7 +394,7 @@ def test_only_a_claim_not_met_fails_the_run_and_the_report_says_inconclusive(tmp
     appear with their intervals; the run's exit status is 1 only for the not met one."""
     import json
     run = load("run")
-    from bench_report import claims, render
+    from bench_report import claims
 
     def case(peer_factor):
         ours = _noisy(1e-3, 30, 0.05, 7)

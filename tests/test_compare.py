@@ -8,7 +8,7 @@ import torch
 from markdown_it import MarkdownIt
 
 import profiler
-from profiler.report.comparison import COLUMNS, markdown
+from profiler.report.profiles_table import COLUMNS, markdown
 from profiler.compare import compare
 from profiler.errors import ProfilerError
 

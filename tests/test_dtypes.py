@@ -5,7 +5,7 @@ changing it; dummy inputs follow the model (its floating parameters' dtype, or
 int64 ids for a model that starts with an embedding).
 
 The layer cases are the formula tests' own parametrisation lists (tests/layer_cases.py,
-shared with tests/formulas/forward/test_<kind>.py), so that a case added there is
+shared with tests/formulas/forward/test_<group>.py), so that a case added there is
 covered here too."""
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _axis(names: str, values: list) -> list[dict[str, Any]]:
     return [dict(zip(keys, v if len(keys) > 1 else (v,))) for v in values]
 
 
-# per formula test (tests/formulas/forward/test_<kind>.py): its parametrisation axes, as its
+# per formula test (tests/formulas/forward/test_<group>.py): its parametrisation axes, as its
 # @pytest.mark.parametrize decorators give them from tests/layer_cases.py (innermost first), and
 # the module it profiles with the module's inputs
 ADAPTERS: dict[str, tuple[list[tuple[str, list]], Callable[..., Case]]] = {
@@ -217,7 +217,7 @@ def test_a_bfloat16_model_is_profiled_without_being_told_its_dtype(resnet18_floa
     before = state.snapshot(half)
     report = profiler.profile(half, input_size=SIZE)
     state.assert_untouched(half, before)
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     _same_counts(report, base, 2)
 
 
@@ -231,7 +231,7 @@ def test_dtype_profiles_a_float32_model_as_that_dtype_and_leaves_it_float32(resn
     report = profiler.profile(model, input_size=SIZE, dtype=dtype)
     state.assert_untouched(model, before)
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     _same_counts(report, base, itemsize)
 
 

@@ -41,7 +41,7 @@ def test_each_fallback_runs_only_where_the_step_before_cannot_and_says_so(cls, m
     model = cls()
     before = state.snapshot(model)
     report = profiler.profile(model, input_size=(6,))
-    assert report.mode == mode
+    assert report.execution == mode
     assert any(said in note for note in report.notes)
     assert report.totals["macs"] == 36
     state.assert_untouched(model, before)
@@ -89,7 +89,7 @@ def test_a_lazy_model_that_needs_real_tensors_runs_and_stays_lazy(training):
     before = state.snapshot(model)
     report = profiler.profile(model, input_size=(8,), batch=2, training=training)
     state.assert_untouched(model, before)
-    assert report.mode == "real" and isinstance(model.fc, nn.LazyLinear)
+    assert report.execution == "real" and isinstance(model.fc, nn.LazyLinear)
     copy = LazyAfterAMask()
     copy(torch.randn(2, 8))          # materialised by a real forward
     with FlopCounterMode(display=False) as counted:

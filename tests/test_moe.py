@@ -91,7 +91,7 @@ def reports():
 def test_moe_model_counts_everything_and_equals_the_count_by_hand(name, reports):
     report = reports[(name, True)]
     assert report.uncounted.empty, report.uncounted[["name", "ops"]]
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     parts = _macs_by_hand(name)
     assert report.total["macs"] == sum(parts.values())
     experts = report.layers[report.layers["name"].str.endswith("mlp.experts")]
@@ -127,7 +127,7 @@ def test_eager_experts_fall_back_to_real_tensors_with_the_same_macs():
     forward cannot run it, so the profile runs on real CPU tensors and says so.
     Every token-expert pair still meets one expert, so the MACs equal grouped_mm's."""
     report = profiler.profile(_build("mixtral", meta=False, experts="eager"), input_size=(TOKENS,))
-    assert report.mode == "real"
+    assert report.execution == "real"
     assert any(note.startswith("ran on real CPU tensors") and "nonzero" in note for note in report.notes)
     assert report.uncounted.empty
     assert report.total["macs"] == sum(_macs_by_hand("mixtral").values())
@@ -235,7 +235,7 @@ def test_grouped_mm_profile_macs_equal_flop_counter_on_the_per_group_loop(layout
         _grouped_loop(a, b, offs)
     model = Grouped(layout)
     report = profiler.profile(model, inputs=(a,))
-    assert report.uncounted.empty and report.mode == "meta"
+    assert report.uncounted.empty and report.execution == "meta"
     assert report.total["macs"] == loop.get_total_flops() // 2
 
     x = a.clone().requires_grad_(True)

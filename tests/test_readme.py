@@ -1,5 +1,5 @@
 """Every example of README.md and docs/*.md runs, in a fresh process, and shows what it
-prints (the rules: tests/docs_examples.py).  The worked example of a new layer kind
+prints (the rules: tests/docs_examples.py).  The worked example of a new formula group
 (nn.PairwiseDistance, forward and backward, docs/contributing.md) also counts what scalars
 that tally their own arithmetic count; its files are run in a fresh process, so their
 registrations never reach the formulas other tests see."""
@@ -18,7 +18,7 @@ import torch
 import bruteforce as bf
 from docs_examples import (PAGES, Block, all_blocks, command_lines, print_matches, session_steps,
                            shown_in_order, shown_prints)
-from pointwise_scalars import sqrt
+from elementwise_scalars import sqrt
 
 README = Path(__file__).parent.parent / "README.md"
 CONTRIBUTING = README.parent / "docs" / "contributing.md"
@@ -74,7 +74,7 @@ def _scalar_counts() -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     return forward.as_tuple(), backward.as_tuple()
 
 
-def test_the_readme_layer_kind_example_counts_what_counting_scalars_count():
+def test_the_readme_formula_group_example_counts_what_counting_scalars_count():
     out = subprocess.run([sys.executable, "-c", RUN, json.dumps(_example_blocks())],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -87,7 +87,7 @@ def test_the_readme_layer_kind_example_counts_what_counting_scalars_count():
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES)
 def test_the_readme_example_files_are_not_in_the_package(path):
-    # the example shows how to add a kind; if the kind is ever added for real, the
+    # the example shows how to add a group; if the group is ever added for real, the
     # README should pick another example
     assert not (README.parent / path).exists()
 

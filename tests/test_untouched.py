@@ -116,7 +116,7 @@ def test_a_model_that_needs_real_tensors_and_draws_random_numbers_leaves_the_rng
     before = _snapshot(model)
     rng = torch.get_rng_state()
     report = profiler.profile(model, input_size=(4,))
-    assert report.mode == "real"
+    assert report.execution == "real"
     assert torch.equal(torch.get_rng_state(), rng)
     _assert_untouched(model, before)
 

@@ -95,7 +95,7 @@ def test_a_forward_that_stores_tensors_on_the_model_leaves_nothing_behind(tmp_pa
     if called_before:   # then the real buffer or attribute is there, and must stay
         model(torch.randn(2, 4))
     report = _profile_untouched(model, input_size=(4,))
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     assert report.totals["macs"] == 4 * 3
 
     out = model(torch.randn(2, 4))   # the next real call is all real
@@ -125,7 +125,7 @@ def test_lazy_modules_count_as_their_inferred_size_and_stay_uninitialised(lazy, 
     lazy_types = {name: type(m) for name, m in model.named_modules()}
     report = _profile_untouched(model, input_size=size)
     assert _counts(report) == _counts(profiler.profile(_seeded(plain), input_size=size))
-    assert report.mode == "meta"
+    assert report.execution == "meta"
 
     assert {name: type(m) for name, m in model.named_modules()} == lazy_types
     lazies = [m for m in model.modules() if isinstance(m, nn.modules.lazy.LazyModuleMixin)]
@@ -244,7 +244,7 @@ def test_spectral_and_weight_norm_keep_their_vectors_and_weights(kind, training)
     model(torch.randn(3, 5))   # a power iteration has run: u and v are not their initial values
     vectors = {k: v.clone() for k, v in model.state_dict().items() if k.endswith(("_u", "_v"))}
     report = _profile_untouched(model, input_size=(5,), training=training)
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     assert report.totals["macs"] >= 5 * 8 + 8 * 6
     for key, value in vectors.items():
         assert torch.equal(model.state_dict()[key], value), key
@@ -436,7 +436,7 @@ def test_a_real_weight_model_counts_as_the_same_architecture_built_on_meta(build
     real = _seeded(lambda: build(weights=None))
     expected = profiler.profile(on_meta, input_size=size)
     report = _profile_untouched(real, input_size=size)
-    assert expected.mode == "meta" and report.mode == "meta"
+    assert expected.execution == "meta" and report.execution == "meta"
     assert report.totals == expected.totals
     assert not report.notes
 
@@ -457,7 +457,7 @@ def test_tied_weights_stay_tied_and_count_once():
     model = _seeded(TiedHead)
     report = _profile_untouched(model, input_size=(7,))   # ids: the first leaf is an embedding
     assert model.head.weight is model.embed.weight
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     assert report.totals["params"] == 50 * 16 + 16 * 16 + 16
     with torch.device("meta"):
         on_meta = TiedHead()
@@ -472,7 +472,7 @@ def test_the_users_own_hooks_fire_on_meta_tensors_and_stay_registered():
     model[0].register_forward_pre_hook(lambda m, args: seen.append(("pre", args[0].device.type)))
     model[0].register_forward_hook(lambda m, args, out: seen.append(("post", out.device.type)))
     report = _profile_untouched(model, input_size=(4,))   # the snapshot compares the hook dicts too
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     assert seen == [("pre", "meta"), ("post", "meta")]
     model(torch.randn(1, 4))
     assert seen[2:] == [("pre", "cpu"), ("post", "cpu")]

@@ -2,7 +2,7 @@
 which profiler.count.kinds later names a formula-less row's kind.
 
 Only matmul-family and softmax ops in a formula-less module leave one.  The marks
-advance ``ModuleCall.pattern`` (profiler.capture.record), a few letters that say how
+advance ``CallRecord.pattern`` (profiler.capture.record), a few letters that say how
 far the call's ops have come along the attention pattern: an activation matmul, a
 softmax, another activation matmul, or one scaled-dot-product attention op.  The
 pattern has a constant size however many ops run.
@@ -19,7 +19,7 @@ PARAM_MATMUL = "P"    # ... against another module's parameter (F.linear(x, self
 ACT_MATMUL = "M"      # ... of two activations (no parameter operand)
 SOFTMAX = "S"         # a softmax op, or an nn.Softmax child called
 SDPA = "A"            # a scaled-dot-product attention op
-# ModuleCall.pattern: "" → "M" (an activation matmul) → "MS" (then a softmax) →
+# CallRecord.pattern: "" → "M" (an activation matmul) → "MS" (then a softmax) →
 # "MSM" (then another activation matmul); "A" after an SDPA op.  "MSM" and "A" stay.
 _NEXT = {("", ACT_MATMUL): "M", ("M", SOFTMAX): "MS", ("MS", ACT_MATMUL): "MSM"}
 ATTENTION = ("MSM", SDPA)
@@ -49,7 +49,7 @@ def storage_key(t: torch.Tensor) -> Any:
 
 
 def advance(pattern: str, mark: str) -> str:
-    """The attention pattern after one more mark (see ModuleCall.pattern)."""
+    """The attention pattern after one more mark (see CallRecord.pattern)."""
     if pattern in ATTENTION:
         return pattern
     return SDPA if mark == SDPA else _NEXT.get((pattern, mark), pattern)

@@ -445,8 +445,8 @@ class MetaReplay:
         entry = _OPS.get(id(func))
         if entry is None or entry[0] is not func:
             entry = _OPS[id(func)] = (func, _replayable(func), SHORTCUTS.get(func))
-        _, kind, shortcut = entry
-        key = _key(func, args, kwargs) if kind is not None else None
+        _, replay, shortcut = entry
+        key = _key(func, args, kwargs) if replay is not None else None
         if key is not None:
             try:
                 found = self._results.get(key)
@@ -462,7 +462,7 @@ class MetaReplay:
             out = func(*args, **kwargs)
         if key is None:
             return out
-        if kind is _INPLACE:
+        if replay is _INPLACE:
             if out is args[0]:
                 self._results[key] = _INPLACE
         elif isinstance(out, torch.Tensor) and out.is_meta:

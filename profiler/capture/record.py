@@ -42,12 +42,12 @@ def _as_shapes(tree: Any) -> Any:
     """tree_map(_as_shape, tree).  An op's arguments are tensors, scalars and plain
     lists or tuples of them, which this maps directly: pytree's flatten and
     unflatten cost more than the op's formula.  Other containers go to pytree."""
-    kind = type(tree)
-    if kind is tuple or kind is list:
-        return kind([_as_shapes(x) for x in tree])
+    cls = type(tree)
+    if cls is tuple or cls is list:
+        return cls([_as_shapes(x) for x in tree])
     if isinstance(tree, torch.Tensor):
         return tuple(tree.shape)
-    if kind is dict:
+    if cls is dict:
         return {k: _as_shapes(v) for k, v in tree.items()}
     if isinstance(tree, (tuple, list, dict)):  # torch.Size, namedtuples, OrderedDict...
         return tree_map(_as_shape, tree)
@@ -59,13 +59,13 @@ def tensor_leaves(tree: Any, found: list[torch.Tensor] | None = None) -> list[to
     are tensors and plain tuples, lists and dicts of them, walked directly: pytree's
     flatten costs more than the hook or the op's formula (see _as_shapes)."""
     found = [] if found is None else found
-    kind = type(tree)
-    if kind is tuple or kind is list:
+    cls = type(tree)
+    if cls is tuple or cls is list:
         for x in tree:
             tensor_leaves(x, found)
     elif isinstance(tree, torch.Tensor):
         found.append(tree)
-    elif kind is dict:
+    elif cls is dict:
         for x in tree.values():
             tensor_leaves(x, found)
     elif isinstance(tree, (tuple, list, dict)):
@@ -83,11 +83,11 @@ def _sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
     mode (profiler.capture.known's) otherwise takes each of those calls, three per
     tensor of every module call, most of the mode's calls in a forward."""
     for t in tensors:
-        kind = type(t)
-        plain = _PLAIN_TYPES.get(kind)
+        cls = type(t)
+        plain = _PLAIN_TYPES.get(cls)
         if plain is None:
-            plain = _PLAIN_TYPES[kind] = (kind is torch.Tensor
-                                          or kind.__torch_function__ is torch._C._disabled_torch_function_impl)
+            plain = _PLAIN_TYPES[cls] = (cls is torch.Tensor
+                                          or cls.__torch_function__ is torch._C._disabled_torch_function_impl)
         if not plain:
             break
     else:
@@ -131,7 +131,7 @@ def _record(func, out, args, kwargs) -> OpRecord:
                     tree_map(_as_shape, kwargs), needs)
 
 
-class ModuleCall:
+class CallRecord:
     """One call of one module, as the hooks and the dispatch mode saw it.
 
     A plain slotted class, not a dataclass with Counter fields: one is made per
@@ -178,12 +178,12 @@ class ModuleCall:
         self.custom_bwd: Cost = ZERO
         self.custom_missing: dict[str, int] = {}
         self.custom_error = ""
-        self.twin: ModuleCall | None = None
+        self.twin: CallRecord | None = None
         self.episode: int | None = None
         self.ran = False   # a recompute call inside a formula module's: some counted op ran in it
 
     def __repr__(self) -> str:
-        return f"ModuleCall({self.name!r}, {type(self.module).__name__}, inputs={self.inputs})"
+        return f"CallRecord({self.name!r}, {type(self.module).__name__}, inputs={self.inputs})"
 
 
 _UNSEEN = object()
@@ -193,7 +193,7 @@ _NONE = object()   # a module with no forward of its own in its __dict__
 class _OpCounter(TorchDispatchMode):
     """Charges each aten op to the innermost module call on the stack."""
 
-    def __init__(self, stack: list[ModuleCall], record: bool = False, model: nn.Module | None = None,
+    def __init__(self, stack: list[CallRecord], record: bool = False, model: nn.Module | None = None,
                  known: KnownValues | None = None):
         super().__init__()
         self.stack = stack
@@ -203,7 +203,7 @@ class _OpCounter(TorchDispatchMode):
         self._marks: dict[Any, str | None] = {}  # per op: its profiler.count.kinds mark, or None
         self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
-        self.sink: ModuleCall | None = None  # the bottom of the stack while the backward replays
+        self.sink: CallRecord | None = None  # the bottom of the stack while the backward replays
         self.engine_ops = 0   # ops of autograd's own backward met in the replay (profiler.capture.autograd)
         if known is not None:     # a meta forward carrying the values of small inputs (profiler.capture.known)
             known.run, self._run = self._run, known
@@ -219,7 +219,7 @@ class _OpCounter(TorchDispatchMode):
             self._marks[func] = op_mark(packet.__name__, found.kind) if isinstance(found, AtenFormula) else None
         return self._resolved[func]
 
-    def _mark(self, call: ModuleCall, func, kind: str, args: tuple, kwargs: dict) -> str:
+    def _mark(self, call: CallRecord, func, kind: str, args: tuple, kwargs: dict) -> str:
         """Leave the op's mark on ``call`` (profiler.count.kinds); the kind its FLOPs count
         under: "linear" for a matmul against one of the module's own parameters."""
         mark = self._marks[func]
@@ -303,8 +303,8 @@ class Capture:
     def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None):
         self.model = model
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
-        self.calls: list[ModuleCall] = []
-        self.stack: list[ModuleCall] = []
+        self.calls: list[CallRecord] = []
+        self.stack: list[CallRecord] = []
         self.modules = list(model.named_modules())  # recorded on entry; build_rows and api reuse the list
         self._bound: list[tuple[dict, Any]] = []  # (module __dict__, its own forward binding or _NONE)
         self._formulas: dict[type, ModuleFormula | None] = {}  # by module class, for this forward
@@ -313,9 +313,9 @@ class Capture:
         # training profiles: what the autograd graph runs beyond the formulas (profiler.capture.autograd)
         self.claims = autograd.Claims(self._window) if record_ops else None
         self.hooked = False         # some call ran under saved-tensor hooks (non-reentrant checkpointing)
-        self.unpaired: list[ModuleCall] = []     # recompute calls with no original found
-        self.loose: ModuleCall | None = None     # recomputed ops outside any module call
-        self._open: dict[Any, tuple[ModuleCall, ModuleCall]] = {}   # running Function backwards: (window, owner)
+        self.unpaired: list[CallRecord] = []     # recompute calls with no original found
+        self.loose: CallRecord | None = None     # recomputed ops outside any module call
+        self._open: dict[Any, tuple[CallRecord, CallRecord]] = {}   # running Function backwards: (window, owner)
         self._ran: set = set()
 
     def __enter__(self) -> "Capture":
@@ -355,20 +355,20 @@ class Capture:
                 bindings["forward"] = own
         self._bound.clear()
 
-    def _window(self, node: Any, owner: ModuleCall) -> None:
+    def _window(self, node: Any, owner: CallRecord) -> None:
         """Charge the ops of ``node``'s backward (a custom Function's) to ``owner``:
         hooks on the node (of the profile's own graph) push a call for them while
         it runs and add what it counted to ``owner.custom_bwd``."""
         node.register_prehook(lambda grads: self._enter(node, owner))
         node.register_hook(lambda grads_in, grads_out: self._leave(node, owner))
 
-    def _enter(self, node: Any, owner: ModuleCall) -> None:
+    def _enter(self, node: Any, owner: CallRecord) -> None:
         self._ran.add(node)
-        window = ModuleCall(owner.name, owner.module, owner.depth, None, False)
+        window = CallRecord(owner.name, owner.module, owner.depth, None, False)
         self._open[node] = window, owner
         self.stack.append(window)
 
-    def _leave(self, node: Any, owner: ModuleCall) -> None:
+    def _leave(self, node: Any, owner: CallRecord) -> None:
         window, _ = self._open.pop(node)
         while self.stack and self.stack.pop() is not window:
             pass
@@ -387,7 +387,7 @@ class Capture:
         if not roots:
             return
         mode, stack, first = self._mode, self.stack, len(self.calls)
-        sink = ModuleCall("", self.model, 0, None, False)
+        sink = CallRecord("", self.model, 0, None, False)
         mode.sink, depth = sink, len(stack)
         stack.append(sink)
         try:
@@ -424,7 +424,7 @@ class Capture:
             formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
             tensors = tensor_leaves((args, kwargs))
             shapes, _, nbytes = _sizes(tensors)
-            call = ModuleCall(
+            call = CallRecord(
                 name, module, depth, formula, absorbed=bool(stack) and stack[-1].counts_inside,
                 inputs=shapes, in_bytes=nbytes,
                 input_grads=grads_of((args, kwargs)) if record else (),
@@ -461,6 +461,6 @@ class Capture:
         return forward
 
     @property
-    def failed_call(self) -> ModuleCall | None:
+    def failed_call(self) -> CallRecord | None:
         """The innermost call that had started but not finished (after an error)."""
         return self.stack[-1] if self.stack else None

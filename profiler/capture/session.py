@@ -184,9 +184,9 @@ def unwrapped(model: nn.Module) -> nn.Module:
 
 
 @contextlib.contextmanager
-def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None = None) -> Iterator[Forward]:
+def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None = None) -> Iterator[ForwardRecord]:
     """Run ``run``'s model once on ``execution`` ("meta", "fake" or "real" tensors)
-    under the capture, and yield what it recorded (a ``Forward``) while the
+    under the capture, and yield what it recorded (a ``ForwardRecord``) while the
     forward's state still holds: its twins, its train/eval modes and grad mode,
     which the formulas read when the caller counts the calls
     (profiler.count.rows.build_rows); on leaving, everything is put back.
@@ -261,14 +261,14 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                     exc.capture = capture
                     raise
             loose = [*capture.unpaired, *([capture.loose] if capture.loose is not None else [])]
-            yield Forward(capture, description, made, made_args, loose)
+            yield ForwardRecord(capture, description, made, made_args, loose)
     finally:
         if saved is not None:
             saved.restore()
 
 
 @dataclass
-class Forward:
+class ForwardRecord:
     """What one forward recorded: the capture (its module calls), and, where
     ``inputs_for`` made the inputs, their description; the keyword and positional
     arguments the forward was given or made (before twins: shapes, the caller's

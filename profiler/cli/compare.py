@@ -64,24 +64,24 @@ def check_arguments(args) -> dict:
     each --input, --batch, --tokens and --decode, the --config syntax, the
     environment's numbers, --runs and --device, a model or --all, and the output
     paths (writable, not a model's own source, not another output).  Returns
-    measure()'s options ({} when no flag asks for time)."""
+    profile()'s measure options ({} when no flag asks for time)."""
     from profiler.cli.helpers import check_output_paths
     from profiler.cli.profile import check_sizes, measure_options
     from profiler.errors import ProfilerError
     if not args.models and not args.all:
         raise ProfilerError("give one or more model names, or --all")
     check_sizes(args, args.input or [], args.batch or [1])
-    timing = measure_options(args) or {}
+    measuring = measure_options(args) or {}
     if args.optimizer and not args.training:
         raise ProfilerError("--optimizer applies to a training step: add --training")
-    if (args.memory or args.optimizer) and timing:
+    if (args.memory or args.optimizer) and measuring:
         raise ProfilerError("--memory and --optimizer do not go with --measure or --device")
     check_output_paths(args.models, csv=args.csv, md=args.md, plot=args.plot)
-    return timing
+    return measuring
 
 
 def run(args) -> int:
-    timing = check_arguments(args)   # before torch: a bad argument costs no wait
+    measuring = check_arguments(args)   # before torch: a bad argument costs no wait
     import os
     import sys
     from pathlib import Path
@@ -89,7 +89,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from profiler.compare import compare, cpu_count
-    from profiler.report.comparison import markdown, to_text
+    from profiler.report.profiles_table import markdown, to_text
 
     models = list(args.models)
     if args.all:
@@ -111,12 +111,10 @@ def run(args) -> int:
         import torch
 
         from profiler.cli.profile import language_options
-        if timing:    # measured one after the other, in this process
-            timing = dict(measure=timing.pop("time"), **timing)
         frame = compare(models, args.input, args.batch, strict=args.strict, progress=progress, jobs=workers,
                         tokens=args.tokens, decode=args.decode, detections=args.detections,
                         dtype=getattr(torch, args.dtype) if args.dtype else None, **language_options(args),
-                        training=args.training, memory=args.memory, optimizer=args.optimizer, **timing)
+                        training=args.training, memory=args.memory, optimizer=args.optimizer, **measuring)
     finally:
         bar.close()
     print(to_text(frame, args.units))

@@ -146,7 +146,7 @@ def comparison_report(out: Path, names=TWELVE, stem: str = "compare", title: str
     """The models at their published crop size (input "native"): CSV, Markdown, and
     MACs vs parameters when ``plot``.  Returns the paths and the failures."""
     from profiler.compare import compare
-    from profiler.report.comparison import markdown
+    from profiler.report.profiles_table import markdown
     bar, step = _progress(len(names))
     try:
         frame = compare(names, input_sizes=["native"], progress=step)
@@ -186,7 +186,7 @@ Regenerate everything with `python -m profiler.cli.make_reports` (the zoo takes 
 | `alexnet_fvcore.md`, `.csv` | our MACs against fvcore, layer by layer, with reasons | `profiler check alexnet_homework --input 3x227x227 --all-rows`, and the same for `alexnet2012` and `alexnet` (the same MACs, without the FLOP breakdown) |
 | `compare.md`, `.csv`, `.png` | twelve well-known architectures side by side | `profiler compare {twelve} --input native --md reports/compare.md --csv reports/compare.csv --plot reports/compare.png` |
 | `zoo.md`, `.csv` | every torchvision model at its native resolution | `profiler compare --all --input native --md reports/zoo.md --csv reports/zoo.csv` |
-| `benchmark.md` | our speed and MACs against fvcore, FlopCounterMode, ptflops, thop, torchinfo, DeepSpeed and calflops, with the reason for each difference | `pip install -e '.[bench]' && python benchmarks/run.py` (about 11 minutes; not made by this script: its times change from run to run) |
+| `benchmark.md` | our speed and MACs against fvcore, FlopCounterMode, ptflops, thop, torchinfo, DeepSpeed and calflops, with the reason for each difference | `pip install -e '.[bench]' && python benchmarks/run.py` (about 20 minutes on a quiet 2-core machine, more while a claim is undecided; not made by this script: its times change from run to run) |
 | `alexnet_roofline.md`, `.png` | AlexNet's measured time per layer beside its roofline bound, on the machine that made it (machine-specific, not compared byte for byte) | `OMP_NUM_THREADS=1 profiler profile alexnet --measure --md reports/alexnet_roofline.md --plot reports/alexnet_roofline.png` (not made by this script) |
 
 The by-kind CSVs come from `Report.to_csv(path, table_name="by_kind")`. The commands make the

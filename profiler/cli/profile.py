@@ -34,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--top", type=int, metavar="K", help="show only the K largest rows (by --sort, default mults)")
     p.add_argument("--plot", metavar="PATH",
                    help="write per-layer mults and params and the shares by kind as PNG (--md embeds it)")
-    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: profiler/report/json_report.py)")
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON (schema: docs/reports.md, JSON)")
     add_measure_arguments(p)
     add_utilisation_arguments(p)
     add_detections_argument(p)
@@ -138,7 +138,8 @@ def add_detections_argument(p) -> None:
     p.add_argument("--detections", choices=["bound", "real"], default="bound",
                    help="detection models: 'bound' (default) counts on shapes with every candidate passing "
                         "and NMS keeping every box, the same everywhere; 'real' counts one forward on a "
-                        "random image (varies with the image, weights and thread count)")
+                        "random image on real CPU tensors, the real execution (varies with the image, "
+                        "weights and thread count)")
 
 
 def rate(text: str) -> float:
@@ -171,7 +172,8 @@ def add_measure_arguments(p) -> None:
 
 
 def measure_options(args) -> dict | None:
-    """measure()'s options from the flags, checked without torch; None when no flag
+    """profile()'s measure options from the flags (its keyword arguments measure,
+    device, runs, peak_flops, peak_bandwidth), checked without torch; None when no flag
     asks for time, or when --device and --peak-flops give the peak of --step-time
     (or --tokens-per-second) instead (see ``utilisation_options``)."""
     from profiler.errors import ProfilerError
@@ -190,7 +192,7 @@ def measure_options(args) -> dict | None:
         raise ProfilerError("--measure and --device do not go with --tokens or --decode: "
                             "time the model from Python with profiler.measure.measure(..., inputs=...)")
     return dict(device=args.device or "cpu", runs=args.runs, peak_flops=args.peak_flops,
-                peak_bandwidth=args.peak_bandwidth, time=args.measure)
+                peak_bandwidth=args.peak_bandwidth, measure=args.measure)
 
 
 def positive_number(text: str) -> float:
@@ -319,7 +321,7 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
     so that a bad argument is refused at once: sizes and numbers (``check_sizes``),
     --window, --depth, --top, --runs, --device, the flags that do not go together,
     and the output paths (``check_output_paths``: writable, not the model's own
-    source, not another output).  Returns (the --input size, native, measure()'s
+    source, not another output).  Returns (the --input size, native, profile()'s measure
     options or None)."""
     from profiler.errors import ProfilerError
     [size] = check_sizes(args, [args.input] if args.input else [], [args.batch]) or [None]
@@ -344,11 +346,11 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
         raise ProfilerError("--fold-bn needs an eval-mode model: in training mode BatchNorm normalises "
                             "with batch statistics, which no folded weights reproduce" if args.fold_bn
                             else "--fully-conv transforms the inference model; drop --training")
-    timing = measure_options(args)
-    if timing is not None and input_options(args):
+    measuring = measure_options(args)
+    if measuring is not None and input_options(args):
         raise ProfilerError("--measure and --device do not go with --arg, --image, --frames or --seconds: time "
                             "the model from Python with profiler.measure.measure(..., kwargs=...)")
-    if timing is not None and (args.fold_bn or args.fully_conv or args.training):
+    if measuring is not None and (args.fold_bn or args.fully_conv or args.training):
         raise ProfilerError("--measure and --device time the inference forward of the model as it is: "
                             "drop --fold-bn, --fully-conv and --training")
     memory_options(args)
@@ -358,11 +360,11 @@ def check_arguments(args) -> tuple[tuple[int, ...] | None, bool, dict | None]:
         from profiler.report.memory import plot_path
         plots["plot's memory plot"] = plot_path(args.plot)
     check_output_paths(args.model, csv=args.csv, md=args.md, json=args.json, **plots)
-    return size, native, timing
+    return size, native, measuring
 
 
 def run(args) -> int:
-    size, native, timing = check_arguments(args)   # before torch: a bad argument costs no wait
+    size, native, measuring = check_arguments(args)   # before torch: a bad argument costs no wait
     usage = utilisation_options(args)
     from profiler.api import profile
     from profiler.report.grouping import view
@@ -377,9 +379,7 @@ def run(args) -> int:
         dtype = {"dtype": getattr(torch, args.dtype)} if args.dtype else {}
         # the measured run (--measure, --device) is profile()'s: it times the model and the inputs
         # the profile built and made (a transformers model's too), sized before anything is built
-        measured = {} if timing is None else dict(measure=timing["time"], device=timing["device"],
-                                                  runs=timing["runs"], peak_flops=timing["peak_flops"],
-                                                  peak_bandwidth=timing["peak_bandwidth"])
+        measured = measuring or {}
         memory = memory_options(args)
         profiled = profile
         if memory is not None:   # the memory what-ifs: profiler.fits re-profiles for the largest batch

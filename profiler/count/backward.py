@@ -1,20 +1,20 @@
 """Backward counts per captured call (module formulas by class, functional ops by
 aten op); the forward / backward / total table is the report's
 (profiler.report.utilisation.pass_totals).  The formulas: the
-``backward/<kind>.py`` files of ``profiler.formulas``, their conventions in
+``backward/<group>.py`` files of ``profiler.formulas``, their conventions in
 ``profiler.formulas.backward``."""
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-from profiler.capture.record import ModuleCall, OpRecord
+from profiler.capture.record import CallRecord, OpRecord
 from profiler.formulas.cost import ZERO, Cost
 from profiler.formulas.forward.zero import ZERO_COST_OPS
-from profiler.formulas.registry import Call, find_module_backward, find_op_backward
+from profiler.formulas.registry import CallShapes, find_module_backward, find_op_backward
 
 
-def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+def call_backward(call: CallRecord) -> tuple[Cost, str, str]:
     """(cost, status, what is missing) of one row's backward.  Status: "formula"
     (a module backward formula), "functional" (its functional ops, and the
     backward of the custom autograd Functions it made, as that backward ran:
@@ -46,13 +46,13 @@ def call_backward(call: ModuleCall) -> tuple[Cost, str, str]:
     return cost, status, missing
 
 
-def _own_backward(call: ModuleCall) -> tuple[Cost, str, str]:
+def _own_backward(call: CallRecord) -> tuple[Cost, str, str]:
     if call.formula is not None:
         fn = find_module_backward(call.module)
         if fn is None:
             return ZERO, "uncounted", f"no backward formula for {type(call.module).__name__}"
         try:
-            return fn(call.module, Call(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
+            return fn(call.module, CallShapes(call.inputs, call.outputs, call.kwargs), call.input_grads), "formula", ""
         except Exception as exc:  # a formula that cannot read this call is reported, not hidden
             return ZERO, "uncounted", f"backward formula failed: {exc}"
     cost, missing = ZERO, Counter()

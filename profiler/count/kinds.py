@@ -14,13 +14,13 @@ functional ops charged to it, by these rules, in this order:
    parameters as an operand (the tensor in its ``_parameters`` or a view of it,
    compared by storage) counts as linear work; a row is linear when that is the
    largest part of its FLOPs (GPT-2's ``Conv1D``, ``x @ self.w.T + self.b``).
-3. **norm**: its ops are only pointwise ops, reductions to a statistic and norm
+3. **norm**: its ops are only elementwise ops, reductions to a statistic and norm
    ops; they include a norm op (``F.layer_norm``, ``F.rms_norm``, ...) or a
    statistic (mean, var, std, vector norm) with a normalising op (rsqrt, sqrt,
    division, reciprocal); and its first output has its first input's shape
    (LlamaRMSNorm, T5LayerNorm, a hand-written LayerNorm).
 4. **activation**: it holds no parameters (nor do its children) and its ops are
-   only pointwise ones, among them a nonlinearity (tanh, sigmoid, erf, exp, silu,
+   only elementwise ones, among them a nonlinearity (tanh, sigmoid, erf, exp, silu,
    gelu, relu, ...; not clamp): NewGELUActivation's tanh formula, QuickGELU,
    SiLUActivation.  A container's own ``F.relu`` between child layers keeps the
    kind of its ops (elementwise).
@@ -29,7 +29,7 @@ functional ops charged to it, by these rules, in this order:
 
 Counts never depend on the kind.  The capture gathers the evidence while the
 forward runs: the marks its matmul-family and softmax ops leave
-(profiler.capture.marks) and ``ModuleCall.pattern``, how far they came along the
+(profiler.capture.marks) and ``CallRecord.pattern``, how far they came along the
 attention pattern.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ import torch
 from profiler.capture.marks import ATTENTION
 
 if TYPE_CHECKING:
-    from profiler.capture.record import ModuleCall
+    from profiler.capture.record import CallRecord
 
 STATISTICS = frozenset({"mean", "var", "std", "var_mean", "std_mean", "linalg_vector_norm", "norm"})
 NORMALISERS = frozenset({"rsqrt", "sqrt", "div", "true_divide", "reciprocal"})
@@ -64,11 +64,11 @@ def _norm_evidence() -> frozenset[str]:
     return STATISTICS | _norm_ops()
 
 
-_POINTWISE_KINDS = ("elementwise", "activation", "norm")  # the kinds a norm or an activation's ops have
+_ELEMENTWISE_KINDS = ("elementwise", "activation", "norm")  # the kinds a norm or an activation's ops have
 
 
 @lru_cache(maxsize=None)
-def _pointwise(name: str) -> bool:
+def _elementwise(name: str) -> bool:
     """Whether the aten op packet ``name`` (in-place variants by their base name)
     is tagged pointwise, or is a nonlinearity (hardswish carries no tag)."""
     if name in NONLINEAR:
@@ -83,29 +83,29 @@ def _base(name: str) -> str:
     return name[:-1] if name.endswith("_") and not name.endswith("__") else name
 
 
-def _is_norm(names: set[str], call: ModuleCall) -> bool:
+def _is_norm(names: set[str], call: CallRecord) -> bool:
     norm_ops = _norm_ops()
-    if not all(n in STATISTICS or n in norm_ops or _pointwise(n) for n in names):
+    if not all(n in STATISTICS or n in norm_ops or _elementwise(n) for n in names):
         return False
     if not (names & norm_ops or (names & STATISTICS and names & NORMALISERS)):
         return False
     return not call.inputs or not call.outputs or call.inputs[0] == call.outputs[0]
 
 
-def _holds_parameters(call: ModuleCall) -> bool:
+def _holds_parameters(call: CallRecord) -> bool:
     return next(call.module.parameters(), None) is not None
 
 
-def row_kind(call: ModuleCall) -> str:
+def row_kind(call: CallRecord) -> str:
     """The kind of a formula-less module call's row (see the module docstring)."""
     if call.pattern in ATTENTION:
         return "attention"
     flops = call.op_kind_flops  # the kind with the most FLOPs; on a tie the first seen, as Counter.most_common
     kind = max(flops, key=flops.__getitem__) if flops else "other"
-    if kind in _POINTWISE_KINDS and call.ops:
+    if kind in _ELEMENTWISE_KINDS and call.ops:
         names = {_base(n) for n in call.ops}
         if not names.isdisjoint(_norm_evidence()) and _is_norm(names, call):
             return "norm"
-        if not names.isdisjoint(NONLINEAR) and all(_pointwise(n) for n in names) and not _holds_parameters(call):
+        if not names.isdisjoint(NONLINEAR) and all(_elementwise(n) for n in names) and not _holds_parameters(call):
             return "activation"
     return kind

@@ -191,7 +191,7 @@ class KVLayer:
     """One decoder layer's KV cache: ``bytes_per_token`` (keys + values of one token,
     0 for a layer that keeps no KV cache) and ``window`` (the most tokens it holds:
     a sliding-window or chunked layer's window; None for a full-attention layer)."""
-    kind: str
+    cache: str
     bytes_per_token: int
     window: int | None = None
 
@@ -309,16 +309,16 @@ def kv_cache_layers(model: nn.Module, itemsize: int) -> list[KVLayer] | None:
     types, windows = _layer_types(config)
     layers = _decoder_layers(model, len(types))
     out = []
-    for index, (kind, window) in enumerate(zip(types, windows)):
-        if kind in _NONE:
-            out.append(KVLayer(kind, 0))
+    for index, (cache, window) in enumerate(zip(types, windows)):
+        if cache in _NONE:
+            out.append(KVLayer(cache, 0))
             continue
-        if kind not in _FULL and kind not in _WINDOW:
-            raise ValueError(f"layer {index} keeps a {kind!r} cache, which has no per-token KV size here")
+        if cache not in _FULL and cache not in _WINDOW:
+            raise ValueError(f"layer {index} keeps a {cache!r} cache, which has no per-token KV size here")
         dims = _config_kv(_layer_config(config, index)) or _module_kv(layers[index] if layers is not None else None)
         if dims is None:
             raise ValueError(f"layer {index}: no KV heads and head size in its config or its attention module")
-        out.append(KVLayer(kind, (dims[0] + dims[1]) * itemsize, window if kind in _WINDOW else None))
+        out.append(KVLayer(cache, (dims[0] + dims[1]) * itemsize, window if cache in _WINDOW else None))
     return out
 
 

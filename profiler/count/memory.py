@@ -109,10 +109,10 @@ def summarize(trace) -> Memory:
     activation as such from its making on)."""
     at_peak = dict.fromkeys(CATEGORIES, 0)
     now: dict = {}   # live entry -> its category at that moment
-    for kind, entry, category in trace.events[:trace.peak_event]:
-        if kind == 1:
+    for change, entry, category in trace.events[:trace.peak_event]:
+        if change == 1:
             now[entry] = category
-        elif kind == -1:
+        elif change == -1:
             now.pop(entry, None)
         elif entry in now:
             now[entry] = category

@@ -6,18 +6,18 @@ from typing import Any
 
 from torch import nn
 
-from profiler.capture.record import ModuleCall
+from profiler.capture.record import CallRecord
 from profiler.formulas.cost import ZERO, Cost
-from profiler.formulas.registry import Call
+from profiler.formulas.registry import CallShapes
 from profiler.count.kinds import row_kind
 
 
-def _call_cost(call: ModuleCall) -> tuple[Cost, str, str, str]:
+def _call_cost(call: CallRecord) -> tuple[Cost, str, str, str]:
     """(cost, kind, status, ops description) of a call that is not absorbed: the
     formula's kind, else the kind of what the call computed (profiler.count.kinds)."""
     if call.formula is not None:
         try:
-            cost = call.formula.fn(call.module, Call(call.inputs, call.outputs, call.kwargs))
+            cost = call.formula.fn(call.module, CallShapes(call.inputs, call.outputs, call.kwargs))
         except Exception as exc:  # a formula that cannot read this call is reported, not hidden
             return ZERO, call.formula.kind, "uncounted", f"formula failed: {exc}"
         return cost, call.formula.kind, "formula", ""
@@ -61,10 +61,10 @@ def _with_backward(row: dict[str, Any], bwd) -> None:
         row["ops"] = "; ".join(x for x in (row["ops"], f"backward: {missing}") if x)
 
 
-def _recompute_cost(call: ModuleCall) -> Cost:
+def _recompute_cost(call: CallRecord) -> Cost:
     """What rerunning ``call`` cost, from its recompute twin (activation checkpointing:
     profiler.capture.autograd).  A twin the rerun left unfinished (the non-reentrant
-    kind stops once it has the last tensor it needs, which autograd saves before the
+    variant stops once it has the last tensor it needs, which autograd saves before the
     op that needs it runs) ran the ops it dispatched: its functional ops are counted
     as they came; a formula module's is counted whole if an op with a formula ran
     inside it (``ran``: its work done), else as nothing (stopped before its work:
@@ -79,7 +79,7 @@ def _recompute_cost(call: ModuleCall) -> Cost:
     return _call_cost(twin)[0] if twin.formula is not None or not twin.absorbed else ZERO
 
 
-def _loose_cost(loose: list[ModuleCall]) -> Cost:
+def _loose_cost(loose: list[CallRecord]) -> Cost:
     """Recomputed work attributed to no original call: ops the rerun ran outside any
     module call, and recompute calls with no original to pair with."""
     cost = ZERO
@@ -92,9 +92,9 @@ def _with_recompute(row: dict[str, Any], cost: Cost) -> None:
     row.update(rc_mults=cost.mults, rc_adds=cost.adds, rc_other=cost.other, rc_macs=cost.macs)
 
 
-def build_rows(calls: list[ModuleCall], model: nn.Module, training: bool = False,
+def build_rows(calls: list[CallRecord], model: nn.Module, training: bool = False,
                named_modules: list[tuple[str, nn.Module]] | None = None,
-               loose: list[ModuleCall] = ()) -> list[dict[str, Any]]:
+               loose: list[CallRecord] = ()) -> list[dict[str, Any]]:
     """One row per module call that has a formula, is a leaf, owns parameters or
     ran functional ops; then one row per module holding parameters that the
     forward never used.  Each parameter is counted once, on the first call of

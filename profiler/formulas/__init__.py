@@ -1,19 +1,19 @@
-"""Cost formulas, forward and backward, one file per layer kind and direction:
-``forward/<kind>.py`` beside ``backward/<kind>.py`` (the same name; a kind with no
+"""Cost formulas, forward and backward, one file per group and direction:
+``forward/<group>.py`` beside ``backward/<group>.py`` (the same name; a group with no
 backward formula yet has no backward file), registered in ``registry`` (how to add
-a kind: its docstring).  ``cost`` is the unit they return, ``shapes`` the shape
+a group: its docstring).  ``cost`` is the unit they return, ``shapes`` the shape
 helpers they share.  Importing this package registers every formula: it loads
-every file of ``forward/`` and ``backward/``, so a new kind needs no line here.  It
+every file of ``forward/`` and ``backward/``, so a new group needs no line here.  It
 imports only torch (and torchvision), ``profiler.columns`` and itself."""
 from importlib import import_module
 from pkgutil import iter_modules
 
-from profiler.formulas.registry import (Call, find_aten_formula, find_module_backward, find_module_formula,
+from profiler.formulas.registry import (CallShapes, find_aten_formula, find_module_backward, find_module_formula,
                                         find_op_backward)
 
 for _direction in ("forward", "backward"):
     _package = import_module(f"profiler.formulas.{_direction}")
-    for _kind in iter_modules(_package.__path__):   # in name order; the registry refuses a key twice
-        import_module(f"profiler.formulas.{_direction}.{_kind.name}")
+    for _group in iter_modules(_package.__path__):   # in name order; the registry refuses a key twice
+        import_module(f"profiler.formulas.{_direction}.{_group.name}")
 
-__all__ = ["Call", "find_aten_formula", "find_module_backward", "find_module_formula", "find_op_backward"]
+__all__ = ["CallShapes", "find_aten_formula", "find_module_backward", "find_module_formula", "find_op_backward"]

@@ -1,5 +1,5 @@
 """The unit every formula returns (separate counts of multiplications, additions
-and other ops), and the building blocks formulas of every kind and both
+and other ops), and the building blocks formulas of every group and both
 directions are made of: dot products, per-element work, broadcast sums."""
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ per table (a second registration raises), so which formula counts an op never
 depends on the order the files load in.
 
 The rules for a kind's files (docs/contributing.md, "Adding a layer kind", walks
-through one): ``forward/<kind>.py`` holds the cost functions, each docstring stating
+through one): ``forward/<group>.py`` holds the cost functions, each docstring stating
 its convention (what is a mult, an add, an ``other``; what is counted and what is
 not), and computes, once, by a public function, the quantities its backward needs
-too (window sizes, taps, group sizes, parsed shapes); ``backward/<kind>.py``, the
+too (window sizes, taps, group sizes, parsed shapes); ``backward/<group>.py``, the
 same name, imports them.  ``profiler.formulas`` loads every file of both folders.
 Tests count independently (brute-force scalars, FlopCounterMode, fvcore, by hand),
 never against our own output.
@@ -39,7 +39,7 @@ from profiler.columns import KINDS  # noqa: F401 (re-exported: the kinds a formu
 
 
 @dataclass(frozen=True)
-class Call:
+class CallShapes:
     """What a formula sees of one module call: shapes, not values."""
 
     inputs: tuple[Shape, ...]
@@ -55,9 +55,9 @@ class Call:
         return self.outputs[0]
 
 
-ModuleFn = Callable[[nn.Module, Call], Cost]
+ModuleFn = Callable[[nn.Module, CallShapes], Cost]
 AtenFn = Callable[..., Cost]  # fn(out_shape, *arg_shapes_or_values, **kwargs) -> Cost
-ModuleBackward = Callable[[nn.Module, Call, tuple], Cost]  # fn(module, call, needs) -> Cost
+ModuleBackward = Callable[[nn.Module, CallShapes, tuple], Cost]  # fn(module, call, needs) -> Cost
 OpBackward = Callable[..., "Cost | None"]  # fn(needs, out_shape, *arg_shapes_or_values, **kwargs)
 
 

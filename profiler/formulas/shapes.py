@@ -1,10 +1,10 @@
-"""Shape helpers shared by the forward and backward files of every kind.
+"""Shape helpers shared by the forward and backward files of every group.
 
 Formulas see shapes (tuples of ints), not tensors; these helpers read the
 arguments aten passes (an int or a one-element list for every spatial
 dimension, a tuple of outputs for ops with several) and which gradients a call
-wants.  Quantities of one kind (pooling windows, interpolation taps, softmax
-rows) live in that kind's forward file, not here.
+wants.  Quantities of one group (pooling windows, interpolation taps, softmax
+rows) live in that group's forward file, not here.
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ import gc
 import math
 import os
 import time as _time
+import warnings
 from typing import Any, Iterator
 
 import numpy as np
@@ -584,7 +585,7 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
             kwargs: dict | None = None, dtype=None, native: bool = False, config: dict | None = None,
             device: str = "cpu", runs: int | None = None, warmup: int | None = None,
             seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
-            peak_bandwidth: float | None = None, time: bool = True):
+            peak_bandwidth: float | None = None, measure: bool | None = None, time: bool | None = None):
     """Measure a profile's layers, or predict them from the roofline alone; returns
     the Report with ``measurement`` set and the measured columns in ``layers``.
 
@@ -600,24 +601,38 @@ def measure(report, model=None, *, input_size=None, batch: int | None = None, in
         warmup: untimed runs first (default 2).
     peak_flops, peak_bandwidth: the roofs (FLOP/s, bytes/s) instead of a
         microbenchmark or a data sheet.
-    time: False predicts each row's least time from the roofline without running
-        the model (the report says these are bounds).
+    measure: False predicts each row's least time from the roofline without running
+        the model (the report says these are bounds), as ``profile(..., measure=False,
+        device=...)`` does; ``time=`` is its deprecated name (removed in the next release).
     """
     if isinstance(report, (str, nn.Module)):
         # profiling is profile()'s business (which calls this one): no import cycle
         raise ProfilerError("measure() takes the report of a profile: profiler.profile(model, ..., measure=True), "
                             "or measure(profiler.profile(model, ...), model, ...)")
     from profiler.capture.session import exclusive, kept_rng
+    measure = _measure_or_time(measure, time)
     model = report.model if model is None else model
     batch = report.batch if batch is None else batch
     _check_options(report, runs, warmup)
     run_device, sheet = parse_device(device)
-    if time and run_device.startswith("cuda") and torch.cuda.is_available():
+    if measure and run_device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
     with exclusive(), kept_rng():
-        run = run_of(report, model, input_size, batch, inputs, kwargs, native, config) if time else None
+        run = run_of(report, model, input_size, batch, inputs, kwargs, native, config) if measure else None
         return measure_run(report, run, device=device, runs=runs, warmup=warmup, seconds=seconds,
-                              peak_flops=peak_flops, peak_bandwidth=peak_bandwidth, time=time, batch=batch)
+                           peak_flops=peak_flops, peak_bandwidth=peak_bandwidth, measure=measure, batch=batch)
+
+
+def _measure_or_time(measure: bool | None, time: bool | None) -> bool:
+    """``measure=``, or its deprecated name ``time=`` (with a DeprecationWarning);
+    True when neither is given."""
+    if time is None:
+        return True if measure is None else measure
+    if measure is not None:
+        raise ProfilerError("measure() takes measure= (time= is its deprecated name), not both")
+    warnings.warn("measure(time=) is deprecated: use measure= (the same word as profile(measure=))",
+                  DeprecationWarning, stacklevel=3)
+    return time
 
 
 def _check_options(report, runs, warmup) -> None:
@@ -631,24 +646,24 @@ def _check_options(report, runs, warmup) -> None:
 
 def measure_run(report, run: Run | None, *, device: str = "cpu", runs: int | None = None,
                 warmup: int | None = None, seconds: float = DEFAULT_SECONDS, peak_flops: float | None = None,
-                peak_bandwidth: float | None = None, time: bool = True, batch: int | None = None):
+                peak_bandwidth: float | None = None, measure: bool = True, batch: int | None = None):
     """``measure`` on the model and inputs of ``run`` (profiler.capture.run.Run; None
-    without timing): what profile() calls with its own run, under its lock and state snapshot (the caller holds them:
+    without ``measure``, a roofline prediction): what profile() calls with its own run, under its lock and state snapshot (the caller holds them:
     profiler.capture.session.exclusive and kept_rng).  The run's memory is checked
     against its limit (``check_measured_size``) before anything real is built."""
     _check_options(report, runs, warmup)
     run_device, sheet = parse_device(device)
     batch = report.batch if batch is None else batch
-    if time or sheet is None:
+    if measure or sheet is None:
         from profiler.measure.roofline import check_device
         check_device(run_device)
     torch_dtype = _torch_dtype(report.dtype)
-    interleave = time and sheet is None and peak_flops is None and peak_bandwidth is None
-    if time:   # before the microbenchmark and any real tensor
+    interleave = measure and sheet is None and peak_flops is None and peak_bandwidth is None
+    if measure:   # before the microbenchmark and any real tensor
         check_measured_size(report, run, run_device, torch_dtype, runs, interleave)
     peaks = None if interleave else resolve_peaks(run_device, report.dtype, sheet, peak_flops, peak_bandwidth)
-    info = describe_device(run_device) if (time or sheet is None) else {"kind": "datasheet", "name": sheet}
-    if not time:
+    info = describe_device(run_device) if (measure or sheet is None) else {"kind": "datasheet", "name": sheet}
+    if not measure:
         attach(report, Measurement(False, info, peaks, batch))
         return report
 

@@ -13,24 +13,24 @@ from torch import nn
 
 from profiler.errors import ProfilerError
 
-KINDS = ("non-reentrant", "reentrant")
+VARIANTS = ("non-reentrant", "reentrant")
 
 
-def check_kind(value) -> str | None:
-    """``checkpointing=``: False/None (off), True ("non-reentrant") or a kind."""
+def check_variant(value) -> str | None:
+    """``checkpointing=``: False/None (off), True ("non-reentrant") or a variant."""
     if value is None or value is False:
         return None
     if value is True:
-        return KINDS[0]
-    if isinstance(value, str) and value in KINDS:
+        return VARIANTS[0]
+    if isinstance(value, str) and value in VARIANTS:
         return value
     raise ProfilerError(f"checkpointing={value!r}: expected True, False, 'non-reentrant' or 'reentrant'")
 
 
-def enable(module: nn.Module, kind: str, label: str) -> str:
+def enable(module: nn.Module, variant: str, label: str) -> str:
     """Switch activation checkpointing on in ``module`` (built here); returns the note
     saying how."""
-    reentrant = kind == "reentrant"
+    reentrant = variant == "reentrant"
     switch = getattr(module, "activation_checkpointing_enable", None) \
         or getattr(module, "gradient_checkpointing_enable", None)
     if switch is not None and hasattr(module, "config"):   # transformers
@@ -42,14 +42,14 @@ def enable(module: nn.Module, kind: str, label: str) -> str:
             switch(activation_checkpointing_kwargs=arguments)
         else:
             switch(gradient_checkpointing_kwargs=arguments)
-        return f"activation checkpointing ({kind}): transformers' {switch.__name__}() on every layer"
+        return f"activation checkpointing ({variant}): transformers' {switch.__name__}() on every layer"
     if hasattr(module, "set_grad_checkpointing") and hasattr(module, "default_cfg"):   # timm
         if reentrant:
-            raise ProfilerError(f"{label}: checkpointing='reentrant': timm picks the kind process-wide "
+            raise ProfilerError(f"{label}: checkpointing='reentrant': timm picks the variant process-wide "
                                 "(timm.layers.set_reentrant_ckpt); profile with checkpointing=True "
                                 "(non-reentrant, timm's default)")
         module.set_grad_checkpointing(True)
-        return f"activation checkpointing ({kind}): timm's set_grad_checkpointing()"
+        return f"activation checkpointing ({variant}): timm's set_grad_checkpointing()"
     raise ProfilerError(f"{label}: checkpointing= switches on transformers' or timm's own activation "
                         "checkpointing, which this model has not: wrap its blocks in "
                         "torch.utils.checkpoint.checkpoint yourself and profile it as an nn.Module")

@@ -14,6 +14,7 @@ columns).  A frame edited in place must be assigned back (``report.layers = fram
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -61,14 +62,14 @@ class Report:
     tuple (None for inputs the caller gave); ``input_desc`` is its text.
     """
 
-    def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, mode: str,
+    def __init__(self, model: str, layers: pd.DataFrame | None, input_desc: str, batch: int, execution: str,
                  notes: list[str] | None = None, itemsize: int = 4, dtype: str = "float32",
                  input_size: tuple[int, ...] | None = None):
         self.model = model
         self.input_desc = input_desc
         self.input_size = input_size
         self.batch = batch
-        self.mode = mode                   # meta, fake or real: how the forward ran (its execution)
+        self.execution = execution                   # meta, fake or real: how the forward ran (its execution)
         self.notes = [] if notes is None else notes
         self.itemsize = itemsize           # bytes per parameter: the element size of the chosen dtype
         self.dtype = dtype                 # the floating dtype counted at ("bfloat16")
@@ -98,6 +99,13 @@ class Report:
         self._measurement = value
         self._memo = {}   # by_kind gains or changes its time columns
 
+    @property
+    def mode(self) -> str:
+        """Deprecated alias of ``execution`` (kept for one release)."""
+        warnings.warn("Report.mode is deprecated: use Report.execution (meta, fake or real)",
+                      DeprecationWarning, stacklevel=2)
+        return self.execution
+
     @classmethod
     def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
         """A report over ``build_rows``' rows; the frame is built on first access."""
@@ -107,7 +115,7 @@ class Report:
 
     def __repr__(self) -> str:
         rows = len(self._rows) if self._layers is None else len(self._layers)
-        return f"Report(model={self.model!r}, input={self.input_desc!r}, mode={self.mode!r}, rows={rows})"
+        return f"Report(model={self.model!r}, input={self.input_desc!r}, execution={self.execution!r}, rows={rows})"
 
     @property
     def layers(self) -> pd.DataFrame:
@@ -266,7 +274,7 @@ class Report:
 
     def header(self) -> str:
         dtype = "" if self.dtype == "float32" else f" · {self.dtype}"
-        return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.mode} tensors{dtype}"
+        return f"{self.model} · input {self.input_desc} · batch {self.batch} · {self.execution} tensors{dtype}"
 
     def finding(self) -> str:
         """One plain-language sentence on where parameters and multiplications sit,

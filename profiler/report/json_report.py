@@ -39,7 +39,7 @@ def to_dict(report: Report, layers: pd.DataFrame | None = None, layers_view: str
     document = {
         "schema_version": SCHEMA_VERSION,
         "model": report.model, "input": report.input_desc, "batch": int(report.batch),
-        "mode": report.mode, "itemsize": int(report.itemsize), "notes": list(report.notes),
+        "mode": report.execution, "itemsize": int(report.itemsize), "notes": list(report.notes),
         **({"language": report.language.to_dict()} if report.language is not None else {}),
         "total": {**_counts(report.total), "intensity": round(report.intensity, 4)},
         **({"utilisation": shown.to_dict()} if (shown := report.shown_utilisation()) is not None else {}),

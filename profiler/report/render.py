@@ -12,7 +12,7 @@ QUOTE_WIDTH = 80        # of which a quoted error message takes at most this man
 
 # "(SomeError: text)" inside a note: an exception quoted by the profile (one level of
 # parentheses inside it, as in "torch.nonzero()")
-_QUOTED_ERROR = re.compile(r"\((?P<kind>[A-Za-z_][\w.]*(?:Error|Exception)): "
+_QUOTED_ERROR = re.compile(r"\((?P<error>[A-Za-z_][\w.]*(?:Error|Exception)): "
                            r"(?P<text>[^()]*(?:\([^()]*\)[^()]*)*)\)")
 
 
@@ -32,7 +32,7 @@ def _short_quote(match: re.Match) -> str:
     sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
     if len(sentence) > QUOTE_WIDTH and ", " in sentence:
         sentence = sentence[:sentence.index(", ")] + "…"
-    return f"({match['kind']}: {_cut(sentence, QUOTE_WIDTH)})"
+    return f"({match['error']}: {_cut(sentence, QUOTE_WIDTH)})"
 
 
 def short_note(note: str, width: int = NOTE_WIDTH) -> str:

@@ -2,7 +2,7 @@
 
 The model is traced with torch.fx.  Everything before the last flatten (of all
 dimensions after the batch) is the feature extractor; everything after it must be
-a chain of Linear layers with pointwise activations, dropout, BatchNorm1d and a
+a chain of Linear layers with elementwise activations, dropout, BatchNorm1d and a
 final softmax over the classes between them.  At the window size the classifier
 was built for, the features are C×h×w and the first Linear, of C·h·w inputs,
 becomes Conv2d(C, n, kernel h×w) with its weight reshaped to (n, C, h, w) (the
@@ -36,7 +36,7 @@ from profiler.errors import ProfilerError, first_line
 from profiler.capture.modes import eval_state
 from profiler.transforms.outputs import model_dtype
 
-_POINTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
+_ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold, nn.LeakyReLU, nn.PReLU, nn.RReLU,
               nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.Sigmoid, nn.LogSigmoid, nn.Tanh, nn.SiLU,
               nn.Mish, nn.Softplus, nn.Hardswish, nn.Hardsigmoid, nn.Identity)
 _FUNCTIONS = {torch.relu: nn.ReLU, F.relu: nn.ReLU, F.relu6: nn.ReLU6, torch.sigmoid: nn.Sigmoid,
@@ -100,7 +100,7 @@ def _shape(node) -> tuple[int, ...]:
     return tuple(node.meta["tensor_meta"].shape)
 
 
-def _fixed_pool(kind, x_shape, out_shape, where: str) -> nn.Module:
+def _fixed_pool(pool_class, x_shape, out_shape, where: str) -> nn.Module:
     """The fixed pool that an adaptive one equals at the window size."""
     kernel, stride = [], []
     for a, b in zip(x_shape[-2:], out_shape[-2:]):
@@ -113,23 +113,23 @@ def _fixed_pool(kind, x_shape, out_shape, where: str) -> nn.Module:
                                 f"no sliding pool reproduces; choose a window where it divides evenly")
     if kernel == [1, 1] and stride == [1, 1]:
         return nn.Identity()
-    return kind(kernel_size=tuple(kernel), stride=tuple(stride))
+    return pool_class(kernel_size=tuple(kernel), stride=tuple(stride))
 
 
 def _fix_adaptive_pools(gm: fx.GraphModule) -> None:
     modules = dict(gm.named_modules())
     for i, node in enumerate(list(gm.graph.nodes)):
         if node.op == "call_module" and isinstance(modules[node.target], nn.modules.pooling._AdaptiveAvgPoolNd):
-            kind = nn.AvgPool2d
+            pool_class = nn.AvgPool2d
         elif node.op == "call_module" and isinstance(modules[node.target], nn.modules.pooling._AdaptiveMaxPoolNd):
-            kind = nn.MaxPool2d
+            pool_class = nn.MaxPool2d
         elif node.op == "call_function" and _name(node) in _ADAPTIVE:
-            kind = _ADAPTIVE[_name(node)]
+            pool_class = _ADAPTIVE[_name(node)]
         else:
             continue
         if len(_shape(node)) != 4:
             raise ProfilerError(f"adaptive pool '{_name(node)}' is not 2-D: only 2-D feature maps can slide")
-        pool = _fixed_pool(kind, _shape(node.args[0]), _shape(node), _name(node))
+        pool = _fixed_pool(pool_class, _shape(node.args[0]), _shape(node), _name(node))
         target = f"sliding_pool_{i}"
         gm.add_submodule(target, pool)
         with gm.graph.inserting_before(node):
@@ -210,7 +210,7 @@ def _convert(node: fx.Node, modules, first: bool, flat_shape) -> nn.Module:
                 if m.bias is not None:
                     conv.bias.copy_(m.bias)
             return conv
-        if isinstance(m, _POINTWISE):
+        if isinstance(m, _ELEMENTWISE):
             return copy.deepcopy(m)
         if isinstance(m, nn.modules.dropout._DropoutNd):
             return nn.Dropout(m.p)
@@ -230,7 +230,7 @@ def _convert(node: fx.Node, modules, first: bool, flat_shape) -> nn.Module:
     elif node.op == "call_method" and node.target in _METHODS:
         return _METHODS[node.target]()
     raise ProfilerError(f"the classifier's '{_name(node)}' has no convolutional equivalent "
-                        f"(supported after the flatten: Linear, pointwise activations, dropout, "
+                        f"(supported after the flatten: Linear, elementwise activations, dropout, "
                         f"BatchNorm1d, softmax over the classes)")
 
 

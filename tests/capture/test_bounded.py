@@ -21,7 +21,7 @@ from torchvision.ops import MultiScaleRoIAlign, batched_nms, nms
 
 import profiler
 from profiler.capture import bounded
-from profiler.api import BOUND_NOTE, DATA_DEPENDENT_NOTE
+from profiler.api import BOUND_NOTE, REAL_NOTE
 
 DETECTION = sorted(torchvision.models.list_models(module=torchvision.models.detection))
 COUNTS = ["params", "mults", "adds", "other", "macs", "flops"]
@@ -66,15 +66,15 @@ def _no_modes_left() -> bool:
 @pytest.mark.parametrize("name", DETECTION)
 def test_detection_model_profiles_on_meta_with_nothing_uncounted_and_its_note(name):
     report = profiler.profile(name)
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     assert report.uncounted.empty, report.uncounted[["name", "ops"]].to_string()
     assert report.total["macs"] > 0
-    assert report.notes.count(BOUND_NOTE) == 1 and DATA_DEPENDENT_NOTE not in report.notes
+    assert report.notes.count(BOUND_NOTE) == 1 and REAL_NOTE not in report.notes
     assert not any(note.startswith("ran on") for note in report.notes)
 
 
 def test_the_note_is_one_short_line_that_names_the_assumption():
-    for note in (BOUND_NOTE, DATA_DEPENDENT_NOTE):
+    for note in (BOUND_NOTE, REAL_NOTE):
         assert "\n" not in note and len(note) <= 120
     for words in ("every candidate passes", "NMS keeps every box", "boxes cover the image", "caps"):
         assert words in BOUND_NOTE
@@ -160,17 +160,17 @@ def test_bound_equals_a_real_forward_where_the_assumption_holds(kind):
     model = _tiny_models()[kind]
     real = profiler.profile(model, inputs=([(3, 64, 64)],), detections="real")
     bound = profiler.profile(model, inputs=([(3, 64, 64)],))
-    assert (real.mode, bound.mode) == ("real", "meta")
+    assert (real.execution, bound.execution) == ("real", "meta")
     assert _totals(bound) == _totals(real)
     assert _rows(bound) == _rows(real)
-    assert DATA_DEPENDENT_NOTE in real.notes and BOUND_NOTE in bound.notes
+    assert REAL_NOTE in real.notes and BOUND_NOTE in bound.notes
     assert _no_modes_left()
 
 
 def test_real_detections_still_run_on_real_tensors_with_their_note():
     report = profiler.profile("ssdlite320_mobilenet_v3_large", input_size=(3, 96, 96), detections="real")
-    assert report.mode == "real"
-    assert report.notes[-1] == DATA_DEPENDENT_NOTE
+    assert report.execution == "real"
+    assert report.notes[-1] == REAL_NOTE
     assert any(note.startswith("ran on real CPU tensors") for note in report.notes)
 
 

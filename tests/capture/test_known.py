@@ -46,7 +46,7 @@ def test_a_meta_forward_reads_the_values_of_small_real_inputs():
     ids, patches, sizes = _inputs()
     meta = profiler.profile(PlaceTokens().to("meta"), kwargs={"input_ids": ids, "patches": patches.to("meta"),
                                                                "sizes": sizes})
-    assert meta.mode == "meta"
+    assert meta.execution == "meta"
     counter = FlopCounterMode(display=False)
     with counter:
         model(ids, patches, sizes)
@@ -105,7 +105,7 @@ def test_indexing_with_python_lists_keeps_the_values():
     ids = torch.tensor([[1, 2, 3]])
     meta = profiler.profile(PadCheck().to("meta"), kwargs={"input_ids": ids})
     real = profiler.profile(PadCheck(), kwargs={"input_ids": ids})
-    assert meta.mode == "meta" and int(meta.total["macs"]) == int(real.total["macs"])
+    assert meta.execution == "meta" and int(meta.total["macs"]) == int(real.total["macs"])
 
 
 def test_run_forward_runs_a_meta_model_on_its_inputs_values_in_eval_mode_and_restores_the_mode():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from profiler.capture.record import Capture, ModuleCall, OpRecord, grads_of
+from profiler.capture.record import Capture, CallRecord, OpRecord, grads_of
 
 
 class Block(nn.Module):
@@ -128,8 +128,8 @@ def test_a_failing_call_stays_on_the_stack_and_modules_are_put_back():
     with pytest.raises(RuntimeError), capture:
         model(torch.empty(1, 4, device="meta"))
     failed = capture.failed_call
-    assert isinstance(failed, ModuleCall) and failed.name == "1" and not failed.finished
-    assert "ModuleCall('1', Linear" in repr(failed)
+    assert isinstance(failed, CallRecord) and failed.name == "1" and not failed.finished
+    assert "CallRecord('1', Linear" in repr(failed)
     assert [dict(m.__dict__) for m in model.modules()] == before
     assert model[0].__dict__["forward"] == own.forward and "forward" not in model[1].__dict__
 

@@ -16,7 +16,7 @@ from torch import nn
 
 import state
 from profiler.capture.run import Run
-from profiler.capture.session import (LOCK, Forward, captured, kept_rng, model_device, on_meta, process_state,
+from profiler.capture.session import (LOCK, ForwardRecord, captured, kept_rng, model_device, on_meta, process_state,
                                       unwrapped)
 from profiler.count.rows import build_rows
 
@@ -27,7 +27,7 @@ def _net() -> nn.Sequential:
 
 
 def _forward_rows(model, args, execution="meta", dtype=None, input_dtype=torch.float32, training=False):
-    """(the rows counted inside ``captured``, as profile() counts them; the Forward)."""
+    """(the rows counted inside ``captured``, as profile() counts them; the ForwardRecord)."""
     run = Run("model", model, args=args, dtype=dtype, input_dtype=input_dtype, training=training)
     with captured(run, execution) as done:
         assert torch.is_grad_enabled() is training                  # the forward's grad mode still holds
@@ -89,7 +89,7 @@ def test_captured_on_meta_counts_and_leaves_the_model_as_found():
     model = _net()
     before = state.snapshot(model)
     rows, done = _forward_rows(model, ((3, 6),))
-    assert isinstance(done, Forward) and done.description is None and done.kwargs == {}
+    assert isinstance(done, ForwardRecord) and done.description is None and done.kwargs == {}
     assert done.args == ((3, 6),) and done.loose == []
     rows = {row["name"]: row for row in rows}
     assert rows["0"]["macs"] == 3 * 6 * 5 and rows["2"]["macs"] == 3 * 5 * 2

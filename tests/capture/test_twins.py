@@ -28,7 +28,7 @@ def test_real_weights_model_runs_on_meta_twins_without_touching_it():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     before = {k: v.clone() for k, v in model.state_dict().items()}
     report = profiler.profile(model, input_size=(3, 64, 64))
-    assert report.mode == "meta"   # its tensors' meta twins ran, not the weights (FakeTensorMode before)
+    assert report.execution == "meta"   # its tensors' meta twins ran, not the weights (FakeTensorMode before)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
@@ -182,7 +182,7 @@ def test_in_place_relu_on_a_computed_input_counts_as_flop_counter_and_leaves_the
     report = profiler.profile(model, inputs=(x,), training=True)
     state.assert_untouched(model, before)
     assert state.freeze(x) == inputs_before and x._version == version
-    assert report.mode == "meta"
+    assert report.execution == "meta"
     forward, backward = _flop_counter_step(model, x.detach().clone().requires_grad_() * 1)
     assert (forward, backward) == (2 * 4 * 4, 2 * (2 * 4 * 4))       # by hand: y = xWᵀ, dW and dx
     assert _macs(report) == (forward, backward)
@@ -217,7 +217,7 @@ def test_in_place_on_a_computed_input_runs_on_fake_and_real_twins(cls, mode):
     report = profiler.profile(model, inputs=(x,), training=True)
     state.assert_untouched(model, before)
     assert state.freeze(x) == inputs_before and x._version == version
-    assert report.mode == mode
+    assert report.execution == mode
     assert _macs(report) == _flop_counter_step(model, x.detach().clone().requires_grad_() * 1)
 
 
@@ -290,7 +290,7 @@ def test_lazy_modules_in_a_training_profile_count_as_materialised_and_stay_lazy(
     state.assert_untouched(model, before)
     lazies = [m for m in model.modules() if isinstance(m, nn.modules.lazy.LazyModuleMixin)]
     assert lazies and all(m.has_uninitialized_params() for m in lazies)
-    assert report.mode == "meta"
+    assert report.execution == "meta"
 
     materialised = _seeded(LAZY[name])
     materialised(torch.randn(2, 3, 8, 8))
@@ -320,7 +320,7 @@ def test_lazy_modules_run_on_fake_twins(training):
     before = state.snapshot(model)
     report = profiler.profile(model, input_size=(8,), batch=2, training=training)
     state.assert_untouched(model, before)
-    assert report.mode == "fake"
+    assert report.execution == "fake"
     materialised = _seeded(_LazyNeedsFake)
     materialised(torch.randn(2, 8))
     plain = profiler.profile(materialised, input_size=(8,), batch=2, training=training)

@@ -9,7 +9,7 @@ import pytest
 
 from profiler.cli import main
 from profiler.cli.compare import _positive_int
-from profiler.report.comparison import COLUMNS
+from profiler.report.profiles_table import COLUMNS
 
 
 def _exit_code(argv: list[str]) -> int:

@@ -89,9 +89,9 @@ def test_profile_help_names_the_json_schemas_file_where_it_is(cli):
 
     import profiler
     code, out, _ = cli("profile", "--help")
-    named = re.search(r"schema: (profiler/\S+\.py)", " ".join(out.split())).group(1)
-    assert named == "profiler/report/json_report.py"
-    assert (Path(profiler.__file__).parent.parent / named).is_file()
+    named = re.search(r"schema: (docs/\S+\.md)", " ".join(out.split())).group(1)
+    assert named == "docs/reports.md"
+    assert "## JSON" in (Path(profiler.__file__).parent.parent / named).read_text(encoding="utf-8")
 
 
 def test_an_output_that_is_the_models_source_is_refused_and_left_as_it_was(cli, tmp_path):
@@ -198,9 +198,9 @@ def test_a_bad_rate_is_an_argparse_type_error(text):
 def test_measure_options_only_when_a_flag_asks_for_time():
     assert measure_options(_args()) is None
     assert measure_options(_args("--device", "H100")) == dict(device="H100", runs=None, peak_flops=None,
-                                                              peak_bandwidth=None, time=False)
+                                                              peak_bandwidth=None, measure=False)
     assert measure_options(_args("--measure", "--runs", "3", "--peak-flops", "1T")) == dict(
-        device="cpu", runs=3, peak_flops=1e12, peak_bandwidth=None, time=True)
+        device="cpu", runs=3, peak_flops=1e12, peak_bandwidth=None, measure=True)
 
 
 @pytest.mark.parametrize("argv,message", [(["--runs", "3"], "--runs goes with --measure"),

@@ -4,9 +4,9 @@ packet, an op's in-place variant sharing its backward; an unknown module or op
 finds None; a key registers once per table (a second registration raises); a kind
 must be one of the known kinds; a backward registered with ``inputs`` costs
 nothing where none of them needs a gradient; every registered formula lives in a
-kind file of its direction, and every forward one has a literal case in the test
-file of its kind (tests/formulas/forward/test_<kind>.py).  Registrations of new keys run in a subprocess, leaving this process's
-registry as it was."""
+group file of its direction, and every forward one has a literal case in the test
+file of its group (tests/formulas/forward/test_<group>.py).  Registrations of new
+keys run in a subprocess, leaving this process's registry as it was."""
 from __future__ import annotations
 
 import importlib.util
@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from formula_access import (Call, aten_formulas_by_packet, find_aten_formula, find_module_backward,
+from formula_access import (CallShapes, aten_formulas_by_packet, find_aten_formula, find_module_backward,
                             find_module_formula, find_op_backward, module_backwards_by_class,
                             module_formulas_by_class, op_backwards_by_packet)
 from formula_cases import assert_every_formula_has_a_case
@@ -45,7 +45,7 @@ def test_a_subclass_inherits_its_parents_formulas_along_the_mro():
 
 def test_inherited_formula_counts_the_subclass_call_as_the_parents():
     """Conv2d(2, 3, 3) on (1, 2, 5, 5): 27 outputs × 18 terms, + bias."""
-    call = Call(inputs=((1, 2, 5, 5),), outputs=((1, 3, 3, 3),))
+    call = CallShapes(inputs=((1, 2, 5, 5),), outputs=((1, 3, 3, 3),))
     cost = find_module_formula(MyConv(2, 3, 3)).fn(MyConv(2, 3, 3), call)
     assert (cost.mults, cost.adds, cost.macs) == (27 * 18, 27 * 17 + 27, 27 * 18)
 
@@ -124,7 +124,7 @@ _REGISTER = textwrap.dedent("""
         pass
 
     gated = registry.module_backward(Gated, inputs=(0, 1))(lambda m, call, needs: Cost(adds=5))
-    call = registry.Call(inputs=((2,), (2,)), outputs=((2,),))
+    call = registry.CallShapes(inputs=((2,), (2,)), outputs=((2,),))
     assert registry.find_module_backward(Gated()) is gated
     assert gated(Gated(), call, (False, False)) == Cost() and gated(Gated(), call, ()) == Cost()
     assert gated(Gated(), call, (False, True)) == gated(Gated(), call, (True, False)) == Cost(adds=5)
@@ -142,7 +142,7 @@ def test_registering_a_new_key_and_a_second_registration_of_a_key():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
-def test_every_registered_formula_lives_in_a_kind_file_of_its_direction():
+def test_every_registered_formula_lives_in_a_group_file_of_its_direction():
     forward = [f.fn for f in [*module_formulas_by_class().values(), *aten_formulas_by_packet().values()]]
     backward = [*module_backwards_by_class().values(), *op_backwards_by_packet().values()]
     assert forward and backward
@@ -152,29 +152,29 @@ def test_every_registered_formula_lives_in_a_kind_file_of_its_direction():
 
 
 FORWARD = Path(registry.__file__).parent / "forward"
-KIND_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__")
+GROUP_FILES = sorted(p.stem for p in FORWARD.glob("*.py") if p.stem != "__init__")
 
 
-def _literal_cases(kind: str):
-    """The test file of a forward kind file, tests/formulas/forward/test_<kind>.py,
+def _literal_cases(group: str):
+    """The test file of a forward group file, tests/formulas/forward/test_<group>.py,
     loaded apart (for its ``CASES`` and ``OPS``)."""
-    name = f"_literal_cases_of_{kind}"
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{kind}.py")
+    name = f"_literal_cases_of_{group}"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "forward" / f"test_{group}.py")
     module = sys.modules[name] = importlib.util.module_from_spec(spec)   # as an import would (dataclasses read it)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.mark.parametrize("kind", KIND_FILES)
-def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_kind(kind):
-    """Every module class and op packet whose forward formula forward/<kind>.py
-    defines has a case in tests/formulas/forward/test_<kind>.py, and no case there
+@pytest.mark.parametrize("group", GROUP_FILES)
+def test_every_forward_formula_has_a_literal_case_in_the_test_file_of_its_group(group):
+    """Every module class and op packet whose forward formula forward/<group>.py
+    defines has a case in tests/formulas/forward/test_<group>.py, and no case there
     is counted by another file's formula."""
-    cases = _literal_cases(kind)
+    cases = _literal_cases(group)
     assert_every_formula_has_a_case(getattr(cases, "CASES", []), getattr(cases, "OPS", []),
-                                    f"profiler.formulas.forward.{kind}")
+                                    f"profiler.formulas.forward.{group}")
 
 
 def test_call_names_its_first_input_and_output():
-    call = Call(inputs=((2, 3), (4,)), outputs=((2, 5),))
+    call = CallShapes(inputs=((2, 3), (4,)), outputs=((2, 5),))
     assert call.x == (2, 3) and call.out == (2, 5) and call.kwargs == {}

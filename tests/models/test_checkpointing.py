@@ -21,13 +21,13 @@ def _passes(report) -> dict[str, int]:
     return report.passes.set_index("pass")["macs"].to_dict()
 
 
-@pytest.mark.parametrize("kind", [True, "reentrant"])
-def test_by_name_equals_the_model_switched_on_by_hand(kind):
-    by_name = profiler.profile("hf:llama", config=TINY, training=True, checkpointing=kind, tokens=16)
+@pytest.mark.parametrize("variant", [True, "reentrant"])
+def test_by_name_equals_the_model_switched_on_by_hand(variant):
+    by_name = profiler.profile("hf:llama", config=TINY, training=True, checkpointing=variant, tokens=16)
     assert any("activation checkpointing" in note for note in by_name.notes)
     model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY))
     model.gradient_checkpointing_enable(
-        gradient_checkpointing_kwargs={"use_reentrant": kind == "reentrant"})
+        gradient_checkpointing_kwargs={"use_reentrant": variant == "reentrant"})
     by_hand = profiler.profile(model, inputs=(torch.randint(0, 100, (1, 16)),), training=True)
     plain = profiler.profile("hf:llama", config=TINY, training=True, tokens=16)
     assert _passes(by_name) == _passes(by_hand)

@@ -31,7 +31,7 @@ def test_regnet_builds_on_meta_although_its_builder_calls_tolist():
 def test_regnet_counts_from_the_meta_build_equal_those_from_a_real_build(name):
     by_name = profiler.profile(name)
     real = profiler.profile(_build_real(resolve(name)))
-    assert by_name.mode == "meta" and not by_name.notes
+    assert by_name.execution == "meta" and not by_name.notes
     assert by_name.totals == real.totals
 
 

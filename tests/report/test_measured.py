@@ -93,7 +93,7 @@ def test_compare_measures_a_transformers_model_by_name():
 def test_compare_shows_where_linear_layers_turn_compute_bound():
     """With given roofs (ridge at 10 FLOPs per byte) the regimes follow from the counts alone."""
     from profiler.compare import compare
-    from profiler.report.comparison import to_text
+    from profiler.report.profiles_table import to_text
     frame = compare(["alexnet"], batches=[1, 8, 64], device="cpu", peak_flops=1e12, peak_bandwidth=1e11)
     assert list(frame["linear_regime"]) == ["memory", "memory", "compute"]
     assert frame["linear_intensity"].is_monotonic_increasing
@@ -106,7 +106,7 @@ def test_compare_shows_where_linear_layers_turn_compute_bound():
 def predicted_linear():
     """nn.Linear(64, 32) at batch 4, float32, under roofs of 1 TFLOP/s and 100 GB/s (no cache level)."""
     report = profiler.profile(nn.Linear(64, 32), inputs=((4, 64),))
-    return measure(report, peak_flops=1e12, peak_bandwidth=1e11, time=False)
+    return measure(report, peak_flops=1e12, peak_bandwidth=1e11, measure=False)
 
 
 # 4 x 32 outputs, each 64 mults, 63 adds and a bias add; moves its 64x32+32 parameters,

@@ -36,7 +36,7 @@ def _report(memory=None, plan=None) -> Report:
     row = dict(name="fc", type="Linear", kind="linear", depth=1, input_shapes=((1, 4),), output_shape=((1, 2),),
                params=10, mults=8, adds=8, other=0, macs=8, flops=16, act_elems=2, act_bytes=8, in_bytes=16,
                status="formula", ops="")
-    report = Report.from_rows("toy", [row], input_desc="4", batch=1, mode="meta")
+    report = Report.from_rows("toy", [row], input_desc="4", batch=1, execution="meta")
     report.memory, report.memory_plan = memory, plan
     return report
 

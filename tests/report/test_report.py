@@ -181,13 +181,20 @@ def _mlp() -> nn.Module:
 
 def test_a_report_from_rows_builds_its_frame_on_first_read():
     rows = profiler.profile(_mlp(), inputs=((3, 4),)).layers.to_dict("records")
-    report = Report.from_rows("mlp", rows, input_desc="given inputs", batch=3, mode="meta")
+    report = Report.from_rows("mlp", rows, input_desc="given inputs", batch=3, execution="meta")
     assert report._layers is None
-    assert repr(report) == "Report(model='mlp', input='given inputs', mode='meta', rows=3)"
+    assert repr(report) == "Report(model='mlp', input='given inputs', execution='meta', rows=3)"
     assert report.header() == "mlp · input given inputs · batch 3 · meta tensors"
     assert report.totals["macs"] == 3 * 4 * 8 + 3 * 8 * 2           # batch x in x out, per Linear
     assert list(report.layers["name"]) == ["0", "1", "2"] and report.layers["macs"].dtype == "int64"
     assert str(report) == report.to_string()
+
+
+def test_report_mode_is_a_deprecated_alias_of_execution():
+    report = profiler.profile(_mlp(), inputs=((3, 4),))
+    assert report.execution == "meta"
+    with pytest.warns(DeprecationWarning, match="Report.execution"):
+        assert report.mode == "meta"
 
 
 def test_the_header_names_a_dtype_other_than_float32():

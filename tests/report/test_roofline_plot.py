@@ -15,7 +15,7 @@ from profiler.report.roofline_plot import roofline_figure
 @pytest.fixture(scope="module")
 def predicted():
     """alexnet_homework under given roofs: 1 TFLOP/s and 100 GB/s, ridge at 10 FLOPs per byte."""
-    return measure(profiler.profile("alexnet_homework"), peak_flops=1e12, peak_bandwidth=1e11, time=False)
+    return measure(profiler.profile("alexnet_homework"), peak_flops=1e12, peak_bandwidth=1e11, measure=False)
 
 
 def test_an_unmeasured_report_has_no_roofline():

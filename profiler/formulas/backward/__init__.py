@@ -1,6 +1,6 @@
 """Backward formulas: the arithmetic of loss.backward(), layer by layer, from
-shapes; one file per layer kind, named as its forward file (``conv.py`` beside
-``forward/conv.py``), holding the kind's cost functions and their
+shapes; one file per group, named as its forward file (``conv.py`` beside
+``forward/conv.py``), holding the group's cost functions and their
 ``module_backward`` / ``op_backward`` registrations (see ``registry``).
 
 Conventions (with those of the forward formulas: a subtraction is an addition;

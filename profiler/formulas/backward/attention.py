@@ -10,7 +10,7 @@ from profiler.formulas.backward.activation import softmax_backward_cost
 from profiler.formulas.backward.linear import linear_backward_cost
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel
 from profiler.formulas.forward.attention import mha_shapes
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import module_params_need, need
 
 aten = torch.ops.aten
@@ -54,7 +54,7 @@ def sdpa_backward(needs, out, q, k, v, *args, **kwargs) -> Cost:
 
 
 @module_backward(nn.MultiheadAttention)
-def mha_module_backward(m, call: Call, needs) -> Cost:
+def mha_module_backward(m, call: CallShapes, needs) -> Cost:
     """The forward's steps in reverse: out projection (a Linear), weights·V and
     softmax(Q·Kᵀ) (``attention_backward_cost``, with the query scaling's 1 mult per
     query element), then the q, k and v projections (Linears).  Attention dropout in

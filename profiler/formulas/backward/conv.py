@@ -9,7 +9,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, dot_products, numel
 from profiler.formulas.forward.conv import conv_transpose_cost
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import module_params_need, need, per_dim, same_padding
 
 
@@ -52,7 +52,7 @@ def conv_backward_cost(x: Shape, out: Shape, weight: Shape, groups: int, kernel,
 
 
 @module_backward(nn.modules.conv._ConvNd)
-def conv_module_backward(m, call: Call, needs) -> Cost:
+def conv_module_backward(m, call: CallShapes, needs) -> Cost:
     need_w, need_b = module_params_need(m, "weight", "bias")
     return conv_backward_cost(call.x, call.out, tuple(m.weight.shape), m.groups, m.kernel_size,
                               m.stride, m.padding, m.dilation, m.transposed, need(needs, 0),

@@ -1,5 +1,5 @@
-"""Backward of pointwise functions: the per-element gradient table, shared by the
-activation modules and the aten ops, and the backward formulas of the pointwise
+"""Backward of elementwise functions: the per-element gradient table, shared by the
+activation modules and the aten ops, and the backward formulas of the elementwise
 aten ops (unary functions, add/mul/div and other binary ops with broadcasting,
 addcmul, addcdiv, lerp; comparisons and rounding, which have no gradient).
 Conventions in ``profiler.formulas.backward``."""
@@ -15,7 +15,7 @@ from profiler.formulas.shapes import first_output, is_shape, need
 aten = torch.ops.aten
 
 # name: (mults, adds, other) per element for grad x = g·f'(x), f' from saved x or y
-POINTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
+ELEMENTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
     "relu": (0, 0, 1),          # g where y > 0: one comparison
     "threshold": (0, 0, 1),
     "relu6": (0, 0, 2),         # g where 0 < x < 6
@@ -70,24 +70,24 @@ POINTWISE_BACKWARD: dict[str, tuple[int, int, int]] = {
 }
 
 
-def pointwise_backward_cost(name: str, n: int) -> Cost:
-    """``n`` elements of the gradient of the pointwise function ``name`` (table
-    ``POINTWISE_BACKWARD``)."""
-    mults, adds, other = POINTWISE_BACKWARD[name]
+def elementwise_backward_cost(name: str, n: int) -> Cost:
+    """``n`` elements of the gradient of the elementwise function ``name`` (table
+    ``ELEMENTWISE_BACKWARD``)."""
+    mults, adds, other = ELEMENTWISE_BACKWARD[name]
     return per_element(n, mults, adds, other)
 
 
-# aten op name: its POINTWISE_BACKWARD entry.  gelu and pow have their own
+# aten op name: its ELEMENTWISE_BACKWARD entry.  gelu and pow have their own
 # formulas (their arguments choose the entry), in ``activation`` and below.
-UNARY_OPS = {name: name for name in POINTWISE_BACKWARD if name not in ("gelu", "gelu_tanh", "pow")}
+UNARY_OPS = {name: name for name in ELEMENTWISE_BACKWARD if name not in ("gelu", "gelu_tanh", "pow")}
 UNARY_OPS.update({"log10": "log2", "log_sigmoid_forward": "logsigmoid", "rrelu_with_noise": "rrelu",
                   "clip": "clamp", "clamp_min": "relu", "clamp_max": "relu", "_prelu_kernel": "prelu"})
 
 
 def _unary(name: str) -> OpBackward:
     def count(needs, out, x, *args, **kwargs) -> Cost:
-        return pointwise_backward_cost(name, numel(first_output(out)))
-    count.__doc__ = f"Per output element, as '{name}' in POINTWISE_BACKWARD."
+        return elementwise_backward_cost(name, numel(first_output(out)))
+    count.__doc__ = f"Per output element, as '{name}' in ELEMENTWISE_BACKWARD."
     return count
 
 

@@ -12,7 +12,7 @@ from torch import nn
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
 from profiler.formulas.forward.norm import (batch_statistics, batchnorm_group, groupnorm_group, norm_channels,
                                             stored_statistics)
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import module_params_need, need
 
 aten = torch.ops.aten
@@ -67,7 +67,7 @@ def rms_norm_backward_cost(n: int, group: int, params: int, need_x: bool, need_w
 
 
 @module_backward(nn.modules.batchnorm._NormBase)
-def batchnorm_module_backward(m, call: Call, needs) -> Cost:
+def batchnorm_module_backward(m, call: CallShapes, needs) -> Cost:
     n, need_x = numel(call.out), need(needs, 0)
     need_w, need_b = module_params_need(m, "weight", "bias")
     params = norm_channels(call.x) if m.affine else 0
@@ -77,21 +77,21 @@ def batchnorm_module_backward(m, call: Call, needs) -> Cost:
 
 
 @module_backward(nn.LayerNorm)
-def layernorm_module_backward(m, call: Call, needs) -> Cost:
+def layernorm_module_backward(m, call: CallShapes, needs) -> Cost:
     group = prod(m.normalized_shape)
     return normalize_backward_cost(numel(call.out), group, group if m.elementwise_affine else 0,
                                    need(needs, 0), *module_params_need(m, "weight", "bias"))
 
 
 @module_backward(nn.GroupNorm)
-def groupnorm_module_backward(m, call: Call, needs) -> Cost:
+def groupnorm_module_backward(m, call: CallShapes, needs) -> Cost:
     n = numel(call.out)
     return normalize_backward_cost(n, groupnorm_group(call.x, n, m.num_groups), m.num_channels if m.affine else 0,
                                    need(needs, 0), *module_params_need(m, "weight", "bias"))
 
 
 @module_backward(nn.RMSNorm)
-def rmsnorm_module_backward(m, call: Call, needs) -> Cost:
+def rmsnorm_module_backward(m, call: CallShapes, needs) -> Cost:
     group = prod(m.normalized_shape)
     return rms_norm_backward_cost(numel(call.out), group, group if m.elementwise_affine else 0,
                                   need(needs, 0), *module_params_need(m, "weight"))
@@ -141,5 +141,5 @@ def lrn_backward_cost(n: int, size: int) -> Cost:
 
 
 @module_backward(nn.LocalResponseNorm, nn.CrossMapLRN2d, inputs=(0,))
-def lrn_module_backward(m, call: Call, needs) -> Cost:
+def lrn_module_backward(m, call: CallShapes, needs) -> Cost:
     return lrn_backward_cost(numel(call.out), m.size)

@@ -10,7 +10,7 @@ from profiler.formulas.cost import ZERO, Cost, Shape, numel
 from profiler.formulas.forward.conv import conv_transpose_cost
 from profiler.formulas.forward.pool import (adaptive_totals, adaptive_windows_overlap, kernel_and_stride, pool_dims,
                                             windows_overlap)
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import first_output, per_dim
 
 aten = torch.ops.aten
@@ -43,33 +43,33 @@ def adaptive_avg_pool_backward_cost(x: Shape, out: Shape, window_total: int) -> 
 
 
 @module_backward(nn.modules.pooling._MaxPoolNd, inputs=(0,))
-def max_pool_module_backward(m, call: Call, needs) -> Cost:
+def max_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     kernel, stride = kernel_and_stride(m)
     overlapping = windows_overlap(kernel, stride, per_dim(m.dilation, pool_dims(m)))
     return max_pool_backward_cost(numel(call.out), overlapping)
 
 
 @module_backward(nn.modules.pooling._AvgPoolNd, inputs=(0,))
-def avg_pool_module_backward(m, call: Call, needs) -> Cost:
+def avg_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     kernel, stride = kernel_and_stride(m)
     return avg_pool_backward_cost(call.x, call.out, kernel, stride, per_dim(m.padding, pool_dims(m)))
 
 
 @module_backward(nn.modules.pooling._AdaptiveAvgPoolNd, inputs=(0,))
-def adaptive_avg_pool_module_backward(m, call: Call, needs) -> Cost:
+def adaptive_avg_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     total, _ = adaptive_totals(call.x, call.out, pool_dims(m))
     return adaptive_avg_pool_backward_cost(call.x, call.out, total)
 
 
 @module_backward(nn.modules.pooling._AdaptiveMaxPoolNd, inputs=(0,))
-def adaptive_max_pool_module_backward(m, call: Call, needs) -> Cost:
+def adaptive_max_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     d = pool_dims(m)
     overlapping = adaptive_windows_overlap(call.x[-d:], call.out[-d:])
     return max_pool_backward_cost(numel(call.out), overlapping)
 
 
 @module_backward(nn.modules.pooling._MaxUnpoolNd)
-def max_unpool_module_backward(m, call: Call, needs) -> Cost:
+def max_unpool_module_backward(m, call: CallShapes, needs) -> Cost:
     return ZERO  # the gradient is gathered back at the saved indices
 
 
@@ -136,10 +136,10 @@ def fractional_max_pool_backward_cost(x: Shape, out: Shape, kernel) -> Cost:
 
 
 @module_backward(nn.modules.pooling._LPPoolNd, inputs=(0,))
-def lp_pool_module_backward(m, call: Call, needs) -> Cost:
+def lp_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     return lp_pool_backward_cost(call.x, call.out, *kernel_and_stride(m))
 
 
 @module_backward(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d, inputs=(0,))
-def fractional_max_pool_module_backward(m, call: Call, needs) -> Cost:
+def fractional_max_pool_module_backward(m, call: CallShapes, needs) -> Cost:
     return fractional_max_pool_backward_cost(call.x, call.out, per_dim(m.kernel_size, pool_dims(m)))

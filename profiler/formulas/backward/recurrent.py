@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from profiler.formulas.backward.elementwise import pointwise_backward_cost
+from profiler.formulas.backward.elementwise import elementwise_backward_cost
 from profiler.formulas.cost import ZERO, Cost, dot_products, numel, per_element
 from profiler.formulas.forward.recurrent import _GATES  # gates per mode, as the forward counts them
-from profiler.formulas.registry import Call, module_backward
+from profiler.formulas.registry import CallShapes, module_backward
 from profiler.formulas.shapes import module_params_need, need
 
 
@@ -16,7 +16,7 @@ def gates_backward_cost(mode: str, units: int) -> Cost:
     """The pre-activation gradients of one step, from the gradient of its output
     state, for ``units`` hidden units (rows × H), with the forward's gate values
     saved (as autograd saves the outputs of sigmoid and tanh):
-    * RNN: tanh's or relu's backward (``POINTWISE_BACKWARD``);
+    * RNN: tanh's or relu's backward (``ELEMENTWISE_BACKWARD``);
     * LSTM (saved i, f, g, o, c, t = tanh(c')): g_o = g_h·t, g_t = g_h·o (2 mults);
       g_c' = g_c + g_t·(1 − t²) (tanh's backward, + the gradient c' gets as an
       output or from the next step: 1 add); g_i = g_c'·g, g_f = g_c'·c,
@@ -28,14 +28,14 @@ def gates_backward_cost(mode: str, units: int) -> Cost:
         mults 10, adds 4 per unit.
     The gates' gradients are computed whole whenever any gradient is wanted."""
     if mode == "RNN_TANH":
-        return pointwise_backward_cost("tanh", units)
+        return elementwise_backward_cost("tanh", units)
     if mode == "RNN_RELU":
-        return pointwise_backward_cost("relu", units)
+        return elementwise_backward_cost("relu", units)
     if mode == "LSTM":
-        return (per_element(units, mults=5, adds=1) + pointwise_backward_cost("sigmoid", 3 * units)
-                + pointwise_backward_cost("tanh", 2 * units))
-    return (per_element(units, mults=4, adds=1) + pointwise_backward_cost("sigmoid", 2 * units)
-            + pointwise_backward_cost("tanh", units))
+        return (per_element(units, mults=5, adds=1) + elementwise_backward_cost("sigmoid", 3 * units)
+                + elementwise_backward_cost("tanh", 2 * units))
+    return (per_element(units, mults=4, adds=1) + elementwise_backward_cost("sigmoid", 2 * units)
+            + elementwise_backward_cost("tanh", units))
 
 
 def state_backward_cost(mode: str, units: int, state: int, gates: int) -> Cost:
@@ -158,7 +158,7 @@ def _state_needs(needs, lstm: bool) -> tuple[bool, bool]:
 
 
 @module_backward(nn.RNNBase)
-def rnn_module_backward(m: nn.RNNBase, call: Call, needs) -> Cost:
+def rnn_module_backward(m: nn.RNNBase, call: CallShapes, needs) -> Cost:
     """P (time step, sequence) pairs as the forward reads them (L·N, or Σ lengths
     for a PackedSequence); N sequences from the last output, h_n or c_n, of shape
     (layers·dirs, N, ·), or (layers·dirs, ·) unbatched."""
@@ -177,7 +177,7 @@ def rnn_module_backward(m: nn.RNNBase, call: Call, needs) -> Cost:
 
 
 @module_backward(nn.RNNCellBase)
-def rnn_cell_module_backward(m: nn.RNNCellBase, call: Call, needs) -> Cost:
+def rnn_cell_module_backward(m: nn.RNNCellBase, call: CallShapes, needs) -> Cost:
     if isinstance(m, nn.LSTMCell):
         mode = "LSTM"
     elif isinstance(m, nn.GRUCell):

@@ -9,7 +9,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, Shape, numel
 from profiler.formulas.forward.resample import INTERPOLATION_OPS, fold_additions, interpolation_taps
-from profiler.formulas.registry import Call, OpBackward, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, OpBackward, module_backward, op_backward
 
 
 def interpolate_backward_cost(x: Shape, out: Shape, taps: int) -> Cost:
@@ -22,7 +22,7 @@ def interpolate_backward_cost(x: Shape, out: Shape, taps: int) -> Cost:
 
 
 @module_backward(nn.Upsample, inputs=(0,))
-def upsample_module_backward(m, call: Call, needs) -> Cost:
+def upsample_module_backward(m, call: CallShapes, needs) -> Cost:
     return interpolate_backward_cost(call.x, call.out, interpolation_taps(m.mode, len(call.out) - 2))
 
 

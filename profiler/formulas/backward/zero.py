@@ -3,7 +3,7 @@
 cat, index or mask costs nothing; dropout in training scales it; reflection,
 replication and circular padding, expand, repeat and where sum it back onto their
 input's shape.  ``no_gradient`` is the backward of ops whose gradient is zero or
-a pure routing (comparisons, sorts, counts), registered by their kind's files."""
+a pure routing (comparisons, sorts, counts), registered by their groups' files."""
 from __future__ import annotations
 
 import torch
@@ -11,7 +11,7 @@ from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel, sum_to_cost
 from profiler.formulas.forward.zero import ZERO_COST_MODULES
-from profiler.formulas.registry import Call, module_backward, op_backward
+from profiler.formulas.registry import CallShapes, module_backward, op_backward
 from profiler.formulas.shapes import first_output, is_shape, need
 
 aten = torch.ops.aten
@@ -24,7 +24,7 @@ def no_gradient(needs, out, *args, **kwargs) -> Cost:
 
 
 @module_backward(*ZERO_COST_MODULES, inputs=(0,))
-def zero_module_backward(m, call: Call, needs) -> Cost:
+def zero_module_backward(m, call: CallShapes, needs) -> Cost:
     """Reshapes, copies and constant padding route the gradient back: 0.  Dropout
     in training scales the kept gradients by 1/(1−p): 1 mult per element (the
     mask is a selection); reflection, replication and circular padding sum the

@@ -1,5 +1,5 @@
 """Activations and softmax: modules, and the aten ops with their own arguments
-(elu, gelu, glu, softmax, log_softmax; plain pointwise ones are in ``elementwise``).
+(elu, gelu, glu, softmax, log_softmax; plain elementwise ones are in ``elementwise``).
 Per-element costs come from the table in ``elementwise``.  Backward:
 ``backward/activation.py``, which reuses ``ACTIVATIONS`` and ``softmax_row``."""
 from __future__ import annotations
@@ -8,13 +8,13 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, numel, per_element
-from profiler.formulas.forward.elementwise import pointwise_cost
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.forward.elementwise import elementwise_cost
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 from profiler.formulas.shapes import dim_size
 
 aten = torch.ops.aten
 
-# module class: its entry in elementwise.POINTWISE
+# module class: its entry in elementwise.ELEMENTWISE
 ACTIVATIONS = {
     nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardtanh: "hardtanh", nn.Threshold: "threshold",
     nn.LeakyReLU: "leaky_relu", nn.PReLU: "prelu", nn.RReLU: "rrelu", nn.ELU: "elu",
@@ -25,15 +25,15 @@ ACTIVATIONS = {
 }
 
 
-def _activation(m: nn.Module, call: Call) -> Cost:
-    """Pointwise activation: a fixed cost per output element, from the table in
+def _activation(m: nn.Module, call: CallShapes) -> Cost:
+    """Elementwise activation: a fixed cost per output element, from the table in
     ``profiler.formulas.forward.elementwise`` (ReLU is one comparison, SiLU is
     x·1/(1+exp(−x)): 1 mult, 1 add, 1 exp, 1 division, ...)."""
-    return pointwise_cost(activation_name(m), numel(call.out))
+    return elementwise_cost(activation_name(m), numel(call.out))
 
 
 def activation_name(m: nn.Module) -> str:
-    """The POINTWISE entry of an activation module, by the class it is (or subclasses)."""
+    """The ELEMENTWISE entry of an activation module, by the class it is (or subclasses)."""
     return next(ACTIVATIONS[cls] for cls in type(m).__mro__ if cls in ACTIVATIONS)
 
 
@@ -41,14 +41,14 @@ module_formula(*ACTIVATIONS, kind="activation")(_activation)
 
 
 @module_formula(nn.GELU, kind="activation")
-def gelu_module(m: nn.GELU, call: Call) -> Cost:
+def gelu_module(m: nn.GELU, call: CallShapes) -> Cost:
     """GELU: erf form 0.5·x·(1+erf(x/√2)) is 3 mults, 1 add, 1 erf per element;
     approximate='tanh' is 6 mults, 2 adds, 1 tanh."""
-    return pointwise_cost(gelu_name(m.approximate), numel(call.out))
+    return elementwise_cost(gelu_name(m.approximate), numel(call.out))
 
 
 def gelu_name(approximate: str) -> str:
-    """The POINTWISE entry of GELU: the erf form, or approximate='tanh'."""
+    """The ELEMENTWISE entry of GELU: the erf form, or approximate='tanh'."""
     return "gelu_tanh" if approximate == "tanh" else "gelu"
 
 
@@ -61,12 +61,12 @@ def elu(out, x, alpha=1, scale=1, input_scale=1) -> Cost:
     in any class: SELU stays at ELU's 1 mult, 1 add, 2 other.  ``input_scale``
     (1/α for CELU, precomputed) is 1 more mult per element: CELU's 2, 1, 2."""
     n = numel(out)
-    return pointwise_cost("elu", n) + Cost(mults=n * (input_scale != 1))
+    return elementwise_cost("elu", n) + Cost(mults=n * (input_scale != 1))
 
 
 @aten_formula(aten.gelu, aten.gelu_, kind="activation")
 def gelu(out, x, approximate="none") -> Cost:
-    return pointwise_cost(gelu_name(approximate), numel(out))
+    return elementwise_cost(gelu_name(approximate), numel(out))
 
 
 def softmax_cost(n_total: int, row: int) -> Cost:
@@ -101,12 +101,12 @@ def module_softmax_row(m: nn.Module, shape) -> int:
 
 
 @module_formula(nn.Softmax, nn.Softmin, nn.Softmax2d, kind="activation")
-def softmax_module(m: nn.Module, call: Call) -> Cost:
+def softmax_module(m: nn.Module, call: CallShapes) -> Cost:
     return softmax_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
 @module_formula(nn.LogSoftmax, kind="activation")
-def log_softmax_module(m: nn.LogSoftmax, call: Call) -> Cost:
+def log_softmax_module(m: nn.LogSoftmax, call: CallShapes) -> Cost:
     return log_softmax_cost(numel(call.out), module_softmax_row(m, call.out))
 
 
@@ -121,10 +121,10 @@ def log_softmax(out, x, dim, *args, **kwargs) -> Cost:
 
 
 @module_formula(nn.GLU, kind="activation")
-def glu_module(m: nn.GLU, call: Call) -> Cost:
+def glu_module(m: nn.GLU, call: CallShapes) -> Cost:
     """GLU a·σ(b): a sigmoid and a multiplication per output element."""
     n = numel(call.out)
-    return pointwise_cost("sigmoid", n) + per_element(n, mults=1)
+    return elementwise_cost("sigmoid", n) + per_element(n, mults=1)
 
 
 @aten_formula(aten.glu, kind="activation")
@@ -132,4 +132,4 @@ def glu(out, x, dim=-1) -> Cost:
     """F.glu: a·σ(b), the halves of ``dim``: as the GLU module, a sigmoid and a
     multiplication per output element."""
     n = numel(out)
-    return pointwise_cost("sigmoid", n) + per_element(n, mults=1)
+    return elementwise_cost("sigmoid", n) + per_element(n, mults=1)

@@ -14,7 +14,7 @@ from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel
 from profiler.formulas.forward.activation import softmax_cost
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 
 aten = torch.ops.aten
 
@@ -51,7 +51,7 @@ class MhaShapes(NamedTuple):
     keys: int
 
 
-def mha_shapes(m: nn.MultiheadAttention, call: Call) -> MhaShapes:
+def mha_shapes(m: nn.MultiheadAttention, call: CallShapes) -> MhaShapes:
     """Batch and lengths from the query and key shapes: (L, N, E), or (N, L, E)
     with batch_first, or unbatched (L, E)."""
     q, k = call.inputs[0], call.inputs[1]
@@ -63,7 +63,7 @@ def mha_shapes(m: nn.MultiheadAttention, call: Call) -> MhaShapes:
 
 
 @module_formula(nn.MultiheadAttention, kind="attention")
-def mha_module(m: nn.MultiheadAttention, call: Call) -> Cost:
+def mha_module(m: nn.MultiheadAttention, call: CallShapes) -> Cost:
     """Multi-head attention of L queries over S keys, embed E, h heads of size
     d = E/h, batch N:
     * q, k, v projections: N·L·E dot products of length E, N·S·E of kdim and

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 
 
 def conv_cost(out_shape, in_channels: int, groups: int, kernel: tuple[int, ...], bias: bool) -> Cost:
@@ -60,12 +60,12 @@ def conv_transpose_cost(in_shape, out_shape, in_channels: int, out_channels: int
 
 
 @module_formula(nn.modules.conv._ConvNd, kind="conv")
-def conv_module(m: nn.modules.conv._ConvNd, call: Call) -> Cost:
+def conv_module(m: nn.modules.conv._ConvNd, call: CallShapes) -> Cost:
     return conv_cost(call.out, m.in_channels, m.groups, m.kernel_size, m.bias is not None)
 
 
 @module_formula(nn.modules.conv._ConvTransposeNd, kind="conv")
-def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, call: Call) -> Cost:
+def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, call: CallShapes) -> Cost:
     return conv_transpose_cost(call.x, call.out, m.in_channels, m.out_channels, m.groups,
                                m.kernel_size, m.stride, m.padding, m.dilation, m.bias is not None)
 

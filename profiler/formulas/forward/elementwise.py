@@ -1,5 +1,5 @@
-"""Pointwise functions: the per-element cost table, shared by module formulas and
-aten ops, and the formulas of the pointwise aten ops (add, mul, exp, comparisons,
+"""Elementwise functions: the per-element cost table, shared by module formulas and
+aten ops, and the formulas of the elementwise aten ops (add, mul, exp, comparisons,
 ...; activations called functionally included).  Backward: ``backward/elementwise.py``.
 
 Each table entry is (mults, adds, other) for ONE output element.  Conventions:
@@ -18,7 +18,7 @@ from profiler.formulas.shapes import first_output
 aten = torch.ops.aten
 
 # name: (mults, adds, other)            how the element is computed
-POINTWISE: dict[str, tuple[int, int, int]] = {
+ELEMENTWISE: dict[str, tuple[int, int, int]] = {
     "relu": (0, 0, 1),                  # max(x, 0): one comparison
     "threshold": (0, 0, 1),             # x > t ? x : v
     "relu6": (0, 0, 2),                 # min(max(x, 0), 6)
@@ -82,14 +82,14 @@ POINTWISE: dict[str, tuple[int, int, int]] = {
 }
 
 
-def pointwise_cost(name: str, n: int) -> Cost:
-    """``n`` elements of the pointwise function ``name`` (table ``POINTWISE``)."""
-    mults, adds, other = POINTWISE[name]
+def elementwise_cost(name: str, n: int) -> Cost:
+    """``n`` elements of the elementwise function ``name`` (table ``ELEMENTWISE``)."""
+    mults, adds, other = ELEMENTWISE[name]
     return per_element(n, mults, adds, other)
 
 
-# aten op name: its POINTWISE entry (the in-place variant op_ is registered too)
-POINTWISE_OPS = {
+# aten op name: its ELEMENTWISE entry (the in-place variant op_ is registered too)
+ELEMENTWISE_OPS = {
     "add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "div", "true_divide": "div",
     "neg": "neg", "exp": "exp", "log": "log", "log2": "log", "log10": "log", "log1p": "log", "expm1": "exp", "sqrt": "sqrt",
     "rsqrt": "rsqrt", "erf": "erf", "erfinv": "erfinv", "abs": "abs", "sin": "sin", "cos": "cos", "pow": "pow",
@@ -111,18 +111,18 @@ POINTWISE_OPS = {
 }
 
 
-def _pointwise(name: str):
+def _elementwise(name: str):
     def count(out, *args, alpha=1, **kwargs) -> Cost:
-        cost = pointwise_cost(name, numel(first_output(out)))
+        cost = elementwise_cost(name, numel(first_output(out)))
         return cost + per_element(numel(first_output(out)), mults=1) if alpha != 1 else cost
-    count.__doc__ = f"Per output element, as '{name}' in elementwise.POINTWISE."
+    count.__doc__ = f"Per output element, as '{name}' in elementwise.ELEMENTWISE."
     return count
 
 
-for _op, _name in POINTWISE_OPS.items():
+for _op, _name in ELEMENTWISE_OPS.items():
     for _variant in (_op, _op + "_"):
         if hasattr(aten, _variant):
-            aten_formula(getattr(aten, _variant), kind="elementwise")(_pointwise(_name))
+            aten_formula(getattr(aten, _variant), kind="elementwise")(_elementwise(_name))
 
 
 @aten_formula(aten.polar, kind="elementwise")

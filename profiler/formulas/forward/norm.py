@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import Cost, Shape, numel, per_element
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 
 aten = torch.ops.aten
 
@@ -100,7 +100,7 @@ def batch_statistics(args: tuple) -> bool:
 # --- the formulas --------------------------------------------------------------------
 
 @module_formula(nn.modules.batchnorm._NormBase, kind="norm")
-def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
+def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: CallShapes) -> Cost:
     n = numel(call.out)
     if stored_statistics(m):
         return folded_affine_cost(n)
@@ -108,24 +108,24 @@ def batchnorm_module(m: nn.modules.batchnorm._NormBase, call: Call) -> Cost:
 
 
 @module_formula(nn.LayerNorm, kind="norm")
-def layernorm_module(m: nn.LayerNorm, call: Call) -> Cost:
+def layernorm_module(m: nn.LayerNorm, call: CallShapes) -> Cost:
     return normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine,
                           getattr(m, "bias", None) is not None)
 
 
 @module_formula(nn.RMSNorm, kind="norm")
-def rmsnorm_module(m: nn.RMSNorm, call: Call) -> Cost:
+def rmsnorm_module(m: nn.RMSNorm, call: CallShapes) -> Cost:
     return rms_normalize_cost(numel(call.out), prod(m.normalized_shape), m.elementwise_affine)
 
 
 @module_formula(nn.GroupNorm, kind="norm")
-def groupnorm_module(m: nn.GroupNorm, call: Call) -> Cost:
+def groupnorm_module(m: nn.GroupNorm, call: CallShapes) -> Cost:
     n = numel(call.out)
     return normalize_cost(n, groupnorm_group(call.x, n, m.num_groups), m.affine)
 
 
 @module_formula(nn.LocalResponseNorm, nn.CrossMapLRN2d, kind="norm")
-def lrn_module(m: nn.Module, call: Call) -> Cost:
+def lrn_module(m: nn.Module, call: CallShapes) -> Cost:
     """b = a / (k + α/n·Σ_window a²)^β per element: 1 square, size−1 window adds,
     1 mult by α/n, 1 add of k, 1 pow and 1 division (windows padded with zeros
     at the channel edges count as full)."""

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 from profiler.formulas.shapes import first_output, per_dim
 
 aten = torch.ops.aten
@@ -83,17 +83,17 @@ def adaptive_windows_overlap(n_in, n_out) -> bool:
 
 
 @module_formula(nn.modules.pooling._MaxPoolNd, kind="pool")
-def max_pool_module(m, call: Call) -> Cost:
+def max_pool_module(m, call: CallShapes) -> Cost:
     return max_pool_cost(numel(call.out), _window(m))
 
 
 @module_formula(nn.modules.pooling._AvgPoolNd, kind="pool")
-def avg_pool_module(m, call: Call) -> Cost:
+def avg_pool_module(m, call: CallShapes) -> Cost:
     return avg_pool_cost(numel(call.out), _window(m))
 
 
 @module_formula(nn.modules.pooling._AdaptiveAvgPoolNd, kind="pool")
-def adaptive_avg_pool_module(m, call: Call) -> Cost:
+def adaptive_avg_pool_module(m, call: CallShapes) -> Cost:
     """Adaptive average: per output, window−1 additions and 1 multiplication, with
     the exact (possibly overlapping, unequal) windows."""
     total, n_out = adaptive_totals(call.x, call.out, pool_dims(m))
@@ -101,14 +101,14 @@ def adaptive_avg_pool_module(m, call: Call) -> Cost:
 
 
 @module_formula(nn.modules.pooling._AdaptiveMaxPoolNd, kind="pool")
-def adaptive_max_pool_module(m, call: Call) -> Cost:
+def adaptive_max_pool_module(m, call: CallShapes) -> Cost:
     """Adaptive max: per output, window−1 comparisons, exact windows."""
     total, n_out = adaptive_totals(call.x, call.out, pool_dims(m))
     return Cost(other=total - n_out)
 
 
 @module_formula(nn.modules.pooling._LPPoolNd, kind="pool")
-def lp_pool_module(m, call: Call) -> Cost:
+def lp_pool_module(m, call: CallShapes) -> Cost:
     """Power-average (x^p summed, then ^(1/p)): per output, w pows, w−1 additions,
     1 root."""
     w, n = _window(m), numel(call.out)
@@ -116,12 +116,12 @@ def lp_pool_module(m, call: Call) -> Cost:
 
 
 @module_formula(nn.FractionalMaxPool2d, nn.FractionalMaxPool3d, kind="pool")
-def fractional_max_pool_module(m, call: Call) -> Cost:
+def fractional_max_pool_module(m, call: CallShapes) -> Cost:
     return max_pool_cost(numel(call.out), _window(m))
 
 
 @module_formula(nn.modules.pooling._MaxUnpoolNd, kind="pool")
-def max_unpool_module(m, call: Call) -> Cost:
+def max_unpool_module(m, call: CallShapes) -> Cost:
     """Max-unpool scatters values back: no arithmetic."""
     return ZERO
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from torch import nn
 
 from profiler.formulas.cost import Cost, dot_products, numel, per_element
-from profiler.formulas.forward.elementwise import pointwise_cost
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.forward.elementwise import elementwise_cost
+from profiler.formulas.registry import CallShapes, module_formula
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -33,18 +33,18 @@ def step_cost(mode: str, rows: int, in_width: int, hidden: int, state_width: int
     if mode.startswith("RNN"):
         cost += per_element(h, other=1)
     elif mode == "LSTM":
-        cost += pointwise_cost("sigmoid", 3 * h) + pointwise_cost("tanh", 2 * h)
+        cost += elementwise_cost("sigmoid", 3 * h) + elementwise_cost("tanh", 2 * h)
         cost += per_element(h, mults=3, adds=1)
         if proj:
             cost += dot_products(proj * rows, hidden)
     else:  # GRU
-        cost += pointwise_cost("sigmoid", 2 * h) + pointwise_cost("tanh", h)
+        cost += elementwise_cost("sigmoid", 2 * h) + elementwise_cost("tanh", h)
         cost += per_element(h, mults=3, adds=2)
     return cost
 
 
 @module_formula(nn.RNNBase, kind="recurrent")
-def rnn_module(m: nn.RNNBase, call: Call) -> Cost:
+def rnn_module(m: nn.RNNBase, call: CallShapes) -> Cost:
     """A stacked, optionally bidirectional RNN/LSTM/GRU.  The number of
     (time step, sequence) pairs is read off the input: L·N for a padded
     sequence, Σ lengths for a PackedSequence.  Layer l > 0 reads the previous
@@ -64,7 +64,7 @@ _CELL_MODES = {nn.RNNCell: None, nn.LSTMCell: "LSTM", nn.GRUCell: "GRU"}
 
 
 @module_formula(nn.RNNCellBase, kind="recurrent")
-def rnn_cell_module(m: nn.RNNCellBase, call: Call) -> Cost:
+def rnn_cell_module(m: nn.RNNCellBase, call: CallShapes) -> Cost:
     """One step of an RNNCell, LSTMCell or GRUCell."""
     mode = next((_CELL_MODES[c] for c in type(m).__mro__ if c in _CELL_MODES), None)
     if mode is None:

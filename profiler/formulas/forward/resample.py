@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from profiler.formulas.cost import ZERO, Cost, numel, per_element
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 from profiler.formulas.shapes import per_dim
 
 aten = torch.ops.aten
@@ -36,7 +36,7 @@ def interpolate_cost(out_shape, mode: str, spatial_dims: int) -> Cost:
 
 
 @module_formula(nn.Upsample, kind="resample")
-def upsample_module(m: nn.Upsample, call: Call) -> Cost:
+def upsample_module(m: nn.Upsample, call: CallShapes) -> Cost:
     return interpolate_cost(call.out, m.mode, len(call.out) - 2)
 
 

@@ -12,18 +12,18 @@ from torchvision.models.maxvit import SwapAxes, WindowDepartition, WindowPartiti
 from profiler.formulas.cost import ZERO, Cost, numel
 from profiler.formulas.forward.norm import folded_affine_cost
 from profiler.formulas.forward.reduce import sort
-from profiler.formulas.registry import Call, aten_formula, module_formula
+from profiler.formulas.registry import CallShapes, aten_formula, module_formula
 
 
 @module_formula(FrozenBatchNorm2d, kind="norm")
-def frozen_batchnorm_module(m: nn.Module, call: Call) -> Cost:
+def frozen_batchnorm_module(m: nn.Module, call: CallShapes) -> Cost:
     """Frozen statistics, as BatchNorm in eval: 1 mult and 1 add per element."""
     return folded_affine_cost(numel(call.out))
 
 
 @module_formula(StochasticDepth, Permute, SwapAxes, WindowPartition, WindowDepartition,
                 kind="reshape")
-def torchvision_zero_cost(m: nn.Module, call: Call) -> Cost:
+def torchvision_zero_cost(m: nn.Module, call: CallShapes) -> Cost:
     """Stochastic depth (identity at inference), axis permutes and MaxViT's window
     partition/departition: data movement only, 0."""
     return ZERO

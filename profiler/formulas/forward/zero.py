@@ -9,7 +9,7 @@ from torch import nn
 from torch.ao.quantization import DeQuantStub, QuantStub
 
 from profiler.formulas.cost import ZERO, Cost
-from profiler.formulas.registry import Call, module_formula
+from profiler.formulas.registry import CallShapes, module_formula
 
 ZERO_COST_MODULES: tuple[type, ...] = (
     nn.Identity, nn.Flatten, nn.Unflatten,
@@ -22,7 +22,7 @@ ZERO_COST_MODULES: tuple[type, ...] = (
 
 
 @module_formula(*ZERO_COST_MODULES, kind="reshape")
-def zero_cost_module(m: nn.Module, call: Call) -> Cost:
+def zero_cost_module(m: nn.Module, call: CallShapes) -> Cost:
     """Identity, reshapes, copies, padding and dropout (identity at inference): 0."""
     return ZERO
 

@@ -1,6 +1,6 @@
 """The backward formulas of the ops added for transformers models (issue 19)
 against naive gradients written with self-counting scalars (tests/bruteforce.py),
-their values checked against autograd's (the pointwise rows, acos, asinh,
+their values checked against autograd's (the elementwise rows, acos, asinh,
 nan_to_num, erfinv, ..., are in test_elementwise.py's table)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 import bruteforce as bf
 from formula_access import find_op_backward
-from pointwise_scalars import cos, equal, sin
+from elementwise_scalars import cos, equal, sin
 
 aten = torch.ops.aten
 RNG = np.random.default_rng(190)

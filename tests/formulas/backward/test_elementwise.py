@@ -1,8 +1,8 @@
-"""profiler.formulas.backward.elementwise: the per-element gradients of pointwise
+"""profiler.formulas.backward.elementwise: the per-element gradients of elementwise
 functions (sigmoid, tanh, silu, exp) against naive gradients written with
 self-counting scalars, their values checked against autograd's.
 
-Every row of the per-element gradient table ``POINTWISE_BACKWARD`` against an
+Every row of the per-element gradient table ``ELEMENTWISE_BACKWARD`` against an
 independent count, as tests/formulas/forward/test_elementwise.py checks the forward
 table: each row's gradient is written out below with tests/bruteforce.py's
 self-counting scalars (+ and − are adds, × a mult; ÷, comparisons and
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 import bruteforce as bf
-from pointwise_scalars import absolute, cos, erf, greater, less, power, sin, value
-from profiler.formulas.backward.elementwise import POINTWISE_BACKWARD, pointwise_backward_cost
+from elementwise_scalars import absolute, cos, erf, greater, less, power, sin, value
+from profiler.formulas.backward.elementwise import ELEMENTWISE_BACKWARD, elementwise_backward_cost
 
 
 def _grad(fn, inputs, g):
@@ -44,14 +44,14 @@ def _grad(fn, inputs, g):
         1 / (1 + (-t.num(x)).exp()))),
     ("exp", torch.exp, lambda t, x, y, g: t.num(g) * y),
 ])
-def test_pointwise_backward_counts_equal_naive_gradients(name, fn, naive):
+def test_elementwise_backward_counts_equal_naive_gradients(name, fn, naive):
     rng = np.random.default_rng(6)
     x, g = rng.normal(size=7), rng.normal(size=7)
     y = fn(torch.tensor(x)).numpy()
     t = bf.Tally()
     got = [naive(t, x[i], y[i], g[i]).v for i in range(7)]
     np.testing.assert_allclose(got, _grad(fn, [x], g)[0], rtol=1e-9)
-    cost = pointwise_backward_cost(name, 7)
+    cost = elementwise_backward_cost(name, 7)
     assert (cost.mults, cost.adds, cost.other) == t.as_tuple()
 
 
@@ -68,15 +68,15 @@ def test_celu_backward_multiplies_by_the_precomputed_reciprocal_of_alpha():
         got.append((t.num(g[i]) * (t.num(y[i]) * (1 / alpha) + 1)).v)
     # autograd computes g·exp(x/α) from x, not from y: the same value to ~1e-8
     np.testing.assert_allclose(got, _grad(lambda a: F.celu(a, alpha), [x], g)[0], rtol=1e-6)
-    cost = pointwise_backward_cost("celu", 7)
+    cost = elementwise_backward_cost("celu", 7)
     assert (cost.mults, cost.adds, cost.other) == t.as_tuple() == (14, 7, 7)
 
 
-# --- every row of POINTWISE_BACKWARD against an independent count ---------------------
+# --- every row of ELEMENTWISE_BACKWARD against an independent count ---------------------
 
 @dataclass
 class Row:
-    row: str                        # the POINTWISE_BACKWARD key
+    row: str                        # the ELEMENTWISE_BACKWARD key
     grad: Callable                  # (g, saved, *other operands) on Num scalars -> grad x
     torch_fn: Callable              # torch's function on float64 tensors; grad of its 1st operand
     points: list[tuple[float, ...]]  # operand values, one tuple per sample; every branch taken
@@ -302,7 +302,7 @@ def test_scalar_gradient_reads_what_autograd_saves(r: Row):
 def test_costliest_branch_gradient_tally_equals_the_row(r: Row):
     tallies = [_run_grad(r, point)[1] for point in r.points]
     costliest = max(tallies, key=sum)
-    row = tuple(POINTWISE_BACKWARD[r.row])
+    row = tuple(ELEMENTWISE_BACKWARD[r.row])
     assert costliest == row, f"{r.row}: scalar gradient tallies {tallies}, table says {row}"
     # no branch costs more than the counted one in any class
     assert all(a <= b for tally in tallies for a, b in zip(tally, costliest)), tallies
@@ -310,7 +310,7 @@ def test_costliest_branch_gradient_tally_equals_the_row(r: Row):
 
 def test_every_backward_row_has_an_independent_count():
     covered = {r.row for r in BACKWARD_ROWS}
-    missing = sorted(set(POINTWISE_BACKWARD) - covered)
-    assert not missing, f"POINTWISE_BACKWARD rows without an independent per-element count: {missing}"
-    stale = sorted({r.row for r in BACKWARD_ROWS} - set(POINTWISE_BACKWARD))
+    missing = sorted(set(ELEMENTWISE_BACKWARD) - covered)
+    assert not missing, f"ELEMENTWISE_BACKWARD rows without an independent per-element count: {missing}"
+    stale = sorted({r.row for r in BACKWARD_ROWS} - set(ELEMENTWISE_BACKWARD))
     assert not stale, f"cases for rows the table no longer has: {stale}"

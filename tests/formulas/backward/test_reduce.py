@@ -11,7 +11,7 @@ import torch
 
 import bruteforce as bf
 from formula_access import find_op_backward
-from pointwise_scalars import absolute, equal, power
+from elementwise_scalars import absolute, equal, power
 
 aten = torch.ops.aten
 X = (2, 3, 4)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import bruteforce as bf
-from formula_access import Call, find_module_backward, find_op_backward
+from formula_access import CallShapes, find_module_backward, find_op_backward
 
 aten = torch.ops.aten
 
@@ -68,7 +68,7 @@ def test_linear_backward_weighs_each_tap_and_sums_into_the_inputs():
 
     # the Upsample module counts the same, and nothing where its input needs no gradient
     m = nn.Upsample(scale_factor=2, mode="linear")
-    call = Call(inputs=((1, 1, n_in),), outputs=((1, 1, n_out),))
+    call = CallShapes(inputs=((1, 1, n_in),), outputs=((1, 1, n_out),))
     got = find_module_backward(m)(m, call, (True,))
     assert (got.mults, got.adds, got.other) == (16, 12, 0)
     assert find_module_backward(m)(m, call, (False,)).flops == 0

@@ -11,7 +11,7 @@ import torch
 
 import bruteforce as bf
 from formula_access import find_op_backward
-from pointwise_scalars import equal
+from elementwise_scalars import equal
 
 aten = torch.ops.aten
 

@@ -12,11 +12,11 @@ from torchvision.ops import FrozenBatchNorm2d, StochasticDepth
 from torchvision.ops.misc import Permute
 
 import bruteforce as bf
-from formula_access import Call, find_module_backward
+from formula_access import CallShapes, find_module_backward
 
 
 def _counts(m, shape, needs=(True,)):
-    cost = find_module_backward(m)(m, Call(inputs=(shape,), outputs=(shape,)), needs)
+    cost = find_module_backward(m)(m, CallShapes(inputs=(shape,), outputs=(shape,)), needs)
     return cost.mults, cost.adds, cost.other
 
 

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 import bruteforce as bf
-from formula_access import Call, find_module_backward, find_op_backward
+from formula_access import CallShapes, find_module_backward, find_op_backward
 from profiler.formulas.backward.zero import no_gradient
 
 aten = torch.ops.aten
 
 
 def _module_counts(m, x_shape, out_shape, needs=(True,)):
-    cost = find_module_backward(m)(m, Call(inputs=(x_shape,), outputs=(out_shape,)), needs)
+    cost = find_module_backward(m)(m, CallShapes(inputs=(x_shape,), outputs=(out_shape,)), needs)
     return cost.mults, cost.adds, cost.other
 
 

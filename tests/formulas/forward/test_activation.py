@@ -43,7 +43,7 @@ def glu_check(m, args, out):
 
 
 def act(cls, row: tuple[int, int, int], *ctor, n=6):
-    """A pointwise activation on a (2, 3) input: n = 6 elements × the row's
+    """An elementwise activation on a (2, 3) input: n = 6 elements × the row's
     per-element (mults, adds, other), independently tallied in forward/test_elementwise.py."""
     m, a, o = row
     return Case(cls.__name__, lambda: cls(*ctor), lambda: (t(2, 3),), (n * m, n * a, n * o, 0))

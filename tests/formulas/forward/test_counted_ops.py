@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from formula_access import find_aten_formula
-from pointwise_scalars import cos, equal, greater, less, maximum, power, sin, sqrt
+from elementwise_scalars import cos, equal, greater, less, maximum, power, sin, sqrt
 
 aten = torch.ops.aten
 RNG = np.random.default_rng(19)

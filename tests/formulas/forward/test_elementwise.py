@@ -1,5 +1,5 @@
-"""profiler.formulas.forward.elementwise: the per-element table ``POINTWISE`` and the
-pointwise aten ops registered from it.
+"""profiler.formulas.forward.elementwise: the per-element table ``ELEMENTWISE`` and the
+elementwise aten ops registered from it.
 
 Every row of the table against an independent count: each row's function is
 written out below with tests/bruteforce.py's self-counting scalars (+ and − are
@@ -11,7 +11,7 @@ every branch; its value must equal torch's own function there (so the scalar cod
 is that function), and the costliest branch's tally must equal the row, with no
 branch costing more in any class.
 
-Every pointwise op packet, on one small concrete call, against its expected cost:
+Every elementwise op packet, on one small concrete call, against its expected cost:
 6 elements × the per-element row (alpha ≠ 1 one more mult)."""
 from __future__ import annotations
 
@@ -24,18 +24,18 @@ import torch
 import torch.nn.functional as F
 
 import bruteforce as bf
-from formula_access import pointwise_table
+from formula_access import elementwise_table
 from formula_cases import M, Op, assert_op_literal_cost, binary, boolean, op_params, unary
-from pointwise_scalars import (absolute, ceil, cos, equal, erf, floor, greater, less, maximum, minimum,
+from elementwise_scalars import (absolute, ceil, cos, equal, erf, floor, greater, less, maximum, minimum,
                                power, round_half_even, sin, sqrt, value)
 
 
-POINTWISE = pointwise_table()
+ELEMENTWISE = elementwise_table()
 
 
 @dataclass
 class Row:
-    row: str                        # the POINTWISE key
+    row: str                        # the ELEMENTWISE key
     scalar: Callable                # the function on Num scalars (one per operand)
     torch_fn: Callable              # torch's function on float64 tensors
     points: list[tuple[float, ...]]  # operand values, one tuple per sample; every branch taken
@@ -193,7 +193,7 @@ def test_scalar_code_computes_torchs_function(r: Row):
 def test_costliest_branch_tally_equals_the_row(r: Row):
     tallies = [_run(r, point)[1] for point in r.points]
     costliest = max(tallies, key=sum)
-    row = tuple(POINTWISE[r.row])
+    row = tuple(ELEMENTWISE[r.row])
     assert costliest == row, f"{r.row}: scalar code tallies {tallies}, table says {row}"
     # no branch costs more than the counted one in any class
     assert all(a <= b for tally in tallies for a, b in zip(tally, costliest)), tallies
@@ -201,16 +201,16 @@ def test_costliest_branch_tally_equals_the_row(r: Row):
 
 def test_every_row_has_an_independent_count():
     covered = {r.row for r in ROWS}
-    missing = sorted(set(POINTWISE) - covered)
-    assert not missing, f"POINTWISE rows without an independent per-element count: {missing}"
-    stale = sorted(covered - set(POINTWISE))
+    missing = sorted(set(ELEMENTWISE) - covered)
+    assert not missing, f"ELEMENTWISE rows without an independent per-element count: {missing}"
+    stale = sorted(covered - set(ELEMENTWISE))
     assert not stale, f"cases for rows the table no longer has: {stale}"
 
 
-# --- the pointwise op packets ------------------------------------------------------------
+# --- the elementwise op packets ------------------------------------------------------------
 
 OPS: list[Op] = [
-    # --- pointwise, 6 elements × the row
+    # --- elementwise, 6 elements × the row
     binary(["add", "add_", "sub", "sub_"], (0, 1, 0)),
     binary(["add", "sub"], (1, 1, 0), kwargs={"alpha": 2}, id="alpha"),   # alpha ≠ 1: + 1 mult
     unary(["rsub"], (0, 1, 0), lambda: (M(2, 3), 1.0)),

@@ -15,7 +15,7 @@ import bruteforce as bf
 from formula_cases import (M, Case, Op, assert_module_literal_cost, assert_module_literal_equals_tally,
                            assert_op_literal_cost, case_ids, checked, close, np_, op_params, pos, t)
 from layer_cases import COMPUTED_STATS, RMS_AFFINE, STORED_STATS
-from pointwise_scalars import power
+from elementwise_scalars import power
 
 X = (2, 3, 4)
 

@@ -14,7 +14,7 @@ import bruteforce as bf
 from formula_cases import (M, Case, Op, assert_module_literal_cost, assert_module_literal_equals_tally,
                            assert_op_literal_cost, case_ids, checked, close, np_, op_params, pos, t)
 from layer_cases import ADAPTIVE, AVG_POOLS, MAX_POOLS
-from pointwise_scalars import power
+from elementwise_scalars import power
 
 
 # --- literal cases: independent tallies ---------------------------------------------

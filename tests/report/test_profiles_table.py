@@ -1,4 +1,4 @@
-"""profiler.report.comparison: the comparison table (one row per profile) as text and as
+"""profiler.report.profiles_table: the comparison table (one row per profile) as text and as
 a Markdown page with its plot link, its failures and its incomplete counts."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from profiler.compare import compare
-from profiler.report.comparison import COLUMNS, COUNTS, INTENSITY_NOTE, SHARES, markdown, to_text
+from profiler.report.profiles_table import COLUMNS, COUNTS, INTENSITY_NOTE, SHARES, markdown, to_text
 
 
 def _frame(**extra) -> pd.DataFrame:
