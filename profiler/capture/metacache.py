@@ -24,7 +24,7 @@ raises its own error on bad input).  tests/capture/test_metacache.py checks the
 shortcuts against the real kernels over dtypes, shapes and strides.
 
 A training profile's memory trace (profiler.capture.saved) runs the backward on meta
-too, whose slowest kernels get shortcuts of the same kind: batch_norm's backward
+too, whose slowest kernels get shortcuts of the same sort: batch_norm's backward
 (a Python decomposition, about 1 ms a call), ReLU's threshold_backward, a
 convolution's backward and softmax's, and add.Tensor (the engine's sum of two
 gradients), each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
