@@ -220,12 +220,13 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     if measure and (device or "cpu").startswith("cuda") and torch.cuda.is_available():
         torch.cuda.init()   # before kept_rng: the CUDA generators are then kept as well
     memory = _memory.check(memory, optimizer, training)
-    with exclusive(), kept_rng(), _memory.asked(memory, optimizer) as fill_memory:
+    memory = _memory.request(memory, optimizer)   # carried on the Run to the capture's forward
+    with exclusive(), kept_rng():
         try:
             report, run = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
                                    tokens, decode, config, detections, named, (image, frames, seconds),
-                                   checkpointing)
-            fill_memory(report)   # report.memory and the memory columns (profiler.count.memory)
+                                   checkpointing, memory)
+            _memory.fill(report, memory)   # report.memory and the memory columns (profiler.count.memory)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise
@@ -317,7 +318,7 @@ def _hf_config(module: nn.Module) -> Any:
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,
              detections=_detection.BOUND, named=None, sizes=(None, None, None),
-             checkpointing=None) -> tuple[Report, Run]:
+             checkpointing=None, memory=None) -> tuple[Report, Run]:
     """The profile, and its run as resolved and run (a measured run times the same:
     profiler.measure.timing)."""
     spec: ModelSpec | None = None
@@ -389,7 +390,7 @@ def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, 
     run = Run(label, module, spec=spec, owned=owned, family=family, candidates=candidates, args=candidates[0][0],
               kwargs=kwargs, inputs_for=inputs_for, dtype=dtype, input_dtype=input_dtype, ids=ids, batch=batch,
               training=training, bound=is_detection and detections == _detection.BOUND, prepare=prepare,
-              notes=notes)
+              notes=notes, memory=memory)
     rows, done = _forward(run)
     desc = run.input_desc
     _check_fits(label, desc, rows, _smaller(tokens, decode, inputs, kwargs))

@@ -14,6 +14,9 @@ COUNT_COLUMNS = ["params", "mults", "adds", "other", "macs", "flops", "act_elems
 BWD_COLUMNS = ["bwd_mults", "bwd_adds", "bwd_other", "bwd_macs"]  # training profiles, plus bwd_status
 # training profiles with activation checkpointing: the forward work the backward reran
 RC_COLUMNS = ["rc_mults", "rc_adds", "rc_other", "rc_macs"]
+# memory profiles (profiler.count.memory): bytes of the row's own parameters, their
+# gradients, and what autograd saved in its forward
+MEMORY_COLUMNS = ["param_bytes", "grad_bytes", "saved_bytes"]
 # held in the rows as tuples of shapes; the report's frame holds them as ShapeText:
 # the text its tables show ("1x3x224x224, 1x10"), made when the frame is built, with
 # the tuples it was made from beside it, for whatever needs the numbers (JSON)

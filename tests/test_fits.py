@@ -98,7 +98,7 @@ def test_per_device_takes_the_larger_side_once_sharded():
                     totals={"parameters": 10 * gb, "gradients": 10 * gb, "optimizer": 20 * gb},
                     timeline=(("forward", "a", 20 * gb), ("backward", "a", 30 * gb), ("optimizer", "optimizer", 65 * gb)),
                     optimizer="adamw")
-    report = Report.from_rows("hand", [], input_desc="", batch=1, mode="meta", itemsize=2, dtype="bfloat16")
+    report = Report.from_rows("hand", [], input_desc="", batch=1, execution="meta", itemsize=2, dtype="bfloat16")
     report.memory = memory
     p = make_plan(report, "adamw", "bf16", (3, 10))
     assert (p.held, p.grown) == (20 * gb, 20 * gb)

@@ -69,15 +69,25 @@ class Claims:
         self.seen: set = set()
         self.nodes: list[tuple[Any, Any]] = []   # (node, owner call)
         self.window = window                     # makes a node's backward window (see Windows)
+        # a memory profile's backward (profiler.capture.saved): nodes walked are marked in their
+        # own metadata with this token instead of held in ``seen``, which would keep a recompute
+        # graph's saved tensors (never backpropagated) alive past the moment autograd frees them
+        self.mark: object | None = None
 
     def claim(self, tensors: list[torch.Tensor], owner: Any) -> None:
-        seen = self.seen
+        seen, mark = self.seen, self.mark
         todo = [t.grad_fn for t in tensors if t.grad_fn is not None]
         while todo:
             node = todo.pop()
             if node is None or node in seen:
                 continue
-            seen.add(node)
+            if mark is None:
+                seen.add(node)
+            else:
+                metadata = node.metadata
+                if metadata.get("profiler_claimed") is mark:
+                    continue
+                metadata["profiler_claimed"] = mark
             if is_function_node(node) and owner is not None and not owner.counts_inside:
                 self.nodes.append((node, owner))
                 if not is_reentrant_checkpoint(node):

@@ -23,6 +23,13 @@ arguments it relies on and otherwise returns None, so the real kernel runs (and
 raises its own error on bad input).  tests/capture/test_metacache.py checks the
 shortcuts against the real kernels over dtypes, shapes and strides.
 
+A training profile's memory trace (profiler.capture.saved) runs the backward on meta
+too, whose slowest kernels get shortcuts of the same sort: batch_norm's backward
+(a Python decomposition, about 1 ms a call), ReLU's threshold_backward, a
+convolution's backward and softmax's, and add.Tensor (the engine's sum of two
+gradients), each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
+and a resnet18's training step op by op).
+
 One shortcut is not about speed: torch._grouped_mm (the experts of transformers'
 mixture-of-experts models) has a meta kernel written for CUDA that refuses float32,
 so on meta it gives what the CPU kernel gives, output or error (checked against
@@ -316,11 +323,110 @@ def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
     return _fresh((size, strides, a.dtype))
 
 
+# -- the backward's ops (a training profile's memory trace runs the backward on meta) --
+
+def _bool_list(value, n: int) -> bool:
+    return type(value) in (list, tuple) and len(value) == n and all(type(v) is bool for v in value)
+
+
+def _channel(p, x: torch.Tensor) -> bool:
+    """None, or a meta floating tensor of shape (C,) for ``x``'s channel dimension."""
+    return p is None or (isinstance(p, torch.Tensor) and p.is_meta and p.dtype.is_floating_point
+                         and tuple(p.shape) == (x.shape[1],))
+
+
+def _batch_norm_backward(grad_out, x, weight, running_mean, running_var, save_mean, save_invstd,
+                         train, eps, output_mask):
+    """native_batch_norm_backward where the gradient and the input are dense tensors of one
+    shape and floating dtype: its meta kernel (a Python decomposition, about 1 ms) gives
+    the input's gradient always (whatever ``output_mask[0]`` says), contiguous, of the
+    input's dtype, and those of the weight and bias, of shape (C,) in the weight's
+    dtype (the input's without a weight), where ``output_mask`` asks."""
+    if type(train) is not bool or not _bool_list(output_mask, 3) or x.dim() < 2 \
+            or tuple(grad_out.shape) != tuple(x.shape) or grad_out.dtype != x.dtype \
+            or not x.dtype.is_floating_point or not (_dense(x) and _dense(grad_out)) \
+            or not all(_channel(p, x) for p in (weight, running_mean, running_var, save_mean, save_invstd)) \
+            or (train and (save_mean is None or save_invstd is None)) \
+            or (not train and (running_mean is None or running_var is None)):
+        return None
+    stat = weight.dtype if weight is not None else x.dtype
+    return (_contiguous(x.shape, x.dtype),
+            _contiguous((x.shape[1],), stat) if output_mask[1] else None,
+            _contiguous((x.shape[1],), stat) if output_mask[2] else None)
+
+
+def _threshold_backward(grad_out, x, threshold):
+    """threshold_backward (ReLU's) of a dense gradient and input of one shape and
+    floating dtype: its meta kernel (Python, about 0.25 ms) gives a contiguous tensor
+    like the gradient."""
+    if type(threshold) not in (int, float) or tuple(grad_out.shape) != tuple(x.shape) \
+            or grad_out.dtype != x.dtype or not x.dtype.is_floating_point \
+            or not (_dense(x) and _dense(grad_out)):
+        return None
+    return _contiguous(grad_out.shape, grad_out.dtype)
+
+
+def _channels_last_like(t: torch.Tensor) -> bool:
+    """A dense tensor the kernel's ``suggest_memory_format`` would read as channels-last
+    (only a 4D or 5D one with a size-1 dimension can be; asked of torch then)."""
+    if t.dim() not in (4, 5) or min(t.shape) > 1:
+        return False
+    from torch._prims_common import suggest_memory_format
+    return suggest_memory_format(t) != torch.contiguous_format
+
+
+def _convolution_backward(grad_out, x, weight, bias_sizes, stride, padding, dilation, transposed,
+                          output_padding, groups, output_mask):
+    """convolution_backward with a dense input and weight that do not read as
+    channels-last: its meta kernel (Python, about 70 us) gives, where ``output_mask``
+    asks, contiguous tensors of the gradient's dtype shaped like the input, the weight
+    and ``bias_sizes``.  A channels-last layout, or any other form of the arguments,
+    is left to it."""
+    if not _bool_list(output_mask, 3) or not (_dense(x) and _dense(weight)) \
+            or _channels_last_like(x) or _channels_last_like(weight) \
+            or (output_mask[2] and not (type(bias_sizes) in (list, tuple)
+                                        and all(type(v) is int and v >= 0 for v in bias_sizes))):
+        return None
+    dtype = grad_out.dtype
+    return (_contiguous(x.shape, dtype) if output_mask[0] else None,
+            _contiguous(weight.shape, dtype) if output_mask[1] else None,
+            _contiguous(tuple(bias_sizes), dtype) if output_mask[2] else None)
+
+
+def _gradient_sum(a, b, *, alpha=1):
+    """add.Tensor of two dense tensors of one shape and floating dtype (the engine
+    summing the gradients of a tensor used twice, a residual's): its meta kernel
+    (Python elementwise, about 0.2 ms) gives a contiguous tensor like them."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or type(alpha) not in (int, float) \
+            or tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype or not a.dtype.is_floating_point \
+            or not (_dense(a) and _dense(b)):
+        return None
+    return _contiguous(a.shape, a.dtype)
+
+
+def _softmax_backward_data(grad_out, output, dim, input_dtype):
+    """_softmax_backward_data of a dense gradient and output of one shape and floating
+    dtype, the input's dtype the same: its meta kernel (Python, about 0.4 ms) gives a
+    contiguous tensor like the gradient."""
+    if type(dim) is not int or not -max(output.dim(), 1) <= dim < max(output.dim(), 1) \
+            or tuple(grad_out.shape) != tuple(output.shape) \
+            or not (grad_out.dtype == output.dtype == input_dtype) or not output.dtype.is_floating_point \
+            or not (_dense(output) and _dense(grad_out)):
+        return None
+    return _contiguous(grad_out.shape, grad_out.dtype)
+
+
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
              _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d,
-             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d}
+             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d,
+             # the backward's
+             _aten.native_batch_norm_backward.default: _batch_norm_backward,
+             _aten.threshold_backward.default: _threshold_backward,
+             _aten.convolution_backward.default: _convolution_backward,
+             _aten._softmax_backward_data.default: _softmax_backward_data,
+             _aten.add.Tensor: _gradient_sum}
 
 
 # per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which

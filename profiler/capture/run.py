@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    from profiler.capture.saved import Request
     from profiler.models.spec import ModelSpec
 
 
@@ -48,7 +49,9 @@ class Run:
     notes: the report's notes on the run, added to as it is resolved and run;
     execution: "meta", "fake" or "real" once the forward ran (None before);
     input_desc, input_size: the input that ran, in words and as a per-sample size
-        (None for inputs not made from one)."""
+        (None for inputs not made from one);
+    memory: a memory profile's request (profiler.capture.saved.Request: the
+        optimizer to step; the forward that ran leaves its trace on it), or None."""
 
     label: str
     module: nn.Module | None
@@ -70,3 +73,4 @@ class Run:
     execution: str | None = None
     input_desc: str = ""
     input_size: tuple[int, ...] | None = None
+    memory: Request | None = None

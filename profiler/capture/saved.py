@@ -2,8 +2,9 @@
 what autograd saves for the backward, what the backward and the optimizer make, and
 when each storage's last reference dies (issue 23; summarised by profiler.count.memory).
 
-A ``Trace`` is a TorchDispatchMode entered inside the profile's capture for the one
-forward (meta, fake or real tensors: the profile's own, never the caller's).  Every
+A ``Trace`` follows the ops of the profile's capture for the one forward (meta, fake
+or real tensors: the profile's own, never the caller's), through the capture's own
+dispatch mode (it wraps the mode's runner: no second mode per op).  Every
 op's output storages it has not seen are *allocated* then, in the category of the
 phase (forward: activations, backward: temporaries, optimizer: optimizer), charged
 to the innermost module call running (``Capture.stack``), and a weak reference to
@@ -29,19 +30,16 @@ event after which the live total peaked; profiler.count.memory replays it.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import weakref
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
-_REQUEST: contextvars.ContextVar = contextvars.ContextVar("profiler_memory", default=None)
 
 # the torch optimizer of each name, with the settings that decide its states
 OPTIMIZER_CLASSES = {
@@ -55,29 +53,14 @@ SIMULATED = ("sgd", "sgd-momentum", "adam", "adamw")   # stepped by Trace._simul
 
 
 class Request:
-    """A memory profile asked for (``requested``): the optimizer to step (or None),
-    and, once the profile's forward has run, its ``trace``."""
+    """A memory profile asked for: the optimizer to step (or None), and, once the
+    profile's forward has run, its ``trace``.  It rides on the profile's Run
+    (profiler.capture.run.Run.memory), which the capture's forward reads."""
 
     def __init__(self, optimizer: str | None, simulate: bool = True):
         self.optimizer = optimizer
         self.simulate = simulate   # False: run the torch optimizer itself (the tests' reference)
         self.trace: Trace | None = None
-
-
-@contextlib.contextmanager
-def requested(optimizer: str | None, simulate: bool = True):
-    """Ask the profile run inside for its memory; yields the ``Request``."""
-    request = Request(optimizer, simulate)
-    token = _REQUEST.set(request)
-    try:
-        yield request
-    finally:
-        _REQUEST.reset(token)
-
-
-def request() -> Request | None:
-    """The memory profile asked for around this call, or None."""
-    return _REQUEST.get()
 
 
 class Following:
@@ -93,38 +76,38 @@ class Following:
         return self._cm.__exit__(*exc)
 
 
-def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool) -> Following | None:
-    """Where a memory profile was asked for (``requested``): a new ``Trace`` of this
+def follow(capture: Any, model: torch.nn.Module, inputs: Any, training: bool,
+           request: Request | None) -> Following | None:
+    """Where a memory profile was asked for (``request``): a new ``Trace`` of this
     forward (kept on the request: the last forward attempted is the profile's), to be
     entered inside ``capture``; else None."""
-    asked = _REQUEST.get()
-    if asked is None:
+    if request is None:
         return None
-    trace = Trace(capture, asked.optimizer if training else None, training)
-    trace.simulate = asked.simulate
-    asked.trace = trace
+    trace = Trace(capture, request.optimizer if training else None, training)
+    trace.simulate = request.simulate
+    request.trace = trace
     return Following(trace, model, inputs)
 
 
 @contextlib.contextmanager
-def _plain_runner(capture: Any):
+def _plain_runner(trace: "Trace"):
     """The backward's ops run without the meta forward's known values
     (profiler.capture.known), whose per-op check cost a third of a language model's
     backward: a backward reads no token id's value.  Where the capture replays its
     backward of its own accord (a custom Function, checkpointing's recompute reruns
     forward code), the runner stays as it is."""
-    mode = getattr(capture, "_mode", None)
-    run = getattr(mode, "_run", None)
+    capture = trace.capture
+    run = trace._inner
     inner = getattr(run, "run", None)
     claims = getattr(capture, "claims", None)
     if inner is None or claims is None or claims.nodes or capture.hooked:
         yield
         return
-    mode._run = inner
+    trace._inner = inner
     try:
         yield
     finally:
-        mode._run = run
+        trace._inner = run
 
 
 def _is_cache(value: Any) -> bool:
@@ -181,13 +164,18 @@ def _mark(method):
     return hook
 
 
-class Trace(TorchDispatchMode):
+class Trace:
     """The live set of one step (see the module docstring).  Use ``follow`` around the
-    forward and ``step`` after it."""
+    forward and ``step`` after it.
+
+    Not a dispatch mode of its own: every op the capture's mode
+    (profiler.capture.record) runs goes through its runner (``_mode._run``: the known
+    values' check, the meta replay), which ``follow`` wraps with ``_traced`` — one
+    Python mode per op instead of two, the same ops seen."""
 
     def __init__(self, capture: Any, optimizer: str | None, training: bool):
-        super().__init__()
         self.capture = capture
+        self._inner = None   # the capture's runner, which ``_traced`` calls
         self.training = training
         self.optimizer = optimizer
         self.entries: dict[int, Entry] = {}         # live storages by id(storage)
@@ -257,33 +245,36 @@ class Trace(TorchDispatchMode):
             self.events.append((0, entry, category))
             entry.category = category
 
-    def _after_op(self) -> None:
-        name = self._name()
-        if self._frozen or self.timeline[-1][0] != self.phase or self.timeline[-1][1] != name:
-            self.timeline.append([self.phase, name, self.live])
+    def _after_op(self, name: str | None = None) -> None:
+        """The timeline after an op (``name``: the module running, when known)."""
+        if name is None:
+            name = self._name()
+        phase, live, last = self.phase, self.live, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
             self._frozen = False
         else:
-            self.timeline[-1][2] = self.live
-        if self.live > self.peak:
-            self.peak, self.peak_event, self.peak_where = self.live, len(self.events), (self.phase, name)
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(self.events), (phase, name)
             self._frozen = True
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        return False
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+    def _traced(self, func, args, kwargs):
+        """The capture's runner, then what the op made allocated."""
+        out = self._inner(func, args, kwargs)
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
         phase = self.phase
-        category = _MADE.get(phase, "optimizer")
-        owner = self._where() if phase == "forward" else None
+        if phase == "forward":
+            owner = self._where()
+            name = owner.name if owner is not None else ""
+        else:
+            owner, name = None, self.at
         entries = self.entries
         for storage, _ in _storages(out):
             if id(storage) not in entries:
-                self.add(storage, category, owner)
-        self._after_op()
+                self.add(storage, _MADE.get(phase, "optimizer"), owner)
+        self._after_op(name)
         return out
 
     # -- saved tensors ----------------------------------------------------------------
@@ -331,10 +322,13 @@ class Trace(TorchDispatchMode):
         self.peak, self.peak_event = self.live, len(self.events)
         hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
                  if training else contextlib.nullcontext())
+        mode = self.capture._mode
+        self._inner, mode._run = mode._run, self._traced
         try:
-            with self, hooks, _Fused(self):
+            with hooks, _Fused(self):
                 yield self
         finally:
+            mode._run = self._inner
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
@@ -360,14 +354,26 @@ class Trace(TorchDispatchMode):
             self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
             self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
         self.phase, self.at, self._frozen = "backward", "", True
-        with _plain_runner(self.capture):
-            self.capture.replay(output, loss=loss)
+        claims = getattr(self.capture, "claims", None)
+        if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
+            claims.mark = object()
+        try:
+            with _plain_runner(self):
+                self.capture.replay(output, loss=loss)
+        finally:
+            if claims is not None:
+                claims.mark = None
+                claims.seen.clear()   # the forward's nodes: nothing walks the graph after the backward
         del loss, roots
         grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
                  for p in self.params if p.grad is not None}
         self.grad_bytes = sum(grads.values())
         if self.optimizer is not None and self.params:
-            self.phase, self.at, self._frozen = "optimizer", "optimizer", True
+            # the step's first timeline point: what it starts from (else the states made
+            # until the step passes the backward's peak would read as made before it)
+            self.phase, self.at = "optimizer", "optimizer"
+            self.timeline.append(["optimizer", "optimizer", self.live])
+            self._frozen = True
             if self.simulate and self.optimizer in SIMULATED:
                 self._simulated_step()
             else:

@@ -352,7 +352,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                                   named_modules=named if run.inputs_for is None else None)
                 if any(m.training != training for _, m in capture.modules):
                     model.train(training)
-                memory = _saved.follow(capture, model, (args, kwargs), training)   # a memory profile's, or None
+                memory = _saved.follow(capture, model, (args, kwargs), training, run.memory)   # or None
                 try:
                     # seeded: a forward that draws numbers (VITS: noise in its durations sets the
                     # waveform's length) counts the same every run; the caller's state comes back

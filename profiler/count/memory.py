@@ -43,7 +43,6 @@ Categories (``CATEGORIES``), and MemTracker's names for them:
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +57,7 @@ ASSUMPTIONS = ("each storage counted once at its exact bytes from the op that ma
 # the per-row columns a memory profile adds (``attach``): bytes of the row's module's own
 # parameters and their gradients, and of the tensors autograd saved in its forward
 # (each saved storage charged to the innermost module running when it was saved)
-MEMORY_COLUMNS = ["param_bytes", "grad_bytes", "saved_bytes"]
+from profiler.columns import MEMORY_COLUMNS  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,9 @@ class Memory:
         ``temporaries`` every backward storage made, ``kv_cache`` the cache returned.
     timeline: (phase, module name, live bytes after that step), in order: one step
         per module call's end in the forward, per module's backward in the backward,
-        and one for the optimizer step, plus the peak's own step.
+        and for the optimizer one at its start (the live bytes it starts from) and
+        one for the step, plus a step of its own for each op that raises the peak
+        (in the optimizer's step, once it passes the backward's peak, each state made).
     assumptions: the allocator assumptions, one sentence.
     optimizer: the optimizer stepped ("adamw", ...) or None.
     """
@@ -148,11 +149,18 @@ def attach(report, memory: Memory, calls, model, training: bool) -> None:
     require grad), and what autograd saved in the row's module call.  ``calls``:
     the capture's module calls, in the order the rows were made from them."""
     report.memory = memory
-    layers = report.layers
+    # the rows as made while the frame is not built (most callers of a memory profile
+    # read report.memory only: no frame for them), else the frame's columns
+    rows = report._rows if report._layers is None else None
+    if rows is not None:
+        names, types, counts = [r["name"] for r in rows], [r["type"] for r in rows], [r["params"] for r in rows]
+    else:
+        layers = report.layers
+        names, types, counts = list(layers["name"]), list(layers["type"]), list(layers["params"])
     modules = dict(model.named_modules())
     saved_by_call = memory.rows
     # the rows made from calls come first, in call order (profiler.count.rows.build_rows)
-    saved, cursor, names, types = [], 0, list(layers["name"]), list(layers["type"])
+    saved, cursor = [], 0
     for call in calls:
         if call.absorbed or cursor >= len(names):
             continue
@@ -161,16 +169,20 @@ def attach(report, memory: Memory, calls, model, training: bool) -> None:
             cursor += 1
     saved.extend([0] * (len(names) - len(saved)))
     params, grads = [], []
-    for name, count in zip(names, layers["params"]):
+    for name, count in zip(names, counts):
         module = modules.get("" if name == "(model)" else name)
         first = next((p for p in module.parameters()), None) if module is not None else None
         # floating parameters at the profile's dtype (``dtype=`` converts the twins)
         size = 0 if first is None else report.itemsize if first.is_floating_point() else first.element_size()
         params.append(int(count) * size)
         grads.append(int(count) * size if training and first is not None and first.requires_grad else 0)
-    layers["param_bytes"] = params
-    layers["grad_bytes"] = grads
-    layers["saved_bytes"] = saved
+    if rows is not None:
+        for row, p, g, s in zip(rows, params, grads, saved):
+            row["param_bytes"], row["grad_bytes"], row["saved_bytes"] = p, g, s
+    else:
+        layers["param_bytes"] = params
+        layers["grad_bytes"] = grads
+        layers["saved_bytes"] = saved
 
 
 def check(memory: Any, optimizer: Any, training: bool) -> bool:
@@ -188,17 +200,18 @@ def check(memory: Any, optimizer: Any, training: bool) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def asked(memory: bool, optimizer: str | None):
-    """Around a profile: the memory asked for (profiler.capture.saved.requested), or
-    nothing; yields a function that fills ``report.memory`` and the columns."""
+def request(memory: bool, optimizer: str | None):
+    """The memory request a profile carries on its Run (profiler.capture.saved.Request),
+    or None where no memory was asked for."""
     if not memory:
-        yield lambda report: None
-        return
-    from profiler.capture.saved import requested
-    with requested(optimizer) as request:
-        def fill(report) -> None:
-            trace = request.trace
-            if trace is not None:
-                attach(report, summarize(trace), trace.capture.calls, trace.capture.model, trace.training)
-        yield fill
+        return None
+    from profiler.capture.saved import Request
+    return Request(optimizer)
+
+
+def fill(report, request) -> None:
+    """``report.memory`` and the memory columns from the trace of the forward that ran
+    (nothing where no memory was asked for)."""
+    trace = request.trace if request is not None else None
+    if trace is not None:
+        attach(report, summarize(trace), trace.capture.calls, trace.capture.model, trace.training)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from profiler.report import atomic
 from profiler.columns import (BWD_COLUMNS, COLUMNS, COUNT_COLUMNS, INTENSITY_NOTE, KIND_LABELS, KINDS,  # noqa: F401
-                      LAYER_VIEW, RC_COLUMNS, SHAPE_COLUMNS, SHOWN_SHARES, ShapeText)
+                      LAYER_VIEW, MEMORY_COLUMNS, RC_COLUMNS, SHAPE_COLUMNS, SHOWN_SHARES, ShapeText)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,8 +34,9 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     import pandas as pd
     backward = BWD_COLUMNS if rows and "bwd_macs" in rows[0] else []  # training profiles
     recompute = RC_COLUMNS if rows and "rc_macs" in rows[0] else []   # ... with checkpointing
-    names = COLUMNS + backward + (["bwd_status"] if backward else []) + recompute
-    counts = COUNT_COLUMNS + backward + recompute + ["depth"]
+    memory = MEMORY_COLUMNS if rows and "saved_bytes" in rows[0] else []   # memory profiles
+    names = COLUMNS + backward + (["bwd_status"] if backward else []) + recompute + memory
+    counts = COUNT_COLUMNS + backward + recompute + memory + ["depth"]
     if not rows:
         return pd.DataFrame(columns=names).astype(dict.fromkeys(counts, "int64"))
     text: dict[tuple, ShapeText] = {}  # the same shapes recur on most layers

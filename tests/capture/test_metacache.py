@@ -316,3 +316,120 @@ def test_replayed_grouped_mm_runs_float32_on_meta():
     for _ in range(2):  # the shortcut, then the replay
         out = replay(aten._grouped_mm.default, (a, b, offs), {})
         assert metadata(out) == [((32, 256), (256, 1), torch.float32, 0, "meta")]
+
+
+# -- the backward's shortcuts (a training profile's memory trace runs the backward on meta) --
+
+def _agree(op, args) -> bool:
+    """The shortcut gives the real meta kernel's metadata (None where the kernel gives
+    None), or declines; True where it answered."""
+    fast = SHORTCUTS[op](*args)
+    if fast is None:
+        return False
+    real = op(*args)
+    fast, real = (fast if isinstance(fast, tuple) else (fast,)), (real if isinstance(real, tuple) else (real,))
+    assert [f is None for f in fast] == [r is None for r in real]
+    assert metadata(tuple(f for f in fast if f is not None)) == metadata(tuple(r for r in real if r is not None))
+    return True
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_backward_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.native_batch_norm_backward.default, 0
+    masks = list(itertools.product((True, False), repeat=3))
+    for shape in [(2, 8), (1, 8), (2, 8, 7), (2, 8, 5, 5), (1, 16, 1, 1), (2, 4, 3, 5, 5), (3, 1, 4)]:
+        for x, g in itertools.product(list(layouts(shape, dtype)), list(layouts(shape, dtype))[:2]):
+            for wdtype, sdtype in ((dtype, dtype), (torch.float32, torch.float32), (dtype, torch.float32)):
+                w = torch.empty(shape[1], device="meta", dtype=wdtype)
+                s = torch.empty(shape[1], device="meta", dtype=sdtype)
+                for train, weight, mask in itertools.product((True, False), (w, None), masks):
+                    stats = (None, None, s, s) if train else (s, s, None, None)
+                    used += _agree(op, (g, x, weight, *stats, train, 1e-5, list(mask)))
+    assert used > 500
+    x = torch.empty(2, 4, 3, device="meta", dtype=dtype)
+    c = torch.empty(4, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, x, c, None, None, None, None, True, 1e-5, [True] * 3) is None   # no saved statistics
+    assert SHORTCUTS[op](x[:1], x, c, None, None, c, c, True, 1e-5, [True] * 3) is None    # shapes differ
+    assert SHORTCUTS[op](x, x, c[:3], None, None, c, c, True, 1e-5, [True] * 3) is None    # channels differ
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threshold_backward_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.threshold_backward.default, 0
+    for shape in [(5,), (2, 8), (1, 1), (2, 8, 5, 5), (2, 3, 4, 5, 6)]:
+        for g, x in itertools.product(list(layouts(shape, dtype)), list(layouts(shape, dtype))):
+            for threshold in (0, 0.5, -1):
+                used += _agree(op, (g, x, threshold))
+    assert used >= 15
+    g = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](g, torch.empty(3, device="meta", dtype=dtype), 0) is None   # broadcast: the kernel
+    assert SHORTCUTS[op](g, g.to(torch.float64 if dtype != torch.float64 else torch.float32), 0) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_convolution_backward_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.convolution_backward.default, 0
+    masks = list(itertools.product((True, False), repeat=3))
+    for k, groups, (s, p, d), mask in itertools.product(
+            (1, 2, 3), (1, 2), [(1, 0, 1), (2, 1, 1), (1, 2, 2)], masks):
+        shape = (2, 4, *(7, 6, 5)[:k])
+        x = torch.empty(shape, device="meta", dtype=dtype)
+        for kernel in ((3, 2, 1)[:k], (1,) * k):
+            w = torch.empty((6, 4 // groups, *kernel), device="meta", dtype=dtype)
+            out = aten.convolution.default(x, w, None, [s] * k, [p] * k, [d] * k, False, [0] * k, groups)
+            for g, xx, ww in itertools.product(list(layouts(tuple(out.shape), dtype))[:2],
+                                               list(layouts(shape, dtype)), list(layouts(tuple(w.shape), dtype))):
+                for bias in ([6], None):
+                    used += _agree(op, (g, xx, ww, bias, [s] * k, [p] * k, [d] * k, False, [0] * k, groups,
+                                        list(mask)))
+    assert used > 1000
+    x, w = torch.empty(2, 4, 5, 5, device="meta"), torch.empty(6, 4, 3, 3, device="meta")
+    g = torch.empty(2, 6, 3, 3, device="meta")
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert SHORTCUTS[op](g, cl, w, [6], [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True] * 3) is None
+    assert SHORTCUTS[op](g, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True] * 3) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_backward_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten._softmax_backward_data.default, 0
+    for shape in [(5,), (2, 8), (2, 4, 16, 16), (1, 1, 1)]:
+        for g, y in itertools.product(list(layouts(shape, dtype)), list(layouts(shape, dtype))):
+            for dim in range(-len(shape), len(shape)):
+                used += _agree(op, (g, y, dim, dtype))
+    assert used > 40
+    y = torch.empty(2, 3, device="meta", dtype=dtype)
+    other = torch.float64 if dtype != torch.float64 else torch.float32
+    assert SHORTCUTS[op](y, y, -1, other) is None   # a cast to the input's dtype: the kernel
+    assert SHORTCUTS[op](y, y, 2, dtype) is None     # the kernel's error
+
+
+def test_replayed_training_step_matches_real_meta_kernels_op_by_op():
+    """A resnet18's forward and backward (the ops the memory trace runs) through the
+    replay, op by op, against the real meta kernels."""
+    with torch.device("meta"):
+        model = get_model("resnet18", weights=None).train()
+    check = CheckEveryOp()
+    with check:
+        model(torch.empty(2, 3, 64, 64, device="meta")).sum().backward()
+    assert check.ops > 100
+    assert check.mismatches == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64, torch.bool))
+def test_gradient_sum_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.add.Tensor, 0
+    for shape in [(5,), (2, 8), (1, 1), (2, 8, 5, 5), (2, 3, 4, 5, 6), (3, 1, 4)]:
+        for a, b in itertools.product(list(layouts(shape, dtype)), list(layouts(shape, dtype))):
+            for kwargs in ({}, {"alpha": 2}, {"alpha": 0.5}):
+                if dtype in (torch.int64, torch.bool) and kwargs:
+                    continue
+                fast = SHORTCUTS[op](a, b, **kwargs)
+                if fast is not None:
+                    assert metadata(fast) == metadata(op(a, b, **kwargs))
+                    used += 1
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, torch.empty(3, device="meta", dtype=dtype)) is None   # broadcast: the kernel
+    assert SHORTCUTS[op](x, 2) is None                                             # a scalar: the kernel
+    assert SHORTCUTS[op](x, x.to(torch.float64 if dtype != torch.float64 else torch.float32)) is None

@@ -43,7 +43,7 @@ pytest.importorskip("torch.distributed._tools.mem_tracker")
 from torch.distributed._tools.mem_tracker import MemTracker  # noqa: E402
 
 import profiler  # noqa: E402
-from profiler.capture.saved import requested  # noqa: E402
+from profiler.capture.saved import Request  # noqa: E402
 from profiler.capture.run import Run  # noqa: E402
 from profiler.capture.session import captured  # noqa: E402
 from profiler.count.memory import summarize  # noqa: E402
@@ -183,9 +183,9 @@ def test_engine_on_real_tensors(name, training):
     peak falls in the backward)."""
     model, args, kwargs = MODELS[name]()
     ref = memtracker(model, args, kwargs, training)
-    with requested("adamw" if training else None) as request:
-        with captured(Run("model", model, args=args, kwargs=kwargs, training=training), "real"):
-            pass
+    request = Request("adamw" if training else None)
+    with captured(Run("model", model, args=args, kwargs=kwargs, training=training, memory=request), "real"):
+        pass
     memory = summarize(request.trace)
     _check(by_memtracker(memory), ref, SEED if training and memory.peak_phase == "backward" else {})
 
@@ -219,3 +219,54 @@ def test_decode_with_a_kv_cache():
     assert memory.totals["kv_cache"] == new   # the cache returned
     assert memory.at_peak["parameters"] == ref["Parameter"] and memory.at_peak["buffers"] == ref["Buffer"]
     assert memory.peak_bytes - ref["Total"] == 2568
+
+
+class _Block(nn.Module):
+    """A residual MLP block whose inner part runs under torch.utils.checkpoint."""
+
+    def __init__(self, dim: int, reentrant: bool):
+        super().__init__()
+        self.a, self.b, self.reentrant = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim), reentrant
+
+    def inner(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+    def forward(self, x):
+        from torch.utils.checkpoint import checkpoint
+        return x + checkpoint(self.inner, x, use_reentrant=self.reentrant)
+
+
+def _checkpointed(reentrant: bool):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(32, 64), *[_Block(64, reentrant) for _ in range(3)], nn.Linear(64, 10)), \
+        (torch.randn(16, 32),), {}
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+@pytest.mark.parametrize("reentrant", [False, True], ids=["non-reentrant", "reentrant"])
+def test_checkpointed_training_step(reentrant, optimizer):
+    """Activation checkpointing: what is saved (each block's input only) and what is
+    recomputed in the backward (the block's inner activations, made and freed there),
+    against MemTracker on the CPU, at an AdamW peak (after the backward) and an SGD
+    peak (inside it).  The recompute's graph is never held past the moment autograd
+    frees it (its saved tensors, a reentrant recompute's detached inputs and their
+    gradients).  Beyond the loss's seed (see the module docstring): under reentrant
+    checkpointing MemTracker files what the recompute makes inside a module's forward
+    as Activation (its forward hooks run again), we as the backward's temporaries:
+    at the SGD peak one such tensor, a recomputed block output (16 × 64 float32,
+    4,096 bytes), is live."""
+    model, args, kwargs = _checkpointed(reentrant)
+    ref = memtracker(model, args, kwargs, training=True, optimizer=optimizer)
+    report = profiler.profile(model, inputs=args, training=True, optimizer=optimizer)
+    memory = report.memory
+    moved = {} if memory.peak_phase == "optimizer" else dict(SEED)
+    if memory.peak_phase == "backward" and reentrant:
+        moved = {"Activation": -4 - 4096, "Temp": 4 + 4096}
+    assert memory.peak_phase == ("optimizer" if optimizer == "adamw" else "backward")
+    _check(by_memtracker(memory), ref, moved)
+    # saved in the forward: each block's input (16 × 64 float32, by the checkpoint) and the
+    # last Linear's; the blocks' Linears save nothing (their activations are recomputed)
+    saved = report.layers.set_index("name")["saved_bytes"].to_dict()
+    assert saved == {"(model)": 0, "0": 0, "4": 16 * 64 * 4,
+                     **{f"{i}": 16 * 64 * 4 for i in (1, 2, 3)}, **{f"{i}.{l}": 0 for i in (1, 2, 3) for l in "ab"}}
+    assert memory.totals["saved"] == 4 * 16 * 64 * 4

@@ -7,14 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-import profiler
-from profiler.capture.saved import SIMULATED, requested
+from profiler.capture.run import Run
+from profiler.capture.saved import SIMULATED, Request
+from profiler.capture.session import captured
 from profiler.count.memory import summarize
 
 
-def _memory(model, optimizer, simulate, **kwargs):
-    with requested(optimizer, simulate=simulate) as request:
-        profiler.profile(model, training=True, **kwargs)
+def _memory(model, optimizer, simulate, input_size, batch):
+    """The memory of the profile's meta forward, its step simulated or torch's own."""
+    request = Request(optimizer, simulate=simulate)
+    with captured(Run("model", model, args=((batch, *input_size),), training=True, memory=request), "meta"):
+        pass
     return summarize(request.trace)
 
 
