@@ -329,7 +329,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
             if (dtype is not None or (execution == "meta") != on_meta(model, [m for _, m in named])
                     or (not owned and (execution != "meta" or training))):
                 # an inference forward on meta keeps its twins for the next profile (twins.kept_twin)
-                kept = execution == "meta" and dtype is None and not training and _saved.request() is None
+                kept = execution == "meta" and dtype is None and not training and run.memory is None
                 swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None, kept)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
