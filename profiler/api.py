@@ -442,7 +442,13 @@ def _forward(run: Run) -> tuple[list[dict], ForwardRecord]:
         with _detection.bounded(model) if run.bound and execution == "meta" else contextlib.nullcontext():
             with captured(run, execution, args, model, values) as done:
                 capture = done.capture
-                rows = build_rows(capture.calls, model, run.training, capture.modules, done.loose)
+                # an op raised without the values of tensors made from Python data, and the forward
+                # caught it: the error may be a value read that shaped what the forward did next
+                retry = capture.values_off and capture.ops_raised > 0
+                rows = None if retry else build_rows(capture.calls, model, run.training, capture.modules,
+                                                     done.loose)
+        if retry:   # the same forward with those values, as if none had been left out
+            return attempt(execution, args, desc, size, model, values=True)
         run.execution, run.args, run.kwargs = execution, done.args, done.kwargs
         run.input_desc, run.input_size = done.description or desc, size
         return rows, done

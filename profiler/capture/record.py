@@ -204,6 +204,7 @@ class _OpCounter(TorchDispatchMode):
         self._param_keys: set | None = None  # storages of the model's parameters, on the first matmul
         self._run = MetaReplay()  # repeated meta ops skip their slow Python kernels
         self.sink: CallRecord | None = None  # the bottom of the stack while the backward replays
+        self.raised = 0       # ops that raised, whether or not the forward caught the error
         self.engine_ops = 0   # ops of autograd's own backward met in the replay (profiler.capture.autograd)
         if known is not None:     # a meta forward carrying the values of small inputs (profiler.capture.known)
             known.run, self._run = self._run, known
@@ -247,7 +248,11 @@ class _OpCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = self._run(func, args, kwargs)
+        try:
+            out = self._run(func, args, kwargs)
+        except Exception:
+            self.raised += 1   # the forward may catch it (a value read without values: see Capture.values_off)
+            raise
         stack = self.stack
         if not stack:
             return out
@@ -381,6 +386,11 @@ class Capture:
         owner.custom_bwd += window.op_cost
         for op, n in window.uncounted_ops.items():
             owner.custom_missing[op] = owner.custom_missing.get(op, 0) + n
+
+    @property
+    def ops_raised(self) -> int:
+        """How many ops of the forward raised, the errors the forward caught included."""
+        return self._mode.raised
 
     def replay(self, output: Any, loss: torch.Tensor | None = None) -> None:
         """After the forward of a training profile that made custom Function nodes or

@@ -161,3 +161,28 @@ def test_a_tensor_made_from_python_data_keeps_its_value_without_a_carried_input(
     real = profiler.profile(FromData(), input_size=(4,))
     assert meta.execution == real.execution == "meta"
     assert int(meta.total["macs"]) == int(real.total["macs"]) == 3 * 16
+
+
+class CaughtRead(nn.Module):
+    """A forward that catches the error of a value read and takes a fallback: run
+    without the values of tensors made from Python data, it would count the fallback
+    silently; the capture sees the op that raised and runs the forward again with them."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        try:
+            repeats = int(torch.tensor([1, 2], device=x.device).sum())
+        except Exception:
+            repeats = 1
+        for _ in range(repeats):
+            x = self.linear(x)
+        return x
+
+
+def test_a_value_read_the_forward_catches_is_answered_not_counted_as_its_fallback():
+    meta = profiler.profile(CaughtRead().to("meta"), input_size=(4,))
+    real = profiler.profile(CaughtRead(), input_size=(4,))
+    assert int(meta.total["macs"]) == int(real.total["macs"]) == 3 * 16
