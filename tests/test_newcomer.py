@@ -206,7 +206,10 @@ def test_ctrl_c_while_workers_start_is_one_line_and_exit_130():
     traceback."""
     proc = subprocess.Popen([sys.executable, "-m", "profiler", "compare", "alexnet_homework", "resnet18",
                              "squeezenet1_0", "mobilenet_v2", "--jobs", "3"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            # as from a terminal: a suite started in the background (`pytest &` in a
+                            # script) passes SIGINT on ignored, and Python then leaves it ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         workers = []
