@@ -15,14 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import bruteforce as bf
 import profiler
 from formula_access import find_op_backward
-
-
-def _row(model, *inputs):
-    """The training profile's single row of ``model``."""
-    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
-    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
-    row = report.layers.iloc[0]
-    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
+from backward_cases import training_row as _row
 
 
 def _fcm_backward_macs(module, *inputs) -> int:

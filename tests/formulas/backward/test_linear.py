@@ -12,32 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import bruteforce as bf
-import profiler
 from profiler.formulas.backward import linear as BL
 from profiler.formulas.backward.linear import linear_backward_cost
-
-
-def _grads(fn, inputs, g):
-    """Autograd's gradients (float64) of Σ fn(inputs)·g w.r.t. each input."""
-    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
-    (fn(*ts) * torch.tensor(g)).sum().backward()
-    return [t.grad.numpy() for t in ts]
-
-
-def _counts(cost) -> tuple[int, int, int]:
-    return cost.mults, cost.adds, cost.other
-
-
-def _row(model, *inputs):
-    """The training profile's single row of ``model``."""
-    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
-    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
-    row = report.layers.iloc[0]
-    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
-
-
-def _sum(*tallies) -> tuple[int, int, int]:
-    return tuple(sum(t.as_tuple()[i] for t in tallies) for i in range(3))
+from backward_cases import counts as _counts, grads as _grads, training_row as _row, tally_sum as _sum
 
 
 # --- Linear ---------------------------------------------------------------------------------

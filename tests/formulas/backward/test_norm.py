@@ -15,30 +15,12 @@ import bruteforce as bf
 import profiler
 from profiler.formulas.backward import norm as BN
 from profiler.formulas.backward.norm import normalize_backward_cost
-
-
-def _grads(fn, inputs, g):
-    """Autograd's gradients (float64) of Σ fn(inputs)·g w.r.t. each input."""
-    ts = [torch.tensor(a, requires_grad=True) for a in inputs]
-    (fn(*ts) * torch.tensor(g)).sum().backward()
-    return [t.grad.numpy() for t in ts]
-
-
-def _counts(cost) -> tuple[int, int, int]:
-    return cost.mults, cost.adds, cost.other
+from backward_cases import counts as _counts, grads as _grads, training_row as _row
 
 
 def _training(model, *inputs):
     args = inputs[0] if len(inputs) == 1 else tuple(inputs)
     return profiler.profile(model, inputs=args, training=True)
-
-
-def _row(model, *inputs):
-    """The training profile's single row of ``model``."""
-    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
-    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
-    row = report.layers.iloc[0]
-    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
 
 
 # --- statistics from the input ----------------------------------------------------------------

@@ -14,23 +14,12 @@ from torch.utils.flop_counter import FlopCounterMode
 import bruteforce as bf
 import profiler
 from profiler.formulas.backward import recurrent as BR
-
-
-def _counts(cost) -> tuple[int, int, int]:
-    return cost.mults, cost.adds, cost.other
+from backward_cases import counts as _counts, training_row as _row
 
 
 def _num(t: bf.Tally, v):
     """v as a tallied scalar (a Num stays as it is)."""
     return v if isinstance(v, bf.Num) else t.num(v)
-
-
-def _row(model, *inputs):
-    """The training profile's single row of ``model``."""
-    report = profiler.profile(model, inputs=inputs[0] if len(inputs) == 1 else tuple(inputs), training=True)
-    assert len(report.layers) == 1 and report.layers.iloc[0]["bwd_status"] == "formula", report.layers
-    row = report.layers.iloc[0]
-    return tuple(int(row[c]) for c in ("bwd_mults", "bwd_adds", "bwd_other")), int(row["bwd_macs"])
 
 
 # --- recurrent -----------------------------------------------------------------------------
