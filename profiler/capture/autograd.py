@@ -128,7 +128,7 @@ def pair(originals: list, recomputed: list) -> list:
     The rerun of one checkpointed region (an *episode*: recompute calls that start
     at the top of the replay with no engine op between them, ``episode``) repeats
     the region's calls in their forward order, possibly cut short (the
-    non-reentrant kind stops at the last tensor it needs).  Regions rerun in
+    non-reentrant variant stops at the last tensor it needs).  Regions rerun in
     reverse order, so an episode's first call pairs with the last unpaired original
     call of the same module and input shapes; the calls after it pair with the next
     original calls of their modules."""

@@ -135,8 +135,8 @@ class KnownValues:
         flattens it as before."""
         metas = 0
         for arg in ((*args, *kwargs.values()) if kwargs else args):
-            kind = type(arg)
-            if kind is list or kind is tuple:
+            cls = type(arg)
+            if cls is list or cls is tuple:
                 for item in arg:
                     if isinstance(item, _Tensor):
                         if not item.is_meta or self._has(item):
@@ -148,7 +148,7 @@ class KnownValues:
                 if not arg.is_meta or self._has(arg):
                     return None
                 metas += 1
-            elif kind not in _SCALARS:
+            elif cls not in _SCALARS:
                 return None
         return metas
 

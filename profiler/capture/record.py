@@ -436,8 +436,8 @@ class Capture:
         inner, stack, calls, record, formulas = module.forward, self.stack, self.calls, self.record_ops, self._formulas
 
         def forward(*args, **kwargs):
-            kind = type(module)
-            formula = formulas[kind] if kind in formulas else formulas.setdefault(kind, find_module_formula(module))
+            cls = type(module)
+            formula = formulas[cls] if cls in formulas else formulas.setdefault(cls, find_module_formula(module))
             tensors = tensor_leaves((args, kwargs))
             shapes, _, nbytes = _sizes(tensors)
             call = CallRecord(

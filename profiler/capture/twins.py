@@ -62,10 +62,10 @@ class ModuleState:
             bindings = module.__dict__
             empty, filled = [], []
             for name, value in bindings.items():
-                kind = type(value)
-                if kind in _PLAIN:
+                cls = type(value)
+                if cls in _PLAIN:
                     continue
-                if kind in _EXACT_CONTAINERS or isinstance(value, _CONTAINERS):
+                if cls in _EXACT_CONTAINERS or isinstance(value, _CONTAINERS):
                     if value:
                         filled.append((value, value.copy()))
                     else:
@@ -205,17 +205,17 @@ def twin(t: torch.Tensor, make: Make) -> torch.Tensor:
     computed input runs on its twin too."""
     # type checks, not isinstance: Parameter's metaclass makes isinstance cost ~7 us,
     # and this runs for every tensor of the model on every profile
-    kind = type(t)
-    if issubclass(kind, (UninitializedParameter, UninitializedBuffer)):
+    cls = type(t)
+    if issubclass(cls, (UninitializedParameter, UninitializedBuffer)):
         probe = make(torch.empty(0, dtype=t.dtype))
-        placed = _PLACED.get(kind)
+        placed = _PLACED.get(cls)
         if placed is None:    # a subclass of the user's own: keep its class, reading .data as it does
-            return kind(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
+            return cls(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
         made = placed(requires_grad=t.requires_grad, device=probe.device, dtype=probe.dtype)
         made._twin_place = (probe.device, probe.dtype)
         return made
     new = make(t)
-    if issubclass(kind, nn.Parameter) or getattr(t, "_is_param", False):
+    if issubclass(cls, nn.Parameter) or getattr(t, "_is_param", False):
         if type(new) is torch.Tensor:    # what nn.Parameter(new) does, without its Python frame
             return torch.Tensor._make_subclass(nn.Parameter, new, t.requires_grad)
         return nn.Parameter(new, requires_grad=t.requires_grad)
@@ -267,14 +267,14 @@ def kept_twin(t: torch.Tensor) -> torch.Tensor:
     else makes a new twin.  Only plain tensors and Parameters, strided, leaves (a
     non-leaf's twin is recorded by autograd: ``_as_non_leaf``); only for inference
     forwards on meta (session.captured), whose twins no gradient reaches."""
-    kind = type(t)
-    if kind not in _KEEPABLE or t.layout is not torch.strided:
+    cls = type(t)
+    if cls not in _KEEPABLE or t.layout is not torch.strided:
         return twin(t, _SAME_META)
     key = id(t)
     entry = _KEPT.get(key)
     if entry is not None and entry[0]() is t:
         made = entry[1]
-        if (type(made) is kind and made.dtype == t.dtype and made.requires_grad == t.requires_grad
+        if (type(made) is cls and made.dtype == t.dtype and made.requires_grad == t.requires_grad
                 and made.shape == t.shape and made.stride() == t.stride() and made.grad is None
                 and made._backward_hooks is None and not made.__dict__):
             return made
