@@ -105,10 +105,17 @@ def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
     else float32.  A complex dtype counts at its own element size (complex64: 8
     bytes, two float32s)."""
     from profiler.capture.inputs import tensors_in
-    for tensors in (model.parameters(), model.buffers(), tensors_in((inputs, kwargs))):
-        for t in tensors:
-            if t.is_floating_point() or t.is_complex():
-                return t.dtype
+    modules = list(model.modules())
+    # parameters() and buffers() in their order (module by module, tied ones once: the first
+    # found decides), read from the modules' slots: the generators cost a small profile 5 us
+    for slot in ("_parameters", "_buffers"):
+        for module in modules:
+            for t in getattr(module, slot).values():
+                if t is not None and (t.is_floating_point() or t.is_complex()):
+                    return t.dtype
+    for t in tensors_in((inputs, kwargs)):
+        if t.is_floating_point() or t.is_complex():
+            return t.dtype
     return torch.float32
 
 

@@ -81,6 +81,34 @@ def test_kept_rng_keeps_numpy_bit_for_bit_its_cached_gaussian_too(raw, monkeypat
     assert np.array_equal(np.random.randn(5), expected)
 
 
+@pytest.mark.parametrize("raw", [True, False])
+def test_kept_rng_keeps_python_random_bit_for_bit_its_cached_gaussian_too(raw, monkeypatch):
+    """Python's state is kept as raw bytes (the MT index and key) with ``gauss_next``,
+    put back where a draw changed them: getstate() after equals getstate() before,
+    whatever was drawn (a Gaussian that leaves one cached, one that takes the cached
+    one, past a key regeneration, a reseed) or nothing.  Without the layout (another
+    Python), getstate() and setstate() as before."""
+    from profiler.capture import session
+    assert session._find_python_mt() is not None          # this Python's layout is found and checked
+    if not raw:
+        monkeypatch.setattr(session, "_PY_MT", session._UNKNOWN)
+    for cached in (False, True):
+        random.seed(3)
+        if cached:
+            random.gauss(0, 1)                             # one Gaussian cached
+        before = random.getstate()
+        assert (before[2] is not None) is cached
+        for draws in (lambda: random.gauss(0, 1), lambda: random.getrandbits(800 * 32), lambda: random.seed(11),
+                      lambda: (random.random(), random.gauss(0, 1), random.gauss(0, 1)), lambda: None):
+            with kept_rng():
+                draws()
+            assert random.getstate() == before
+        with pytest.raises(RuntimeError), kept_rng():
+            random.random()
+            raise RuntimeError("a forward that draws, then fails")
+        assert random.getstate() == before
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_process_state_sets_grad_and_turns_the_fast_path_off_then_restores_both(training):
     previous = torch.backends.mha.get_fastpath_enabled()
