@@ -258,3 +258,26 @@ def test_a_profile_queues_no_seed_for_an_accelerator_that_is_not_started():
     profiler.profile(model, inputs=(torch.zeros(1, 6),))
     after = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
     assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b)) for a, b in zip(after, before))
+
+
+def test_set_training_sets_every_flag_as_train_does_and_calls_an_own_train():
+    """Plain modules get their flags set directly, as Module.train leaves them (the
+    whole __dict__ compared); a module class with its own ``train`` gets the model's
+    ``train()`` called, so its override runs."""
+    from profiler.capture.session import set_training
+    for training in (False, True):
+        ours, theirs = _net(), _net()
+        ours.train(not training), theirs.train(not training)
+        set_training(ours, list(ours.modules()), training)
+        theirs.train(training)
+        assert [m.__dict__.keys() for m in ours.modules()] == [m.__dict__.keys() for m in theirs.modules()]
+        assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()] == [training] * 4
+
+    class Own(nn.Linear):
+        def train(self, mode=True):
+            self.seen = mode
+            return super().train(mode)
+
+    model = nn.Sequential(nn.ReLU(), Own(2, 2))
+    set_training(model, list(model.modules()), False)
+    assert model[1].seen is False and not model.training and not model[0].training
