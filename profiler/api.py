@@ -37,7 +37,7 @@ from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
 from profiler.report import Report
 from profiler.capture.run import Run
-from profiler.capture.session import ForwardRecord, captured, exclusive, kept_rng, on_meta, unwrapped
+from profiler.capture.session import ForwardRecord, captured, exclusive, kept_rng, on_meta, paused_gc, unwrapped
 from profiler.count.rows import build_rows
 from profiler.count import memory as _memory
 
@@ -230,10 +230,12 @@ def profile(model: str | nn.Module, input_size: tuple[int, ...] | None = None, b
     memory = _memory.request(memory, optimizer)   # carried on the Run to the capture's forward
     with exclusive(), kept_rng():
         try:
-            report, run = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
-                                   tokens, decode, config, detections, named, (image, frames, seconds),
-                                   checkpointing, memory)
-            _memory.fill(report, memory)   # report.memory and the memory columns (profiler.count.memory)
+            # the collector paused for the shapes-only run, not for a measured run's real forwards
+            with paused_gc():
+                report, run = _profile(model, input_size, batch, inputs, kwargs or {}, dtype, native, training,
+                                       tokens, decode, config, detections, named, (image, frames, seconds),
+                                       checkpointing, memory)
+                _memory.fill(report, memory)   # report.memory and the memory columns (profiler.count.memory)
         except ProfilerError as exc:
             if not any(text in str(exc) for text in _SIZE_OVERFLOW):
                 raise

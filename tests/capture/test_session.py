@@ -281,3 +281,25 @@ def test_set_training_sets_every_flag_as_train_does_and_calls_an_own_train():
     model = nn.Sequential(nn.ReLU(), Own(2, 2))
     set_training(model, list(model.modules()), False)
     assert model[1].seen is False and not model.training and not model[0].training
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_profile_pauses_the_garbage_collector_and_leaves_it_as_it_was(was_on):
+    """The collector is off while the forward runs, on success and on failure, and
+    on or off after the profile as the caller left it."""
+    import gc
+    import profiler
+    from profiler.errors import ProfilerError
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+    seen = []
+    model[1].register_forward_pre_hook(lambda module, args: seen.append(gc.isenabled()))
+    try:
+        gc.enable() if was_on else gc.disable()
+        profiler.profile(model, input_size=(8,))
+        assert seen == [False] and gc.isenabled() is was_on
+        with pytest.raises(ProfilerError):
+            profiler.profile(model, input_size=(9,))
+        assert gc.isenabled() is was_on
+    finally:
+        gc.enable()
