@@ -39,6 +39,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
+_NoFunctions = torch._C.DisableTorchFunction   # no function mode takes the torch calls inside
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -197,6 +198,7 @@ class Trace:
         self.simulate = True
         self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
         self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
+        self._fused: _Fused | None = None   # _Fused's own function mode, where the capture has none
         self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
     # -- the live set ---------------------------------------------------------------
@@ -324,17 +326,45 @@ class Trace:
                  if training else contextlib.nullcontext())
         mode = self.capture._mode
         self._inner, mode._run = mode._run, self._traced
+        fused = _Fused(self)
+        # attention is seen by the capture's function mode where it has one (profiler.capture.known's,
+        # on a forward carrying values): no second mode taking every torch function; else by _Fused's own
+        functions = getattr(self.capture, "_functions", None)
+        if functions is not None and hasattr(functions, "attention"):
+            functions.attention = fused.call
+        else:
+            functions, self._fused = None, fused
         try:
-            with hooks, _Fused(self):
-                yield self
+            with hooks:
+                self._fusing(True)
+                try:
+                    yield self
+                finally:
+                    self._fusing(False)
         finally:
+            if functions is not None:
+                functions.attention = None
             mode._run = self._inner
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
-            for p in self.params:
-                p.grad = None
+            with _NoFunctions():
+                for p in self.params:
+                    p.grad = None
             self.close()
+
+    def _fusing(self, on: bool) -> None:
+        """Enter (``on``) or leave ``_Fused``'s own function mode, where the trace has one:
+        it is on while model code can run (the forward, and a backward that reruns
+        forward code), and off for the trace's own work (its hooks, the optimizer)."""
+        fused = self._fused
+        if fused is None or fused.entered == on:
+            return
+        fused.entered = on
+        if on:
+            fused.__enter__()
+        else:
+            fused.__exit__(None, None, None)
 
     def step(self, output: Any) -> None:
         """After the forward, inside ``follow``: a KV cache in ``output`` marked; for a
@@ -350,23 +380,43 @@ class Trace:
         loss = None
         for t in roots:
             loss = t.sum() if loss is None else loss + t.sum()
-        for p in self.params:   # a parameter's gradient as it arrives, and once accumulated
-            self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
-            self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
+        # a parameter's gradient as it arrives, and once accumulated (MemTracker's hooks); the
+        # trace's own torch calls (here, in the hooks, the optimizer) pass no function mode
+        retag = self.retag
+
+        def arrived(g):
+            with _NoFunctions():
+                retag(g, "gradients")
+
+        def accumulated(q):
+            with _NoFunctions():
+                retag(q.grad, "gradients")
+
+        handles = self._handles
+        with _NoFunctions():
+            for p in self.params:
+                handles.append(p.register_hook(arrived))
+                handles.append(p.register_post_accumulate_grad_hook(accumulated))
         self.phase, self.at, self._frozen = "backward", "", True
         claims = getattr(self.capture, "claims", None)
         if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
             claims.mark = object()
+        # model code runs in the backward only where the capture replays forward code (a custom
+        # Function's backward, checkpointing's recompute): attention is looked for there only
+        if claims is None or not (claims.nodes or self.capture.hooked):
+            self._fusing(False)
         try:
             with _plain_runner(self):
                 self.capture.replay(output, loss=loss)
         finally:
+            self._fusing(False)
             if claims is not None:
                 claims.mark = None
                 claims.seen.clear()   # the forward's nodes: nothing walks the graph after the backward
         del loss, roots
-        grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
-                 for p in self.params if p.grad is not None}
+        with _NoFunctions():
+            grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
+                     for p in self.params if p.grad is not None}
         self.grad_bytes = sum(grads.values())
         if self.optimizer is not None and self.params:
             # the step's first timeline point: what it starts from (else the states made
@@ -375,7 +425,8 @@ class Trace:
             self.timeline.append(["optimizer", "optimizer", self.live])
             self._frozen = True
             if self.simulate and self.optimizer in SIMULATED:
-                self._simulated_step()
+                with _NoFunctions():
+                    self._simulated_step()
             else:
                 self._real_step()
             self._frozen = True
@@ -496,10 +547,17 @@ class _Fused(TorchFunctionMode):
     def __init__(self, trace: Trace):
         super().__init__()
         self.trace = trace
+        self.entered = False   # as the trace's own function mode (``Trace._fusing``)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is not _SDPA or len(args) < 3 or not fused_enabled():
+        if func is not _SDPA:
+            return func(*args, **(kwargs or {}))
+        return self.call(func, args, kwargs or {})
+
+    def call(self, func, args: tuple, kwargs: dict):
+        """A call of F.scaled_dot_product_attention, run (the function modes below it
+        see it as ever) and counted as the fused kernel."""
+        if len(args) < 3 or not fused_enabled():
             return func(*args, **kwargs)
         trace = self.trace
         trace.hide += 1
