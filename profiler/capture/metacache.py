@@ -26,8 +26,9 @@ shortcuts against the real kernels over dtypes, shapes and strides.
 A training profile's memory trace (profiler.capture.saved) runs the backward on meta
 too, whose slowest kernels get shortcuts of the same sort: batch_norm's backward
 (a Python decomposition, about 1 ms a call), ReLU's threshold_backward, a
-convolution's backward and softmax's, and add.Tensor (the engine's sum of two
-gradients), each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
+convolution's backward and softmax's, add.Tensor (the engine's sum of two
+gradients), a Linear's mm and its bias's sum over dimensions, max pooling's backward,
+the loss's sum and the seed gradient's zeros_like, each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
 and a resnet18's training step op by op).
 
 One shortcut is not about speed: torch._grouped_mm (the experts of transformers'
@@ -416,6 +417,61 @@ def _softmax_backward_data(grad_out, output, dim, input_dtype):
     return _contiguous(grad_out.shape, grad_out.dtype)
 
 
+def _mm(a, b):
+    """mm of two 2D tensors of one dtype whose inner sizes agree (a Linear's backward):
+    its meta kernel (Python, about 25 us) gives a contiguous tensor of that dtype."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() != 2 or b.dim() != 2 \
+            or a.dtype != b.dtype or a.shape[1] != b.shape[0]:
+        return None   # the kernel raises its own error
+    return _contiguous((a.shape[0], b.shape[1]), a.dtype)
+
+
+def _sum_dims(x, dim, keepdim=False, *, dtype=None):
+    """sum.dim_IntList of a floating tensor over distinct dimensions with no dtype (a
+    bias's gradient, summed from an expanded one): its meta kernel (a Python reference,
+    about 50 us) gives, whatever the input's layout, a contiguous tensor of the input's
+    dtype, of the sizes not summed (size 1 in their place with ``keepdim``)."""
+    n = x.dim()
+    if dtype is not None or type(keepdim) is not bool or not x.dtype.is_floating_point \
+            or type(dim) not in (list, tuple) or not dim or not all(type(d) is int and -n <= d < n for d in dim):
+        return None
+    summed = {d % n for d in dim}
+    if len(summed) != len(dim):
+        return None   # a repeated dimension: the kernel's error
+    if keepdim:
+        return _contiguous([1 if i in summed else size for i, size in enumerate(x.shape)], x.dtype)
+    return _contiguous([size for i, size in enumerate(x.shape) if i not in summed], x.dtype)
+
+
+def _sum_all(x, *, dtype=None):
+    """sum.default of a floating tensor with no dtype (the loss): its meta kernel (a
+    Python reference, about 40 us) gives a 0-dim tensor of the input's dtype."""
+    if dtype is not None or not x.dtype.is_floating_point:
+        return None
+    return _contiguous((), x.dtype)
+
+
+def _zeros_like(x, *, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
+    """zeros_like of a dense tensor with no other argument (the backward's seed gradient):
+    its meta kernel (about 50 us) keeps the input's layout: contiguous, of its dtype."""
+    if dtype is not None or layout is not None or device is not None or pin_memory not in (None, False) \
+            or memory_format is not None or not _dense(x) or _channels_last_like(x):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
+def _max_pool2d_backward(grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
+    """max_pool2d_with_indices_backward where the forward's shortcut (``_max_pool2d``)
+    takes the input and the gradient and indices have its pooled shape, the gradient
+    the input's dtype: the meta kernel (Python, about 80 us) gives a contiguous tensor
+    like the input (which reads as contiguous, never channels-last: see _max_pool2d)."""
+    pooled = _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    if pooled is None or grad_out.dtype != x.dtype or tuple(grad_out.shape) != tuple(pooled[0].shape) \
+            or tuple(indices.shape) != tuple(pooled[0].shape):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
@@ -426,7 +482,9 @@ SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batc
              _aten.threshold_backward.default: _threshold_backward,
              _aten.convolution_backward.default: _convolution_backward,
              _aten._softmax_backward_data.default: _softmax_backward_data,
-             _aten.add.Tensor: _gradient_sum}
+             _aten.add.Tensor: _gradient_sum, _aten.mm.default: _mm, _aten.sum.dim_IntList: _sum_dims,
+             _aten.sum.default: _sum_all, _aten.zeros_like.default: _zeros_like,
+             _aten.max_pool2d_with_indices_backward.default: _max_pool2d_backward}
 
 
 # per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which
