@@ -40,6 +40,7 @@ from torch.utils._pytree import tree_flatten
 
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 _NoFunctions = torch._C.DisableTorchFunction   # no function mode takes the torch calls inside
+_Tensor = torch.Tensor
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -262,21 +263,39 @@ class Trace:
             self._frozen = True
 
     def _traced(self, func, args, kwargs):
-        """The capture's runner, then what the op made allocated."""
+        """The capture's runner, then what the op made allocated (``add`` and ``_after_op``,
+        inlined: this runs for every op of the step)."""
         out = self._inner(func, args, kwargs)
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
         phase = self.phase
         if phase == "forward":
-            owner = self._where()
+            owner = None
+            for call in reversed(self.capture.stack):   # ``_where``
+                if not call.absorbed:
+                    owner = call
+                    break
             name = owner.name if owner is not None else ""
         else:
             owner, name = None, self.at
         entries = self.entries
-        for storage, _ in _storages(out):
+        if type(out) is _Tensor:   # most ops
+            storage = out.untyped_storage()
             if id(storage) not in entries:
                 self.add(storage, _MADE.get(phase, "optimizer"), owner)
-        self._after_op(name)
+        else:
+            for storage, _ in _storages(out):
+                if id(storage) not in entries:
+                    self.add(storage, _MADE.get(phase, "optimizer"), owner)
+        live, last = self.live, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
+            self._frozen = False
+        else:
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(self.events), (phase, name)
+            self._frozen = True
         return out
 
     # -- saved tensors ----------------------------------------------------------------
@@ -435,14 +454,25 @@ class Trace:
 
     # -- the optimizer's first step ------------------------------------------------------
     def _alloc(self, nbytes: int) -> Entry:
-        """A storage the (simulated) optimizer makes: live until ``_drop``."""
-        self._virtual -= 1
-        entry = Entry(self._virtual, nbytes, "optimizer", None, self.phase)
-        self.entries[entry.key] = entry
+        """A storage the (simulated) optimizer makes: live until ``_drop`` (``_after_op``
+        inlined: the step makes five per parameter)."""
+        key = self._virtual = self._virtual - 1
+        phase = self.phase
+        entry = Entry(key, nbytes, "optimizer", None, phase)
+        self.entries[key] = entry
         self.all.append(entry)
-        self.events.append((1, entry, "optimizer"))
-        self.live += nbytes
-        self._after_op()
+        events = self.events
+        events.append((1, entry, "optimizer"))
+        live = self.live = self.live + nbytes
+        name, last = self.at, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
+            self._frozen = False
+        else:
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(events), (phase, name)
+            self._frozen = True
         return entry
 
     def _drop(self, entry: Entry | None) -> None:
