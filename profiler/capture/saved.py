@@ -194,6 +194,9 @@ class Trace:
         self.params: list[torch.nn.Parameter] = []
         self._finalizers: list | None = []          # the storages' weak references (None: closed)
         self._handles: list = []
+        self._hook_dicts: tuple = ()                 # the gradient hooks' shared dicts (``step``)
+        self._hooked: list = []                      # parameters given them
+        self._post_hooked: list = []
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0
         self.simulate = True
@@ -367,6 +370,15 @@ class Trace:
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
+            for hooks in self._hook_dicts:
+                hooks.clear()   # torch keeps calling a post-accumulate dict once set: an empty one calls nothing
+            with _NoFunctions():
+                for p in self._hooked:
+                    if p._backward_hooks is self._hook_dicts[0]:
+                        p._backward_hooks = None
+                for p in self._post_hooked:
+                    if p._post_accumulate_grad_hooks is self._hook_dicts[1]:
+                        p._post_accumulate_grad_hooks = None
             with _NoFunctions():
                 for p in self.params:
                     p.grad = None
@@ -411,11 +423,24 @@ class Trace:
             with _NoFunctions():
                 retag(q.grad, "gradients")
 
-        handles = self._handles
+        # one hook dict shared by every parameter (as register_hook and
+        # register_post_accumulate_grad_hook keep theirs: torch calls each entry), set
+        # where the parameter has none yet, emptied and unset when the trace closes
+        # (``follow``): a handle per hook cost a tenth of a small convnet's memory analysis
+        handles, arriving, accumulating = self._handles, {0: arrived}, {0: accumulated}
+        self._hook_dicts = (arriving, accumulating)
         with _NoFunctions():
             for p in self.params:
-                handles.append(p.register_hook(arrived))
-                handles.append(p.register_post_accumulate_grad_hook(accumulated))
+                if p._backward_hooks is None:
+                    p._backward_hooks = arriving
+                    self._hooked.append(p)
+                else:
+                    handles.append(p.register_hook(arrived))
+                if p._post_accumulate_grad_hooks is None:
+                    p._post_accumulate_grad_hooks = accumulating
+                    self._post_hooked.append(p)
+                else:
+                    handles.append(p.register_post_accumulate_grad_hook(accumulated))
         self.phase, self.at, self._frozen = "backward", "", True
         claims = getattr(self.capture, "claims", None)
         if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)

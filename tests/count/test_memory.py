@@ -207,3 +207,30 @@ def test_attention_is_seen_with_or_without_the_captures_function_mode(kind):
     assert given == shapes
     if kind is None:
         assert given.totals["saved"] == 2 * (196608 + 65536 + 4096) + 65536
+
+
+def test_the_gradient_hooks_are_gone_after_the_step():
+    """The trace's gradient hooks (one shared dict per kind, set on each parameter that
+    has none) leave nothing behind: on a model the profile owns, whose own parameters
+    it steps, no hook dict is left set, a parameter's hook of its own still runs, and
+    a later backward calls none of the trace's."""
+    from profiler.capture.run import Run
+    from profiler.capture.saved import Request
+    from profiler.capture.session import captured
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    seen = []
+    handle = model[2].weight.register_hook(lambda g: seen.append(tuple(g.shape)))
+    request = Request("sgd")
+    x = torch.empty(4, 8, device="meta")
+    with captured(Run("model", model, args=(x,), training=True, memory=request, owned=True), "meta"):
+        pass
+    assert seen == [(2, 8)]
+    assert request.trace.grad_bytes == (8 * 8 + 8 + 2 * 8 + 2) * 4
+    for p in model.parameters():
+        assert p.grad is None and p._post_accumulate_grad_hooks is None
+        assert p._backward_hooks is None or p is model[2].weight
+    events = len(request.trace.events)
+    model(x).sum().backward()
+    assert len(request.trace.events) == events and seen == [(2, 8), (2, 8)]
+    handle.remove()
