@@ -41,6 +41,7 @@ from torch.utils._pytree import tree_flatten
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 _NoFunctions = torch._C.DisableTorchFunction   # no function mode takes the torch calls inside
 _Tensor = torch.Tensor
+_ref, _partial = weakref.ref, functools.partial
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -224,13 +225,17 @@ class Trace:
         entry = self.entries.get(key)
         if entry is not None:
             return entry
+        return self._new(storage, key, category, owner)
+
+    def _new(self, storage, key: int, category: str, owner: Any) -> Entry:
+        """``add`` of a storage not live yet."""
         entry = Entry(key, storage.nbytes(), category, owner, self.phase)
         self.entries[key] = entry
         self.all.append(entry)
         self.events.append((1, entry, category))
         self.live += entry.nbytes
         # a weak reference whose callback frees it (weakref.finalize costs three times as much)
-        self._finalizers.append(weakref.ref(storage, functools.partial(self._dead, key)))
+        self._finalizers.append(_ref(storage, _partial(self._dead, key)))
         return entry
 
     def _dead(self, key: int, ref: Any) -> None:
@@ -284,12 +289,14 @@ class Trace:
         entries = self.entries
         if type(out) is _Tensor:   # most ops
             storage = out.untyped_storage()
-            if id(storage) not in entries:
-                self.add(storage, _MADE.get(phase, "optimizer"), owner)
+            key = id(storage)
+            if key not in entries:
+                self._new(storage, key, _MADE.get(phase, "optimizer"), owner)
         else:
             for storage, _ in _storages(out):
-                if id(storage) not in entries:
-                    self.add(storage, _MADE.get(phase, "optimizer"), owner)
+                key = id(storage)
+                if key not in entries:
+                    self._new(storage, key, _MADE.get(phase, "optimizer"), owner)
         live, last = self.live, self.timeline[-1]
         if self._frozen or last[0] != phase or last[1] != name:
             self.timeline.append([phase, name, live])
@@ -303,7 +310,11 @@ class Trace:
 
     # -- saved tensors ----------------------------------------------------------------
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
-        call = self._where()
+        call = None
+        for running in reversed(self.capture.stack):   # ``_where``
+            if not running.absorbed:
+                call = running
+                break
         self._savers[id(t)] = call.name if call is not None else ""   # the backward reading it is call's
         try:
             entry = self.entries.get(id(t.untyped_storage()))
@@ -326,10 +337,15 @@ class Trace:
     def follow(self, model: torch.nn.Module, inputs: Any):
         """Around the forward: the model's parameters, buffers and ``inputs`` live, every
         op traced, saved tensors seen (training)."""
-        for module in model.modules():
+        # the capture's walk of the module tree (its named modules), not another; the
+        # parameters as model.parameters() gives them (first appearance, each once)
+        named = getattr(self.capture, "modules", None)
+        params: dict[int, torch.nn.Parameter] = {}
+        for _, module in (model.named_modules() if named is None else named):
             for p in module._parameters.values():
                 if p is not None:
                     self.add(p.untyped_storage(), "parameters")
+                    params.setdefault(id(p), p)
             for b in module._buffers.values():
                 if b is not None:
                     self.add(b.untyped_storage(), "buffers")
@@ -341,7 +357,7 @@ class Trace:
         for storage, _ in _storages(inputs):
             self.add(storage, "inputs")
         training = self.training
-        self.params = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad] if training else []
+        self.params = [p for p in params.values() if p.requires_grad] if training else []
         self.timeline.append(["forward", "", self.live])
         self.peak, self.peak_event = self.live, len(self.events)
         hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
