@@ -38,9 +38,13 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from profiler.capture.autograd import hooks_active
+
 _SDPA = torch.nn.functional.scaled_dot_product_attention
 _NoFunctions = torch._C.DisableTorchFunction   # no function mode takes the torch calls inside
 _Tensor = torch.Tensor
+_BACKWARD = torch.autograd.backward
+from torch.autograd.graph import _engine_run_backward  # noqa: E402  (torch.autograd.backward's own engine call)
 _ref, _partial = weakref.ref, functools.partial
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 
@@ -203,7 +207,9 @@ class Trace:
         self.simulate = True
         self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
         self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
-        self._fused: _Fused | None = None   # _Fused's own function mode, where the capture has none
+        self._fused: _Fused | None = None   # attention's handler, and a function mode of its own (``_fusing``)
+        self._functions = None              # the capture's function mode that calls it, where it has one
+        self.recomputed: list = []          # attention's saved sets recomputed for their original call (_Fused)
         self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
     # -- the live set ---------------------------------------------------------------
@@ -368,13 +374,15 @@ class Trace:
         # attention is seen by the capture's function mode where it has one (profiler.capture.known's,
         # on a forward carrying values): no second mode taking every torch function; else by _Fused's own
         functions = getattr(self.capture, "_functions", None)
+        self._fused = fused
         if functions is not None and hasattr(functions, "attention"):
             functions.attention = fused.call
         else:
-            functions, self._fused = None, fused
+            functions = None
+        self._functions = functions
         try:
             with hooks:
-                self._fusing(True)
+                self._fusing(functions is None)
                 try:
                     yield self
                 finally:
@@ -462,9 +470,12 @@ class Trace:
         if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
             claims.mark = object()
         # model code runs in the backward only where the capture replays forward code (a custom
-        # Function's backward, checkpointing's recompute): attention is looked for there only
-        if claims is None or not (claims.nodes or self.capture.hooked):
-            self._fusing(False)
+        # Function's backward, checkpointing's recompute): attention is looked for there only,
+        # by _Fused's own mode, which runs the engine with itself on (``_Fused._backward``)
+        rerun = claims is not None and bool(claims.nodes or self.capture.hooked)
+        if rerun and self._functions is not None:
+            self._functions.attention = None
+        self._fusing(rerun)
         try:
             with _plain_runner(self):
                 self.capture.replay(output, loss=loss)
@@ -622,8 +633,36 @@ class _Fused(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if func is not _SDPA:
+            if func is _BACKWARD and self.trace.phase == "backward":
+                return self._backward(func, args, kwargs or {})
             return func(*args, **(kwargs or {}))
         return self.call(func, args, kwargs or {})
+
+    def _backward(self, func, args: tuple, kwargs: dict):
+        """torch.autograd.backward, with this mode on in the engine, where checkpointing's
+        recompute and custom Functions' backward call attention.  torch.autograd.backward
+        is a torch function: each function mode takes it in turn and runs it with itself
+        off, so none is on in the engine; here the modes below are off as they would be,
+        and this one on, around the rest of torch.autograd.backward (the gradients made,
+        the engine run), as it passes a function mode the call (its tensors as a tuple,
+        the other arguments by name).  Inputs to stop at: as it is (the replay gives none)."""
+        if len(args) != 1 or type(args[0]) is not tuple or kwargs.get("inputs") is not None \
+                or not set(kwargs) <= {"grad_tensors", "retain_graph", "create_graph", "inputs"}:
+            return func(*args, **kwargs)
+        tensors, create = args[0], kwargs.get("create_graph", False)
+        retain = kwargs.get("retain_graph")
+        below = []
+        while torch._C._len_torch_function_stack() > 0:
+            below.append(torch._C._pop_torch_function_stack())
+        try:
+            with self:
+                grads = torch.autograd._tensor_or_tensors_to_tuple(kwargs.get("grad_tensors"), len(tensors))
+                grads = torch.autograd._make_grads(tensors, grads, is_grads_batched=False)
+                _engine_run_backward(tensors, grads, create if retain is None else retain, create, (),
+                                     allow_unreachable=True, accumulate_grad=True)
+        finally:
+            for mode in reversed(below):
+                torch._C._push_on_torch_function_stack(mode)
 
     def call(self, func, args: tuple, kwargs: dict):
         """A call of F.scaled_dot_product_attention, run (the function modes below it
@@ -645,29 +684,61 @@ class _Fused(TorchFunctionMode):
         return out
 
     def _fused(self, out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """The output made, and where autograd records the call the fused kernel's saved
+        set: query, key, value, the output and the log-sum-exp, held as autograd holds
+        them until the kernel's backward has made the gradients of query, key and value.
+
+        * The forward: saved activations.  Under someone else's saved-tensor hooks
+          (non-reentrant checkpointing: the set is dropped, to be recomputed; or
+          offloaded) none is held.
+        * A recompute in the backward (checkpointing's): the backward's temporaries.
+          Reentrant: the recompute's own graph is backpropagated, and its kernel's
+          backward releases them.  Non-reentrant (under checkpointing's recompute
+          hooks): the recomputed set is held for the original call's backward, which
+          releases it; the original calls' backward runs in the reverse order of their
+          recomputes (``Trace.recomputed``, a stack)."""
         trace = self.trace
-        trace.add(out.untyped_storage(), "activations", trace._where())
+        phase = trace.phase
+        made = "activations" if phase == "forward" else _MADE.get(phase, "optimizer")
+        owner = trace._where() if phase == "forward" else None
+        trace.add(out.untyped_storage(), made, owner)
         trace._after_op()
         inputs = [t for t in (q, k, v) if isinstance(t, torch.Tensor) and t.requires_grad]
-        if trace.phase != "forward" or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
+        if phase not in _MADE or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
             return
-        held = [q, k, v, out]
-        for t in held:
-            trace._pack(t)
-        size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
-        rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
-        trace._virtual -= 1
-        lse = Entry(trace._virtual, rows * size, "activations", trace._where(), trace.phase)
-        lse.sub, lse.saver = "saved", lse.owner
-        trace.entries[lse.key] = lse
-        trace.all.append(lse)
-        trace.events.append((1, lse, "activations"))
-        trace.live += lse.nbytes
-        trace._after_op()
+        foreign = hooks_active()   # another's saved-tensor hooks take what autograd saves
+        held: list = []
+        lse = None
+        if not (foreign and phase == "forward"):
+            held.extend((q, k, v, out))
+            if phase == "forward":
+                for t in held:
+                    trace._pack(t)
+            size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
+            rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
+            trace._virtual -= 1
+            lse = Entry(trace._virtual, rows * size, made, owner, phase)
+            if phase == "forward":
+                lse.sub, lse.saver = "saved", lse.owner
+            trace.entries[lse.key] = lse
+            trace.all.append(lse)
+            trace.events.append((1, lse, made))
+            trace.live += lse.nbytes
+            trace._after_op()
+        if foreign and phase != "forward":   # a non-reentrant recompute: for the original call's backward
+            trace.recomputed.append((held, lse))
+            return
+        from_recompute = foreign   # the forward under checkpointing: the set comes from the recompute
+
+        handles: list = []
 
         def started(grads):   # the math backward begins: hidden until q, k, v have gradients,
             trace.hide += 1   # the output's gradient held by the kernel till then
+            if from_recompute and trace.recomputed:   # the set recomputed for this call
+                held[:0], lses[0] = trace.recomputed[-1]
             held.extend(g for g in grads if isinstance(g, torch.Tensor))
+
+        lses = [lse]
 
         def done(grads):   # the kernel's gradients made, then its saved set released
             trace.hide -= 1
@@ -675,8 +746,15 @@ class _Fused(TorchFunctionMode):
                 if isinstance(g, torch.Tensor):
                     trace.add(g.untyped_storage(), "temporaries")
             trace._after_op()
+            if from_recompute and trace.recomputed:
+                trace.recomputed.pop()[0].clear()
             held.clear()
-            trace._free(lse.key)
+            if lses[0] is not None:
+                trace._free(lses[0].key)
+            for handle in handles:   # a recompute's: its hooks would keep its graph (q, k, v) alive
+                handle.remove()
 
-        out.grad_fn.register_prehook(started)
-        torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")
+        first = out.grad_fn.register_prehook(started)
+        last = torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")
+        if phase != "forward":
+            handles.extend((first, last))
