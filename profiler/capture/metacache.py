@@ -28,6 +28,7 @@ too, whose slowest kernels get shortcuts of the same sort: batch_norm's backward
 (a Python decomposition, about 1 ms a call), ReLU's threshold_backward, a
 convolution's backward and softmax's, add.Tensor (the engine's sum of two
 gradients), a Linear's mm and its bias's sum over dimensions, max pooling's backward,
+a norm's products and powers (mul.Tensor of broadcasting dense operands, pow.Tensor_Scalar),
 the loss's sum and the seed gradient's zeros_like, each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
 and a resnet18's training step op by op).
 
@@ -472,6 +473,40 @@ def _max_pool2d_backward(grad_out, x, kernel_size, stride, padding, dilation, ce
     return _contiguous(x.shape, x.dtype)
 
 
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """torch.broadcast_shapes(a, b), or None where they do not broadcast."""
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+def _product(a, b):
+    """mul.Tensor of two dense floating tensors of one dtype, of at least one dimension,
+    whose shapes broadcast (a norm's or a rotary embedding's backward): its meta kernel
+    (a Python reference, about 40 us) gives a contiguous tensor of that dtype and the
+    broadcast shape (each operand's nonzero strides decrease with the dimension, as
+    the output's do; a broadcast dimension's zero stride decides nothing)."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dtype != b.dtype \
+            or not a.dtype.is_floating_point or a.dim() == 0 or b.dim() == 0 or not (_dense(a) and _dense(b)):
+        return None
+    shape = _broadcast(tuple(a.shape), tuple(b.shape))
+    return None if shape is None else _contiguous(shape, a.dtype)
+
+
+def _power(x, exponent):
+    """pow.Tensor_Scalar of a dense floating tensor by a Python int or float (an RMS
+    norm's backward): its meta kernel (a Python reference, about 70 us) gives a
+    contiguous tensor like the input."""
+    if type(exponent) not in (int, float) or not x.dtype.is_floating_point or not _dense(x):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
@@ -484,7 +519,8 @@ SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batc
              _aten._softmax_backward_data.default: _softmax_backward_data,
              _aten.add.Tensor: _gradient_sum, _aten.mm.default: _mm, _aten.sum.dim_IntList: _sum_dims,
              _aten.sum.default: _sum_all, _aten.zeros_like.default: _zeros_like,
-             _aten.max_pool2d_with_indices_backward.default: _max_pool2d_backward}
+             _aten.max_pool2d_with_indices_backward.default: _max_pool2d_backward,
+             _aten.mul.Tensor: _product, _aten.pow.Tensor_Scalar: _power}
 
 
 # per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which

@@ -506,3 +506,37 @@ def test_max_pool_backward_shortcut_matches_the_kernel_or_declines(dtype):
     assert SHORTCUTS[op](out[:, :, :3], x, [2, 2], [], [0, 0], [1, 1], False, indices) is None   # shapes differ
     other = torch.float64 if dtype != torch.float64 else torch.float32
     assert SHORTCUTS[op](out.to(other), x, [2, 2], [], [0, 0], [1, 1], False, indices) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64,))
+def test_product_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.mul.Tensor, 0
+    pairs = [((2, 16, 64), (64,)), ((2, 16, 64), (2, 16, 64)), ((2, 16, 1), (2, 16, 64)), ((2, 1), (1, 3)),
+             ((1, 1), (1, 1)), ((2, 4, 16, 16), (1, 1, 16, 16)), ((5,), (3, 5)), ((2, 3, 4, 5), (3, 1, 5)),
+             ((1, 4, 1, 6), (2, 1, 5, 1))]
+    for sa, sb in pairs:
+        for a, b in itertools.product(list(layouts(sa, dtype)), list(layouts(sb, dtype))):
+            for x, y in ((a, b), (b, a)):
+                fast = SHORTCUTS[op](x, y)
+                if fast is not None:
+                    assert metadata(fast) == metadata(op(x, y))
+                    used += 1
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, torch.empty(4, device="meta", dtype=dtype)) is None   # no broadcast: the kernel's error
+    assert SHORTCUTS[op](x, torch.empty((), device="meta", dtype=dtype)) is None  # a 0-dim operand: the kernel
+    assert SHORTCUTS[op](x, 2) is None
+    other = torch.float64 if dtype != torch.float64 else torch.float32
+    assert SHORTCUTS[op](x, x.to(other)) is None                                  # promotion: the kernel
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64,))
+def test_power_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.pow.Tensor_Scalar, 0
+    for shape in [(5,), (2, 16, 64), (1, 1), (2, 8, 5, 5), ()]:
+        for x in layouts(shape, dtype) if shape else [torch.empty((), device="meta", dtype=dtype)]:
+            for exponent in (2, 3, 0.5, -1, 1.0):
+                used += _agree(op, (x, exponent))
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, True) is None and SHORTCUTS[op](x, 1j) is None
