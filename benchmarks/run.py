@@ -135,7 +135,8 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
     are added bench_claims.BATCH at a time, for at most ``cap_s`` seconds; an added round
     calls only the tools of the claims still open.  The case's result then holds, under
     "_rounds", the rounds run and whether the cap ran out."""
-    from bench_claims import BATCH, SLOW_S, decide, specs
+    from bench_claims import BATCH, BLOCK, SLOW_S, decide, specs
+    calls_per_turn = BLOCK.get(case.key, 1)   # a tool's calls in its turn of a round; their median is its time
     from bench_tools import Absent, prepare, quiet
     model = case.model()  # meta-built, or the real weights of a real-weight case
     out: dict[str, dict] = {}
@@ -177,10 +178,12 @@ def bench_case(case, tools=ALL_TOOLS, repeats: int = REPEATS, budget_s: float = 
         shuffle(order)
         for tool in order:
             prep = prepared[tool]
+            block = []
             with quiet():
-                _setup(prep)
-                _, seconds = timed_call(prep.call)
-            out[tool]["times"].append(seconds)
+                for _ in range(calls_per_turn):
+                    _setup(prep)
+                    block.append(timed_call(prep.call)[1])
+            out[tool]["times"].append(median(block))
             out[tool]["rounds"].append(number)
 
     for number in range(repeats):

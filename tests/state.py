@@ -18,6 +18,7 @@ before)`` fails, naming the first difference, if anything changed:
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 from typing import Any
@@ -123,6 +124,8 @@ def _rng_states() -> dict:
 def _process() -> dict:
     return dict(
         grad_enabled=torch.is_grad_enabled(),
+        gc_enabled=gc.isenabled(),
+        gc_threshold=gc.get_threshold(),
         inference_mode=torch.is_inference_mode_enabled(),
         default_dtype=torch.get_default_dtype(),
         default_device=torch.get_default_device(),

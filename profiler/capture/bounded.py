@@ -106,13 +106,19 @@ def check_detections(detections: Any) -> str:
 def is_detection_model(model: nn.Module) -> bool:
     """A torchvision detection model (R-CNN family, RetinaNet, FCOS, SSD, SSDlite),
     or a subclass of one."""
-    if "torchvision" not in sys.modules:
-        return False
-    from torchvision.models.detection.fcos import FCOS
-    from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
-    from torchvision.models.detection.retinanet import RetinaNet
-    from torchvision.models.detection.ssd import SSD
-    return isinstance(model, (GeneralizedRCNN, RetinaNet, FCOS, SSD))
+    global _DETECTION_CLASSES
+    if _DETECTION_CLASSES is None:
+        if "torchvision" not in sys.modules:
+            return False
+        from torchvision.models.detection.fcos import FCOS
+        from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+        from torchvision.models.detection.retinanet import RetinaNet
+        from torchvision.models.detection.ssd import SSD
+        _DETECTION_CLASSES = (GeneralizedRCNN, RetinaNet, FCOS, SSD)
+    return isinstance(model, _DETECTION_CLASSES)
+
+
+_DETECTION_CLASSES: tuple[type, ...] | None = None   # imported once torchvision is
 
 
 class UnstatedValue(RuntimeError):

@@ -26,8 +26,16 @@ from profiler.capture.twins import twin
 
 
 def is_shape(x: Any) -> bool:
-    return isinstance(x, torch.Size) or (
-        isinstance(x, (tuple, list)) and len(x) > 0 and all(isinstance(d, int) and not isinstance(d, bool) for d in x))
+    """A torch.Size, or a non-empty tuple or list of ints (not bools)."""
+    cls = type(x)
+    if cls is torch.Size:
+        return True
+    if not (cls is tuple or cls is list or isinstance(x, (tuple, list))):
+        return False
+    for d in x:   # a loop, not all() over a generator: this runs on every input of every profile
+        if type(d) is not int and (not isinstance(d, int) or isinstance(d, bool)):
+            return False
+    return len(x) > 0
 
 
 # --- the caller's arguments, checked before any forward ----------------------

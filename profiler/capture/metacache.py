@@ -250,6 +250,26 @@ def _adaptive_avg_pool2d(x, output_size):
     return _contiguous((x.shape[0], x.shape[1], *output_size), x.dtype)
 
 
+def _mean_dim(x, dim, keepdim=False, *, dtype=None):
+    """mean.dim of a dense floating input over distinct in-range dims (ints), no
+    dtype given: the meta kernel (Python, about 120 us: a global average pool's
+    mean) gives a contiguous tensor of the input's dtype, of the input's shape
+    without the reduced dims (kept as size 1 with ``keepdim``)."""
+    if dtype is not None or type(keepdim) is not bool or type(dim) not in (list, tuple) or not dim \
+            or not x.dtype.is_floating_point or not _dense(x):
+        return None
+    n = x.dim()
+    if n == 0 or not all(type(d) is int and -n <= d < n for d in dim):
+        return None
+    reduced = {d % n for d in dim}
+    if len(reduced) != len(dim):
+        return None   # a dim twice: the kernel raises its own error
+    shape = x.shape
+    out = [1 if i in reduced else size for i, size in enumerate(shape)] if keepdim else \
+        [size for i, size in enumerate(shape) if i not in reduced]
+    return _contiguous(out, x.dtype)
+
+
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _C10_NAMES = {torch.float64: "Double", torch.float32: "Float", torch.float16: "Half", torch.bfloat16: "BFloat16",
               torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char",
@@ -511,7 +531,7 @@ _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
              _aten._grouped_mm.default: _grouped_mm, _aten.max_pool2d_with_indices.default: _max_pool2d,
-             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d,
+             _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d, _aten.mean.dim: _mean_dim,
              # the backward's
              _aten.native_batch_norm_backward.default: _batch_norm_backward,
              _aten.threshold_backward.default: _threshold_backward,

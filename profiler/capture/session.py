@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import random
 import struct
@@ -50,21 +51,50 @@ REENTRY_ERROR = ("profile() or measure() was called while a profile runs on the 
                  "outer report; profile after the outer call returns")
 
 
-@contextlib.contextmanager
-def exclusive():
+class exclusive:
     """``LOCK`` held, for one profile (or measured run) at a time in the process;
     a profile started inside one on the same thread is refused (``REENTRY_ERROR``).
     Refusing is the simple safe choice: the outer capture's hooks and dispatch
     mode are live for any forward the thread runs until it returns, and the
-    inner forward runs on the outer one's meta twins."""
-    with LOCK:
+    inner forward runs on the outer one's meta twins.  (This and the other
+    context managers around every profile are classes: a generator-based one
+    costs four times as much.)"""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        LOCK.acquire()
         if getattr(_THIS_THREAD, "inside", False):
+            LOCK.release()
             raise ProfilerError(REENTRY_ERROR)
         _THIS_THREAD.inside = True
-        try:
-            yield
-        finally:
-            _THIS_THREAD.inside = False
+
+    def __exit__(self, *exc) -> None:
+        _THIS_THREAD.inside = False
+        LOCK.release()
+
+class paused_gc:
+    """Python's cyclic garbage collector paused for one profile, as ``timeit``
+    pauses it, and switched back on after (only if it was on: a caller's
+    ``gc.disable()`` stands).  A profile frees what it allocates by reference
+    counting, but its bursts of allocation trigger young collections, which promote
+    its live records to the old generation; those count towards a full collection
+    of the whole heap (0.16 s once torchvision is imported), which then falls every
+    twenty ResNet-50 profiles or so: a quarter of a loop of profiles' time.  A
+    thread that switches the collector off while a profile runs has it switched
+    back on when the profile ends."""
+
+    __slots__ = ("_was_on",)
+
+    def __enter__(self) -> None:
+        self._was_on = gc.isenabled()
+        if self._was_on:
+            gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self._was_on:
+            gc.enable()
+
 
 # FakeTensorMode logs a failed meta kernel with its whole traceback at ERROR level
 # before the error propagates; the caller reports the error in one line instead
@@ -86,31 +116,40 @@ def _quiet_fake_log():
         logger.removeFilter(muted)
 
 
-@contextlib.contextmanager
-def kept_rng():
+class kept_rng:
     """The torch (CPU, and CUDA where initialised), Python and NumPy random states
     as they were, whatever a builder or a forward draws.  (torch.random.fork_rng
     does the torch part with more checks, at twice the cost of a small profile's
     whole bookkeeping.)  Inside another ``kept_rng`` on the same thread (a forward
     inside a profile) it does nothing: the outer one puts the states back.  NumPy's
-    is kept as raw bytes (``_numpy_state``): get_state() and set_state() took 50 us."""
-    if getattr(_THIS_THREAD, "rng_kept", False):
-        yield
-        return
-    torch_rng = torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    python_rng = random.getstate()
-    numpy = sys.modules.get("numpy")
-    numpy_rng = _numpy_state(numpy) if numpy is not None else None
-    _THIS_THREAD.rng_kept = True
-    try:
-        yield
-    finally:
+    and Python's are kept as raw bytes (``_numpy_state``, ``_python_state``):
+    NumPy's get_state() and set_state() took 50 us, Python's getstate() 7.5 us
+    (a tuple of 625 ints), a twentieth of a one-layer profile."""
+
+    __slots__ = ("_kept",)
+
+    def __enter__(self) -> None:
+        self._kept = None
+        if getattr(_THIS_THREAD, "rng_kept", False):
+            return
+        torch_rng = torch.get_rng_state()
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        python_rng = _python_state()
+        numpy = sys.modules.get("numpy")
+        numpy_rng = _numpy_state(numpy) if numpy is not None else None
+        self._kept = (torch_rng, cuda, python_rng, numpy_rng)
+        _THIS_THREAD.rng_kept = True
+
+    def __exit__(self, *exc) -> None:
+        if self._kept is None:
+            return
+        torch_rng, cuda, python_rng, numpy_rng = self._kept
+        self._kept = None
         _THIS_THREAD.rng_kept = False
         torch.set_rng_state(torch_rng)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
-        random.setstate(python_rng)
+        python_rng.restore()
         if numpy_rng is not None:
             numpy_rng.restore()
 
@@ -204,6 +243,81 @@ def _find_gauss(numpy) -> int | None:
         return None
 
 
+class _RawPythonState:
+    """Python's global random.Random state read as raw bytes (its MT19937 ``index``
+    and ``state[624]``, at ``_PY_MT`` inside the object) with its cached Gaussian
+    (``gauss_next``, a Python attribute), put back through ``setstate`` only where a
+    draw changed them: everything ``getstate()`` holds, read in 1 us, and nothing
+    written into the object's memory."""
+
+    __slots__ = ("rng", "raw", "gauss")
+
+    def __init__(self, rng):
+        self.rng, self.gauss = rng, rng.gauss_next
+        self.raw = ctypes.string_at(id(rng) + _PY_MT, _PY_MT_BYTES)
+
+    def restore(self) -> None:
+        rng = self.rng
+        if rng.gauss_next is self.gauss and ctypes.string_at(id(rng) + _PY_MT, _PY_MT_BYTES) == self.raw:
+            return   # nothing drew
+        index = struct.unpack_from("i", self.raw, 0)[0]
+        rng.setstate((_PY_VERSION, struct.unpack_from("624I", self.raw, 4) + (index,), self.gauss))
+
+
+class _PythonState:
+    """Python's global random state by ``getstate()``, put back by ``setstate()``."""
+
+    __slots__ = ("state",)
+
+    def __init__(self):
+        self.state = random.getstate()
+
+    def restore(self) -> None:
+        random.setstate(self.state)
+
+
+_PY_MT_BYTES = 4 + 624 * 4     # CPython's RandomObject after its header: int index, uint32_t state[624]
+_PY_VERSION = 3                # random.Random.VERSION: getstate()'s first item
+_PY_MT: int | None = None      # the offset of ``index`` in the object (_UNKNOWN: no layout found)
+
+
+def _python_state():
+    """A snapshot of Python's global random state (the random.Random that
+    ``random.getstate`` is bound to): raw bytes (``_RawPythonState``) where the
+    layout was found and checked, else getstate()."""
+    global _PY_MT
+    if _PY_MT is None:
+        found = _find_python_mt()
+        _PY_MT = _UNKNOWN if found is None else found
+    rng = getattr(random.getstate, "__self__", None)
+    if _PY_MT == _UNKNOWN or type(rng) is not random.Random:
+        return _PythonState()
+    return _RawPythonState(rng)
+
+
+def _find_python_mt() -> int | None:
+    """The offset of a random.Random's ``index`` (then its ``state``) in the object,
+    found on scratch generators and checked against what getstate() says, before
+    and after a regeneration of the key; None where anything differs (another
+    Python's layout)."""
+    try:
+        if random.Random.VERSION != _PY_VERSION:
+            return None
+        at = object.__basicsize__   # the C struct's fields follow the object header
+        for seed in (12345, 678):
+            scratch = random.Random(seed)
+            for _ in range(3):
+                version, state, _ = scratch.getstate()
+                expected = struct.pack("i", state[-1]) + struct.pack("624I", *state[:-1])
+                if version != _PY_VERSION or ctypes.string_at(id(scratch) + at, _PY_MT_BYTES) != expected:
+                    return None
+                scratch.random()
+                scratch.getrandbits(700 * 32)   # past a regeneration: the next check reads a new key
+        return at
+    except Exception:
+        return None
+
+
 def seed_forward() -> None:
     """``torch.manual_seed(0)`` for the generators ``kept_rng`` keeps: the CPU one,
     and CUDA's where CUDA is initialised (a forward on CUDA tensors).
@@ -217,17 +331,71 @@ def seed_forward() -> None:
         torch.cuda.manual_seed_all(0)
 
 
-@contextlib.contextmanager
-def process_state(training: bool):
+class process_state:
     """Grad on for a training profile (off otherwise), and the fused attention fast
     path off (its one fused op would hide the attention's inner layers)."""
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    try:
+
+    __slots__ = ("training", "_kept")
+
+    def __init__(self, training: bool):
+        self.training = training
+
+    def __enter__(self) -> None:
+        fastpath = torch.backends.mha.get_fastpath_enabled()
+        grad = torch.is_grad_enabled()
         torch.backends.mha.set_fastpath_enabled(False)
-        with torch.enable_grad() if training else torch.no_grad():
-            yield
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
+        self._kept = (fastpath, grad)
+        torch.set_grad_enabled(self.training)
+
+    def __exit__(self, *exc) -> None:
+        fastpath, grad = self._kept
+        try:
+            torch.set_grad_enabled(grad)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+_NO_TENSORS = frozenset((int, float, bool, str, type(None), torch.Size))
+
+
+def _given_tensors(tree: Any, found: list | None = None) -> list[torch.Tensor]:
+    """The tensors among ``tree_flatten(tree)``'s leaves, in order: plain tuples,
+    lists and dicts and what holds no tensor walked here (a shape's ints), anything
+    else (a namedtuple, a registered container) flattened by pytree as before."""
+    found = [] if found is None else found
+    cls = type(tree)
+    if cls is tuple or cls is list:
+        for x in tree:
+            _given_tensors(x, found)
+    elif cls is dict:
+        for x in tree.values():
+            _given_tensors(x, found)
+    elif isinstance(tree, torch.Tensor):
+        found.append(tree)
+    elif cls not in _NO_TENSORS:
+        found.extend(t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor))
+    return found
+
+
+def set_training(model: nn.Module, modules: list[nn.Module], training: bool) -> None:
+    """``model.train(training)``; ``modules``: ``list(model.modules())``.  Where no
+    module's class has its own ``train``, ``__setattr__`` or ``training`` attribute,
+    each module's flag is set in its ``__dict__``, as Module.train sets it through
+    Module.__setattr__, which costs alexnet 36 us a call (a ResNet-50 0.25 ms)."""
+    for m in modules:
+        plain = _PLAIN_TRAIN.get(type(m))
+        if plain is None:
+            cls = type(m)
+            plain = _PLAIN_TRAIN[cls] = (cls.train is nn.Module.train and cls.__setattr__ is nn.Module.__setattr__
+                                         and not hasattr(cls, "training"))
+        if not plain:
+            model.train(training)
+            return
+    for m in modules:
+        m.__dict__["training"] = training
+
+
+_PLAIN_TRAIN: dict[type, bool] = {}   # module class: whether set_training may set its flag directly
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -343,7 +511,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                 if run.inputs_for is not None:
                     args, kwargs, description = run.inputs_for(model)
                 made, made_args = kwargs, args
-                given = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+                given = _given_tensors((args, kwargs))
                 args = materialize(args, make, run.input_dtype, generator, device, run.ids, memo)
                 kwargs = materialize(kwargs, make, run.input_dtype, generator, device, run.ids, memo)
                 known = None
@@ -357,7 +525,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                 capture = Capture(model, record_ops=training, known=known, functions=functions,
                                   named_modules=named if run.inputs_for is None else None)
                 if any(m.training != training for _, m in capture.modules):
-                    model.train(training)
+                    set_training(model, [m for _, m in capture.modules], training)
                 memory = _saved.follow(capture, model, (args, kwargs), training, run.memory)   # or None
                 try:
                     # seeded: a forward that draws numbers (VITS: noise in its durations sets the

@@ -220,6 +220,27 @@ def test_adaptive_average_pool_shortcut_matches_the_kernel_or_declines():
     assert pool(x, [3]) is None and pool(x, [3, -1]) is None and pool(torch.empty(4, 7, 7, device="meta"), [3, 3]) is None
 
 
+def test_mean_shortcut_matches_the_kernel_or_declines():
+    """mean.dim (a global average pool: adaptive_avg_pool2d to 1x1 is a mean) against
+    its meta kernel on every layout, dtype, set of dims and keepdim."""
+    mean = SHORTCUTS[aten.mean.dim]
+    checked = declined = 0
+    for shape, dtype, dims, keep in itertools.product(
+            [(2, 4, 7, 6), (1, 3, 1, 1), (5,), (3, 1, 4), (0, 4, 5, 5)], DTYPES,
+            [[-1, -2], [2, 3], [0], [1], [-1], [0, 1, 2], [1, 1], [3, 4], []], [True, False]):
+        for x in layouts(shape, dtype):
+            fast = mean(x, dims, keep)
+            if fast is None:
+                declined += 1
+                continue
+            assert metadata(fast) == metadata(aten.mean.dim(x, dims, keep)), (shape, dtype, dims, keep)
+            checked += 1
+    assert checked == 200 and declined > 300
+    x = torch.empty(2, 3, 4, device="meta")
+    assert mean(x, [1], True, dtype=torch.float64) is None and mean(x, None) is None and mean(x, [1], 1) is None
+    assert mean(torch.empty(2, 3, device="meta", dtype=torch.int64), [1]) is None
+
+
 def test_replay_runs_real_tensors_through_their_kernels():
     replay = MetaReplay()
     x = torch.ones(2, 2)

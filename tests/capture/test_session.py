@@ -81,6 +81,34 @@ def test_kept_rng_keeps_numpy_bit_for_bit_its_cached_gaussian_too(raw, monkeypat
     assert np.array_equal(np.random.randn(5), expected)
 
 
+@pytest.mark.parametrize("raw", [True, False])
+def test_kept_rng_keeps_python_random_bit_for_bit_its_cached_gaussian_too(raw, monkeypatch):
+    """Python's state is kept as raw bytes (the MT index and key) with ``gauss_next``,
+    put back where a draw changed them: getstate() after equals getstate() before,
+    whatever was drawn (a Gaussian that leaves one cached, one that takes the cached
+    one, past a key regeneration, a reseed) or nothing.  Without the layout (another
+    Python), getstate() and setstate() as before."""
+    from profiler.capture import session
+    assert session._find_python_mt() is not None          # this Python's layout is found and checked
+    if not raw:
+        monkeypatch.setattr(session, "_PY_MT", session._UNKNOWN)
+    for cached in (False, True):
+        random.seed(3)
+        if cached:
+            random.gauss(0, 1)                             # one Gaussian cached
+        before = random.getstate()
+        assert (before[2] is not None) is cached
+        for draws in (lambda: random.gauss(0, 1), lambda: random.getrandbits(800 * 32), lambda: random.seed(11),
+                      lambda: (random.random(), random.gauss(0, 1), random.gauss(0, 1)), lambda: None):
+            with kept_rng():
+                draws()
+            assert random.getstate() == before
+        with pytest.raises(RuntimeError), kept_rng():
+            random.random()
+            raise RuntimeError("a forward that draws, then fails")
+        assert random.getstate() == before
+
+
 @pytest.mark.parametrize("training", [True, False])
 def test_process_state_sets_grad_and_turns_the_fast_path_off_then_restores_both(training):
     previous = torch.backends.mha.get_fastpath_enabled()
@@ -230,3 +258,48 @@ def test_a_profile_queues_no_seed_for_an_accelerator_that_is_not_started():
     profiler.profile(model, inputs=(torch.zeros(1, 6),))
     after = [[call and call[0] for call in tracker.get_calls()] for tracker in trackers]
     assert all(len(a) == len(b) and all(x is y for x, y in zip(a, b)) for a, b in zip(after, before))
+
+
+def test_set_training_sets_every_flag_as_train_does_and_calls_an_own_train():
+    """Plain modules get their flags set directly, as Module.train leaves them (the
+    whole __dict__ compared); a module class with its own ``train`` gets the model's
+    ``train()`` called, so its override runs."""
+    from profiler.capture.session import set_training
+    for training in (False, True):
+        ours, theirs = _net(), _net()
+        ours.train(not training), theirs.train(not training)
+        set_training(ours, list(ours.modules()), training)
+        theirs.train(training)
+        assert [m.__dict__.keys() for m in ours.modules()] == [m.__dict__.keys() for m in theirs.modules()]
+        assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()] == [training] * 4
+
+    class Own(nn.Linear):
+        def train(self, mode=True):
+            self.seen = mode
+            return super().train(mode)
+
+    model = nn.Sequential(nn.ReLU(), Own(2, 2))
+    set_training(model, list(model.modules()), False)
+    assert model[1].seen is False and not model.training and not model[0].training
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_profile_pauses_the_garbage_collector_and_leaves_it_as_it_was(was_on):
+    """The collector is off while the forward runs, on success and on failure, and
+    on or off after the profile as the caller left it."""
+    import gc
+    import profiler
+    from profiler.errors import ProfilerError
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+    seen = []
+    model[1].register_forward_pre_hook(lambda module, args: seen.append(gc.isenabled()))
+    try:
+        gc.enable() if was_on else gc.disable()
+        profiler.profile(model, input_size=(8,))
+        assert seen == [False] and gc.isenabled() is was_on
+        with pytest.raises(ProfilerError):
+            profiler.profile(model, input_size=(9,))
+        assert gc.isenabled() is was_on
+    finally:
+        gc.enable()
