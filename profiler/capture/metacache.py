@@ -250,24 +250,27 @@ def _adaptive_avg_pool2d(x, output_size):
     return _contiguous((x.shape[0], x.shape[1], *output_size), x.dtype)
 
 
-def _mean_dim(x, dim, keepdim=False, *, dtype=None):
-    """mean.dim of a dense floating input over distinct in-range dims (ints), no
-    dtype given: the meta kernel (Python, about 120 us: a global average pool's
-    mean) gives a contiguous tensor of the input's dtype, of the input's shape
-    without the reduced dims (kept as size 1 with ``keepdim``)."""
-    if dtype is not None or type(keepdim) is not bool or type(dim) not in (list, tuple) or not dim \
-            or not x.dtype.is_floating_point or not _dense(x):
-        return None
+def _reduced(x, dim, keepdim, dtype):
+    """What a reduction over ``dim`` (sum.dim_IntList, mean.dim) of a floating tensor
+    with no dtype given makes on meta: a contiguous tensor of the input's dtype, of
+    the sizes not reduced (size 1 in their place with ``keepdim``); None for anything
+    else (a dimension repeated or out of range: the kernel's own error)."""
     n = x.dim()
-    if n == 0 or not all(type(d) is int and -n <= d < n for d in dim):
+    if dtype is not None or type(keepdim) is not bool or not x.dtype.is_floating_point \
+            or type(dim) not in (list, tuple) or not dim or not all(type(d) is int and -n <= d < n for d in dim):
         return None
     reduced = {d % n for d in dim}
     if len(reduced) != len(dim):
-        return None   # a dim twice: the kernel raises its own error
-    shape = x.shape
-    out = [1 if i in reduced else size for i, size in enumerate(shape)] if keepdim else \
-        [size for i, size in enumerate(shape) if i not in reduced]
-    return _contiguous(out, x.dtype)
+        return None
+    if keepdim:
+        return _contiguous([1 if i in reduced else size for i, size in enumerate(x.shape)], x.dtype)
+    return _contiguous([size for i, size in enumerate(x.shape) if i not in reduced], x.dtype)
+
+
+def _mean_dim(x, dim, keepdim=False, *, dtype=None):
+    """mean.dim of a dense input (a global average pool's mean): its meta kernel
+    (Python, about 120 us) gives what ``_reduced`` says."""
+    return _reduced(x, dim, keepdim, dtype) if _dense(x) else None
 
 
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -448,20 +451,10 @@ def _mm(a, b):
 
 
 def _sum_dims(x, dim, keepdim=False, *, dtype=None):
-    """sum.dim_IntList of a floating tensor over distinct dimensions with no dtype (a
-    bias's gradient, summed from an expanded one): its meta kernel (a Python reference,
-    about 50 us) gives, whatever the input's layout, a contiguous tensor of the input's
-    dtype, of the sizes not summed (size 1 in their place with ``keepdim``)."""
-    n = x.dim()
-    if dtype is not None or type(keepdim) is not bool or not x.dtype.is_floating_point \
-            or type(dim) not in (list, tuple) or not dim or not all(type(d) is int and -n <= d < n for d in dim):
-        return None
-    summed = {d % n for d in dim}
-    if len(summed) != len(dim):
-        return None   # a repeated dimension: the kernel's error
-    if keepdim:
-        return _contiguous([1 if i in summed else size for i, size in enumerate(x.shape)], x.dtype)
-    return _contiguous([size for i, size in enumerate(x.shape) if i not in summed], x.dtype)
+    """sum.dim_IntList of a tensor of any layout (a bias's gradient, summed from an
+    expanded one): its meta kernel (a Python reference, about 50 us) gives what
+    ``_reduced`` says."""
+    return _reduced(x, dim, keepdim, dtype)
 
 
 def _sum_all(x, *, dtype=None):
