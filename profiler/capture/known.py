@@ -305,6 +305,7 @@ def with_values(tree: Any, known: KnownValues) -> Any:
 
 _FROM_DATA = {torch.tensor, torch.as_tensor, torch.asarray, torch.Tensor.new_tensor}
 _GETITEM, _SETITEM = torch.Tensor.__getitem__, torch.Tensor.__setitem__
+_SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
 class _FromData(TorchFunctionMode):
@@ -317,12 +318,17 @@ class _FromData(TorchFunctionMode):
     def __init__(self, known: KnownValues):
         super().__init__()
         self.known = known
+        # a memory profile's handler of F.scaled_dot_product_attention (profiler.capture.saved.
+        # _Fused.call), which then needs no function mode of its own: None where none is following
+        self.attention: Callable | None = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is _GETITEM or func is _SETITEM:
             return self._indexed(func, args, kwargs)
         if func not in _FROM_DATA:
+            if func is _SDPA and self.attention is not None:
+                return self.attention(func, args, kwargs)
             return func(*args, **kwargs)
         device = kwargs.get("device")
         if func is torch.Tensor.new_tensor and device is None and args and isinstance(args[0], torch.Tensor):

@@ -26,8 +26,10 @@ shortcuts against the real kernels over dtypes, shapes and strides.
 A training profile's memory trace (profiler.capture.saved) runs the backward on meta
 too, whose slowest kernels get shortcuts of the same sort: batch_norm's backward
 (a Python decomposition, about 1 ms a call), ReLU's threshold_backward, a
-convolution's backward and softmax's, and add.Tensor (the engine's sum of two
-gradients), each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
+convolution's backward and softmax's, add.Tensor (the engine's sum of two
+gradients), a Linear's mm and its bias's sum over dimensions, max pooling's backward,
+a norm's products and powers (mul.Tensor of broadcasting dense operands, pow.Tensor_Scalar),
+the loss's sum and the seed gradient's zeros_like, each for dense operands of one shape and dtype, where the kernel's result is contiguous (tests/capture/test_metacache.py,
 and a resnet18's training step op by op).
 
 One shortcut is not about speed: torch._grouped_mm (the experts of transformers'
@@ -248,24 +250,27 @@ def _adaptive_avg_pool2d(x, output_size):
     return _contiguous((x.shape[0], x.shape[1], *output_size), x.dtype)
 
 
-def _mean_dim(x, dim, keepdim=False, *, dtype=None):
-    """mean.dim of a dense floating input over distinct in-range dims (ints), no
-    dtype given: the meta kernel (Python, about 120 us: a global average pool's
-    mean) gives a contiguous tensor of the input's dtype, of the input's shape
-    without the reduced dims (kept as size 1 with ``keepdim``)."""
-    if dtype is not None or type(keepdim) is not bool or type(dim) not in (list, tuple) or not dim \
-            or not x.dtype.is_floating_point or not _dense(x):
-        return None
+def _reduced(x, dim, keepdim, dtype):
+    """What a reduction over ``dim`` (sum.dim_IntList, mean.dim) of a floating tensor
+    with no dtype given makes on meta: a contiguous tensor of the input's dtype, of
+    the sizes not reduced (size 1 in their place with ``keepdim``); None for anything
+    else (a dimension repeated or out of range: the kernel's own error)."""
     n = x.dim()
-    if n == 0 or not all(type(d) is int and -n <= d < n for d in dim):
+    if dtype is not None or type(keepdim) is not bool or not x.dtype.is_floating_point \
+            or type(dim) not in (list, tuple) or not dim or not all(type(d) is int and -n <= d < n for d in dim):
         return None
     reduced = {d % n for d in dim}
     if len(reduced) != len(dim):
-        return None   # a dim twice: the kernel raises its own error
-    shape = x.shape
-    out = [1 if i in reduced else size for i, size in enumerate(shape)] if keepdim else \
-        [size for i, size in enumerate(shape) if i not in reduced]
-    return _contiguous(out, x.dtype)
+        return None
+    if keepdim:
+        return _contiguous([1 if i in reduced else size for i, size in enumerate(x.shape)], x.dtype)
+    return _contiguous([size for i, size in enumerate(x.shape) if i not in reduced], x.dtype)
+
+
+def _mean_dim(x, dim, keepdim=False, *, dtype=None):
+    """mean.dim of a dense input (a global average pool's mean): its meta kernel
+    (Python, about 120 us) gives what ``_reduced`` says."""
+    return _reduced(x, dim, keepdim, dtype) if _dense(x) else None
 
 
 _GROUPED_MM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -436,6 +441,85 @@ def _softmax_backward_data(grad_out, output, dim, input_dtype):
     return _contiguous(grad_out.shape, grad_out.dtype)
 
 
+def _mm(a, b):
+    """mm of two 2D tensors of one dtype whose inner sizes agree (a Linear's backward):
+    its meta kernel (Python, about 25 us) gives a contiguous tensor of that dtype."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() != 2 or b.dim() != 2 \
+            or a.dtype != b.dtype or a.shape[1] != b.shape[0]:
+        return None   # the kernel raises its own error
+    return _contiguous((a.shape[0], b.shape[1]), a.dtype)
+
+
+def _sum_dims(x, dim, keepdim=False, *, dtype=None):
+    """sum.dim_IntList of a tensor of any layout (a bias's gradient, summed from an
+    expanded one): its meta kernel (a Python reference, about 50 us) gives what
+    ``_reduced`` says."""
+    return _reduced(x, dim, keepdim, dtype)
+
+
+def _sum_all(x, *, dtype=None):
+    """sum.default of a floating tensor with no dtype (the loss): its meta kernel (a
+    Python reference, about 40 us) gives a 0-dim tensor of the input's dtype."""
+    if dtype is not None or not x.dtype.is_floating_point:
+        return None
+    return _contiguous((), x.dtype)
+
+
+def _zeros_like(x, *, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
+    """zeros_like of a dense tensor with no other argument (the backward's seed gradient):
+    its meta kernel (about 50 us) keeps the input's layout: contiguous, of its dtype."""
+    if dtype is not None or layout is not None or device is not None or pin_memory not in (None, False) \
+            or memory_format is not None or not _dense(x) or _channels_last_like(x):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
+def _max_pool2d_backward(grad_out, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
+    """max_pool2d_with_indices_backward where the forward's shortcut (``_max_pool2d``)
+    takes the input and the gradient and indices have its pooled shape, the gradient
+    the input's dtype: the meta kernel (Python, about 80 us) gives a contiguous tensor
+    like the input (which reads as contiguous, never channels-last: see _max_pool2d)."""
+    pooled = _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+    if pooled is None or grad_out.dtype != x.dtype or tuple(grad_out.shape) != tuple(pooled[0].shape) \
+            or tuple(indices.shape) != tuple(pooled[0].shape):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """torch.broadcast_shapes(a, b), or None where they do not broadcast."""
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
+
+
+def _product(a, b):
+    """mul.Tensor of two dense floating tensors of one dtype, of at least one dimension,
+    whose shapes broadcast (a norm's or a rotary embedding's backward): its meta kernel
+    (a Python reference, about 40 us) gives a contiguous tensor of that dtype and the
+    broadcast shape (each operand's nonzero strides decrease with the dimension, as
+    the output's do; a broadcast dimension's zero stride decides nothing)."""
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dtype != b.dtype \
+            or not a.dtype.is_floating_point or a.dim() == 0 or b.dim() == 0 or not (_dense(a) and _dense(b)):
+        return None
+    shape = _broadcast(tuple(a.shape), tuple(b.shape))
+    return None if shape is None else _contiguous(shape, a.dtype)
+
+
+def _power(x, exponent):
+    """pow.Tensor_Scalar of a dense floating tensor by a Python int or float (an RMS
+    norm's backward): its meta kernel (a Python reference, about 70 us) gives a
+    contiguous tensor like the input."""
+    if type(exponent) not in (int, float) or not x.dtype.is_floating_point or not _dense(x):
+        return None
+    return _contiguous(x.shape, x.dtype)
+
+
 _aten = torch.ops.aten
 SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batch_norm,
              _aten.native_layer_norm.default: _layer_norm, _aten.convolution.default: _convolution,
@@ -446,7 +530,10 @@ SHORTCUTS = {_aten.addmm.default: _addmm, _aten.native_batch_norm.default: _batc
              _aten.threshold_backward.default: _threshold_backward,
              _aten.convolution_backward.default: _convolution_backward,
              _aten._softmax_backward_data.default: _softmax_backward_data,
-             _aten.add.Tensor: _gradient_sum}
+             _aten.add.Tensor: _gradient_sum, _aten.mm.default: _mm, _aten.sum.dim_IntList: _sum_dims,
+             _aten.sum.default: _sum_all, _aten.zeros_like.default: _zeros_like,
+             _aten.max_pool2d_with_indices_backward.default: _max_pool2d_backward,
+             _aten.mul.Tensor: _product, _aten.pow.Tensor_Scalar: _power}
 
 
 # per op, by id (an OpOverload hashes in Python): (the op, _replayable(op), its shortcut or None), which

@@ -38,7 +38,14 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from profiler.capture.autograd import hooks_active
+
 _SDPA = torch.nn.functional.scaled_dot_product_attention
+_NoFunctions = torch._C.DisableTorchFunction   # no function mode takes the torch calls inside
+_Tensor = torch.Tensor
+_BACKWARD = torch.autograd.backward
+from torch.autograd.graph import _engine_run_backward  # noqa: E402  (torch.autograd.backward's own engine call)
+_ref, _partial = weakref.ref, functools.partial
 _MADE = {"forward": "activations", "backward": "temporaries"}   # the category of what an op makes, by phase
 
 # the torch optimizer of each name, with the settings that decide its states
@@ -192,11 +199,17 @@ class Trace:
         self.params: list[torch.nn.Parameter] = []
         self._finalizers: list | None = []          # the storages' weak references (None: closed)
         self._handles: list = []
+        self._hook_dicts: tuple = ()                 # the gradient hooks' shared dicts (``step``)
+        self._hooked: list = []                      # parameters given them
+        self._post_hooked: list = []
         self.optimizer_state = None
         self.grad_bytes = self.state_bytes = 0
         self.simulate = True
         self._savers: dict[int, str] = {}   # id of each tensor packed -> the module call that saved it
         self.hide = 0       # inside a fused attention (``_Fused``): what ops make is not counted
+        self._fused: _Fused | None = None   # attention's handler, and a function mode of its own (``_fusing``)
+        self._functions = None              # the capture's function mode that calls it, where it has one
+        self.recomputed: list = []          # attention's saved sets recomputed for their original call (_Fused)
         self._virtual = 0   # keys of the simulated optimizer's storages: -1, -2, ...
 
     # -- the live set ---------------------------------------------------------------
@@ -218,13 +231,17 @@ class Trace:
         entry = self.entries.get(key)
         if entry is not None:
             return entry
+        return self._new(storage, key, category, owner)
+
+    def _new(self, storage, key: int, category: str, owner: Any) -> Entry:
+        """``add`` of a storage not live yet."""
         entry = Entry(key, storage.nbytes(), category, owner, self.phase)
         self.entries[key] = entry
         self.all.append(entry)
         self.events.append((1, entry, category))
         self.live += entry.nbytes
         # a weak reference whose callback frees it (weakref.finalize costs three times as much)
-        self._finalizers.append(weakref.ref(storage, functools.partial(self._dead, key)))
+        self._finalizers.append(_ref(storage, _partial(self._dead, key)))
         return entry
 
     def _dead(self, key: int, ref: Any) -> None:
@@ -260,26 +277,50 @@ class Trace:
             self._frozen = True
 
     def _traced(self, func, args, kwargs):
-        """The capture's runner, then what the op made allocated."""
+        """The capture's runner, then what the op made allocated (``add`` and ``_after_op``,
+        inlined: this runs for every op of the step)."""
         out = self._inner(func, args, kwargs)
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
         phase = self.phase
         if phase == "forward":
-            owner = self._where()
+            owner = None
+            for call in reversed(self.capture.stack):   # ``_where``
+                if not call.absorbed:
+                    owner = call
+                    break
             name = owner.name if owner is not None else ""
         else:
             owner, name = None, self.at
         entries = self.entries
-        for storage, _ in _storages(out):
-            if id(storage) not in entries:
-                self.add(storage, _MADE.get(phase, "optimizer"), owner)
-        self._after_op(name)
+        if type(out) is _Tensor:   # most ops
+            storage = out.untyped_storage()
+            key = id(storage)
+            if key not in entries:
+                self._new(storage, key, _MADE.get(phase, "optimizer"), owner)
+        else:
+            for storage, _ in _storages(out):
+                key = id(storage)
+                if key not in entries:
+                    self._new(storage, key, _MADE.get(phase, "optimizer"), owner)
+        live, last = self.live, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
+            self._frozen = False
+        else:
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(self.events), (phase, name)
+            self._frozen = True
         return out
 
     # -- saved tensors ----------------------------------------------------------------
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
-        call = self._where()
+        call = None
+        for running in reversed(self.capture.stack):   # ``_where``
+            if not running.absorbed:
+                call = running
+                break
         self._savers[id(t)] = call.name if call is not None else ""   # the backward reading it is call's
         try:
             entry = self.entries.get(id(t.untyped_storage()))
@@ -302,10 +343,15 @@ class Trace:
     def follow(self, model: torch.nn.Module, inputs: Any):
         """Around the forward: the model's parameters, buffers and ``inputs`` live, every
         op traced, saved tensors seen (training)."""
-        for module in model.modules():
+        # the capture's walk of the module tree (its named modules), not another; the
+        # parameters as model.parameters() gives them (first appearance, each once)
+        named = getattr(self.capture, "modules", None)
+        params: dict[int, torch.nn.Parameter] = {}
+        for _, module in (model.named_modules() if named is None else named):
             for p in module._parameters.values():
                 if p is not None:
                     self.add(p.untyped_storage(), "parameters")
+                    params.setdefault(id(p), p)
             for b in module._buffers.values():
                 if b is not None:
                     self.add(b.untyped_storage(), "buffers")
@@ -317,24 +363,63 @@ class Trace:
         for storage, _ in _storages(inputs):
             self.add(storage, "inputs")
         training = self.training
-        self.params = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad] if training else []
+        self.params = [p for p in params.values() if p.requires_grad] if training else []
         self.timeline.append(["forward", "", self.live])
         self.peak, self.peak_event = self.live, len(self.events)
         hooks = (torch.autograd.graph.saved_tensors_hooks(_mark(self._pack), _mark(self._unpack))
                  if training else contextlib.nullcontext())
         mode = self.capture._mode
         self._inner, mode._run = mode._run, self._traced
+        fused = _Fused(self)
+        # attention is seen by the capture's function mode where it has one (profiler.capture.known's,
+        # on a forward carrying values): no second mode taking every torch function; else by _Fused's own
+        functions = getattr(self.capture, "_functions", None)
+        self._fused = fused
+        if functions is not None and hasattr(functions, "attention"):
+            functions.attention = fused.call
+        else:
+            functions = None
+        self._functions = functions
         try:
-            with hooks, _Fused(self):
-                yield self
+            with hooks:
+                self._fusing(functions is None)
+                try:
+                    yield self
+                finally:
+                    self._fusing(False)
         finally:
+            if functions is not None:
+                functions.attention = None
             mode._run = self._inner
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
-            for p in self.params:
-                p.grad = None
+            for hooks in self._hook_dicts:
+                hooks.clear()   # torch keeps calling a post-accumulate dict once set: an empty one calls nothing
+            with _NoFunctions():
+                for p in self._hooked:
+                    if p._backward_hooks is self._hook_dicts[0]:
+                        p._backward_hooks = None
+                for p in self._post_hooked:
+                    if p._post_accumulate_grad_hooks is self._hook_dicts[1]:
+                        p._post_accumulate_grad_hooks = None
+            with _NoFunctions():
+                for p in self.params:
+                    p.grad = None
             self.close()
+
+    def _fusing(self, on: bool) -> None:
+        """Enter (``on``) or leave ``_Fused``'s own function mode, where the trace has one:
+        it is on while model code can run (the forward, and a backward that reruns
+        forward code), and off for the trace's own work (its hooks, the optimizer)."""
+        fused = self._fused
+        if fused is None or fused.entered == on:
+            return
+        fused.entered = on
+        if on:
+            fused.__enter__()
+        else:
+            fused.__exit__(None, None, None)
 
     def step(self, output: Any) -> None:
         """After the forward, inside ``follow``: a KV cache in ``output`` marked; for a
@@ -350,23 +435,59 @@ class Trace:
         loss = None
         for t in roots:
             loss = t.sum() if loss is None else loss + t.sum()
-        for p in self.params:   # a parameter's gradient as it arrives, and once accumulated
-            self._handles.append(p.register_hook(lambda g: self.retag(g, "gradients")))
-            self._handles.append(p.register_post_accumulate_grad_hook(lambda q: self.retag(q.grad, "gradients")))
+        # a parameter's gradient as it arrives, and once accumulated (MemTracker's hooks); the
+        # trace's own torch calls (here, in the hooks, the optimizer) pass no function mode
+        retag = self.retag
+
+        def arrived(g):
+            with _NoFunctions():
+                retag(g, "gradients")
+
+        def accumulated(q):
+            with _NoFunctions():
+                retag(q.grad, "gradients")
+
+        # one hook dict shared by every parameter (as register_hook and
+        # register_post_accumulate_grad_hook keep theirs: torch calls each entry), set
+        # where the parameter has none yet, emptied and unset when the trace closes
+        # (``follow``): a handle per hook cost a tenth of a small convnet's memory analysis
+        handles, arriving, accumulating = self._handles, {0: arrived}, {0: accumulated}
+        self._hook_dicts = (arriving, accumulating)
+        with _NoFunctions():
+            for p in self.params:
+                if p._backward_hooks is None:
+                    p._backward_hooks = arriving
+                    self._hooked.append(p)
+                else:
+                    handles.append(p.register_hook(arrived))
+                if p._post_accumulate_grad_hooks is None:
+                    p._post_accumulate_grad_hooks = accumulating
+                    self._post_hooked.append(p)
+                else:
+                    handles.append(p.register_post_accumulate_grad_hook(accumulated))
         self.phase, self.at, self._frozen = "backward", "", True
         claims = getattr(self.capture, "claims", None)
         if claims is not None:   # the backward's nodes not held (profiler.capture.autograd.Claims.mark)
             claims.mark = object()
+        # model code runs in the backward only where the capture replays forward code (a custom
+        # Function's backward, checkpointing's recompute): attention is looked for there only,
+        # by _Fused's own mode, which runs the engine with itself on (``_Fused._backward``)
+        rerun = claims is not None and bool(claims.nodes or self.capture.hooked)
+        if rerun and self._functions is not None:
+            self._functions.attention = None
+        self._fusing(rerun)
         try:
             with _plain_runner(self):
                 self.capture.replay(output, loss=loss)
         finally:
+            self._fusing(False)
             if claims is not None:
                 claims.mark = None
                 claims.seen.clear()   # the forward's nodes: nothing walks the graph after the backward
         del loss, roots
-        grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
-                 for p in self.params if p.grad is not None}
+        with _NoFunctions():
+            grads = {id(p.grad.untyped_storage()): p.grad.untyped_storage().nbytes()
+                     for p in self.params if p.grad is not None}
         self.grad_bytes = sum(grads.values())
         if self.optimizer is not None and self.params:
             # the step's first timeline point: what it starts from (else the states made
@@ -375,7 +496,8 @@ class Trace:
             self.timeline.append(["optimizer", "optimizer", self.live])
             self._frozen = True
             if self.simulate and self.optimizer in SIMULATED:
-                self._simulated_step()
+                with _NoFunctions():
+                    self._simulated_step()
             else:
                 self._real_step()
             self._frozen = True
@@ -384,14 +506,25 @@ class Trace:
 
     # -- the optimizer's first step ------------------------------------------------------
     def _alloc(self, nbytes: int) -> Entry:
-        """A storage the (simulated) optimizer makes: live until ``_drop``."""
-        self._virtual -= 1
-        entry = Entry(self._virtual, nbytes, "optimizer", None, self.phase)
-        self.entries[entry.key] = entry
+        """A storage the (simulated) optimizer makes: live until ``_drop`` (``_after_op``
+        inlined: the step makes five per parameter)."""
+        key = self._virtual = self._virtual - 1
+        phase = self.phase
+        entry = Entry(key, nbytes, "optimizer", None, phase)
+        self.entries[key] = entry
         self.all.append(entry)
-        self.events.append((1, entry, "optimizer"))
-        self.live += nbytes
-        self._after_op()
+        events = self.events
+        events.append((1, entry, "optimizer"))
+        live = self.live = self.live + nbytes
+        name, last = self.at, self.timeline[-1]
+        if self._frozen or last[0] != phase or last[1] != name:
+            self.timeline.append([phase, name, live])
+            self._frozen = False
+        else:
+            last[2] = live
+        if live > self.peak:
+            self.peak, self.peak_event, self.peak_where = live, len(events), (phase, name)
+            self._frozen = True
         return entry
 
     def _drop(self, entry: Entry | None) -> None:
@@ -496,10 +629,45 @@ class _Fused(TorchFunctionMode):
     def __init__(self, trace: Trace):
         super().__init__()
         self.trace = trace
+        self.entered = False   # as the trace's own function mode (``Trace._fusing``)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is not _SDPA or len(args) < 3 or not fused_enabled():
+        if func is not _SDPA:
+            if func is _BACKWARD and self.trace.phase == "backward":
+                return self._backward(func, args, kwargs or {})
+            return func(*args, **(kwargs or {}))
+        return self.call(func, args, kwargs or {})
+
+    def _backward(self, func, args: tuple, kwargs: dict):
+        """torch.autograd.backward, with this mode on in the engine, where checkpointing's
+        recompute and custom Functions' backward call attention.  torch.autograd.backward
+        is a torch function: each function mode takes it in turn and runs it with itself
+        off, so none is on in the engine; here the modes below are off as they would be,
+        and this one on, around the rest of torch.autograd.backward (the gradients made,
+        the engine run), as it passes a function mode the call (its tensors as a tuple,
+        the other arguments by name).  Inputs to stop at: as it is (the replay gives none)."""
+        if len(args) != 1 or type(args[0]) is not tuple or kwargs.get("inputs") is not None \
+                or not set(kwargs) <= {"grad_tensors", "retain_graph", "create_graph", "inputs"}:
+            return func(*args, **kwargs)
+        tensors, create = args[0], kwargs.get("create_graph", False)
+        retain = kwargs.get("retain_graph")
+        below = []
+        while torch._C._len_torch_function_stack() > 0:
+            below.append(torch._C._pop_torch_function_stack())
+        try:
+            with self:
+                grads = torch.autograd._tensor_or_tensors_to_tuple(kwargs.get("grad_tensors"), len(tensors))
+                grads = torch.autograd._make_grads(tensors, grads, is_grads_batched=False)
+                _engine_run_backward(tensors, grads, create if retain is None else retain, create, (),
+                                     allow_unreachable=True, accumulate_grad=True)
+        finally:
+            for mode in reversed(below):
+                torch._C._push_on_torch_function_stack(mode)
+
+    def call(self, func, args: tuple, kwargs: dict):
+        """A call of F.scaled_dot_product_attention, run (the function modes below it
+        see it as ever) and counted as the fused kernel."""
+        if len(args) < 3 or not fused_enabled():
             return func(*args, **kwargs)
         trace = self.trace
         trace.hide += 1
@@ -516,29 +684,61 @@ class _Fused(TorchFunctionMode):
         return out
 
     def _fused(self, out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """The output made, and where autograd records the call the fused kernel's saved
+        set: query, key, value, the output and the log-sum-exp, held as autograd holds
+        them until the kernel's backward has made the gradients of query, key and value.
+
+        * The forward: saved activations.  Under someone else's saved-tensor hooks
+          (non-reentrant checkpointing: the set is dropped, to be recomputed; or
+          offloaded) none is held.
+        * A recompute in the backward (checkpointing's): the backward's temporaries.
+          Reentrant: the recompute's own graph is backpropagated, and its kernel's
+          backward releases them.  Non-reentrant (under checkpointing's recompute
+          hooks): the recomputed set is held for the original call's backward, which
+          releases it; the original calls' backward runs in the reverse order of their
+          recomputes (``Trace.recomputed``, a stack)."""
         trace = self.trace
-        trace.add(out.untyped_storage(), "activations", trace._where())
+        phase = trace.phase
+        made = "activations" if phase == "forward" else _MADE.get(phase, "optimizer")
+        owner = trace._where() if phase == "forward" else None
+        trace.add(out.untyped_storage(), made, owner)
         trace._after_op()
         inputs = [t for t in (q, k, v) if isinstance(t, torch.Tensor) and t.requires_grad]
-        if trace.phase != "forward" or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
+        if phase not in _MADE or not torch.is_grad_enabled() or not inputs or out.grad_fn is None:
             return
-        held = [q, k, v, out]
-        for t in held:
-            trace._pack(t)
-        size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
-        rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
-        trace._virtual -= 1
-        lse = Entry(trace._virtual, rows * size, "activations", trace._where(), trace.phase)
-        lse.sub, lse.saver = "saved", lse.owner
-        trace.entries[lse.key] = lse
-        trace.all.append(lse)
-        trace.events.append((1, lse, "activations"))
-        trace.live += lse.nbytes
-        trace._after_op()
+        foreign = hooks_active()   # another's saved-tensor hooks take what autograd saves
+        held: list = []
+        lse = None
+        if not (foreign and phase == "forward"):
+            held.extend((q, k, v, out))
+            if phase == "forward":
+                for t in held:
+                    trace._pack(t)
+            size = 8 if q.dtype in (torch.float64, torch.complex128) else 4   # float32, or double's
+            rows = q.numel() // q.shape[-1]   # (B, H, L): one per query row
+            trace._virtual -= 1
+            lse = Entry(trace._virtual, rows * size, made, owner, phase)
+            if phase == "forward":
+                lse.sub, lse.saver = "saved", lse.owner
+            trace.entries[lse.key] = lse
+            trace.all.append(lse)
+            trace.events.append((1, lse, made))
+            trace.live += lse.nbytes
+            trace._after_op()
+        if foreign and phase != "forward":   # a non-reentrant recompute: for the original call's backward
+            trace.recomputed.append((held, lse))
+            return
+        from_recompute = foreign   # the forward under checkpointing: the set comes from the recompute
+
+        handles: list = []
 
         def started(grads):   # the math backward begins: hidden until q, k, v have gradients,
             trace.hide += 1   # the output's gradient held by the kernel till then
+            if from_recompute and trace.recomputed:   # the set recomputed for this call
+                held[:0], lses[0] = trace.recomputed[-1]
             held.extend(g for g in grads if isinstance(g, torch.Tensor))
+
+        lses = [lse]
 
         def done(grads):   # the kernel's gradients made, then its saved set released
             trace.hide -= 1
@@ -546,8 +746,15 @@ class _Fused(TorchFunctionMode):
                 if isinstance(g, torch.Tensor):
                     trace.add(g.untyped_storage(), "temporaries")
             trace._after_op()
+            if from_recompute and trace.recomputed:
+                trace.recomputed.pop()[0].clear()
             held.clear()
-            trace._free(lse.key)
+            if lses[0] is not None:
+                trace._free(lses[0].key)
+            for handle in handles:   # a recompute's: its hooks would keep its graph (q, k, v) alive
+                handle.remove()
 
-        out.grad_fn.register_prehook(started)
-        torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")
+        first = out.grad_fn.register_prehook(started)
+        last = torch.autograd.graph.register_multi_grad_hook(inputs, done, mode="all")
+        if phase != "forward":
+            handles.extend((first, last))

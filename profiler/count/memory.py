@@ -171,7 +171,10 @@ def attach(report, memory: Memory, calls, model, training: bool) -> None:
     params, grads = [], []
     for name, count in zip(names, counts):
         module = modules.get("" if name == "(model)" else name)
-        first = next((p for p in module.parameters()), None) if module is not None else None
+        # the module's first parameter (``parameters()`` order): its own first, else its submodules'
+        first = None if module is None else next((p for p in module._parameters.values() if p is not None), None)
+        if first is None and module is not None:
+            first = next(module.parameters(), None)
         # floating parameters at the profile's dtype (``dtype=`` converts the twins)
         size = 0 if first is None else report.itemsize if first.is_floating_point() else first.element_size()
         params.append(int(count) * size)

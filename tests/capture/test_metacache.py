@@ -454,3 +454,110 @@ def test_gradient_sum_shortcut_matches_the_kernel_or_declines(dtype):
     assert SHORTCUTS[op](x, torch.empty(3, device="meta", dtype=dtype)) is None   # broadcast: the kernel
     assert SHORTCUTS[op](x, 2) is None                                             # a scalar: the kernel
     assert SHORTCUTS[op](x, x.to(torch.float64 if dtype != torch.float64 else torch.float32)) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64,))
+def test_mm_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.mm.default, 0
+    for (n, k, m) in [(3, 4, 5), (1, 1, 1), (8, 1, 2), (2, 7, 1)]:
+        for a, b in itertools.product(list(layouts((n, k), dtype)), list(layouts((k, m), dtype))):
+            used += _agree(op, (a, b))
+    assert used == 36   # every pair of layouts
+    a = torch.empty(3, 4, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](a, torch.empty(3, 4, device="meta", dtype=dtype)) is None   # inner sizes differ
+    assert SHORTCUTS[op](a, torch.empty(4, device="meta", dtype=dtype)) is None      # not 2D
+    other = torch.float64 if dtype != torch.float64 else torch.float32
+    assert SHORTCUTS[op](a, torch.empty(4, 2, device="meta", dtype=other)) is None   # dtypes differ
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64, torch.bool))
+def test_sum_shortcuts_match_the_kernels_or_decline(dtype):
+    dims, every = aten.sum.dim_IntList, aten.sum.default
+    used = 0
+    for shape in [(5,), (2, 8), (1, 1), (2, 8, 5, 5), (3, 1, 4)]:
+        expanded = torch.empty((), device="meta", dtype=dtype).expand(shape)   # the loss's seed gradient
+        for x in [*layouts(shape, dtype), expanded, torch.empty((1, *shape[1:]), device="meta", dtype=dtype).expand(shape)]:
+            used += _agree(every, (x,))
+            n = len(shape)
+            for count in range(1, n + 1):
+                for dim in itertools.combinations(range(-n, n), count):
+                    if len({d % n for d in dim}) != count:
+                        continue
+                    for keepdim in (False, True):
+                        used += _agree(dims, (x, list(dim), keepdim))
+    assert used >= (300 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[dims](x, [0, -2]) is None          # a dimension twice: the kernel's error
+    assert SHORTCUTS[dims](x, [2]) is None              # out of range: the kernel's error
+    assert SHORTCUTS[dims](x, []) is None               # every dimension: the kernel
+    assert SHORTCUTS[dims](x, [0], dtype=torch.float64) is None
+    assert SHORTCUTS[every](x, dtype=torch.float64) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64, torch.bool))
+def test_zeros_like_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.zeros_like.default, 0
+    for shape in [(), (5,), (2, 8), (1, 1), (2, 8, 5, 5), (2, 1, 5, 5), (1, 8, 1, 1), (3, 1, 4)]:
+        for x in layouts(shape, dtype):
+            used += _agree(op, (x,))
+    assert used >= 8
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, dtype=torch.float64) is None
+    assert SHORTCUTS[op](x, memory_format=torch.contiguous_format) is None
+    assert _agree(op, (torch.empty(2, 3, device="meta", dtype=dtype),)) and \
+        metadata(SHORTCUTS[op](x, pin_memory=False)) == metadata(op(x, pin_memory=False))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_backward_shortcut_matches_the_kernel_or_declines(dtype):
+    forward, op, used = aten.max_pool2d_with_indices.default, aten.max_pool2d_with_indices_backward.default, 0
+    for shape in [(2, 3, 8, 8), (1, 4, 7, 5), (2, 1, 6, 6), (2, 3, 1, 1)]:
+        for kernel, stride, padding, dilation, ceil in itertools.product(
+                ([2, 2], [3, 3], [3, 2]), ([], [2, 2], [1, 2]), ([0, 0], [1, 1]), ([1, 1], [2, 1]), (False, True)):
+            for x in layouts(shape, dtype):
+                try:
+                    out, indices = forward(x, kernel, stride, padding, dilation, ceil)
+                except RuntimeError:
+                    continue
+                for g in list(layouts(tuple(out.shape), dtype))[:2]:
+                    used += _agree(op, (g, x, kernel, stride, padding, dilation, ceil, indices))
+    assert used > 100
+    x = torch.empty(2, 3, 8, 8, device="meta", dtype=dtype)
+    out, indices = forward(x, [2, 2], [], [0, 0], [1, 1], False)
+    assert SHORTCUTS[op](out[:, :, :3], x, [2, 2], [], [0, 0], [1, 1], False, indices) is None   # shapes differ
+    other = torch.float64 if dtype != torch.float64 else torch.float32
+    assert SHORTCUTS[op](out.to(other), x, [2, 2], [], [0, 0], [1, 1], False, indices) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64,))
+def test_product_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.mul.Tensor, 0
+    pairs = [((2, 16, 64), (64,)), ((2, 16, 64), (2, 16, 64)), ((2, 16, 1), (2, 16, 64)), ((2, 1), (1, 3)),
+             ((1, 1), (1, 1)), ((2, 4, 16, 16), (1, 1, 16, 16)), ((5,), (3, 5)), ((2, 3, 4, 5), (3, 1, 5)),
+             ((1, 4, 1, 6), (2, 1, 5, 1))]
+    for sa, sb in pairs:
+        for a, b in itertools.product(list(layouts(sa, dtype)), list(layouts(sb, dtype))):
+            for x, y in ((a, b), (b, a)):
+                fast = SHORTCUTS[op](x, y)
+                if fast is not None:
+                    assert metadata(fast) == metadata(op(x, y))
+                    used += 1
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, torch.empty(4, device="meta", dtype=dtype)) is None   # no broadcast: the kernel's error
+    assert SHORTCUTS[op](x, torch.empty((), device="meta", dtype=dtype)) is None  # a 0-dim operand: the kernel
+    assert SHORTCUTS[op](x, 2) is None
+    other = torch.float64 if dtype != torch.float64 else torch.float32
+    assert SHORTCUTS[op](x, x.to(other)) is None                                  # promotion: the kernel
+
+
+@pytest.mark.parametrize("dtype", DTYPES + (torch.int64,))
+def test_power_shortcut_matches_the_kernel_or_declines(dtype):
+    op, used = aten.pow.Tensor_Scalar, 0
+    for shape in [(5,), (2, 16, 64), (1, 1), (2, 8, 5, 5), ()]:
+        for x in layouts(shape, dtype) if shape else [torch.empty((), device="meta", dtype=dtype)]:
+            for exponent in (2, 3, 0.5, -1, 1.0):
+                used += _agree(op, (x, exponent))
+    assert used >= (20 if dtype.is_floating_point else 0)
+    x = torch.empty(2, 3, device="meta", dtype=dtype)
+    assert SHORTCUTS[op](x, True) is None and SHORTCUTS[op](x, 1j) is None

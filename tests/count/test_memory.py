@@ -162,3 +162,75 @@ def test_adafactor_states_by_hand():
     memory = profiler.profile(model, input_size=(32,), batch=4, training=True, optimizer="adafactor").memory
     assert memory.totals["optimizer"] == ((64 + 32) + 64 + (8 + 64) + 8) * 4 + 4 * 4
     assert memory.optimizer == "adafactor"
+
+
+class _Attention(nn.Module):
+    def __init__(self, dim: int = 64, heads: int = 4):
+        super().__init__()
+        self.qkv, self.out, self.heads = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim), heads
+
+    def forward(self, x):
+        b, length, dim = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(b, length, dim))
+
+
+@pytest.mark.parametrize("kind", [None, "non-reentrant"])
+def test_attention_is_seen_with_or_without_the_captures_function_mode(kind):
+    """SDPA is seen by the capture's own function mode where its forward carries input
+    values (a real input tensor: profiler.capture.known), else by the trace's _Fused
+    mode (shapes given): the same memory either way, a checkpoint's recompute in the
+    backward included.  Saved by hand, at batch 2, 128 tokens, 4 heads of 16, float32:
+    each attention holds its fused kernel's set: q, k and v (views of one (2, 128, 192)
+    projection: 196,608 bytes), its output (2 × 128 × 64: 65,536 bytes, which the out
+    Linear's input views: its (B, L, H, D) memory reshaped) and a log-sum-exp per query
+    row (2 × 4 × 128 × 4 = 4,096 bytes), never the math path's (2, 4, 128, 128) scores;
+    and the second attention's qkv Linear its input (65,536 bytes; the first's is the
+    model's input)."""
+    model = nn.Sequential(_Attention(), _Attention())
+    if kind is not None:
+        inner = model
+
+        class Checkpointed(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return checkpoint(self.inner, x, use_reentrant=False)
+        model = Checkpointed()
+    torch.manual_seed(0)
+    x = torch.randn(2, 128, 64)
+    given = profiler.profile(model, inputs=(x,), training=True, optimizer="sgd").memory
+    shapes = profiler.profile(model, input_size=(128, 64), batch=2, training=True, optimizer="sgd").memory
+    assert given == shapes
+    if kind is None:
+        assert given.totals["saved"] == 2 * (196608 + 65536 + 4096) + 65536
+
+
+def test_the_gradient_hooks_are_gone_after_the_step():
+    """The trace's gradient hooks (one shared dict per kind, set on each parameter that
+    has none) leave nothing behind: on a model the profile owns, whose own parameters
+    it steps, no hook dict is left set, a parameter's hook of its own still runs, and
+    a later backward calls none of the trace's."""
+    from profiler.capture.run import Run
+    from profiler.capture.saved import Request
+    from profiler.capture.session import captured
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    seen = []
+    handle = model[2].weight.register_hook(lambda g: seen.append(tuple(g.shape)))
+    request = Request("sgd")
+    x = torch.empty(4, 8, device="meta")
+    with captured(Run("model", model, args=(x,), training=True, memory=request, owned=True), "meta"):
+        pass
+    assert seen == [(2, 8)]
+    assert request.trace.grad_bytes == (8 * 8 + 8 + 2 * 8 + 2) * 4
+    for p in model.parameters():
+        assert p.grad is None and p._post_accumulate_grad_hooks is None
+        assert p._backward_hooks is None or p is model[2].weight
+    events = len(request.trace.events)
+    model(x).sum().backward()
+    assert len(request.trace.events) == events and seen == [(2, 8), (2, 8)]
+    handle.remove()

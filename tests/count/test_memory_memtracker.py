@@ -270,3 +270,45 @@ def test_checkpointed_training_step(reentrant, optimizer):
     assert saved == {"(model)": 0, "0": 0, "4": 16 * 64 * 4,
                      **{f"{i}": 16 * 64 * 4 for i in (1, 2, 3)}, **{f"{i}.{l}": 0 for i in (1, 2, 3) for l in "ab"}}
     assert memory.totals["saved"] == 4 * 16 * 64 * 4
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+@pytest.mark.parametrize("reentrant", [False, True], ids=["non-reentrant", "reentrant"])
+def test_checkpointed_llama(reentrant, optimizer):
+    """The tiny LLaMA with transformers' own gradient checkpointing (each decoder layer
+    recomputed in the backward), against MemTracker: the recompute's attention counted
+    as the fused kernel too, and its saved set held as autograd holds it
+    (profiler.capture.saved._Fused): for the recompute's own backward (reentrant), or
+    for the original call's backward (non-reentrant, whose forward under
+    checkpointing's hooks holds none of it).  The step's peak is MemTracker's to the
+    byte on real tensors (the engine) and on meta but for one 16-token int64 index
+    tensor (128 bytes of Activation: transformers' mask code on meta, see the module
+    docstring), wherever it falls in the backward (SGD) or the step (AdamW; none then
+    under non-reentrant checkpointing, whose peak falls where the tensor is gone).
+
+    Filed apart at an SGD peak (inside layer 0's backward), beside the loss's seed:
+    107,264 bytes that the recompute made and that are live there (among them the
+    recomputed attention's log-sum-exp, 2 × 4 × 16 float32, and two 16-token int64
+    index tensors), which MemTracker files as Activation (its module forward hooks run
+    again in the recompute) and we as the backward's temporaries (the backward made
+    them).  (Before the recompute's attention was counted as the fused kernel, the
+    math path's scores made the peak 16,000 bytes (reentrant) and 41,088 bytes
+    (non-reentrant) too high.)"""
+    from profiler.models.checkpointing import enable
+    model, args, kwargs = _llama()
+    enable(model, "reentrant" if reentrant else "non-reentrant", "llama")
+    ref = memtracker(model, args, kwargs, training=True, optimizer=optimizer)
+    memory = profiler.profile(model, inputs=args, kwargs=kwargs, training=True, optimizer=optimizer).memory
+    recomputed = 107264
+    if optimizer == "sgd":
+        assert memory.peak_phase == "backward"
+        moved = {"Activation": SEED["Activation"] - recomputed + 128, "Temp": SEED["Temp"] + recomputed, "Total": 128}
+    else:
+        assert memory.peak_phase == "optimizer"
+        moved = {"Activation": 128, "Total": 128} if reentrant else {}
+    _check(by_memtracker(memory), ref, moved)
+    request = Request(optimizer)   # the engine on real tensors: the same, but for the 128 bytes
+    with captured(Run("model", model, args=args, kwargs=kwargs, training=True, memory=request), "real"):
+        pass
+    real = {k: v - 128 if k in ("Activation", "Total") and v else v for k, v in moved.items()}
+    _check(by_memtracker(summarize(request.trace)), ref, {k: v for k, v in real.items() if v})
