@@ -75,6 +75,9 @@ class KnownValues:
         self.run = run
         self._values: dict[int, torch.Tensor] = {}
         self._sources: dict[int, torch.Tensor] = {}   # values not yet read: the caller's tensors (``know``)
+        # inside an attention call none of whose tensors holds a value (_FromData): its ops run
+        # as they are, no value computed (its causal mask's would be lost inside it anyway)
+        self.paused = False
 
     def __bool__(self) -> bool:
         return bool(self._values) or bool(self._sources)
@@ -153,6 +156,8 @@ class KnownValues:
         return metas
 
     def __call__(self, func, args: tuple, kwargs: dict) -> Any:
+        if self.paused:
+            return self.run(func, args, kwargs)
         if not self:
             # the usual case: nothing to carry, unless the op makes a meta tensor with values from
             # no tensor (a factory; not the empty tensors composite ops make: a batch_norm's)
@@ -327,8 +332,8 @@ class _FromData(TorchFunctionMode):
         if func is _GETITEM or func is _SETITEM:
             return self._indexed(func, args, kwargs)
         if func not in _FROM_DATA:
-            if func is _SDPA and self.attention is not None:
-                return self.attention(func, args, kwargs)
+            if func is _SDPA:
+                return self._attention(func, args, kwargs)
             return func(*args, **kwargs)
         device = kwargs.get("device")
         if func is torch.Tensor.new_tensor and device is None and args and isinstance(args[0], torch.Tensor):
@@ -347,6 +352,24 @@ class _FromData(TorchFunctionMode):
         meta = func(*args, **kwargs)
         self.known.know(meta, value)
         return meta
+
+    def _attention(self, func, args, kwargs):
+        """F.scaled_dot_product_attention (through a memory profile's handler where one
+        is set).  Where none of its tensors holds a value, as in every attention of a
+        model (queries come from weights), its ops compute no values: its output can
+        hold none, and its decomposition's causal mask, made from nothing and so
+        given a value (an L x L one at 2,048 tokens is 4M elements, the largest value
+        carried: 2 ms a layer), dies inside it."""
+        known = self.known
+        call = self.attention or func
+        if known.paused or any(known.value(t) is not None or (isinstance(t, torch.Tensor) and not t.is_meta)
+                               for t in (*args, *kwargs.values())):
+            return call(*args, **kwargs) if call is func else call(func, args, kwargs)
+        known.paused = True
+        try:
+            return call(*args, **kwargs) if call is func else call(func, args, kwargs)
+        finally:
+            known.paused = False
 
     def _indexed(self, func, args, kwargs):
         target = args[0] if args else None

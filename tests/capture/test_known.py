@@ -186,3 +186,53 @@ def test_a_value_read_the_forward_catches_is_answered_not_counted_as_its_fallbac
     meta = profiler.profile(CaughtRead().to("meta"), input_size=(4,))
     real = profiler.profile(CaughtRead(), input_size=(4,))
     assert int(meta.total["macs"]) == int(real.total["macs"]) == 3 * 16
+
+
+class _Attention(nn.Module):
+    """Token ids (carried with their values) into an embedding and a causal attention."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed, self.qkv = nn.Embedding(50, 32), nn.Linear(32, 96)
+
+    def forward(self, ids):
+        q, k, v = self.qkv(self.embed(ids)).view(1, -1, 3, 2, 16).permute(2, 0, 3, 1, 4)
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def test_an_attention_without_values_computes_none_inside_and_counts_the_same():
+    """Inside F.scaled_dot_product_attention whose tensors hold no value, the ops run
+    without computing values (its causal mask, made from nothing, would otherwise get
+    one: 2 ms a layer at 2,048 tokens); the flag is down after it, and an attention
+    given a tensor that holds a value computes values as before.  The counts equal
+    FlopCounterMode's with the math backend, which sees every matmul."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    known = KnownValues(lambda func, args, kwargs: func(*args, **kwargs))
+    seen = []
+
+    class Runner(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append((func.__name__, known.paused))
+            return known(func, args, kwargs or {})
+
+    q = torch.empty(1, 2, 64, 16, device="meta")
+    with Runner(), known.functions():
+        torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert seen and all(paused for _, paused in seen) and not known.paused
+    assert any(name.startswith("ones") or name.startswith("tril") for name, _ in seen)   # the causal mask
+    seen.clear()
+    mask = torch.empty(64, 64, dtype=torch.bool, device="meta")
+    known.know(mask, torch.ones(64, 64, dtype=torch.bool).tril())
+    with Runner(), known.functions():
+        torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+    assert seen and not any(paused for _, paused in seen)
+
+    model, ids = _Attention(), torch.randint(0, 50, (1, 64))
+    with torch.device("meta"):
+        meta = _Attention()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
+        model(ids)
+    assert profiler.profile(meta, inputs=(ids,)).totals["macs"] == counter.get_total_flops() // 2
