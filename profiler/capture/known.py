@@ -49,6 +49,8 @@ from profiler.capture.modes import eval_state
 from profiler.defaults import VALUE_LIMIT   # the largest value carried
 
 ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a value-less argument
+LAZY_MIN = 1 << 16             # elements: a pure op's result this large gets its value when read (_defer)
+_RANDOM = torch.Tag.nondeterministic_seeded
 _DYNAMIC = torch.Tag.dynamic_output_shape
 _SEEDED = torch.Tag.nondeterministic_seeded
 _SCALAR = torch.ops.aten._local_scalar_dense.default
@@ -75,12 +77,14 @@ class KnownValues:
         self.run = run
         self._values: dict[int, torch.Tensor] = {}
         self._sources: dict[int, torch.Tensor] = {}   # values not yet read: the caller's tensors (``know``)
+        # values not yet computed: (op, args, kwargs) of a large result of a pure op (``_defer``)
+        self._thunks: dict[int, tuple] = {}
         # inside an attention call none of whose tensors holds a value (_FromData): its ops run
         # as they are, no value computed (its causal mask's would be lost inside it anyway)
         self.paused = False
 
     def __bool__(self) -> bool:
-        return bool(self._values) or bool(self._sources)
+        return bool(self._values) or bool(self._sources) or bool(self._thunks)
 
     def know(self, meta: torch.Tensor, value: torch.Tensor, copy: bool = False) -> None:
         """``meta`` holds ``value`` (a CPU tensor of its shape and dtype).  ``copy``:
@@ -102,11 +106,13 @@ class KnownValues:
     def _drop(self, key: int) -> None:
         self._values.pop(key, None)
         self._sources.pop(key, None)
+        self._thunks.pop(key, None)
 
     def _has(self, t: torch.Tensor) -> bool:
-        """Whether the meta tensor ``t`` holds a value (not copying one: see ``know``)."""
+        """Whether the meta tensor ``t`` holds a value (not copying one: see ``know``;
+        not computing one: see ``_defer``)."""
         key = id(t)
-        return key in self._values or key in self._sources
+        return key in self._values or key in self._sources or key in self._thunks
 
     def _get(self, key: int) -> torch.Tensor | None:
         found = self._values.get(key)
@@ -116,7 +122,39 @@ class KnownValues:
                 # our copy, no op of the forward's: a function mode reads values under the dispatch mode
                 with torch._C._DisableTorchDispatch():
                     found = self._values[key] = source.clone()
+            elif key in self._thunks:
+                func, args, kwargs = self._thunks.pop(key)
+                with torch._C._DisableTorchDispatch():
+                    value = self._compute(func, args, kwargs)   # its arguments' values first
+                if isinstance(value, torch.Tensor):
+                    found = self._values[key] = value
         return found
+
+    def _defer(self, func, args, kwargs, out) -> bool:
+        """Whether ``out``'s value is left to compute when it is read (``_get``), as a
+        thunk holding the op's arguments: for a result of ``LAZY_MIN`` elements or
+        more of a pure op (not in place, not a view, not random), such as an
+        attention's L x L causal mask (a ``ones``, its ``tril``, a ``where``), which no
+        one reads (the next op takes a value-less tensor) and whose value cost 2 ms a
+        layer at 2,048 tokens.  The value is the one computing it at once gives: the
+        arguments' values cannot change before it is read, since every thunk is
+        computed before an op writes a tensor that holds a value (``_settle``)."""
+        if func._schema.is_mutable or func.is_view or _RANDOM in func.tags \
+                or not isinstance(out, torch.Tensor) or out.numel() < LAZY_MIN:
+            return False
+        key = id(out)
+        if key not in self._values and key not in self._sources and key not in self._thunks:
+            weakref.finalize(out, self._drop, key)
+        self._values.pop(key, None)
+        self._sources.pop(key, None)
+        self._thunks[key] = (func, args, kwargs)
+        return True
+
+    def _settle(self) -> None:
+        """Every deferred value computed (before an op writes a tensor that holds a
+        value, which a thunk may read), oldest first."""
+        while self._thunks:
+            self._get(next(iter(self._thunks)))
 
     def functions(self) -> TorchFunctionMode:
         """A function mode, entered with the op runner's dispatch mode, that gives
@@ -125,6 +163,7 @@ class KnownValues:
 
     def forget(self, t: Any) -> None:
         """``t`` no longer holds a known value (written with unknown values)."""
+        self._settle()   # a thunk may read its value as it was
         self._drop(id(t))
 
     def value(self, t: Any) -> torch.Tensor | None:
@@ -180,6 +219,8 @@ class KnownValues:
             leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
             metas = [t for t in leaves if t.is_meta]
         known = [self._has(t) for t in metas]
+        if self._thunks and func._schema.is_mutable and any(known):
+            self._settle()   # a write to a tensor holding a value: what a thunk reads is read first
         small = all(t.is_meta or (t.layout == torch.strided and t.numel() <= VALUE_LIMIT) for t in leaves)
         if small and "out" not in kwargs and (all(known) if metas else _made_on_meta(func, kwargs)):
             found = self._with_values(func, args, kwargs)
@@ -236,6 +277,8 @@ class KnownValues:
             if sum(sizes) > VALUE_LIMIT:
                 for t in tree_flatten(out)[0][:1]:
                     self._drop(id(t))
+                return out
+            if self._defer(func, args, kwargs, out):
                 return out
             value = self._compute(func, args, kwargs)
             if value is _FAILED:
@@ -401,6 +444,7 @@ class _FromData(TorchFunctionMode):
         if isinstance(given, torch.Tensor) and given.is_meta and new is None:
             self.known.forget(target)
             return out
+        self.known._settle()   # a thunk may read the target's value as it was
         try:
             value[plain] = new
         except Exception:

@@ -236,3 +236,33 @@ def test_an_attention_without_values_computes_none_inside_and_counts_the_same():
     with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), counter:
         model(ids)
     assert profiler.profile(meta, inputs=(ids,)).totals["macs"] == counter.get_total_flops() // 2
+
+
+def test_a_large_pure_result_gets_its_value_when_read_and_the_value_is_the_same():
+    """A result of LAZY_MIN elements or more of a pure op keeps a thunk, computed when
+    its value is read: the value is what computing it at once gives, also where a
+    tensor it was computed from is written in place before the read (every thunk is
+    computed before such a write), and a random op is never deferred."""
+    from profiler.capture.known import LAZY_MIN
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    known = KnownValues(lambda func, args, kwargs: func(*args, **kwargs))
+
+    class Runner(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return known(func, args, kwargs or {})
+
+    n = 512
+    assert n * n >= LAZY_MIN
+    with Runner():
+        mask = torch.ones(n, n, dtype=torch.bool, device="meta").tril()
+        assert id(mask) in known._thunks                  # not computed yet
+        base = torch.arange(n * n, device="meta").view(n, n)
+        double = base * 2                                 # deferred: reads base's value when read
+        base.add_(1)                                      # a write to base: double computed first
+        drawn = torch.rand(n, n, device="meta")           # random: never deferred
+    assert id(drawn) not in known._thunks
+    assert torch.equal(known.value(mask), torch.ones(n, n, dtype=torch.bool).tril())
+    assert torch.equal(known.value(double), torch.arange(n * n).view(n, n) * 2)
+    assert torch.equal(known.value(base), torch.arange(n * n).view(n, n) + 1)
+    assert not known._thunks
