@@ -1,6 +1,6 @@
 """Benchmark: our profiler against fvcore, FlopCounterMode, ptflops, thop and torchinfo.
 
-    python benchmarks/run.py            # everything, 15 to 45 minutes; writes reports/benchmark.md
+    python benchmarks/run.py            # everything, 12 to 45 minutes; writes reports/benchmark.md
     python benchmarks/run.py --quick    # no fvcore on vit_h_14 at 518 (the one slow figure)
     python benchmarks/run.py --cap 0    # no added rounds: each claim decided on the first rounds
     python benchmarks/run.py --only linear@4,fixed-cost   # the fixed cost: nn.Linear(4, 4), and ours alone

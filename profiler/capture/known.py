@@ -50,7 +50,6 @@ from profiler.defaults import VALUE_LIMIT   # the largest value carried
 
 ZEROS_LIMIT = 1 << 26          # elements: the largest stand-in of zeros for a value-less argument
 LAZY_MIN = 1 << 16             # elements: a pure op's result this large gets its value when read (_defer)
-_RANDOM = torch.Tag.nondeterministic_seeded
 _DYNAMIC = torch.Tag.dynamic_output_shape
 _SEEDED = torch.Tag.nondeterministic_seeded
 _SCALAR = torch.ops.aten._local_scalar_dense.default
@@ -139,7 +138,7 @@ class KnownValues:
         layer at 2,048 tokens.  The value is the one computing it at once gives: the
         arguments' values cannot change before it is read, since every thunk is
         computed before an op writes a tensor that holds a value (``_settle``)."""
-        if func._schema.is_mutable or func.is_view or _RANDOM in func.tags \
+        if func._schema.is_mutable or func.is_view or _SEEDED in func.tags \
                 or not isinstance(out, torch.Tensor) or out.numel() < LAZY_MIN:
             return False
         key = id(out)
