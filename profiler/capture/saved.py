@@ -277,8 +277,8 @@ class Trace:
             self._frozen = True
 
     def _traced(self, func, args, kwargs):
-        """The capture's runner, then what the op made allocated (``add`` and ``_after_op``,
-        inlined: this runs for every op of the step)."""
+        """The capture's runner, then what the op made allocated (``add``, inlined: this
+        runs for every op of the step) and the timeline (``_after_op``)."""
         out = self._inner(func, args, kwargs)
         if self.hide:   # inside a fused attention's call or backward (``_Fused``): not counted
             return out
@@ -303,15 +303,7 @@ class Trace:
                 key = id(storage)
                 if key not in entries:
                     self._new(storage, key, _MADE.get(phase, "optimizer"), owner)
-        live, last = self.live, self.timeline[-1]
-        if self._frozen or last[0] != phase or last[1] != name:
-            self.timeline.append([phase, name, live])
-            self._frozen = False
-        else:
-            last[2] = live
-        if live > self.peak:
-            self.peak, self.peak_event, self.peak_where = live, len(self.events), (phase, name)
-            self._frozen = True
+        self._after_op(name)
         return out
 
     # -- saved tensors ----------------------------------------------------------------
@@ -506,25 +498,14 @@ class Trace:
 
     # -- the optimizer's first step ------------------------------------------------------
     def _alloc(self, nbytes: int) -> Entry:
-        """A storage the (simulated) optimizer makes: live until ``_drop`` (``_after_op``
-        inlined: the step makes five per parameter)."""
+        """A storage the (simulated) optimizer makes: live until ``_drop``."""
         key = self._virtual = self._virtual - 1
-        phase = self.phase
-        entry = Entry(key, nbytes, "optimizer", None, phase)
+        entry = Entry(key, nbytes, "optimizer", None, self.phase)
         self.entries[key] = entry
         self.all.append(entry)
-        events = self.events
-        events.append((1, entry, "optimizer"))
-        live = self.live = self.live + nbytes
-        name, last = self.at, self.timeline[-1]
-        if self._frozen or last[0] != phase or last[1] != name:
-            self.timeline.append([phase, name, live])
-            self._frozen = False
-        else:
-            last[2] = live
-        if live > self.peak:
-            self.peak, self.peak_event, self.peak_where = live, len(events), (phase, name)
-            self._frozen = True
+        self.events.append((1, entry, "optimizer"))
+        self.live += nbytes
+        self._after_op(self.at)
         return entry
 
     def _drop(self, entry: Entry | None) -> None:

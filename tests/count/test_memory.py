@@ -11,6 +11,7 @@ import profiler
 from profiler.columns import BWD_COLUMNS, COLUMNS, RC_COLUMNS
 from profiler.count.memory import CATEGORIES, MEMORY_COLUMNS, Memory
 from profiler.errors import ProfilerError
+from memory_cases import Attention
 from state import assert_untouched, snapshot
 
 
@@ -164,16 +165,6 @@ def test_adafactor_states_by_hand():
     assert memory.optimizer == "adafactor"
 
 
-class _Attention(nn.Module):
-    def __init__(self, dim: int = 64, heads: int = 4):
-        super().__init__()
-        self.qkv, self.out, self.heads = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim), heads
-
-    def forward(self, x):
-        b, length, dim = x.shape
-        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(y.transpose(1, 2).reshape(b, length, dim))
 
 
 @pytest.mark.parametrize("kind", [None, "non-reentrant"])
@@ -188,7 +179,7 @@ def test_attention_is_seen_with_or_without_the_captures_function_mode(kind):
     row (2 × 4 × 128 × 4 = 4,096 bytes), never the math path's (2, 4, 128, 128) scores;
     and the second attention's qkv Linear its input (65,536 bytes; the first's is the
     model's input)."""
-    model = nn.Sequential(_Attention(), _Attention())
+    model = nn.Sequential(Attention(), Attention())
     if kind is not None:
         inner = model
 

@@ -47,6 +47,7 @@ from profiler.capture.saved import Request  # noqa: E402
 from profiler.capture.run import Run  # noqa: E402
 from profiler.capture.session import captured  # noqa: E402
 from profiler.count.memory import summarize  # noqa: E402
+from memory_cases import Attention  # noqa: E402
 
 OURS = {"Parameter": ("parameters",), "Buffer": ("buffers",), "Gradient": ("gradients",),
         "Optstate": ("optimizer",), "Other": ("inputs",), "Activation": ("saved", "activations", "kv_cache"),
@@ -73,24 +74,11 @@ def _llama():
     return transformers.LlamaForCausalLM(config), (torch.randint(0, 128, (2, 16)),), {"use_cache": False}
 
 
-class _Attention(nn.Module):
-    """Self-attention with q, k, v permuted views of one projection (not contiguous) and
-    a causal SDPA: the fused kernel's saved set, layout and backward matter."""
-
-    def __init__(self, dim: int = 64, heads: int = 4):
-        super().__init__()
-        self.qkv, self.out, self.heads = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim), heads
-
-    def forward(self, x):
-        b, length, dim = x.shape
-        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(y.transpose(1, 2).reshape(b, length, dim))
 
 
 def _attention():
     torch.manual_seed(0)
-    return nn.Sequential(_Attention(), _Attention()), (torch.randn(2, 128, 64),), {}
+    return nn.Sequential(Attention(), Attention()), (torch.randn(2, 128, 64),), {}
 
 
 MODELS = {"mlp": _mlp, "resnet18": _resnet18, "llama": _llama, "attention": _attention}
