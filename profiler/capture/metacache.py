@@ -201,7 +201,7 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
         return None
     sizes = [(n + 2 * p - d * (w - 1) - 1) // s + 1
              for n, p, d, w, s in zip(x.shape[2:], padding, dilation, weight.shape[2:], stride)]
-    if any(s < 0 for s in (*stride, *padding)) or any(d < 1 for d in dilation) or any(n < 0 for n in sizes):
+    if any(s < 0 for s in (*stride, *padding)) or any(d < 1 for d in dilation) or any(n < 1 for n in sizes):
         return None
     return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
 

@@ -31,6 +31,7 @@ from profiler.formulas.registry import AtenFormula, ModuleFormula
 from profiler.capture.marks import ACT_MATMUL, PARAM_MATMUL, SOFTMAX, advance, op_mark, storage_key
 from profiler.capture.known import KnownValues
 from profiler.capture.metacache import MetaReplay
+from profiler.capture.leaves import QUICK
 from profiler.capture import autograd
 
 
@@ -306,7 +307,8 @@ class Capture:
     """
 
     def __init__(self, model: nn.Module, record_ops: bool = False, known: KnownValues | None = None,
-                 functions: bool = True, named_modules: list[tuple[str, nn.Module]] | None = None):
+                 functions: bool = True, named_modules: list[tuple[str, nn.Module]] | None = None,
+                 quick: bool = False):
         self.model = model
         self.record_ops = record_ops  # for training profiles: input grads and per-op shapes
         self.calls: list[CallRecord] = []
@@ -328,13 +330,21 @@ class Capture:
         self.loose: CallRecord | None = None     # recomputed ops outside any module call
         self._open: dict[Any, tuple[CallRecord, CallRecord]] = {}   # running Function backwards: (window, owner)
         self._ran: set = set()
+        # stock leaf modules answered from shapes (profiler.capture.leaves): the caller says the forward
+        # is a meta one with no autograd records and no memory trace; ``_quiet`` checks the rest per call
+        self._quick = quick and not record_ops
+        self._known = known
+        self._modes = 1 + (self._functions is not None)   # the capture's own: its dispatch and function modes
 
     def __enter__(self) -> "Capture":
         try:
             for name, module in self.modules:
                 bindings = module.__dict__
-                self._bound.append((bindings, bindings.get("forward", _NONE)))
-                bindings["forward"] = self._recording(module, name, name.count(".") + bool(name))
+                own = bindings.get("forward", _NONE)
+                self._bound.append((bindings, own))
+                # the class's own forward only: an instance's binding of its own is run as it is
+                quick = QUICK.get(type(module)) if self._quick and own is _NONE else None
+                bindings["forward"] = self._recording(module, name, name.count(".") + bool(name), quick)
             if self._functions is not None:
                 self._functions.__enter__()
             try:
@@ -430,9 +440,21 @@ class Capture:
         self.unpaired = autograd.pair(self.calls, recomputed)
         self.loose = sink
 
-    def _recording(self, module: nn.Module, name: str, depth: int):
+    def _quiet(self, x: Any) -> bool:
+        """Whether a leaf module's output may be made from shapes (profiler.capture.leaves)
+        for the input ``x``: a plain meta tensor holding no known value, with only the
+        capture's modes active (a mode of the forward's own would see the ops run)."""
+        if type(x) is not torch.Tensor or not x.is_meta:
+            return False
+        known = self._known
+        if known and known._has(x):
+            return False
+        return (torch._C._len_torch_dispatch_stack() + torch._C._len_torch_function_stack()) == self._modes
+
+    def _recording(self, module: nn.Module, name: str, depth: int, quick=None):
         """A ``forward`` for ``module`` that records the call around its own forward.
-        A call that raises stays on the stack (``failed_call``)."""
+        ``quick``: the module's output from shapes (profiler.capture.leaves), tried first
+        where the capture allows it.  A call that raises stays on the stack (``failed_call``)."""
         inner, stack, calls, record, formulas = module.forward, self.stack, self.calls, self.record_ops, self._formulas
 
         def forward(*args, **kwargs):
@@ -459,7 +481,15 @@ class Capture:
                 parent.pattern = advance(parent.pattern, SOFTMAX)
             stack.append(call)
             try:
-                output = inner(*args, **kwargs)
+                output = None
+                # a formula module counts every op inside it: made from shapes, its output is all it gave
+                if quick is not None and call.counts_inside and len(args) == 1 and not kwargs \
+                        and self._quiet(args[0]):
+                    # made by the kernels themselves: no mode sees the empty tensors made
+                    with torch._C._DisableTorchDispatch(), torch._C.DisableTorchFunction():
+                        output = quick(module, args[0])
+                if output is None:
+                    output = inner(*args, **kwargs)
             except BaseException:
                 if self._mode.sink is not None:   # a rerun stopped early (checkpointing): the replay goes on
                     while stack and stack.pop() is not call:

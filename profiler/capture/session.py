@@ -523,7 +523,8 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                 memo.clear()   # no reference beyond the inputs' own: a decode's old cache dies at its update
                 functions = values or run.inputs_for is not None or bool(known)
                 capture = Capture(model, record_ops=training, known=known, functions=functions,
-                                  named_modules=named if run.inputs_for is None else None)
+                                  named_modules=named if run.inputs_for is None else None,
+                                  quick=execution == "meta" and run.memory is None)
                 if any(m.training != training for _, m in capture.modules):
                     set_training(model, [m for _, m in capture.modules], training)
                 memory = _saved.follow(capture, model, (args, kwargs), training, run.memory)   # or None

@@ -169,6 +169,10 @@ def test_convolution_shortcut_matches_the_kernel_or_declines():
     assert conv(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 3) is None     # channels vs groups
     assert conv(x, w.half(), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None  # dtypes differ
     assert conv(x, w, None, [1, 1], [0, 0], [4, 4], False, [0, 0], 1) is None     # kernel larger than input
+    small = torch.empty(1, 4, 2, 2, device="meta")   # an output of size 0: the kernel raises
+    with pytest.raises(RuntimeError, match="Kernel size"):
+        aten.convolution.default(small, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
+    assert conv(small, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
     assert conv(x, w, torch.empty(5, device="meta"), [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
 
 
