@@ -19,6 +19,7 @@ import contextlib
 import math
 import sys
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import torch
@@ -540,7 +541,7 @@ def _check_fits(label, desc, rows, smaller: str = "profile a smaller input") -> 
     from profiler.columns import COUNT_COLUMNS
     limit = 2**63 - 1
     for column in COUNT_COLUMNS:
-        if sum(row[column] for row in rows) > limit:
+        if sum(map(itemgetter(column), rows)) > limit:
             raise ProfilerError(f"{label}: at input {desc} the {column} total exceeds 2**63 - 1, the largest "
                                 f"count a report holds: {smaller}")
 

@@ -460,6 +460,20 @@ class Capture:
         def forward(*args, **kwargs):
             cls = type(module)
             formula = formulas[cls] if cls in formulas else formulas.setdefault(cls, find_module_formula(module))
+            # a formula module counts every op inside it: made from shapes, its output is all it gave
+            if quick is not None and formula is not None and len(args) == 1 and not kwargs and self._quiet(args[0]):
+                x = args[0]
+                # made by the kernels themselves, read directly: no mode sees the empty tensors made
+                with torch._C._DisableTorchDispatch(), torch._C.DisableTorchFunction():
+                    output = quick(module, x)
+                    if output is not None:   # a leaf: no call inside it, so recorded whole here
+                        n, m = x.numel(), output.numel()
+                        call = CallRecord(name, module, depth, formula, bool(stack) and stack[-1].counts_inside,
+                                          (tuple(x.shape),), None, n * x.element_size())
+                        call.outputs, call.out_elems = (tuple(output.shape),), m
+                        call.out_bytes, call.finished = m * output.element_size(), True
+                        calls.append(call)
+                        return output
             tensors = tensor_leaves((args, kwargs))
             shapes, _, nbytes = _sizes(tensors)
             call = CallRecord(
@@ -481,15 +495,7 @@ class Capture:
                 parent.pattern = advance(parent.pattern, SOFTMAX)
             stack.append(call)
             try:
-                output = None
-                # a formula module counts every op inside it: made from shapes, its output is all it gave
-                if quick is not None and call.counts_inside and len(args) == 1 and not kwargs \
-                        and self._quiet(args[0]):
-                    # made by the kernels themselves: no mode sees the empty tensors made
-                    with torch._C._DisableTorchDispatch(), torch._C.DisableTorchFunction():
-                        output = quick(module, args[0])
-                if output is None:
-                    output = inner(*args, **kwargs)
+                output = inner(*args, **kwargs)
             except BaseException:
                 if self._mode.sink is not None:   # a rerun stopped early (checkpointing): the replay goes on
                     while stack and stack.pop() is not call:
