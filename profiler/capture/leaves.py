@@ -31,10 +31,27 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from profiler.capture.metacache import (_adaptive_avg_pool2d, _batch_norm, _contiguous, _convolution, _dense,
-                                        _layer_norm, _max_pool2d, _mean_dim)
+from profiler.capture.metacache import (_adaptive_avg_pool2d, _contiguous, _convolution, _dense, _layer_norm,
+                                        _max_pool2d, _mean_dim, normalizes)
 
 _Tensor, _Parameter = torch.Tensor, nn.Parameter
+
+
+_MISSING = object()
+
+
+def _own(module: nn.Module, name: str) -> Any:
+    """``getattr(module, name)`` for a parameter or buffer, read from its slots: an
+    instance attribute first, then ``_parameters`` and ``_buffers`` (Module.__getattr__'s
+    order), which the stock classes here have no class attribute to shadow."""
+    bindings = module.__dict__
+    found = bindings.get(name, _MISSING)
+    if found is _MISSING:
+        for slots in (bindings.get("_parameters"), bindings.get("_buffers")):
+            if slots is not None and name in slots:
+                return slots[name]
+        return getattr(module, name)
+    return found
 
 
 def _meta(t: Any) -> bool:
@@ -52,7 +69,7 @@ def _elementwise(x: torch.Tensor, inplace: bool) -> torch.Tensor | None:
 
 def conv(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """Conv1d/2d/3d with zeros padding given in numbers, on a batched input."""
-    weight, bias = module.weight, module.bias
+    weight, bias = _own(module, "weight"), _own(module, "bias")
     if module.padding_mode != "zeros" or type(module.padding) is str or not (_meta(weight) and _meta(bias)) \
             or x.dim() != len(module.kernel_size) + 2 or not x.dtype.is_floating_point:
         return None
@@ -63,7 +80,7 @@ def conv(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
 def linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """Linear on a dense floating input of two or more dimensions: a contiguous
     tensor of its leading sizes and ``out_features``, of its dtype."""
-    weight, bias = module.weight, module.bias
+    weight, bias = _own(module, "weight"), _own(module, "bias")
     if not (_meta(weight) and _meta(bias)) or x.dim() < 2 or not x.dtype.is_floating_point or not _dense(x) \
             or weight.dim() != 2 or weight.numel() == 0 or weight.dtype != x.dtype \
             or x.shape[-1] != weight.shape[1] \
@@ -78,16 +95,19 @@ _BATCH_NORM_DIMS = {nn.BatchNorm1d: (2, 3), nn.BatchNorm2d: (4,), nn.BatchNorm3d
 def batch_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """BatchNorm1d/2d/3d in eval mode with running statistics (the forward's
     ``bn_training`` false): the normalised output, as native_batch_norm's."""
-    params = (module.weight, module.bias, module.running_mean, module.running_var)
-    if module.training or params[2] is None or params[3] is None or not all(map(_meta, params)) \
-            or x.dim() not in _BATCH_NORM_DIMS[type(module)] or not x.dtype.is_floating_point:
+    if module.training:
         return None
-    out = _batch_norm(x, *params, False, module.momentum, module.eps)
-    return None if out is None else out[0]
+    weight, bias = _own(module, "weight"), _own(module, "bias")
+    mean, var = _own(module, "running_mean"), _own(module, "running_var")
+    if not (_meta(weight) and _meta(bias) and _meta(mean) and _meta(var)) \
+            or x.dim() not in _BATCH_NORM_DIMS[type(module)] or not x.dtype.is_floating_point \
+            or not normalizes(x, weight, bias, mean, var, False):
+        return None
+    return _contiguous(x.shape, x.dtype)
 
 
 def layer_norm(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    weight, bias = module.weight, module.bias
+    weight, bias = _own(module, "weight"), _own(module, "bias")
     if not (_meta(weight) and _meta(bias)) or not x.dtype.is_floating_point:
         return None
     out = _layer_norm(x, module.normalized_shape, weight, bias, module.eps)

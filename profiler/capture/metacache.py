@@ -126,20 +126,37 @@ def _fresh(spec: tuple) -> torch.Tensor:
 
 def _contiguous(shape, dtype: torch.dtype) -> torch.Tensor:
     """torch.empty(shape, dtype=dtype) on meta, through the fast kernel."""
-    strides, stride = [], 1
-    for size in reversed(shape):
-        strides.append(stride)
-        stride *= max(size, 1)
-    return _fresh((tuple(shape), tuple(reversed(strides)), dtype))
+    return torch.empty_strided(shape, _strides(shape), dtype=dtype, device=_META)
+
+
+# contiguous strides by shape: computed once per shape (the shapes of a forward repeat), at
+# most STRIDES_KEPT of them kept (a few hundred KB), forgotten all at once past that
+_STRIDES: dict[tuple, tuple] = {}
+STRIDES_KEPT = 4096
+
+
+def _strides(shape) -> tuple:
+    """The strides torch.empty(shape) gives (a size-0 dimension counts as 1)."""
+    key = shape if isinstance(shape, tuple) else tuple(shape)
+    found = _STRIDES.get(key)
+    if found is None:
+        strides, stride = [], 1
+        for size in reversed(key):
+            strides.append(stride)
+            stride *= max(size, 1)
+        if len(_STRIDES) >= STRIDES_KEPT:
+            _STRIDES.clear()
+        found = _STRIDES[key] = tuple(reversed(strides))
+    return found
 
 
 def _dense(t: torch.Tensor) -> bool:
     """Contiguous with exactly the strides torch.empty gives (size-1 dims included)."""
-    expected, stride = [], 1
-    for size in reversed(t.shape):
-        expected.append(stride)
-        stride *= max(size, 1)
-    return t.numel() > 0 and t.stride() == tuple(reversed(expected))
+    if not t.is_contiguous() or t.numel() == 0:
+        return False
+    shape = t.shape
+    # contiguous with no size-1 dimension: its strides can only be empty's
+    return 1 not in shape or t.stride() == _strides(shape)
 
 
 def _opmath(dtype: torch.dtype) -> torch.dtype:
@@ -147,8 +164,12 @@ def _opmath(dtype: torch.dtype) -> torch.dtype:
 
 
 def _like(t: torch.Tensor, params) -> bool:
-    return all(p is None or (isinstance(p, torch.Tensor) and p.is_meta and p.dtype == t.dtype)
-               for p in params)
+    """Each of ``params`` is None or a meta tensor of ``t``'s dtype."""
+    dtype = t.dtype
+    for p in params:   # a loop, not all() over a generator: it runs on every layer of a forward
+        if p is not None and not (isinstance(p, _Tensor) and p.is_meta and p.dtype == dtype):
+            return False
+    return True
 
 
 def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
@@ -164,11 +185,24 @@ def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
     return _contiguous(out, mat1.dtype)
 
 
-def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps):
+def normalizes(x, weight, bias, running_mean, running_var, training) -> bool:
+    """Whether eval-mode batch_norm's result is a contiguous tensor like ``x``: a dense
+    input of two or more dimensions, running statistics, and every parameter a meta
+    tensor of its dtype with one value per channel (``_batch_norm``)."""
+    if training or running_mean is None or running_var is None or x.dim() < 2 or not _dense(x):
+        return False
     params = (weight, bias, running_mean, running_var)
-    if training or running_mean is None or running_var is None or x.dim() < 2 \
-            or not _dense(x) or not _like(x, params) \
-            or any(p is not None and tuple(p.shape) != (x.shape[1],) for p in params):
+    if not _like(x, params):
+        return False
+    channels = (x.shape[1],)
+    for p in params:
+        if p is not None and p.shape != channels:
+            return False
+    return True
+
+
+def _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps):
+    if not normalizes(x, weight, bias, running_mean, running_var, training):
         return None
     stat = (x.shape[1],)
     return (_contiguous(x.shape, x.dtype), _contiguous(stat, _opmath(x.dtype)),
@@ -186,8 +220,12 @@ def _layer_norm(x, normalized_shape, weight, bias, eps):
             _contiguous(stat, _opmath(x.dtype)))
 
 
+_INT = frozenset((int,))
+
+
 def _int_list(value, n: int) -> bool:
-    return type(value) in (list, tuple) and len(value) == n and all(type(v) is int for v in value)
+    """A list or tuple of ``n`` Python ints (not bools)."""
+    return type(value) in (list, tuple) and len(value) == n and _INT.issuperset(map(type, value))
 
 
 def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
@@ -195,15 +233,18 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     contiguous tensor of the input's dtype, of the usual output size."""
     k = weight.dim() - 2
     if transposed or k < 1 or x.dim() != k + 2 or type(groups) is not int or groups < 1 \
-            or not _like(x, (weight, bias)) or not all(_int_list(v, k) for v in (stride, padding, dilation)) \
-            or x.shape[1] == 0 or weight.shape[1] * groups != x.shape[1] \
-            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+            or not _like(x, (weight, bias)) \
+            or not (_int_list(stride, k) and _int_list(padding, k) and _int_list(dilation, k)):
         return None
+    shape, kernel = x.shape, weight.shape
+    if shape[1] == 0 or kernel[1] * groups != shape[1] or (bias is not None and bias.shape != kernel[:1]) \
+            or min(stride) < 1 or min(padding) < 0 or min(dilation) < 1:
+        return None   # the kernel's own error (a stride of 0 included)
     sizes = [(n + 2 * p - d * (w - 1) - 1) // s + 1
-             for n, p, d, w, s in zip(x.shape[2:], padding, dilation, weight.shape[2:], stride)]
-    if any(s < 0 for s in (*stride, *padding)) or any(d < 1 for d in dilation) or any(n < 1 for n in sizes):
+             for n, p, d, w, s in zip(shape[2:], padding, dilation, kernel[2:], stride)]
+    if min(sizes) < 1:
         return None
-    return _contiguous((x.shape[0], weight.shape[0], *sizes), x.dtype)
+    return _contiguous((shape[0], kernel[0], *sizes), x.dtype)
 
 
 def _int_pair(value) -> tuple[int, int] | None:
