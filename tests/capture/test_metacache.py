@@ -173,6 +173,9 @@ def test_convolution_shortcut_matches_the_kernel_or_declines():
     with pytest.raises(RuntimeError, match="Kernel size"):
         aten.convolution.default(small, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
     assert conv(small, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
+    with pytest.raises(Exception):   # the meta kernel's own error (today a ZeroDivisionError of its own)
+        aten.convolution.default(x, w, None, [0, 1], [0, 0], [1, 1], False, [0, 0], 1)
+    assert conv(x, w, None, [0, 1], [0, 0], [1, 1], False, [0, 0], 1) is None   # the kernel's error, not ours
     assert conv(x, w, torch.empty(5, device="meta"), [1, 1], [0, 0], [1, 1], False, [0, 0], 1) is None
 
 
