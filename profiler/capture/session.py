@@ -504,7 +504,8 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                     or (not owned and (execution != "meta" or training))):
                 # an inference forward on meta keeps its twins for the next profile (twins.kept_twin)
                 kept = execution == "meta" and dtype is None and not training and run.memory is None
-                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None, kept)
+                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None, kept,
+                              saved.undo if saved is not None else None)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
             with fake or contextlib.nullcontext():

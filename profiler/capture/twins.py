@@ -58,6 +58,9 @@ class ModuleState:
     def __init__(self, modules: list[nn.Module]):
         self._saved = []
         self.tensor_attributes: list[tuple[dict, str]] = []   # plain tensor attributes, for swap_in_twins
+        # (slots, name, the tensor) of each entry swap_in_twins replaced: put back first, after which a
+        # forward that changed nothing else leaves every container as it was (a check, no rewrite)
+        self.undo: list[tuple[dict, str, torch.Tensor]] = []
         for module in modules:
             bindings = module.__dict__
             empty, filled = [], []
@@ -75,6 +78,9 @@ class ModuleState:
             self._saved.append((module, module.__class__, bindings.copy(), tuple(empty), filled))
 
     def restore(self) -> None:
+        for slots, name, tensor in reversed(self.undo):
+            slots[name] = tensor
+        self.undo = []
         for module, cls, bindings, empty, filled in self._saved:
             if module.__class__ is not cls:       # a lazy module became its cls_to_become
                 module.__class__ = cls
@@ -286,14 +292,16 @@ def kept_twin(t: torch.Tensor) -> torch.Tensor:
 
 def swap_in_twins(modules: list[nn.Module], make: Make,
                   tensor_attributes: list[tuple[dict, str]] | None = None,
-                  kept: bool = False) -> dict[int, torch.Tensor]:
+                  kept: bool = False, undo: list | None = None) -> dict[int, torch.Tensor]:
     """Replace every parameter, buffer and tensor attribute of ``modules`` by its
     twin (one twin per tensor, so tied weights stay tied).  Call only inside a
     ``ModuleState`` snapshot, which puts the originals back; ``tensor_attributes``:
     the snapshot's list of plain tensor attributes (found while it read every
     attribute), else they are looked for here.  ``kept``: meta twins (``make`` is
-    ``meta_maker()``), kept across profiles (``kept_twin``).  Returns the twins by
-    the id of the tensor they stand for."""
+    ``meta_maker()``), kept across profiles (``kept_twin``).  ``undo``: the snapshot's
+    list (``ModuleState.undo``), given each replaced entry as (slots, name, tensor),
+    which the snapshot puts back first.  Returns the twins by the id of the tensor
+    they stand for."""
     twins: dict[int, torch.Tensor] = {}
     made_by = kept_twin if kept else (lambda t: twin(t, make))
 
@@ -306,13 +314,17 @@ def swap_in_twins(modules: list[nn.Module], make: Make,
     if tensor_attributes is None:    # plain tensor attributes: a mask, a table
         tensor_attributes = [(module.__dict__, name) for module in modules
                              for name, value in module.__dict__.items() if isinstance(value, torch.Tensor)]
+    undo = [] if undo is None else undo
     for module in modules:
         for slots in (module._parameters, module._buffers):
             for name, t in slots.items():
                 if t is not None:
                     slots[name] = made = of(t)
+                    undo.append((slots, name, t))
                     if isinstance(made, _PlacedMixin):   # a lazy module's: see _PlacedMixin
                         made.__dict__.setdefault("_twin_slots", []).append((slots, name))
     for bindings, name in tensor_attributes:
-        bindings[name] = of(bindings[name])
+        t = bindings[name]
+        bindings[name] = of(t)
+        undo.append((bindings, name, t))
     return twins

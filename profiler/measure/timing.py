@@ -271,7 +271,7 @@ def real_model(run: Run, device: str, dtype: torch.dtype) -> Iterator[tuple[nn.M
 
         def make(t: torch.Tensor) -> torch.Tensor:
             return t.detach().to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
-        swap_in_twins(modules, make, saved.tensor_attributes)
+        swap_in_twins(modules, make, saved.tensor_attributes, undo=saved.undo)
         yield module, f"the given model's weights (a copy, on {device} at {str(dtype).removeprefix('torch.')})"
     finally:
         saved.restore()
