@@ -377,11 +377,12 @@ def _given_tensors(tree: Any, found: list | None = None) -> list[torch.Tensor]:
     return found
 
 
-def set_training(model: nn.Module, modules: list[nn.Module], training: bool) -> None:
+def set_training(model: nn.Module, modules: list[nn.Module], training: bool, undo: list | None = None) -> None:
     """``model.train(training)``; ``modules``: ``list(model.modules())``.  Where no
     module's class has its own ``train``, ``__setattr__`` or ``training`` attribute,
     each module's flag is set in its ``__dict__``, as Module.train sets it through
-    Module.__setattr__, which costs alexnet 36 us a call (a ResNet-50 0.25 ms)."""
+    Module.__setattr__, which costs alexnet 36 us a call (a ResNet-50 0.25 ms).
+    ``undo``: a snapshot's list (twins.ModuleState.undo), given each flag it set."""
     for m in modules:
         plain = _PLAIN_TRAIN.get(type(m))
         if plain is None:
@@ -392,7 +393,10 @@ def set_training(model: nn.Module, modules: list[nn.Module], training: bool) -> 
             model.train(training)
             return
     for m in modules:
-        m.__dict__["training"] = training
+        bindings = m.__dict__
+        if undo is not None:
+            undo.append((bindings, "training", bindings["training"]))
+        bindings["training"] = training
 
 
 _PLAIN_TRAIN: dict[type, bool] = {}   # module class: whether set_training may set its flag directly
@@ -527,7 +531,8 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                                   named_modules=named if run.inputs_for is None else None,
                                   quick=execution == "meta" and run.memory is None)
                 if any(m.training != training for _, m in capture.modules):
-                    set_training(model, [m for _, m in capture.modules], training)
+                    set_training(model, [m for _, m in capture.modules], training,
+                                 saved.undo if saved is not None else None)
                 memory = _saved.follow(capture, model, (args, kwargs), training, run.memory)   # or None
                 try:
                     # seeded: a forward that draws numbers (VITS: noise in its durations sets the

@@ -107,10 +107,13 @@ class Report:
         return self.execution
 
     @classmethod
-    def from_rows(cls, model: str, rows: list[dict], **kwargs) -> "Report":
-        """A report over ``build_rows``' rows; the frame is built on first access."""
+    def from_rows(cls, model: str, rows: list[dict], totals: dict[str, int] | None = None, **kwargs) -> "Report":
+        """A report over ``build_rows``' rows; the frame is built on first access.
+        ``totals``: the sums of the rows' count columns, where the caller has them."""
         report = cls(model, None, **kwargs)
         report._rows = rows
+        if totals is not None:
+            report._memo["totals"] = dict(totals)
         return report
 
     def __repr__(self) -> str:
