@@ -32,7 +32,7 @@ from profiler.models import checkpointing as checkpoints
 from profiler.capture import bounded as _detection
 from profiler.errors import ProfilerError, first_line
 from profiler.capture.inputs import (check_dtype, check_input_size, check_inputs, default_input_size, example_args,
-                                     normalize_args, token_vocab)
+                                     normalize_args, tensors_in, token_vocab)
 from profiler.count.language import summarize
 from profiler.models.spec import ModelSpec
 from profiler.models.resolve import resolve
@@ -105,7 +105,6 @@ def _floating_dtype(model: nn.Module, inputs: Any, kwargs: dict) -> torch.dtype:
     buffer); for a model without any, that of the first such tensor it is given;
     else float32.  A complex dtype counts at its own element size (complex64: 8
     bytes, two float32s)."""
-    from profiler.capture.inputs import tensors_in
     # parameters() and buffers() in their order (module by module, tied ones once: the first
     # found decides), read from the modules' slots: the generators cost a small profile 5 us;
     # the walk is lazy, ending at the first floating parameter (a whole list of a ResNet-50's
@@ -266,6 +265,8 @@ def _check_named(named, image, frames, seconds) -> dict[str, Any]:
     """named= as {name: tensor | (shape, dtype or None)}, dtypes as torch dtypes;
     image=, frames= and seconds= checked (profiler.arguments.check_made_sizes)."""
     from profiler.arguments import DTYPE_NAMES, check_made_sizes
+    if named is None and image is None and frames is None and seconds is None:
+        return {}   # nothing to check: the usual call
     check_made_sizes(image, frames, seconds)
     if named is None:
         return {}
@@ -318,13 +319,23 @@ def _named_inputs(named: dict[str, Any], ids: int | None) -> dict[str, Any]:
     return out
 
 
+_CLASS_CONFIG: dict[type, bool] = {}   # module class: whether a class in its MRO defines ``config``
+
+
 def _hf_config(module: nn.Module) -> Any:
-    """A transformers model's config (None for any other model)."""
-    config = getattr(module, "config", None)
+    """A transformers model's config (None for any other model).  Read from the
+    module's ``__dict__``, or the class's where it defines one: a getattr that
+    misses raises inside Module.__getattr__, which costs a small profile 1 us."""
     transformers = sys.modules.get("transformers")
-    if transformers is None or not isinstance(config, transformers.PretrainedConfig):
+    if transformers is None:
         return None
-    return config
+    config = module.__dict__.get("config")
+    if config is None:
+        cls = type(module)
+        if cls not in _CLASS_CONFIG:
+            _CLASS_CONFIG[cls] = any("config" in vars(c) for c in cls.__mro__)
+        config = getattr(module, "config", None) if _CLASS_CONFIG[cls] else None
+    return config if isinstance(config, transformers.PretrainedConfig) else None
 
 
 def _profile(model, input_size, batch, inputs, kwargs, dtype, native, training, tokens, decode, config,

@@ -191,6 +191,8 @@ def attach(report, memory: Memory, calls, model, training: bool) -> None:
 def check(memory: Any, optimizer: Any, training: bool) -> bool:
     """Whether ``profile(memory=, optimizer=, training=)`` asks for memory; a
     ProfilerError for a wrong value."""
+    if optimizer is None and (memory is False or memory is True):
+        return memory   # the usual call: nothing to refuse
     from profiler.errors import ProfilerError
     if not isinstance(memory, bool):
         raise ProfilerError(f"memory={memory!r}: expected True or False")
