@@ -194,6 +194,10 @@ _NONE = object()   # a module with no forward of its own in its __dict__
 class _OpCounter(TorchDispatchMode):
     """Charges each aten op to the innermost module call on the stack."""
 
+    # no dispatch key, as TorchDispatchMode's default: read by its enter as an attribute that
+    # exists (a lookup that misses raises inside hasattr, once a profile)
+    _dispatch_key = None
+
     def __init__(self, stack: list[CallRecord], record: bool = False, model: nn.Module | None = None,
                  known: KnownValues | None = None):
         super().__init__()

@@ -363,12 +363,13 @@ class process_state:
         grad = torch.is_grad_enabled()
         torch.backends.mha.set_fastpath_enabled(False)
         self._kept = (fastpath, grad)
-        torch.set_grad_enabled(self.training)
+        # what torch.set_grad_enabled(mode) does when called, without making its context object
+        torch._C._set_grad_enabled(self.training)
 
     def __exit__(self, *exc) -> None:
         fastpath, grad = self._kept
         try:
-            torch.set_grad_enabled(grad)
+            torch._C._set_grad_enabled(grad)
         finally:
             torch.backends.mha.set_fastpath_enabled(fastpath)
 
