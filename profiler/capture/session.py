@@ -336,6 +336,9 @@ def _find_python_mt() -> int | None:
         return None
 
 
+_SEEDED: torch.Tensor | None = None   # the CPU generator's state after manual_seed(0) (seed_forward)
+
+
 def seed_forward() -> None:
     """``torch.manual_seed(0)`` for the generators ``kept_rng`` keeps: the CPU one,
     and CUDA's where CUDA is initialised (a forward on CUDA tensors).
@@ -343,8 +346,14 @@ def seed_forward() -> None:
     (three ``traceback.format_stack()`` calls, 40% of a small profile), which then
     stays queued after the profile: the caller's own seed, queued for when CUDA
     starts, was replaced by ours.  A forward that starts CUDA itself and draws
-    on it is not seeded (nor was its state kept before)."""
-    torch.default_generator.manual_seed(0)
+    on it is not seeded (nor was its state kept before).  The CPU generator is
+    given the state manual_seed(0) leaves (made once, on a generator of our own:
+    the same bytes, checked in tests/capture/test_session.py), a copy five times
+    cheaper than seeding its Mersenne Twister again."""
+    global _SEEDED
+    if _SEEDED is None:
+        _SEEDED = torch.Generator().manual_seed(0).get_state()
+    torch.default_generator.set_state(_SEEDED)
     if torch.cuda.is_initialized():
         torch.cuda.manual_seed_all(0)
 
@@ -451,11 +460,22 @@ def _unwrap_children(modules: list[nn.Module]) -> bool:
     for module in modules:
         slots = module._modules
         for name, child in slots.items():
-            inner = unwrapped(child) if child is not None else None
-            if inner is not child:
-                slots[name] = inner
-                changed = True
+            cls = type(child)
+            wraps = _WRAPS.get(cls)
+            if wraps is None:   # what ``unwrapped`` asks of a module's class before it looks inside
+                wraps = _WRAPS[cls] = (cls.__name__ == "OptimizedModule"
+                                       or issubclass(cls, (nn.DataParallel, nn.parallel.DistributedDataParallel)))
+            if wraps:
+                inner = unwrapped(child)
+                if inner is not child:
+                    slots[name] = inner
+                    changed = True
     return changed
+
+
+# per module class: whether ``unwrapped`` can take a module of it apart (a torch.compile or DataParallel
+# wrapper, or a class of that name); the others' instances are never wrappers (a ResNet-50 has 160)
+_WRAPS: dict[type, bool] = {}
 
 
 def unwrapped(model: nn.Module) -> nn.Module:

@@ -228,6 +228,21 @@ def test_the_forward_is_seeded_so_a_drawn_length_counts_the_same_every_run():
     assert torch.equal(torch.get_rng_state(), before)     # the caller's state comes back
 
 
+def test_the_forward_draws_what_manual_seed_0_gives():
+    """seed_forward copies in a state made once: the generator is then as torch.manual_seed(0)
+    leaves it, byte for byte, and draws the same numbers (a cached normal sample included)."""
+    from profiler.capture.session import kept_rng, seed_forward
+    with kept_rng():
+        torch.manual_seed(7), torch.randn(3)          # a state of its own, and a cached normal
+        seed_forward()
+        ours = torch.get_rng_state(), torch.initial_seed(), torch.randn(5), torch.rand(2)
+        torch.manual_seed(7), torch.randn(3)
+        torch.manual_seed(0)
+        theirs = torch.get_rng_state(), torch.initial_seed(), torch.randn(5), torch.rand(2)
+    assert torch.equal(ours[0], theirs[0]) and ours[1] == theirs[1] == 0
+    assert torch.equal(ours[2], theirs[2]) and torch.equal(ours[3], theirs[3])
+
+
 def test_the_forwards_state_holds_inside_captured_and_comes_back_even_when_counting_fails():
     """The formulas read the modules as the forward ran them (train mode, twins of
     the weights) when the caller counts inside ``captured``; leaving it, by an
