@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import UninitializedTensorMixin
 
+from profiler.columns import COUNT_COLUMNS
 from profiler.arguments import REAL_LIMIT_DEFAULT_GB, check_batch, check_input_fits, check_tokens, real_limit_bytes
 from profiler.defaults import TOKENS_DEFAULT
 from profiler.models import checkpointing as checkpoints
@@ -41,6 +42,8 @@ from profiler.capture.run import Run
 from profiler.capture.session import ForwardRecord, captured, exclusive, kept_rng, on_meta, paused_gc, unwrapped
 from profiler.count.rows import build_rows
 from profiler.count import memory as _memory
+
+_NOTHING = contextlib.nullcontext()   # reused: it keeps no state
 
 # the note of each way a detection model's forward runs (profiler.capture.bounded)
 REAL_NOTE = _detection.REAL_NOTE
@@ -461,7 +464,7 @@ def _forward(run: Run) -> tuple[list[dict], ForwardRecord]:
     label, notes = run.label, run.notes
 
     def attempt(execution, args, desc, size, model=run.module, values=False):
-        with _detection.bounded(model) if run.bound and execution == "meta" else contextlib.nullcontext():
+        with _detection.bounded(model) if run.bound and execution == "meta" else _NOTHING:
             with captured(run, execution, args, model, values) as done:
                 capture = done.capture
                 # an op raised without the values of tensors made from Python data, and the forward
@@ -551,15 +554,18 @@ def _smaller(tokens, decode, inputs, kwargs) -> str:
 def _check_fits(label, desc, rows, smaller: str = "profile a smaller input") -> dict[str, int]:
     """Counts are int64 in the report's tables: refuse an input whose counts overflow
     them.  Returns the sums of the count columns (the report's totals)."""
-    from profiler.columns import COUNT_COLUMNS
     limit = 2**63 - 1
-    totals = {}
-    for column in COUNT_COLUMNS:
-        totals[column] = total = sum(map(itemgetter(column), rows))
+    # each row's counts as a tuple, the tuples transposed into columns, each summed: all in C loops
+    sums = map(sum, zip(*map(_COUNTS, rows))) if rows else [0] * len(COUNT_COLUMNS)
+    totals = dict(zip(COUNT_COLUMNS, sums))
+    for column, total in totals.items():
         if total > limit:
             raise ProfilerError(f"{label}: at input {desc} the {column} total exceeds 2**63 - 1, the largest "
                                 f"count a report holds: {smaller}")
     return totals
+
+
+_COUNTS = itemgetter(*COUNT_COLUMNS)   # a row's count columns, as a tuple
 
 
 def _check_real_size(label, model, args, input_dtype, capture, why: str = "") -> None:

@@ -45,6 +45,7 @@ from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_mak
 
 LOCK = threading.RLock()
 _THIS_THREAD = threading.local()   # .inside: this thread is in a profile (see ``exclusive``)
+_NOTHING = contextlib.nullcontext()   # one for every optional context of a profile: it keeps no state
 
 REENTRY_ERROR = ("profile() or measure() was called while a profile runs on the same thread (from a forward, "
                  "a hook or a builder of the model being profiled): its forward would be counted into the "
@@ -132,7 +133,7 @@ class kept_rng:
         self._kept = None
         if getattr(_THIS_THREAD, "rng_kept", False):
             return
-        torch_rng = torch.get_rng_state()
+        torch_rng = torch.default_generator.get_state()   # torch.get_rng_state(), without its frame
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
         python_rng = _python_state()
         numpy = sys.modules.get("numpy")
@@ -146,7 +147,7 @@ class kept_rng:
         torch_rng, cuda, python_rng, numpy_rng = self._kept
         self._kept = None
         _THIS_THREAD.rng_kept = False
-        torch.set_rng_state(torch_rng)
+        torch.default_generator.set_state(torch_rng)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
         python_rng.restore()
@@ -161,15 +162,16 @@ _VIEWS: dict[tuple[int, int], tuple[Any, Any]] = {}
 _VIEWS_KEPT = 16
 
 
-def _read(owner: Any, address: int, size: int) -> bytes:
-    """The ``size`` bytes at ``address``, inside ``owner``: ctypes.string_at costs
-    0.3 us a call, a kept array's ``raw`` 0.08 us (four reads per profile)."""
+def _view(owner: Any, address: int, size: int) -> Any:
+    """A ctypes array over the ``size`` bytes at ``address``, inside ``owner``, whose
+    ``raw`` reads them: ctypes.string_at costs 0.3 us a call, the array's ``raw`` 0.08
+    us (four reads per profile)."""
     found = _VIEWS.get((address, size))
     if found is None or found[0] is not owner:
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.clear()
         found = _VIEWS[(address, size)] = (owner, (ctypes.c_char * size).from_address(address))
-    return found[1].raw
+    return found[1]
 
 
 class _RawNumpyState:
@@ -180,19 +182,19 @@ class _RawNumpyState:
     read in 1 us where ``get_state()`` and ``set_state()`` take 25 us each (they copy
     the key one word at a time), so a profile whose forward draws nothing pays 1 us."""
 
-    __slots__ = ("rng", "address", "key", "gauss")
+    __slots__ = ("rng", "views", "key", "gauss")
 
     def __init__(self, rng):
-        self.rng, self.address = rng, rng._bit_generator.ctypes.state_address
-        with rng._bit_generator.lock:
-            self.key = _read(rng._bit_generator, self.address, _MT_BYTES)
-            self.gauss = _read(rng, id(rng) + _NUMPY_GAUSS, 16)
+        self.rng = rng
+        bits = rng._bit_generator
+        self.views = (_view(bits, bits.ctypes.state_address, _MT_BYTES), _view(rng, id(rng) + _NUMPY_GAUSS, 16))
+        with bits.lock:
+            self.key, self.gauss = self.views[0].raw, self.views[1].raw
 
     def restore(self) -> None:
         rng = self.rng
         with rng._bit_generator.lock:
-            same = (_read(rng._bit_generator, self.address, _MT_BYTES) == self.key
-                    and _read(rng, id(rng) + _NUMPY_GAUSS, 16) == self.gauss)
+            same = self.views[0].raw == self.key and self.views[1].raw == self.gauss
         if same:    # nothing drew: the state is as it was
             return
         # a draw changed it: put it back through NumPy's own set_state, writing nothing into its memory
@@ -224,15 +226,26 @@ def _numpy_state(numpy):
     """A snapshot of NumPy's global random state (the RandomState that
     ``numpy.random.get_state`` is bound to): raw bytes (``_RawNumpyState``) where the
     layout was found and checked, else get_state()."""
-    global _NUMPY_GAUSS
-    rng = getattr(numpy.random.get_state, "__self__", None)
+    global _NUMPY_GAUSS, _NUMPY_CHECKED
+    get_state = numpy.random.get_state
+    checked = _NUMPY_CHECKED
+    if checked is not None and checked[0] is get_state and checked[1]._bit_generator is checked[2] \
+            and checked[3] == _NUMPY_GAUSS:
+        return _RawNumpyState(checked[1])   # the generator checked last time, as it was
+    rng = getattr(get_state, "__self__", None)
     if _NUMPY_GAUSS is None:
         found = _find_gauss(numpy)
         _NUMPY_GAUSS = _UNKNOWN if found is None else found
     if _NUMPY_GAUSS == _UNKNOWN or rng is None or type(rng) is not numpy.random.RandomState \
             or type(rng._bit_generator) is not numpy.random.MT19937:
         return _NumpyState(numpy)
+    _NUMPY_CHECKED = (get_state, rng, rng._bit_generator, _NUMPY_GAUSS)
     return _RawNumpyState(rng)
+
+
+# (numpy.random.get_state, the RandomState it is bound to, its bit generator, the Gaussian's offset) as
+# _numpy_state last found them fit for raw reads: the same need no second look (NumPy's own, held for good)
+_NUMPY_CHECKED: tuple | None = None
 
 
 def _find_gauss(numpy) -> int | None:
@@ -272,11 +285,11 @@ class _RawPythonState:
 
     def __init__(self, rng):
         self.rng, self.gauss = rng, rng.gauss_next
-        self.raw = _read(rng, id(rng) + _PY_MT, _PY_MT_BYTES)
+        self.raw = _view(rng, id(rng) + _PY_MT, _PY_MT_BYTES).raw
 
     def restore(self) -> None:
         rng = self.rng
-        if rng.gauss_next is self.gauss and _read(rng, id(rng) + _PY_MT, _PY_MT_BYTES) == self.raw:
+        if rng.gauss_next is self.gauss and _view(rng, id(rng) + _PY_MT, _PY_MT_BYTES).raw == self.raw:
             return   # nothing drew
         index = struct.unpack_from("i", self.raw, 0)[0]
         rng.setstate((_PY_VERSION, struct.unpack_from("624I", self.raw, 4) + (index,), self.gauss))
@@ -536,7 +549,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
     saved = None if owned else ModuleState(modules)
     capture, description = None, None
     try:
-        with process_state(training), (_quiet_fake_log() if fake else contextlib.nullcontext()):
+        with process_state(training), (_quiet_fake_log() if fake else _NOTHING):
             if not owned and _unwrap_children(modules):
                 named = list(model.named_modules())
             # twins stand in for real tensors, or give the model another dtype; a model
@@ -551,7 +564,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                               saved.undo if saved is not None else None)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
-            with fake or contextlib.nullcontext():
+            with fake or _NOTHING:
                 if run.inputs_for is not None:
                     args, kwargs, description = run.inputs_for(model)
                 made, made_args = kwargs, args
@@ -576,7 +589,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
                 try:
                     # seeded: a forward that draws numbers (VITS: noise in its durations sets the
                     # waveform's length) counts the same every run; the caller's state comes back
-                    with kept_rng(), capture, memory or contextlib.nullcontext():
+                    with kept_rng(), capture, memory or _NOTHING:
                         seed_forward()
                         output = model(*args, **kwargs)
                         # custom Functions' backward, checkpointing's recompute (profiler.capture.autograd);

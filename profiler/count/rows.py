@@ -118,7 +118,7 @@ def build_rows(calls: list[CallRecord], model: nn.Module, training: bool = False
         cost, kind, status, ops = _call_cost(call)
         bwd = call_backward(call) if training else None
         rc = _recompute_cost(call) if recompute else ZERO
-        if not rows and extra != ZERO:
+        if not rows and extra is not ZERO and extra != ZERO:   # (ZERO itself unless training)
             rc, extra = rc + extra, ZERO
         if not (call.formula or is_leaf or params or call.ops or call.uncounted_ops or rc != ZERO
                 or (bwd and (bwd[0] != ZERO or bwd[1] == "uncounted"))):
