@@ -11,7 +11,10 @@ the forward hooks.  A TorchDispatchMode sees every aten
 op and charges it to the innermost running module, unless an enclosing module has
 an analytic formula, which then accounts for everything inside it.  Matmul-family
 and softmax ops in a module without a formula also leave marks on its call, from
-which profiler.count.kinds names the row's kind.
+which profiler.count.kinds names the row's kind.  In a meta forward with nothing
+else to see its ops, a stock leaf module (a Conv2d, a BatchNorm2d in eval mode, a
+ReLU, a Linear...) is answered from shapes instead of run (profiler.capture.leaves):
+its formula counts it, and its output's metadata is all its forward gave.
 """
 from __future__ import annotations
 
