@@ -16,6 +16,7 @@ from torch.overrides import TorchFunctionMode
 from torchvision.models import get_model
 
 import profiler
+from layouts import layouts as _layouts
 from profiler.capture import record
 from profiler.capture.leaves import QUICK
 
@@ -27,14 +28,7 @@ def metadata(t):
 
 
 def layouts(shape, dtype):
-    """The shape as a contiguous tensor, channels-last, permuted, sliced and expanded."""
-    yield torch.empty(shape, device="meta", dtype=dtype)
-    if len(shape) == 4:
-        yield torch.empty(shape, device="meta", dtype=dtype).contiguous(memory_format=torch.channels_last)
-    if len(shape) >= 2:
-        yield torch.empty(shape[::-1], device="meta", dtype=dtype).permute(*reversed(range(len(shape))))
-        yield torch.empty((*shape[:-1], 2 * shape[-1]), device="meta", dtype=dtype)[..., ::2]
-        yield torch.empty((1, *shape[1:]), device="meta", dtype=dtype).expand(shape)
+    return _layouts(shape, dtype, expanded=True)
 
 
 def check(module, x):

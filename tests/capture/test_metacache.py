@@ -6,6 +6,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision.models import get_model
 
+from layouts import layouts
 from profiler.capture.metacache import SHORTCUTS, MetaReplay
 
 aten = torch.ops.aten
@@ -15,18 +16,6 @@ DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 def metadata(out):
     outs = out if isinstance(out, tuple) else (out,)
     return [(tuple(t.shape), t.stride(), t.dtype, t.storage_offset(), t.device.type) for t in outs]
-
-
-def layouts(shape, dtype):
-    """The same shape as contiguous, channels-last, reversed-stride, sliced and permuted tensors."""
-    yield torch.empty(shape, device="meta", dtype=dtype)
-    if len(shape) == 4:
-        yield torch.empty(shape, device="meta", dtype=dtype).contiguous(memory_format=torch.channels_last)
-    if len(shape) >= 2:
-        yield torch.empty(shape[::-1], device="meta", dtype=dtype).permute(*reversed(range(len(shape))))
-        yield torch.empty((*shape[:-1], 2 * shape[-1]), device="meta", dtype=dtype)[..., ::2]
-    if len(shape) >= 3:
-        yield torch.empty((shape[0], shape[2], shape[1], *shape[3:]), device="meta", dtype=dtype).transpose(1, 2)
 
 
 class CheckEveryOp(TorchDispatchMode):
