@@ -268,3 +268,12 @@ def test_an_input_holding_a_value_runs_the_forward(monkeypatch):
     report = profiler.profile(Picks(), input_size=(3,))
     assert report.totals["macs"] == 9     # the index was read: the ReLU's value was carried
     assert asked[-1:] == [nn.Linear]      # the run that read it asked for the Linear alone
+
+
+def test_a_leaf_missing_an_attribute_gets_its_forwards_own_error():
+    """A stock Conv2d whose bias slot was deleted: the shortcut declines (it never
+    raises in the forward's place), and the profile names the forward's own error."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    del model[0]._parameters["bias"]
+    with pytest.raises(profiler.ProfilerError, match="layer '0' \\(Conv2d\\).*no attribute 'bias'"):
+        profiler.profile(model, input_size=(3, 8, 8))
