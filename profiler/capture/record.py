@@ -100,7 +100,7 @@ def _sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
     return _read_sizes(tensors)
 
 
-def _read_sizes(tensors: list[torch.Tensor]) -> tuple[tuple[Shape, ...], int, int]:
+def _read_sizes(tensors: list[torch.Tensor] | tuple) -> tuple[tuple[Shape, ...], int, int]:
     if len(tensors) == 1:   # most calls
         t = tensors[0]
         n = t.numel()
@@ -477,11 +477,11 @@ class Capture:
                     except Exception:   # an attribute the stock class always has, deleted: the forward decides
                         output = None
                     if output is not None:   # a leaf: no call inside it, so recorded whole here
-                        n, m = x.numel(), output.numel()
+                        inputs, _, in_bytes = _read_sizes((x,))
                         call = CallRecord(name, module, depth, formula, bool(stack) and stack[-1].counts_inside,
-                                          (tuple(x.shape),), None, n * x.element_size())
-                        call.outputs, call.out_elems = (tuple(output.shape),), m
-                        call.out_bytes, call.finished = m * output.element_size(), True
+                                          inputs, None, in_bytes)
+                        call.outputs, call.out_elems, call.out_bytes = _read_sizes((output,))
+                        call.finished = True
                         calls.append(call)
                         return output
             tensors = tensor_leaves((args, kwargs))
