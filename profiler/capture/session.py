@@ -42,6 +42,7 @@ from profiler.capture.known import KnownValues, carried
 from profiler.capture.run import Run
 from profiler.capture import saved as _saved
 from profiler.capture.twins import ModuleState, fake_maker, meta_maker, real_maker, swap_in_twins
+from profiler.capture.kept import after_forward, swap_in_kept
 
 LOCK = threading.RLock()
 _THIS_THREAD = threading.local()   # .inside: this thread is in a profile (see ``exclusive``)
@@ -547,7 +548,7 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
     named = list(model.named_modules())
     modules = [m for _, m in named]
     saved = None if owned else ModuleState(modules)
-    capture, description = None, None
+    capture, description, kept = None, None, False
     try:
         with process_state(training), (_quiet_fake_log() if fake else _NOTHING):
             if not owned and _unwrap_children(modules):
@@ -558,10 +559,14 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
             # profiler.capture.autograd, and must write no gradient into the caller's tensors)
             if (dtype is not None or (execution == "meta") != on_meta(model, [m for _, m in named])
                     or (not owned and (execution != "meta" or training))):
-                # an inference forward on meta keeps its twins for the next profile (twins.kept_twin)
+                attributes = saved.tensor_attributes if saved is not None else None
+                undo = saved.undo if saved is not None else []
+                # an inference forward on meta keeps its twins for the next profile (profiler.capture.kept)
                 kept = execution == "meta" and dtype is None and not training and run.memory is None
-                swap_in_twins(modules, make, saved.tensor_attributes if saved is not None else None, kept,
-                              saved.undo if saved is not None else None)
+                if kept:
+                    swap_in_kept(modules, attributes, undo)
+                else:
+                    swap_in_twins(modules, make, attributes, undo)
             generator = torch.Generator().manual_seed(0) if execution == "real" else None
             memo: dict[int, Any] = {}
             with fake or _NOTHING:
@@ -603,8 +608,12 @@ def captured(run: Run, execution: str, args: Any = None, model: nn.Module | None
             loose = [*capture.unpaired, *([capture.loose] if capture.loose is not None else [])]
             yield ForwardRecord(capture, description, made, made_args, loose)
     finally:
-        if saved is not None:
-            saved.restore()
+        try:
+            if kept:
+                after_forward(modules[0])
+        finally:
+            if saved is not None:
+                saved.restore()
 
 
 @dataclass

@@ -21,10 +21,8 @@ come back as they were.
 """
 from __future__ import annotations
 
-import weakref
-from collections import OrderedDict
-from functools import partial
-from operator import is_
+from collections import OrderedDict, deque
+from operator import is_, setitem
 from typing import Callable
 
 import torch
@@ -35,6 +33,7 @@ _CONTAINERS = (dict, list, set)
 # a module's attributes are mostly these: exact types, read without isinstance (ModuleState)
 _EXACT_CONTAINERS = frozenset((dict, OrderedDict, list, set))
 _PLAIN = frozenset((bool, int, float, str, tuple, type(None)))
+_run = deque(maxlen=0).extend   # runs an iterator to its end in C
 
 
 def _same(live, saved) -> bool:
@@ -78,9 +77,9 @@ class ModuleState:
             self._saved.append((module, module.__class__, bindings.copy(), tuple(empty), filled))
 
     def restore(self) -> None:
-        for slots, name, tensor in reversed(self.undo):
-            slots[name] = tensor
-        self.undo = []
+        if self.undo:   # each store in C, the last first (a slot replaced twice gets its first value)
+            _run(map(setitem, *zip(*reversed(self.undo))))
+            self.undo = []
         for module, cls, bindings, empty, filled in self._saved:
             if module.__class__ is not cls:       # a lazy module became its cls_to_become
                 module.__class__ = cls
@@ -248,76 +247,43 @@ def _as_non_leaf(leaf: torch.Tensor) -> torch.Tensor:
         return leaf.new_empty_strided(leaf.shape, leaf.stride()).copy_(leaf)
 
 
-# meta twins kept across profiles (``kept_twin``): id of the caller's tensor -> (a weak reference to
-# it, its twin); an entry goes when its tensor dies
-_KEPT: dict[int, tuple] = {}
-_KEEPABLE = frozenset((torch.Tensor, nn.Parameter))
+def tensor_attributes_of(modules: list[nn.Module]) -> list[tuple[dict, str]]:
+    """The plain tensor attributes of ``modules`` (a mask, a table), as (the
+    module's ``__dict__``, the name); a ``ModuleState`` finds them as it reads
+    every attribute."""
+    return [(module.__dict__, name) for module in modules
+            for name, value in module.__dict__.items() if isinstance(value, torch.Tensor)]
 
 
-def _forget(key: int, ref) -> None:
-    entry = _KEPT.get(key)
-    if entry is not None and entry[0] is ref:
-        del _KEPT[key]
-
-
-def kept_twin(t: torch.Tensor) -> torch.Tensor:
-    """``twin(t, meta_maker())``, the same twin as the last profile's where it is
-    what a new one would be: a profile of a model with real weights makes a twin of
-    each of its tensors (a ResNet-50's 320).
-
-    A kept twin is reused only when the tensor is the same object (held by a weak
-    reference: nothing keeps the model alive) and the twin matches it as it is now
-    (``p.data = ...`` changes a tensor in place): the same class, dtype,
-    requires_grad, shape and strides; and the twin is as it was made: no gradient,
-    no hooks, no attributes (a forward may have written to its twin).  Anything
-    else makes a new twin.  Only plain tensors and Parameters, strided, leaves (a
-    non-leaf's twin is recorded by autograd: ``_as_non_leaf``); only for inference
-    forwards on meta (session.captured), whose twins no gradient reaches."""
-    cls = type(t)
-    if cls not in _KEEPABLE or t.layout is not torch.strided:
-        return twin(t, _SAME_META)
-    key = id(t)
-    entry = _KEPT.get(key)
-    if entry is not None and entry[0]() is t:
-        made = entry[1]
-        if (type(made) is cls and made.dtype == t.dtype and made.requires_grad == t.requires_grad
-                and made.shape == t.shape and made.stride() == t.stride() and made.grad is None
-                and made._backward_hooks is None and not made.__dict__):
-            return made
-    made = twin(t, _SAME_META)
-    if t.is_leaf:
-        _KEPT[key] = (weakref.ref(t, partial(_forget, key)), made)
-    return made
+def swap_attributes(tensor_attributes: list[tuple[dict, str]], of: Make, undo: list) -> None:
+    """Each plain tensor attribute replaced by ``of(tensor)``, the replaced entry given to ``undo``."""
+    for bindings, name in tensor_attributes:
+        t = bindings[name]
+        bindings[name] = of(t)
+        undo.append((bindings, name, t))
 
 
 def swap_in_twins(modules: list[nn.Module], make: Make,
                   tensor_attributes: list[tuple[dict, str]] | None = None,
-                  kept: bool = False, undo: list | None = None) -> dict[int, torch.Tensor]:
+                  undo: list | None = None) -> dict[int, torch.Tensor]:
     """Replace every parameter, buffer and tensor attribute of ``modules`` by its
     twin (one twin per tensor, so tied weights stay tied).  Call only inside a
     ``ModuleState`` snapshot, which puts the originals back; ``tensor_attributes``:
-    the snapshot's list of plain tensor attributes (found while it read every
-    attribute), else they are looked for here.  ``kept``: meta twins (``make`` is
-    ``meta_maker()``), kept across profiles (``kept_twin``).  ``undo``: the snapshot's
-    list (``ModuleState.undo``), given each replaced entry as (slots, name, tensor),
-    which the snapshot puts back first.  Returns the twins by the id of the tensor
-    they stand for."""
+    the snapshot's list of plain tensor attributes, else they are looked for here.
+    ``undo``: the snapshot's list (``ModuleState.undo``), given each replaced entry
+    as (slots, name, tensor), which the snapshot puts back first.  (Meta twins kept
+    from one profile to the next: profiler.capture.kept.)  Returns the twins by the
+    id of the tensor they stand for."""
     twins: dict[int, torch.Tensor] = {}
-    made_by = kept_twin if kept else (lambda t: twin(t, make))
 
     def of(t: torch.Tensor) -> torch.Tensor:
         found = twins.get(id(t))
         if found is None:
-            found = twins[id(t)] = made_by(t)
+            found = twins[id(t)] = twin(t, make)
         return found
 
-    if tensor_attributes is None:    # plain tensor attributes: a mask, a table
-        tensor_attributes = [(module.__dict__, name) for module in modules
-                             for name, value in module.__dict__.items() if isinstance(value, torch.Tensor)]
     undo = [] if undo is None else undo
-    if kept:
-        _swap_kept(modules, twins, undo)
-    for module in ([] if kept else modules):
+    for module in modules:
         for slots in (module._parameters, module._buffers):
             for name, t in slots.items():
                 if t is not None:
@@ -325,36 +291,5 @@ def swap_in_twins(modules: list[nn.Module], make: Make,
                     undo.append((slots, name, t))
                     if isinstance(made, _PlacedMixin):   # a lazy module's: see _PlacedMixin
                         made.__dict__.setdefault("_twin_slots", []).append((slots, name))
-    for bindings, name in tensor_attributes:
-        t = bindings[name]
-        bindings[name] = of(t)
-        undo.append((bindings, name, t))
+    swap_attributes(tensor_attributes_of(modules) if tensor_attributes is None else tensor_attributes, of, undo)
     return twins
-
-
-def _swap_kept(modules: list[nn.Module], twins: dict[int, torch.Tensor], undo: list) -> None:
-    """swap_in_twins' loop over the parameters and buffers with kept twins: a twin
-    kept for the very tensor is checked here as ``kept_twin`` checks it (inlined: this
-    runs for each of a ResNet-50's 320 tensors on every profile), anything else goes
-    to ``kept_twin``."""
-    found_kept = _KEPT.get
-    for module in modules:
-        for slots in (module._parameters, module._buffers):
-            for name, t in slots.items():
-                if t is None:
-                    continue
-                key = id(t)
-                made = twins.get(key)
-                if made is None:
-                    entry = found_kept(key)
-                    made = entry[1] if entry is not None and entry[0]() is t else None
-                    if (made is None or type(made) is not type(t) or made.dtype != t.dtype
-                            or made.requires_grad != t.requires_grad or made.shape != t.shape
-                            or made.stride() != t.stride() or made.grad is not None
-                            or made._backward_hooks is not None or made.__dict__):
-                        made = kept_twin(t)
-                    twins[key] = made
-                slots[name] = made
-                undo.append((slots, name, t))
-                if isinstance(made, _PlacedMixin):   # a lazy module's: see _PlacedMixin
-                    made.__dict__.setdefault("_twin_slots", []).append((slots, name))
