@@ -193,15 +193,15 @@ class _Plan:
     ``bound_names``, ``bound``, ``twin_guard``, ``as_made``).  ``by_id``: the
     twins by the id of their tensor."""
 
-    __slots__ = ("ref", "sizes", "names", "value_ids", "unique", "guard", "stale", "watched", "picks", "attributes", "fills",
-                 "bound_names",
-                 "bound", "twins", "twin_guard", "as_made", "by_id", "__weakref__")
+    __slots__ = ("ref", "sizes", "names", "value_ids", "unique", "guard", "stale", "watched", "picks",
+                 "attributes", "fills", "bound_names", "bound", "twins", "twin_guard", "as_made", "by_id",
+                 "__weakref__")
 
     def holds(self, slots: list[dict]) -> bool:
         """The model holds what it held when the plan was made: as many modules, each
         with the same names and tensors, each of the same class and metadata (the
-        dicts themselves may be new: the plan binds by module).  The same tensors: the same
-        ids, none of the plan's tensors having died since; still leaves (a leaf that
+        dicts themselves may be new: the plan binds by module).  The same tensors: the
+        same ids, none of the plan's tensors having died since; still leaves (a leaf that
         stops requiring grad, then is written in place by a tensor that does, is a
         computed tensor requiring grad: the guard alone would not tell)."""
         if self.stale or list(map(len, slots)) != self.sizes:
