@@ -8,19 +8,18 @@ them, wherever they are still what a new twin would be.  Two levels:
 - ``kept_twin``: one tensor's twin, kept under the tensor's id with a weak
   reference to it, and checked one tensor at a time;
 - a *plan* per model (``swap_in_kept``): the whole swap of the last profile,
-  checked in a few passes that run in C (the ids of the parameter and buffer
-  dicts, of their names and tensors; the tensors' metadata through torch's own
-  tensor guard; the twins as they were made) and then done one ``dict.update``
-  per dict.  A ResNet-50 holds 320 tensors: checking them one by one in Python
-  took a third of a millisecond, more in a process whose caches another workload
-  had just emptied, a sixth of its whole profile.
+  checked in a few passes that run in C (the sizes, names and tensor ids of the
+  modules' parameter and buffer dicts; the tensors' metadata through torch's own
+  tensor guard, and their leafness; after each forward, the twins as they were
+  made) and then done by binding, in each module, a dict of twins in place of its
+  own.  A ResNet-50 holds 320 tensors: checking them one by one in Python took a
+  third of a millisecond, more in a process whose caches another workload had
+  just emptied.
 
 Nothing here keeps a model or its tensors alive: a plan holds ids, names, the
-twins (meta tensors, no storage) and the guards (metadata only), and goes when
-its model does.  Reusing a twin by id is sound even when a tensor died and a new
-one took its id: a twin depends only on what the checks compare (the exact
-class, dtype, device, layout, shape, strides, requires_grad and leafness; which
-slots hold the same tensor).
+twins (meta tensors, no storage), the guards (metadata only) and weak references
+to the tensors, and goes when its model does.  An id is never taken for another
+tensor's: the death of any of the plan's tensors makes the plan stale.
 """
 from __future__ import annotations
 
