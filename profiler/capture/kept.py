@@ -33,7 +33,7 @@ from operator import attrgetter, is_, is_not, itemgetter, setitem
 import torch
 from torch import nn
 
-from profiler.capture.twins import _PlacedMixin, _SAME_META, swap_attributes, tensor_attributes_of, twin
+from profiler.capture.twins import _SAME_META, memoized, swap_attributes, swap_in_twins, tensor_attributes_of, twin
 
 # id of the caller's tensor -> (a weak reference to it, its twin); an entry goes when its tensor dies
 _KEPT: dict[int, tuple] = {}
@@ -107,33 +107,6 @@ def kept_twin(t: torch.Tensor) -> torch.Tensor:
     if t.is_leaf:
         _KEPT[key] = (weakref.ref(t, partial(_forget, _KEPT, key)), made)
     return made
-
-
-def _swap_each(modules: list[nn.Module], twins: dict[int, torch.Tensor], undo: list) -> None:
-    """The parameters and buffers of ``modules`` swapped for twins one at a time: a
-    twin kept for the very tensor is checked here as ``kept_twin`` checks it
-    (inlined: this runs for each tensor of the model where no plan holds), anything
-    else goes to ``kept_twin``."""
-    found_kept = _KEPT.get
-    for module in modules:
-        for slots in (module._parameters, module._buffers):
-            for name, t in slots.items():
-                if t is None:
-                    continue
-                key = id(t)
-                made = twins.get(key)
-                if made is None:
-                    entry = found_kept(key)
-                    made = entry[1] if entry is not None and entry[0]() is t else None
-                    if (made is None or type(made) is not type(t) or made.dtype != t.dtype
-                            or made.requires_grad != t.requires_grad or made.shape != t.shape
-                            or made.stride() != t.stride() or not _as_made(made) or not t.is_leaf):
-                        made = kept_twin(t)
-                    twins[key] = made
-                slots[name] = made
-                undo.append((slots, name, t))
-                if isinstance(made, _PlacedMixin):   # a lazy module's: see twins._PlacedMixin
-                    made.__dict__.setdefault("_twin_slots", []).append((slots, name))
 
 
 # --- a plan per model ------------------------------------------------------------------------
@@ -218,7 +191,7 @@ class _Plan:
         were made: the same class and metadata, no gradient, hooks or attributes."""
         values = list(chain.from_iterable(map(_VALUES, self.fills)))
         twins = self.twins
-        return (list(chain.from_iterable(self.fills)) == self.bound_names and len(values) == len(self.bound)
+        return (list(chain.from_iterable(self.fills)) == self.bound_names   # so as many values as ``bound``
                 and all(map(is_, values, self.bound)) and self.twin_guard.check(*twins)
                 and list(map(_GRAD, twins)).count(None) == len(twins) and gc.get_referents(*twins) == self.as_made)
 
@@ -291,37 +264,31 @@ def swap_in_kept(modules: list[nn.Module], tensor_attributes: list[tuple[dict, s
     """twins.swap_in_twins with kept meta twins, for an inference forward on meta:
     the parameters and buffers of ``modules`` (``modules[0]`` the root, as
     ``named_modules`` lists them) by the model's plan where it holds, else one
-    tensor at a time (and a plan made for the next profile); the plain tensor
-    attributes (``tensor_attributes``, or looked for) one at a time.  Inside a
+    tensor at a time by ``kept_twin`` (twins.swap_in_twins; and a plan made for
+    the next profile); the plain tensor attributes (``tensor_attributes``, or
+    looked for) one at a time.  Inside a
     ``ModuleState`` snapshot, whose ``undo`` list is given each entry replaced.
     Call ``after_forward`` once the forward is done.  Returns the twins by the id
     of the tensor they stand for."""
     root = modules[0]
     slots = _slots(modules)
     plan = _PLANS.get(id(root))
-    if plan is not None and plan.ref() is root and plan.holds(slots):
-        slot_pick, module_pick = plan.picks
-        bindings = module_pick(list(map(_BINDINGS, modules)))
-        undo.extend(zip(bindings, plan.attributes, slot_pick(slots)))
-        _run(map(setitem, bindings, plan.attributes, plan.fills))
-        twins = dict(plan.by_id)
-    else:
+    if plan is None or plan.ref() is not root or not plan.holds(slots):
         values = list(chain.from_iterable(map(_VALUES, slots)))
-        twins = {}
-        _swap_each(modules, twins, undo)
+        twins = swap_in_twins(modules, _SAME_META, tensor_attributes, undo, made_by=kept_twin)
         made = _make_plan(modules, slots, values)
         if made is not None:
             _PLANS[id(root)] = made
         else:
             _PLANS.pop(id(root), None)
-
-    def of(t: torch.Tensor) -> torch.Tensor:
-        found = twins.get(id(t))
-        if found is None:
-            found = twins[id(t)] = kept_twin(t)
-        return found
-
-    swap_attributes(tensor_attributes_of(modules) if tensor_attributes is None else tensor_attributes, of, undo)
+        return twins
+    slot_pick, module_pick = plan.picks
+    bindings = module_pick(list(map(_BINDINGS, modules)))
+    undo.extend(zip(bindings, plan.attributes, slot_pick(slots)))
+    _run(map(setitem, bindings, plan.attributes, plan.fills))
+    twins = dict(plan.by_id)
+    swap_attributes(tensor_attributes_of(modules) if tensor_attributes is None else tensor_attributes,
+                    memoized(twins, kept_twin), undo)
     return twins
 
 

@@ -263,25 +263,31 @@ def swap_attributes(tensor_attributes: list[tuple[dict, str]], of: Make, undo: l
         undo.append((bindings, name, t))
 
 
+def memoized(twins: dict[int, torch.Tensor], made_by: Make) -> Make:
+    """``made_by`` once per tensor: ``twins`` keeps each tensor's twin by its id,
+    so tied weights (and a tensor held twice) get one twin."""
+    def of(t: torch.Tensor) -> torch.Tensor:
+        found = twins.get(id(t))
+        if found is None:
+            found = twins[id(t)] = made_by(t)
+        return found
+    return of
+
+
 def swap_in_twins(modules: list[nn.Module], make: Make,
                   tensor_attributes: list[tuple[dict, str]] | None = None,
-                  undo: list | None = None) -> dict[int, torch.Tensor]:
+                  undo: list | None = None, made_by: Make | None = None) -> dict[int, torch.Tensor]:
     """Replace every parameter, buffer and tensor attribute of ``modules`` by its
     twin (one twin per tensor, so tied weights stay tied).  Call only inside a
     ``ModuleState`` snapshot, which puts the originals back; ``tensor_attributes``:
     the snapshot's list of plain tensor attributes, else they are looked for here.
     ``undo``: the snapshot's list (``ModuleState.undo``), given each replaced entry
-    as (slots, name, tensor), which the snapshot puts back first.  (Meta twins kept
-    from one profile to the next: profiler.capture.kept.)  Returns the twins by the
-    id of the tensor they stand for."""
+    as (slots, name, tensor), which the snapshot puts back first.  ``made_by``: what
+    makes a tensor's twin, ``twin(t, make)`` by default (profiler.capture.kept
+    gives its kept twins).  Returns the twins by the id of the tensor they stand
+    for."""
     twins: dict[int, torch.Tensor] = {}
-
-    def of(t: torch.Tensor) -> torch.Tensor:
-        found = twins.get(id(t))
-        if found is None:
-            found = twins[id(t)] = twin(t, make)
-        return found
-
+    of = memoized(twins, made_by or (lambda t: twin(t, make)))
     undo = [] if undo is None else undo
     for module in modules:
         for slots in (module._parameters, module._buffers):
